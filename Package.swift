@@ -1,0 +1,93 @@
+// swift-tools-version:6.1
+//
+// Stitch: session and identity stitching for end-to-end marketing analytics.
+//
+// Module map (dependencies point downward only, see ../shared/DESIGN.md §1):
+//
+//   stitch (executable)          CLI: normalize, … (serve, query, load come later)
+//     ├── StitchWire     (pure)  frame codec, zlib, protobuf messages, limits
+//     └── StitchIdentity (pure)  identifier kinds, normalization, junk rules
+//   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
+//
+// "Pure" means: no sockets, no files, no clocks. StitchIdentity imports
+// nothing at all; StitchWire imports NIOCore (ByteBuffer and the decoder
+// protocols, no system calls), SwiftProtobuf and zlib — never NIOPosix or CLMDB.
+import PackageDescription
+
+let package = Package(
+    name: "stitch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "stitch", targets: ["stitch"]),
+        .executable(name: "stitch-fuzz-frames", targets: ["StitchFuzzFrames"]),
+        .library(name: "StitchWire", targets: ["StitchWire"]),
+        .library(name: "StitchIdentity", targets: ["StitchIdentity"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: Pure modules
+        .target(name: "StitchIdentity"),
+        .target(
+            name: "StitchWire",
+            dependencies: [
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "stitch",
+            dependencies: [
+                "StitchIdentity",
+                "StitchWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // libFuzzer entry point for the frame decoder; see ops/fuzz-frames.sh.
+        // Without -DFUZZING it builds as a replayer that runs saved inputs.
+        .executableTarget(
+            name: "StitchFuzzFrames",
+            dependencies: [
+                "StitchWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "StitchIdentityTests", dependencies: ["StitchIdentity"]),
+        .testTarget(
+            name: "StitchWireTests",
+            dependencies: [
+                "StitchWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .testTarget(
+            name: "StitchCLITests",
+            dependencies: ["stitch"]
+        ),
+    ]
+)

@@ -1,0 +1,77 @@
+// libFuzzer target for the frame decoder: every input is fed to the stream
+// decoder, whole and one byte at a time, and each frame it yields goes through
+// the batch decoder. Crashes, hangs and disagreements between the two feeding
+// modes are findings.
+//
+// Built by ops/fuzz-frames.sh with `-sanitize=fuzzer -DFUZZING`. Without
+// FUZZING it builds as a replayer: `stitch-fuzz-frames FILE…` runs the same
+// check on saved inputs (crash reproducers, the corpus).
+import NIOCore
+import StitchWire
+
+/// Small limits so the fuzzer reaches every limit check quickly.
+let fuzzLimits = WireLimits(frameBytesMax: 4096, inflatedBytesMax: 16384, batchBeaconsMax: 64)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: start, count: count)
+    let whole = decodeAll(ByteBuffer(bytes: bytes), chunk: count)
+    let dripped = decodeAll(ByteBuffer(bytes: bytes), chunk: 1)
+    precondition(whole == dripped, "decoding whole and byte by byte disagree: \(whole) vs \(dripped)")
+    // The same bytes as one UDP datagram.
+    if let frame = try? Frame.parseDatagram(ByteBuffer(bytes: bytes), limits: fuzzLimits) {
+        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+    }
+    return 0
+}
+
+/// One line per frame or error, so two runs can be compared.
+func decodeAll(_ input: ByteBuffer, chunk: Int) -> [String] {
+    var results: [String] = []
+    let processor = NIOSingleStepByteToMessageProcessor(FrameDecoder(limits: fuzzLimits))
+    let batches = BatchDecoder(limits: fuzzLimits)
+    var rest = input
+    do {
+        while rest.readableBytes > 0 {
+            let piece = rest.readSlice(length: min(max(chunk, 1), rest.readableBytes))!
+            try processor.process(buffer: piece) { frame in
+                do throws(FrameError) {
+                    let batch = try batches.decode(frame)
+                    precondition(batch.beacons.count + batch.rejections.count <= fuzzLimits.batchBeaconsMax)
+                    results.append("batch \(batch.sequence) \(batch.beacons.count)+\(batch.rejections.count)")
+                } catch {
+                    results.append("frame error \(error.code)")
+                }
+            }
+        }
+    } catch let error as FrameError {
+        precondition(error.closesStream, "a non-fatal error was thrown by the stream decoder: \(error)")
+        results.append("stream error \(error.code)")
+    } catch {
+        preconditionFailure("untyped error \(error)")
+    }
+    return results
+}
+
+#if !FUZZING
+import Foundation
+
+@main
+enum Replay {
+    static func main() {
+        let paths = CommandLine.arguments.dropFirst()
+        guard !paths.isEmpty else {
+            print("usage: stitch-fuzz-frames FILE…  (replays saved fuzzer inputs)")
+            return
+        }
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                print("cannot read \(path)")
+                continue
+            }
+            _ = [UInt8](data).withUnsafeBytes { fuzzFrames($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) }
+            print("ok \(path)")
+        }
+    }
+}
+#endif

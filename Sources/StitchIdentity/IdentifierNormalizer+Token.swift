@@ -1,0 +1,63 @@
+extension IdentifierNormalizer {
+    /// Our tracker's `cookie` and `session` ids: 8 to 128 of `A-Z a-z 0-9 . _ : -`.
+    /// Case is kept: the tracker's ids are case-sensitive (base62).
+    func normalizeTrackerID(_ value: Substring) throws(IdentifierRejection) -> String {
+        try rejectJunk(value)
+        try check(value, length: Self.trackerIDBytesMin...Self.tokenBytesMax) { byte in
+            byte.isASCIIDigit || ".-_:".utf8.contains(byte)
+                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte.asciiLowercased)
+        }
+        return String(value)
+    }
+
+    /// The site's login id: 1 to 128 printable ASCII characters, case kept.
+    func normalizeUserID(_ value: Substring) throws(IdentifierRejection) -> String {
+        try rejectJunk(value)
+        try check(value, length: 1...Self.tokenBytesMax, allowed: \.isASCIIVisible)
+        return String(value)
+    }
+
+    /// `chat` and `crm_contact`: `namespace:value`, where the namespace (chat
+    /// provider or CRM) is lower-cased and the value is 1 to 128 printable ASCII
+    /// characters with its case kept. The namespace comes from the argument or,
+    /// when that is empty, from the value's text before its first `:`.
+    func normalizeNamespaced(_ value: Substring, namespace: String?) throws(IdentifierRejection) -> String {
+        var space = namespace.map { $0.trimmed } ?? ""
+        var id = value
+        if space.isEmpty {
+            guard let colon = value.firstIndex(of: ":") else { throw .missingNamespace }
+            space = value[..<colon]
+            id = value[value.index(after: colon)...].trimmed
+        }
+        let loweredSpace = space.lowercased()
+        guard loweredSpace.utf8.count <= Self.namespaceBytesMax,
+            loweredSpace.utf8.allSatisfy(Self.isNamespaceByte)
+        else { throw .invalidNamespace }
+        guard !id.isEmpty else { throw .empty }
+        try rejectJunk(id)
+        try check(id, length: 1...Self.tokenBytesMax, allowed: \.isASCIIVisible)
+        return loweredSpace + ":" + id
+    }
+
+    private static let trackerIDBytesMin = 8
+    private static let tokenBytesMax = 128
+    private static let namespaceBytesMax = 32
+
+    private static func isNamespaceByte(_ byte: UInt8) -> Bool {
+        byte.isASCIIDigit || "_.-".utf8.contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+    }
+
+    /// Checks every character against `allowed`, then the length in bytes.
+    private func check(
+        _ value: Substring,
+        length: ClosedRange<Int>,
+        allowed: (UInt8) -> Bool
+    ) throws(IdentifierRejection) {
+        for scalar in value.unicodeScalars where !(scalar.isASCII && allowed(UInt8(scalar.value))) {
+            throw .invalidCharacter(scalar)
+        }
+        let count = value.utf8.count
+        if count < length.lowerBound { throw .tooShort(min: length.lowerBound) }
+        if count > length.upperBound { throw .tooLong(max: length.upperBound) }
+    }
+}

@@ -1,0 +1,54 @@
+extension Unicode.Scalar {
+    /// Whitespace, plus the invisible characters that copy-paste leaves around
+    /// ids and phone numbers (zero-width space and joiners, byte-order mark).
+    var isTrimmable: Bool {
+        switch value {
+        case 0x200B...0x200D, 0xFEFF: true
+        default: properties.isWhitespace || value < 0x20
+        }
+    }
+}
+
+extension String {
+    /// The value without surrounding whitespace and invisible characters.
+    var trimmed: Substring { self[...].trimmed }
+}
+
+extension Substring {
+    /// The value without leading and trailing scalars matching `predicate`.
+    func stripping(where predicate: (Unicode.Scalar) -> Bool) -> Substring {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !predicate($0) }) else {
+            return self[endIndex..<endIndex]
+        }
+        let last = scalars.lastIndex(where: { !predicate($0) })!
+        return self[first...last]
+    }
+
+    /// The value without surrounding whitespace and invisible characters.
+    var trimmed: Substring {
+        stripping(where: \.isTrimmable)
+    }
+
+    /// Whether the value starts with `prefix`, comparing ASCII letters without case.
+    func hasASCIIPrefixIgnoringCase(_ prefix: String) -> Bool {
+        var mine = utf8.makeIterator()
+        for expected in prefix.utf8 {
+            guard let byte = mine.next(), byte.asciiLowercased == expected.asciiLowercased else {
+                return false
+            }
+        }
+        return true
+    }
+}
+
+extension UInt8 {
+    var asciiLowercased: UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self) ? self | 0x20 : self
+    }
+
+    var isASCIIDigit: Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) }
+
+    /// Printable ASCII without space: `!` through `~`.
+    var isASCIIVisible: Bool { (0x21...0x7E).contains(self) }
+}

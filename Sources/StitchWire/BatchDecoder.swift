@@ -1,0 +1,67 @@
+import NIOCore
+
+/// The collector's decoder for BATCH frames: whole frame in, accepted beacons
+/// and per-beacon rejections out. One per event loop or connection (it owns a
+/// `PayloadDecoder`).
+public final class BatchDecoder {
+    public let limits: WireLimits
+    private let payloadDecoder: PayloadDecoder
+    private let validator: BeaconValidator
+
+    public init(limits: WireLimits = .standard) {
+        self.limits = limits
+        self.payloadDecoder = PayloadDecoder(limits: limits)
+        self.validator = BeaconValidator(limits: limits)
+    }
+
+    /// Decodes and validates one BATCH frame.
+    ///
+    /// Throws for a frame refused as a whole (every beacon in it is lost to
+    /// the server, and the client is told so). Otherwise every beacon is either
+    /// in `beacons` or in `rejections`.
+    public func decode(_ frame: Frame) throws(FrameError) -> DecodedBatch {
+        let beaconsMax = limits.batchBeaconsMax
+        let batch = try payloadDecoder.decode(
+            frame,
+            as: Stitch_V1_BeaconBatch.self,
+            expecting: .batch,
+            inspect: { (bytes) throws(FrameError) in
+                let count = try ProtobufScan.count(field: 1, in: bytes)
+                if count > beaconsMax { throw .tooManyBeacons(count: count, max: beaconsMax) }
+            }
+        )
+        guard !batch.beacons.isEmpty else { throw .emptyBatch }
+        var decoded = DecodedBatch(sequence: frame.header.sequence)
+        decoded.beacons.reserveCapacity(batch.beacons.count)
+        for (index, beacon) in batch.beacons.enumerated() {
+            if let (reason, detail) = validator.problem(in: beacon) {
+                decoded.rejections.append(BeaconRejection(index: index, reason: reason, detail: detail))
+            } else {
+                decoded.beacons.append(beacon)
+            }
+        }
+        return decoded
+    }
+}
+
+/// A batch that passed frame checks: its beacons split into the accepted and
+/// the rejected, in batch order.
+public struct DecodedBatch: Sendable {
+    /// The frame's sequence number, echoed in the ack.
+    public var sequence: UInt64
+    public var beacons: [Stitch_V1_Beacon] = []
+    public var rejections: [BeaconRejection] = []
+
+    public init(sequence: UInt64) {
+        self.sequence = sequence
+    }
+
+    /// The ack payload for this batch once its beacons are committed.
+    public var ack: Stitch_V1_BatchAck {
+        .with {
+            $0.accepted = UInt32(beacons.count)
+            $0.rejected = UInt32(rejections.count)
+            $0.rejections = rejections.map(\.wireMessage)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/// Checks one decoded beacon against the rules of `proto/beacon.proto` and
+/// the string limits of `WireLimits`. Identifier values are not normalized
+/// here: that is the identity layer's job, and a bad value there costs only
+/// that identifier, not the beacon.
+public struct BeaconValidator: Sendable {
+    public let limits: WireLimits
+
+    public init(limits: WireLimits = .standard) {
+        self.limits = limits
+    }
+
+    /// The first problem found, or `nil` for a beacon that may be stored.
+    public func problem(in beacon: Stitch_V1_Beacon) -> (BeaconRejection.Reason, String)? {
+        if beacon.site == 0 { return (.missingSite, "site is 0") }
+        if beacon.timeMs <= 0 || beacon.timeMs > limits.timeMsMax {
+            return (.badTime, "time_ms \(beacon.timeMs) is not a Unix time in milliseconds")
+        }
+        if let problem = identifiersProblem(beacon.identifiers) { return problem }
+        guard let body = beacon.body else { return (.missingBody, "no body, or one this server does not know") }
+        if let problem = bodyProblem(body) { return problem }
+        if beacon.identifiers.isEmpty && !Self.derivesIdentifier(body) {
+            return (.noIdentifiers, "no identifier links this beacon to a person")
+        }
+        return nil
+    }
+
+    private func identifiersProblem(_ identifiers: [Stitch_V1_Identifier]) -> (BeaconRejection.Reason, String)? {
+        guard identifiers.count <= limits.beaconIdentifiersMax else {
+            return (.tooManyIdentifiers, "\(identifiers.count) identifiers, at most \(limits.beaconIdentifiersMax)")
+        }
+        for (index, identifier) in identifiers.enumerated() {
+            switch identifier.kind {
+            case .unspecified: return (.missingKind, "identifiers[\(index)] has no kind")
+            case .UNRECOGNIZED(let raw): return (.missingKind, "identifiers[\(index)] has unknown kind \(raw)")
+            default: break
+            }
+            if identifier.value.utf8.count > limits.identifierValueBytesMax {
+                return tooLong("identifiers[\(index)].value", limits.identifierValueBytesMax)
+            }
+            if identifier.namespace.utf8.count > limits.identifierNamespaceBytesMax {
+                return tooLong("identifiers[\(index)].namespace", limits.identifierNamespaceBytesMax)
+            }
+        }
+        return nil
+    }
+
+    private func bodyProblem(_ body: Stitch_V1_Beacon.OneOf_Body) -> (BeaconRejection.Reason, String)? {
+        let text = limits.textBytesMax, url = limits.urlBytesMax
+        switch body {
+        case .visit(let v):
+            return firstTooLong([
+                ("visit.utm_source", v.utmSource, text), ("visit.utm_medium", v.utmMedium, text),
+                ("visit.utm_campaign", v.utmCampaign, text), ("visit.utm_content", v.utmContent, text),
+                ("visit.utm_term", v.utmTerm, text), ("visit.referrer", v.referrer, url),
+                ("visit.landing_url", v.landingURL, url), ("visit.gclid", v.gclid, text),
+                ("visit.yclid", v.yclid, text), ("visit.fbclid", v.fbclid, text),
+            ])
+        case .hit(let h):
+            return firstTooLong([("hit.url", h.url, url), ("hit.goal", h.goal, text)])
+        case .numberShown(let n):
+            return firstTooLong([("number_shown.tracking_number", n.trackingNumber, text)])
+        case .form(let f):
+            return firstTooLong([
+                ("form.form_id", f.formID, text), ("form.page_url", f.pageURL, url),
+                ("form.phone", f.phone, text), ("form.email", f.email, text), ("form.name", f.name, text),
+            ])
+        case .call(let c):
+            return firstTooLong([
+                ("call.call_id", c.callID, text), ("call.caller_phone", c.callerPhone, text),
+                ("call.tracking_number", c.trackingNumber, text),
+            ])
+        case .chat(let c):
+            return firstTooLong([
+                ("chat.provider", c.provider, text), ("chat.chat_id", c.chatID, text),
+                ("chat.visitor_id", c.visitorID, text), ("chat.phone", c.phone, text),
+                ("chat.email", c.email, text),
+            ])
+        case .deal(let d):
+            switch d.status {
+            case .unspecified, .UNRECOGNIZED: return (.badStatus, "deal.status \(d.status.rawValue) is not a status")
+            default: break
+            }
+            return firstTooLong([
+                ("deal.crm", d.crm, text), ("deal.deal_id", d.dealID, text),
+                ("deal.contact_id", d.contactID, text), ("deal.currency", d.currency, text),
+            ])
+        }
+    }
+
+    private func firstTooLong(_ fields: [(String, String, Int)]) -> (BeaconRejection.Reason, String)? {
+        for (name, value, max) in fields where value.utf8.count > max {
+            return tooLong(name, max)
+        }
+        return nil
+    }
+
+    private func tooLong(_ field: String, _ max: Int) -> (BeaconRejection.Reason, String) {
+        (.stringTooLong, "\(field) is over \(max) bytes")
+    }
+
+    /// Whether the body carries a field the server turns into an identifier,
+    /// as listed in `proto/beacon.proto`. A call needs none: call tracking can
+    /// link it by its tracking number.
+    static func derivesIdentifier(_ body: Stitch_V1_Beacon.OneOf_Body) -> Bool {
+        switch body {
+        case .form(let f): !f.phone.isEmpty || !f.email.isEmpty
+        case .call: true
+        case .chat(let c): !c.chatID.isEmpty || !c.phone.isEmpty || !c.email.isEmpty
+        case .deal(let d): !d.contactID.isEmpty
+        case .visit, .hit, .numberShown: false
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import NIOCore
+import SwiftProtobuf
+
+/// Turns a whole frame into its protobuf message: checks the header fields
+/// the stream decoder left alone, the CRC-32, inflates when the zlib flag is
+/// set (with a cap, see `ZlibInflater`) and decodes the protobuf.
+///
+/// Holds a reused zlib stream and output buffer, so it is not thread-safe:
+/// one per event loop or connection.
+public final class PayloadDecoder {
+    public let limits: WireLimits
+    private let inflater = ZlibInflater()
+
+    public init(limits: WireLimits = .standard) {
+        self.limits = limits
+    }
+
+    /// Decodes a frame of type `expected` into `M`.
+    ///
+    /// - Parameter inspect: runs on the plain payload bytes before the protobuf
+    ///   decoder does, for bounds that must hold before decoding (beacon count).
+    public func decode<M: Message>(
+        _ frame: Frame,
+        as: M.Type,
+        expecting expected: FrameType,
+        inspect: (UnsafeRawBufferPointer) throws(FrameError) -> Void = { _ in }
+    ) throws(FrameError) -> M {
+        let header = frame.header
+        try header.validate(limits: limits)
+        guard header.type == expected else { throw .unknownType(header.typeByte) }
+        let payload = frame.payload.readableBytesSpan
+        let checksum = payload.withUnsafeBytes { CRC32.checksum($0) }
+        guard checksum == header.checksum else {
+            throw .checksumMismatch(declared: header.checksum, actual: checksum)
+        }
+        guard header.flags.contains(.zlib) else {
+            return try payload.withUnsafeBytes { (bytes) throws(FrameError) in
+                try inspect(bytes)
+                return try Self.message(M.self, from: bytes)
+            }
+        }
+        try payload.withUnsafeBytes { (bytes) throws(FrameError) in
+            try inflater.inflate(bytes, expectedBytes: Int(header.rawLength))
+        }
+        return try inflater.withOutput(count: Int(header.rawLength)) { (bytes) throws(FrameError) in
+            try inspect(bytes)
+            return try Self.message(M.self, from: bytes)
+        }
+    }
+
+    private static func message<M: Message>(
+        _: M.Type,
+        from bytes: UnsafeRawBufferPointer
+    ) throws(FrameError) -> M {
+        do {
+            return try M(serializedBytes: RawSpan(_unsafeBytes: bytes))
+        } catch {
+            throw .malformedPayload(String(describing: error))
+        }
+    }
+}
