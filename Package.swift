@@ -52,6 +52,9 @@ let package = Package(
             ]
         ),
 
+        // Helpers for tests of every module: seeded randomness.
+        .target(name: "StitchTesting"),
+
         // MARK: Executables
         .executableTarget(
             name: "stitch",
@@ -74,11 +77,12 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "StitchIdentityTests", dependencies: ["StitchIdentity"]),
+        .testTarget(name: "StitchIdentityTests", dependencies: ["StitchIdentity", "StitchTesting"]),
         .testTarget(
             name: "StitchWireTests",
             dependencies: [
                 "StitchWire",
+                "StitchTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -87,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StitchCLITests",
-            dependencies: ["stitch"]
+            dependencies: ["stitch", "StitchIdentity", "StitchWire"]
         ),
     ]
 )

@@ -4,7 +4,7 @@ import NIOCore
 /// compressed if the zlib flag is set). Only the stream-level checks of
 /// `FrameHeader.peek` have been applied; see `FrameHeader.validate` and
 /// `BatchDecoder` for the rest.
-public struct Frame: Sendable {
+public struct Frame: Hashable, Sendable {
     public var header: FrameHeader
     public var payload: ByteBuffer
 

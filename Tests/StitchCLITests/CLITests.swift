@@ -1,0 +1,104 @@
+import Foundation
+import StitchIdentity
+import StitchWire
+import Testing
+
+/// Runs the built `stitch` binary as a user would.
+@Suite struct CLITests {
+    struct Run {
+        var status: Int32
+        var out: String
+        var err: String
+    }
+
+    /// The `stitch` executable SwiftPM built next to this test bundle.
+    static let binary: URL = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" {
+            directory = directory.deletingLastPathComponent()
+        }
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("stitch").path),
+            directory.path != "/"
+        {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("stitch")
+    }()
+
+    static func stitch(_ arguments: String...) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            out: String(decoding: outData, as: UTF8.self),
+            err: String(decoding: errData, as: UTF8.self)
+        )
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func normalizePrintsTheValueAndExitsZero() throws {
+        let run = try Self.stitch("normalize", "phone", "8 (495) 123-45-67")
+        #expect(run.status == 0)
+        #expect(run.out == "+74951234567\n")
+        #expect(run.err.isEmpty)
+        let chat = try Self.stitch("normalize", "chat", "v-1", "--namespace", "Jivo")
+        #expect(chat.out == "jivo:v-1\n")
+    }
+
+    @Test func normalizeExplainsARejectionOnStandardError() throws {
+        let run = try Self.stitch("normalize", "cookie", "undefined")
+        #expect(run.status == 1)
+        #expect(run.out.isEmpty)
+        #expect(run.err.contains("junk"))
+    }
+
+    @Test func unknownKindIsAUsageError() throws {
+        let run = try Self.stitch("normalize", "telephone", "123")
+        #expect(run.status == 64, "EX_USAGE, as ArgumentParser reports a validation error")
+        #expect(run.err.contains("expected one of: cookie, session, ga_client_id"))
+    }
+
+    @Test func helpNamesTheSubcommands() throws {
+        let run = try Self.stitch("--help")
+        #expect(run.status == 0)
+        #expect(run.out.contains("normalize") && run.out.contains("inspect"))
+    }
+
+    @Test func inspectDecodesAGoldenFrame() throws {
+        let path = Self.repositoryRoot.appendingPathComponent("proto/golden/journey-compressed.hex").path
+        let run = try Self.stitch("inspect", path)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("7 beacon(s) accepted, 0 rejected"))
+        #expect(run.out.contains("revenue_minor: 1250000"))
+    }
+
+    @Test func inspectFailsOnACorruptFrame() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-cli-\(UUID()).hex")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "53 54 01 01 00 00 00 00  00 00 00 00 00 00 00 01  00 00 00 01 00 00 00 01 00 00 00 00 ff"
+            .write(to: file, atomically: true, encoding: .utf8)
+        let run = try Self.stitch("inspect", file.path)
+        #expect(run.status == 1)
+        #expect(run.out.contains("checksum_mismatch"))
+    }
+
+    @Test func identifierKindsMatchTheProtoEnum() {
+        for kind in IdentifierKind.allCases {
+            let proto = Stitch_V1_IdentifierKind(rawValue: Int(kind.rawValue))
+            let protoName = proto.map { "\($0)" }?.lowercased()
+            #expect(protoName?.replacingOccurrences(of: "id", with: "ID").lowercased()
+                == kind.name.replacingOccurrences(of: "_", with: "").lowercased(), "\(kind.name)")
+        }
+        #expect(Stitch_V1_IdentifierKind.allCases.count == IdentifierKind.allCases.count + 1)  // + unspecified
+    }
+}
