@@ -52,6 +52,9 @@ let package = Package(
             ]
         ),
 
+        // MARK: Storage (I/O)
+        .target(name: "StitchStore", dependencies: ["CLMDB"]),
+
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
 
@@ -89,6 +92,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
         .testTarget(
             name: "StitchCLITests",
             dependencies: ["stitch", "StitchIdentity", "StitchWire"]

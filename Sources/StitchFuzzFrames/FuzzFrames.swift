@@ -1,7 +1,12 @@
-// libFuzzer target for the frame decoder: every input is fed to the stream
-// decoder, whole and one byte at a time, and each frame it yields goes through
-// the batch decoder. Crashes, hangs and disagreements between the two feeding
-// modes are findings.
+// libFuzzer target for the frame decoder. Each input is used three ways:
+// 1. as a byte stream, fed to the stream decoder whole and one byte at a time
+//    (the two must agree), each frame going through the batch decoder, and
+//    as one UDP datagram;
+// 2. "repaired": the first 28 bytes become a header whose magic, version,
+//    lengths and CRC-32 fit the rest, so mutations reach zlib and protobuf
+//    decoding instead of dying at the checksum;
+// 3. as a protobuf payload, framed plain and zlib-compressed by the encoder.
+// Crashes, hangs, broken limits and disagreements are findings.
 //
 // Built by ops/fuzz-frames.sh with `-sanitize=fuzzer -DFUZZING`. Without
 // FUZZING it builds as a replayer: `stitch-fuzz-frames FILE…` runs the same
@@ -22,7 +27,38 @@ public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     if let frame = try? Frame.parseDatagram(ByteBuffer(bytes: bytes), limits: fuzzLimits) {
         _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
     }
+    if let repaired = repairedFrame(bytes) {
+        let frame = try! Frame.parseDatagram(repaired, limits: fuzzLimits)
+        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+    }
+    for compressed in [false, true] {
+        var framed = ByteBuffer()
+        guard (try? FrameEncoder(limits: fuzzLimits).encode(
+            payload: bytes, type: .batch, sequence: 1, compressed: compressed, into: &framed
+        )) != nil else { continue }
+        let frame = try! Frame.parseDatagram(framed, limits: fuzzLimits)
+        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+    }
     return 0
+}
+
+/// The input with a consistent header: right magic and version, `length` and
+/// `checksum` computed from the payload, `rawLength` computed when the
+/// payload is not compressed (and left to the fuzzer when it is).
+func repairedFrame(_ bytes: UnsafeRawBufferPointer) -> ByteBuffer? {
+    guard bytes.count >= FrameHeader.byteCount else { return nil }
+    var buffer = ByteBuffer(bytes: bytes)
+    let payloadBytes = bytes.count - FrameHeader.byteCount
+    guard payloadBytes <= fuzzLimits.frameBytesMax else { return nil }
+    buffer.setInteger(FrameHeader.magic, at: 0)
+    buffer.setInteger(FrameHeader.version, at: 2)
+    buffer.setInteger(UInt32(payloadBytes), at: 16)
+    if buffer.getInteger(at: 4, as: UInt8.self)! & FrameFlags.zlib.rawValue == 0 {
+        buffer.setInteger(UInt32(payloadBytes), at: 20)
+    }
+    let payload = UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.byteCount...])
+    buffer.setInteger(CRC32.checksum(payload), at: 24)
+    return buffer
 }
 
 /// One line per frame or error, so two runs can be compared.

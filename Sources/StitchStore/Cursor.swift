@@ -1,0 +1,38 @@
+import CLMDB
+
+/// A position in a table, lent by `Transaction.withCursor`. Each move returns
+/// the entry it lands on, or `nil` past either end; the bytes are valid until
+/// the next move or the end of the transaction.
+public struct Cursor: ~Copyable {
+    let cursor: OpaquePointer
+    let table: Table
+
+    public typealias Entry = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+
+    /// The first entry whose key is at least `key`.
+    public mutating func seek(atLeast key: UnsafeRawBufferPointer) throws(StoreError) -> Entry? {
+        try move(MDB_SET_RANGE, key: key)
+    }
+
+    public mutating func seek(atLeast key: [UInt8]) throws(StoreError) -> Entry? {
+        try key.span.withUnsafeBytes { (raw) throws(StoreError) in try seek(atLeast: raw) }
+    }
+
+    public mutating func first() throws(StoreError) -> Entry? { try move(MDB_FIRST, key: nil) }
+    public mutating func last() throws(StoreError) -> Entry? { try move(MDB_LAST, key: nil) }
+    public mutating func next() throws(StoreError) -> Entry? { try move(MDB_NEXT, key: nil) }
+    public mutating func previous() throws(StoreError) -> Entry? { try move(MDB_PREV, key: nil) }
+    public mutating func current() throws(StoreError) -> Entry? { try move(MDB_GET_CURRENT, key: nil) }
+
+    private mutating func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer?) throws(StoreError) -> Entry? {
+        var keyVal = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
+        var value = MDB_val()
+        let status = mdb_cursor_get(cursor, &keyVal, &value, op)
+        if status == MDB_NOTFOUND { return nil }
+        try check(status, "mdb_cursor_get(\(table.name))")
+        return (
+            UnsafeRawBufferPointer(start: keyVal.mv_data, count: keyVal.mv_size),
+            UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+        )
+    }
+}

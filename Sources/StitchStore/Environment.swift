@@ -1,0 +1,248 @@
+import CLMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An LMDB environment: one directory, one memory map, a fixed set of named
+/// tables, and closure-scoped transactions.
+///
+/// - Writes are serialized: `write` runs one transaction at a time, commits
+///   it when its closure returns and aborts it when the closure throws.
+/// - Reads (`read`) run concurrently with each other and with the writer on
+///   MVCC snapshots; they never wait on a write.
+/// - The map grows by itself: before a write when less than
+///   `growthFreeFractionMin` of it is free, and on `MDB_MAP_FULL` (the write is
+///   aborted, the map doubled and the closure run again).
+///
+/// No transaction outlives its closure, so none can be held across an `await`:
+/// the closures are synchronous.
+public final class Environment: @unchecked Sendable {
+    // @unchecked: the env pointer is used under LMDB's own thread rules
+    // (MDB_NOTLS read transactions, one writer at a time via `writerLock`),
+    // and `mapBytes` is only changed under `mapLock`'s write side.
+    private let env: OpaquePointer
+    public let path: String
+    public let options: StoreOptions
+    private var tables: [String: Table] = [:]
+    /// Held shared by transactions, exclusively to resize the map.
+    private let mapLock = ReadWriteLock()
+    /// Serializes writers in this process, so map growth never races a writer.
+    private let writerLock = ReadWriteLock()
+    /// Current size of the memory map.
+    public private(set) var mapBytes: Int
+    /// Readers left behind by dead processes that `mdb_reader_check` cleared at open.
+    public let staleReadersCleared: Int
+    private var closed = false
+
+    /// Opens (creating it unless read-only) the environment in directory `path`
+    /// with the given tables (created if missing, unless read-only).
+    public init(path: String, tables tableNames: [String], options: StoreOptions = StoreOptions()) throws(StoreError) {
+        self.path = path
+        self.options = options
+        if !options.readOnly {
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+                throw StoreError(.system(errno), operation: "mkdir(\(path))")
+            }
+        }
+        var handle: OpaquePointer?
+        try check(mdb_env_create(&handle), "mdb_env_create")
+        env = handle!
+        do {
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(tableNames.count + 2)), "mdb_env_set_maxdbs")
+            try check(mdb_env_set_maxreaders(env, UInt32(options.readersMax)), "mdb_env_set_maxreaders")
+            try check(mdb_env_set_mapsize(env, options.mapBytes), "mdb_env_set_mapsize")
+            // MDB_NOTLS: read transactions belong to the transaction, not the
+            // thread, as Swift code may resume on any thread.
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.durability == .nosync { flags |= UInt32(MDB_NOSYNC) }
+            try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
+            var dead: Int32 = 0
+            try check(mdb_reader_check(env, &dead), "mdb_reader_check")
+            staleReadersCleared = Int(dead)
+            mapBytes = 0
+            mapBytes = info().mapBytes
+            try openTables(tableNames)
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Flushes and closes the environment. Idempotent; the environment is
+    /// unusable afterwards. Callers must have no transaction running.
+    public func close() {
+        writerLock.withWriteLock {
+            mapLock.withWriteLock {
+                guard !closed else { return }
+                closed = true
+                if !options.readOnly { mdb_env_sync(env, 1) }
+                mdb_env_close(env)
+            }
+        }
+    }
+
+    /// The table opened under `name` at init.
+    public func table(_ name: String) -> Table {
+        guard let table = tables[name] else { preconditionFailure("table \(name) was not opened") }
+        return table
+    }
+
+    /// Flushes committed data to disk (for `nosync` durability).
+    public func sync() throws(StoreError) {
+        try mapLock.withReadLock { () throws(StoreError) in
+            try check(mdb_env_sync(env, 1), "mdb_env_sync")
+        }
+    }
+
+    private func openTables(_ names: [String]) throws(StoreError) {
+        var txn: OpaquePointer?
+        let readOnly = options.readOnly
+        try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
+        do {
+            for name in names {
+                var dbi: MDB_dbi = 0
+                try check(mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi), "mdb_dbi_open(\(name))")
+                tables[name] = Table(name: name, dbi: dbi)
+            }
+            try check(mdb_txn_commit(txn), "mdb_txn_commit(open tables)")
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+    }
+}
+
+// MARK: - Transactions
+
+extension Environment {
+    /// Runs `body` in a read-only transaction on a consistent snapshot.
+    ///
+    /// Bytes returned by the transaction point into the map and are valid only
+    /// inside `body`: copy what must outlive it.
+    public func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        try adoptingResizedMap {
+            try mapLock.withReadLock { () throws -> R in
+                let txn = try begin(readOnly: true)
+                defer { mdb_txn_abort(txn) }
+                return try body(Transaction(txn: txn, readOnly: true))
+            }
+        }
+    }
+
+    /// Runs `body` in the write transaction and commits it; aborts it if
+    /// `body` throws.
+    ///
+    /// `body` may run more than once: when the map is full, the transaction is
+    /// aborted, the map grown and `body` run again from the start. It must
+    /// therefore change nothing outside the transaction; act on its result
+    /// after `write` returns.
+    public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        precondition(!options.readOnly, "write on a read-only environment")
+        return try writerLock.withWriteLock { () throws -> R in
+            try growIfNearlyFull()
+            while true {
+                do {
+                    return try adoptingResizedMap {
+                        try mapLock.withReadLock { () throws -> R in try commitOnce(body) }
+                    }
+                } catch let error as StoreError where error.code == .mapFull {
+                    try grow(toAtLeast: mapBytes * 2, because: error)
+                }
+            }
+        }
+    }
+
+    private func commitOnce<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        let txn = try begin(readOnly: false)
+        let result: R
+        do {
+            result = try body(Transaction(txn: txn, readOnly: false))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // mdb_txn_commit frees the transaction whether or not it succeeds.
+        try check(mdb_txn_commit(txn), "mdb_txn_commit")
+        return result
+    }
+
+    /// Runs `body`; if another process grew the map (MDB_MAP_RESIZED), adopts
+    /// the new size while no transaction of ours is open, and runs it again.
+    private func adoptingResizedMap<R>(_ body: () throws -> R) throws -> R {
+        while true {
+            do {
+                return try body()
+            } catch let error as StoreError where error.code == .mapResized {
+                try mapLock.withWriteLock { () throws(StoreError) in
+                    try check(mdb_env_set_mapsize(env, 0), "mdb_env_set_mapsize(adopt)")
+                    mapBytes = info().mapBytes
+                }
+            }
+        }
+    }
+
+    private func begin(readOnly: Bool) throws(StoreError) -> OpaquePointer {
+        precondition(!closed, "transaction on a closed environment")
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
+        return txn!
+    }
+}
+
+// MARK: - Map size
+
+extension Environment {
+    /// Sizes of the environment, for metrics and growth decisions.
+    public struct Info: Sendable {
+        public var mapBytes: Int
+        /// Bytes of the map in use (highest page written).
+        public var usedBytes: Int
+        public var pageBytes: Int
+        public var readersUsed: Int
+    }
+
+    public func info() -> Info {
+        var envInfo = MDB_envinfo()
+        mdb_env_info(env, &envInfo)
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
+        let pageBytes = Int(stat.ms_psize)
+        return Info(
+            mapBytes: envInfo.me_mapsize,
+            usedBytes: (envInfo.me_last_pgno + 1) * pageBytes,
+            pageBytes: pageBytes,
+            readersUsed: Int(envInfo.me_numreaders)
+        )
+    }
+
+    private func growIfNearlyFull() throws {
+        let current = info()
+        let free = Double(current.mapBytes - current.usedBytes) / Double(current.mapBytes)
+        if free < options.growthFreeFractionMin {
+            try grow(toAtLeast: current.mapBytes * 2, because: nil)
+        }
+    }
+
+    /// Grows the map to `bytes` (rounded to pages, capped at `mapBytesMax`).
+    /// Waits for running readers to finish, as LMDB requires.
+    private func grow(toAtLeast bytes: Int, because error: StoreError?) throws(StoreError) {
+        let target = min(options.mapBytesMax, bytes)
+        guard target > mapBytes else {
+            throw error ?? StoreError(.mapFull, operation: "grow map past mapBytesMax \(options.mapBytesMax)")
+        }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let rounded = (target + page - 1) / page * page
+        try mapLock.withWriteLock { () throws(StoreError) in
+            try check(mdb_env_set_mapsize(env, rounded), "mdb_env_set_mapsize(\(rounded))")
+            mapBytes = info().mapBytes
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import CLMDB
+
+/// One LMDB transaction, lent to an `Environment.read` or `Environment.write`
+/// closure. It is non-copyable and only ever borrowed, so it cannot escape
+/// the closure that owns it.
+///
+/// Byte buffers it returns point into the memory map and are valid until the
+/// transaction ends (or, in a write transaction, until the next write):
+/// decode or copy them at once.
+public struct Transaction: ~Copyable {
+    let txn: OpaquePointer
+    public let isReadOnly: Bool
+
+    init(txn: OpaquePointer, readOnly: Bool) {
+        self.txn = txn
+        self.isReadOnly = readOnly
+    }
+
+    /// The value stored under `key`, or `nil`.
+    public func get(_ table: Table, _ key: UnsafeRawBufferPointer) throws(StoreError) -> UnsafeRawBufferPointer? {
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var value = MDB_val()
+        let status = mdb_get(txn, table.dbi, &keyVal, &value)
+        if status == MDB_NOTFOUND { return nil }
+        try check(status, "mdb_get(\(table.name))")
+        return UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+    }
+
+    /// Stores `value` under `key`, replacing any value there.
+    ///
+    /// - Parameter append: the key sorts after every key in the table (a
+    ///   sequential id); LMDB then skips the search and fills pages fully.
+    public func put(
+        _ table: Table,
+        _ key: UnsafeRawBufferPointer,
+        _ value: UnsafeRawBufferPointer,
+        append: Bool = false
+    ) throws(StoreError) {
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var valueVal = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(
+            mdb_put(txn, table.dbi, &keyVal, &valueVal, append ? UInt32(MDB_APPEND) : 0),
+            "mdb_put(\(table.name))"
+        )
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ table: Table, _ key: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let status = mdb_del(txn, table.dbi, &keyVal, nil)
+        if status == MDB_NOTFOUND { return false }
+        try check(status, "mdb_del(\(table.name))")
+        return true
+    }
+
+    /// Number of entries in `table`.
+    public func count(_ table: Table) throws(StoreError) -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, table.dbi, &stat), "mdb_stat(\(table.name))")
+        return stat.ms_entries
+    }
+
+    /// Runs `body` with a cursor over `table`, closed when `body` returns.
+    public func withCursor<R>(_ table: Table, _ body: (inout Cursor) throws -> R) throws -> R {
+        var handle: OpaquePointer?
+        try check(mdb_cursor_open(txn, table.dbi, &handle), "mdb_cursor_open(\(table.name))")
+        var cursor = Cursor(cursor: handle!, table: table)
+        defer { mdb_cursor_close(handle) }
+        return try body(&cursor)
+    }
+}
+
+// MARK: - Convenience for byte arrays
+
+extension Transaction {
+    public func get(_ table: Table, _ key: [UInt8]) throws(StoreError) -> UnsafeRawBufferPointer? {
+        try key.span.withUnsafeBytes { (raw) throws(StoreError) in try get(table, raw) }
+    }
+
+    public func put(_ table: Table, _ key: [UInt8], _ value: [UInt8], append: Bool = false) throws(StoreError) {
+        try key.span.withUnsafeBytes { (rawKey) throws(StoreError) in
+            try value.span.withUnsafeBytes { (rawValue) throws(StoreError) in
+                try put(table, rawKey, rawValue, append: append)
+            }
+        }
+    }
+
+    @discardableResult
+    public func delete(_ table: Table, _ key: [UInt8]) throws(StoreError) -> Bool {
+        try key.span.withUnsafeBytes { (raw) throws(StoreError) in try delete(table, raw) }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A fresh directory under the system's temporary directory, removed by
+/// `remove()`; for tests that open real stores.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ prefix: String = "stitch-test") throws {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        path = url.path
+    }
+
+    public func appending(_ component: String) -> String {
+        (path as NSString).appendingPathComponent(component)
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

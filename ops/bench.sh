@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the micro-benchmarks in Benchmarks/ (package-benchmark, release build).
+#
+#   ops/bench.sh                    # all
+#   ops/bench.sh --filter 'Wire.*'  # a subset (regex on names)
+#
+# Figures are wall time on this machine; compare runs on the same machine only.
+set -euo pipefail
+cd "$(dirname "$0")/../Benchmarks"
+../ops/install-deps.sh
+swift package --allow-writing-to-package-directory benchmark --format markdown "$@"
