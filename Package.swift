@@ -54,6 +54,15 @@ let package = Package(
 
         // MARK: Storage (I/O)
         .target(name: "StitchStore", dependencies: ["CLMDB"]),
+        // The identity graph: union-find, rings, history, guards, on the store.
+        // Uses StitchWire for the beacon messages it applies and returns.
+        .target(
+            name: "StitchGraph",
+            dependencies: [
+                "StitchStore", "StitchIdentity", "StitchWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
 
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
@@ -93,6 +102,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
+        .testTarget(
+            name: "StitchGraphTests",
+            dependencies: ["StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchTesting"]
+        ),
         .testTarget(
             name: "StitchCLITests",
             dependencies: ["stitch", "StitchIdentity", "StitchWire"]

@@ -1,0 +1,25 @@
+import StitchIdentity
+
+/// What one `apply` did, for metrics and logs.
+public struct ApplyReport: Sendable, Equatable {
+    /// Events stored (every beacon given is stored, even when some of its
+    /// identifiers were rejected or its unions refused).
+    public var events = 0
+    /// Sequence numbers of the stored events, in beacon order.
+    public var eventSeqs: [UInt64] = []
+    /// Events stored with no valid identifier.
+    public var unlinkedEvents = 0
+    /// Identifier values refused by normalization, by rejection code.
+    public var identifiersRejected: [String: Int] = [:]
+    /// New identifiers (nodes) created.
+    public var identifiersCreated = 0
+    /// Persons merged into older ones.
+    public var merges = 0
+    /// Unions refused by the guards, by reason.
+    public var conflicts: [String: Int] = [:]
+
+    public init() {}
+
+    public var identifiersRejectedTotal: Int { identifiersRejected.values.reduce(0, +) }
+    public var conflictsTotal: Int { conflicts.values.reduce(0, +) }
+}

@@ -1,0 +1,29 @@
+import StitchIdentity
+
+/// The rules one site's identifiers are judged by.
+public struct SiteRules: Hashable, Sendable {
+    /// Junk values (placeholders, the site's own phone numbers).
+    public var junk: JunkRules
+    /// Caps on what one person may hold.
+    public var guards: Guards
+
+    public init(junk: JunkRules = .standard, guards: Guards = .standard) {
+        self.junk = junk
+        self.guards = guards
+    }
+}
+
+/// Rules for every site: a default, and overrides per site.
+public struct GraphConfiguration: Sendable {
+    public var defaultRules: SiteRules
+    public var sites: [UInt32: SiteRules]
+
+    public init(defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:]) {
+        self.defaultRules = defaultRules
+        self.sites = sites
+    }
+
+    public func rules(for site: UInt32) -> SiteRules {
+        sites[site] ?? defaultRules
+    }
+}

@@ -1,0 +1,47 @@
+/// The graph's sequence numbers and totals, stored in `meta` under
+/// "counters" and rewritten by every batch in the same transaction, so they
+/// are always consistent with the tables.
+///
+/// Layout: seven u64, little-endian, in the order of the properties.
+struct GraphCounters: Equatable, Sendable {
+    /// Next node id to assign; ids start at 1 (0 means "no node").
+    var nextNode: UInt64 = 1
+    var nextEvent: UInt64 = 1
+    var nextMerge: UInt64 = 1
+    var nextConflict: UInt64 = 1
+    /// Roots: one per person.
+    var persons: UInt64 = 0
+    var events: UInt64 = 0
+    /// Events stored with no valid identifier (anchor 0).
+    var unlinkedEvents: UInt64 = 0
+
+    static let key = Array("counters".utf8)
+    static let byteCount = 56
+
+    var identifiers: UInt64 { nextNode - 1 }
+    var merges: UInt64 { nextMerge - 1 }
+    var conflicts: UInt64 { nextConflict - 1 }
+
+    init() {}
+
+    init(decoding bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == Self.byteCount, "counters of \(bytes.count) bytes")
+        func field(_ index: Int) -> UInt64 { ByteCoding.littleEndian(bytes, at: 8 * index, as: UInt64.self) }
+        nextNode = field(0)
+        nextEvent = field(1)
+        nextMerge = field(2)
+        nextConflict = field(3)
+        persons = field(4)
+        events = field(5)
+        unlinkedEvents = field(6)
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.byteCount)
+        for value in [nextNode, nextEvent, nextMerge, nextConflict, persons, events, unlinkedEvents] {
+            ByteCoding.appendLittleEndian(value, to: &bytes)
+        }
+        return bytes
+    }
+}

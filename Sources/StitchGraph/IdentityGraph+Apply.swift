@@ -1,0 +1,284 @@
+import StitchIdentity
+import StitchStore
+import StitchWire
+
+extension IdentityGraph {
+    /// Applies a batch of validated beacons in one write transaction:
+    /// normalizes their identifiers (explicit and derived from the body),
+    /// finds or creates their nodes, links the identifiers of each event
+    /// (subject to the guards), and stores every event under its anchor.
+    ///
+    /// - Parameter receivedMs: the server's time of arrival, stored with the
+    ///   events (passed in, so the graph reads no clock).
+    /// - Returns: what was done; nothing is done if it throws.
+    @discardableResult
+    public func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
+        try environment.write { txn in
+            var writer = BatchWriter(graph: self, counters: try counters(txn))
+            for beacon in beacons {
+                try writer.apply(beacon, receivedMs: receivedMs, txn)
+            }
+            try writer.flush(txn)
+            return writer.report
+        }
+    }
+}
+
+/// The state of one `apply` transaction. It caches the nodes and identifiers
+/// the batch touches and writes each changed node once, at `flush`.
+///
+/// It lives only inside the transaction's closure: if LMDB needs the map
+/// grown, the closure runs again with a fresh writer.
+struct BatchWriter {
+    let graph: IdentityGraph
+    var counters: GraphCounters
+    let firstNewNode: UInt64
+    var report = ApplyReport()
+
+    private var nodes: [UInt64: NodeRecord] = [:]
+    private var dirtyNodes: Set<UInt64> = []
+    private var identCache: [[UInt8]: UInt64] = [:]
+    private var pendingEvents: [(key: [UInt8], value: [UInt8])] = []
+    private var scratchKey: [UInt8] = []
+
+    init(graph: IdentityGraph, counters: GraphCounters) {
+        self.graph = graph
+        self.counters = counters
+        self.firstNewNode = counters.nextNode
+        scratchKey.reserveCapacity(StoreKeys.keyBytesMax)
+    }
+
+    mutating func apply(_ beacon: Stitch_V1_Beacon, receivedMs: Int64, _ txn: borrowing Transaction) throws {
+        let rules = graph.configuration.rules(for: beacon.site)
+        let identifiers = normalizedIdentifiers(of: beacon, normalizer: IdentifierNormalizer(junk: rules.junk))
+        let seq = counters.nextEvent
+        counters.nextEvent += 1
+
+        var eventNodes: [UInt64] = []
+        eventNodes.reserveCapacity(identifiers.count)
+        for identifier in identifiers {
+            eventNodes.append(try node(for: identifier, site: beacon.site, timeMs: beacon.timeMs, txn))
+        }
+        for other in eventNodes.dropFirst() {
+            try union(eventNodes[0], other, guards: rules.guards, beacon: beacon, cause: seq, txn)
+        }
+        // The anchor is the newest identifier: usually this visit's session,
+        // so events and anchor updates land in the hot tail of their tables.
+        let anchor = eventNodes.max() ?? 0
+        let type = EventType(beacon.body)
+        if anchor == 0 {
+            counters.unlinkedEvents += 1
+            report.unlinkedEvents += 1
+        } else {
+            try updateNode(anchor, txn) { record in
+                record.addAnchored(type)
+                record.lastSeenMs = max(record.lastSeenMs, beacon.timeMs)
+                record.firstSeenMs = min(record.firstSeenMs, beacon.timeMs)
+            }
+        }
+        var stored = beacon
+        stored.identifiers = identifiers.map { identifier in
+            Stitch_V1_Identifier.with {
+                $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(identifier.kind.rawValue))!
+                $0.value = identifier.value
+            }
+        }
+        let event = Stitch_V1_Event.with {
+            $0.seq = seq
+            $0.beacon = stored
+            $0.receivedMs = receivedMs
+        }
+        pendingEvents.append((
+            StoreKeys.eventKey(anchor: anchor, timeMs: beacon.timeMs, seq: seq),
+            StoredEvent.encode(event, type: type)
+        ))
+        counters.events += 1
+        report.events += 1
+        report.eventSeqs.append(seq)
+    }
+
+    /// Writes every changed node and the batch's events, sorted by key (LMDB
+    /// inserts fastest in key order), and the counters.
+    mutating func flush(_ txn: borrowing Transaction) throws {
+        for id in dirtyNodes.sorted() {
+            let isNew = id >= firstNewNode
+            try txn.put(graph.tables.node, StoreKeys.nodeKey(id), nodes[id]!.bytes, append: isNew)
+        }
+        pendingEvents.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        for event in pendingEvents {
+            try txn.put(graph.tables.event, event.key, event.value)
+        }
+        try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
+    }
+
+    // MARK: Identifiers
+
+    /// The event's identifiers, normalized and without repeats: the explicit
+    /// ones in order, then those derived from the body (proto/beacon.proto).
+    /// Rejected values are counted in the report and dropped.
+    private mutating func normalizedIdentifiers(
+        of beacon: Stitch_V1_Beacon,
+        normalizer: IdentifierNormalizer
+    ) -> [NormalizedIdentifier] {
+        var result: [NormalizedIdentifier] = []
+        result.reserveCapacity(beacon.identifiers.count + 2)
+        func add(_ kind: IdentifierKind, _ raw: String, namespace: String? = nil) {
+            do {
+                let identifier = try normalizer.normalize(kind, raw, namespace: namespace)
+                if !result.contains(identifier) { result.append(identifier) }
+            } catch {
+                report.identifiersRejected[error.code, default: 0] += 1
+            }
+        }
+        for identifier in beacon.identifiers {
+            // Validated beacons carry known kinds only.
+            guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)) else { continue }
+            add(kind, identifier.value, namespace: identifier.namespace)
+        }
+        switch beacon.body {
+        case .form(let form):
+            if !form.phone.isEmpty { add(.phone, form.phone) }
+            if !form.email.isEmpty { add(.email, form.email) }
+        case .call(let call):
+            if !call.callerPhone.isEmpty { add(.phone, call.callerPhone) }
+        case .chat(let chat):
+            if !chat.chatID.isEmpty { add(.chat, chat.chatID, namespace: chat.provider) }
+            if !chat.phone.isEmpty { add(.phone, chat.phone) }
+            if !chat.email.isEmpty { add(.email, chat.email) }
+        case .deal(let deal):
+            if !deal.contactID.isEmpty { add(.crmContact, deal.contactID, namespace: deal.crm) }
+        case .visit, .hit, .numberShown, nil:
+            break
+        }
+        return result
+    }
+
+    /// The node of an identifier, created (as a new singleton person) if new.
+    private mutating func node(
+        for identifier: NormalizedIdentifier,
+        site: UInt32,
+        timeMs: Int64,
+        _ txn: borrowing Transaction
+    ) throws -> UInt64 {
+        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &scratchKey)
+        if let id = identCache[scratchKey] {
+            try noteSeen(id, timeMs: timeMs, txn)
+            return id
+        }
+        if let stored = try txn.get(graph.tables.ident, scratchKey) {
+            let id = ByteCoding.littleEndian(stored, at: 0, as: UInt64.self)
+            identCache[scratchKey] = id
+            try noteSeen(id, timeMs: timeMs, txn)
+            return id
+        }
+        let id = counters.nextNode
+        counters.nextNode += 1
+        counters.persons += 1
+        report.identifiersCreated += 1
+        var idBytes: [UInt8] = []
+        ByteCoding.appendLittleEndian(id, to: &idBytes)
+        try txn.put(graph.tables.ident, scratchKey, idBytes)
+        identCache[scratchKey] = id
+        nodes[id] = NodeRecord(id: id, site: site, kind: identifier.kind, value: identifier.value.utf8, timeMs: timeMs)
+        dirtyNodes.insert(id)
+        return id
+    }
+
+    /// A late event (earlier than the identifier's first sighting) moves its
+    /// first-seen time back.
+    private mutating func noteSeen(_ id: UInt64, timeMs: Int64, _ txn: borrowing Transaction) throws {
+        if try record(id, txn).firstSeenMs > timeMs {
+            try updateNode(id, txn) { $0.firstSeenMs = timeMs }
+        }
+    }
+
+    // MARK: Union-find
+
+    /// The root of `id`'s person, compressing the path to it.
+    private mutating func find(_ id: UInt64, _ txn: borrowing Transaction) throws -> UInt64 {
+        var root = id
+        var steps = 0
+        while true {
+            let parent = try record(root, txn).parent
+            if parent == root { break }
+            root = parent
+            steps += 1
+            precondition(steps <= counters.nextNode, "parent chain of node \(id) has a cycle")
+        }
+        var current = id
+        while current != root {
+            let parent = try record(current, txn).parent
+            if parent != root { try updateNode(current, txn) { $0.parent = root } }
+            current = parent
+        }
+        return root
+    }
+
+    /// Links the persons of `a` and `b` unless the guards refuse. The older
+    /// root (smaller id: ids are assigned in order) survives; the rings are
+    /// spliced by swapping the roots' `next`, and the merge is logged.
+    private mutating func union(
+        _ a: UInt64,
+        _ b: UInt64,
+        guards: Guards,
+        beacon: Stitch_V1_Beacon,
+        cause: UInt64,
+        _ txn: borrowing Transaction
+    ) throws {
+        let rootA = try find(a, txn), rootB = try find(b, txn)
+        if rootA == rootB { return }
+        let winner = min(rootA, rootB), loser = max(rootA, rootB)
+        let winnerRecord = try record(winner, txn), loserRecord = try record(loser, txn)
+        if let reason = guards.refusal(winnerRecord, loserRecord) {
+            let conflict = ConflictRecord(
+                seq: counters.nextConflict, site: beacon.site, timeMs: beacon.timeMs,
+                personA: winner, personB: loser, causeEvent: cause, reason: reason
+            )
+            try txn.put(graph.tables.conflict, StoreKeys.seqKey(conflict.seq), conflict.encoded(), append: true)
+            counters.nextConflict += 1
+            report.conflicts[reason.description, default: 0] += 1
+            return
+        }
+        let winnerNext = winnerRecord.next
+        try updateNode(winner, txn) { record in
+            record.next = loserRecord.next
+            record.absorbCounts(of: loserRecord)
+        }
+        try updateNode(loser, txn) { record in
+            record.next = winnerNext
+            record.parent = winner
+        }
+        let merge = MergeRecord(
+            seq: counters.nextMerge, site: beacon.site, timeMs: beacon.timeMs,
+            winner: winner, loser: loser, causeEvent: cause
+        )
+        try txn.put(graph.tables.merge, StoreKeys.seqKey(merge.seq), merge.encoded(), append: true)
+        counters.nextMerge += 1
+        counters.persons -= 1
+        report.merges += 1
+    }
+
+    // MARK: Node cache
+
+    private mutating func record(_ id: UInt64, _ txn: borrowing Transaction) throws -> NodeRecord {
+        if let cached = nodes[id] { return cached }
+        guard let stored = try txn.get(graph.tables.node, StoreKeys.nodeKey(id)) else {
+            preconditionFailure("node \(id) is referenced but missing")
+        }
+        let record = NodeRecord(copying: stored)
+        nodes[id] = record
+        return record
+    }
+
+    private mutating func updateNode(
+        _ id: UInt64,
+        _ txn: borrowing Transaction,
+        _ change: (inout NodeRecord) -> Void
+    ) throws {
+        var current = try record(id, txn)
+        nodes[id] = nil  // keep the record uniquely referenced while it changes
+        change(&current)
+        nodes[id] = current
+        dirtyNodes.insert(id)
+    }
+}

@@ -1,0 +1,254 @@
+import StitchIdentity
+import StitchStore
+import StitchWire
+
+extension IdentityGraph {
+    // MARK: Resolving
+
+    /// The current person id (root) of an identifier, or `nil` if unknown.
+    public func personID(site: UInt32, identifier: NormalizedIdentifier) throws -> UInt64? {
+        try environment.read { txn in try resolve(site: site, identifier: identifier, txn) }
+    }
+
+    func resolve(site: UInt32, identifier: NormalizedIdentifier, _ txn: borrowing Transaction) throws -> UInt64? {
+        var key: [UInt8] = []
+        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
+        guard let stored = try txn.get(tables.ident, key) else { return nil }
+        return try root(of: ByteCoding.littleEndian(stored, at: 0, as: UInt64.self), txn)
+    }
+
+    /// Follows parents to the root, without compressing (readers never write).
+    func root(of id: UInt64, _ txn: borrowing Transaction) throws -> UInt64 {
+        var current = id
+        for _ in 0...64 {
+            let parent = try nodeRecord(current, txn).parent
+            if parent == current { return current }
+            current = parent
+        }
+        // Paths are compressed by the writer, but a long one is legal; walk on
+        // with a bound that only a cycle can break.
+        let bound = try counters(txn).nextNode
+        var steps: UInt64 = 0
+        while true {
+            let parent = try nodeRecord(current, txn).parent
+            if parent == current { return current }
+            current = parent
+            steps += 1
+            precondition(steps <= bound, "parent chain of node \(id) has a cycle")
+        }
+    }
+
+    func nodeRecord(_ id: UInt64, _ txn: borrowing Transaction) throws -> NodeRecord {
+        guard let stored = try txn.get(tables.node, StoreKeys.nodeKey(id)) else {
+            preconditionFailure("node \(id) is referenced but missing")
+        }
+        return NodeRecord(copying: stored)
+    }
+
+    /// The ids of a person's members, walking the ring from its root.
+    func members(ofRoot root: UInt64, _ txn: borrowing Transaction) throws -> [UInt64] {
+        var members = [root]
+        let bound = Int(try counters(txn).nextNode)
+        var current = try nodeRecord(root, txn).next
+        while current != root {
+            members.append(current)
+            precondition(members.count <= bound, "ring of \(root) does not close")
+            current = try nodeRecord(current, txn).next
+        }
+        return members
+    }
+
+    // MARK: Lookup
+
+    /// A person by one of its identifiers; `nil` if the identifier is unknown.
+    public func lookup(
+        site: UInt32,
+        identifier: NormalizedIdentifier,
+        includeIdentifiers: Bool = false
+    ) throws -> Stitch_V1_Person? {
+        try environment.read { txn in
+            guard let root = try resolve(site: site, identifier: identifier, txn) else { return nil }
+            return try person(root: root, includeIdentifiers: includeIdentifiers, txn)
+        }
+    }
+
+    /// A person by any id it ever had; `nil` if no such person is in `site`.
+    public func lookup(site: UInt32, personID: UInt64, includeIdentifiers: Bool = false) throws -> Stitch_V1_Person? {
+        try environment.read { txn in
+            guard let root = try existingRoot(of: personID, site: site, txn) else { return nil }
+            return try person(root: root, includeIdentifiers: includeIdentifiers, txn)
+        }
+    }
+
+    func existingRoot(of personID: UInt64, site: UInt32, _ txn: borrowing Transaction) throws -> UInt64? {
+        guard personID > 0, personID < (try counters(txn).nextNode) else { return nil }
+        let root = try root(of: personID, txn)
+        return try nodeRecord(root, txn).site == site ? root : nil
+    }
+
+    /// Sums a person's members: identifiers, first and last seen, events by type.
+    func person(root: UInt64, includeIdentifiers: Bool, _ txn: borrowing Transaction) throws -> Stitch_V1_Person {
+        let rootRecord = try nodeRecord(root, txn)
+        var person = Stitch_V1_Person()
+        person.personID = root
+        person.site = rootRecord.site
+        person.identifierCount = rootRecord.size
+        var byType = [UInt64](repeating: 0, count: EventType.allCases.count)
+        var first = Int64.max, last = Int64.min
+        for member in try members(ofRoot: root, txn) {
+            let record = member == root ? rootRecord : try nodeRecord(member, txn)
+            first = min(first, record.firstSeenMs)
+            last = max(last, record.lastSeenMs)
+            for type in EventType.allCases { byType[type.rawValue] += UInt64(record.anchored(type)) }
+            if includeIdentifiers {
+                person.identifiers.append(.with {
+                    $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(record.kind.rawValue))!
+                    $0.value = String(decoding: record.value, as: UTF8.self)
+                    $0.firstSeenMs = record.firstSeenMs
+                })
+            }
+        }
+        person.identifiers.sort { ($0.kind.rawValue, $0.value) < ($1.kind.rawValue, $1.value) }
+        person.firstSeenMs = first
+        person.lastSeenMs = last
+        person.eventCount = byType.reduce(0, +)
+        person.eventCounts = EventType.allCases.compactMap { type in
+            byType[type.rawValue] == 0 ? nil : .with { $0.type = type.wireType; $0.count = byType[type.rawValue] }
+        }
+        return person
+    }
+
+    // MARK: History
+
+    /// One page of a person's events, ordered by (time, seq), merged across
+    /// every member of the person.
+    public func history(site: UInt32, personID: UInt64, query: HistoryQuery) throws -> HistoryPage? {
+        try environment.read { txn in
+            guard let root = try existingRoot(of: personID, site: site, txn) else { return nil }
+            return try history(root: root, query: query, txn)
+        }
+    }
+
+    /// One page of the history of the person an identifier belongs to.
+    public func history(site: UInt32, identifier: NormalizedIdentifier, query: HistoryQuery) throws -> HistoryPage? {
+        try environment.read { txn in
+            guard let root = try resolve(site: site, identifier: identifier, txn) else { return nil }
+            return try history(root: root, query: query, txn)
+        }
+    }
+
+    private func history(root: UInt64, query: HistoryQuery, _ txn: borrowing Transaction) throws -> HistoryPage {
+        // Each member contributes at most `limit + 1` events past the cursor;
+        // the page is the first `limit` of their union, and one more tells
+        // whether there is a next page.
+        var candidates: [(position: HistoryCursor, stored: [UInt8])] = []
+        for member in try members(ofRoot: root, txn) {
+            try collectEvents(anchor: member, query: query, into: &candidates, txn)
+        }
+        candidates.sort { query.newestFirst ? $1.position.precedes($0.position) : $0.position.precedes($1.position) }
+        let page = candidates.prefix(query.limit)
+        let events = page.map { candidate in
+            candidate.stored.withUnsafeBytes { StoredEvent.decode($0) }
+        }
+        let next = candidates.count > query.limit ? page.last?.position : nil
+        return HistoryPage(personID: root, events: events, next: next)
+    }
+
+    private func collectEvents(
+        anchor: UInt64,
+        query: HistoryQuery,
+        into candidates: inout [(position: HistoryCursor, stored: [UInt8])],
+        _ txn: borrowing Transaction
+    ) throws {
+        try txn.withCursor(tables.event) { cursor in
+            var taken = 0
+            var entry = try firstEntry(anchor: anchor, query: query, &cursor)
+            while let (key, value) = entry, taken <= query.limit {
+                let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
+                guard keyAnchor == anchor else { break }
+                let position = HistoryCursor(timeMs: time, seq: seq)
+                if query.newestFirst ? time < query.fromMs : time >= query.toMs { break }
+                let beyondCursor = query.cursor.map {
+                    query.newestFirst ? position.precedes($0) : $0.precedes(position)
+                } ?? true
+                if beyondCursor && (query.types.isEmpty || query.types.contains(StoredEvent.type(of: value))) {
+                    candidates.append((position, Array(value)))
+                    taken += 1
+                }
+                entry = query.newestFirst ? try cursor.previous() : try cursor.next()
+            }
+        }
+    }
+
+    /// Positions the cursor on the first event of `anchor` the query could return.
+    private func firstEntry(anchor: UInt64, query: HistoryQuery, _ cursor: inout Cursor) throws -> Cursor.Entry? {
+        if !query.newestFirst {
+            var start = HistoryCursor(timeMs: query.fromMs, seq: 0)
+            if let after = query.cursor, start.precedes(after) { start = after }
+            return try cursor.seek(atLeast: StoreKeys.eventKey(anchor: anchor, timeMs: start.timeMs, seq: start.seq))
+        }
+        // Newest first: seek past the end bound, then step back.
+        var end = HistoryCursor(timeMs: query.toMs, seq: 0)
+        if let before = query.cursor, before.precedes(end) { end = before }
+        if try cursor.seek(atLeast: StoreKeys.eventKey(anchor: anchor, timeMs: end.timeMs, seq: end.seq)) != nil {
+            return try cursor.previous()
+        }
+        return try cursor.last()
+    }
+
+    // MARK: Merges and conflicts
+
+    /// Merges after `cursor` (a merge seq; 0 for the first), oldest first,
+    /// optionally of one site only.
+    public func merges(after cursor: UInt64, limit: Int, site: UInt32? = nil) throws -> [MergeRecord] {
+        try environment.read { txn in
+            try txn.withCursor(tables.merge) { c in
+                var result: [MergeRecord] = []
+                var entry = try c.seek(atLeast: StoreKeys.seqKey(cursor + 1))
+                while let (key, value) = entry, result.count < limit {
+                    let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
+                    if site == nil || merge.site == site { result.append(merge) }
+                    entry = try c.next()
+                }
+                return result
+            }
+        }
+    }
+
+    /// Refused unions after `cursor` (a conflict seq), oldest first.
+    public func conflicts(after cursor: UInt64, limit: Int) throws -> [ConflictRecord] {
+        try environment.read { txn in
+            try txn.withCursor(tables.conflict) { c in
+                var result: [ConflictRecord] = []
+                var entry = try c.seek(atLeast: StoreKeys.seqKey(cursor + 1))
+                while let (key, value) = entry, result.count < limit {
+                    result.append(ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value))
+                    entry = try c.next()
+                }
+                return result
+            }
+        }
+    }
+
+    // MARK: Totals
+
+    /// Totals of the whole store.
+    public struct Totals: Sendable, Equatable {
+        public var persons: UInt64
+        public var identifiers: UInt64
+        public var events: UInt64
+        public var unlinkedEvents: UInt64
+        public var merges: UInt64
+        public var conflicts: UInt64
+    }
+
+    public func totals() throws -> Totals {
+        try environment.read { txn in
+            let c = try counters(txn)
+            return Totals(
+                persons: c.persons, identifiers: c.identifiers, events: c.events,
+                unlinkedEvents: c.unlinkedEvents, merges: c.merges, conflicts: c.conflicts
+            )
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import StitchIdentity
+import StitchStore
+import StitchWire
+
+/// The durable identity graph (DESIGN.md §2–§4) on an LMDB environment.
+///
+/// Writes go through `apply`, one write transaction per batch, and must come
+/// from one thread at a time (the server's writer). Reads (`lookup`,
+/// `history`, `merges`, …) run on read transactions from any thread and never
+/// wait for the writer.
+public final class IdentityGraph: Sendable {
+    public let environment: Environment
+    public let configuration: GraphConfiguration
+    let tables: Tables
+
+    /// Bumped when the on-disk layout changes incompatibly.
+    public static let schemaVersion: UInt32 = 1
+    static let schemaKey = Array("schema".utf8)
+
+    struct Tables: Sendable {
+        let ident, node, event, merge, conflict, meta: Table
+    }
+
+    /// Opens the graph in `path`, creating an empty one there if needed.
+    ///
+    /// - Throws: `StoreError`, or `GraphError.schemaMismatch` for a store
+    ///   written by an incompatible version.
+    public init(
+        path: String,
+        configuration: GraphConfiguration = GraphConfiguration(),
+        storeOptions: StoreOptions = StoreOptions()
+    ) throws {
+        environment = try Environment(path: path, tables: StoreKeys.allTables, options: storeOptions)
+        self.configuration = configuration
+        tables = Tables(
+            ident: environment.table(StoreKeys.ident),
+            node: environment.table(StoreKeys.node),
+            event: environment.table(StoreKeys.event),
+            merge: environment.table(StoreKeys.merge),
+            conflict: environment.table(StoreKeys.conflict),
+            meta: environment.table(StoreKeys.meta)
+        )
+        try checkSchema(readOnly: storeOptions.readOnly)
+    }
+
+    /// Closes the store; the graph is unusable afterwards.
+    public func close() {
+        environment.close()
+    }
+
+    /// The normalizer for a site's identifiers (its junk rules).
+    public func normalizer(for site: UInt32) -> IdentifierNormalizer {
+        IdentifierNormalizer(junk: configuration.rules(for: site).junk)
+    }
+
+    private func checkSchema(readOnly: Bool) throws {
+        let stored: UInt32? = try environment.read { txn in
+            try txn.get(tables.meta, Self.schemaKey).map { ByteCoding.littleEndian($0, at: 0, as: UInt32.self) }
+        }
+        if let stored {
+            guard stored == Self.schemaVersion else {
+                throw GraphError.schemaMismatch(found: stored, expected: Self.schemaVersion)
+            }
+        } else if !readOnly {
+            try environment.write { txn in
+                var bytes: [UInt8] = []
+                ByteCoding.appendLittleEndian(Self.schemaVersion, to: &bytes)
+                try txn.put(tables.meta, Self.schemaKey, bytes)
+                try txn.put(tables.meta, GraphCounters.key, GraphCounters().encoded())
+            }
+        }
+    }
+
+    func counters(_ txn: borrowing Transaction) throws -> GraphCounters {
+        guard let bytes = try txn.get(tables.meta, GraphCounters.key) else { return GraphCounters() }
+        return GraphCounters(decoding: bytes)
+    }
+}
+
+/// Failures of the graph that are not LMDB's.
+public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The store was written with another schema version.
+    case schemaMismatch(found: UInt32, expected: UInt32)
+
+    public var description: String {
+        switch self {
+        case .schemaMismatch(let found, let expected):
+            "store has schema version \(found); this build reads version \(expected)"
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// One entry of the append-only merge log (the change feed): `loser` became
+/// part of `winner`, the older person, because of event `causeEvent`.
+///
+/// Stored under its sequence number (big-endian) as 36 bytes, little-endian:
+/// winner u64, loser u64, time i64, cause event u64, site u32.
+public struct MergeRecord: Hashable, Sendable {
+    public var seq: UInt64
+    public var site: UInt32
+    /// Event time of the beacon that caused the merge.
+    public var timeMs: Int64
+    public var winner: UInt64
+    public var loser: UInt64
+    public var causeEvent: UInt64
+
+    static let byteCount = 36
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.byteCount)
+        ByteCoding.appendLittleEndian(winner, to: &bytes)
+        ByteCoding.appendLittleEndian(loser, to: &bytes)
+        ByteCoding.appendLittleEndian(timeMs, to: &bytes)
+        ByteCoding.appendLittleEndian(causeEvent, to: &bytes)
+        ByteCoding.appendLittleEndian(site, to: &bytes)
+        return bytes
+    }
+
+    init(seq: UInt64, site: UInt32, timeMs: Int64, winner: UInt64, loser: UInt64, causeEvent: UInt64) {
+        self.seq = seq
+        self.site = site
+        self.timeMs = timeMs
+        self.winner = winner
+        self.loser = loser
+        self.causeEvent = causeEvent
+    }
+
+    init(seq: UInt64, decoding bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == Self.byteCount, "merge record of \(bytes.count) bytes")
+        self.seq = seq
+        winner = ByteCoding.littleEndian(bytes, at: 0, as: UInt64.self)
+        loser = ByteCoding.littleEndian(bytes, at: 8, as: UInt64.self)
+        timeMs = ByteCoding.littleEndian(bytes, at: 16, as: Int64.self)
+        causeEvent = ByteCoding.littleEndian(bytes, at: 24, as: UInt64.self)
+        site = ByteCoding.littleEndian(bytes, at: 32, as: UInt32.self)
+    }
+}
+
+/// A union the guards refused, kept for audit and for `explain`.
+///
+/// Stored under its sequence number as 38 bytes, little-endian: person a u64,
+/// person b u64 (the two roots at the time), time i64, cause event u64,
+/// site u32, reason u8, reserved u8.
+public struct ConflictRecord: Hashable, Sendable {
+    public var seq: UInt64
+    public var site: UInt32
+    public var timeMs: Int64
+    public var personA: UInt64
+    public var personB: UInt64
+    public var causeEvent: UInt64
+    public var reason: ConflictReason
+
+    static let byteCount = 38
+
+    init(seq: UInt64, site: UInt32, timeMs: Int64, personA: UInt64, personB: UInt64, causeEvent: UInt64, reason: ConflictReason) {
+        self.seq = seq
+        self.site = site
+        self.timeMs = timeMs
+        self.personA = personA
+        self.personB = personB
+        self.causeEvent = causeEvent
+        self.reason = reason
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.byteCount)
+        ByteCoding.appendLittleEndian(personA, to: &bytes)
+        ByteCoding.appendLittleEndian(personB, to: &bytes)
+        ByteCoding.appendLittleEndian(timeMs, to: &bytes)
+        ByteCoding.appendLittleEndian(causeEvent, to: &bytes)
+        ByteCoding.appendLittleEndian(site, to: &bytes)
+        bytes.append(reason.code)
+        bytes.append(0)
+        return bytes
+    }
+
+    init(seq: UInt64, decoding bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == Self.byteCount, "conflict record of \(bytes.count) bytes")
+        self.seq = seq
+        personA = ByteCoding.littleEndian(bytes, at: 0, as: UInt64.self)
+        personB = ByteCoding.littleEndian(bytes, at: 8, as: UInt64.self)
+        timeMs = ByteCoding.littleEndian(bytes, at: 16, as: Int64.self)
+        causeEvent = ByteCoding.littleEndian(bytes, at: 24, as: UInt64.self)
+        site = ByteCoding.littleEndian(bytes, at: 32, as: UInt32.self)
+        guard let reason = ConflictReason(code: bytes[36]) else {
+            preconditionFailure("conflict record with unknown reason \(bytes[36])")
+        }
+        self.reason = reason
+    }
+}

@@ -1,0 +1,62 @@
+import StitchIdentity
+
+/// Table names and key layouts of the graph's LMDB environment.
+///
+/// ```
+/// ident    site u32 | kind u8 | value          → node id u64 (LE)
+/// node     node id u64                         → NodeRecord
+/// event    anchor u64 | time u64* | seq u64    → stitch.v1.Event (protobuf)
+/// merge    seq u64                             → MergeRecord
+/// conflict seq u64                             → ConflictRecord
+/// meta     name (ASCII)                        → value
+/// ```
+/// Integers in keys are big-endian; `time*` is the sortable form of a signed
+/// time (`ByteCoding.sortableTime`). Events without any valid identifier use
+/// anchor 0, which is never a node id.
+enum StoreKeys {
+    static let ident = "ident"
+    static let node = "node"
+    static let event = "event"
+    static let merge = "merge"
+    static let conflict = "conflict"
+    static let meta = "meta"
+    static let allTables = [ident, node, event, merge, conflict, meta]
+
+    /// LMDB's key size limit; ident keys over it are refused as identifiers.
+    static let keyBytesMax = 511
+
+    static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {
+        key.removeAll(keepingCapacity: true)
+        ByteCoding.appendBigEndian(site, to: &key)
+        key.append(kind.rawValue)
+        key.append(contentsOf: value)
+    }
+
+    static func nodeKey(_ id: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(8)
+        ByteCoding.appendBigEndian(id, to: &key)
+        return key
+    }
+
+    static func eventKey(anchor: UInt64, timeMs: Int64, seq: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(24)
+        ByteCoding.appendBigEndian(anchor, to: &key)
+        ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
+        ByteCoding.appendBigEndian(seq, to: &key)
+        return key
+    }
+
+    /// (anchor, time, seq) of an event key.
+    static func decodeEventKey(_ key: UnsafeRawBufferPointer) -> (anchor: UInt64, timeMs: Int64, seq: UInt64) {
+        precondition(key.count == 24, "event key of \(key.count) bytes")
+        return (
+            ByteCoding.bigEndian(key, at: 0, as: UInt64.self),
+            ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 8, as: UInt64.self)),
+            ByteCoding.bigEndian(key, at: 16, as: UInt64.self)
+        )
+    }
+
+    static func seqKey(_ seq: UInt64) -> [UInt8] { nodeKey(seq) }
+}
