@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(
             name: "stitch",
             dependencies: [
+                "StitchGraph",
+                "StitchStore",
                 "StitchIdentity",
                 "StitchWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -108,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StitchCLITests",
-            dependencies: ["stitch", "StitchIdentity", "StitchWire"]
+            dependencies: ["stitch", "StitchIdentity", "StitchWire", "StitchGraph", "StitchStore", "StitchTesting"]
         ),
     ]
 )

@@ -15,7 +15,7 @@ struct Stitch: ParsableCommand {
             has the identifier rules and the wire-format tools.
             """,
         version: StitchVersion.current,
-        subcommands: [NormalizeCommand.self, InspectCommand.self]
+        subcommands: [NormalizeCommand.self, InspectCommand.self, VerifyCommand.self]
     )
 }
 

@@ -1,0 +1,217 @@
+import StitchIdentity
+import StitchStore
+
+/// Checks every invariant of a stored graph (`stitch verify`). It reads the
+/// whole store in one read transaction, so it sees one consistent snapshot
+/// even beside a running writer.
+public struct GraphVerifier {
+    /// What was checked, and what was wrong.
+    public struct Report: Sendable {
+        /// Each check with how many items it covered, in the order run.
+        public var checks: [(name: String, count: Int)] = []
+        /// Every violation found, naming the item; empty for a sound store.
+        public var violations: [String] = []
+        public var isSound: Bool { violations.isEmpty }
+    }
+
+    /// Violations beyond this many are counted but not listed.
+    public static let violationsListedMax = 100
+
+    let graph: IdentityGraph
+
+    public init(graph: IdentityGraph) {
+        self.graph = graph
+    }
+
+    public func verify() throws -> Report {
+        try graph.environment.read { txn in
+            var run = Run(graph: graph)
+            try run.loadNodes(txn)
+            run.checkForest()
+            run.checkRings()
+            try run.checkIdents(txn)
+            try run.checkEvents(txn)
+            try run.checkMerges(txn)
+            try run.checkConflicts(txn)
+            try run.checkCounters(txn)
+            return run.report
+        }
+    }
+
+    private struct Run {
+        let graph: IdentityGraph
+        var report = Report()
+        var nodes: [UInt64: NodeRecord] = [:]
+        var roots: [UInt64: UInt64] = [:]  // node → root
+        var violationCount = 0
+
+        mutating func violation(_ text: String) {
+            violationCount += 1
+            if report.violations.count < GraphVerifier.violationsListedMax { report.violations.append(text) }
+        }
+
+        mutating func loadNodes(_ txn: borrowing Transaction) throws {
+            try txn.withCursor(graph.tables.node) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    nodes[ByteCoding.bigEndian(key, at: 0, as: UInt64.self)] = NodeRecord(copying: value)
+                    entry = try cursor.next()
+                }
+            }
+            report.checks.append(("nodes read", nodes.count))
+        }
+
+        /// Every parent chain ends at a root without a cycle, within one site.
+        mutating func checkForest() {
+            for (id, record) in nodes {
+                var current = id, steps = 0
+                while let parent = nodes[current]?.parent, parent != current {
+                    guard nodes[parent] != nil else {
+                        violation("node \(current): parent \(parent) does not exist")
+                        break
+                    }
+                    if nodes[parent]!.site != record.site { violation("node \(current): parent \(parent) is in another site") }
+                    current = parent
+                    steps += 1
+                    if steps > nodes.count {
+                        violation("node \(id): parent chain has a cycle")
+                        break
+                    }
+                }
+                roots[id] = current
+            }
+            report.checks.append(("parent chains end at a root", nodes.count))
+        }
+
+        /// Each root's ring holds exactly its members, and its size and
+        /// per-kind counts match them.
+        mutating func checkRings() {
+            var membersByRoot: [UInt64: [UInt64]] = [:]
+            for (id, root) in roots { membersByRoot[root, default: []].append(id) }
+            for (root, members) in membersByRoot {
+                var ring: Set<UInt64> = [root]
+                var current = nodes[root]!.next
+                while current != root {
+                    guard ring.insert(current).inserted, nodes[current] != nil, ring.count <= nodes.count else {
+                        violation("person \(root): ring does not close through existing nodes")
+                        break
+                    }
+                    current = nodes[current]!.next
+                }
+                if ring != Set(members) {
+                    violation("person \(root): ring has \(ring.count) nodes, the forest \(members.count)")
+                }
+                let rootRecord = nodes[root]!
+                if rootRecord.size != UInt64(members.count) {
+                    violation("person \(root): size \(rootRecord.size), members \(members.count)")
+                }
+                for kind in IdentifierKind.allCases {
+                    let actual = members.filter { nodes[$0]?.kind == kind }.count
+                    if rootRecord.kindCount(kind) != UInt32(actual) {
+                        violation("person \(root): \(kind.name) count \(rootRecord.kindCount(kind)), members hold \(actual)")
+                    }
+                }
+            }
+            report.checks.append(("rings and sizes of persons", membersByRoot.count))
+        }
+
+        /// Every `ident` entry maps to a node that maps back, and every node
+        /// has its `ident` entry.
+        mutating func checkIdents(_ txn: borrowing Transaction) throws {
+            var mapped: Set<UInt64> = []
+            var count = 0
+            try txn.withCursor(graph.tables.ident) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    count += 1
+                    let id = ByteCoding.littleEndian(value, at: 0, as: UInt64.self)
+                    let site = ByteCoding.bigEndian(key, at: 0, as: UInt32.self)
+                    if let record = nodes[id] {
+                        if record.site != site || record.kind.rawValue != key[4] || !record.value.elementsEqual(key[5...]) {
+                            violation("ident entry for node \(id) does not match the node's site, kind and value")
+                        }
+                        if !mapped.insert(id).inserted { violation("node \(id) has two ident entries") }
+                    } else {
+                        violation("ident entry points to missing node \(id)")
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            for id in nodes.keys where !mapped.contains(id) {
+                violation("node \(id) has no ident entry")
+            }
+            report.checks.append(("identifiers map to nodes and back", count))
+        }
+
+        /// Every event's anchor exists, and its stored type byte is known.
+        mutating func checkEvents(_ txn: borrowing Transaction) throws {
+            var count = 0
+            var anchoredByNode: [UInt64: UInt64] = [:]
+            try txn.withCursor(graph.tables.event) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    count += 1
+                    let (anchor, _, seq) = StoreKeys.decodeEventKey(key)
+                    if anchor != 0 && nodes[anchor] == nil { violation("event \(seq): anchor \(anchor) does not exist") }
+                    if value.isEmpty || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
+                    anchoredByNode[anchor, default: 0] += 1
+                    entry = try cursor.next()
+                }
+            }
+            for (id, record) in nodes where record.anchoredEvents != anchoredByNode[id, default: 0] {
+                violation("node \(id): counts \(record.anchoredEvents) anchored events, the table holds \(anchoredByNode[id, default: 0])")
+            }
+            report.checks.append(("events have existing anchors", count))
+        }
+
+        /// Every merge has the older person winning, both in one person now,
+        /// and the number of persons is nodes minus merges.
+        mutating func checkMerges(_ txn: borrowing Transaction) throws {
+            var count = 0
+            try txn.withCursor(graph.tables.merge) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    count += 1
+                    let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
+                    if merge.winner >= merge.loser { violation("merge \(merge.seq): winner \(merge.winner) is not older than \(merge.loser)") }
+                    if roots[merge.winner] == nil || roots[merge.winner] != roots[merge.loser] {
+                        violation("merge \(merge.seq): \(merge.winner) and \(merge.loser) are not one person")
+                    }
+                    if nodes[merge.loser]?.parent == merge.loser { violation("merge \(merge.seq): loser \(merge.loser) is still a root") }
+                    entry = try cursor.next()
+                }
+            }
+            let rootCount = roots.filter { $0.key == $0.value }.count
+            if rootCount != nodes.count - count {
+                violation("\(rootCount) persons, but \(nodes.count) identifiers less \(count) merges is \(nodes.count - count)")
+            }
+            report.checks.append(("merges consistent with the forest", count))
+        }
+
+        mutating func checkConflicts(_ txn: borrowing Transaction) throws {
+            let count = try txn.count(graph.tables.conflict)
+            report.checks.append(("conflicts recorded", count))
+        }
+
+        /// The counters agree with the tables.
+        mutating func checkCounters(_ txn: borrowing Transaction) throws {
+            let counters = try graph.counters(txn)
+            let maxNode = nodes.keys.max() ?? 0
+            if counters.nextNode != maxNode + 1 || counters.identifiers != UInt64(nodes.count) {
+                violation("counters: next node \(counters.nextNode), but \(nodes.count) nodes up to \(maxNode)")
+            }
+            let rootCount = UInt64(roots.filter { $0.key == $0.value }.count)
+            if counters.persons != rootCount { violation("counters: \(counters.persons) persons, the forest has \(rootCount)") }
+            let events = try txn.count(graph.tables.event)
+            if counters.events != UInt64(events) { violation("counters: \(counters.events) events, the table holds \(events)") }
+            let merges = try txn.count(graph.tables.merge)
+            if counters.merges != UInt64(merges) { violation("counters: \(counters.merges) merges, the log holds \(merges)") }
+            let conflicts = try txn.count(graph.tables.conflict)
+            if counters.conflicts != UInt64(conflicts) { violation("counters: \(counters.conflicts) conflicts, the log holds \(conflicts)") }
+            report.checks.append(("counters match the tables", 5))
+            if violationCount > report.violations.count {
+                report.violations.append("… and \(violationCount - report.violations.count) more")
+            }
+        }
+    }
+}
