@@ -4,9 +4,11 @@
 //
 // Module map (dependencies point downward only, see ../shared/DESIGN.md §1):
 //
-//   stitch (executable)          CLI: normalize, … (serve, query, load come later)
-//     ├── StitchWire     (pure)  frame codec, zlib, protobuf messages, limits
-//     └── StitchIdentity (pure)  identifier kinds, normalization, junk rules
+//   stitch (executable)          CLI: normalize, inspect, verify (serve, query, load come later)
+//     └── StitchGraph            identity graph: union-find, rings, history, guards
+//           ├── StitchStore      LMDB environment, transactions, cursors (I/O)
+//           ├── StitchIdentity   (pure) identifier kinds, normalization, junk rules
+//           └── StitchWire       (pure) frame codec, zlib, protobuf messages, limits
 //   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
 //
 // "Pure" means: no sockets, no files, no clocks. StitchIdentity imports
@@ -22,6 +24,8 @@ let package = Package(
         .executable(name: "stitch-fuzz-frames", targets: ["StitchFuzzFrames"]),
         .library(name: "StitchWire", targets: ["StitchWire"]),
         .library(name: "StitchIdentity", targets: ["StitchIdentity"]),
+        .library(name: "StitchStore", targets: ["StitchStore"]),
+        .library(name: "StitchGraph", targets: ["StitchGraph"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

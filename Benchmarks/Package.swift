@@ -27,6 +27,19 @@ let package = Package(
             ],
             path: "Benchmarks/StitchBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // The graph's scale curve: a plain executable, because filling a
+        // store to 10M identifiers does not fit package-benchmark's repeated
+        // iterations. Run with ops/bench-graph.sh.
+        .executableTarget(
+            name: "GraphScale",
+            dependencies: [
+                .product(name: "StitchGraph", package: "stitch"),
+                .product(name: "StitchStore", package: "stitch"),
+                .product(name: "StitchIdentity", package: "stitch"),
+                .product(name: "StitchWire", package: "stitch"),
+            ],
+            path: "Sources/GraphScale"
+        ),
     ]
 )

@@ -55,7 +55,7 @@ extension IdentifierNormalizer {
             }
         }
         let top = labels.last!
-        let isName = top.allSatisfy { $0 >= 0x80 || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }
+        let isName = top.allSatisfy { $0 >= 0x80 || ASCIISet.lowercaseLetters.contains($0) }
         guard (isName && top.count >= 2) || top.starts(with: "xn--".utf8) else {
             throw .invalidFormat("the top-level domain must be a name")
         }
@@ -67,13 +67,10 @@ extension IdentifierNormalizer {
 
     /// RFC 5322 atext plus dot, and any non-ASCII byte (RFC 6531 addresses).
     private static func isLocalPartByte(_ byte: UInt8) -> Bool {
-        if byte >= 0x80 || byte.isASCIIDigit { return true }
-        if (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) { return true }
-        return "!#$%&'*+/=?^_`{|}~.-".utf8.contains(byte)
+        byte >= 0x80 || ASCIISet.emailLocal.contains(byte)
     }
 
     private static func isDomainByte(_ byte: UInt8) -> Bool {
-        byte >= 0x80 || byte.isASCIIDigit || byte == UInt8(ascii: "-")
-            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+        byte >= 0x80 || ASCIISet.emailDomain.contains(byte)
     }
 }

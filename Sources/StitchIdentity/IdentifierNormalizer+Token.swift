@@ -3,10 +3,7 @@ extension IdentifierNormalizer {
     /// Case is kept: the tracker's ids are case-sensitive (base62).
     func normalizeTrackerID(_ value: Substring) throws(IdentifierRejection) -> String {
         try rejectJunk(value)
-        try check(value, length: Self.trackerIDBytesMin...Self.tokenBytesMax) { byte in
-            byte.isASCIIDigit || ".-_:".utf8.contains(byte)
-                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte.asciiLowercased)
-        }
+        try check(value, length: Self.trackerIDBytesMin...Self.tokenBytesMax, allowed: ASCIISet.trackerID.contains)
         return String(value)
     }
 
@@ -31,7 +28,7 @@ extension IdentifierNormalizer {
         }
         let loweredSpace = space.lowercased()
         guard loweredSpace.utf8.count <= Self.namespaceBytesMax,
-            loweredSpace.utf8.allSatisfy(Self.isNamespaceByte)
+            loweredSpace.utf8.allSatisfy(ASCIISet.namespace.contains)
         else { throw .invalidNamespace }
         guard !id.isEmpty else { throw .empty }
         try rejectJunk(id)
@@ -43,18 +40,16 @@ extension IdentifierNormalizer {
     private static let tokenBytesMax = 128
     private static let namespaceBytesMax = 32
 
-    private static func isNamespaceByte(_ byte: UInt8) -> Bool {
-        byte.isASCIIDigit || "_.-".utf8.contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-    }
-
     /// Checks every character against `allowed`, then the length in bytes.
     private func check(
         _ value: Substring,
         length: ClosedRange<Int>,
         allowed: (UInt8) -> Bool
     ) throws(IdentifierRejection) {
-        for scalar in value.unicodeScalars where !(scalar.isASCII && allowed(UInt8(scalar.value))) {
-            throw .invalidCharacter(scalar)
+        for byte in value.utf8 where !(byte < 0x80 && allowed(byte)) {
+            // Name the whole character, not the byte, when it is not ASCII.
+            let offending = value.unicodeScalars.first { !($0.isASCII && allowed(UInt8($0.value))) }!
+            throw .invalidCharacter(offending)
         }
         let count = value.utf8.count
         if count < length.lowerBound { throw .tooShort(min: length.lowerBound) }

@@ -7,7 +7,9 @@
 public struct JunkRules: Hashable, Sendable {
     /// Placeholder values, lower-cased, compared after trimming and after
     /// stripping surrounding quotes.
-    public var values: Set<String>
+    public var values: Set<String> {
+        didSet { index = PlaceholderIndex(values) }
+    }
     /// E-mail domains that only appear in test or fake input.
     public var emailDomains: Set<String>
     /// E-mail local parts that say "I have no e-mail".
@@ -23,6 +25,7 @@ public struct JunkRules: Hashable, Sendable {
         phones: Set<String>
     ) {
         self.values = values
+        self.index = PlaceholderIndex(values)
         self.emailDomains = emailDomains
         self.emailLocalParts = emailLocalParts
         self.phones = phones
@@ -43,6 +46,22 @@ public struct JunkRules: Hashable, Sendable {
         phones: []
     )
 
+    /// Lengths and first letters of `values`, so most real values are
+    /// cleared without lower-casing them.
+    private var index: PlaceholderIndex
+
+    private struct PlaceholderIndex: Hashable, Sendable {
+        var lengths: Set<Int> = []
+        var firstBytes: Set<UInt8> = []
+
+        init(_ values: Set<String>) {
+            for value in values {
+                lengths.insert(value.utf8.count)
+                if let first = value.utf8.first { firstBytes.insert(first.asciiLowercased) }
+            }
+        }
+    }
+
     /// Whether a trimmed value is a placeholder rather than an identifier.
     func isPlaceholder(_ trimmed: Substring) -> Bool {
         let core = trimmed.stripping(where: { Self.isQuoteOrSpace($0) })
@@ -51,11 +70,11 @@ public struct JunkRules: Hashable, Sendable {
             return true
         }
         if Self.isUnfilledTemplate(core) { return true }
-        // Every listed value is short; skip lower-casing long (real) values.
-        return core.utf8.count <= Self.placeholderBytesMax && values.contains(core.lowercased())
+        guard index.lengths.contains(core.utf8.count), index.firstBytes.contains(core.utf8.first!.asciiLowercased) else {
+            return false
+        }
+        return values.contains(core.lowercased())
     }
-
-    private static let placeholderBytesMax = 24
 
     private static func isQuoteOrSpace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
@@ -67,9 +86,9 @@ public struct JunkRules: Hashable, Sendable {
     /// `{{client_id}}`, `${cid}`, `%CLIENT_ID%`, `[[uid]]`: a tag manager or
     /// template engine that never filled in the variable.
     private static func isUnfilledTemplate(_ value: Substring) -> Bool {
-        (value.hasPrefix("{{") && value.hasSuffix("}}"))
-            || (value.hasPrefix("${") && value.hasSuffix("}"))
-            || (value.hasPrefix("[[") && value.hasSuffix("]]"))
-            || (value.count > 2 && value.hasPrefix("%") && value.hasSuffix("%"))
+        (value.hasBytePrefix("{{") && value.hasByteSuffix("}}"))
+            || (value.hasBytePrefix("${") && value.hasByteSuffix("}"))
+            || (value.hasBytePrefix("[[") && value.hasByteSuffix("]]"))
+            || (value.utf8.count > 2 && value.hasBytePrefix("%") && value.hasByteSuffix("%"))
     }
 }

@@ -2,9 +2,11 @@ extension Unicode.Scalar {
     /// Whitespace, plus the invisible characters that copy-paste leaves around
     /// ids and phone numbers (zero-width space and joiners, byte-order mark).
     var isTrimmable: Bool {
+        // Printable ASCII is by far the common case; skip the Unicode tables.
+        if (0x21...0x7E).contains(value) { return false }
         switch value {
-        case 0x200B...0x200D, 0xFEFF: true
-        default: properties.isWhitespace || value < 0x20
+        case 0x200B...0x200D, 0xFEFF: return true
+        default: return properties.isWhitespace || value < 0x20
         }
     }
 }
@@ -17,6 +19,12 @@ extension String {
 extension Substring {
     /// The value without leading and trailing scalars matching `predicate`.
     func stripping(where predicate: (Unicode.Scalar) -> Bool) -> Substring {
+        // Fast path: nothing to strip when both ends are ASCII the predicate keeps.
+        if let first = utf8.first, let last = utf8.last, first < 0x80, last < 0x80,
+            !predicate(Unicode.Scalar(first)), !predicate(Unicode.Scalar(last))
+        {
+            return self
+        }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !predicate($0) }) else {
             return self[endIndex..<endIndex]
@@ -28,6 +36,18 @@ extension Substring {
     /// The value without surrounding whitespace and invisible characters.
     var trimmed: Substring {
         stripping(where: \.isTrimmable)
+    }
+
+    /// Whether the UTF-8 bytes start with `prefix` (byte-wise, no Unicode rules).
+    func hasBytePrefix(_ prefix: StaticString) -> Bool {
+        let expected = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        return utf8.starts(with: expected)
+    }
+
+    /// Whether the UTF-8 bytes end with `suffix` (byte-wise, no Unicode rules).
+    func hasByteSuffix(_ suffix: StaticString) -> Bool {
+        let expected = UnsafeRawBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+        return utf8.count >= expected.count && utf8.suffix(expected.count).elementsEqual(expected)
     }
 
     /// Whether the value starts with `prefix`, comparing ASCII letters without case.
