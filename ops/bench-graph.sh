@@ -10,5 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../Benchmarks"
 ../ops/install-deps.sh
+# SwiftPM caches the source list of the path dependency (the main package)
+# in its build plan and misses files added since; drop the plan, not the build.
+rm -f .build/*.yaml .build/*/description.json
 swift build -c release --product GraphScale >&2
 exec .build/release/GraphScale "$@"

@@ -37,7 +37,10 @@ struct BatchWriter {
 
     private var nodes: [UInt64: NodeRecord] = [:]
     private var dirtyNodes: Set<UInt64> = []
-    private var identCache: [[UInt8]: UInt64] = [:]
+    private var identCache: [ByteKey: UInt64] = [:]
+    /// One normalizer per site seen in the batch (building one copies the
+    /// site's junk rules).
+    private var normalizers: [UInt32: (IdentifierNormalizer, Guards)] = [:]
     private var pendingEvents: [(key: [UInt8], value: [UInt8])] = []
     private var scratchKey: [UInt8] = []
 
@@ -49,8 +52,8 @@ struct BatchWriter {
     }
 
     mutating func apply(_ beacon: Stitch_V1_Beacon, receivedMs: Int64, _ txn: borrowing Transaction) throws {
-        let rules = graph.configuration.rules(for: beacon.site)
-        let identifiers = normalizedIdentifiers(of: beacon, normalizer: IdentifierNormalizer(junk: rules.junk))
+        let (normalizer, guards) = siteRules(beacon.site)
+        let identifiers = normalizedIdentifiers(of: beacon, normalizer: normalizer)
         let seq = counters.nextEvent
         counters.nextEvent += 1
 
@@ -60,7 +63,7 @@ struct BatchWriter {
             eventNodes.append(try node(for: identifier, site: beacon.site, timeMs: beacon.timeMs, txn))
         }
         for other in eventNodes.dropFirst() {
-            try union(eventNodes[0], other, guards: rules.guards, beacon: beacon, cause: seq, txn)
+            try union(eventNodes[0], other, guards: guards, beacon: beacon, cause: seq, txn)
         }
         // The anchor is the newest identifier: usually this visit's session,
         // so events and anchor updates land in the hot tail of their tables.
@@ -76,21 +79,9 @@ struct BatchWriter {
                 record.firstSeenMs = min(record.firstSeenMs, beacon.timeMs)
             }
         }
-        var stored = beacon
-        stored.identifiers = identifiers.map { identifier in
-            Stitch_V1_Identifier.with {
-                $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(identifier.kind.rawValue))!
-                $0.value = identifier.value
-            }
-        }
-        let event = Stitch_V1_Event.with {
-            $0.seq = seq
-            $0.beacon = stored
-            $0.receivedMs = receivedMs
-        }
         pendingEvents.append((
             StoreKeys.eventKey(anchor: anchor, timeMs: beacon.timeMs, seq: seq),
-            StoredEvent.encode(event, type: type)
+            StoredEvent.encode(beacon, identifiers: identifiers, type: type, receivedMs: receivedMs)
         ))
         counters.events += 1
         report.events += 1
@@ -109,6 +100,14 @@ struct BatchWriter {
             try txn.put(graph.tables.event, event.key, event.value)
         }
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
+    }
+
+    private mutating func siteRules(_ site: UInt32) -> (IdentifierNormalizer, Guards) {
+        if let cached = normalizers[site] { return cached }
+        let rules = graph.configuration.rules(for: site)
+        let entry = (IdentifierNormalizer(junk: rules.junk), rules.guards)
+        normalizers[site] = entry
+        return entry
     }
 
     // MARK: Identifiers
@@ -161,13 +160,14 @@ struct BatchWriter {
         _ txn: borrowing Transaction
     ) throws -> UInt64 {
         StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &scratchKey)
-        if let id = identCache[scratchKey] {
+        let cacheKey = ByteKey(bytes: scratchKey)
+        if let id = identCache[cacheKey] {
             try noteSeen(id, timeMs: timeMs, txn)
             return id
         }
         if let stored = try txn.get(graph.tables.ident, scratchKey) {
             let id = ByteCoding.littleEndian(stored, at: 0, as: UInt64.self)
-            identCache[scratchKey] = id
+            identCache[cacheKey] = id
             try noteSeen(id, timeMs: timeMs, txn)
             return id
         }
@@ -178,7 +178,7 @@ struct BatchWriter {
         var idBytes: [UInt8] = []
         ByteCoding.appendLittleEndian(id, to: &idBytes)
         try txn.put(graph.tables.ident, scratchKey, idBytes)
-        identCache[scratchKey] = id
+        identCache[cacheKey] = id
         nodes[id] = NodeRecord(id: id, site: site, kind: identifier.kind, value: identifier.value.utf8, timeMs: timeMs)
         dirtyNodes.insert(id)
         return id
@@ -275,10 +275,8 @@ struct BatchWriter {
         _ txn: borrowing Transaction,
         _ change: (inout NodeRecord) -> Void
     ) throws {
-        var current = try record(id, txn)
-        nodes[id] = nil  // keep the record uniquely referenced while it changes
-        change(&current)
-        nodes[id] = current
+        _ = try record(id, txn)  // loads it into the cache
+        change(&nodes[id]!)  // in place: the cached bytes stay uniquely referenced
         dirtyNodes.insert(id)
     }
 }

@@ -148,7 +148,7 @@ extension IdentityGraph {
         candidates.sort { query.newestFirst ? $1.position.precedes($0.position) : $0.position.precedes($1.position) }
         let page = candidates.prefix(query.limit)
         let events = page.map { candidate in
-            candidate.stored.withUnsafeBytes { StoredEvent.decode($0) }
+            candidate.stored.withUnsafeBytes { StoredEvent.decode($0, seq: candidate.position.seq) }
         }
         let next = candidates.count > query.limit ? page.last?.position : nil
         return HistoryPage(personID: root, events: events, next: next)

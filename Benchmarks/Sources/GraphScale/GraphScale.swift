@@ -10,6 +10,8 @@ import StitchWire
 /// the same sizes, so the graph's cost reads as a ratio to the storage limit.
 ///
 ///   GraphScale [--scales 100000,1000000,10000000] [--events 300000] [--dir PATH]
+///              [--durability sync|nosync]   (nosync: no fsync, to separate CPU from disk)
+///              [--batch 1000]               (events per apply, i.e. per commit)
 @main
 struct GraphScale {
     static func main() throws {
@@ -19,7 +21,7 @@ struct GraphScale {
         for scale in arguments.scales {
             let row = try measure(scale: scale, arguments: arguments)
             print(row)
-            fflush(stdout)
+            fflush(nil)  // all streams: rows appear as they are measured
         }
     }
 
@@ -27,6 +29,8 @@ struct GraphScale {
         var scales = [100_000, 1_000_000, 10_000_000]
         var events = 300_000
         var directory = NSTemporaryDirectory() + "stitch-graph-scale"
+        var durability = StoreOptions.Durability.sync
+        var batch = 1000
 
         init(_ args: ArraySlice<String>) {
             var iterator = args.makeIterator()
@@ -35,6 +39,8 @@ struct GraphScale {
                 case "--scales": scales = iterator.next()!.split(separator: ",").map { Int($0)! }
                 case "--events": events = Int(iterator.next()!)!
                 case "--dir": directory = iterator.next()!
+                case "--durability": durability = StoreOptions.Durability(rawValue: iterator.next()!)!
+                case "--batch": batch = Int(iterator.next()!)!
                 default: fatalError("unknown argument \(arg)")
                 }
             }
@@ -57,12 +63,12 @@ struct GraphScale {
         fill.close()
 
         // Measure with an fsync per batch.
-        fill = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 1 << 32, durability: .sync))
+        fill = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 1 << 32, durability: arguments.durability))
         let graph = fill
         defer { graph.close() }
-        let batches = arguments.events / 1000
+        let batches = arguments.events / arguments.batch
         var batchMs: [Double] = []
-        let traffic = (0..<batches).map { _ in workload.trafficEvents(1000) }
+        let traffic = (0..<batches).map { _ in workload.trafficEvents(arguments.batch) }
         let start = DispatchTime.now().uptimeNanoseconds
         for batch in traffic {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -70,7 +76,7 @@ struct GraphScale {
             batchMs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let eventsPerSecond = Double(batches * 1000) / seconds
+        let eventsPerSecond = Double(batches * arguments.batch) / seconds
 
         let (lookupP50, lookupP99) = try lookupLatency(graph, persons: workload.persons)
         let storeBytes = Double(graph.environment.info().usedBytes)
