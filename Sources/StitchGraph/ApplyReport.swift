@@ -19,7 +19,4 @@ public struct ApplyReport: Sendable, Equatable {
     public var conflicts: [String: Int] = [:]
 
     public init() {}
-
-    public var identifiersRejectedTotal: Int { identifiersRejected.values.reduce(0, +) }
-    public var conflictsTotal: Int { conflicts.values.reduce(0, +) }
 }

@@ -20,9 +20,4 @@ public enum EventType: Int, CaseIterable, Sendable {
     public var wireType: Stitch_V1_EventType {
         Stitch_V1_EventType(rawValue: rawValue + 1)!
     }
-
-    public init?(wireType: Stitch_V1_EventType) {
-        guard let type = EventType(rawValue: wireType.rawValue - 1) else { return nil }
-        self = type
-    }
 }

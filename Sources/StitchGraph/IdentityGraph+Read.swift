@@ -138,42 +138,46 @@ extension IdentityGraph {
     }
 
     private func history(root: UInt64, query: HistoryQuery, _ txn: borrowing Transaction) throws -> HistoryPage {
-        // Each member contributes at most `limit + 1` events past the cursor;
-        // the page is the first `limit` of their union, and one more tells
-        // whether there is a next page.
-        var candidates: [(position: HistoryCursor, stored: [UInt8])] = []
+        // Keep only the best `limit + 1` positions across all members (one
+        // more than a page tells whether a next page exists), so memory stays
+        // O(limit) however many members and events the person has; then read
+        // the values of the chosen events only.
+        var best = BestPositions(capacity: query.limit + 1, newestFirst: query.newestFirst)
         for member in try members(ofRoot: root, txn) {
-            try collectEvents(anchor: member, query: query, into: &candidates, txn)
+            try collectPositions(anchor: member, query: query, into: &best, txn)
         }
-        candidates.sort { query.newestFirst ? $1.position.precedes($0.position) : $0.position.precedes($1.position) }
-        let page = candidates.prefix(query.limit)
-        let events = page.map { candidate in
-            candidate.stored.withUnsafeBytes { StoredEvent.decode($0, seq: candidate.position.seq) }
+        let page = best.entries.prefix(query.limit)
+        let events = try page.map { entry in
+            let key = StoreKeys.eventKey(anchor: entry.anchor, timeMs: entry.position.timeMs, seq: entry.position.seq)
+            guard let stored = try txn.get(tables.event, key) else {
+                preconditionFailure("event \(entry.position.seq) vanished inside one read transaction")
+            }
+            return StoredEvent.decode(stored, seq: entry.position.seq)
         }
-        let next = candidates.count > query.limit ? page.last?.position : nil
+        let next = best.entries.count > query.limit ? page.last?.position : nil
         return HistoryPage(personID: root, events: events, next: next)
     }
 
-    private func collectEvents(
+    /// Scans one member's events in query order, offering each to `best`,
+    /// and stops at the first one `best` would not keep (later ones are worse).
+    private func collectPositions(
         anchor: UInt64,
         query: HistoryQuery,
-        into candidates: inout [(position: HistoryCursor, stored: [UInt8])],
+        into best: inout BestPositions,
         _ txn: borrowing Transaction
     ) throws {
         try txn.withCursor(tables.event) { cursor in
-            var taken = 0
             var entry = try firstEntry(anchor: anchor, query: query, &cursor)
-            while let (key, value) = entry, taken <= query.limit {
+            while let (key, value) = entry {
                 let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
                 guard keyAnchor == anchor else { break }
-                let position = HistoryCursor(timeMs: time, seq: seq)
                 if query.newestFirst ? time < query.fromMs : time >= query.toMs { break }
+                let position = HistoryCursor(timeMs: time, seq: seq)
                 let beyondCursor = query.cursor.map {
                     query.newestFirst ? position.precedes($0) : $0.precedes(position)
                 } ?? true
                 if beyondCursor && (query.types.isEmpty || query.types.contains(StoredEvent.type(of: value))) {
-                    candidates.append((position, Array(value)))
-                    taken += 1
+                    guard best.offer(position, anchor: anchor) else { break }
                 }
                 entry = query.newestFirst ? try cursor.previous() : try cursor.next()
             }

@@ -22,7 +22,6 @@ public struct Cursor: ~Copyable {
     public mutating func last() throws(StoreError) -> Entry? { try move(MDB_LAST, key: nil) }
     public mutating func next() throws(StoreError) -> Entry? { try move(MDB_NEXT, key: nil) }
     public mutating func previous() throws(StoreError) -> Entry? { try move(MDB_PREV, key: nil) }
-    public mutating func current() throws(StoreError) -> Entry? { try move(MDB_GET_CURRENT, key: nil) }
 
     private mutating func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer?) throws(StoreError) -> Entry? {
         var keyVal = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))

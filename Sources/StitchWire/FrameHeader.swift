@@ -84,12 +84,6 @@ public struct FrameHeader: Hashable, Sendable {
         return header
     }
 
-    /// Appends the header at the writer index.
-    public func write(to buffer: inout ByteBuffer) {
-        buffer.writeRepeatingByte(0, count: Self.byteCount)
-        set(in: &buffer, at: buffer.writerIndex - Self.byteCount)
-    }
-
     /// Writes the header over `byteCount` bytes already in the buffer at
     /// `index`; encoders reserve the space first and fill it in once the
     /// payload's length and checksum are known.

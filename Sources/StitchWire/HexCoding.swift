@@ -1,4 +1,4 @@
-/// The text form of frames in `proto/golden/*.hex` and in `stitch inspect`:
+/// The text form of frames in `proto/golden/*.hex`, read by `stitch inspect`:
 /// hexadecimal bytes, white space ignored, `#` starting a comment to the end
 /// of the line.
 public enum HexCoding {
@@ -29,16 +29,6 @@ public enum HexCoding {
         }
         if high != nil { throw InvalidHex(line: 0, reason: "odd number of hex digits") }
         return bytes
-    }
-
-    /// Formats bytes as lower-case hex, `bytesPerLine` to a line.
-    public static func hex(_ bytes: some Sequence<UInt8>, bytesPerLine: Int = 16) -> String {
-        var out = ""
-        for (index, byte) in bytes.enumerated() {
-            if index > 0 { out += index % bytesPerLine == 0 ? "\n" : " " }
-            out += byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
-        }
-        return out
     }
 
     private static func nibble(_ scalar: Unicode.Scalar) -> UInt8? {

@@ -80,7 +80,13 @@ struct InspectCommand: ParsableCommand {
             case .batch:
                 let decoded = try batches.decode(frame)
                 print("  \(decoded.beacons.count) beacon(s) accepted, \(decoded.rejections.count) rejected")
-                for beacon in decoded.beacons { print(indent(beacon.textFormatString())) }
+                // Accepted beacons keep batch order; name each by its index in the batch.
+                let rejected = Set(decoded.rejections.map(\.index))
+                let batchIndexes = (0...).lazy.filter { !rejected.contains($0) }
+                for (index, beacon) in zip(batchIndexes, decoded.beacons) {
+                    print("  beacon \(index):")
+                    print(indent(beacon.textFormatString()))
+                }
                 for rejection in decoded.rejections {
                     print("  rejected beacon \(rejection.index): \(rejection.reason.rawValue): \(rejection.detail)")
                 }
