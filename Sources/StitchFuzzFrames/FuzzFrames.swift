@@ -17,6 +17,7 @@ import StitchWire
 /// Small limits so the fuzzer reaches every limit check quickly.
 let fuzzLimits = WireLimits(frameBytesMax: 4096, inflatedBytesMax: 16384, batchBeaconsMax: 64)
 
+/// libFuzzer calls this with each input; returning 0 means "keep going".
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: start, count: count)

@@ -17,6 +17,7 @@ public enum EventType: Int, CaseIterable, Sendable {
         }
     }
 
+    /// The `stitch.v1.EventType` of this type.
     public var wireType: Stitch_V1_EventType {
         Stitch_V1_EventType(rawValue: rawValue + 1)!
     }

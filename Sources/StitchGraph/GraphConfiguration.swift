@@ -15,7 +15,9 @@ public struct SiteRules: Hashable, Sendable {
 
 /// Rules for every site: a default, and overrides per site.
 public struct GraphConfiguration: Sendable {
+    /// Rules for every site without its own entry in `sites`.
     public var defaultRules: SiteRules
+    /// Rules of individual sites.
     public var sites: [UInt32: SiteRules]
 
     public init(defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:]) {
@@ -23,6 +25,7 @@ public struct GraphConfiguration: Sendable {
         self.sites = sites
     }
 
+    /// The rules `site` is judged by.
     public func rules(for site: UInt32) -> SiteRules {
         sites[site] ?? defaultRules
     }

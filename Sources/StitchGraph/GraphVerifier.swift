@@ -11,6 +11,7 @@ public struct GraphVerifier {
         public var checks: [(name: String, count: Int)] = []
         /// Every violation found, naming the item; empty for a sound store.
         public var violations: [String] = []
+        /// Whether no invariant is broken.
         public var isSound: Bool { violations.isEmpty }
     }
 
@@ -23,6 +24,7 @@ public struct GraphVerifier {
         self.graph = graph
     }
 
+    /// Runs every check on one snapshot of the store.
     public func verify() throws -> Report {
         try graph.environment.read { txn in
             var run = Run(graph: graph)

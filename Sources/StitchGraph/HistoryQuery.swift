@@ -1,3 +1,5 @@
+import StitchWire
+
 /// Which events of a person `history` returns, and from where.
 public struct HistoryQuery: Hashable, Sendable {
     /// Inclusive lower bound on event time.
@@ -10,9 +12,12 @@ public struct HistoryQuery: Hashable, Sendable {
     public var limit: Int
     /// Where the previous page ended; `nil` starts at the beginning (or end).
     public var cursor: HistoryCursor?
+    /// Return the latest events first.
     public var newestFirst: Bool
 
+    /// Page size when the client asks for none.
     public static let limitDefault = 100
+    /// Largest page; larger limits are clamped to it.
     public static let limitMax = 1000
 
     public init(
@@ -37,6 +42,7 @@ public struct HistoryQuery: Hashable, Sendable {
 /// resumes from a cursor neither repeats nor skips an event, even when the
 /// person merged with another between the two pages.
 public struct HistoryCursor: Hashable, Sendable {
+    /// Event time of the last event returned.
     public var timeMs: Int64
     public var seq: UInt64
 
@@ -69,10 +75,10 @@ public struct HistoryCursor: Hashable, Sendable {
 
 /// One page of a person's history.
 public struct HistoryPage: Sendable {
+    /// The person's current id (its root).
     public var personID: UInt64
     public var events: [Stitch_V1_Event]
     /// Where to resume; `nil` when the history has no more events.
     public var next: HistoryCursor?
 }
 
-import StitchWire

@@ -246,6 +246,7 @@ extension IdentityGraph {
         public var conflicts: UInt64
     }
 
+    /// The store's totals, from its counters (one read, no scan).
     public func totals() throws -> Totals {
         try environment.read { txn in
             let c = try counters(txn)

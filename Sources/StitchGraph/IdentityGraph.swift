@@ -9,7 +9,9 @@ import StitchWire
 /// `history`, `merges`, …) run on read transactions from any thread and never
 /// wait for the writer.
 public final class IdentityGraph: Sendable {
+    /// The LMDB environment the graph lives in.
     public let environment: Environment
+    /// Junk rules and guards, per site.
     public let configuration: GraphConfiguration
     let tables: Tables
 

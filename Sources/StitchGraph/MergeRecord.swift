@@ -4,12 +4,16 @@
 /// Stored under its sequence number (big-endian) as 36 bytes, little-endian:
 /// winner u64, loser u64, time i64, cause event u64, site u32.
 public struct MergeRecord: Hashable, Sendable {
+    /// Position in the merge log, from 1; the change feed's cursor.
     public var seq: UInt64
     public var site: UInt32
     /// Event time of the beacon that caused the merge.
     public var timeMs: Int64
+    /// The older person, which survives.
     public var winner: UInt64
+    /// The younger person, which resolves to `winner` from now on.
     public var loser: UInt64
+    /// Seq of the event that linked them.
     public var causeEvent: UInt64
 
     static let byteCount = 36
@@ -51,12 +55,14 @@ public struct MergeRecord: Hashable, Sendable {
 /// person b u64 (the two roots at the time), time i64, cause event u64,
 /// site u32, reason u8, reserved u8.
 public struct ConflictRecord: Hashable, Sendable {
+    /// Position in the conflict log, from 1.
     public var seq: UInt64
     public var site: UInt32
     public var timeMs: Int64
     public var personA: UInt64
     public var personB: UInt64
     public var causeEvent: UInt64
+    /// The guard that refused the union.
     public var reason: ConflictReason
 
     static let byteCount = 38

@@ -4,6 +4,7 @@
 /// Two raw values name the same thing exactly when their normalized forms are
 /// equal, so this type's `==` is identity equality.
 public struct NormalizedIdentifier: Hashable, Sendable {
+    /// What the value names.
     public let kind: IdentifierKind
     /// The normalized value; `namespace:value` for namespaced kinds.
     public let value: String

@@ -7,6 +7,7 @@ public struct Cursor: ~Copyable {
     let cursor: OpaquePointer
     let table: Table
 
+    /// A key and its value, pointing into the map.
     public typealias Entry = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
 
     /// The first entry whose key is at least `key`.
@@ -14,13 +15,18 @@ public struct Cursor: ~Copyable {
         try move(MDB_SET_RANGE, key: key)
     }
 
+    /// The first entry whose key is at least `key`.
     public mutating func seek(atLeast key: [UInt8]) throws(StoreError) -> Entry? {
         try key.span.withUnsafeBytes { (raw) throws(StoreError) in try seek(atLeast: raw) }
     }
 
+    /// The entry with the smallest key.
     public mutating func first() throws(StoreError) -> Entry? { try move(MDB_FIRST, key: nil) }
+    /// The entry with the largest key.
     public mutating func last() throws(StoreError) -> Entry? { try move(MDB_LAST, key: nil) }
+    /// The entry after the current one.
     public mutating func next() throws(StoreError) -> Entry? { try move(MDB_NEXT, key: nil) }
+    /// The entry before the current one.
     public mutating func previous() throws(StoreError) -> Entry? { try move(MDB_PREV, key: nil) }
 
     private mutating func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer?) throws(StoreError) -> Entry? {

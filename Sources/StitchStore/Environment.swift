@@ -24,7 +24,9 @@ public final class Environment: @unchecked Sendable {
     // (MDB_NOTLS read transactions, one writer at a time via `writerLock`),
     // and `mapBytes` is only changed under `mapLock`'s write side.
     private let env: OpaquePointer
+    /// The environment's directory.
     public let path: String
+    /// How it was opened.
     public let options: StoreOptions
     private var tables: [String: Table] = [:]
     /// Held shared by transactions, exclusively to resize the map.
@@ -209,6 +211,7 @@ extension Environment {
         public var readersUsed: Int
     }
 
+    /// Current map size, bytes in use and readers.
     public func info() -> Info {
         var envInfo = MDB_envinfo()
         mdb_env_info(env, &envInfo)

@@ -3,6 +3,7 @@ import CLMDB
 /// A failed LMDB call, typed by its return code (every code `lmdb.h` defines),
 /// with the operation that returned it.
 public struct StoreError: Error, Hashable, Sendable {
+    /// Which LMDB (or system) error it was.
     public let code: Code
     /// What Stitch was doing, e.g. `mdb_put(ident)`.
     public let operation: String
@@ -16,6 +17,7 @@ public struct StoreError: Error, Hashable, Sendable {
         self.init(Code(status: status), operation: operation)
     }
 
+    /// The return codes of `lmdb.h`, plus errno values.
     public enum Code: Hashable, Sendable {
         case keyExists
         case notFound

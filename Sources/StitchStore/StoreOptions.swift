@@ -21,6 +21,7 @@ public struct StoreOptions: Hashable, Sendable {
     /// The map grows when a write transaction starts with less than this
     /// fraction of it free, and when a write hits MDB_MAP_FULL.
     public var growthFreeFractionMin: Double
+    /// Whether commits are flushed to disk before they return.
     public var durability: Durability
     /// Open read-only (for `stitch verify` and tools beside a running server).
     public var readOnly: Bool

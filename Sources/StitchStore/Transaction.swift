@@ -9,6 +9,7 @@ import CLMDB
 /// decode or copy them at once.
 public struct Transaction: ~Copyable {
     let txn: OpaquePointer
+    /// Whether this is a read transaction.
     public let isReadOnly: Bool
 
     init(txn: OpaquePointer, readOnly: Bool) {
@@ -74,10 +75,12 @@ public struct Transaction: ~Copyable {
 // MARK: - Convenience for byte arrays
 
 extension Transaction {
+    /// The value stored under `key`, or `nil`.
     public func get(_ table: Table, _ key: [UInt8]) throws(StoreError) -> UnsafeRawBufferPointer? {
         try key.span.withUnsafeBytes { (raw) throws(StoreError) in try get(table, raw) }
     }
 
+    /// Stores `value` under `key`; see `put(_:_:_:append:)` for `append`.
     public func put(_ table: Table, _ key: [UInt8], _ value: [UInt8], append: Bool = false) throws(StoreError) {
         try key.span.withUnsafeBytes { (rawKey) throws(StoreError) in
             try value.span.withUnsafeBytes { (rawValue) throws(StoreError) in
@@ -87,6 +90,7 @@ extension Transaction {
     }
 
     @discardableResult
+    /// Removes `key`; returns whether it was there.
     public func delete(_ table: Table, _ key: [UInt8]) throws(StoreError) -> Bool {
         try key.span.withUnsafeBytes { (raw) throws(StoreError) in try delete(table, raw) }
     }

@@ -3,12 +3,14 @@ import Foundation
 /// A seeded random generator (SplitMix64) for randomized tests: the same seed
 /// gives the same sequence on every machine, so a failure replays exactly.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    /// The generator's state; equal states give equal sequences.
     public private(set) var state: UInt64
 
     public init(seed: UInt64) {
         state = seed
     }
 
+    /// The next pseudo-random number.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -4,6 +4,7 @@ import NIOCore
 /// and per-beacon rejections out. One per event loop or connection (it owns a
 /// `PayloadDecoder`).
 public final class BatchDecoder {
+    /// The limits every frame and beacon is checked against.
     public let limits: WireLimits
     private let payloadDecoder: PayloadDecoder
     private let validator: BeaconValidator
@@ -49,7 +50,9 @@ public final class BatchDecoder {
 public struct DecodedBatch: Sendable {
     /// The frame's sequence number, echoed in the ack.
     public var sequence: UInt64
+    /// Beacons that passed validation, in batch order.
     public var beacons: [Stitch_V1_Beacon] = []
+    /// Beacons that did not, with why.
     public var rejections: [BeaconRejection] = []
 
     public init(sequence: UInt64) {

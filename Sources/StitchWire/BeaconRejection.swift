@@ -3,6 +3,7 @@
 public struct BeaconRejection: Hashable, Sendable {
     /// Position of the beacon in its batch, from 0.
     public var index: Int
+    /// Why it was refused.
     public var reason: Reason
     /// For people: the field or value at fault.
     public var detail: String
@@ -13,6 +14,7 @@ public struct BeaconRejection: Hashable, Sendable {
         self.detail = detail
     }
 
+    /// Why a beacon is refused; raw values are metric labels.
     public enum Reason: String, CaseIterable, Hashable, Sendable {
         case missingSite = "missing_site"
         case badTime = "bad_time"

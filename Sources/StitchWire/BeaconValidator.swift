@@ -3,6 +3,7 @@
 /// here: that is the identity layer's job, and a bad value there costs only
 /// that identifier, not the beacon.
 public struct BeaconValidator: Sendable {
+    /// The string and count limits it checks.
     public let limits: WireLimits
 
     public init(limits: WireLimits = .standard) {

@@ -5,7 +5,9 @@ import NIOCore
 /// `FrameHeader.peek` have been applied; see `FrameHeader.validate` and
 /// `BatchDecoder` for the rest.
 public struct Frame: Hashable, Sendable {
+    /// The frame's header as read.
     public var header: FrameHeader
+    /// The payload bytes exactly as sent.
     public var payload: ByteBuffer
 
     public init(header: FrameHeader, payload: ByteBuffer) {

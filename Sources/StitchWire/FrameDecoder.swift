@@ -13,14 +13,17 @@ import NIOCore
 /// Use it as a `ByteToMessageHandler` in a channel pipeline, or through
 /// `NIOSingleStepByteToMessageProcessor` where there is no channel.
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    /// Each whole frame is passed on.
     public typealias InboundOut = Frame
 
+    /// `frameBytesMax` bounds what the decoder waits for.
     public let limits: WireLimits
 
     public init(limits: WireLimits = .standard) {
         self.limits = limits
     }
 
+    /// The next whole frame, or `nil` until all its bytes are there.
     public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let header = try FrameHeader.peek(in: buffer, limits: limits) else { return nil }
         guard buffer.readableBytes >= FrameHeader.byteCount + Int(header.length) else { return nil }
@@ -29,6 +32,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         return Frame(header: header, payload: payload)
     }
 
+    /// At end of stream: the last whole frame, if any.
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         // A frame cut short by EOF is dropped: its sender got no ack for it.
         try decode(buffer: &buffer)

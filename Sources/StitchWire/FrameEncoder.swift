@@ -5,6 +5,7 @@ import SwiftProtobuf
 /// Used by the server for acks, errors and responses and by clients (the load
 /// harness, the CLI, tests). Holds a reused zlib stream: one per connection.
 public final class FrameEncoder {
+    /// Frames over these limits are refused before they are sent.
     public let limits: WireLimits
     private let deflater: ZlibDeflater
 

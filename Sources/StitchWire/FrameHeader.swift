@@ -15,8 +15,11 @@ import NIOCore
 ///     24    4 checksum    CRC-32 (zlib/IEEE) of the payload bytes as sent
 /// ```
 public struct FrameHeader: Hashable, Sendable {
+    /// The first two bytes of every frame.
     public static let magic: UInt16 = 0x5354  // "ST"
+    /// The only version this build speaks.
     public static let version: UInt8 = 1
+    /// Size of the header in bytes.
     public static let byteCount = 28
 
     /// The raw type byte; `FrameType(rawValue:)` may not know it.
@@ -25,9 +28,13 @@ public struct FrameHeader: Hashable, Sendable {
     public var flagsByte: UInt8
     /// The three reserved bytes as one number; must be zero.
     public var reserved: UInt32
+    /// Batch sequence (ingest) or request id (query).
     public var sequence: UInt64
+    /// Payload bytes after the header, as sent.
     public var length: UInt32
+    /// Payload bytes after inflation.
     public var rawLength: UInt32
+    /// CRC-32 of the payload as sent.
     public var checksum: UInt32
 
     public init(
@@ -47,7 +54,9 @@ public struct FrameHeader: Hashable, Sendable {
         self.checksum = checksum
     }
 
+    /// The frame type, or `nil` for a type byte this build does not know.
     public var type: FrameType? { FrameType(rawValue: typeByte) }
+    /// The flags, including bits this build may not know.
     public var flags: FrameFlags { FrameFlags(rawValue: flagsByte) }
 
     /// Reads a header at the buffer's reader index without moving it.

@@ -15,6 +15,7 @@ public enum FrameType: UInt8, CaseIterable, Sendable {
 /// Header byte 4. Unknown bits are refused, so a future flag never gets
 /// silently ignored by an old server.
 public struct FrameFlags: OptionSet, Hashable, Sendable {
+    /// The flags byte.
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 

@@ -2,6 +2,7 @@
 /// hexadecimal bytes, white space ignored, `#` starting a comment to the end
 /// of the line.
 public enum HexCoding {
+    /// Text that is not hex: where, and why.
     public struct InvalidHex: Error, CustomStringConvertible {
         public let line: Int
         public let reason: String

@@ -8,6 +8,7 @@ import SwiftProtobuf
 /// Holds a reused zlib stream and output buffer, so it is not thread-safe:
 /// one per event loop or connection.
 public final class PayloadDecoder {
+    /// The limits every frame is checked against.
     public let limits: WireLimits
     private let inflater = ZlibInflater()
 
