@@ -56,7 +56,9 @@ extension IdentifierNormalizer {
             return Array(number.dropFirst(3))  // Russian international prefix
         }
         if number.starts(with: "00".utf8) {
-            return Array(number.dropFirst(2))  // international prefix
+            // International prefix; what follows must be a whole number.
+            guard number.count > 2 + 7 else { throw .tooShort(min: 8) }
+            return Array(number.dropFirst(2))
         }
         if number.count == 11, number[0] == eight || number[0] == seven {
             return [seven] + number.dropFirst()
@@ -71,7 +73,8 @@ extension IdentifierNormalizer {
 
     /// Checks E.164 digits (country code first, no `+`).
     private func checkInternational(_ number: [UInt8]) throws(IdentifierRejection) {
-        if number[0] == UInt8(ascii: "7") {
+        guard let first = number.first else { throw .tooShort(min: 8) }
+        if first == UInt8(ascii: "7") {
             // Russia and Kazakhstan: exactly ten national digits, and no area
             // code starts with 0, 1 or 2.
             if number.count < 11 { throw .tooShort(min: 11) }
@@ -80,14 +83,14 @@ extension IdentifierNormalizer {
                 throw .invalidFormat("no +7 number starts with \(Character(Unicode.Scalar(number[1])))")
             }
         } else {
-            if number[0] == UInt8(ascii: "0") { throw .invalidFormat("no country code starts with 0") }
+            if first == UInt8(ascii: "0") { throw .invalidFormat("no country code starts with 0") }
             if number.count < 8 { throw .tooShort(min: 8) }
             if number.count > 15 { throw .tooLong(max: 15) }
         }
         // The national part (or the whole number) made of one digit is a
         // keyboard test, not a phone: +7 777 777 77 77, 8 999 999 99 99.
         let national = number.dropFirst()
-        if national.allSatisfy({ $0 == national.first }) || number.allSatisfy({ $0 == number[0] }) {
+        if national.allSatisfy({ $0 == national.first }) || number.allSatisfy({ $0 == first }) {
             throw .repeatedDigit
         }
     }

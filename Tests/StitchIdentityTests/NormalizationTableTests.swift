@@ -71,6 +71,9 @@ import Testing
         no(.phone, "call me", "invalid_character"),
         no(.phone, "+0 123 456 789", "invalid_format"),
         no(.phone, "()", "invalid_format"),
+        no(.phone, "0 0", "too_short"),  // found by the idempotence property test
+        no(.phone, "00 1", "too_short"),
+        no(.phone, "00 49 30 123", "too_short"),
         no(.phone, "0", "junk"),
         no(.phone, "-1", "junk"),
         no(.phone, "00000000000", "junk"),
