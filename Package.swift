@@ -90,6 +90,7 @@ let package = Package(
             name: "StitchFuzzFrames",
             dependencies: [
                 "StitchWire",
+                "StitchIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -5,13 +5,17 @@
 // 2. "repaired": the first 28 bytes become a header whose magic, version,
 //    lengths and CRC-32 fit the rest, so mutations reach zlib and protobuf
 //    decoding instead of dying at the checksum;
-// 3. as a protobuf payload, framed plain and zlib-compressed by the encoder.
+// 3. as a protobuf payload, framed plain and zlib-compressed by the encoder;
+// 4. as text, normalized as every identifier kind (idempotence checked), as
+//    are the identifiers of every beacon decoded above: normalization runs on
+//    every identifier from the network, so a trap there would stop the writer.
 // Crashes, hangs, broken limits and disagreements are findings.
 //
 // Built by ops/fuzz-frames.sh with `-sanitize=fuzzer -DFUZZING`. Without
 // FUZZING it builds as a replayer: `stitch-fuzz-frames FILE…` runs the same
 // check on saved inputs (crash reproducers, the corpus).
 import NIOCore
+import StitchIdentity
 import StitchWire
 
 /// Small limits so the fuzzer reaches every limit check quickly.
@@ -30,7 +34,7 @@ public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     if let repaired = repairedFrame(bytes) {
         let frame = try! Frame.parseDatagram(repaired, limits: fuzzLimits)
-        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame))
     }
     for compressed in [false, true] {
         var framed = ByteBuffer()
@@ -38,9 +42,30 @@ public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             payload: bytes, type: .batch, sequence: 1, compressed: compressed, into: &framed
         )) != nil else { continue }
         let frame = try! Frame.parseDatagram(framed, limits: fuzzLimits)
-        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame))
+    }
+    let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes.prefix(512)), as: UTF8.self)
+    for kind in IdentifierKind.allCases {
+        checkNormalization(kind, text, namespace: nil)
     }
     return 0
+}
+
+/// Normalizes `raw`; a value that normalizes must normalize to itself again.
+func checkNormalization(_ kind: IdentifierKind, _ raw: String, namespace: String?) {
+    let normalizer = IdentifierNormalizer()
+    guard let once = try? normalizer.normalize(kind, raw, namespace: namespace) else { return }
+    let twice = try? normalizer.normalize(kind, once.value)
+    precondition(twice == once, "normalization of \(kind.name) \"\(raw)\" is not idempotent")
+}
+
+func normalizeIdentifiers(of batch: DecodedBatch?) {
+    for beacon in batch?.beacons ?? [] {
+        for identifier in beacon.identifiers {
+            guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)) else { continue }
+            checkNormalization(kind, identifier.value, namespace: identifier.namespace)
+        }
+    }
 }
 
 /// The input with a consistent header: right magic and version, `length` and
