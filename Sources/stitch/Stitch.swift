@@ -11,8 +11,8 @@ struct Stitch: ParsableCommand {
             forms and a CRM (tracker cookie, session, GA/Yandex client id, phone, e-mail, \
             chat id, CRM contact) into one person with one history.
 
-            The collector, store and query server arrive in later releases; this build \
-            has the identifier rules and the wire-format tools.
+            This build has the identifier rules, the wire-format tools and the store \
+            checker; the collector and query server (`serve`, `query`) arrive next.
             """,
         version: StitchVersion.current,
         subcommands: [NormalizeCommand.self, InspectCommand.self, VerifyCommand.self]
