@@ -20,20 +20,16 @@ extension IdentityGraph {
     /// Follows parents to the root, without compressing (readers never write).
     func root(of id: UInt64, _ txn: borrowing Transaction) throws -> UInt64 {
         var current = id
-        for _ in 0...64 {
-            let parent = try nodeRecord(current, txn).parent
-            if parent == current { return current }
-            current = parent
-        }
-        // Paths are compressed by the writer, but a long one is legal; walk on
-        // with a bound that only a cycle can break.
-        let bound = try counters(txn).nextNode
         var steps: UInt64 = 0
+        var bound = UInt64.max
         while true {
             let parent = try nodeRecord(current, txn).parent
             if parent == current { return current }
             current = parent
             steps += 1
+            // The writer compresses paths, so chains are short; only a long
+            // one pays for reading the bound that only a cycle can break.
+            if steps == 64 { bound = try counters(txn).nextNode }
             precondition(steps <= bound, "parent chain of node \(id) has a cycle")
         }
     }
@@ -47,15 +43,28 @@ extension IdentityGraph {
 
     /// The ids of a person's members, walking the ring from its root.
     func members(ofRoot root: UInt64, _ txn: borrowing Transaction) throws -> [UInt64] {
-        var members = [root]
-        let bound = Int(try counters(txn).nextNode)
-        var current = try nodeRecord(root, txn).next
-        while current != root {
-            members.append(current)
-            precondition(members.count <= bound, "ring of \(root) does not close")
-            current = try nodeRecord(current, txn).next
-        }
+        var members: [UInt64] = []
+        try forEachMember(ofRoot: root, txn) { id, _ in members.append(id) }
         return members
+    }
+
+    /// Walks a person's ring from its root, handing each member's record to
+    /// `body` (read once, since following the ring needs it anyway).
+    func forEachMember(
+        ofRoot root: UInt64,
+        _ txn: borrowing Transaction,
+        _ body: (UInt64, NodeRecord) throws -> Void
+    ) throws {
+        let bound = Int(try counters(txn).nextNode)
+        var current = root
+        var visited = 0
+        repeat {
+            let record = try nodeRecord(current, txn)
+            try body(current, record)
+            visited += 1
+            precondition(visited <= bound, "ring of \(root) does not close")
+            current = record.next
+        } while current != root
     }
 
     // MARK: Lookup
@@ -88,15 +97,15 @@ extension IdentityGraph {
 
     /// Sums a person's members: identifiers, first and last seen, events by type.
     func person(root: UInt64, includeIdentifiers: Bool, _ txn: borrowing Transaction) throws -> Stitch_V1_Person {
-        let rootRecord = try nodeRecord(root, txn)
         var person = Stitch_V1_Person()
         person.personID = root
-        person.site = rootRecord.site
-        person.identifierCount = rootRecord.size
         var byType = [UInt64](repeating: 0, count: EventType.allCases.count)
         var first = Int64.max, last = Int64.min
-        for member in try members(ofRoot: root, txn) {
-            let record = member == root ? rootRecord : try nodeRecord(member, txn)
+        try forEachMember(ofRoot: root, txn) { id, record in
+            if id == root {  // person-wide totals live at the root
+                person.site = record.site
+                person.identifierCount = record.size
+            }
             first = min(first, record.firstSeenMs)
             last = max(last, record.lastSeenMs)
             for type in EventType.allCases { byType[type.rawValue] += UInt64(record.anchored(type)) }
