@@ -76,7 +76,7 @@ struct BatchWriter {
             try updateNode(anchor, txn) { record in
                 record.addAnchored(type)
                 record.lastSeenMs = max(record.lastSeenMs, beacon.timeMs)
-                record.firstSeenMs = min(record.firstSeenMs, beacon.timeMs)
+                // firstSeenMs needs no update: node(for:) already moved it back.
             }
         }
         pendingEvents.append((
