@@ -4,7 +4,9 @@
 //
 // Module map (dependencies point downward only, see ../shared/DESIGN.md §1):
 //
-//   stitch (executable)          CLI: normalize, inspect, verify (serve, query, load come later)
+//   stitch (executable)          CLI: serve, query, load, normalize, inspect, verify
+//     ├── StitchServer           collector, writer (group commit), query server, metrics
+//     ├── StitchClient           ingest and query clients (CLI, load generator, tests)
 //     └── StitchGraph            identity graph: union-find, rings, history, guards
 //           ├── StitchStore      LMDB environment, transactions, cursors (I/O)
 //           ├── StitchIdentity   (pure) identifier kinds, normalization, junk rules
@@ -31,6 +33,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -68,6 +76,36 @@ let package = Package(
             ]
         ),
 
+        // MARK: Network (I/O)
+        // The service: collector (UDP/TCP), writer with group commit, query
+        // server, metrics over HTTP, lifecycle.
+        .target(
+            name: "StitchServer",
+            dependencies: [
+                "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Clients of the two protocols: ingest (TCP with acks, UDP) and query.
+        // Used by the CLI, the load generator and the integration tests.
+        .target(
+            name: "StitchClient",
+            dependencies: [
+                "StitchWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
 
@@ -79,7 +117,13 @@ let package = Package(
                 "StitchStore",
                 "StitchIdentity",
                 "StitchWire",
+                "StitchServer",
+                "StitchClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -112,6 +156,15 @@ let package = Package(
         .testTarget(
             name: "StitchGraphTests",
             dependencies: ["StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchTesting"]
+        ),
+        .testTarget(
+            name: "StitchServerTests",
+            dependencies: [
+                "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "StitchCLITests",

@@ -7,12 +7,15 @@ import SwiftProtobuf
 public final class FrameEncoder {
     /// Frames over these limits are refused before they are sent.
     public let limits: WireLimits
-    private let deflater: ZlibDeflater
+    private let compressionLevel: Int32
+    /// Made on first use: a deflate stream holds ~256 KiB, and most encoders
+    /// (acks, errors, query frames) never compress.
+    private lazy var deflater = ZlibDeflater(level: compressionLevel)
 
     /// - Parameter compressionLevel: zlib level 1 to 9 for compressed frames.
     public init(limits: WireLimits = .standard, compressionLevel: Int32 = 6) {
         self.limits = limits
-        self.deflater = ZlibDeflater(level: compressionLevel)
+        self.compressionLevel = compressionLevel
     }
 
     /// Appends one frame holding `message` to `buffer`.

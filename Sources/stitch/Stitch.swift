@@ -1,8 +1,9 @@
 import ArgumentParser
+import StitchServer
 
 /// The `stitch` command: one executable for the service and its tools.
 @main
-struct Stitch: ParsableCommand {
+struct Stitch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stitch",
         abstract: "Stitch: session and identity stitching for end-to-end marketing analytics.",
@@ -11,15 +12,19 @@ struct Stitch: ParsableCommand {
             forms and a CRM (tracker cookie, session, GA/Yandex client id, phone, e-mail, \
             chat id, CRM contact) into one person with one history.
 
-            This build has the identifier rules, the wire-format tools and the store \
-            checker; the collector and query server (`serve`, `query`) arrive next.
+            `stitch serve` runs the service (beacons on UDP/TCP 7070, queries on 7071, \
+            metrics on 7072); `stitch query` asks it; `stitch load` drives it with \
+            synthetic traffic; the other commands are offline tools.
             """,
         version: StitchVersion.current,
-        subcommands: [NormalizeCommand.self, InspectCommand.self, VerifyCommand.self]
+        subcommands: [
+            ServeCommand.self, QueryCommand.self, LoadCommand.self, NormalizeCommand.self, InspectCommand.self,
+            VerifyCommand.self,
+        ]
     )
 }
 
 /// The version printed by `stitch --version` and reported to query clients.
 enum StitchVersion {
-    static let current = "0.1.0"
+    static let current = ServerVersion.current
 }

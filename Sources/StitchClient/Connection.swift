@@ -1,0 +1,55 @@
+import NIOCore
+import NIOPosix
+import StitchWire
+
+/// A TCP connection speaking Stitch frames, with replies matched to requests
+/// by sequence. The base of `IngestClient` and `QueryClient`.
+struct Connection<Reply: Sendable>: Sendable {
+    let channel: any Channel
+
+    static func open(
+        host: String,
+        port: Int,
+        group: any EventLoopGroup,
+        parse: @escaping @Sendable (Frame, PayloadDecoder) throws -> (UInt64, Reply, unsolicitedError: String?)
+    ) async throws -> Connection {
+        do {
+            let channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(5))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(FrameDecoder()), ReplyHandler<Reply>(parse: parse),
+                        ])
+                    }
+                }
+                .connect(host: host, port: port).get()
+            return Connection(channel: channel)
+        } catch {
+            throw ClientError.cannotConnect(host: host, port: port, reason: "\(error)")
+        }
+    }
+
+    /// Sends one frame and returns its reply's future.
+    func send(_ frame: ByteBuffer, sequence: UInt64) -> EventLoopFuture<Reply> {
+        let promise = channel.eventLoop.makePromise(of: Reply.self)
+        channel.writeAndFlush(PendingRequest(sequence: sequence, frame: frame, promise: promise)).whenFailure {
+            promise.fail(ClientError.connectionClosed(lastError: "\($0)"))
+        }
+        return promise.futureResult
+    }
+
+    /// Writes bytes that expect no reply (tests of fatal framing errors).
+    func sendUnanswered(_ bytes: ByteBuffer) async throws {
+        let promise = channel.eventLoop.makePromise(of: Reply.self)
+        // Registered under a sequence no real request uses, so the handler
+        // passes the bytes on; the promise fails when the connection closes.
+        try await channel.writeAndFlush(PendingRequest(sequence: .max, frame: bytes, promise: promise))
+        promise.futureResult.whenComplete { _ in }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import StitchWire
+import Synchronization
+
+/// A client of the query protocol (`proto/query.proto`): connects, says
+/// hello with a token, then sends pipelined requests. Thread-safe; many
+/// requests may be outstanding at once.
+public final class QueryClient: Sendable {
+    private let connection: Connection<Stitch_V1_Response>
+    private let nextID = Atomic<UInt64>(1)
+    /// What the server said to our hello: readable sites and limits.
+    public let hello: Stitch_V1_HelloResponse
+
+    private init(connection: Connection<Stitch_V1_Response>, hello: Stitch_V1_HelloResponse) {
+        self.connection = connection
+        self.hello = hello
+    }
+
+    /// Connects and authenticates.
+    ///
+    /// - Throws: `ClientError.cannotConnect`, or `.server` when the token is refused.
+    public static func connect(
+        host: String,
+        port: Int,
+        token: String = "",
+        clientName: String = "stitch-client",
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> QueryClient {
+        let connection = try await Connection<Stitch_V1_Response>.open(
+            host: host, port: port, group: group, parse: parseResponse)
+        let helloRequest = Stitch_V1_Request.with {
+            $0.requestID = 0
+            $0.hello = .with {
+                $0.token = token
+                $0.clientName = clientName
+                $0.protocolVersion = 1
+            }
+        }
+        // Hello takes id 0's neighbour 1..; use a fixed id the counter skips.
+        let response = try await send(helloRequest, id: UInt64.max - 1, on: connection).get()
+        switch response.kind {
+        case .hello(let hello):
+            return QueryClient(connection: connection, hello: hello)
+        case .error(let error):
+            await connection.close()
+            throw ClientError.server(error)
+        default:
+            await connection.close()
+            throw ClientError.protocolViolation("hello answered with \(String(describing: response.kind))")
+        }
+    }
+
+    /// Sends one request and returns the whole response, errors included.
+    public func response(_ kind: Stitch_V1_Request.OneOf_Kind) -> EventLoopFuture<Stitch_V1_Response> {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        return Self.send(.with { $0.kind = kind }, id: id, on: connection)
+    }
+
+    /// Sends one request; a typed error response throws `ClientError.server`.
+    public func request(_ kind: Stitch_V1_Request.OneOf_Kind) async throws -> Stitch_V1_Response.OneOf_Kind {
+        let response = try await response(kind).get()
+        switch response.kind {
+        case .error(let error): throw ClientError.server(error)
+        case .some(let body): return body
+        case nil: throw ClientError.protocolViolation("an empty response")
+        }
+    }
+
+    // MARK: Conveniences
+
+    /// Looks a person up by one raw identifier.
+    public func lookup(
+        site: UInt32, kind: Stitch_V1_IdentifierKind, value: String, namespace: String = "",
+        includeIdentifiers: Bool = false
+    ) async throws -> Stitch_V1_LookupResponse {
+        let body = try await request(.lookup(.with {
+            $0.site = site
+            $0.person.identifier = .with {
+                $0.kind = kind
+                $0.value = value
+                $0.namespace = namespace
+            }
+            $0.includeIdentifiers = includeIdentifiers
+        }))
+        guard case .lookup(let lookup) = body else { throw ClientError.protocolViolation("not a lookup response") }
+        return lookup
+    }
+
+    /// One page of history.
+    public func history(_ request: Stitch_V1_HistoryRequest) async throws -> Stitch_V1_HistoryResponse {
+        guard case .history(let history) = try await self.request(.history(request)) else {
+            throw ClientError.protocolViolation("not a history response")
+        }
+        return history
+    }
+
+    public func mergesSince(site: UInt32 = 0, cursor: UInt64 = 0, limit: UInt32 = 0) async throws
+        -> Stitch_V1_MergesSinceResponse
+    {
+        let body = try await request(.mergesSince(.with {
+            $0.site = site
+            $0.cursor = cursor
+            $0.limit = limit
+        }))
+        guard case .mergesSince(let merges) = body else { throw ClientError.protocolViolation("not merges") }
+        return merges
+    }
+
+    public func stats() async throws -> Stitch_V1_StatsResponse {
+        guard case .stats(let stats) = try await request(.stats(.init())) else {
+            throw ClientError.protocolViolation("not a stats response")
+        }
+        return stats
+    }
+
+    /// Sends a ready-made frame (tests send malformed ones) expecting a
+    /// response with `requestID`.
+    public func sendFrame(_ frame: ByteBuffer, requestID: UInt64) -> EventLoopFuture<Stitch_V1_Response> {
+        connection.send(frame, sequence: requestID)
+    }
+
+    public func close() async {
+        await connection.close()
+    }
+
+    // MARK: Framing
+
+    private static func send(
+        _ request: Stitch_V1_Request, id: UInt64, on connection: Connection<Stitch_V1_Response>
+    ) -> EventLoopFuture<Stitch_V1_Response> {
+        var request = request
+        request.requestID = id
+        var buffer = connection.channel.allocator.buffer(capacity: 128)
+        do {
+            // Requests are small; a fresh encoder never deflates (plain frames).
+            try FrameEncoder().encode(request, type: .request, sequence: id, into: &buffer)
+        } catch {
+            return connection.channel.eventLoop.makeFailedFuture(error)
+        }
+        return connection.send(buffer, sequence: id)
+    }
+
+    @Sendable
+    private static func parseResponse(_ frame: Frame, _ decoder: PayloadDecoder) throws
+        -> (UInt64, Stitch_V1_Response, unsolicitedError: String?)
+    {
+        let response = try decoder.decode(frame, as: Stitch_V1_Response.self, expecting: .response)
+        var unsolicited: String?
+        if case .error(let error) = response.kind { unsolicited = ClientError.server(error).description }
+        return (frame.header.sequence, response, unsolicited)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import StitchStore
+
+/// One named setting of `ServerConfiguration`: the same snake_case name in the
+/// config file, in the environment (`STITCH_` + upper case) and in `--set`.
+public struct ConfigurationKey: Sendable {
+    /// e.g. `ingest_port`.
+    public let name: String
+    /// One line for `--help` and the example config.
+    public let help: String
+    let apply: @Sendable (inout ServerConfiguration, String) throws(ConfigurationError) -> Void
+    let current: @Sendable (ServerConfiguration) -> String
+
+    /// This setting's value in `configuration`, as text.
+    public func value(in configuration: ServerConfiguration) -> String { current(configuration) }
+
+    /// The environment variable that sets this key.
+    public var environmentName: String { "STITCH_" + name.uppercased() }
+
+    /// Every setting, in the order the docs list them.
+    public static let all: [ConfigurationKey] = [
+        string("data_dir", "directory of the LMDB store", \.dataDirectory),
+        string("host", "address every listener binds to", \.host),
+        int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
+        int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
+        int("http_port", "HTTP /metrics and /healthz (0: OS chooses)", \.httpPort),
+        int("event_loops", "event-loop threads, 0 = one per core", \.eventLoops),
+        int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
+        int("udp_vector_read_count", "datagrams per recvmmsg call", \.udpVectorReadCount),
+        int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
+        int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
+        int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
+        ConfigurationKey(
+            name: "durability", help: "sync (fsync per group commit) or nosync (periodic sync)",
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let mode = StoreOptions.Durability(rawValue: text) else {
+                    throw .invalidValue(key: "durability", value: text, reason: "sync or nosync")
+                }
+                config.durability = mode
+            }, current: { $0.durability.rawValue }),
+        int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
+        int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
+        ConfigurationKey(
+            name: "tokens",
+            help: "query tokens: TOKEN=SITE,SITE;TOKEN=* (empty: loopback clients only)",
+            apply: { (config, text) throws(ConfigurationError) in config.tokens = try parseTokens(text) },
+            current: { $0.tokens.map { "\($0.name)" }.joined(separator: ";") }),
+        int("query_in_flight_max", "unsent answers per query connection, at most", \.queryInFlightMax),
+        int("response_bytes_max", "largest query response payload", \.responseBytesMax),
+        int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
+        string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),
+    ]
+
+    /// The key named `name`, if there is one.
+    public static func named(_ name: String) -> ConfigurationKey? {
+        all.first { $0.name == name }
+    }
+
+    // MARK: Sources
+
+    /// Applies a JSON config file: one object whose keys are setting names.
+    /// `tokens` may also be an array of `{"token": …, "sites": [1, 2], "name": …}`.
+    public static func applyFile(_ path: String, to config: inout ServerConfiguration) throws(ConfigurationError) {
+        let object: [String: Any]
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ConfigurationError.unreadableFile(path: path, reason: "not a JSON object")
+            }
+            object = parsed
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw .unreadableFile(path: path, reason: "\(error.localizedDescription)")
+        }
+        for name in object.keys.sorted() {
+            let value = object[name]!
+            if name.hasPrefix("_") { continue }  // "_comment" and friends
+            guard let key = named(name) else { throw .unknownKey(name, source: path) }
+            if name == "tokens", let grants = value as? [[String: Any]] {
+                config.tokens = try grants.map { (grant) throws(ConfigurationError) in try tokenGrant(grant) }
+                continue
+            }
+            try key.apply(&config, "\(value)")
+        }
+    }
+
+    /// Applies every `STITCH_<NAME>` variable of `environment`; other
+    /// `STITCH_` variables that name no setting are refused.
+    public static func applyEnvironment(
+        _ environment: [String: String],
+        to config: inout ServerConfiguration
+    ) throws(ConfigurationError) {
+        // STITCH_TEST_SEED belongs to the tests, not to the server.
+        let ignored: Set<String> = ["STITCH_TEST_SEED"]
+        for (variable, value) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("STITCH_") {
+            if ignored.contains(variable) { continue }
+            guard let key = all.first(where: { $0.environmentName == variable }) else {
+                throw .unknownKey(variable, source: "the environment")
+            }
+            try key.apply(&config, value)
+        }
+    }
+
+    /// Applies one `name=value` assignment (the CLI's `--set`).
+    public static func applyAssignment(_ assignment: String, to config: inout ServerConfiguration) throws(ConfigurationError) {
+        guard let equals = assignment.firstIndex(of: "=") else {
+            throw .invalidValue(key: assignment, value: "", reason: "expected name=value")
+        }
+        let name = String(assignment[..<equals])
+        guard let key = named(name) else { throw .unknownKey(name, source: "--set") }
+        try key.apply(&config, String(assignment[assignment.index(after: equals)...]))
+    }
+
+    // MARK: Builders
+
+    private static func string(
+        _ name: String, _ help: String, _ path: WritableKeyPath<ServerConfiguration, String> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, help: help,
+            apply: { (config, text) throws(ConfigurationError) in
+                guard !text.isEmpty else { throw .invalidValue(key: name, value: text, reason: "must not be empty") }
+                config[keyPath: path] = text
+            }, current: { $0[keyPath: path] })
+    }
+
+    private static func int(
+        _ name: String, _ help: String, _ path: WritableKeyPath<ServerConfiguration, Int> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, help: help,
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw .invalidValue(key: name, value: text, reason: "not an integer")
+                }
+                config[keyPath: path] = value
+            }, current: { String($0[keyPath: path]) })
+    }
+
+    static func parseTokens(_ text: String) throws(ConfigurationError) -> [TokenGrant] {
+        var grants: [TokenGrant] = []
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw .invalidValue(key: "tokens", value: String(entry), reason: "expected TOKEN=SITE,SITE or TOKEN=*")
+            }
+            grants.append(TokenGrant(token: parts[0], sites: try parseSites(parts[1])))
+        }
+        return grants
+    }
+
+    private static func parseSites(_ text: String) throws(ConfigurationError) -> [UInt32] {
+        if text == "*" { return [] }
+        var sites: [UInt32] = []
+        for part in text.split(separator: ",") {
+            guard let site = UInt32(part), site > 0 else {
+                throw .invalidValue(key: "tokens", value: text, reason: "sites are positive integers, or * for all")
+            }
+            sites.append(site)
+        }
+        guard !sites.isEmpty else { throw .invalidValue(key: "tokens", value: text, reason: "no sites") }
+        return sites
+    }
+
+    private static func tokenGrant(_ object: [String: Any]) throws(ConfigurationError) -> TokenGrant {
+        guard let token = object["token"] as? String, !token.isEmpty else {
+            throw .invalidValue(key: "tokens", value: "\(object)", reason: "each grant needs a non-empty \"token\"")
+        }
+        let sites = (object["sites"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.uint32Value }
+        if let rawSites = object["sites"] as? [Any], sites.count != rawSites.count || sites.contains(0) {
+            throw .invalidValue(key: "tokens", value: "\(rawSites)", reason: "sites are positive integers")
+        }
+        return TokenGrant(token: token, sites: sites, name: object["name"] as? String ?? "")
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import StitchGraph
+import StitchStore
+import StitchWire
+
+/// The single writer (DESIGN.md §6): one thread takes groups of batches off
+/// the queue, applies each group in one LMDB write transaction, commits once
+/// (an fsync in `sync` mode), and only then tells every sender its outcome.
+///
+/// Groups grow by themselves under load: while one commit runs, the next
+/// group gathers in the queue, so the fsync cost is shared by more beacons
+/// exactly when there are more of them.
+final class GraphWriter: Sendable {
+    private let graph: IdentityGraph
+    private let queue: IngestQueue
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let groupBeaconsMax: Int
+    private let flushIntervalNanoseconds: Int64
+    private let syncIntervalNanoseconds: Int64?
+    private let clockMs: @Sendable () -> Int64
+    private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+
+    init(
+        graph: IdentityGraph,
+        queue: IngestQueue,
+        metrics: ServerMetrics,
+        configuration: ServerConfiguration,
+        logger: Logger,
+        clockMs: @escaping @Sendable () -> Int64
+    ) {
+        self.graph = graph
+        self.queue = queue
+        self.metrics = metrics
+        self.logger = logger
+        self.groupBeaconsMax = configuration.groupBeaconsMax
+        self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
+        self.syncIntervalNanoseconds =
+            configuration.durability == .nosync ? Int64(configuration.syncIntervalMs) * 1_000_000 : nil
+        self.clockMs = clockMs
+    }
+
+    /// Starts the writer thread. It runs until the queue is closed and empty.
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "stitch-writer"
+        thread.start()
+    }
+
+    /// Returns once the writer has committed the last group and exited.
+    func waitUntilFinished() async {
+        await withCheckedContinuation { continuation in
+            let done: Bool = finished.withLockedValue { waiters in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func run() {
+        var lastSync = IngestQueue.monotonicNanoseconds()
+        while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
+            metrics.queueDepth.record(queue.depth)
+            let outcomes = commit(group)
+            deliver(outcomes, of: group)
+            if let interval = syncIntervalNanoseconds, IngestQueue.monotonicNanoseconds() - lastSync >= interval {
+                syncStore()
+                lastSync = IngestQueue.monotonicNanoseconds()
+            }
+        }
+        if syncIntervalNanoseconds != nil { syncStore() }
+        logger.info("writer stopped: queue drained, last group committed")
+        let waiters = finished.withLockedValue { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Applies one group in one transaction and returns each batch's outcome.
+    private func commit(_ group: [IngestItem]) -> [BatchOutcome] {
+        var beacons: [Stitch_V1_Beacon] = []
+        beacons.reserveCapacity(group.reduce(0) { $0 + $1.beacons.count })
+        for item in group { beacons.append(contentsOf: item.beacons) }
+        guard !beacons.isEmpty else {
+            return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
+        }
+        let start = ContinuousClock.now
+        do {
+            let report = try graph.apply(beacons, receivedMs: clockMs())
+            metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+            record(report, beacons: beacons.count)
+            return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
+        } catch {
+            // A store failure (disk full, map cannot grow) loses no accepted
+            // data: the transaction is aborted and every sender is told its
+            // batch was not stored, so it resends.
+            logger.error("group commit failed, \(group.count) batches refused: \(error)")
+            metrics.counter("stitch_commit_failures_total", []).increment()
+            let refusal = Stitch_V1_FrameError.with {
+                $0.code = .overloaded
+                $0.message = "the store could not commit this batch (\(error)); resend it later"
+            }
+            return group.map { .refused(sequence: $0.sequence, error: refusal) }
+        }
+    }
+
+    private func record(_ report: ApplyReport, beacons: Int) {
+        metrics.groupCommits.increment()
+        metrics.groupBeacons.record(beacons)
+        metrics.beaconsAccepted.increment(by: beacons)
+        metrics.eventsStored.increment(by: report.events)
+        metrics.merges.increment(by: report.merges)
+        for (code, count) in report.identifiersRejected {
+            metrics.counter("stitch_identifiers_rejected_total", [("reason", code)]).increment(by: count)
+        }
+        for (reason, count) in report.conflicts {
+            metrics.counter("stitch_conflicts_total", [("reason", reason)]).increment(by: count)
+        }
+        metrics.counter("stitch_identifiers_created_total", []).increment(by: report.identifiersCreated)
+        let info = graph.environment.info()
+        metrics.storeBytes.record(info.usedBytes)
+        metrics.mapBytes.record(info.mapBytes)
+    }
+
+    /// Hands each sender its outcomes, one call per sender per group, in
+    /// commit order.
+    private func deliver(_ outcomes: [BatchOutcome], of group: [IngestItem]) {
+        var order: [ObjectIdentifier] = []
+        var bySender: [ObjectIdentifier: (target: any AckTarget, outcomes: [BatchOutcome])] = [:]
+        for (item, outcome) in zip(group, outcomes) {
+            guard let target = item.replyTo else { continue }
+            let id = ObjectIdentifier(target)
+            if bySender[id] == nil {
+                order.append(id)
+                bySender[id] = (target, [])
+            }
+            bySender[id]!.outcomes.append(outcome)
+        }
+        for id in order {
+            let entry = bySender[id]!
+            entry.target.deliver(entry.outcomes)
+        }
+    }
+
+    private func syncStore() {
+        do {
+            try graph.environment.sync()
+        } catch {
+            logger.error("periodic sync failed: \(error)")
+            metrics.counter("stitch_sync_failures_total", []).increment()
+        }
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating far beyond any commit).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,28 @@
+import StitchWire
+
+/// One decoded batch on its way to the writer.
+struct IngestItem: Sendable {
+    /// Beacons that passed validation, in batch order.
+    var beacons: [Stitch_V1_Beacon]
+    /// The frame's sequence, echoed in the ack.
+    var sequence: UInt64
+    /// The ack to send once `beacons` are committed (counts and rejections).
+    var ack: Stitch_V1_BatchAck
+    /// Where the ack goes; `nil` for UDP, which is never answered.
+    var replyTo: (any AckTarget)?
+}
+
+/// What the writer tells a batch's sender after its group commit.
+enum BatchOutcome: Sendable {
+    /// Every accepted beacon of the batch is committed.
+    case committed(sequence: UInt64, ack: Stitch_V1_BatchAck)
+    /// The batch was not stored (the commit failed, or the server is stopping).
+    case refused(sequence: UInt64, error: Stitch_V1_FrameError)
+}
+
+/// A sender waiting for acks: the TCP connection a batch came from.
+protocol AckTarget: AnyObject, Sendable {
+    /// Called by the writer thread, in commit order, once per group commit
+    /// with every outcome of this sender's batches in that group.
+    func deliver(_ outcomes: [BatchOutcome])
+}

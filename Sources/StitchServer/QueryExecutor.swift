@@ -1,0 +1,218 @@
+import Foundation
+import StitchGraph
+import StitchIdentity
+import StitchWire
+
+/// Answers query-protocol requests (`proto/query.proto`) from the graph.
+///
+/// No sockets here: the connection handler authenticates, bounds and frames;
+/// this type turns one authenticated request into one response, or a typed
+/// `QueryFailure`. Each read is one short LMDB read transaction, which never
+/// waits for the writer.
+struct QueryExecutor {
+    let graph: IdentityGraph
+    let metrics: ServerMetrics
+    /// Normalizers per site (a site's junk rules are copied once, not per request).
+    private var normalizers: [UInt32: IdentifierNormalizer] = [:]
+
+    /// Most persons in one batch lookup.
+    static let batchLookupPersonsMax = 1000
+    /// Merges per page: default and most.
+    static let mergesLimitDefault = 1000
+    static let mergesLimitMax = 10_000
+
+    init(graph: IdentityGraph, metrics: ServerMetrics) {
+        self.graph = graph
+        self.metrics = metrics
+    }
+
+    /// The response body for `request`, which must not be `hello`.
+    mutating func answer(_ kind: Stitch_V1_Request.OneOf_Kind, access: QueryAccess) throws(QueryFailure)
+        -> Stitch_V1_Response.OneOf_Kind
+    {
+        do {
+            switch kind {
+            case .hello:
+                throw QueryFailure(.invalidArgument, "hello was already accepted on this connection")
+            case .lookup(let request):
+                try check(site: request.site, access)
+                return .lookup(try lookup(site: request.site, request.person, request.includeIdentifiers))
+            case .batchLookup(let request):
+                try check(site: request.site, access)
+                guard request.persons.count <= Self.batchLookupPersonsMax else {
+                    throw QueryFailure(.invalidArgument, "at most \(Self.batchLookupPersonsMax) persons per batch lookup")
+                }
+                var results: [Stitch_V1_LookupResponse] = []
+                results.reserveCapacity(request.persons.count)
+                for person in request.persons {
+                    do {
+                        results.append(try lookup(site: request.site, person, request.includeIdentifiers))
+                    } catch let failure as QueryFailure where failure.code == .invalidArgument {
+                        results.append(.with { $0.error = failure.wireMessage })
+                    }
+                }
+                return .batchLookup(.with { $0.results = results })
+            case .history(let request):
+                try check(site: request.site, access)
+                return .history(try history(request))
+            case .mergesSince(let request):
+                return .mergesSince(try merges(request, access))
+            case .stats:
+                guard access.isAdmin else {
+                    throw QueryFailure(.permissionDenied, "stats cover every site; they need an admin token")
+                }
+                return .stats(try stats())
+            }
+        } catch let failure as QueryFailure {
+            throw failure
+        } catch {
+            // Store errors: typed for the client, loud in the log and metrics.
+            throw QueryFailure(.internal, "store error: \(error)")
+        }
+    }
+
+    // MARK: Requests
+
+    private mutating func lookup(
+        site: UInt32, _ ref: Stitch_V1_PersonRef, _ includeIdentifiers: Bool
+    ) throws -> Stitch_V1_LookupResponse {
+        let person: Stitch_V1_Person?
+        switch ref.target {
+        case .identifier(let identifier):
+            person = try graph.lookup(
+                site: site, identifier: try normalize(identifier, site: site), includeIdentifiers: includeIdentifiers)
+        case .personID(let id):
+            person = try graph.lookup(site: site, personID: id, includeIdentifiers: includeIdentifiers)
+        case nil:
+            throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
+        }
+        return .with {
+            if let person {
+                $0.found = true
+                $0.person = person
+            }
+        }
+    }
+
+    private mutating func history(_ request: Stitch_V1_HistoryRequest) throws -> Stitch_V1_HistoryResponse {
+        var cursor: HistoryCursor?
+        if !request.cursor.isEmpty {
+            guard let parsed = HistoryCursor(bytes: Array(request.cursor)) else {
+                throw QueryFailure(.invalidArgument, "cursor: not one this server returned")
+            }
+            cursor = parsed
+        }
+        var types: Set<EventType> = []
+        for type in request.types {
+            guard type.rawValue >= 1, let eventType = EventType(rawValue: type.rawValue - 1) else {
+                throw QueryFailure(.invalidArgument, "types: unknown event type \(type.rawValue)")
+            }
+            types.insert(eventType)
+        }
+        guard request.toMs == 0 || request.toMs > request.fromMs else {
+            throw QueryFailure(.invalidArgument, "to_ms must be after from_ms (or 0 for no end)")
+        }
+        let query = HistoryQuery(
+            fromMs: request.fromMs == 0 ? .min : request.fromMs,
+            toMs: request.toMs == 0 ? .max : request.toMs,
+            types: types,
+            limit: request.limit == 0 ? HistoryQuery.limitDefault : Int(request.limit),
+            cursor: cursor,
+            newestFirst: request.newestFirst
+        )
+        let page: HistoryPage?
+        switch request.person.target {
+        case .identifier(let identifier):
+            page = try graph.history(
+                site: request.site, identifier: try normalize(identifier, site: request.site), query: query)
+        case .personID(let id):
+            page = try graph.history(site: request.site, personID: id, query: query)
+        case nil:
+            throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
+        }
+        guard let page else { throw QueryFailure(.notFound, "no such person in site \(request.site)") }
+        return .with {
+            $0.personID = page.personID
+            $0.events = page.events
+            if let next = page.next { $0.nextCursor = Data(next.bytes) }
+        }
+    }
+
+    private func merges(
+        _ request: Stitch_V1_MergesSinceRequest, _ access: QueryAccess
+    ) throws -> Stitch_V1_MergesSinceResponse {
+        if request.site != 0 { try check(site: request.site, access) }
+        let limit = request.limit == 0 ? Self.mergesLimitDefault : min(Int(request.limit), Self.mergesLimitMax)
+        var site: UInt32? = request.site == 0 ? nil : request.site
+        if site == nil, let sites = access.sites, sites.count == 1 { site = sites.first }
+        var records = try graph.merges(after: request.cursor, limit: limit, site: site)
+        // The page's cursor is the last merge scanned, so a page filtered down
+        // for a multi-site token still moves the client forward.
+        let next = records.last?.seq ?? request.cursor
+        if site == nil, let sites = access.sites { records.removeAll { !sites.contains($0.site) } }
+        return .with {
+            $0.merges = records.map { record in
+                .with {
+                    $0.seq = record.seq
+                    $0.site = record.site
+                    $0.timeMs = record.timeMs
+                    $0.winner = record.winner
+                    $0.loser = record.loser
+                    $0.causeEvent = record.causeEvent
+                }
+            }
+            $0.nextCursor = next
+        }
+    }
+
+    private func stats() throws -> Stitch_V1_StatsResponse {
+        let totals = try graph.totals()
+        let info = graph.environment.info()
+        return .with {
+            $0.counters = metrics.counterValues().map { entry in
+                .with {
+                    $0.name = entry.name
+                    $0.value = entry.value
+                }
+            }
+            $0.persons = totals.persons
+            $0.identifiers = totals.identifiers
+            $0.events = totals.events
+            $0.merges = totals.merges
+            $0.storeBytes = UInt64(info.usedBytes)
+            $0.mapBytes = UInt64(info.mapBytes)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func check(site: UInt32, _ access: QueryAccess) throws(QueryFailure) {
+        guard site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }
+        guard access.allows(site: site) else {
+            throw QueryFailure(.permissionDenied, "this token may not read site \(site)")
+        }
+    }
+
+    private mutating func normalize(_ identifier: Stitch_V1_Identifier, site: UInt32) throws(QueryFailure)
+        -> NormalizedIdentifier
+    {
+        guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)),
+            identifier.kind.rawValue > 0
+        else {
+            throw QueryFailure(.invalidArgument, "identifier kind \(identifier.kind.rawValue) is unknown")
+        }
+        let normalizer: IdentifierNormalizer
+        if let cached = normalizers[site] {
+            normalizer = cached
+        } else {
+            normalizer = graph.normalizer(for: site)
+            normalizers[site] = normalizer
+        }
+        do {
+            return try normalizer.normalize(
+                kind, identifier.value, namespace: identifier.namespace.isEmpty ? nil : identifier.namespace)
+        } catch {
+            throw QueryFailure(.invalidArgument, "\(kind.name) '\(identifier.value)' refused: \(error)")
+        }
+    }
+}

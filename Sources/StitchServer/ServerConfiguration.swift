@@ -1,0 +1,121 @@
+import StitchStore
+
+/// Everything `stitch serve` can be told, with defaults that work on a fresh
+/// machine: data in `./stitch-data`, every port on 127.0.0.1.
+///
+/// Sources override each other in this order (later wins): these defaults,
+/// the config file (`--config FILE`, JSON), environment variables
+/// (`STITCH_<NAME>`), command-line flags. Every setting has one snake_case
+/// name used by all three; see `ConfigurationKey.all` and
+/// `ops/stitch.example.json`.
+public struct ServerConfiguration: Sendable, Equatable {
+    // MARK: Where
+    /// Directory of the LMDB store; created if missing.
+    public var dataDirectory = "./stitch-data"
+    /// Address every listener binds to.
+    public var host = "127.0.0.1"
+    /// Beacon ingest, UDP and TCP (same number). 0 lets the OS choose.
+    public var ingestPort = 7070
+    /// Query protocol, TCP. 0 lets the OS choose.
+    public var queryPort = 7071
+    /// HTTP `/metrics` and `/healthz`. 0 lets the OS choose.
+    public var httpPort = 7072
+
+    // MARK: Threads and sockets
+    /// Event-loop threads; 0 means one per core. Each has its own UDP socket.
+    public var eventLoops = 0
+    /// SO_RCVBUF of each UDP socket; the kernel may clamp it (net.core.rmem_max).
+    public var udpReceiveBufferBytes = 8 << 20
+    /// Datagrams read per system call (recvmmsg).
+    public var udpVectorReadCount = 32
+
+    // MARK: Writer
+    /// Beacons waiting for the writer, at most; over it TCP stops reading and
+    /// UDP drops (counted).
+    public var queueBeaconsMax = 65_536
+    /// A group commit holds at most this many beacons…
+    public var groupBeaconsMax = 16_384
+    /// …and waits at most this long after its first batch for more.
+    public var flushIntervalMs = 2
+    /// `sync`: an ack means on disk (fsync per group commit). `nosync`: an ack
+    /// means applied; the store is synced every `syncIntervalMs`.
+    public var durability: StoreOptions.Durability = .sync
+    /// Sync period in `nosync` mode.
+    public var syncIntervalMs = 1000
+    /// Initial LMDB map size; the store grows it when nearly full.
+    public var mapBytes = 1 << 30
+
+    // MARK: Queries
+    /// Query tokens; empty means loopback clients only, without a token.
+    public var tokens: [TokenGrant] = []
+    /// Requests a query connection may have answered-but-unsent at once.
+    public var queryInFlightMax = 256
+    /// Largest query response payload; larger answers are refused with
+    /// RESPONSE_TOO_LARGE (the client narrows the request).
+    public var responseBytesMax = 1 << 20
+
+    // MARK: Lifecycle
+    /// How long a graceful shutdown may take to drain before it gives up
+    /// waiting for slow clients (accepted beacons are committed regardless).
+    public var shutdownTimeoutMs = 10_000
+    /// swift-log level: trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Checks the values together; the message names the setting.
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
+            if !ok { throw .invalidValue(key: key, value: "", reason: why) }
+        }
+        for (key, port) in [("ingest_port", ingestPort), ("query_port", queryPort), ("http_port", httpPort)] {
+            try check((0...65_535).contains(port), key, "a port is 0...65535")
+        }
+        try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
+        try check(udpVectorReadCount >= 1 && udpVectorReadCount <= 1024, "udp_vector_read_count", "1...1024")
+        try check(groupBeaconsMax >= 1, "group_beacons_max", "at least 1")
+        try check(queueBeaconsMax >= 4096, "queue_beacons_max", "at least one full batch (4096)")
+        try check(flushIntervalMs >= 0 && flushIntervalMs <= 10_000, "flush_interval_ms", "0...10000")
+        try check(syncIntervalMs >= 1, "sync_interval_ms", "at least 1")
+        try check(queryInFlightMax >= 1, "query_in_flight_max", "at least 1")
+        try check(
+            responseBytesMax >= 4096 && responseBytesMax <= 1 << 20, "response_bytes_max",
+            "4096...1048576 (a response is one frame)")
+        try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
+        try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
+    }
+}
+
+/// A query token and the sites it may read.
+public struct TokenGrant: Sendable, Equatable {
+    /// The secret the client sends in `Hello.token`.
+    public var token: String
+    /// Sites it may read; empty means every site (admin).
+    public var sites: [UInt32]
+    /// Shown in logs instead of the token.
+    public var name: String
+
+    public init(token: String, sites: [UInt32], name: String = "") {
+        self.token = token
+        self.sites = sites
+        self.name = name.isEmpty ? (sites.isEmpty ? "admin" : "sites \(sites.map(String.init).joined(separator: ","))") : name
+    }
+}
+
+/// A setting that could not be used, named so the operator can fix it.
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+    case unknownKey(String, source: String)
+    case invalidValue(key: String, value: String, reason: String)
+    case unreadableFile(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unknownKey(let key, let source):
+            "unknown setting '\(key)' in \(source); `stitch serve --help` lists the settings"
+        case .invalidValue(let key, let value, let reason):
+            value.isEmpty ? "\(key): \(reason)" : "\(key) = '\(value)': \(reason)"
+        case .unreadableFile(let path, let reason):
+            "cannot read config file \(path): \(reason)"
+        }
+    }
+}

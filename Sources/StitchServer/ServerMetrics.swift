@@ -1,0 +1,139 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+import Prometheus
+import Synchronization
+
+/// The server's metrics: swift-metrics objects backed by one Prometheus
+/// registry per server (so two servers in one test process never share
+/// counters), exposed as text on `/metrics`. Counters also keep their own
+/// value so the query protocol's `stats` can report them.
+public final class ServerMetrics: Sendable {
+    /// The registry `/metrics` prints.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let counters = NIOLockedValueBox<[String: CountedMetric]>([:])
+    private let queryTimers = NIOLockedValueBox<[String: CoreMetrics.Timer]>([:])
+
+    // Hot counters, resolved once.
+    let beaconsReceived: CountedMetric
+    let beaconsAccepted: CountedMetric
+    let udpDatagrams: CountedMetric
+    let udpDropped: CountedMetric
+    let tcpBatches: CountedMetric
+    let eventsStored: CountedMetric
+    let merges: CountedMetric
+    let groupCommits: CountedMetric
+    let queueDepth: CoreMetrics.Gauge
+    let commitSeconds: CoreMetrics.Timer
+    let groupBeacons: CoreMetrics.Recorder
+    let storeBytes: CoreMetrics.Gauge
+    let mapBytes: CoreMetrics.Gauge
+    let ingestConnections: CoreMetrics.Meter
+    let queryConnections: CoreMetrics.Meter
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [
+            "stitch_commit_seconds": [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                       .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                       .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
+            "stitch_query_seconds": [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(200),
+                                      .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
+                                      .milliseconds(100)],
+        ]
+        factory.valueHistogramBuckets = [
+            "stitch_group_beacons": [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000]
+        ]
+        self.factory = factory
+        func counter(_ name: String) -> CountedMetric {
+            CountedMetric(name: name, labels: [], factory: factory)
+        }
+        beaconsReceived = counter("stitch_beacons_received_total")
+        beaconsAccepted = counter("stitch_beacons_accepted_total")
+        udpDatagrams = counter("stitch_udp_datagrams_total")
+        udpDropped = counter("stitch_udp_dropped_total")
+        tcpBatches = counter("stitch_tcp_batches_total")
+        eventsStored = counter("stitch_events_stored_total")
+        merges = counter("stitch_merges_total")
+        groupCommits = counter("stitch_group_commits_total")
+        queueDepth = CoreMetrics.Gauge(label: "stitch_queue_beacons", factory: factory)
+        commitSeconds = CoreMetrics.Timer(label: "stitch_commit_seconds", factory: factory)
+        groupBeacons = CoreMetrics.Recorder(label: "stitch_group_beacons", aggregate: true, factory: factory)
+        storeBytes = CoreMetrics.Gauge(label: "stitch_store_bytes", factory: factory)
+        mapBytes = CoreMetrics.Gauge(label: "stitch_map_bytes", factory: factory)
+        ingestConnections = CoreMetrics.Meter(label: "stitch_ingest_connections", factory: factory)
+        queryConnections = CoreMetrics.Meter(label: "stitch_query_connections", factory: factory)
+        for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDropped, tcpBatches, eventsStored,
+                       merges, groupCommits] {
+            counters.withLockedValue { $0[metric.key] = metric }
+        }
+    }
+
+    /// The counter `name{labels}`, created on first use.
+    func counter(_ name: String, _ labels: [(String, String)]) -> CountedMetric {
+        let key = CountedMetric.key(name: name, labels: labels)
+        return counters.withLockedValue { counters in
+            if let existing = counters[key] { return existing }
+            let metric = CountedMetric(name: name, labels: labels, factory: factory)
+            counters[key] = metric
+            return metric
+        }
+    }
+
+    /// A frame refused as a whole (`reason` is `FrameError.code`).
+    func frameRejected(reason: String, transport: String) {
+        counter("stitch_frames_rejected_total", [("reason", reason), ("transport", transport)]).increment()
+    }
+
+    /// Beacons refused one by one (`reason` is the wire reject reason).
+    func beaconRejected(reason: String, count: Int = 1) {
+        counter("stitch_beacons_rejected_total", [("reason", reason)]).increment(by: count)
+    }
+
+    /// The latency histogram of one query type, made once per type and kept
+    /// (making it looks it up in the registry under a lock).
+    func queryTimer(type: String) -> CoreMetrics.Timer {
+        queryTimers.withLockedValue { timers in
+            if let timer = timers[type] { return timer }
+            let timer = CoreMetrics.Timer(label: "stitch_query_seconds", dimensions: [("type", type)], factory: factory)
+            timers[type] = timer
+            return timer
+        }
+    }
+
+    /// Every counter with its value, sorted by name, for `stats`.
+    public func counterValues() -> [(name: String, value: UInt64)] {
+        counters.withLockedValue { $0.values.map { ($0.key, $0.value) } }.sorted { $0.name < $1.name }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+/// A swift-metrics counter that also remembers its value.
+final class CountedMetric: Sendable {
+    /// `name{label="value",…}`: the name `stats` reports.
+    let key: String
+    private let counter: CoreMetrics.Counter
+    private let total = Atomic<UInt64>(0)
+
+    init(name: String, labels: [(String, String)], factory: PrometheusMetricsFactory) {
+        key = Self.key(name: name, labels: labels)
+        counter = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+    }
+
+    static func key(name: String, labels: [(String, String)]) -> String {
+        labels.isEmpty ? name : name + "{" + labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",") + "}"
+    }
+
+    func increment(by amount: Int = 1) {
+        guard amount > 0 else { return }
+        counter.increment(by: amount)
+        total.add(UInt64(amount), ordering: .relaxed)
+    }
+
+    var value: UInt64 { total.load(ordering: .relaxed) }
+}

@@ -1,0 +1,306 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import StitchGraph
+import StitchStore
+import StitchWire
+import Synchronization
+
+/// The Stitch service (DESIGN.md §6–§7): beacon collector on UDP and TCP, the
+/// single writer with group commit, the query server and the metrics port.
+///
+/// Run it as a `Service` in a `ServiceGroup` (SIGTERM then triggers
+/// `shutdown()`), or call `start()` and `shutdown()` yourself as the tests do.
+public final class StitchServer: Service, Sendable {
+    /// Ports actually bound (the OS chooses where the configuration says 0).
+    public struct BoundPorts: Sendable, Equatable, Codable {
+        /// Beacon ingest: TCP and UDP.
+        public var ingest: Int
+        public var query: Int
+        public var http: Int
+    }
+
+    public let configuration: ServerConfiguration
+    public let metrics = ServerMetrics()
+    private let logger: Logger
+    private let clockMs: @Sendable () -> Int64
+    private let state = NIOLockedValueBox<State>(.idle)
+    private let healthy = Atomic<Bool>(false)
+
+    private enum State {
+        case idle
+        case running(Running)
+        case stopped
+    }
+
+    /// Everything a running server owns, released by `shutdown()`.
+    private struct Running {
+        var group: MultiThreadedEventLoopGroup
+        var graph: IdentityGraph
+        var queue: IngestQueue
+        var writer: GraphWriter
+        var listeners: [any Channel]
+        var udpSockets: [any Channel]
+        var ingestConnections: ConnectionRegistry<IngestConnection>
+        var queryConnections: ConnectionRegistry<any Channel>
+        var ports: BoundPorts
+    }
+
+    /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
+    ///   events (`received_ms`); injected so tests can fix time.
+    public init(
+        configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "stitch"),
+        clockMs: @escaping @Sendable () -> Int64 = StitchServer.wallClockMs
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.clockMs = clockMs
+    }
+
+    /// Milliseconds since 1970 (CLOCK_REALTIME).
+    @Sendable public static func wallClockMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    // MARK: Service
+
+    /// Starts (unless started), runs until a graceful shutdown is requested
+    /// (SIGTERM through the service group), then shuts down cleanly.
+    public func run() async throws {
+        let idle = state.withLockedValue { if case .idle = $0 { true } else { false } }
+        if idle { _ = try await start() }
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    // MARK: Start
+
+    /// Opens the store, starts the writer and binds every port.
+    @discardableResult
+    public func start() async throws -> BoundPorts {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let graph = try IdentityGraph(
+            path: configuration.dataDirectory,
+            storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
+        )
+        let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
+        let writer = GraphWriter(
+            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
+            clockMs: clockMs)
+        writer.start()
+        var running = Running(
+            group: group, graph: graph, queue: queue, writer: writer, listeners: [], udpSockets: [],
+            ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
+            ports: BoundPorts(ingest: 0, query: 0, http: 0))
+        do {
+            try await bind(&running)
+        } catch {
+            logger.error("could not start: \(error)")
+            for channel in running.listeners + running.udpSockets { try? await channel.close() }
+            queue.close()
+            await writer.waitUntilFinished()
+            graph.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        state.withLockedValue { $0 = .running(running) }
+        healthy.store(true, ordering: .relaxed)
+        logStarted(running, loops: loops, staleReaders: graph.environment.staleReadersCleared)
+        return running.ports
+    }
+
+    private func bind(_ running: inout Running) async throws {
+        let host = configuration.host
+        let ingestListener = try await ingestTCPBootstrap(running).bind(host: host, port: configuration.ingestPort).get()
+        running.listeners.append(ingestListener)
+        let ingestPort = ingestListener.localAddress!.port!
+        // One UDP socket per event loop on the same port: SO_REUSEPORT makes
+        // the kernel spread datagrams over them by source address.
+        for loop in running.group.makeIterator() {
+            let socket = try await udpBootstrap(loop, running).bind(host: host, port: ingestPort).get()
+            running.udpSockets.append(socket)
+        }
+        let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
+        running.listeners.append(queryListener)
+        let httpListener = try await httpBootstrap(running.group).bind(host: host, port: configuration.httpPort).get()
+        running.listeners.append(httpListener)
+        running.ports = BoundPorts(
+            ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!)
+    }
+
+    private func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
+        let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
+        return ServerBootstrap(group: running.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = IngestTCPHandler(queue: queue, metrics: metrics, logger: logger)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameDecoder()), handler,
+                    ])
+                    registry.insert(handler.connection!, for: channel)
+                    metrics.ingestConnections.increment()
+                    channel.closeFuture.whenComplete { _ in
+                        registry.remove(channel)
+                        metrics.ingestConnections.decrement()
+                    }
+                }
+            }
+    }
+
+    private func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
+        let (queue, metrics) = (running.queue, metrics)
+        let count = configuration.udpVectorReadCount
+        return DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
+                value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
+            .channelOption(.datagramVectorReadMessageCount, value: count)
+            // The vector read splits one buffer evenly over `count` datagrams:
+            // give each room for the largest UDP payload.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536 * count))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IngestUDPHandler(queue: queue, metrics: metrics))
+                }
+            }
+    }
+
+    private func queryBootstrap(_ running: Running) -> ServerBootstrap {
+        let graph = running.graph
+        let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
+        let authority = TokenAuthority(grants: configuration.tokens)
+        return ServerBootstrap(group: running.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameDecoder()),
+                        QueryHandler(
+                            graph: graph, authority: authority, metrics: metrics, configuration: configuration,
+                            logger: logger),
+                    ])
+                    registry.insert(channel, for: channel)
+                    metrics.queryConnections.increment()
+                    channel.closeFuture.whenComplete { _ in
+                        registry.remove(channel)
+                        metrics.queryConnections.decrement()
+                    }
+                }
+            }
+    }
+
+    private func httpBootstrap(_ group: MultiThreadedEventLoopGroup) -> ServerBootstrap {
+        let metrics = metrics
+        let healthy: @Sendable () -> Bool = { [self] in self.healthy.load(ordering: .relaxed) }
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHTTPHandler(metrics: metrics, isHealthy: healthy))
+                }
+            }
+    }
+
+    private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
+        let host = configuration.host
+        logger.info(
+            "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(configuration.durability.rawValue) durability, \(loops) event loops)")
+        logger.info(
+            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz)")
+        if staleReaders > 0 {
+            logger.notice("cleared \(staleReaders) stale LMDB reader slots left by a process that died")
+        }
+        if configuration.tokens.isEmpty {
+            logger.notice(
+                "no query tokens configured: only loopback clients may query, as admin. Set `tokens` to allow others.")
+        } else {
+            logger.info("query tokens: \(configuration.tokens.map(\.name).joined(separator: "; "))")
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting, drains the queue, commits, sends the last acks,
+    /// closes the store. Every batch acknowledged before or during shutdown
+    /// is durable. Safe to call more than once.
+    public func shutdown() async {
+        let running: Running? = state.withLockedValue { state in
+            guard case .running(let running) = state else { return nil }
+            state = .stopped
+            return running
+        }
+        guard let running else { return }
+        healthy.store(false, ordering: .relaxed)
+        let started = ContinuousClock.now
+        logger.info("shutting down: no new connections or datagrams; draining \(running.queue.depth) queued beacons")
+        for channel in running.listeners + running.udpSockets {
+            try? await channel.close()
+        }
+        let connections = running.ingestConnections.all()
+        for connection in connections { connection.beginShutdown() }
+        running.queue.close()
+        await running.writer.waitUntilFinished()
+        // Each connection closes itself once its last ack is written; give
+        // slow readers the configured bound, then close what is left.
+        let timeout = TimeAmount.milliseconds(Int64(configuration.shutdownTimeoutMs))
+        let allClosed = EventLoopFuture.andAllComplete(
+            connections.map(\.channel.closeFuture), on: running.group.any())
+        let settled = running.group.any().makePromise(of: Void.self)
+        let once = NIOLockedValueBox(false)
+        let settle: @Sendable () -> Void = {
+            if once.withLockedValue({ done in defer { done = true }; return !done }) { settled.succeed() }
+        }
+        allClosed.whenComplete { _ in settle() }
+        running.group.any().scheduleTask(in: timeout) { settle() }
+        try? await settled.futureResult.get()
+        for connection in running.ingestConnections.all() {
+            logger.warning("ingest client did not read its last acks in time; closing \(connection.channel)")
+            try? await connection.channel.close()
+        }
+        for channel in running.queryConnections.all() { try? await channel.close() }
+        running.graph.close()
+        try? await running.group.shutdownGracefully()
+        logger.info("stopped cleanly in \(ContinuousClock.now - started); store closed")
+    }
+
+    /// Ports bound by `start()`; nil when not running.
+    public var ports: BoundPorts? {
+        state.withLockedValue { if case .running(let running) = $0 { running.ports } else { nil } }
+    }
+}
+
+/// Open connections of one kind, so shutdown can reach each.
+final class ConnectionRegistry<Value: Sendable>: Sendable {
+    private let entries = NIOLockedValueBox<[ObjectIdentifier: Value]>([:])
+
+    func insert(_ value: Value, for channel: any Channel) {
+        entries.withLockedValue { $0[ObjectIdentifier(channel)] = value }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = entries.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    func all() -> [Value] {
+        entries.withLockedValue { Array($0.values) }
+    }
+}

@@ -1,0 +1,290 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import StitchClient
+import StitchWire
+
+/// `stitch load`: drives a running server with synthetic beacons (and
+/// optionally lookups) and reports throughput, ack latency and loss.
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Drive a running Stitch server with synthetic traffic and report throughput and latency.",
+        discussion: """
+            TCP: every batch is acknowledged after its group commit; the ack latency \
+            is measured from when the batch was due to be sent (open loop with \
+            --rate, so a slow server cannot hide its queueing). UDP: the loss is \
+            beacons sent minus beacons the server accepted (from its stats, so \
+            --query-port must reach it with an admin or loopback token).
+
+            Examples:
+              stitch load --transport tcp --rate 100000 --duration 20
+              stitch load --transport udp --rate 100000 --duration 20
+              stitch load --rate 50000 --query-rate 20000 --duration 20
+            """
+    )
+
+    @Option(help: "Server host.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Collector port (UDP and TCP).")
+    var port = 7070
+
+    @Option(help: "Query port, for --query-rate and the server's counters.")
+    var queryPort = 7071
+
+    @Option(help: "Query token.")
+    var token = ""
+
+    @Option(help: "tcp (acked) or udp (fire and forget).")
+    var transport = "tcp"
+
+    @Option(help: "Beacons per second in all; 0 = as fast as acks allow (TCP only).")
+    var rate = 0
+
+    @Option(help: "Seconds to send.")
+    var duration = 10.0
+
+    @Option(help: "Connections (TCP) or sockets (UDP).")
+    var connections = 4
+
+    @Option(help: "Beacons per batch (frame).")
+    var batch = 50
+
+    @Option(help: "Unacknowledged batches per TCP connection, at most.")
+    var window = 64
+
+    @Flag(help: "Send frames uncompressed.")
+    var noCompress = false
+
+    @Option(help: "Sites in the synthetic traffic.")
+    var sites = 4
+
+    @Option(help: "Visitors per site.")
+    var persons = 100_000
+
+    @Option(help: "Random seed of the traffic.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Lookups per second alongside ingest (0 = none).")
+    var queryRate = 0
+
+    func validate() throws {
+        guard ["tcp", "udp"].contains(transport) else { throw ValidationError("--transport is tcp or udp") }
+        guard transport == "tcp" || rate > 0 else { throw ValidationError("UDP needs a --rate") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
+        guard connections >= 1, window >= 1, duration > 0 else { throw ValidationError("positive values, please") }
+    }
+
+    func run() async throws {
+        let recorder = LoadRecorder()
+        let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+        let before = try? await statsClient?.stats()
+        print("stitch load: \(transport) to \(host):\(port), \(rate == 0 ? "unpaced" : "\(rate) beacons/s"), \(duration) s, \(connections) connections, batches of \(batch)\(noCompress ? " (plain)" : " (zlib)"), \(sites) sites × \(persons) visitors, seed \(seed)")
+        let start = ContinuousClock.now
+        let deadline = start + .seconds(duration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<connections {
+                group.addTask {
+                    if transport == "tcp" {
+                        try await sendTCP(index: index, deadline: deadline, recorder: recorder)
+                    } else {
+                        try await sendUDP(index: index, deadline: deadline, recorder: recorder)
+                    }
+                }
+            }
+            if queryRate > 0 {
+                group.addTask { try await runQueries(deadline: deadline, recorder: recorder) }
+            }
+            group.addTask { await reportProgress(start: start, deadline: deadline, recorder: recorder) }
+            try await group.waitForAll()
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        var after = try? await statsClient?.stats()
+        if transport == "udp", let statsClient {
+            after = await settledStats(statsClient, last: after)
+        }
+        await statsClient?.close()
+        report(recorder.totals, elapsed: elapsed, before: before, after: after)
+    }
+
+    // MARK: Senders
+
+    private func sendTCP(index: Int, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
+        let client = try await IngestClient.connect(host: host, port: port)
+        var traffic = SimpleTraffic(seed: seed &+ UInt64(index), sites: sites, persons: persons, startMs: 1_767_225_600_000)
+        let interval: Duration? = rate > 0 ? .seconds(Double(batch * connections) / Double(rate)) : nil
+        var due = ContinuousClock.now
+        var inFlight: [EventLoopFuture<Void>] = []
+        var sequence: UInt64 = 0
+        while ContinuousClock.now < deadline {
+            if interval != nil {
+                if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            } else {
+                due = ContinuousClock.now
+            }
+            // Acks come in commit order, which on one connection is send order:
+            // waiting for the oldest keeps at most `window` batches unanswered.
+            if inFlight.count >= window {
+                _ = try? await inFlight.removeFirst().get()
+            }
+            let beacons = (0..<batch).map { _ in traffic.next() }
+            sequence += 1
+            let sentAt = due
+            let count = beacons.count
+            let future = client.send(beacons, sequence: sequence, compressed: !noCompress).map { reply in
+                let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
+                recorder.update { totals in
+                    switch reply {
+                    case .ack(let ack):
+                        totals.beaconsAcked += Int(ack.accepted)
+                        totals.beaconsRejected += Int(ack.rejected)
+                        _ = totals.ackMicros.record(micros)
+                    case .refused(let error):
+                        totals.batchesRefused += 1
+                        totals.lastFailure = "\(error.code): \(error.message)"
+                    }
+                }
+            }
+            future.whenFailure { error in
+                recorder.update {
+                    $0.failures += 1
+                    $0.lastFailure = "\(error)"
+                }
+            }
+            inFlight.append(future)
+            recorder.update {
+                $0.beaconsSent += count
+                $0.batchesSent += 1
+            }
+            if let interval { due += interval }
+        }
+        for future in inFlight { _ = try? await future.get() }
+        await client.close()
+    }
+
+    private func sendUDP(index: Int, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
+        let sender = try await UDPSender.connect(host: host, port: port)
+        var traffic = SimpleTraffic(seed: seed &+ UInt64(index), sites: sites, persons: persons, startMs: 1_767_225_600_000)
+        let interval = Duration.seconds(Double(batch * connections) / Double(rate))
+        var due = ContinuousClock.now
+        var sequence: UInt64 = 0
+        while ContinuousClock.now < deadline {
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            // Catch up in one burst when the sleep overslept several intervals.
+            var sent = 0
+            while due <= ContinuousClock.now && sent < 64 {
+                sequence += 1
+                let beacons = (0..<batch).map { _ in traffic.next() }
+                _ = try sender.send(beacons, sequence: sequence, compressed: !noCompress)
+                sent += 1
+                due += interval
+            }
+            recorder.update {
+                $0.beaconsSent += sent * batch
+                $0.batchesSent += sent
+            }
+        }
+        await sender.close()
+    }
+
+    private func runQueries(deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
+        let client = try await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+        var traffic = SimpleTraffic(seed: seed &+ 1000, sites: sites, persons: persons, startMs: 0)
+        let interval = Duration.seconds(1.0 / Double(queryRate))
+        var due = ContinuousClock.now
+        while ContinuousClock.now < deadline {
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            while due <= ContinuousClock.now {
+                let (site, cookie) = traffic.someCookie()
+                let sentAt = due
+                client.response(.lookup(.with {
+                    $0.site = site
+                    $0.person.identifier = .with {
+                        $0.kind = .cookie
+                        $0.value = cookie
+                    }
+                })).whenComplete { result in
+                    let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
+                    recorder.update { totals in
+                        totals.queries += 1
+                        _ = totals.queryMicros.record(micros)
+                        if case .success(let response) = result, case .error = response.kind { totals.queryErrors += 1 }
+                        if case .failure = result { totals.queryErrors += 1 }
+                    }
+                }
+                due += interval
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        await client.close()
+    }
+
+    // MARK: Reporting
+
+    private func reportProgress(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async {
+        var last = recorder.totals
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .seconds(1))
+            let now = recorder.totals
+            let second = Int((ContinuousClock.now - start).seconds.rounded())
+            var line = "[\(second)s] sent \(now.beaconsSent - last.beaconsSent)/s"
+            if transport == "tcp" {
+                line += " acked \(now.beaconsAcked - last.beaconsAcked)/s, errors \(now.failures + now.batchesRefused)"
+            }
+            if queryRate > 0 { line += ", queries \(now.queries - last.queries)/s" }
+            print(line)
+            last = now
+        }
+    }
+
+    /// Waits until the server's accepted count stops moving (the writer has
+    /// drained what UDP delivered).
+    private func settledStats(_ client: QueryClient, last: Stitch_V1_StatsResponse?) async -> Stitch_V1_StatsResponse? {
+        var previous = last
+        for _ in 0..<50 {
+            try? await Task.sleep(for: .milliseconds(200))
+            let current = try? await client.stats()
+            if let current, let previous, accepted(current) == accepted(previous) { return current }
+            previous = current
+        }
+        return previous
+    }
+
+    private func accepted(_ stats: Stitch_V1_StatsResponse) -> UInt64 {
+        stats.counters.first { $0.name == "stitch_beacons_accepted_total" }?.value ?? 0
+    }
+
+    private func report(_ totals: LoadRecorder.Totals, elapsed: Double, before: Stitch_V1_StatsResponse?, after: Stitch_V1_StatsResponse?) {
+        print("")
+        print("sent      \(totals.beaconsSent) beacons in \(totals.batchesSent) batches over \(String(format: "%.1f", elapsed)) s = \(Int(Double(totals.beaconsSent) / elapsed)) beacons/s")
+        if transport == "tcp" {
+            print("acked     \(totals.beaconsAcked) beacons = \(Int(Double(totals.beaconsAcked) / elapsed)) beacons/s; rejected \(totals.beaconsRejected), refused batches \(totals.batchesRefused), failures \(totals.failures)")
+            print("ack latency  \(totals.ackMicros.summaryMs)")
+        }
+        if let before, let after {
+            let acceptedDelta = accepted(after) &- accepted(before)
+            print("server    accepted \(acceptedDelta) beacons during the run; persons \(after.persons), identifiers \(after.identifiers), events \(after.events), merges \(after.merges)")
+            if transport == "udp" {
+                let lost = max(0, totals.beaconsSent - Int(acceptedDelta))
+                let dropped = (after.counters.first { $0.name == "stitch_udp_dropped_beacons_total" }?.value ?? 0)
+                    &- (before.counters.first { $0.name == "stitch_udp_dropped_beacons_total" }?.value ?? 0)
+                print("udp loss  \(lost) of \(totals.beaconsSent) = \(String(format: "%.4f", 100 * Double(lost) / Double(max(1, totals.beaconsSent))))% (server queue drops \(dropped); the rest never reached the socket)")
+            }
+        } else if transport == "udp" {
+            print("udp loss  unknown: could not read the server's stats on port \(queryPort)")
+        }
+        if queryRate > 0 {
+            print("lookups   \(totals.queries) answered, \(totals.queryErrors) errors; latency \(totals.queryMicros.summaryMs)")
+        }
+        if let failure = totals.lastFailure { print("last failure: \(failure)") }
+    }
+}
+
+extension Duration {
+    /// This duration in seconds, as a Double.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Histogram
+import NIOConcurrencyHelpers
+
+/// Counts and latencies of one load run, shared by the sending tasks and the
+/// event-loop callbacks that see acks and responses (hence the lock).
+final class LoadRecorder: Sendable {
+    struct Totals: Sendable {
+        var beaconsSent = 0
+        var batchesSent = 0
+        var beaconsAcked = 0
+        var beaconsRejected = 0
+        var batchesRefused = 0
+        var failures = 0
+        var lastFailure: String?
+        var ackMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var queries = 0
+        var queryErrors = 0
+        var queryMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    private let box = NIOLockedValueBox(Totals())
+
+    func update(_ body: (inout Totals) -> Void) {
+        box.withLockedValue { body(&$0) }
+    }
+
+    var totals: Totals {
+        box.withLockedValue { $0 }
+    }
+}
+
+extension Histogram where Count == UInt64 {
+    /// "p50 … p99 … max" in milliseconds, for reports.
+    var summaryMs: String {
+        guard totalCount > 0 else { return "no samples" }
+        func ms(_ micros: UInt64) -> String { String(format: "%.2f", Double(micros) / 1000) }
+        return "p50 \(ms(valueAtPercentile(50))) p90 \(ms(valueAtPercentile(90))) p99 \(ms(valueAtPercentile(99))) "
+            + "p99.9 \(ms(valueAtPercentile(99.9))) max \(ms(maxRecorded)) ms"
+    }
+}

@@ -1,0 +1,242 @@
+import ArgumentParser
+import Foundation
+import StitchClient
+import StitchIdentity
+import StitchWire
+import SwiftProtobuf
+
+/// `stitch query …`: a command-line client of the query protocol.
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Ask a running Stitch server: lookup, history, merges, stats.",
+        discussion: """
+            Prints for people by default and the protocol's JSON with --json. Exit \
+            status: 0 answered, 3 not found, 1 refused or unreachable.
+            """,
+        subcommands: [Lookup.self, History.self, Merges.self, Stats.self]
+    )
+
+    /// Where the server is and who we are; shared by every subcommand.
+    struct Connection: ParsableArguments {
+        @Option(help: "Query server address.")
+        var server = "127.0.0.1:7071"
+
+        @Option(help: "Query token (none is needed for a loopback server without tokens).")
+        var token = ""
+
+        @Flag(help: "Print the response as JSON (protobuf JSON mapping).")
+        var json = false
+
+        func connect() async throws -> QueryClient {
+            let parts = server.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else {
+                throw ValidationError("--server takes HOST:PORT, e.g. 127.0.0.1:7071")
+            }
+            return try await run {
+                try await QueryClient.connect(host: String(parts[0]), port: port, token: token, clientName: "stitch-cli")
+            }
+        }
+
+        /// Runs a client call, turning client errors into one clear line.
+        func run<T>(_ body: () async throws -> T) async throws -> T {
+            do {
+                return try await body()
+            } catch let error as ClientError {
+                printToStandardError("stitch query: \(error)")
+                throw ExitCode.failure
+            }
+        }
+
+        func printJSON(_ message: some SwiftProtobuf.Message) throws {
+            var options = JSONEncodingOptions()
+            options.alwaysPrintEnumsAsInts = false
+            print(try message.jsonString(options: options))
+        }
+    }
+
+    /// KIND VALUE naming a person.
+    struct Target: ParsableArguments {
+        @Argument(help: "Identifier kind (cookie, session, ga_client_id, ym_client_id, phone, email, chat, crm_contact, user_id) or person_id.")
+        var kind: String
+
+        @Argument(help: "The identifier as any source wrote it, or the person id.")
+        var value: String
+
+        @Option(help: "Site number.")
+        var site: UInt32
+
+        @Option(help: "Namespace of a chat or crm_contact id (chat provider, CRM name).")
+        var namespace = ""
+
+        func personRef() throws -> Stitch_V1_PersonRef {
+            if kind == "person_id" || kind == "person" {
+                guard let id = UInt64(value) else { throw ValidationError("a person id is a number") }
+                return .with { $0.personID = id }
+            }
+            guard let identifierKind = IdentifierKind(name: kind) else {
+                throw ValidationError("unknown kind '\(kind)'; one of \(IdentifierKind.allCases.map(\.name).joined(separator: ", ")), person_id")
+            }
+            return .with {
+                $0.identifier = .with {
+                    $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(identifierKind.rawValue)) ?? .unspecified
+                    $0.value = value
+                    $0.namespace = namespace
+                }
+            }
+        }
+    }
+
+    struct Lookup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The person behind an identifier: id, identifiers, event counts.")
+
+        @OptionGroup var connection: Connection
+        @OptionGroup var target: Target
+
+        @Flag(help: "Leave out the list of identifiers.")
+        var summary = false
+
+        func run() async throws {
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let ref = try target.personRef()
+            let body = try await connection.run {
+                try await client.request(.lookup(.with {
+                    $0.site = target.site
+                    $0.person = ref
+                    $0.includeIdentifiers = !summary
+                }))
+            }
+            guard case .lookup(let lookup) = body else { throw ExitCode.failure }
+            if connection.json {
+                try connection.printJSON(lookup)
+            } else if lookup.found {
+                print(Render.person(lookup.person))
+            } else {
+                print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
+            }
+            if !lookup.found { throw ExitCode(3) }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A person's events, oldest first by default.")
+
+        @OptionGroup var connection: Connection
+        @OptionGroup var target: Target
+
+        @Option(help: "Events per page (1...1000).")
+        var limit: UInt32 = 100
+
+        @Option(help: "Only events at or after this time (ms since 1970).")
+        var fromMs: Int64 = 0
+
+        @Option(help: "Only events before this time (ms since 1970).")
+        var toMs: Int64 = 0
+
+        @Option(help: "Only these event types, comma-separated (visit,hit,number_shown,form,call,chat,deal).")
+        var types = ""
+
+        @Option(help: "Resume after a previous page (its printed cursor).")
+        var cursor = ""
+
+        @Flag(help: "Newest events first.")
+        var newestFirst = false
+
+        func run() async throws {
+            let typeNames = ["visit", "hit", "number_shown", "form", "call", "chat", "deal"]
+            var eventTypes: [Stitch_V1_EventType] = []
+            for name in types.split(separator: ",") {
+                guard let index = typeNames.firstIndex(of: String(name)) else {
+                    throw ValidationError("unknown event type '\(name)'; one of \(typeNames.joined(separator: ","))")
+                }
+                eventTypes.append(Stitch_V1_EventType(rawValue: index + 1)!)
+            }
+            guard let cursorBytes = try? HexCoding.bytes(fromHex: cursor) else {
+                throw ValidationError("--cursor takes the hex cursor a previous page printed")
+            }
+            let request = Stitch_V1_HistoryRequest.with {
+                $0.site = target.site
+                $0.person = (try? target.personRef()) ?? .init()
+                $0.limit = limit
+                $0.fromMs = fromMs
+                $0.toMs = toMs
+                $0.types = eventTypes
+                $0.cursor = Data(cursorBytes)
+                $0.newestFirst = newestFirst
+            }
+            _ = try target.personRef()  // report a bad kind before connecting
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let response: Stitch_V1_Response = try await connection.run { try await client.response(.history(request)).get() }
+            switch response.kind {
+            case .history(let history):
+                if connection.json {
+                    try connection.printJSON(history)
+                } else {
+                    print(Render.history(history))
+                }
+            case .error(let error) where error.code == .notFound:
+                print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
+                throw ExitCode(3)
+            case .error(let error):
+                printToStandardError("stitch query: \(ClientError.server(error))")
+                throw ExitCode.failure
+            default:
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Merges: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The merge change feed: persons merged since a cursor.")
+
+        @OptionGroup var connection: Connection
+
+        @Option(help: "Site number; 0 = every site the token may read.")
+        var site: UInt32 = 0
+
+        @Option(help: "Merge sequence to start after.")
+        var cursor: UInt64 = 0
+
+        @Option(help: "Merges per page (at most 10000).")
+        var limit: UInt32 = 100
+
+        func run() async throws {
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let merges = try await connection.run { try await client.mergesSince(site: site, cursor: cursor, limit: limit) }
+            if connection.json {
+                try connection.printJSON(merges)
+                return
+            }
+            for merge in merges.merges {
+                print("#\(merge.seq)  site \(merge.site)  person \(merge.loser) → \(merge.winner)  at \(Render.time(merge.timeMs))  by event \(merge.causeEvent)")
+            }
+            print("\(merges.merges.count) merges; next cursor \(merges.nextCursor)")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store totals and the server's counters (admin).")
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let stats = try await connection.run { try await client.stats() }
+            if connection.json {
+                try connection.printJSON(stats)
+                return
+            }
+            print("persons      \(stats.persons)")
+            print("identifiers  \(stats.identifiers)")
+            print("events       \(stats.events)")
+            print("merges       \(stats.merges)")
+            print("store        \(Render.bytes(stats.storeBytes)) of a \(Render.bytes(stats.mapBytes)) map")
+            for counter in stats.counters { print("\(counter.name) \(counter.value)") }
+        }
+    }
+}

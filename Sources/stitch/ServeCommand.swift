@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import StitchServer
+
+/// `stitch serve`: runs the collector, the writer and the query server.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Stitch service: beacon collector, identity graph writer, query server, metrics.",
+        discussion: """
+            Defaults work on a fresh machine: data in ./stitch-data, beacons on UDP and \
+            TCP 127.0.0.1:7070, queries on TCP 7071, HTTP /metrics and /healthz on 7072.
+
+            Settings, later sources winning: built-in defaults < --config FILE (JSON \
+            object, see ops/stitch.example.json) < environment STITCH_<NAME> < flags \
+            (including --set name=value). Every setting:
+
+            \(ConfigurationKey.all.map { "  \($0.name.padding(toLength: 25, withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
+
+            SIGTERM or SIGINT stops accepting, drains the queue, commits, sends the last \
+            acks, closes the store and exits 0. After a crash or SIGKILL the next start \
+            opens the store as it was at the last commit; `stitch verify` checks it.
+            """
+    )
+
+    @Option(name: .customLong("config"), help: "JSON config file.")
+    var configFile: String?
+
+    @Option(help: "Directory of the store (data_dir).")
+    var dataDir: String?
+
+    @Option(help: "Address to bind (host).")
+    var host: String?
+
+    @Option(help: "Beacon port, UDP and TCP; 0 lets the OS choose (ingest_port).")
+    var ingestPort: Int?
+
+    @Option(help: "Query port; 0 lets the OS choose (query_port).")
+    var queryPort: Int?
+
+    @Option(help: "HTTP metrics port; 0 lets the OS choose (http_port).")
+    var httpPort: Int?
+
+    @Option(help: "sync (fsync per group commit, default) or nosync (durability).")
+    var durability: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Any setting, as name=value; repeatable.", valueName: "name=value"))
+    var assignments: [String] = []
+
+    @Option(help: "Once listening, write the bound ports here as JSON (for scripts and tests).")
+    var readyFile: String?
+
+    @Flag(help: "Print the resolved settings and exit.")
+    var printConfig = false
+
+    func run() async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try resolveConfiguration()
+        } catch {
+            printToStandardError("stitch serve: \(error)")
+            throw ExitCode(2)
+        }
+        if printConfig {
+            for key in ConfigurationKey.all { print("\(key.name) = \(key.value(in: configuration))") }
+            return
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "stitch")
+        let server = StitchServer(configuration: configuration, logger: logger)
+        let ports: StitchServer.BoundPorts
+        do {
+            ports = try await server.start()
+        } catch {
+            printToStandardError("stitch serve: cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        if let readyFile {
+            let json = try JSONEncoder().encode(ports)
+            try json.write(to: URL(fileURLWithPath: readyFile), options: .atomic)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    private func resolveConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let configFile { try ConfigurationKey.applyFile(configFile, to: &configuration) }
+        try ConfigurationKey.applyEnvironment(ProcessInfo.processInfo.environment, to: &configuration)
+        let flags: [(String, String?)] = [
+            ("data_dir", dataDir), ("host", host), ("ingest_port", ingestPort.map(String.init)),
+            ("query_port", queryPort.map(String.init)), ("http_port", httpPort.map(String.init)),
+            ("durability", durability),
+        ]
+        for case (let name, let value?) in flags {
+            try ConfigurationKey.applyAssignment("\(name)=\(value)", to: &configuration)
+        }
+        for assignment in assignments { try ConfigurationKey.applyAssignment(assignment, to: &configuration) }
+        try configuration.validate()
+        return configuration
+    }
+}
