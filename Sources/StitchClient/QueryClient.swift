@@ -20,16 +20,20 @@ public final class QueryClient: Sendable {
 
     /// Connects and authenticates.
     ///
+    /// - Parameter sayHello: false skips the hello (tests of what the server
+    ///   does with requests before it).
     /// - Throws: `ClientError.cannotConnect`, or `.server` when the token is refused.
     public static func connect(
         host: String,
         port: Int,
         token: String = "",
         clientName: String = "stitch-client",
+        sayHello: Bool = true,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QueryClient {
         let connection = try await Connection<Stitch_V1_Response>.open(
             host: host, port: port, group: group, parse: parseResponse)
+        guard sayHello else { return QueryClient(connection: connection, hello: .init()) }
         let helloRequest = Stitch_V1_Request.with {
             $0.requestID = 0
             $0.hello = .with {

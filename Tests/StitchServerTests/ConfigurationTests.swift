@@ -1,0 +1,55 @@
+import Foundation
+import StitchServer
+import StitchTesting
+import Testing
+
+@Suite("Server configuration")
+struct ConfigurationTests {
+    @Test("defaults work on a fresh machine: local data, loopback, 7070/7071/7072, sync")
+    func defaults() throws {
+        let configuration = ServerConfiguration()
+        #expect(configuration.dataDirectory == "./stitch-data")
+        #expect(configuration.host == "127.0.0.1")
+        let ports: [Int] = [configuration.ingestPort, configuration.queryPort, configuration.httpPort]
+        #expect(ports == [7070, 7071, 7072])
+        #expect(configuration.durability == .sync)
+        #expect(configuration.tokens.isEmpty)
+        try configuration.validate()
+    }
+
+    @Test("file < environment < flags; unknown names and bad values are refused by name")
+    func precedence() throws {
+        let directory = try TemporaryDirectory("stitch-config")
+        defer { directory.remove() }
+        let file = directory.appending("stitch.json")
+        try Data("""
+            {"_comment": "test", "ingest_port": 9000, "query_port": 9001, "durability": "nosync",
+             "tokens": [{"token": "t1", "sites": [3, 4], "name": "reports"}, {"token": "root"}]}
+            """.utf8).write(to: URL(fileURLWithPath: file))
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyFile(file, to: &configuration)
+        try ConfigurationKey.applyEnvironment(["STITCH_QUERY_PORT": "9101", "PATH": "/bin", "STITCH_TEST_SEED": "1"], to: &configuration)
+        try ConfigurationKey.applyAssignment("ingest_port=9200", to: &configuration)
+        #expect(configuration.ingestPort == 9200)
+        #expect(configuration.queryPort == 9101)
+        #expect(configuration.durability == .nosync)
+        #expect(configuration.tokens == [TokenGrant(token: "t1", sites: [3, 4], name: "reports"), TokenGrant(token: "root", sites: [])])
+
+        #expect(throws: ConfigurationError.unknownKey("STITCH_INGEST_PROT", source: "the environment")) {
+            try ConfigurationKey.applyEnvironment(["STITCH_INGEST_PROT": "1"], to: &configuration)
+        }
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("durability=fast", to: &configuration) }
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("query_port=x", to: &configuration) }
+        configuration.ingestPort = 70_000
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test("tokens from one string: TOKEN=SITES;TOKEN=*")
+    func tokenString() throws {
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyAssignment("tokens=abc=1,2;admin=*", to: &configuration)
+        #expect(configuration.tokens.map(\.sites) == [[1, 2], []])
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("tokens=abc=0", to: &configuration) }
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("tokens=abc", to: &configuration) }
+    }
+}
