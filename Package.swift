@@ -168,7 +168,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StitchCLITests",
-            dependencies: ["stitch", "StitchIdentity", "StitchWire", "StitchGraph", "StitchStore", "StitchTesting"]
+            dependencies: [
+                "stitch", "StitchIdentity", "StitchWire", "StitchGraph", "StitchStore", "StitchTesting", "StitchClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The run command: installs what is missing, builds Stitch in release mode and
-# runs it. With no arguments it shows what Stitch does (`stitch --help`) and
-# normalizes a sample phone number; with arguments it runs `stitch ARGS…`.
+# starts the service with its embedded defaults (data in ./stitch-data, beacons
+# on UDP+TCP 127.0.0.1:7070, queries on 7071, /metrics and /healthz on 7072).
+# With arguments it runs `stitch ARGS…` instead.
 #
-#   ops/run.sh                                   # overview and a sample
-#   ops/run.sh normalize email ' Ivan@Mail.RU '  # any subcommand
+#   ops/run.sh                                   # stitch serve, Ctrl-C stops it cleanly
+#   ops/run.sh query stats                       # any subcommand
+#   ops/run.sh serve --config ops/stitch.example.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
@@ -13,7 +15,4 @@ stitch=.build/release/stitch
 if [ $# -gt 0 ]; then
   exec "$stitch" "$@"
 fi
-"$stitch" --help
-echo
-echo "\$ stitch normalize phone '8 (495) 123-45-67'"
-"$stitch" normalize phone '8 (495) 123-45-67'
+exec "$stitch" serve

@@ -1,0 +1,147 @@
+import Foundation
+import NIOCore
+import StitchClient
+import StitchTesting
+import StitchWire
+import Testing
+
+/// `stitch serve` as a real process: SIGTERM, SIGKILL, restart, verify, and
+/// `stitch query` against it.
+@Suite("stitch serve as a process")
+struct ServeProcessTests {
+    /// A running `stitch serve` with OS-chosen ports.
+    final class ServeProcess {
+        let process = Process()
+        let directory: TemporaryDirectory
+        let ports: [String: Int]
+        let logPath: String
+
+        init(directory: TemporaryDirectory) throws {
+            self.directory = directory
+            let ready = directory.appending("ready-\(UUID().uuidString.prefix(6)).json")
+            logPath = directory.appending("serve-\(UUID().uuidString.prefix(6)).log")
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            process.executableURL = CLITests.binary
+            process.arguments = [
+                "serve", "--data-dir", directory.appending("data"), "--ingest-port", "0", "--query-port", "0",
+                "--http-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
+            ]
+            process.standardError = FileHandle(forWritingAtPath: logPath)
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: ready) {
+                guard process.isRunning, Date() < deadline else {
+                    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(Self.read(logPath))"])
+                }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            ports = try JSONDecoder().decode([String: Int].self, from: Data(contentsOf: URL(fileURLWithPath: ready)))
+        }
+
+        var log: String { Self.read(logPath) }
+
+        static func read(_ path: String) -> String {
+            (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        }
+
+        func signal(_ number: Int32) -> Int32 {
+            kill(process.processIdentifier, number)
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        var queryServer: String { "127.0.0.1:\(ports["query"]!)" }
+    }
+
+    static func hits(_ cookies: [String]) -> [Stitch_V1_Beacon] {
+        cookies.map { cookie in
+            .with {
+                $0.site = 1
+                $0.timeMs = 1_700_000_000_000
+                $0.identifiers = [.with { $0.kind = .cookie; $0.value = cookie }]
+                $0.hit = .with { $0.url = "https://a.example/" }
+            }
+        }
+    }
+
+    @Test("SIGTERM: acked data is served by `stitch query`, the process exits 0, the store verifies")
+    func sigtermExitsCleanly() async throws {
+        let directory = try TemporaryDirectory("stitch-serve")
+        defer { directory.remove() }
+        let serve = try ServeProcess(directory: directory)
+        let ingest = try await IngestClient.connect(host: "127.0.0.1", port: serve.ports["ingest"]!)
+        let reply = try await ingest.send(Self.hits(["cookie-term-01"]), sequence: 1).get()
+        #expect(reply == .ack(.with { $0.accepted = 1 }))
+        await ingest.close()
+
+        let lookup = try CLITests.stitch("query", "lookup", "cookie", "cookie-term-01", "--site", "1", "--server", serve.queryServer)
+        #expect(lookup.status == 0)
+        #expect(lookup.out.contains("cookie        cookie-term-01"))
+        let missing = try CLITests.stitch("query", "lookup", "cookie", "cookie-none-01", "--site", "1", "--server", serve.queryServer)
+        #expect(missing.status == 3)
+        let json = try CLITests.stitch("query", "stats", "--json", "--server", serve.queryServer)
+        #expect(json.status == 0)
+        let stats = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
+        #expect(stats?["events"] as? String == "1")  // protobuf JSON writes 64-bit integers as strings
+
+        #expect(serve.signal(SIGTERM) == 0)
+        #expect(serve.log.contains("stopped cleanly"))
+        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+
+    @Test("SIGKILL during ingest: the store opens without repair, verifies, and holds every acked beacon")
+    func sigkillKeepsAcked() async throws {
+        let directory = try TemporaryDirectory("stitch-kill")
+        defer { directory.remove() }
+        let serve = try ServeProcess(directory: directory)
+        let ingest = try await IngestClient.connect(host: "127.0.0.1", port: serve.ports["ingest"]!)
+        var pending: [(cookies: [String], reply: EventLoopFuture<IngestReply>)] = []
+        var acked: [[String]] = []
+        var sequence: UInt64 = 0
+        let killAt = ContinuousClock.now + .milliseconds(400)
+        while ContinuousClock.now < killAt {
+            sequence += 1
+            let cookies = (0..<50).map { "cookie-kill-\(sequence)-\($0)" }
+            pending.append((cookies, ingest.send(Self.hits(cookies), sequence: sequence)))
+            if pending.count >= 16 {
+                let oldest = pending.removeFirst()
+                if case .ack? = try? await oldest.reply.get() { acked.append(oldest.cookies) }
+            }
+        }
+        #expect(serve.signal(SIGKILL) == SIGKILL)
+        for batch in pending {
+            if case .ack? = try? await batch.reply.get() { acked.append(batch.cookies) }
+        }
+        await ingest.close()
+        #expect(acked.count > 0)
+
+        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        #expect(verify.status == 0, "\(verify.out)")
+        let restarted = try ServeProcess(directory: directory)
+        let query = try await QueryClient.connect(host: "127.0.0.1", port: restarted.ports["query"]!)
+        let events = try await query.stats().events
+        #expect(events >= UInt64(acked.count * 50), "every acked beacon is stored (unacked ones may be too)")
+        for cookies in acked {
+            #expect(try await query.lookup(site: 1, kind: .cookie, value: cookies.last!).found)
+        }
+        await query.close()
+        #expect(restarted.signal(SIGTERM) == 0)
+    }
+
+    @Test("`stitch query` says clearly when no server is there")
+    func queryWithoutServer() throws {
+        let run = try CLITests.stitch("query", "stats", "--server", "127.0.0.1:1")
+        #expect(run.status == 1)
+        #expect(run.err.contains("cannot connect to 127.0.0.1:1"))
+        #expect(run.err.contains("stitch serve"))
+    }
+
+    @Test("`stitch serve` refuses a bad setting by name, before starting")
+    func badSetting() throws {
+        let run = try CLITests.stitch("serve", "--set", "durability=sometimes")
+        #expect(run.status == 2)
+        #expect(run.err.contains("durability"))
+    }
+}
