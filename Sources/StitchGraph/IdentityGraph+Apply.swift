@@ -13,10 +13,18 @@ extension IdentityGraph {
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
     public func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
+        var preparer = EventPreparer(configuration: configuration)
+        return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) })
+    }
+
+    /// Applies events prepared by an `EventPreparer` (normalized and encoded
+    /// beforehand, off the writer's thread) in one write transaction.
+    @discardableResult
+    public func apply(_ events: [PreparedEvent]) throws -> ApplyReport {
         try environment.write { txn in
             var writer = BatchWriter(graph: self, counters: try counters(txn))
-            for beacon in beacons {
-                try writer.apply(beacon, receivedMs: receivedMs, txn)
+            for event in events {
+                try writer.apply(event, txn)
             }
             try writer.flush(txn)
             return writer.report
@@ -38,9 +46,8 @@ struct BatchWriter {
     private var nodes: [UInt64: NodeRecord] = [:]
     private var dirtyNodes: Set<UInt64> = []
     private var identCache: [ByteKey: UInt64] = [:]
-    /// One normalizer per site seen in the batch (building one copies the
-    /// site's junk rules).
-    private var normalizers: [UInt32: (IdentifierNormalizer, Guards)] = [:]
+    /// The guards of each site seen in the batch.
+    private var siteGuards: [UInt32: Guards] = [:]
     private var pendingEvents: [(key: [UInt8], value: [UInt8])] = []
     private var scratchKey: [UInt8] = []
 
@@ -51,37 +58,38 @@ struct BatchWriter {
         scratchKey.reserveCapacity(StoreKeys.keyBytesMax)
     }
 
-    mutating func apply(_ beacon: Stitch_V1_Beacon, receivedMs: Int64, _ txn: borrowing Transaction) throws {
-        let (normalizer, guards) = siteRules(beacon.site)
-        let identifiers = normalizedIdentifiers(of: beacon, normalizer: normalizer)
+    mutating func apply(_ event: PreparedEvent, _ txn: borrowing Transaction) throws {
+        let guards = guards(event.site)
+        let identifiers = event.identifiers
+        for code in event.rejectedCodes { report.identifiersRejected[code, default: 0] += 1 }
         let seq = counters.nextEvent
         counters.nextEvent += 1
 
         var eventNodes: [UInt64] = []
         eventNodes.reserveCapacity(identifiers.count)
         for identifier in identifiers {
-            eventNodes.append(try node(for: identifier, site: beacon.site, timeMs: beacon.timeMs, txn))
+            eventNodes.append(try node(for: identifier, site: event.site, timeMs: event.timeMs, txn))
         }
         for other in eventNodes.dropFirst() {
-            try union(eventNodes[0], other, guards: guards, beacon: beacon, cause: seq, txn)
+            try union(eventNodes[0], other, guards: guards, event: event, cause: seq, txn)
         }
         // The anchor is the newest identifier: usually this visit's session,
         // so events and anchor updates land in the hot tail of their tables.
         let anchor = eventNodes.max() ?? 0
-        let type = EventType(beacon.body)
+        let type = event.type
         if anchor == 0 {
             counters.unlinkedEvents += 1
             report.unlinkedEvents += 1
         } else {
             try updateNode(anchor, txn) { record in
                 record.addAnchored(type)
-                record.lastSeenMs = max(record.lastSeenMs, beacon.timeMs)
+                record.lastSeenMs = max(record.lastSeenMs, event.timeMs)
                 // firstSeenMs needs no update: node(for:) already moved it back.
             }
         }
         pendingEvents.append((
-            StoreKeys.eventKey(anchor: anchor, timeMs: beacon.timeMs, seq: seq),
-            StoredEvent.encode(beacon, identifiers: identifiers, type: type, receivedMs: receivedMs)
+            StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq),
+            event.stored
         ))
         counters.events += 1
         report.events += 1
@@ -102,55 +110,14 @@ struct BatchWriter {
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }
 
-    private mutating func siteRules(_ site: UInt32) -> (IdentifierNormalizer, Guards) {
-        if let cached = normalizers[site] { return cached }
-        let rules = graph.configuration.rules(for: site)
-        let entry = (IdentifierNormalizer(junk: rules.junk), rules.guards)
-        normalizers[site] = entry
-        return entry
+    private mutating func guards(_ site: UInt32) -> Guards {
+        if let cached = siteGuards[site] { return cached }
+        let guards = graph.configuration.rules(for: site).guards
+        siteGuards[site] = guards
+        return guards
     }
 
     // MARK: Identifiers
-
-    /// The event's identifiers, normalized and without repeats: the explicit
-    /// ones in order, then those derived from the body (proto/beacon.proto).
-    /// Rejected values are counted in the report and dropped.
-    private mutating func normalizedIdentifiers(
-        of beacon: Stitch_V1_Beacon,
-        normalizer: IdentifierNormalizer
-    ) -> [NormalizedIdentifier] {
-        var result: [NormalizedIdentifier] = []
-        result.reserveCapacity(beacon.identifiers.count + 2)
-        func add(_ kind: IdentifierKind, _ raw: String, namespace: String? = nil) {
-            do {
-                let identifier = try normalizer.normalize(kind, raw, namespace: namespace)
-                if !result.contains(identifier) { result.append(identifier) }
-            } catch {
-                report.identifiersRejected[error.code, default: 0] += 1
-            }
-        }
-        for identifier in beacon.identifiers {
-            // Validated beacons carry known kinds only.
-            guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)) else { continue }
-            add(kind, identifier.value, namespace: identifier.namespace)
-        }
-        switch beacon.body {
-        case .form(let form):
-            if !form.phone.isEmpty { add(.phone, form.phone) }
-            if !form.email.isEmpty { add(.email, form.email) }
-        case .call(let call):
-            if !call.callerPhone.isEmpty { add(.phone, call.callerPhone) }
-        case .chat(let chat):
-            if !chat.chatID.isEmpty { add(.chat, chat.chatID, namespace: chat.provider) }
-            if !chat.phone.isEmpty { add(.phone, chat.phone) }
-            if !chat.email.isEmpty { add(.email, chat.email) }
-        case .deal(let deal):
-            if !deal.contactID.isEmpty { add(.crmContact, deal.contactID, namespace: deal.crm) }
-        case .visit, .hit, .numberShown, nil:
-            break
-        }
-        return result
-    }
 
     /// The node of an identifier, created (as a new singleton person) if new.
     private mutating func node(
@@ -221,7 +188,7 @@ struct BatchWriter {
         _ a: UInt64,
         _ b: UInt64,
         guards: Guards,
-        beacon: Stitch_V1_Beacon,
+        event: PreparedEvent,
         cause: UInt64,
         _ txn: borrowing Transaction
     ) throws {
@@ -231,7 +198,7 @@ struct BatchWriter {
         let winnerRecord = try record(winner, txn), loserRecord = try record(loser, txn)
         if let reason = guards.refusal(winnerRecord, loserRecord) {
             let conflict = ConflictRecord(
-                seq: counters.nextConflict, site: beacon.site, timeMs: beacon.timeMs,
+                seq: counters.nextConflict, site: event.site, timeMs: event.timeMs,
                 personA: winner, personB: loser, causeEvent: cause, reason: reason
             )
             try txn.put(graph.tables.conflict, StoreKeys.seqKey(conflict.seq), conflict.encoded(), append: true)
@@ -249,7 +216,7 @@ struct BatchWriter {
             record.parent = winner
         }
         let merge = MergeRecord(
-            seq: counters.nextMerge, site: beacon.site, timeMs: beacon.timeMs,
+            seq: counters.nextMerge, site: event.site, timeMs: event.timeMs,
             winner: winner, loser: loser, causeEvent: cause
         )
         try txn.put(graph.tables.merge, StoreKeys.seqKey(merge.seq), merge.encoded(), append: true)

@@ -20,7 +20,6 @@ final class GraphWriter: Sendable {
     private let groupBeaconsMax: Int
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
-    private let clockMs: @Sendable () -> Int64
     private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
 
     init(
@@ -28,8 +27,7 @@ final class GraphWriter: Sendable {
         queue: IngestQueue,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
-        logger: Logger,
-        clockMs: @escaping @Sendable () -> Int64
+        logger: Logger
     ) {
         self.graph = graph
         self.queue = queue
@@ -39,7 +37,6 @@ final class GraphWriter: Sendable {
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
         self.syncIntervalNanoseconds =
             configuration.durability == .nosync ? Int64(configuration.syncIntervalMs) * 1_000_000 : nil
-        self.clockMs = clockMs
     }
 
     /// Starts the writer thread. It runs until the queue is closed and empty.
@@ -83,17 +80,17 @@ final class GraphWriter: Sendable {
 
     /// Applies one group in one transaction and returns each batch's outcome.
     private func commit(_ group: [IngestItem]) -> [BatchOutcome] {
-        var beacons: [Stitch_V1_Beacon] = []
-        beacons.reserveCapacity(group.reduce(0) { $0 + $1.beacons.count })
-        for item in group { beacons.append(contentsOf: item.beacons) }
-        guard !beacons.isEmpty else {
+        var events: [PreparedEvent] = []
+        events.reserveCapacity(group.reduce(0) { $0 + $1.events.count })
+        for item in group { events.append(contentsOf: item.events) }
+        guard !events.isEmpty else {
             return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
         }
         let start = ContinuousClock.now
         do {
-            let report = try graph.apply(beacons, receivedMs: clockMs())
+            let report = try graph.apply(events)
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
-            record(report, beacons: beacons.count)
+            record(report, beacons: events.count)
             return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
         } catch {
             // A store failure (disk full, map cannot grow) loses no accepted

@@ -1,9 +1,11 @@
+import StitchGraph
 import StitchWire
 
 /// One decoded batch on its way to the writer.
 struct IngestItem: Sendable {
-    /// Beacons that passed validation, in batch order.
-    var beacons: [Stitch_V1_Beacon]
+    /// Beacons that passed validation, in batch order, prepared (normalized
+    /// and encoded) on the event loop so the writer only does graph work.
+    var events: [PreparedEvent]
     /// The frame's sequence, echoed in the ack.
     var sequence: UInt64
     /// The ack to send once `beacons` are committed (counts and rejections).

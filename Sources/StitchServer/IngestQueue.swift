@@ -58,7 +58,7 @@ final class IngestQueue: @unchecked Sendable {
     func offer(_ item: IngestItem) -> Offer {
         let result: Offer = locked {
             if closed { return .closed }
-            let count = item.beacons.count
+            let count = item.events.count
             guard beaconsQueued == 0 || beaconsQueued + count <= beaconsMax else { return .full }
             items.append(item)
             beaconsQueued += count
@@ -113,9 +113,9 @@ final class IngestQueue: @unchecked Sendable {
         }
         var group: [IngestItem] = []
         var taken = 0
-        while let first = items.first, group.isEmpty || taken + first.beacons.count <= groupMax {
+        while let first = items.first, group.isEmpty || taken + first.events.count <= groupMax {
             items.removeFirst()
-            taken += first.beacons.count
+            taken += first.events.count
             group.append(first)
         }
         beaconsQueued -= taken

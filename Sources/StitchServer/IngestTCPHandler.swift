@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
 import NIOCore
+import StitchGraph
 import StitchWire
 
 /// One TCP collector connection (FRAMING.md "Transports", "Acknowledgements").
@@ -23,6 +24,8 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let metrics: ServerMetrics
     private let logger: Logger
     private let decoder = BatchDecoder()
+    private var preparer: EventPreparer
+    private let clockMs: @Sendable () -> Int64
     private let encoder = FrameEncoder()
     private var context: ChannelHandlerContext?
     /// The Sendable face of this handler that the writer and the server use.
@@ -36,9 +39,14 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var stopping = false
 
-    init(queue: IngestQueue, metrics: ServerMetrics, logger: Logger) {
+    init(
+        queue: IngestQueue, metrics: ServerMetrics, logger: Logger, configuration: GraphConfiguration,
+        clockMs: @escaping @Sendable () -> Int64
+    ) {
         self.queue = queue
         self.metrics = metrics
+        self.preparer = EventPreparer(configuration: configuration)
+        self.clockMs = clockMs
         self.logger = logger
     }
 
@@ -69,7 +77,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for rejection in batch.rejections {
             metrics.beaconRejected(reason: rejection.reason.rawValue)
         }
-        let item = IngestItem(beacons: batch.beacons, sequence: batch.sequence, ack: batch.ack, replyTo: connection)
+        let item = IngestItem(events: prepare(batch.beacons), sequence: batch.sequence, ack: batch.ack, replyTo: connection)
         if waiting.isEmpty && !stopping {
             switch queue.offer(item) {
             case .accepted:
@@ -84,6 +92,12 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         waiting.append(item)
         if waiting.count == 1 { waitForRoom() }
+    }
+
+    /// Normalizes and encodes accepted beacons here, on the event loop.
+    private func prepare(_ beacons: [Stitch_V1_Beacon]) -> [PreparedEvent] {
+        let receivedMs = clockMs()
+        return beacons.map { preparer.prepare($0, receivedMs: receivedMs) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import StitchGraph
 import StitchWire
 
 /// The UDP collector: one frame per datagram, nothing sent back
@@ -14,11 +15,18 @@ final class IngestUDPHandler: ChannelInboundHandler {
     private let queue: IngestQueue
     private let metrics: ServerMetrics
     private let decoder = BatchDecoder()
+    private var preparer: EventPreparer
+    private let clockMs: @Sendable () -> Int64
     private let limits = WireLimits.standard
 
-    init(queue: IngestQueue, metrics: ServerMetrics) {
+    init(
+        queue: IngestQueue, metrics: ServerMetrics, configuration: GraphConfiguration,
+        clockMs: @escaping @Sendable () -> Int64
+    ) {
         self.queue = queue
         self.metrics = metrics
+        self.preparer = EventPreparer(configuration: configuration)
+        self.clockMs = clockMs
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -36,11 +44,17 @@ final class IngestUDPHandler: ChannelInboundHandler {
             metrics.beaconRejected(reason: rejection.reason.rawValue)
         }
         guard !batch.beacons.isEmpty else { return }
-        let item = IngestItem(beacons: batch.beacons, sequence: batch.sequence, ack: batch.ack, replyTo: nil)
+        let item = IngestItem(events: prepare(batch.beacons), sequence: batch.sequence, ack: batch.ack, replyTo: nil)
         if queue.offer(item) != .accepted {
             metrics.udpDropped.increment()
             metrics.counter("stitch_udp_dropped_beacons_total", []).increment(by: batch.beacons.count)
         }
+    }
+
+    /// Normalizes and encodes accepted beacons here, on the event loop.
+    private func prepare(_ beacons: [Stitch_V1_Beacon]) -> [PreparedEvent] {
+        let receivedMs = clockMs()
+        return beacons.map { preparer.prepare($0, receivedMs: receivedMs) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

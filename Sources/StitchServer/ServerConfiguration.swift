@@ -32,9 +32,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     // MARK: Writer
     /// Beacons waiting for the writer, at most; over it TCP stops reading and
     /// UDP drops (counted).
-    public var queueBeaconsMax = 65_536
+    public var queueBeaconsMax = 131_072
     /// A group commit holds at most this many beacons…
-    public var groupBeaconsMax = 16_384
+    public var groupBeaconsMax = 65_536
     /// …and waits at most this long after its first batch for more.
     public var flushIntervalMs = 2
     /// `sync`: an ack means on disk (fsync per group commit). `nosync`: an ack

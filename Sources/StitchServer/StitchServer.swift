@@ -95,8 +95,7 @@ public final class StitchServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
         let writer = GraphWriter(
-            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
-            clockMs: clockMs)
+            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger)
         writer.start()
         var running = Running(
             group: group, graph: graph, queue: queue, writer: writer, listeners: [], udpSockets: [],
@@ -140,13 +139,16 @@ public final class StitchServer: Service, Sendable {
 
     private func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
+        let (graphConfiguration, clockMs) = (running.graph.configuration, clockMs)
         return ServerBootstrap(group: running.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = IngestTCPHandler(queue: queue, metrics: metrics, logger: logger)
+                    let handler = IngestTCPHandler(
+                        queue: queue, metrics: metrics, logger: logger, configuration: graphConfiguration,
+                        clockMs: clockMs)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(FrameDecoder()), handler,
                     ])
@@ -162,6 +164,7 @@ public final class StitchServer: Service, Sendable {
 
     private func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
         let (queue, metrics) = (running.queue, metrics)
+        let (graphConfiguration, clockMs) = (running.graph.configuration, clockMs)
         let count = configuration.udpVectorReadCount
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -175,7 +178,9 @@ public final class StitchServer: Service, Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536 * count))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IngestUDPHandler(queue: queue, metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(
+                        IngestUDPHandler(
+                            queue: queue, metrics: metrics, configuration: graphConfiguration, clockMs: clockMs))
                 }
             }
     }

@@ -2,13 +2,16 @@ import Synchronization
 import Testing
 
 @testable import StitchServer
+import StitchGraph
 import StitchWire
 
 /// The bounded queue between event loops and the writer, without sockets.
 @Suite("Ingest queue")
 struct IngestQueueTests {
     static func item(_ beacons: Int, sequence: UInt64 = 0) -> IngestItem {
-        IngestItem(beacons: Array(repeating: Stitch_V1_Beacon(), count: beacons), sequence: sequence, ack: .init(), replyTo: nil)
+        var preparer = EventPreparer(configuration: GraphConfiguration())
+        let event = preparer.prepare(Stitch_V1_Beacon(), receivedMs: 0)
+        return IngestItem(events: Array(repeating: event, count: beacons), sequence: sequence, ack: .init(), replyTo: nil)
     }
 
     @Test("full by beacons, not batches; an empty queue takes any batch; a taken group frees room and wakes waiters")
@@ -21,7 +24,7 @@ struct IngestQueueTests {
         queue.whenSpace { woken.add(1, ordering: .relaxed) }
         #expect(woken.load(ordering: .relaxed) == 0)
         let group = queue.takeGroup(beaconsMax: 1000, waitNanoseconds: 0)
-        #expect(group?.map(\.beacons.count) == [60, 40])
+        #expect(group?.map(\.events.count) == [60, 40])
         #expect(woken.load(ordering: .relaxed) == 1)
         #expect(queue.offer(Self.item(500)) == .accepted, "an empty queue takes a batch larger than its bound")
         #expect(queue.depth == 500)

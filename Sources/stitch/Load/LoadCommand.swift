@@ -52,7 +52,7 @@ struct LoadCommand: AsyncParsableCommand {
     var batch = 50
 
     @Option(help: "Unacknowledged batches per TCP connection, at most.")
-    var window = 64
+    var window = 256
 
     @Flag(help: "Send frames uncompressed.")
     var noCompress = false

@@ -1,24 +1,43 @@
 import Foundation
 import StitchWire
 
-/// A plain, seeded beacon stream for measuring the service: visitors with a
-/// cookie and sessions, mostly page hits, some visits with UTM tags, forms
-/// with a phone (which links the phone to the visitor) and chats.
+/// A plain, seeded beacon stream shaped like a live site's: a pool of visits
+/// in progress, each one a session of a visitor (tracker cookie) that starts
+/// with a `visit` beacon (UTM tags) and goes on with page hits, now and then
+/// a form with a phone (which links the phone to the visitor) or a chat. A
+/// finished visit is replaced by a new one of a random visitor, so returning
+/// visitors come back with a new session under their old cookie.
 ///
-/// Deterministic for a seed. Each call to `next` gives one beacon of a
-/// visitor chosen uniformly among `persons` per site, so after a warm-up
-/// most beacons hit existing identifiers, as a live site's do.
+/// Deterministic for a seed. The full synthetic world with ground truth is
+/// the load harness's job; this stream is for throughput and latency.
 struct SimpleTraffic {
+    struct Visit {
+        var site: UInt32
+        var person: Int
+        var session: String
+        var beaconsLeft: Int
+        var started = false
+    }
+
     let sites: Int
     let persons: Int
     private var random: SplitMix64
     private var clockMs: Int64
+    private var visits: [Visit] = []
+    private var sessionsStarted = 0
+    private let stream: UInt64
 
-    init(seed: UInt64, sites: Int, persons: Int, startMs: Int64) {
+    /// - Parameters:
+    ///   - persons: visitors per site (cookies).
+    ///   - activeVisits: visits in progress at once.
+    init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64) {
         self.sites = max(1, sites)
         self.persons = max(1, persons)
         self.random = SplitMix64(seed: seed)
         self.clockMs = startMs
+        self.stream = seed
+        visits.reserveCapacity(activeVisits)
+        for _ in 0..<max(1, activeVisits) { visits.append(newVisit()) }
     }
 
     /// A known identifier of some visitor, for lookups: (site, cookie).
@@ -28,52 +47,72 @@ struct SimpleTraffic {
     }
 
     mutating func next() -> Stitch_V1_Beacon {
-        let site = UInt32(1 + random.next(below: sites))
-        let person = random.next(below: persons)
-        let session = person &* 31 &+ Int(clockMs / 1_800_000)  // a new session every 30 minutes
+        let index = random.next(below: visits.count)
+        var visit = visits[index]
         clockMs += 1
+        let beacon = beacon(for: visit)
+        visit.started = true
+        visit.beaconsLeft -= 1
+        visits[index] = visit.beaconsLeft > 0 ? visit : newVisit()
+        return beacon
+    }
+
+    private mutating func newVisit() -> Visit {
+        sessionsStarted += 1
+        let site = UInt32(1 + random.next(below: sites))
+        return Visit(
+            site: site,
+            person: random.next(below: persons),
+            session: "s\(stream)-\(sessionsStarted)-session",
+            beaconsLeft: 3 + random.next(below: 23))
+    }
+
+    private mutating func beacon(for visit: Visit) -> Stitch_V1_Beacon {
         let roll = random.next(below: 100)
-        return Stitch_V1_Beacon.with {
-            $0.site = site
+        let person = visit.person
+        var beacon = Stitch_V1_Beacon.with {
+            $0.site = visit.site
             $0.timeMs = clockMs
             $0.eventID = random.nextValue()
             $0.identifiers = [
                 .with {
                     $0.kind = .cookie
-                    $0.value = Self.cookie(site: site, person: person)
+                    $0.value = Self.cookie(site: visit.site, person: person)
                 },
                 .with {
                     $0.kind = .session
-                    $0.value = "s\(site)-\(session)-session"
+                    $0.value = visit.session
                 },
             ]
-            switch roll {
-            case 0..<78:
-                $0.hit = .with {
-                    $0.type = .pageview
-                    $0.url = "https://shop\(site).example/catalog/item-\(random.next(below: 5000))"
-                }
-            case 78..<95:
-                $0.visit = .with {
-                    let sources = [("yandex", "cpc"), ("google", "cpc"), ("vk", "social"), ("", "")]
-                    let (source, medium) = sources[random.next(below: sources.count)]
-                    $0.utmSource = source
-                    $0.utmMedium = medium
-                    $0.utmCampaign = source.isEmpty ? "" : "spring-\(random.next(below: 20))"
-                    $0.landingURL = "https://shop\(site).example/?utm_source=\(source)"
-                }
-            case 95..<99:
-                $0.form = .with {
-                    $0.formID = "callback"
-                    $0.phone = "+7 (9\(String(format: "%02d", person % 100))) \(100 + person % 900)-\(10 + person % 90)-\(10 + (person / 90) % 90)"
-                }
-            default:
-                $0.chat = .with {
-                    $0.provider = "jivo"
-                    $0.chatID = "chat-\(person)"
-                }
+        }
+        if !visit.started {
+            let sources = [("yandex", "cpc"), ("google", "cpc"), ("vk", "social"), ("", "")]
+            let (source, medium) = sources[random.next(below: sources.count)]
+            beacon.visit = .with {
+                $0.utmSource = source
+                $0.utmMedium = medium
+                $0.utmCampaign = source.isEmpty ? "" : "spring-\(random.next(below: 20))"
+                $0.landingURL = "https://shop\(visit.site).example/?utm_source=\(source)"
+            }
+        } else if roll < 95 {
+            beacon.hit = .with {
+                $0.type = .pageview
+                $0.url = "https://shop\(visit.site).example/catalog/item-\(random.next(below: 5000))"
+            }
+        } else if roll < 99 {
+            beacon.form = .with {
+                $0.formID = "callback"
+                $0.phone = String(
+                    format: "+7 (9%02d) %03d-%02d-%02d", person % 100, (person / 100) % 1000, (person / 100_000) % 100,
+                    Int(visit.site))
+            }
+        } else {
+            beacon.chat = .with {
+                $0.provider = "jivo"
+                $0.chatID = "chat-\(person)"
             }
         }
+        return beacon
     }
 
     static func cookie(site: UInt32, person: Int) -> String {
