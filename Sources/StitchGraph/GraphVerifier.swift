@@ -155,7 +155,12 @@ public struct GraphVerifier {
                     count += 1
                     let (anchor, _, seq) = StoreKeys.decodeEventKey(key)
                     if anchor != 0 && nodes[anchor] == nil { violation("event \(seq): anchor \(anchor) does not exist") }
-                    if value.isEmpty || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
+                    if value.count != 1 || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
+                    if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
+                        if stored.first != value.first { violation("event \(seq): index and log disagree on its type") }
+                    } else {
+                        violation("event \(seq): indexed but missing from the log")
+                    }
                     anchoredByNode[anchor, default: 0] += 1
                     entry = try cursor.next()
                 }
@@ -163,7 +168,9 @@ public struct GraphVerifier {
             for (id, record) in nodes where record.anchoredEvents != anchoredByNode[id, default: 0] {
                 violation("node \(id): counts \(record.anchoredEvents) anchored events, the table holds \(anchoredByNode[id, default: 0])")
             }
-            report.checks.append(("events have existing anchors", count))
+            let logged = try txn.count(graph.tables.log)
+            if logged != count { violation("the log holds \(logged) events, the index \(count)") }
+            report.checks.append(("events have existing anchors and log records", count))
         }
 
         /// Every merge has the older person winning, both in one person now,

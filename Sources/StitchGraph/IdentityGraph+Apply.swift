@@ -48,13 +48,18 @@ struct BatchWriter {
     private var identCache: [ByteKey: UInt64] = [:]
     /// The guards of each site seen in the batch.
     private var siteGuards: [UInt32: Guards] = [:]
-    private var pendingEvents: [(key: [UInt8], value: [UInt8])] = []
+    /// Index entries (anchor, time, seq) → type, written sorted at flush.
+    private var pendingEvents: [(key: [UInt8], type: UInt8)] = []
+    /// Stored events in seq order, from `firstSeq`, appended to the log.
+    private var pendingLog: [[UInt8]] = []
+    private let firstSeq: UInt64
     private var scratchKey: [UInt8] = []
 
     init(graph: IdentityGraph, counters: GraphCounters) {
         self.graph = graph
         self.counters = counters
         self.firstNewNode = counters.nextNode
+        self.firstSeq = counters.nextEvent
         scratchKey.reserveCapacity(StoreKeys.keyBytesMax)
     }
 
@@ -87,10 +92,8 @@ struct BatchWriter {
                 // firstSeenMs needs no update: node(for:) already moved it back.
             }
         }
-        pendingEvents.append((
-            StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq),
-            event.stored
-        ))
+        pendingEvents.append((StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq), UInt8(type.rawValue)))
+        pendingLog.append(event.stored)
         counters.events += 1
         report.events += 1
         report.eventSeqs.append(seq)
@@ -103,9 +106,12 @@ struct BatchWriter {
             let isNew = id >= firstNewNode
             try txn.put(graph.tables.node, StoreKeys.nodeKey(id), nodes[id]!.bytes, append: isNew)
         }
+        for (offset, stored) in pendingLog.enumerated() {
+            try txn.put(graph.tables.log, StoreKeys.logKey(firstSeq + UInt64(offset)), stored, append: true)
+        }
         pendingEvents.sort { $0.key.lexicographicallyPrecedes($1.key) }
         for event in pendingEvents {
-            try txn.put(graph.tables.event, event.key, event.value)
+            try txn.put(graph.tables.event, event.key, [event.type])
         }
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }

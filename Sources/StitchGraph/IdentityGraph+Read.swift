@@ -157,8 +157,7 @@ extension IdentityGraph {
         }
         let page = best.entries.prefix(query.limit)
         let events = try page.map { entry in
-            let key = StoreKeys.eventKey(anchor: entry.anchor, timeMs: entry.position.timeMs, seq: entry.position.seq)
-            guard let stored = try txn.get(tables.event, key) else {
+            guard let stored = try txn.get(tables.log, StoreKeys.logKey(entry.position.seq)) else {
                 preconditionFailure("event \(entry.position.seq) vanished inside one read transaction")
             }
             return StoredEvent.decode(stored, seq: entry.position.seq)

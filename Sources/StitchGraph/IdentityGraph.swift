@@ -16,11 +16,11 @@ public final class IdentityGraph: Sendable {
     let tables: Tables
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 1
+    public static let schemaVersion: UInt32 = 2
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, merge, conflict, meta: Table
+        let ident, node, event, log, merge, conflict, meta: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -38,6 +38,7 @@ public final class IdentityGraph: Sendable {
             ident: environment.table(StoreKeys.ident),
             node: environment.table(StoreKeys.node),
             event: environment.table(StoreKeys.event),
+            log: environment.table(StoreKeys.log),
             merge: environment.table(StoreKeys.merge),
             conflict: environment.table(StoreKeys.conflict),
             meta: environment.table(StoreKeys.meta)

@@ -5,7 +5,8 @@ import StitchIdentity
 /// ```
 /// ident    site u32 | kind u8 | value          → node id u64 (LE)
 /// node     node id u64                         → NodeRecord
-/// event    anchor u64 | time u64* | seq u64    → stitch.v1.Event (protobuf)
+/// event    anchor u64 | time u64* | seq u64    → type u8 (the per-person index)
+/// log      seq u64                             → StoredEvent (the events, append-only)
 /// merge    seq u64                             → MergeRecord
 /// conflict seq u64                             → ConflictRecord
 /// meta     name (ASCII)                        → value
@@ -13,6 +14,12 @@ import StitchIdentity
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
 /// anchor 0, which is never a node id.
+///
+/// Why events live in two tables: the writer appends every event to `log`
+/// in seq order, so the bulk of each commit is sequential and dense; the
+/// small `event` index entries keep a person's history in (time, seq) order.
+/// Storing whole events under their anchor made every commit dirty a page
+/// per active session, several times the bytes of the events themselves.
 enum StoreKeys {
     static let ident = "ident"
     static let node = "node"
@@ -20,7 +27,8 @@ enum StoreKeys {
     static let merge = "merge"
     static let conflict = "conflict"
     static let meta = "meta"
-    static let allTables = [ident, node, event, merge, conflict, meta]
+    static let log = "log"
+    static let allTables = [ident, node, event, log, merge, conflict, meta]
 
     /// LMDB's key size limit; ident keys over it are refused as identifiers.
     static let keyBytesMax = 511
@@ -37,6 +45,10 @@ enum StoreKeys {
         key.reserveCapacity(8)
         ByteCoding.appendBigEndian(id, to: &key)
         return key
+    }
+
+    static func logKey(_ seq: UInt64) -> [UInt8] {
+        nodeKey(seq)  // the same layout: one big-endian u64
     }
 
     static func eventKey(anchor: UInt64, timeMs: Int64, seq: UInt64) -> [UInt8] {
