@@ -69,6 +69,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Lookups per second alongside ingest (0 = none).")
     var queryRate = 0
 
+    /// Unpaced runs prepare frames for at most this rate × duration.
+    private var unpacedRateMax: Int { 200_000 }
+
     func validate() throws {
         guard ["tcp", "udp"].contains(transport) else { throw ValidationError("--transport is tcp or udp") }
         guard transport == "tcp" || rate > 0 else { throw ValidationError("UDP needs a --rate") }
@@ -81,15 +84,23 @@ struct LoadCommand: AsyncParsableCommand {
         let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
         let before = try? await statsClient?.stats()
         print("stitch load: \(transport) to \(host):\(port), \(rate == 0 ? "unpaced" : "\(rate) beacons/s"), \(duration) s, \(connections) connections, batches of \(batch)\(noCompress ? " (plain)" : " (zlib)"), \(sites) sites × \(persons) visitors, seed \(seed)")
+        let frames = try await withThrowingTaskGroup(of: (Int, [ByteBuffer]).self) { group in
+            for index in 0..<connections { group.addTask { (index, try prepareFrames(index: index)) } }
+            var frames = Array(repeating: [ByteBuffer](), count: connections)
+            for try await (index, prepared) in group { frames[index] = prepared }
+            return frames
+        }
+        let frameBytes = frames.joined().reduce(0) { $0 + $1.readableBytes }
+        print("prepared \(frames.joined().count) frames (\(frameBytes / batch / max(1, frames.joined().count)) bytes per beacon on the wire) before starting the clock")
         let start = ContinuousClock.now
         let deadline = start + .seconds(duration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<connections {
                 group.addTask {
                     if transport == "tcp" {
-                        try await sendTCP(index: index, deadline: deadline, recorder: recorder)
+                        try await sendTCP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
                     } else {
-                        try await sendUDP(index: index, deadline: deadline, recorder: recorder)
+                        try await sendUDP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
                     }
                 }
             }
@@ -110,14 +121,32 @@ struct LoadCommand: AsyncParsableCommand {
 
     // MARK: Senders
 
-    private func sendTCP(index: Int, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
-        let client = try await IngestClient.connect(host: host, port: port)
+    /// The frames one connection will send, encoded before the clock starts
+    /// so that the generator's own CPU (building beacons, protobuf, zlib)
+    /// does not compete with the server on a shared machine.
+    private func prepareFrames(index: Int) throws -> [ByteBuffer] {
+        let perSecond = rate > 0 ? rate : unpacedRateMax
+        let batches = Int((Double(perSecond) * duration / Double(batch * connections)).rounded(.up)) + 1
         var traffic = SimpleTraffic(seed: seed &+ UInt64(index), sites: sites, persons: persons, startMs: 1_767_225_600_000)
+        let encoder = FrameEncoder()
+        var frames: [ByteBuffer] = []
+        frames.reserveCapacity(batches)
+        for sequence in 1...batches {
+            let beacons = Stitch_V1_BeaconBatch.with { $0.beacons = (0..<batch).map { _ in traffic.next() } }
+            var buffer = ByteBufferAllocator().buffer(capacity: 64 * batch)
+            try encoder.encode(beacons, type: .batch, sequence: UInt64(sequence), compressed: !noCompress, into: &buffer)
+            frames.append(buffer)
+        }
+        return frames
+    }
+
+    private func sendTCP(index: Int, frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
+        let client = try await IngestClient.connect(host: host, port: port)
         let interval: Duration? = rate > 0 ? .seconds(Double(batch * connections) / Double(rate)) : nil
-        var due = ContinuousClock.now
+        var due = start
         var inFlight: [EventLoopFuture<Void>] = []
-        var sequence: UInt64 = 0
-        while ContinuousClock.now < deadline {
+        for (offset, frame) in frames.enumerated() {
+            guard ContinuousClock.now < deadline else { break }
             if interval != nil {
                 if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
             } else {
@@ -128,11 +157,8 @@ struct LoadCommand: AsyncParsableCommand {
             if inFlight.count >= window {
                 _ = try? await inFlight.removeFirst().get()
             }
-            let beacons = (0..<batch).map { _ in traffic.next() }
-            sequence += 1
             let sentAt = due
-            let count = beacons.count
-            let future = client.send(beacons, sequence: sequence, compressed: !noCompress).map { reply in
+            let future = client.sendFrame(frame, sequence: UInt64(offset + 1)).map { reply in
                 let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
                 recorder.update { totals in
                     switch reply {
@@ -154,7 +180,7 @@ struct LoadCommand: AsyncParsableCommand {
             }
             inFlight.append(future)
             recorder.update {
-                $0.beaconsSent += count
+                $0.beaconsSent += batch
                 $0.batchesSent += 1
             }
             if let interval { due += interval }
@@ -163,20 +189,18 @@ struct LoadCommand: AsyncParsableCommand {
         await client.close()
     }
 
-    private func sendUDP(index: Int, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
+    private func sendUDP(index: Int, frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
         let sender = try await UDPSender.connect(host: host, port: port)
-        var traffic = SimpleTraffic(seed: seed &+ UInt64(index), sites: sites, persons: persons, startMs: 1_767_225_600_000)
         let interval = Duration.seconds(Double(batch * connections) / Double(rate))
-        var due = ContinuousClock.now
-        var sequence: UInt64 = 0
-        while ContinuousClock.now < deadline {
+        var due = start
+        var next = 0
+        while ContinuousClock.now < deadline && next < frames.count {
             if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
             // Catch up in one burst when the sleep overslept several intervals.
             var sent = 0
-            while due <= ContinuousClock.now && sent < 64 {
-                sequence += 1
-                let beacons = (0..<batch).map { _ in traffic.next() }
-                _ = try sender.send(beacons, sequence: sequence, compressed: !noCompress)
+            while due <= ContinuousClock.now && sent < 64 && next < frames.count {
+                _ = sender.sendDatagram(frames[next])
+                next += 1
                 sent += 1
                 due += interval
             }
