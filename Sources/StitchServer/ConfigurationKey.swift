@@ -45,7 +45,7 @@ public struct ConfigurationKey: Sendable {
             help: "query tokens: TOKEN=SITE,SITE;TOKEN=* (empty: loopback clients only)",
             apply: { (config, text) throws(ConfigurationError) in config.tokens = try parseTokens(text) },
             current: { $0.tokens.map { "\($0.name)" }.joined(separator: ";") }),
-        int("query_in_flight_max", "unsent answers per query connection, at most", \.queryInFlightMax),
+        int("query_in_flight_max", "responses a query connection gets per flush, at most", \.queryInFlightMax),
         int("response_bytes_max", "largest query response payload", \.responseBytesMax),
         int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
         string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),

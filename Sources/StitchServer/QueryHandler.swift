@@ -10,9 +10,15 @@ import StitchWire
 /// must be `hello`; every request gets exactly one response carrying its id,
 /// answered in arrival order on the event loop (reads are microseconds and
 /// never wait for the writer). Responses are written as they are made and
-/// flushed once per socket read, so a pipelining client gets them in bulk.
-final class QueryHandler: ChannelInboundHandler {
+/// flushed once per socket read (or every `inFlightMax` responses), so a
+/// pipelining client gets them in bulk.
+///
+/// Backpressure: a client that sends faster than it reads fills its socket;
+/// once the channel is not writable the handler stops reading requests until
+/// it is again, so the server never queues unbounded responses.
+final class QueryHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let authority: TokenAuthority
@@ -24,8 +30,10 @@ final class QueryHandler: ChannelInboundHandler {
     private let decoder = PayloadDecoder()
     private let encoder = FrameEncoder()
     private var access: QueryAccess?
-    /// Responses written but not yet on the wire (the client is not reading).
-    private var inFlight = 0
+    /// Responses written since the last flush.
+    private var unflushed = 0
+    /// A read the pipeline asked for while the channel was not writable.
+    private var readHeld = false
     private var timers: [String: CoreMetrics.Timer] = [:]
 
     init(graph: IdentityGraph, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
@@ -47,9 +55,6 @@ final class QueryHandler: ChannelInboundHandler {
         do throws(QueryFailure) {
             let request = try decodeRequest(frame)
             type = Self.typeName(request.kind)
-            guard inFlight < inFlightMax else {
-                throw QueryFailure(.tooManyInFlight, "more than \(inFlightMax) unread responses; read before sending more")
-            }
             body = try answer(request, context: context)
         } catch {
             body = .error(error.wireMessage)
@@ -60,8 +65,30 @@ final class QueryHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        flush(context)
         context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        guard unflushed > 0 else { return }
+        unflushed = 0
+        context.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -69,7 +96,7 @@ final class QueryHandler: ChannelInboundHandler {
             // Stream-fatal framing error: answer once, then close.
             metrics.frameRejected(reason: frameError.code, transport: "query")
             write(.error(QueryFailure(.badFrame, "\(frameError); closing").wireMessage), requestID: 0, context: context)
-            context.flush()
+            flush(context)
         } else {
             logger.debug("query connection error: \(error)")
         }
@@ -144,10 +171,9 @@ final class QueryHandler: ChannelInboundHandler {
             // Within limits by the check above (responseBytesMax ≤ frameBytesMax).
             try! encoder.encode(payload: raw, type: .response, sequence: requestID, into: &buffer)
         }
-        inFlight += 1
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { _ in self.inFlight -= 1 }
-        context.write(wrapOutboundOut(buffer), promise: promise)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        unflushed += 1
+        if unflushed >= inFlightMax { flush(context) }
     }
 
     private func timer(_ type: String) -> CoreMetrics.Timer {

@@ -48,7 +48,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     // MARK: Queries
     /// Query tokens; empty means loopback clients only, without a token.
     public var tokens: [TokenGrant] = []
-    /// Requests a query connection may have answered-but-unsent at once.
+    /// Pipelined requests a query connection may have answered before the
+    /// server flushes their responses (it also flushes after every read, and
+    /// stops reading while the client is not reading its answers).
     public var queryInFlightMax = 256
     /// Largest query response payload; larger answers are refused with
     /// RESPONSE_TOO_LARGE (the client narrows the request).

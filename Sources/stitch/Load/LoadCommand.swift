@@ -92,6 +92,7 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let frameBytes = frames.joined().reduce(0) { $0 + $1.readableBytes }
         print("prepared \(frames.joined().count) frames (\(frameBytes / batch / max(1, frames.joined().count)) bytes per beacon on the wire) before starting the clock")
+        let lookups = queryRate > 0 ? try prepareLookups() : []
         let start = ContinuousClock.now
         let deadline = start + .seconds(duration)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -105,7 +106,7 @@ struct LoadCommand: AsyncParsableCommand {
                 }
             }
             if queryRate > 0 {
-                group.addTask { try await runQueries(deadline: deadline, recorder: recorder) }
+                group.addTask { try await runQueries(frames: lookups, start: start, deadline: deadline, recorder: recorder) }
             }
             group.addTask { await reportProgress(start: start, deadline: deadline, recorder: recorder) }
             try await group.waitForAll()
@@ -212,23 +213,41 @@ struct LoadCommand: AsyncParsableCommand {
         await sender.close()
     }
 
-    private func runQueries(deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
-        let client = try await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+    /// Lookup frames for the whole run, encoded before the clock starts.
+    private func prepareLookups() throws -> [ByteBuffer] {
+        let count = Int((Double(queryRate) * duration).rounded(.up)) + 1
         var traffic = SimpleTraffic(seed: seed &+ 1000, sites: sites, persons: persons, startMs: 0)
-        let interval = Duration.seconds(1.0 / Double(queryRate))
-        var due = ContinuousClock.now
-        while ContinuousClock.now < deadline {
-            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
-            while due <= ContinuousClock.now {
-                let (site, cookie) = traffic.someCookie()
-                let sentAt = due
-                client.response(.lookup(.with {
+        let encoder = FrameEncoder()
+        return try (1...count).map { id in
+            let (site, cookie) = traffic.someCookie()
+            let request = Stitch_V1_Request.with {
+                $0.requestID = UInt64(id)
+                $0.lookup = .with {
                     $0.site = site
                     $0.person.identifier = .with {
                         $0.kind = .cookie
                         $0.value = cookie
                     }
-                })).whenComplete { result in
+                }
+            }
+            var buffer = ByteBufferAllocator().buffer(capacity: 64)
+            try encoder.encode(request, type: .request, sequence: UInt64(id), into: &buffer)
+            return buffer
+        }
+    }
+
+    private func runQueries(
+        frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder
+    ) async throws {
+        let client = try await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+        let interval = Duration.seconds(1.0 / Double(queryRate))
+        var due = start
+        var next = 0
+        while ContinuousClock.now < deadline && next < frames.count {
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            while due <= ContinuousClock.now && next < frames.count {
+                let sentAt = due
+                client.sendFrame(frames[next], requestID: UInt64(next + 1)).whenComplete { result in
                     let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
                     recorder.update { totals in
                         totals.queries += 1
@@ -237,6 +256,7 @@ struct LoadCommand: AsyncParsableCommand {
                         if case .failure = result { totals.queryErrors += 1 }
                     }
                 }
+                next += 1
                 due += interval
             }
         }
@@ -262,21 +282,31 @@ struct LoadCommand: AsyncParsableCommand {
         }
     }
 
-    /// Waits until the server's accepted count stops moving (the writer has
-    /// drained what UDP delivered).
+    /// Waits until the server has committed (or refused or dropped) every
+    /// beacon it received: then `accepted` is final for this run.
     private func settledStats(_ client: QueryClient, last: Stitch_V1_StatsResponse?) async -> Stitch_V1_StatsResponse? {
-        var previous = last
-        for _ in 0..<50 {
+        var latest = last
+        for _ in 0..<150 {
+            if let stats = latest {
+                let rejected = stats.counters.filter { $0.name.hasPrefix("stitch_beacons_rejected_total") }.reduce(0) { $0 + $1.value }
+                if counter(stats, "stitch_beacons_accepted_total") + rejected
+                    + counter(stats, "stitch_udp_dropped_beacons_total") == counter(stats, "stitch_beacons_received_total")
+                {
+                    return stats
+                }
+            }
             try? await Task.sleep(for: .milliseconds(200))
-            let current = try? await client.stats()
-            if let current, let previous, accepted(current) == accepted(previous) { return current }
-            previous = current
+            latest = (try? await client.stats()) ?? latest
         }
-        return previous
+        return latest
+    }
+
+    private func counter(_ stats: Stitch_V1_StatsResponse, _ name: String) -> UInt64 {
+        stats.counters.first { $0.name == name }?.value ?? 0
     }
 
     private func accepted(_ stats: Stitch_V1_StatsResponse) -> UInt64 {
-        stats.counters.first { $0.name == "stitch_beacons_accepted_total" }?.value ?? 0
+        counter(stats, "stitch_beacons_accepted_total")
     }
 
     private func report(_ totals: LoadRecorder.Totals, elapsed: Double, before: Stitch_V1_StatsResponse?, after: Stitch_V1_StatsResponse?) {
