@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end load scenarios of the service issue, each against a fresh
+# release server (sync durability, default settings) in a temporary folder,
+# with the load generator on the same machine:
+#
+#   1. TCP ingest, unpaced (as fast as acks come back), 20 s
+#   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
+#   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
+#
+#   ops/load-scenarios.sh            # all, about 3 minutes after the build
+#   DURATION=10 ops/load-scenarios.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ops/install-deps.sh
+swift build -c release --product stitch >&2
+stitch="$PWD/.build/release/stitch"
+duration="${DURATION:-20}"
+work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
+trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+start_server() {
+  rm -rf "$work/data" "$work/ready.json"
+  "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 \
+    --ready-file "$work/ready.json" 2>"$work/serve.log" &
+  echo $! >"$work/pid"
+  for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+  ingest=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['ingest'])")
+  query=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['query'])")
+}
+
+stop_server() {
+  kill -TERM "$(cat "$work/pid")"
+  wait "$(cat "$work/pid")" 2>/dev/null || true
+}
+
+run() {
+  echo
+  echo "== $1"
+  shift
+  "$stitch" load --port "$ingest" --query-port "$query" --persons 1000000 --duration "$duration" "$@" | grep -v '^\['
+}
+
+start_server
+run "TCP ingest, unpaced, acked after each group commit (sync)" --transport tcp
+stop_server
+
+start_server
+run "UDP ingest at 100k beacons/s" --transport udp --rate 100000 --batch 20
+stop_server
+
+start_server
+run "lookups at 20k/s, light ingest" --transport tcp --rate 1000 --query-rate 20000
+run "lookups at 20k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 --query-rate 20000
+stop_server
