@@ -40,6 +40,21 @@ struct Connection<Reply: Sendable>: Sendable {
         return promise.futureResult
     }
 
+    /// Sends several frames with one hop onto the event loop and one flush:
+    /// far cheaper per frame than `send` for a client that sends in bursts.
+    func send(_ frames: [(frame: ByteBuffer, sequence: UInt64)]) -> [EventLoopFuture<Reply>] {
+        let loop = channel.eventLoop
+        let requests = frames.map { PendingRequest(sequence: $0.sequence, frame: $0.frame, promise: loop.makePromise(of: Reply.self)) }
+        let channel = channel
+        loop.execute {
+            for request in requests {
+                channel.write(request).whenFailure { request.promise.fail(ClientError.connectionClosed(lastError: "\($0)")) }
+            }
+            channel.flush()
+        }
+        return requests.map(\.promise.futureResult)
+    }
+
     /// Writes bytes that expect no reply (tests of fatal framing errors).
     func sendUnanswered(_ bytes: ByteBuffer) async throws {
         let promise = channel.eventLoop.makePromise(of: Reply.self)

@@ -125,6 +125,11 @@ public final class QueryClient: Sendable {
         connection.send(frame, sequence: requestID)
     }
 
+    /// Sends ready-made frames in one burst (one event-loop hop, one flush).
+    public func sendFrames(_ frames: [(frame: ByteBuffer, requestID: UInt64)]) -> [EventLoopFuture<Stitch_V1_Response>] {
+        connection.send(frames.map { (frame: $0.frame, sequence: $0.requestID) })
+    }
+
     public func close() async {
         await connection.close()
     }

@@ -245,9 +245,18 @@ struct LoadCommand: AsyncParsableCommand {
         var next = 0
         while ContinuousClock.now < deadline && next < frames.count {
             if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            // Every request now due goes out in one burst (one hop, one flush);
+            // each one's latency still counts from when it was due.
+            var burst: [(frame: ByteBuffer, requestID: UInt64)] = []
+            var dueTimes: [ContinuousClock.Instant] = []
             while due <= ContinuousClock.now && next < frames.count {
-                let sentAt = due
-                client.sendFrame(frames[next], requestID: UInt64(next + 1)).whenComplete { result in
+                burst.append((frames[next], UInt64(next + 1)))
+                dueTimes.append(due)
+                next += 1
+                due += interval
+            }
+            for (future, sentAt) in zip(client.sendFrames(burst), dueTimes) {
+                future.whenComplete { result in
                     let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
                     recorder.update { totals in
                         totals.queries += 1
@@ -256,8 +265,6 @@ struct LoadCommand: AsyncParsableCommand {
                         if case .failure = result { totals.queryErrors += 1 }
                     }
                 }
-                next += 1
-                due += interval
             }
         }
         try await Task.sleep(for: .milliseconds(200))
