@@ -75,19 +75,5 @@ struct QueryFailure: Error, Sendable {
     }
 
     /// Snake-case label for metrics.
-    var label: String {
-        switch code {
-        case .unauthenticated: "unauthenticated"
-        case .permissionDenied: "permission_denied"
-        case .invalidArgument: "invalid_argument"
-        case .notFound: "not_found"
-        case .badFrame: "bad_frame"
-        case .tooManyInFlight: "too_many_in_flight"
-        case .responseTooLarge: "response_too_large"
-        case .unsupported: "unsupported"
-        case .unavailable: "unavailable"
-        case .internal: "internal"
-        default: "unspecified"
-        }
-    }
+    var label: String { code.label }
 }
