@@ -162,6 +162,7 @@ let package = Package(
             dependencies: [
                 "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
