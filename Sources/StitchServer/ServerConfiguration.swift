@@ -22,8 +22,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var httpPort = 7072
 
     // MARK: Threads and sockets
-    /// Event-loop threads; 0 means one per core. Each has its own UDP socket.
+    /// Collector event-loop threads; 0 means one per core. Each has its own UDP socket.
     public var eventLoops = 0
+    /// Event-loop threads of the query server (and HTTP), kept apart from
+    /// the collector's so lookups never wait behind a burst of batches.
+    public var queryEventLoops = 1
     /// SO_RCVBUF of each UDP socket; the kernel may clamp it (net.core.rmem_max).
     public var udpReceiveBufferBytes = 8 << 20
     /// Datagrams read per system call (recvmmsg).
@@ -74,6 +77,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check((0...65_535).contains(port), key, "a port is 0...65535")
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
+        try check(queryEventLoops >= 1 && queryEventLoops <= 64, "query_event_loops", "1 to 64")
         try check(udpVectorReadCount >= 1 && udpVectorReadCount <= 1024, "udp_vector_read_count", "1...1024")
         try check(groupBeaconsMax >= 1, "group_beacons_max", "at least 1")
         try check(queueBeaconsMax >= 4096, "queue_beacons_max", "at least one full batch (4096)")

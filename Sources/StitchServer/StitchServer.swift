@@ -39,7 +39,11 @@ public final class StitchServer: Service, Sendable {
 
     /// Everything a running server owns, released by `shutdown()`.
     private struct Running {
+        /// Event loops of the collector (TCP connections and UDP sockets).
         var group: MultiThreadedEventLoopGroup
+        /// Event loops of the query server and the HTTP port, apart from the
+        /// collector's so that a burst of batches never delays a lookup.
+        var queryGroup: MultiThreadedEventLoopGroup
         var graph: IdentityGraph
         var queue: IngestQueue
         var writer: GraphWriter
@@ -93,12 +97,14 @@ public final class StitchServer: Service, Sendable {
         )
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        let queryGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.queryEventLoops)
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
         let writer = GraphWriter(
             graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger)
         writer.start()
         var running = Running(
-            group: group, graph: graph, queue: queue, writer: writer, listeners: [], udpSockets: [],
+            group: group, queryGroup: queryGroup, graph: graph, queue: queue, writer: writer, listeners: [],
+            udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0))
         do {
@@ -110,6 +116,7 @@ public final class StitchServer: Service, Sendable {
             await writer.waitUntilFinished()
             graph.close()
             try? await group.shutdownGracefully()
+            try? await queryGroup.shutdownGracefully()
             throw error
         }
         state.withLockedValue { $0 = .running(running) }
@@ -131,7 +138,7 @@ public final class StitchServer: Service, Sendable {
         }
         let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
         running.listeners.append(queryListener)
-        let httpListener = try await httpBootstrap(running.group).bind(host: host, port: configuration.httpPort).get()
+        let httpListener = try await httpBootstrap(running.queryGroup).bind(host: host, port: configuration.httpPort).get()
         running.listeners.append(httpListener)
         running.ports = BoundPorts(
             ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!)
@@ -189,7 +196,7 @@ public final class StitchServer: Service, Sendable {
         let graph = running.graph
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let authority = TokenAuthority(grants: configuration.tokens)
-        return ServerBootstrap(group: running.group)
+        return ServerBootstrap(group: running.queryGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -228,7 +235,7 @@ public final class StitchServer: Service, Sendable {
     private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
         let host = configuration.host
         logger.info(
-            "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(configuration.durability.rawValue) durability, \(loops) event loops)")
+            "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
             "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz)")
         if staleReaders > 0 {
@@ -284,6 +291,7 @@ public final class StitchServer: Service, Sendable {
         for channel in running.queryConnections.all() { try? await channel.close() }
         running.graph.close()
         try? await running.group.shutdownGracefully()
+        try? await running.queryGroup.shutdownGracefully()
         logger.info("stopped cleanly in \(ContinuousClock.now - started); store closed")
     }
 

@@ -1,13 +1,13 @@
 /// A look at protobuf bytes that counts a top-level field without decoding
 /// anything, so a batch's beacon count is bounded before the decoder builds a
 /// message per beacon.
-enum ProtobufScan {
+public enum ProtobufScan {
     /// Counts the top-level occurrences of `field`.
     ///
     /// Throws `malformedPayload` for bytes that are not a sequence of
     /// well-formed fields (a length past the end, a bad wire type), which the
     /// full decoder would refuse too.
-    static func count(field: UInt64, in bytes: UnsafeRawBufferPointer) throws(FrameError) -> Int {
+    public static func count(field: UInt64, in bytes: UnsafeRawBufferPointer) throws(FrameError) -> Int {
         var reader = VarintReader(bytes: bytes)
         var count = 0
         while !reader.isAtEnd {

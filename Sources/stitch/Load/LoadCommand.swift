@@ -239,36 +239,32 @@ struct LoadCommand: AsyncParsableCommand {
     private func runQueries(
         frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder
     ) async throws {
-        let client = try await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
-        let interval = Duration.seconds(1.0 / Double(queryRate))
-        var due = start
+        let driver = try await LookupDriver.connect(host: host, port: queryPort, token: token, requests: frames.count)
+        let intervalNanos = 1e9 / Double(queryRate)
+        // The same instant on both clocks: NIO's uptime clock stamps answers.
+        let startNanos = NIODeadline.now().uptimeNanoseconds - UInt64((ContinuousClock.now - start).seconds * 1e9)
         var next = 0
         while ContinuousClock.now < deadline && next < frames.count {
+            let due = start + .nanoseconds(Int64(Double(next) * intervalNanos))
             if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
             // Every request now due goes out in one burst (one hop, one flush);
             // each one's latency still counts from when it was due.
-            var burst: [(frame: ByteBuffer, requestID: UInt64)] = []
-            var dueTimes: [ContinuousClock.Instant] = []
-            while due <= ContinuousClock.now && next < frames.count {
-                burst.append((frames[next], UInt64(next + 1)))
-                dueTimes.append(due)
-                next += 1
-                due += interval
-            }
-            for (future, sentAt) in zip(client.sendFrames(burst), dueTimes) {
-                future.whenComplete { result in
-                    let micros = UInt64(max(0, (ContinuousClock.now - sentAt).seconds * 1_000_000))
-                    recorder.update { totals in
-                        totals.queries += 1
-                        _ = totals.queryMicros.record(micros)
-                        if case .success(let response) = result, case .error = response.kind { totals.queryErrors += 1 }
-                        if case .failure = result { totals.queryErrors += 1 }
-                    }
-                }
-            }
+            let elapsed = (ContinuousClock.now - start).seconds * 1e9
+            let last = min(frames.count, Int(elapsed / intervalNanos) + 1)
+            guard last > next else { continue }
+            let dueNanos = (next..<last).map { startNanos + UInt64(Double($0) * intervalNanos) }
+            driver.send(frames[next..<last], firstID: next + 1, dueNanos: dueNanos)
+            recorder.update { $0.queriesSent += last - next }
+            next = last
         }
-        try await Task.sleep(for: .milliseconds(200))
-        await client.close()
+        try await Task.sleep(for: .milliseconds(300))
+        let (micros, answered, errors) = try await driver.results()
+        recorder.update {
+            $0.queryMicros = micros
+            $0.queries = answered
+            $0.queryErrors = errors
+        }
+        await driver.close()
     }
 
     // MARK: Reporting
@@ -283,7 +279,7 @@ struct LoadCommand: AsyncParsableCommand {
             if transport == "tcp" {
                 line += " acked \(now.beaconsAcked - last.beaconsAcked)/s, errors \(now.failures + now.batchesRefused)"
             }
-            if queryRate > 0 { line += ", queries \(now.queries - last.queries)/s" }
+            if queryRate > 0 { line += ", lookups sent \(now.queriesSent - last.queriesSent)/s" }
             print(line)
             last = now
         }

@@ -14,6 +14,7 @@ final class LoadRecorder: Sendable {
         var failures = 0
         var lastFailure: String?
         var ackMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var queriesSent = 0
         var queries = 0
         var queryErrors = 0
         var queryMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
