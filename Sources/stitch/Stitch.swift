@@ -18,7 +18,8 @@ struct Stitch: AsyncParsableCommand {
             """,
         version: StitchVersion.current,
         subcommands: [
-            ServeCommand.self, QueryCommand.self, LoadCommand.self, NormalizeCommand.self, InspectCommand.self,
+            ServeCommand.self, QueryCommand.self, LoadCommand.self, ImportCommand.self, ExportCommand.self,
+            NormalizeCommand.self, InspectCommand.self,
             VerifyCommand.self,
         ]
     )

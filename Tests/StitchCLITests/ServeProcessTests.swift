@@ -16,14 +16,14 @@ struct ServeProcessTests {
         let ports: [String: Int]
         let logPath: String
 
-        init(directory: TemporaryDirectory) throws {
+        init(directory: TemporaryDirectory, dataName: String = "data") throws {
             self.directory = directory
             let ready = directory.appending("ready-\(UUID().uuidString.prefix(6)).json")
             logPath = directory.appending("serve-\(UUID().uuidString.prefix(6)).log")
             FileManager.default.createFile(atPath: logPath, contents: nil)
             process.executableURL = CLITests.binary
             process.arguments = [
-                "serve", "--data-dir", directory.appending("data"), "--ingest-port", "0", "--query-port", "0",
+                "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",
                 "--http-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
             ]
             process.standardError = FileHandle(forWritingAtPath: logPath)

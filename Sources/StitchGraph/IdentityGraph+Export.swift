@@ -1,0 +1,39 @@
+import StitchStore
+import StitchWire
+
+extension IdentityGraph {
+    /// Stored events in seq order, after `seq` (0 for the first), at most
+    /// `limit`: each as accepted, with its identifiers normalized. One read
+    /// transaction per page, so an export runs beside a writer.
+    public func events(after seq: UInt64, limit: Int) throws -> [Stitch_V1_Event] {
+        try environment.read { txn in
+            try txn.withCursor(tables.log) { cursor in
+                var events: [Stitch_V1_Event] = []
+                var entry = try cursor.seek(atLeast: StoreKeys.logKey(seq &+ 1))
+                while let (key, value) = entry, events.count < limit {
+                    events.append(StoredEvent.decode(value, seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)))
+                    entry = try cursor.next()
+                }
+                return events
+            }
+        }
+    }
+
+    /// Persons whose id (their root node) is after `personID`, in id order, at
+    /// most `limit`, with every identifier; optionally of one site only.
+    public func persons(after personID: UInt64, limit: Int, site: UInt32? = nil) throws -> [Stitch_V1_Person] {
+        try environment.read { txn in
+            var roots: [UInt64] = []
+            try txn.withCursor(tables.node) { cursor in
+                var entry = try cursor.seek(atLeast: StoreKeys.nodeKey(personID &+ 1))
+                while let (key, value) = entry, roots.count < limit {
+                    let id = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                    let record = NodeRecord(copying: value)
+                    if record.parent == id && (site == nil || record.site == site) { roots.append(id) }
+                    entry = try cursor.next()
+                }
+            }
+            return try roots.map { try person(root: $0, includeIdentifiers: true, txn) }
+        }
+    }
+}
