@@ -106,6 +106,10 @@ let package = Package(
             ]
         ),
 
+        // The load harness's traffic: seeded synthetic worlds with ground
+        // truth and the scoring of a server's stitching against it (pure).
+        .target(name: "StitchLoad", dependencies: ["StitchWire"]),
+
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
 
@@ -119,6 +123,7 @@ let package = Package(
                 "StitchWire",
                 "StitchServer",
                 "StitchClient",
+                "StitchLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,6 +172,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchTesting"]),
         .testTarget(
             name: "StitchCLITests",
             dependencies: [

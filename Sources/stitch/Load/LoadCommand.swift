@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import StitchClient
+import StitchLoad
 import StitchWire
 
 /// `stitch load`: drives a running server with synthetic beacons (and

@@ -10,7 +10,7 @@ import StitchWire
 ///
 /// Deterministic for a seed. The full synthetic world with ground truth is
 /// the load harness's job; this stream is for throughput and latency.
-struct SimpleTraffic {
+public struct SimpleTraffic {
     struct Visit {
         var site: UInt32
         var person: Int
@@ -19,8 +19,8 @@ struct SimpleTraffic {
         var started = false
     }
 
-    let sites: Int
-    let persons: Int
+    public let sites: Int
+    public let persons: Int
     private var random: SplitMix64
     private var clockMs: Int64
     private var visits: [Visit] = []
@@ -30,7 +30,7 @@ struct SimpleTraffic {
     /// - Parameters:
     ///   - persons: visitors per site (cookies).
     ///   - activeVisits: visits in progress at once.
-    init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64) {
+    public init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64) {
         self.sites = max(1, sites)
         self.persons = max(1, persons)
         self.random = SplitMix64(seed: seed)
@@ -41,12 +41,12 @@ struct SimpleTraffic {
     }
 
     /// A known identifier of some visitor, for lookups: (site, cookie).
-    mutating func someCookie() -> (site: UInt32, value: String) {
+    public mutating func someCookie() -> (site: UInt32, value: String) {
         let site = UInt32(1 + random.next(below: sites))
         return (site, Self.cookie(site: site, person: random.next(below: persons)))
     }
 
-    mutating func next() -> Stitch_V1_Beacon {
+    public mutating func next() -> Stitch_V1_Beacon {
         let index = random.next(below: visits.count)
         var visit = visits[index]
         clockMs += 1
@@ -115,28 +115,7 @@ struct SimpleTraffic {
         return beacon
     }
 
-    static func cookie(site: UInt32, person: Int) -> String {
+    public static func cookie(site: UInt32, person: Int) -> String {
         "ck\(site)x\(person)abcdef"
-    }
-}
-
-/// SplitMix64: tiny, fast, seedable; good enough for traffic shapes.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func nextValue() -> UInt64 { next() }
-
-    mutating func next(below bound: Int) -> Int {
-        Int(next() % UInt64(bound))
     }
 }

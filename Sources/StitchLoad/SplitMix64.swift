@@ -1,0 +1,28 @@
+/// SplitMix64: a tiny, fast, seedable generator; good enough for traffic
+/// shapes, and the same sequence on every platform for a seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A full 64-bit value (an event id, say).
+    public mutating func nextValue() -> UInt64 { next() }
+
+    /// Uniform in 0..<bound.
+    public mutating func next(below bound: Int) -> Int {
+        Int(next() % UInt64(bound))
+    }
+
+    /// True with probability `percent`/100.
+    public mutating func chance(_ percent: Int) -> Bool {
+        next(below: 100) < percent
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import StitchWire
+
+/// A seeded synthetic world per site, with ground truth: persons with one to
+/// three devices (tracker cookie, GA and Yandex client ids), visits over days
+/// with realistic sources (UTM tags, click ids, referrers, direct), page hits,
+/// tracking numbers shown and calls to them, forms with phones and e-mails
+/// typed in several formats, chats that carry the tracker cookie, and CRM
+/// deals keyed by the person's phone or e-mail, some won with revenue, some
+/// deleted.
+///
+/// Noise on purpose: junk cookie values ("undefined", …) on some hits, the
+/// site's shared office phone typed on some forms instead of the visitor's,
+/// bot sessions (a new cookie per visit, many hits), callers whose number is
+/// hidden, and persons who call without ever typing their phone (the call
+/// cannot be linked until call tracking matches it to a session).
+///
+/// The same seed and parameters give the same events, byte for byte.
+public struct World: Sendable {
+    /// One generated event and what the generator knows about it.
+    public struct Event: Sendable {
+        public var beacon: Stitch_V1_Beacon
+        /// The true person: `site << 32 | person` (bots count as persons of
+        /// their own).
+        public var truth: UInt64
+        /// An identifier of this event to ask the server "whose is it?"
+        /// (its session, else the caller's phone, else the CRM contact);
+        /// nil when the event carries none (a hidden caller).
+        public var probe: Stitch_V1_Identifier?
+    }
+
+    public struct Parameters: Sendable, Equatable {
+        public var seed: UInt64 = 1
+        public var sites = 2
+        public var personsPerSite = 2000
+        /// Days the visits spread over.
+        public var days = 30
+        public var startMs: Int64 = 1_767_225_600_000  // 2026-01-01
+        /// Percent of visits made by bots.
+        public var botPercent = 2
+        public init() {}
+    }
+
+    public let parameters: Parameters
+    /// Every event, in time order.
+    public let events: [Event]
+
+    /// The office phone every site's forms sometimes carry (noise).
+    public static func officePhone(site: UInt32) -> String { "+7 495 000-00-\(String(format: "%02d", Int(site) % 100))" }
+
+    public init(_ parameters: Parameters) {
+        self.parameters = parameters
+        var events: [Event] = []
+        for site in 1...UInt32(max(1, parameters.sites)) {
+            var random = SplitMix64(seed: parameters.seed &* 1_000_003 &+ UInt64(site))
+            var generator = SiteGenerator(site: site, parameters: parameters)
+            generator.generate(into: &events, random: &random)
+        }
+        events.sort { ($0.beacon.timeMs, $0.beacon.eventID) < ($1.beacon.timeMs, $1.beacon.eventID) }
+        self.events = events
+    }
+}
+
+/// Generates one site's persons and their journeys.
+struct SiteGenerator {
+    let site: UInt32
+    let parameters: World.Parameters
+    var nextEventID: UInt64 = 1
+    var nextSession = 1
+
+    init(site: UInt32, parameters: World.Parameters) {
+        self.site = site
+        self.parameters = parameters
+    }
+
+    struct Device {
+        var cookie: String
+        var gaClientID: String
+        var ymClientID: String
+    }
+
+    static let sources: [(weight: Int, source: String, medium: String, referrer: String)] = [
+        (30, "yandex", "cpc", ""), (20, "google", "cpc", ""), (10, "vk", "social", ""),
+        (5, "email", "newsletter", ""), (15, "", "", "https://yandex.ru/search/"), (20, "", "", ""),
+    ]
+    static let domains = ["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "inbox.ru"]
+
+    mutating func generate(into events: inout [World.Event], random: inout SplitMix64) {
+        let dayMs: Int64 = 86_400_000
+        for person in 0..<parameters.personsPerSite {
+            let truth = UInt64(site) << 32 | UInt64(person)
+            let devices = (0..<(1 + (random.chance(40) ? 1 : 0) + (random.chance(10) ? 1 : 0))).map { _ in
+                Device(
+                    cookie: Self.token(&random, 16),
+                    gaClientID: "GA1.2.\(1_000_000_000 + random.next(below: 999_999_999)).\(1_700_000_000 + random.next(below: 60_000_000))",
+                    ymClientID: "\(1_700_000_000 + random.next(below: 60_000_000))\(100_000_000 + random.next(below: 899_999_999))")
+            }
+            let phoneDigits = random.chance(70) ? "9\(100_000_000 + random.next(below: 899_999_999))" : nil
+            let email = random.chance(50)
+                ? "user\(site)x\(person).\(Self.token(&random, 4).lowercased())@\(Self.domains[random.next(below: Self.domains.count)])" : nil
+            var time = parameters.startMs + Int64(random.next(below: parameters.days)) * dayMs + Int64(random.next(below: 86_400)) * 1000
+            var converted = false
+            for _ in 0..<(1 + random.next(below: 6)) {
+                let device = devices[random.next(below: devices.count)]
+                let typedPhone = phoneDigits.map { Self.format(phone: $0, &random) }
+                converted = visit(device: device, truth: truth, phone: typedPhone, callerPhone: phoneDigits.map { "+7\($0)" },
+                                  email: email, time: &time, into: &events, random: &random) || converted
+                time += Int64(1 + random.next(below: 5)) * dayMs + Int64(random.next(below: 40_000)) * 1000
+                if random.chance(parameters.botPercent) { bot(time: time + 1000, into: &events, random: &random) }
+            }
+            if converted && (phoneDigits != nil || email != nil) && random.chance(60) {
+                deal(person: person, truth: truth, phone: phoneDigits.map { "8\($0)" }, email: email, time: time,
+                     into: &events, random: &random)
+            }
+        }
+    }
+
+    /// One visit; returns whether it converted (form, call or chat).
+    mutating func visit(
+        device: Device, truth: UInt64, phone: String?, callerPhone: String?, email: String?, time: inout Int64,
+        into events: inout [World.Event], random: inout SplitMix64
+    ) -> Bool {
+        let session = "ss\(site)v\(nextSession)\(Self.token(&random, 6))"
+        nextSession += 1
+        let sessionID = identifier(.session, session)
+        let cookie = identifier(.cookie, device.cookie)
+        var pick = random.next(below: 100)
+        let source = Self.sources.first { pick -= $0.weight; return pick < 0 } ?? Self.sources[5]
+        let landing = "https://shop\(site).example.ru/catalog/\(random.next(below: 300))"
+        append(&events, truth: truth, probe: sessionID, time: time,
+               identifiers: [cookie, sessionID, identifier(.gaClientID, device.gaClientID), identifier(.ymClientID, device.ymClientID)], body: .visit(.with {
+                $0.utmSource = source.source
+                $0.utmMedium = source.medium
+                $0.utmCampaign = source.source.isEmpty ? "" : "campaign-\(random.next(below: 12))"
+                $0.referrer = source.referrer
+                $0.landingURL = source.source.isEmpty ? landing : landing + "?utm_source=\(source.source)"
+                if source.source == "yandex" { $0.yclid = "\(random.next(below: 1_000_000_000))" }
+                if source.source == "google" { $0.gclid = Self.token(&random, 20) }
+            }))
+        var converted = false
+        var trackingNumber: String?
+        for hit in 0..<(1 + random.next(below: 12)) {
+            time += Int64(10 + random.next(below: 110)) * 1000
+            // Junk the tracker sometimes sends instead of its cookie.
+            let hitCookie = random.chance(1) ? identifier(.cookie, ["undefined", "null", "[object Object]"][random.next(below: 3)]) : cookie
+            append(&events, truth: truth, probe: sessionID, time: time, identifiers: [hitCookie, sessionID], body: .hit(.with { $0.url = landing + "/p\(hit)" }))
+            if trackingNumber == nil && random.chance(8) {
+                trackingNumber = "+7 495 111-22-\(String(format: "%02d", random.next(below: 10)))"
+                append(&events, truth: truth, probe: sessionID, time: time + 1, identifiers: [sessionID], body: .numberShown(.with { $0.trackingNumber = trackingNumber! }))
+            }
+        }
+        if random.chance(6) {
+            time += 30_000
+            // The shared office phone, typed instead of the visitor's own.
+            let typed = random.chance(3) ? Self.officePhoneTyped(site) : phone
+            append(&events, truth: truth, probe: sessionID, time: time, identifiers: [cookie, sessionID], body: .form(.with {
+                    $0.formID = "callback"
+                    $0.pageURL = landing
+                    $0.phone = typed ?? ""
+                    $0.email = email.map { random.chance(30) ? $0.uppercased() : $0 } ?? ""
+                }))
+            converted = true
+        }
+        if let trackingNumber, random.chance(40) {
+            time += 60_000
+            // A call carries no cookie: only the caller's number, if shown.
+            let hidden = callerPhone == nil || random.chance(5)
+            let callID = "c\(site)-\(nextEventID)"
+            append(&events, truth: truth, probe: hidden ? nil : identifier(.phone, callerPhone!), time: time, identifiers: [], body: .call(.with {
+                    $0.callID = callID
+                    $0.callerPhone = hidden ? "" : callerPhone!
+                    $0.trackingNumber = trackingNumber
+                    $0.durationS = UInt32(random.next(below: 600))
+                    $0.answered = random.chance(85)
+                }))
+            converted = true
+        }
+        if random.chance(3) {
+            time += 20_000
+            append(&events, truth: truth, probe: sessionID, time: time, identifiers: [cookie, sessionID], body: .chat(.with {
+                    $0.provider = "jivo"
+                    $0.chatID = "v-\(Self.token(&random, 8))"
+                    if random.chance(30) { $0.email = email ?? "" }
+                }))
+            converted = true
+        }
+        return converted
+    }
+
+    /// A bot: a fresh cookie and session, many hits, nothing else.
+    mutating func bot(time: Int64, into events: inout [World.Event], random: inout SplitMix64) {
+        let truth = UInt64(site) << 32 | UInt64(0x8000_0000) | UInt64(nextSession)
+        let session = identifier(.session, "ss\(site)b\(nextSession)\(Self.token(&random, 6))")
+        nextSession += 1
+        let cookie = identifier(.cookie, Self.token(&random, 16))
+        for index in 0..<(20 + random.next(below: 30)) {
+            append(&events, truth: truth, probe: session, time: time + Int64(index) * 500, identifiers: [cookie, session], body: .hit(.with { $0.url = "https://shop\(site).example.ru/sitemap/\(index)" }))
+        }
+    }
+
+    mutating func deal(
+        person: Int, truth: UInt64, phone: String?, email: String?, time: Int64,
+        into events: inout [World.Event], random: inout SplitMix64
+    ) {
+        let contact = "\(site)0\(person)"
+        var identifiers: [Stitch_V1_Identifier] = []
+        if let phone { identifiers.append(identifier(.phone, phone)) }
+        if let email, phone == nil || random.chance(50) { identifiers.append(identifier(.email, email)) }
+        let roll = random.next(below: 100)
+        append(&events, truth: truth, probe: identifier(.crmContact, "amocrm:" + contact), time: time + 86_400_000,
+               identifiers: identifiers, body: .deal(.with {
+                $0.crm = "amocrm"
+                $0.dealID = "D\(site)-\(person)"
+                $0.contactID = contact
+                $0.status = roll < 40 ? .won : roll < 80 ? .open : .deleted
+                $0.revenueMinor = roll < 40 ? Int64(100_000 + random.next(below: 10_000_000)) : 0
+                $0.currency = "RUB"
+            }))
+    }
+
+    // MARK: Helpers
+
+    mutating func append(
+        _ events: inout [World.Event], truth: UInt64, probe: Stitch_V1_Identifier?, time: Int64,
+        identifiers: [Stitch_V1_Identifier], body: Stitch_V1_Beacon.OneOf_Body
+    ) {
+        let beacon = Stitch_V1_Beacon.with {
+            $0.site = site
+            $0.timeMs = time
+            $0.eventID = nextEventID
+            $0.identifiers = identifiers
+            $0.body = body
+        }
+        nextEventID += 1
+        events.append(World.Event(beacon: beacon, truth: truth, probe: probe))
+    }
+
+    func identifier(_ kind: Stitch_V1_IdentifierKind, _ value: String) -> Stitch_V1_Identifier {
+        .with {
+            $0.kind = kind
+            $0.value = value
+        }
+    }
+
+    static func officePhoneTyped(_ site: UInt32) -> String { World.officePhone(site: site) }
+
+    /// A phone as people type it: 8 (916) 123-45-67, +7 916 1234567, 9161234567, …
+    static func format(phone digits: String, _ random: inout SplitMix64) -> String {
+        let d = Array(digits)
+        func part(_ range: Range<Int>) -> String { String(d[range]) }
+        switch random.next(below: 4) {
+        case 0: return "8 (\(part(0..<3))) \(part(3..<6))-\(part(6..<8))-\(part(8..<10))"
+        case 1: return "+7 \(part(0..<3)) \(part(3..<10))"
+        case 2: return digits
+        default: return "+7(\(part(0..<3)))\(part(3..<6))\(part(6..<10))"
+        }
+    }
+
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+    static func token(_ random: inout SplitMix64, _ length: Int) -> String {
+        String((0..<length).map { _ in alphabet[random.next(below: alphabet.count)] })
+    }
+}

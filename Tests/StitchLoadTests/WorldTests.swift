@@ -1,0 +1,76 @@
+import StitchLoad
+import StitchTesting
+import StitchWire
+import Testing
+
+@Suite("Synthetic world and scoring")
+struct WorldTests {
+    static var small: World.Parameters {
+        var parameters = World.Parameters()
+        parameters.sites = 2
+        parameters.personsPerSite = 300
+        return parameters
+    }
+
+    @Test("the world is deterministic for a seed and differs between seeds")
+    func deterministic() throws {
+        let a = World(Self.small), b = World(Self.small)
+        #expect(a.events.count == b.events.count)
+        #expect(try a.events.map { try $0.beacon.serializedBytes() as [UInt8] } == b.events.map { try $0.beacon.serializedBytes() as [UInt8] })
+        #expect(a.events.map(\.truth) == b.events.map(\.truth))
+        var other = Self.small
+        other.seed = 2
+        #expect(try World(other).events.map { try $0.beacon.serializedBytes() as [UInt8] } != a.events.map { try $0.beacon.serializedBytes() as [UInt8] })
+    }
+
+    @Test("the world holds every body type, the noise, valid beacons, unique event ids per site, time order")
+    func shape() {
+        let world = World(Self.small)
+        let validator = BeaconValidator()
+        #expect(world.events.allSatisfy { validator.problem(in: $0.beacon) == nil })
+        var bodies: Set<String> = []
+        for event in world.events {
+            switch event.beacon.body {
+            case .visit: bodies.insert("visit")
+            case .hit: bodies.insert("hit")
+            case .numberShown: bodies.insert("number_shown")
+            case .form: bodies.insert("form")
+            case .call: bodies.insert("call")
+            case .chat: bodies.insert("chat")
+            case .deal: bodies.insert("deal")
+            case nil: break
+            }
+        }
+        #expect(bodies == ["visit", "hit", "number_shown", "form", "call", "chat", "deal"])
+        #expect(world.events.contains { $0.beacon.identifiers.contains { $0.value == "undefined" || $0.value == "null" || $0.value == "[object Object]" } })
+        #expect(world.events.contains { $0.beacon.form.phone == World.officePhone(site: $0.beacon.site) })
+        #expect(world.events.contains { $0.truth & 0x8000_0000 != 0 }, "bots")
+        let ids = world.events.map { "\($0.beacon.site)/\($0.beacon.eventID)" }
+        #expect(Set(ids).count == ids.count)
+        #expect(zip(world.events, world.events.dropFirst()).allSatisfy { $0.beacon.timeMs <= $1.beacon.timeMs })
+    }
+
+    @Test("scoring: perfect, a split person, a wrong merge, an unlinked event")
+    func scoring() {
+        let truth: [UInt64] = [1, 1, 1, 2, 2, 3]
+        let perfect = StitchingScore.compute(truth: truth, predicted: [10, 10, 10, 20, 20, 30])
+        #expect(perfect.precision == 1 && perfect.recall == 1)
+        #expect(perfect.overMergedPersons == 0 && perfect.underMergedPersons == 0)
+
+        // Person 1 split in two: 1 of 3 true pairs of person 1 survives.
+        let split = StitchingScore.compute(truth: truth, predicted: [10, 10, 11, 20, 20, 30])
+        #expect(split.precision == 1)
+        #expect(split.correctPairs == 2 && split.truePairs == 4)
+        #expect(split.underMergedPersons == 1)
+
+        // Persons 2 and 3 merged: 2 wrong pairs among 6 predicted.
+        let merged = StitchingScore.compute(truth: truth, predicted: [10, 10, 10, 20, 20, 20])
+        #expect(merged.recall == 1)
+        #expect(merged.predictedPairs == 6 && merged.correctPairs == 4)
+        #expect(merged.overMergedPersons == 2)
+
+        // An event the server linked to nobody is a person of its own.
+        let unlinked = StitchingScore.compute(truth: truth, predicted: [10, 10, nil, 20, 20, 30])
+        #expect(unlinked.truePairs == 4 && unlinked.correctPairs == 2)
+    }
+}
