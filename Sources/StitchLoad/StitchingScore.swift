@@ -17,6 +17,8 @@ public struct StitchingScore: Sendable, Equatable {
     /// True persons whose events the server split over several persons.
     public var underMergedPersons = 0
 
+    public init() {}
+
     public var precision: Double { predictedPairs == 0 ? 1 : Double(correctPairs) / Double(predictedPairs) }
     public var recall: Double { truePairs == 0 ? 1 : Double(correctPairs) / Double(truePairs) }
 

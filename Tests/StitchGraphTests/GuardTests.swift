@@ -23,6 +23,30 @@ import Testing
         #expect(phonePerson.identifiers.filter { $0.kind == .cookie }.count == 50)
     }
 
+    @Test func anEventWhoseLinkIsRefusedStaysWithMostOfItsIdentifiers() throws {
+        // A person already at the e-mail cap (5), then a form with a sixth
+        // e-mail: the link is refused, and the form belongs to the visitor
+        // (cookie and session), not to the lone new e-mail's person.
+        let test = try TestGraph()
+        let setup = (0..<5).map { Beacons.form(time: 1_000 + Int64($0), cookie: "visitor-1-cookie", email: "mail\($0)@mail.ru") }
+        try test.apply(setup)
+        var form = Beacons.form(time: 2_000, cookie: "visitor-1-cookie", email: "mail9@mail.ru")
+        form.identifiers.append(.with {
+            $0.kind = .session
+            $0.value = "session-of-visitor-1"
+        })
+        let report = try test.apply([form])
+        #expect(report.conflicts["cap_email"] == 1)
+        let visitor = try #require(try test.person(.cookie, "visitor-1-cookie"))
+        let lone = try #require(try test.person(.email, "mail9@mail.ru"))
+        #expect(visitor != lone)
+        let history = try #require(try test.graph.history(site: 1, personID: visitor, query: HistoryQuery()))
+        #expect(history.events.map(\.beacon.timeMs).contains(2_000), "the refused form is in the visitor's history")
+        let loneHistory = try #require(try test.graph.history(site: 1, personID: lone, query: HistoryQuery()))
+        #expect(loneHistory.events.isEmpty)
+        #expect(try GraphVerifier(graph: test.graph).verify().isSound)
+    }
+
     @Test func officePhoneDeclaredJunkLinksNobody() throws {
         var rules = SiteRules()
         rules.junk.phones = ["+74950000000"]
@@ -66,7 +90,7 @@ import Testing
         #expect(conflicts.first?.reason == .distinctUserIDs)
         #expect(Set([conflicts[0].personA, conflicts[0].personB]) == Set([alice, bob]))
         #expect(conflicts.first?.causeEvent == report.eventSeqs.first)
-        // The event is in the history of the person of its newest identifier.
+        // One identifier each: the tie goes to the person of the newest one.
         let history = try #require(try test.graph.history(site: 1, personID: bob, query: HistoryQuery()))
         #expect(history.events.map(\.seq).contains(report.eventSeqs[0]))
     }

@@ -70,11 +70,24 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Lookups per second alongside ingest (0 = none).")
     var queryRate = 0
 
-    /// Unpaced runs prepare frames for at most this rate × duration.
+    @Option(help: "simple: endless visit-shaped stream (throughput); world: the seeded world with ground truth, sent once.")
+    var traffic = "simple"
+
+    @Option(help: "Persons per site in the world.")
+    var worldPersons = 2000
+
+    @Flag(help: "After the run, score the server's stitching against the world's truth and check every acked beacon is in its person's history (implies --traffic world, TCP). Exit 1 if any is missing.")
+    var verify = false
+
+    var usesWorld: Bool { verify || traffic == "world" }
+
+    /// Unpaced runs prepare frames for at most this rate × duration (simple traffic).
     private var unpacedRateMax: Int { 200_000 }
 
     func validate() throws {
         guard ["tcp", "udp"].contains(transport) else { throw ValidationError("--transport is tcp or udp") }
+        guard ["simple", "world"].contains(traffic) else { throw ValidationError("--traffic is simple or world") }
+        guard !verify || transport == "tcp" else { throw ValidationError("--verify needs acks: use --transport tcp") }
         guard transport == "tcp" || rate > 0 else { throw ValidationError("UDP needs a --rate") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
         guard connections >= 1, window >= 1, duration > 0 else { throw ValidationError("positive values, please") }
@@ -85,26 +98,37 @@ struct LoadCommand: AsyncParsableCommand {
         let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
         let before = try? await statsClient?.stats()
         print("stitch load: \(transport) to \(host):\(port), \(rate == 0 ? "unpaced" : "\(rate) beacons/s"), \(duration) s, \(connections) connections, batches of \(batch)\(noCompress ? " (plain)" : " (zlib)"), \(sites) sites × \(persons) visitors, seed \(seed)")
+        let world = usesWorld ? WorldPlan(world: World(worldParameters), batch: batch, connections: connections) : nil
         let frames = try await withThrowingTaskGroup(of: (Int, [ByteBuffer]).self) { group in
-            for index in 0..<connections { group.addTask { (index, try prepareFrames(index: index)) } }
+            for index in 0..<connections {
+                group.addTask { (index, try world?.frames(connection: index, compressed: !noCompress) ?? prepareFrames(index: index)) }
+            }
             var frames = Array(repeating: [ByteBuffer](), count: connections)
             for try await (index, prepared) in group { frames[index] = prepared }
             return frames
         }
+        if let world { print("world: \(world.world.events.count) events of \(sites) sites × \(worldPersons) persons, seed \(seed); sent once, in time order") }
         let frameBytes = frames.joined().reduce(0) { $0 + $1.readableBytes }
         print("prepared \(frames.joined().count) frames (\(frameBytes / batch / max(1, frames.joined().count)) bytes per beacon on the wire) before starting the clock")
         let lookups = queryRate > 0 ? try prepareLookups() : []
         let start = ContinuousClock.now
-        let deadline = start + .seconds(duration)
+        // A world is sent whole, however long it takes.
+        let deadline = start + (world == nil ? .seconds(duration) : .seconds(86_400))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<connections {
-                group.addTask {
-                    if transport == "tcp" {
-                        try await sendTCP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
-                    } else {
-                        try await sendUDP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
+            group.addTask {
+                try await withThrowingTaskGroup(of: Void.self) { senders in
+                    for index in 0..<connections {
+                        senders.addTask {
+                            if transport == "tcp" {
+                                try await sendTCP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
+                            } else {
+                                try await sendUDP(index: index, frames: frames[index], start: start, deadline: deadline, recorder: recorder)
+                            }
+                        }
                     }
+                    try await senders.waitForAll()
                 }
+                recorder.update { $0.sendersDone = true }
             }
             if queryRate > 0 {
                 group.addTask { try await runQueries(frames: lookups, start: start, deadline: deadline, recorder: recorder) }
@@ -117,8 +141,27 @@ struct LoadCommand: AsyncParsableCommand {
         if transport == "udp", let statsClient {
             after = await settledStats(statsClient, last: after)
         }
-        await statsClient?.close()
         report(recorder.totals, elapsed: elapsed, before: before, after: after)
+        if verify, let world {
+            guard let statsClient else {
+                printToStandardError("stitch load: --verify needs the query port \(queryPort)")
+                throw ExitCode.failure
+            }
+            let outcome = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, client: statsClient).run()
+            await statsClient.close()
+            outcome.print(stats: after)
+            if outcome.missing > 0 { throw ExitCode.failure }
+        } else {
+            await statsClient?.close()
+        }
+    }
+
+    var worldParameters: World.Parameters {
+        var parameters = World.Parameters()
+        parameters.seed = seed
+        parameters.sites = sites
+        parameters.personsPerSite = worldPersons
+        return parameters
     }
 
     // MARK: Senders
@@ -147,6 +190,7 @@ struct LoadCommand: AsyncParsableCommand {
         let interval: Duration? = rate > 0 ? .seconds(Double(batch * connections) / Double(rate)) : nil
         var due = start
         var inFlight: [EventLoopFuture<Void>] = []
+        let recordAcks = usesWorld
         for (offset, frame) in frames.enumerated() {
             guard ContinuousClock.now < deadline else { break }
             if interval != nil {
@@ -168,6 +212,9 @@ struct LoadCommand: AsyncParsableCommand {
                         totals.beaconsAcked += Int(ack.accepted)
                         totals.beaconsRejected += Int(ack.rejected)
                         _ = totals.ackMicros.record(micros)
+                        if recordAcks {
+                            totals.worldAcks[BatchKey(connection: index, offset: offset)] = Set(ack.rejections.map { Int($0.index) })
+                        }
                     case .refused(let error):
                         totals.batchesRefused += 1
                         totals.lastFailure = "\(error.code): \(error.message)"
@@ -272,7 +319,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     private func reportProgress(start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async {
         var last = recorder.totals
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline && !recorder.totals.sendersDone {
             try? await Task.sleep(for: .seconds(1))
             let now = recorder.totals
             let second = Int((ContinuousClock.now - start).seconds.rounded())

@@ -15,6 +15,9 @@ final class LoadRecorder: Sendable {
         var lastFailure: String?
         var ackMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var queriesSent = 0
+        var sendersDone = false
+        /// World runs: the rejected indexes of every acked batch.
+        var worldAcks: [BatchKey: Set<Int>] = [:]
         var queries = 0
         var queryErrors = 0
         var queryMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
@@ -29,6 +32,12 @@ final class LoadRecorder: Sendable {
     var totals: Totals {
         box.withLockedValue { $0 }
     }
+}
+
+/// A batch of a load run: its connection and its place in that connection's frames.
+struct BatchKey: Hashable, Sendable {
+    var connection: Int
+    var offset: Int
 }
 
 extension Histogram where Count == UInt64 {
