@@ -42,6 +42,10 @@ public struct ConfigurationKey: Sendable {
         int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
         ConfigurationKey(
+            name: "junk_phones", help: "each site's own phones, never identifiers: SITE=PHONE,PHONE;SITE=…",
+            apply: { (config, text) throws(ConfigurationError) in config.junkPhones = try parseJunkPhones(text) },
+            current: { $0.junkPhones.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
+        ConfigurationKey(
             name: "tokens",
             help: "query tokens: TOKEN=SITE,SITE;TOKEN=* (empty: loopback clients only)",
             apply: { (config, text) throws(ConfigurationError) in config.tokens = try parseTokens(text) },
@@ -78,6 +82,10 @@ public struct ConfigurationKey: Sendable {
             let value = object[name]!
             if name.hasPrefix("_") { continue }  // "_comment" and friends
             guard let key = named(name) else { throw .unknownKey(name, source: path) }
+            if name == "junk_phones", let bySite = value as? [String: [String]] {
+                try key.apply(&config, bySite.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";"))
+                continue
+            }
             if name == "tokens", let grants = value as? [[String: Any]] {
                 config.tokens = try grants.map { (grant) throws(ConfigurationError) in try tokenGrant(grant) }
                 continue
@@ -149,6 +157,18 @@ public struct ConfigurationKey: Sendable {
             grants.append(TokenGrant(token: parts[0], sites: try parseSites(parts[1])))
         }
         return grants
+    }
+
+    static func parseJunkPhones(_ text: String) throws(ConfigurationError) -> [UInt32: [String]] {
+        var result: [UInt32: [String]] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let site = UInt32(parts[0]), site > 0 else {
+                throw .invalidValue(key: "junk_phones", value: String(entry), reason: "expected SITE=PHONE,PHONE")
+            }
+            result[site, default: []].append(contentsOf: parts[1].split(separator: ",").map(String.init))
+        }
+        return result
     }
 
     private static func parseSites(_ text: String) throws(ConfigurationError) -> [UInt32] {

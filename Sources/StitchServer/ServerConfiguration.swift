@@ -1,3 +1,5 @@
+import StitchGraph
+import StitchIdentity
 import StitchStore
 
 /// Everything `stitch serve` can be told, with defaults that work on a fresh
@@ -48,6 +50,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Initial LMDB map size; the store grows it when nearly full.
     public var mapBytes = 1 << 30
 
+    /// Each site's own phone numbers (office, reception, call-tracking pool):
+    /// junk as identifiers, so a visitor who types the office number on a
+    /// form is never linked to everyone else who did.
+    public var junkPhones: [UInt32: [String]] = [:]
+
     // MARK: Queries
     /// Query tokens; empty means loopback clients only, without a token.
     public var tokens: [TokenGrant] = []
@@ -67,6 +74,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logLevel = "info"
 
     public init() {}
+
+    /// The graph's per-site rules: standard junk plus each site's own phones.
+    public func graphConfiguration() throws(ConfigurationError) -> GraphConfiguration {
+        var sites: [UInt32: SiteRules] = [:]
+        let normalizer = IdentifierNormalizer(junk: .standard)
+        for (site, phones) in junkPhones {
+            var rules = SiteRules()
+            for phone in phones {
+                do {
+                    rules.junk.phones.insert(try normalizer.normalize(.phone, phone).value)
+                } catch {
+                    throw .invalidValue(key: "junk_phones", value: phone, reason: "not a phone number: \(error)")
+                }
+            }
+            sites[site] = rules
+        }
+        return GraphConfiguration(sites: sites)
+    }
 
     /// Checks the values together; the message names the setting.
     public func validate() throws(ConfigurationError) {
@@ -89,6 +114,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             "4096...1048576 (a response is one frame)")
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
+        _ = try graphConfiguration()
     }
 }
 

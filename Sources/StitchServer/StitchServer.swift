@@ -93,6 +93,7 @@ public final class StitchServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let graph = try IdentityGraph(
             path: configuration.dataDirectory,
+            configuration: try configuration.graphConfiguration(),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
         )
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops

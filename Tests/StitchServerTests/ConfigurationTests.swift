@@ -44,6 +44,18 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
+    @Test("junk phones per site are normalized into the graph's rules; a bad phone is refused by name")
+    func junkPhones() throws {
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyAssignment("junk_phones=1=8 (495) 000-00-01,+74951112233;2=+7 495 000-00-02", to: &configuration)
+        let graph = try configuration.graphConfiguration()
+        #expect(graph.rules(for: 1).junk.phones.isSuperset(of: ["+74950000001", "+74951112233"]))
+        #expect(graph.rules(for: 2).junk.phones.contains("+74950000002"))
+        #expect(!graph.rules(for: 3).junk.phones.contains("+74950000002"))
+        try ConfigurationKey.applyAssignment("junk_phones=1=call us", to: &configuration)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
     @Test("tokens from one string: TOKEN=SITES;TOKEN=*")
     func tokenString() throws {
         var configuration = ServerConfiguration()

@@ -92,48 +92,56 @@ struct WorldVerification {
             }
         }
         ackedIndexes.sort()
-        let owners = try await lookUp(probes: Set(ackedIndexes.compactMap { probeKey(events[$0]) }))
+        // Where did the server put each event? In the person of one of its
+        // identifiers (when a guard refused a link they are in several):
+        // look them all up, read those persons' histories, and find it.
+        let candidates = ackedIndexes.map { candidateKeys(events[$0]) }
+        let owners = try await lookUp(probes: Set(candidates.joined()))
+        let personsOfEvent = zip(ackedIndexes, candidates).map { index, keys in
+            var persons: [PersonKey] = []
+            for key in keys {
+                if let owner = owners[key], !persons.contains(where: { $0.person == owner }) {
+                    persons.append(PersonKey(site: events[index].beacon.site, person: owner))
+                }
+            }
+            return persons
+        }
+        let histories = try await histories(of: Array(Set(personsOfEvent.joined())))
+        var outcome = Outcome(score: StitchingScore(), acked: ackedIndexes.count, persons: histories.count)
         var predicted: [UInt64?] = []
-        var outcome = Outcome(score: StitchingScore(), acked: ackedIndexes.count)
-        var expected: [PersonKey: [UInt64]] = [:]
-        for index in ackedIndexes {
+        for (position, index) in ackedIndexes.enumerated() {
             let event = events[index]
-            guard let probe = probeKey(event) else {
+            if candidates[position].isEmpty {
                 predicted.append(nil)
                 outcome.unlinked += 1
                 continue
             }
-            guard let person = owners[probe] else {
-                predicted.append(nil)
+            let home = personsOfEvent[position].first { histories[$0]?.contains(event.beacon.eventID) ?? false }
+            if home == nil {
                 outcome.missing += 1
                 if outcome.missingExamples.count < 5 { outcome.missingExamples.append("site \(event.beacon.site) event \(event.beacon.eventID)") }
-                continue
             }
-            predicted.append(person)
-            expected[PersonKey(site: event.beacon.site, person: person), default: []].append(event.beacon.eventID)
+            predicted.append(home?.person)
         }
         outcome.score = StitchingScore.compute(truth: ackedIndexes.map { events[$0].truth }, predicted: predicted)
         countUnderMerged(ackedIndexes, predicted, into: &outcome)
-
-        let histories = try await histories(of: Array(expected.keys))
-        outcome.persons = histories.count
-        for (person, eventIDs) in expected {
-            let seen = histories[person] ?? []
-            for eventID in eventIDs where !seen.contains(eventID) {
-                outcome.missing += 1
-                if outcome.missingExamples.count < 5 { outcome.missingExamples.append("site \(person.site) event \(eventID)") }
-            }
-        }
         return outcome
+    }
+
+    /// The identifiers to ask about: the generator's probe first, then every
+    /// identifier the beacon names explicitly.
+    private func candidateKeys(_ event: World.Event) -> [ProbeKey] {
+        var keys: [ProbeKey] = []
+        for identifier in (event.probe.map { [$0] } ?? []) + event.beacon.identifiers {
+            let key = ProbeKey(site: event.beacon.site, kind: identifier.kind.rawValue, value: identifier.value)
+            if !keys.contains(key) { keys.append(key) }
+        }
+        return keys
     }
 
     struct PersonKey: Hashable {
         var site: UInt32
         var person: UInt64
-    }
-
-    private func probeKey(_ event: World.Event) -> ProbeKey? {
-        event.probe.map { ProbeKey(site: event.beacon.site, kind: $0.kind.rawValue, value: $0.value) }
     }
 
     /// Batch lookups, 1,000 identifiers per request, 16 requests in flight.
