@@ -16,7 +16,7 @@ struct ServeProcessTests {
         let ports: [String: Int]
         let logPath: String
 
-        init(directory: TemporaryDirectory, dataName: String = "data") throws {
+        init(directory: TemporaryDirectory, dataName: String = "data", extraArguments: [String] = []) throws {
             self.directory = directory
             let ready = directory.appending("ready-\(UUID().uuidString.prefix(6)).json")
             logPath = directory.appending("serve-\(UUID().uuidString.prefix(6)).log")
@@ -25,7 +25,7 @@ struct ServeProcessTests {
             process.arguments = [
                 "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",
                 "--http-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
-            ]
+            ] + extraArguments
             process.standardError = FileHandle(forWritingAtPath: logPath)
             process.standardOutput = FileHandle.nullDevice
             try process.run()

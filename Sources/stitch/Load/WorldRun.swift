@@ -36,113 +36,30 @@ struct WorldPlan: Sendable {
     }
 }
 
-/// `stitch load --verify`: asks the server whose every acked event is, scores
-/// that against the world's truth, and checks each acked beacon is in its
-/// person's history.
+/// `stitch load --verify`: asks the server where it put every acked event
+/// (lookups of each event's identifiers, then those persons' histories) and
+/// hands the answers to `WorldEvaluation`.
 struct WorldVerification {
     let plan: WorldPlan
     let acks: [BatchKey: Set<Int>]
     let client: QueryClient
 
-    struct Outcome {
-        var score: StitchingScore
-        var acked = 0
-        /// Events with no identifier at all (hidden callers): stored, in nobody's history.
-        var unlinked = 0
-        var missing = 0
-        var missingExamples: [String] = []
-        var underMergedWithCall = 0
-        var underMergedWithDeal = 0
-        var persons = 0
-
-        func print(stats: Stitch_V1_StatsResponse?) {
-            func fixed(_ value: Double) -> String { String(format: "%.5f", value) }
-            Swift.print("")
-            Swift.print("verify    \(acked) acked events of the world")
-            Swift.print("stitching pairwise precision \(fixed(score.precision)), recall \(fixed(score.recall)) (\(score.correctPairs) correct of \(score.predictedPairs) predicted and \(score.truePairs) true pairs)")
-            Swift.print("persons   \(score.truePersons) true, \(score.predictedPersons) on the server; over-merged true persons \(score.overMergedPersons), under-merged \(score.underMergedPersons)")
-            if score.underMergedPersons > 0 {
-                Swift.print("          of the under-merged, \(underMergedWithCall) have a call and \(underMergedWithDeal) a deal: a call carries only the caller's phone and a deal only the CRM's phone or e-mail, which link nothing the person never typed on the site (call tracking will match calls to sessions)")
-            }
-            let conflicts = (stats?.counters ?? []).filter { $0.name.hasPrefix("stitch_conflicts_total") }
-            if !conflicts.isEmpty {
-                Swift.print("guards    " + conflicts.map { "\($0.name.replacingOccurrences(of: "stitch_conflicts_total", with: "")) \($0.value)" }.joined(separator: ", ") + " (links refused: the shared office phone and other blobs stop at the caps)")
-            }
-            Swift.print("unlinked  \(unlinked) events carry no identifier (hidden callers): stored, in no person's history")
-            if missing == 0 {
-                Swift.print("history   every acked beacon is in its person's history (\(persons) persons read)")
-            } else {
-                Swift.print("MISSING   \(missing) acked beacons are not in their person's history, e.g. \(missingExamples.joined(separator: ", "))")
-            }
-        }
-    }
-
-    struct ProbeKey: Hashable {
-        var site: UInt32
-        var kind: Int
-        var value: String
-    }
-
-    func run() async throws -> Outcome {
-        let events = plan.world.events
-        var ackedIndexes: [Int] = []
+    func run() async throws -> WorldEvaluation.Outcome {
+        var acked: [Int] = []
         for (key, rejected) in acks {
             for (position, index) in plan.batches[key.connection][key.offset].enumerated() where !rejected.contains(position) {
-                ackedIndexes.append(index)
+                acked.append(index)
             }
         }
-        ackedIndexes.sort()
-        // Where did the server put each event? In the person of one of its
-        // identifiers (when a guard refused a link they are in several):
-        // look them all up, read those persons' histories, and find it.
-        let candidates = ackedIndexes.map { candidateKeys(events[$0]) }
-        let owners = try await lookUp(probes: Set(candidates.joined()))
-        let personsOfEvent = zip(ackedIndexes, candidates).map { index, keys in
-            var persons: [PersonKey] = []
-            for key in keys {
-                if let owner = owners[key], !persons.contains(where: { $0.person == owner }) {
-                    persons.append(PersonKey(site: events[index].beacon.site, person: owner))
-                }
-            }
-            return persons
-        }
-        let histories = try await histories(of: Array(Set(personsOfEvent.joined())))
-        var outcome = Outcome(score: StitchingScore(), acked: ackedIndexes.count, persons: histories.count)
-        var predicted: [UInt64?] = []
-        for (position, index) in ackedIndexes.enumerated() {
-            let event = events[index]
-            if candidates[position].isEmpty {
-                predicted.append(nil)
-                outcome.unlinked += 1
-                continue
-            }
-            let home = personsOfEvent[position].first { histories[$0]?.contains(event.beacon.eventID) ?? false }
-            if home == nil {
-                outcome.missing += 1
-                if outcome.missingExamples.count < 5 { outcome.missingExamples.append("site \(event.beacon.site) event \(event.beacon.eventID)") }
-            }
-            predicted.append(home?.person)
-        }
-        outcome.score = StitchingScore.compute(truth: ackedIndexes.map { events[$0].truth }, predicted: predicted)
-        countUnderMerged(ackedIndexes, predicted, into: &outcome)
-        return outcome
+        acked.sort()
+        let evaluation = WorldEvaluation(world: plan.world, acked: acked)
+        let owners = try await lookUp(probes: evaluation.identifiersToLookUp)
+        let histories = try await histories(of: evaluation.personsToRead(owners: owners))
+        return evaluation.evaluate(owners: owners, histories: histories)
     }
 
-    /// The identifiers to ask about: the generator's probe first, then every
-    /// identifier the beacon names explicitly.
-    private func candidateKeys(_ event: World.Event) -> [ProbeKey] {
-        var keys: [ProbeKey] = []
-        for identifier in (event.probe.map { [$0] } ?? []) + event.beacon.identifiers {
-            let key = ProbeKey(site: event.beacon.site, kind: identifier.kind.rawValue, value: identifier.value)
-            if !keys.contains(key) { keys.append(key) }
-        }
-        return keys
-    }
-
-    struct PersonKey: Hashable {
-        var site: UInt32
-        var person: UInt64
-    }
+    typealias ProbeKey = WorldEvaluation.IdentifierKey
+    typealias PersonKey = WorldEvaluation.PersonKey
 
     /// Batch lookups, 1,000 identifiers per request, 16 requests in flight.
     private func lookUp(probes: Set<ProbeKey>) async throws -> [ProbeKey: UInt64] {
@@ -205,19 +122,27 @@ struct WorldVerification {
         for entry in pending { try await settle(entry) }
         return result
     }
+}
 
-    private func countUnderMerged(_ indexes: [Int], _ predicted: [UInt64?], into outcome: inout Outcome) {
-        var clusters: [UInt64: Set<UInt64?>] = [:]
-        var hasCall: Set<UInt64> = [], hasDeal: Set<UInt64> = []
-        for (position, index) in indexes.enumerated() {
-            let event = plan.world.events[index]
-            clusters[event.truth, default: []].insert(predicted[position])
-            if case .call = event.beacon.body { hasCall.insert(event.truth) }
-            if case .deal = event.beacon.body { hasDeal.insert(event.truth) }
+extension WorldEvaluation.Outcome {
+    func print(stats: Stitch_V1_StatsResponse?) {
+        func fixed(_ value: Double) -> String { String(format: "%.5f", value) }
+        Swift.print("")
+        Swift.print("verify    \(acked) acked events of the world")
+        Swift.print("stitching pairwise precision \(fixed(score.precision)), recall \(fixed(score.recall)) (\(score.correctPairs) correct of \(score.predictedPairs) predicted and \(score.truePairs) true pairs)")
+        Swift.print("persons   \(score.truePersons) true, \(score.predictedPersons) on the server; over-merged true persons \(score.overMergedPersons), under-merged \(score.underMergedPersons)")
+        if score.underMergedPersons > 0 {
+            Swift.print("          of the under-merged, \(underMergedWithCall) have a call and \(underMergedWithDeal) a deal: a call carries only the caller's phone and a deal only the CRM's phone or e-mail, which link nothing the person never typed on the site (call tracking will match calls to sessions); the rest used a device they never identified themselves on")
         }
-        for (truth, predictedSet) in clusters where predictedSet.count > 1 {
-            if hasCall.contains(truth) { outcome.underMergedWithCall += 1 }
-            if hasDeal.contains(truth) { outcome.underMergedWithDeal += 1 }
+        let conflicts = (stats?.counters ?? []).filter { $0.name.hasPrefix("stitch_conflicts_total") }
+        if !conflicts.isEmpty {
+            Swift.print("guards    links refused: " + conflicts.map { "\($0.name.replacingOccurrences(of: "stitch_conflicts_total", with: "")) \($0.value)" }.joined(separator: ", "))
+        }
+        Swift.print("unlinked  \(unlinked) events carry no identifier (hidden callers): stored, in no person's history, not scored")
+        if missing == 0 {
+            Swift.print("history   every acked beacon is in its person's history (\(personsRead) persons read)")
+        } else {
+            Swift.print("MISSING   \(missing) acked beacons are in no history of their identifiers' persons, e.g. \(missingExamples.joined(separator: ", "))")
         }
     }
 }
