@@ -108,7 +108,8 @@ let package = Package(
 
         // The load harness's traffic: seeded synthetic worlds with ground
         // truth and the scoring of a server's stitching against it (pure).
-        .target(name: "StitchLoad", dependencies: ["StitchWire"]),
+        // Uses StitchGraph's EventPreparer to derive identifiers as the writer does.
+        .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchGraph"]),
 
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
@@ -172,7 +173,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchTesting"]),
+        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchGraph", "StitchTesting"]),
         .testTarget(
             name: "StitchCLITests",
             dependencies: [

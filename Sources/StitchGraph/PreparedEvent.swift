@@ -53,8 +53,9 @@ public struct EventPreparer {
 
     /// The event's identifiers, normalized and without repeats: the explicit
     /// ones in order, then those derived from the body (proto/beacon.proto).
-    /// Rejected values are dropped and their codes collected.
-    static func normalizedIdentifiers(
+    /// Rejected values are dropped and their codes collected. Public so that
+    /// tools (the load harness) derive identifiers exactly as the writer does.
+    public static func normalizedIdentifiers(
         of beacon: Stitch_V1_Beacon,
         normalizer: IdentifierNormalizer,
         rejected: inout [String]

@@ -1,3 +1,5 @@
+import StitchGraph
+import StitchIdentity
 import StitchWire
 
 /// Scores a server's stitching of a world from what the server answered:
@@ -28,16 +30,26 @@ public struct WorldEvaluation: Sendable {
     }
 
     public struct Outcome: Sendable {
+        /// Against the world's truth.
         public var score = StitchingScore()
+        /// Against the linkable truth: a person's events that no chain of
+        /// shared identifiers in the beacons connects (a device never
+        /// identified on, a call from a number never typed) count as
+        /// different persons. What a perfect stitcher without guards would
+        /// reach; the gap to it is the guards' doing.
+        public var linkableScore = StitchingScore()
         public var acked = 0
         /// Events with no identifier at all (hidden callers): stored, in nobody's history.
         public var unlinked = 0
         /// Acked events found in none of the histories of their identifiers' persons.
         public var missing = 0
         public var missingExamples: [String] = []
-        /// Under-merged true persons that have a call, a deal.
-        public var underMergedWithCall = 0
-        public var underMergedWithDeal = 0
+        /// Pieces split off true persons (every piece but each person's
+        /// largest), by what they hold: only calls, only deals (with calls),
+        /// or visits of a device the person never identified on.
+        public var splitOffCalls = 0
+        public var splitOffDeals = 0
+        public var splitOffDevices = 0
         public var personsRead = 0
     }
 
@@ -100,22 +112,98 @@ public struct WorldEvaluation: Sendable {
             predicted.append(home)
         }
         outcome.score = StitchingScore.compute(truth: scored.map { world.events[$0].truth }, predicted: predicted)
+        // A linkable person: one true person within one component.
+        let components = linkableComponents(scored)
+        var labels: [Pair: UInt64] = [:]
+        let linkable = scored.indices.map { position in
+            let pair = Pair(truth: world.events[scored[position]].truth, component: components[position])
+            if let label = labels[pair] { return label }
+            labels[pair] = UInt64(labels.count)
+            return UInt64(labels.count - 1)
+        }
+        outcome.linkableScore = StitchingScore.compute(truth: linkable, predicted: predicted)
         countUnderMerged(scored, predicted, into: &outcome)
         return outcome
     }
 
+    struct Pair: Hashable {
+        var truth: UInt64
+        var component: Int
+    }
+
+    /// For each scored event, the component of the identifier graph built
+    /// from the beacons themselves (identifiers normalized as the server
+    /// does, each site's office phone junk, no guards).
+    private func linkableComponents(_ scored: [Int]) -> [Int] {
+        var parent: [Int] = []
+        var index: [String: Int] = [:]
+        func find(_ x: Int) -> Int {
+            var x = x
+            while parent[x] != x {
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            }
+            return x
+        }
+        var normalizers: [UInt32: IdentifierNormalizer] = [:]
+        var eventNode: [Int] = []
+        for eventIndex in scored {
+            let beacon = world.events[eventIndex].beacon
+            let normalizer = normalizers[beacon.site] ?? {
+                var junk = JunkRules.standard
+                if let office = try? IdentifierNormalizer(junk: .standard).normalize(.phone, World.officePhone(site: beacon.site)) {
+                    junk.phones.insert(office.value)
+                }
+                return IdentifierNormalizer(junk: junk)
+            }()
+            normalizers[beacon.site] = normalizer
+            var rejected: [String] = []
+            let identifiers = EventPreparer.normalizedIdentifiers(of: beacon, normalizer: normalizer, rejected: &rejected)
+            // Each event is a node too, so an event with identifiers joins them.
+            let node = parent.count
+            parent.append(node)
+            eventNode.append(node)
+            for identifier in identifiers {
+                let key = "\(beacon.site)|\(identifier.kind.rawValue)|\(identifier.value)"
+                let other = index[key] ?? {
+                    let id = parent.count
+                    parent.append(id)
+                    index[key] = id
+                    return id
+                }()
+                let (a, b) = (find(node), find(other))
+                if a != b { parent[max(a, b)] = min(a, b) }
+            }
+        }
+        return eventNode.map(find)
+    }
+
     private func countUnderMerged(_ scored: [Int], _ predicted: [UInt64?], into outcome: inout Outcome) {
-        var clusters: [UInt64: Set<UInt64?>] = [:]
-        var hasCall: Set<UInt64> = [], hasDeal: Set<UInt64> = []
+        // truth → piece (server person) → the body types in it.
+        var pieces: [UInt64: [UInt64: (events: Int, visits: Bool, deals: Bool)]] = [:]
         for (position, index) in scored.enumerated() {
             let event = world.events[index]
-            clusters[event.truth, default: []].insert(predicted[position] ?? (1 << 63 | UInt64(position)))
-            if case .call = event.beacon.body { hasCall.insert(event.truth) }
-            if case .deal = event.beacon.body { hasDeal.insert(event.truth) }
+            let piece = predicted[position] ?? (1 << 63 | UInt64(position))
+            var entry = pieces[event.truth, default: [:]][piece, default: (0, false, false)]
+            entry.events += 1
+            switch event.beacon.body {
+            case .call: break
+            case .deal: entry.deals = true
+            default: entry.visits = true
+            }
+            pieces[event.truth, default: [:]][piece] = entry
         }
-        for (truth, predictedSet) in clusters where predictedSet.count > 1 {
-            if hasCall.contains(truth) { outcome.underMergedWithCall += 1 }
-            if hasDeal.contains(truth) { outcome.underMergedWithDeal += 1 }
+        for (_, byPiece) in pieces where byPiece.count > 1 {
+            let largest = byPiece.max { $0.value.events < $1.value.events }!.key
+            for (piece, entry) in byPiece where piece != largest {
+                if entry.visits {
+                    outcome.splitOffDevices += 1
+                } else if entry.deals {
+                    outcome.splitOffDeals += 1
+                } else {
+                    outcome.splitOffCalls += 1
+                }
+            }
         }
     }
 }

@@ -130,9 +130,10 @@ extension WorldEvaluation.Outcome {
         Swift.print("")
         Swift.print("verify    \(acked) acked events of the world")
         Swift.print("stitching pairwise precision \(fixed(score.precision)), recall \(fixed(score.recall)) (\(score.correctPairs) correct of \(score.predictedPairs) predicted and \(score.truePairs) true pairs)")
+        Swift.print("linkable  precision \(fixed(linkableScore.precision)), recall \(fixed(linkableScore.recall)) against what the beacons can link at all (\(linkableScore.truePersons) linkable persons; the gap to 1 is the guards')")
         Swift.print("persons   \(score.truePersons) true, \(score.predictedPersons) on the server; over-merged true persons \(score.overMergedPersons), under-merged \(score.underMergedPersons)")
         if score.underMergedPersons > 0 {
-            Swift.print("          of the under-merged, \(underMergedWithCall) have a call and \(underMergedWithDeal) a deal: a call carries only the caller's phone and a deal only the CRM's phone or e-mail, which link nothing the person never typed on the site (call tracking will match calls to sessions); the rest used a device they never identified themselves on")
+            Swift.print("          pieces split off true persons: \(splitOffCalls) only calls (the caller's phone was never typed on the site; call tracking will match calls to sessions), \(splitOffDeals) deals (the CRM's phone or e-mail was never typed on the site), \(splitOffDevices) visits of a device the person never identified on (nothing links it)")
         }
         let conflicts = (stats?.counters ?? []).filter { $0.name.hasPrefix("stitch_conflicts_total") }
         if !conflicts.isEmpty {
