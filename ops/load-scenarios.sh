@@ -6,6 +6,7 @@
 #   1. TCP ingest, unpaced (as fast as acks come back), 20 s
 #   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
+#   4. the default world with ground truth, --verify (precision, recall, history)
 #
 #   ops/load-scenarios.sh            # all, about 3 minutes after the build
 #   DURATION=10 ops/load-scenarios.sh
@@ -51,4 +52,18 @@ stop_server
 start_server
 run "lookups at 20k/s, light ingest" --transport tcp --rate 1000 --query-rate 20000
 run "lookups at 20k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 --query-rate 20000
+stop_server
+
+# The default world with ground truth, its office phones declared junk as an
+# operator would: stitching precision and recall, every acked beacon checked.
+rm -rf "$work/data" "$work/ready.json"
+"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --ready-file "$work/ready.json" \
+  --set 'junk_phones=1=+74950000001;2=+74950000002;3=+74950000003;4=+74950000004' 2>"$work/serve.log" &
+echo $! >"$work/pid"
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+ingest=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['ingest'])")
+query=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['query'])")
+echo
+echo "== the default world (4 sites × 2,000 persons), --verify"
+"$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 | grep -v '^\['
 stop_server
