@@ -42,13 +42,7 @@ struct ExportCommand: ParsableCommand {
     static let pageSize = 1000
 
     func run() throws {
-        let graph: IdentityGraph
-        do {
-            graph = try IdentityGraph(path: dataDir, storeOptions: StoreOptions(readOnly: true))
-        } catch {
-            printToStandardError("cannot open the store in \(dataDir): \(error)")
-            throw ExitCode.failure
-        }
+        let graph = try openStoreReadOnly(dataDir)
         defer { graph.close() }
         let sink = try LineSink(path: output)
         var options = JSONEncodingOptions()

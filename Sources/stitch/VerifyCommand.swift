@@ -21,13 +21,7 @@ struct VerifyCommand: ParsableCommand {
     var dataDir = "./stitch-data"
 
     func run() throws {
-        let graph: IdentityGraph
-        do {
-            graph = try IdentityGraph(path: dataDir, storeOptions: StoreOptions(readOnly: true))
-        } catch {
-            printToStandardError("cannot open the store in \(dataDir): \(error)")
-            throw ExitCode.failure
-        }
+        let graph = try openStoreReadOnly(dataDir)
         defer { graph.close() }
         let report = try GraphVerifier(graph: graph).verify()
         for check in report.checks {
