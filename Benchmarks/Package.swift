@@ -23,6 +23,8 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "StitchWire", package: "stitch"),
                 .product(name: "StitchIdentity", package: "stitch"),
+                .product(name: "StitchGraph", package: "stitch"),
+                .product(name: "StitchStore", package: "stitch"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/StitchBenchmarks",

@@ -30,6 +30,9 @@ start_server() {
 }
 
 stop_server() {
+  # Peak resident memory of the server over its life (the LMDB map's pages
+  # it touched count too: they are file-backed and the kernel may drop them).
+  echo "server peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$(cat "$work/pid")/status")"
   kill -TERM "$(cat "$work/pid")"
   wait "$(cat "$work/pid")" 2>/dev/null || true
 }
