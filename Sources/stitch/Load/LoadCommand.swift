@@ -261,20 +261,33 @@ struct LoadCommand: AsyncParsableCommand {
         await sender.close()
     }
 
-    /// Lookup frames for the whole run, encoded before the clock starts.
+    /// Query frames for the whole run, encoded before the clock starts: nine
+    /// lookups, then a history page (20 events) of a visitor, and again.
     private func prepareLookups() throws -> [ByteBuffer] {
         let count = Int((Double(queryRate) * duration).rounded(.up)) + 1
         var traffic = SimpleTraffic(seed: seed &+ 1000, sites: sites, persons: persons, startMs: 0)
         let encoder = FrameEncoder()
         return try (1...count).map { id in
             let (site, cookie) = traffic.someCookie()
+            let person = Stitch_V1_PersonRef.with {
+                $0.identifier = .with {
+                    $0.kind = .cookie
+                    $0.value = cookie
+                }
+            }
             let request = Stitch_V1_Request.with {
                 $0.requestID = UInt64(id)
-                $0.lookup = .with {
-                    $0.site = site
-                    $0.person.identifier = .with {
-                        $0.kind = .cookie
-                        $0.value = cookie
+                if LookupDriver.isHistory(id: id) {
+                    $0.history = .with {
+                        $0.site = site
+                        $0.person = person
+                        $0.limit = 20
+                        $0.newestFirst = true
+                    }
+                } else {
+                    $0.lookup = .with {
+                        $0.site = site
+                        $0.person = person
                     }
                 }
             }
@@ -306,11 +319,12 @@ struct LoadCommand: AsyncParsableCommand {
             next = last
         }
         try await Task.sleep(for: .milliseconds(300))
-        let (micros, answered, errors) = try await driver.results()
+        let results = try await driver.results()
         recorder.update {
-            $0.queryMicros = micros
-            $0.queries = answered
-            $0.queryErrors = errors
+            $0.queryMicros = results.lookupMicros
+            $0.historyMicros = results.historyMicros
+            $0.queries = results.answered
+            $0.queryErrors = results.errors
         }
         await driver.close()
     }
@@ -380,7 +394,9 @@ struct LoadCommand: AsyncParsableCommand {
             print("udp loss  unknown: could not read the server's stats on port \(queryPort)")
         }
         if queryRate > 0 {
-            print("lookups   \(totals.queries) answered, \(totals.queryErrors) errors; latency \(totals.queryMicros.summaryMs)")
+            print("queries   \(totals.queries) answered, \(totals.queryErrors) with an error (a history of a visitor not seen yet is NOT_FOUND)")
+            print("lookups   latency \(totals.queryMicros.summaryMs)")
+            print("history   (20 newest events, every 10th query) latency \(totals.historyMicros.summaryMs)")
         }
         if let failure = totals.lastFailure { print("last failure: \(failure)") }
     }

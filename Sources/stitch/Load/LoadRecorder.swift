@@ -21,6 +21,7 @@ final class LoadRecorder: Sendable {
         var queries = 0
         var queryErrors = 0
         var queryMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var historyMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     }
 
     private let box = NIOLockedValueBox(Totals())
