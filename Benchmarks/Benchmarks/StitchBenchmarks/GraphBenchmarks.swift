@@ -9,6 +9,8 @@ import StitchWire
 let graphPersons = 100_000
 /// Events per apply, lookups per iteration.
 let graphBatch = 1_000
+/// The visitor whose history is read.
+let historyVisitor = 4242
 
 /// A store filled once per benchmark (setup) and removed after (teardown).
 /// The benchmark runner calls setup, iterations and teardown in order on one
@@ -21,6 +23,8 @@ func makeGraphFixture() throws {
     for start in stride(from: 0, to: graphPersons, by: 10_000) {
         try graph.apply((start..<start + 10_000).map { visitorHit(person: $0, session: "fill-\($0)") }, receivedMs: 1)
     }
+    // One regular visitor with 300 events over 30 sessions, for the history benchmark.
+    try graph.apply((0..<300).map { visitorHit(person: historyVisitor, session: "regular-\($0 / 10)") }, receivedMs: 1)
     graphFixture = (graph, directory)
 }
 
@@ -83,12 +87,12 @@ func graphBenchmarks() {
         setup: makeGraphFixture, teardown: dropGraphFixture)
 
     Benchmark(
-        "Graph: history, first page of 100 (\(graphPersons / 1000)k persons)",
+        "Graph: history, newest 100 of a visitor's 300 events in 30 sessions (\(graphPersons / 1000)k persons)",
         closure: { benchmark in
             guard let graph = graphFixture?.graph else { return }
-            let identifier = NormalizedIdentifier(uncheckedKind: .cookie, value: "c7Hq2x9LmP\(1_000_000 + 4242)")
+            let identifier = NormalizedIdentifier(uncheckedKind: .cookie, value: "c7Hq2x9LmP\(1_000_000 + historyVisitor)")
             for _ in benchmark.scaledIterations {
-                blackHole(try graph.history(site: 1, identifier: identifier, query: HistoryQuery(limit: 100)))
+                blackHole(try graph.history(site: 1, identifier: identifier, query: HistoryQuery(limit: 100, newestFirst: true)))
             }
         },
         setup: makeGraphFixture, teardown: dropGraphFixture)
