@@ -42,7 +42,7 @@ public final class QueryClient: Sendable {
                 $0.protocolVersion = 1
             }
         }
-        // Hello takes id 0's neighbour 1..; use a fixed id the counter skips.
+        // Hello uses an id the request counter (from 1) never reaches.
         let response = try await send(helloRequest, id: UInt64.max - 1, on: connection).get()
         switch response.kind {
         case .hello(let hello):

@@ -70,7 +70,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             batch = try decoder.decode(frame)
         } catch {
             metrics.frameRejected(reason: error.code, transport: "tcp")
-            writeError(error.wireMessage, sequence: frame.header.sequence, flush: true)
+            writeError(error.wireMessage, sequence: frame.header.sequence)
             return
         }
         metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
@@ -107,7 +107,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             metrics.frameRejected(reason: frameError.code, transport: "tcp")
             var message = frameError.wireMessage
             message.closing = true
-            writeError(message, sequence: 0, flush: true)
+            writeError(message, sequence: 0)
             logger.notice("closing ingest connection \(context.remoteAddress.map { "\($0)" } ?? "?"): \(frameError)")
         } else {
             logger.debug("ingest connection error: \(error)")
@@ -195,10 +195,10 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             $0.closing = true
         }
         metrics.frameRejected(reason: "overloaded", transport: "tcp")
-        writeError(message, sequence: item.sequence, flush: true)
+        writeError(message, sequence: item.sequence)
     }
 
-    private func writeError(_ message: Stitch_V1_FrameError, sequence: UInt64, flush: Bool) {
+    private func writeError(_ message: Stitch_V1_FrameError, sequence: UInt64) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 128)
         try! encoder.encode(message, type: .error, sequence: sequence, into: &buffer)  // small message

@@ -47,13 +47,10 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let parts = server.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else {
-            throw ValidationError("--server takes HOST:PORT, e.g. 127.0.0.1:7070")
-        }
+        let (host, port) = try serverAddress(server, example: "127.0.0.1:7070")
         let client: IngestClient
         do {
-            client = try await IngestClient.connect(host: String(parts[0]), port: port)
+            client = try await IngestClient.connect(host: host, port: port)
         } catch {
             printToStandardError("stitch import: \(error)")
             throw ExitCode(2)

@@ -29,12 +29,9 @@ struct QueryCommand: AsyncParsableCommand {
         var json = false
 
         func connect() async throws -> QueryClient {
-            let parts = server.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else {
-                throw ValidationError("--server takes HOST:PORT, e.g. 127.0.0.1:7071")
-            }
+            let (host, port) = try serverAddress(server, example: "127.0.0.1:7071")
             return try await run {
-                try await QueryClient.connect(host: String(parts[0]), port: port, token: token, clientName: "stitch-cli")
+                try await QueryClient.connect(host: host, port: port, token: token, clientName: "stitch-cli")
             }
         }
 
@@ -145,20 +142,20 @@ struct QueryCommand: AsyncParsableCommand {
         var newestFirst = false
 
         func run() async throws {
-            let typeNames = ["visit", "hit", "number_shown", "form", "call", "chat", "deal"]
             var eventTypes: [Stitch_V1_EventType] = []
             for name in types.split(separator: ",") {
-                guard let index = typeNames.firstIndex(of: String(name)) else {
-                    throw ValidationError("unknown event type '\(name)'; one of \(typeNames.joined(separator: ","))")
+                guard let type = Render.eventType(named: String(name)) else {
+                    throw ValidationError("unknown event type '\(name)'; one of \(Render.eventTypeNames.dropFirst().joined(separator: ","))")
                 }
-                eventTypes.append(Stitch_V1_EventType(rawValue: index + 1)!)
+                eventTypes.append(type)
             }
             guard let cursorBytes = try? HexCoding.bytes(fromHex: cursor) else {
                 throw ValidationError("--cursor takes the hex cursor a previous page printed")
             }
+            let person = try target.personRef()  // a bad kind is reported before connecting
             let request = Stitch_V1_HistoryRequest.with {
                 $0.site = target.site
-                $0.person = (try? target.personRef()) ?? .init()
+                $0.person = person
                 $0.limit = limit
                 $0.fromMs = fromMs
                 $0.toMs = toMs
@@ -166,7 +163,6 @@ struct QueryCommand: AsyncParsableCommand {
                 $0.cursor = Data(cursorBytes)
                 $0.newestFirst = newestFirst
             }
-            _ = try target.personRef()  // report a bad kind before connecting
             let client = try await connection.connect()
             defer { Task { await client.close() } }
             let response: Stitch_V1_Response = try await connection.run { try await client.response(.history(request)).get() }

@@ -45,8 +45,17 @@ enum Render {
         }
     }
 
+    /// `stitch.v1.EventType` names by raw value, as the CLI reads and prints them.
+    static let eventTypeNames = ["unspecified", "visit", "hit", "number_shown", "form", "call", "chat", "deal"]
+
     static func eventName(_ type: Stitch_V1_EventType) -> String {
-        ["unspecified", "visit", "hit", "number_shown", "form", "call", "chat", "deal"][max(0, min(7, type.rawValue))]
+        eventTypeNames[max(0, min(eventTypeNames.count - 1, type.rawValue))]
+    }
+
+    /// The event type a CLI name stands for (not `unspecified`).
+    static func eventType(named name: String) -> Stitch_V1_EventType? {
+        guard let index = eventTypeNames.firstIndex(of: name), index > 0 else { return nil }
+        return Stitch_V1_EventType(rawValue: index)
     }
 
     static func time(_ ms: Int64) -> String {

@@ -106,13 +106,13 @@ struct WorldVerification {
             }))
         }
         func settle(_ entry: (PersonKey, EventLoopFuture<Stitch_V1_Response>)) async throws {
-            var (person, future) = entry
+            let person = entry.0
+            var future = entry.1
             while true {
                 guard case .history(let page) = try await future.get().kind else { return }
                 result[person, default: []].formUnion(page.events.map(\.beacon.eventID))
                 if page.nextCursor.isEmpty { return }
                 future = request(person, cursor: page.nextCursor)
-                person = entry.0
             }
         }
         for person in persons {
