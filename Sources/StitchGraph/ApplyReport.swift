@@ -17,6 +17,14 @@ public struct ApplyReport: Sendable, Equatable {
     public var merges = 0
     /// Unions refused by the guards, by reason.
     public var conflicts: [String: Int] = [:]
+    /// Calls to dynamic numbers matched to a session when they arrived.
+    public var callsMatched = 0
+    /// Calls no lease covered (yet): recorded as unknown traffic, waiting.
+    public var callsUnmatched = 0
+    /// Waiting calls matched by a late `number_shown` or hit in this batch.
+    public var callsMatchedLate = 0
+    /// Sessions seen active on tracking numbers, for the lease allocators.
+    public var leaseActivity: [LeaseActivity] = []
 
     public init() {}
 }

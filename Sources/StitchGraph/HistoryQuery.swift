@@ -14,6 +14,8 @@ public struct HistoryQuery: Hashable, Sendable {
     public var cursor: HistoryCursor?
     /// Return the latest events first.
     public var newestFirst: Bool
+    /// Annotate conversions (flags and credits) under these options.
+    public var conversions: ConversionOptions?
 
     /// Page size when the client asks for none.
     public static let limitDefault = 100
@@ -26,7 +28,8 @@ public struct HistoryQuery: Hashable, Sendable {
         types: Set<EventType> = [],
         limit: Int = limitDefault,
         cursor: HistoryCursor? = nil,
-        newestFirst: Bool = false
+        newestFirst: Bool = false,
+        conversions: ConversionOptions? = nil
     ) {
         self.fromMs = fromMs
         self.toMs = toMs
@@ -34,6 +37,7 @@ public struct HistoryQuery: Hashable, Sendable {
         self.limit = min(max(limit, 1), Self.limitMax)
         self.cursor = cursor
         self.newestFirst = newestFirst
+        self.conversions = conversions
     }
 }
 

@@ -13,7 +13,7 @@ extension IdentityGraph {
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
     public func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
-        var preparer = EventPreparer(configuration: configuration)
+        var preparer = EventPreparer(graph: self)
         return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) })
     }
 
@@ -43,16 +43,20 @@ struct BatchWriter {
     let firstNewNode: UInt64
     var report = ApplyReport()
 
+    /// Each site's number pool, read once per batch.
+    var sitePools: [UInt32: NumberPool] = [:]
+
     private var nodes: [UInt64: NodeRecord] = [:]
     private var dirtyNodes: Set<UInt64> = []
     private var identCache: [ByteKey: UInt64] = [:]
     /// The guards of each site seen in the batch.
     private var siteGuards: [UInt32: Guards] = [:]
     /// Index entries (anchor, time, seq) → type, written sorted at flush.
-    private var pendingEvents: [(key: [UInt8], type: UInt8)] = []
+    /// Appended in seq order, so event `seq` is at `seq - firstSeq` until flush sorts them.
+    var pendingEvents: [(key: [UInt8], type: UInt8)] = []
     /// Stored events in seq order, from `firstSeq`, appended to the log.
     private var pendingLog: [[UInt8]] = []
-    private let firstSeq: UInt64
+    let firstSeq: UInt64
     private var scratchKey: [UInt8] = []
 
     init(graph: IdentityGraph, counters: GraphCounters) {
@@ -76,9 +80,23 @@ struct BatchWriter {
             eventNodes.append(try node(for: identifier, site: event.site, timeMs: event.timeMs, txn))
         }
         for other in eventNodes.dropFirst() {
-            try union(eventNodes[0], other, guards: guards, event: event, cause: seq, txn)
+            try union(eventNodes[0], other, guards: guards, site: event.site, timeMs: event.timeMs, cause: seq, txn)
         }
-        let anchor = try anchor(of: eventNodes, txn)
+        let session = event.sessionIndex.map { eventNodes[$0] }
+        if let session {
+            if event.type == .numberShown, let number = event.trackingNumber {
+                try openLease(session: session, site: event.site, number: number, timeMs: event.timeMs, txn)
+            } else {
+                try refreshLease(session: session, site: event.site, timeMs: event.timeMs, txn)
+            }
+        }
+        var matchedSession: UInt64?
+        if event.type == .call, let number = event.trackingNumber {
+            matchedSession = try matchCall(
+                event, seq: seq, number: number, callerPhone: event.callerPhoneIndex.map { eventNodes[$0] }, txn)
+        }
+        var anchor = try anchor(of: eventNodes, txn)
+        if anchor == 0, let matchedSession { anchor = matchedSession }  // a hidden caller's call
         let type = event.type
         if anchor == 0 {
             counters.unlinkedEvents += 1
@@ -114,7 +132,7 @@ struct BatchWriter {
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }
 
-    private mutating func guards(_ site: UInt32) -> Guards {
+    mutating func guards(_ site: UInt32) -> Guards {
         if let cached = siteGuards[site] { return cached }
         let guards = graph.configuration.rules(for: site).guards
         siteGuards[site] = guards
@@ -214,11 +232,12 @@ struct BatchWriter {
 
     /// Links the persons of `a` and `b` unless a guard refuses (recorded as a
     /// conflict).
-    private mutating func union(
+    mutating func union(
         _ a: UInt64,
         _ b: UInt64,
         guards: Guards,
-        event: PreparedEvent,
+        site: UInt32,
+        timeMs: Int64,
         cause: UInt64,
         _ txn: borrowing Transaction
     ) throws {
@@ -228,7 +247,7 @@ struct BatchWriter {
         let winnerRecord = try record(winner, txn), loserRecord = try record(loser, txn)
         if let reason = guards.refusal(winnerRecord, loserRecord) {
             let conflict = ConflictRecord(
-                seq: counters.nextConflict, site: event.site, timeMs: event.timeMs,
+                seq: counters.nextConflict, site: site, timeMs: timeMs,
                 personA: winner, personB: loser, causeEvent: cause, reason: reason
             )
             try txn.put(graph.tables.conflict, StoreKeys.seqKey(conflict.seq), conflict.encoded(), append: true)
@@ -246,7 +265,7 @@ struct BatchWriter {
             record.parent = winner
         }
         let merge = MergeRecord(
-            seq: counters.nextMerge, site: event.site, timeMs: event.timeMs,
+            seq: counters.nextMerge, site: site, timeMs: timeMs,
             winner: winner, loser: loser, causeEvent: cause
         )
         try txn.put(graph.tables.merge, StoreKeys.seqKey(merge.seq), merge.encoded(), append: true)
@@ -257,7 +276,7 @@ struct BatchWriter {
 
     // MARK: Node cache
 
-    private mutating func record(_ id: UInt64, _ txn: borrowing Transaction) throws -> NodeRecord {
+    mutating func record(_ id: UInt64, _ txn: borrowing Transaction) throws -> NodeRecord {
         if let cached = nodes[id] { return cached }
         guard let stored = try txn.get(graph.tables.node, StoreKeys.nodeKey(id)) else {
             preconditionFailure("node \(id) is referenced but missing")
@@ -267,7 +286,7 @@ struct BatchWriter {
         return record
     }
 
-    private mutating func updateNode(
+    mutating func updateNode(
         _ id: UInt64,
         _ txn: borrowing Transaction,
         _ change: (inout NodeRecord) -> Void

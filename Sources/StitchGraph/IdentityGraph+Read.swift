@@ -156,14 +156,65 @@ extension IdentityGraph {
             try collectPositions(anchor: member, query: query, into: &best, txn)
         }
         let page = best.entries.prefix(query.limit)
-        let events = try page.map { entry in
-            guard let stored = try txn.get(tables.log, StoreKeys.logKey(entry.position.seq)) else {
-                preconditionFailure("event \(entry.position.seq) vanished inside one read transaction")
+        var events = try page.map { entry in try event(seq: entry.position.seq, txn) }
+        if let options = query.conversions {
+            let conversionTimes = events.filter(Attribution.isConversion).map(\.beacon.timeMs)
+            if let earliest = conversionTimes.min(), let latest = conversionTimes.max() {
+                let context = try contextEvents(root: root, fromMs: earliest - options.contextMs, toMs: latest, txn)
+                Attribution.annotate(&events, context: context, options: options)
             }
-            return StoredEvent.decode(stored, seq: entry.position.seq)
         }
         let next = best.entries.count > query.limit ? page.last?.position : nil
         return HistoryPage(personID: root, events: events, next: next)
+    }
+
+    /// One stored event, with its call match for calls.
+    func event(seq: UInt64, _ txn: borrowing Transaction) throws -> Stitch_V1_Event {
+        guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else {
+            preconditionFailure("event \(seq) vanished inside one read transaction")
+        }
+        var event = StoredEvent.decode(stored, seq: seq)
+        if case .call = event.beacon.body, let match = try callMatch(seq: seq, txn) {
+            event.callMatch = match
+        }
+        return event
+    }
+
+    /// How call tracking placed call `seq`; nil for calls without a tracking number.
+    func callMatch(seq: UInt64, _ txn: borrowing Transaction) throws -> Stitch_V1_CallMatch? {
+        guard let stored = try txn.get(tables.call, StoreKeys.seqKey(seq)) else { return nil }
+        do {
+            return try Stitch_V1_CallMatch(serializedBytes: RawSpan(_unsafeBytes: stored))
+        } catch {
+            preconditionFailure("call match of \(seq) does not decode: \(error)")
+        }
+    }
+
+    /// Most events read to annotate one page's conversions; a person with
+    /// more in the window is judged on the latest of them.
+    static let contextEventsMax = 20_000
+    private static let contextTypes: Set<EventType> = [.visit, .form, .call, .chat, .deal]
+
+    /// The person's visits and conversions with time in [fromMs, toMs], in (time, seq) order.
+    private func contextEvents(root: UInt64, fromMs: Int64, toMs: Int64, _ txn: borrowing Transaction) throws
+        -> [Stitch_V1_Event]
+    {
+        var positions: [HistoryCursor] = []
+        for member in try members(ofRoot: root, txn) {
+            try txn.withCursor(tables.event) { cursor in
+                var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: member, timeMs: fromMs, seq: 0))
+                while let (key, value) = entry {
+                    let (anchor, time, seq) = StoreKeys.decodeEventKey(key)
+                    guard anchor == member, time <= toMs else { break }
+                    if Self.contextTypes.contains(StoredEvent.type(of: value)) {
+                        positions.append(HistoryCursor(timeMs: time, seq: seq))
+                    }
+                    entry = try cursor.next()
+                }
+            }
+        }
+        positions.sort { $0.precedes($1) }
+        return try positions.suffix(Self.contextEventsMax).map { try event(seq: $0.seq, txn) }
     }
 
     /// Scans one member's events in query order, offering each to `best`,

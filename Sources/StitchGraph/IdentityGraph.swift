@@ -13,14 +13,16 @@ public final class IdentityGraph: Sendable {
     public let environment: Environment
     /// Junk rules and guards, per site.
     public let configuration: GraphConfiguration
+    /// Number pools and lease allocators (DESIGN.md §5).
+    public let callTracking: CallTracking
     let tables: Tables
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 2
+    public static let schemaVersion: UInt32 = 3
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, log, merge, conflict, meta: Table
+        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -30,10 +32,12 @@ public final class IdentityGraph: Sendable {
     public init(
         path: String,
         configuration: GraphConfiguration = GraphConfiguration(),
+        callTracking: CallTracking = CallTracking(),
         storeOptions: StoreOptions = StoreOptions()
     ) throws {
         environment = try Environment(path: path, tables: StoreKeys.allTables, options: storeOptions)
         self.configuration = configuration
+        self.callTracking = callTracking
         tables = Tables(
             ident: environment.table(StoreKeys.ident),
             node: environment.table(StoreKeys.node),
@@ -41,7 +45,11 @@ public final class IdentityGraph: Sendable {
             log: environment.table(StoreKeys.log),
             merge: environment.table(StoreKeys.merge),
             conflict: environment.table(StoreKeys.conflict),
-            meta: environment.table(StoreKeys.meta)
+            meta: environment.table(StoreKeys.meta),
+            lease: environment.table(StoreKeys.lease),
+            leaseNumber: environment.table(StoreKeys.leaseNumber),
+            callWait: environment.table(StoreKeys.callWait),
+            call: environment.table(StoreKeys.call)
         )
         try checkSchema(readOnly: storeOptions.readOnly)
     }
@@ -51,9 +59,10 @@ public final class IdentityGraph: Sendable {
         environment.close()
     }
 
-    /// The normalizer for a site's identifiers (its junk rules).
+    /// The normalizer for a site's identifiers (its junk rules and its
+    /// pool's office numbers).
     public func normalizer(for site: UInt32) -> IdentifierNormalizer {
-        IdentifierNormalizer(junk: configuration.rules(for: site).junk)
+        IdentifierNormalizer(junk: EventPreparer.junk(site: site, configuration, callTracking))
     }
 
     private func checkSchema(readOnly: Bool) throws {

@@ -14,6 +14,14 @@ public struct PreparedEvent: Sendable {
     let stored: [UInt8]
     /// Codes of identifiers refused by normalization (counted, not stored).
     let rejectedCodes: [String]
+    /// Position in `identifiers` of the session that holds leases.
+    let sessionIndex: Int?
+    /// `number_shown` and calls: the tracking number in E.164.
+    let trackingNumber: String?
+    /// Calls: when the call started (event time), and the caller's phone's
+    /// position in `identifiers` (absent when hidden or refused).
+    let callStartMs: Int64
+    let callerPhoneIndex: Int?
 }
 
 /// Prepares beacons for `IdentityGraph.apply(_:)`. Keeps one normalizer per
@@ -21,10 +29,21 @@ public struct PreparedEvent: Sendable {
 /// thread or connection.
 public struct EventPreparer {
     private let configuration: GraphConfiguration
+    private let callTracking: CallTracking
     private var normalizers: [UInt32: IdentifierNormalizer] = [:]
+    private var normalizersGeneration: UInt64
+    /// Tracking numbers are phones judged without the site's own numbers as junk.
+    private let trackingNumberNormalizer = IdentifierNormalizer(junk: .standard)
 
-    public init(configuration: GraphConfiguration) {
+    public init(configuration: GraphConfiguration, callTracking: CallTracking = CallTracking()) {
         self.configuration = configuration
+        self.callTracking = callTracking
+        normalizersGeneration = callTracking.generation
+    }
+
+    /// A preparer for `graph`'s rules and number pools.
+    public init(graph: IdentityGraph) {
+        self.init(configuration: graph.configuration, callTracking: graph.callTracking)
     }
 
     /// Normalizes and encodes one validated beacon.
@@ -35,20 +54,51 @@ public struct EventPreparer {
         var rejected: [String] = []
         let identifiers = Self.normalizedIdentifiers(of: beacon, normalizer: normalizer, rejected: &rejected)
         let type = EventType(beacon.body)
+        var trackingNumber: String?
+        var callStartMs = beacon.timeMs
+        var callerPhoneIndex: Int?
+        switch beacon.body {
+        case .numberShown(let shown):
+            trackingNumber = try? trackingNumberNormalizer.normalize(.phone, shown.trackingNumber).value
+        case .call(let call):
+            trackingNumber = try? trackingNumberNormalizer.normalize(.phone, call.trackingNumber).value
+            if call.startedAtMs > 0 { callStartMs = call.startedAtMs }
+            if let caller = try? normalizer.normalize(.phone, call.callerPhone) {
+                callerPhoneIndex = identifiers.firstIndex(of: caller)
+            }
+        default:
+            break
+        }
         return PreparedEvent(
             site: beacon.site,
             timeMs: beacon.timeMs,
             type: type,
             identifiers: identifiers,
             stored: StoredEvent.encode(beacon, identifiers: identifiers, type: type, receivedMs: receivedMs),
-            rejectedCodes: rejected)
+            rejectedCodes: rejected,
+            sessionIndex: identifiers.firstIndex { $0.kind == .session },
+            trackingNumber: trackingNumber,
+            callStartMs: callStartMs,
+            callerPhoneIndex: callerPhoneIndex)
     }
 
     private mutating func normalizer(for site: UInt32) -> IdentifierNormalizer {
+        let generation = callTracking.generation
+        if generation != normalizersGeneration {
+            normalizers.removeAll()  // a pool changed: office numbers may have
+            normalizersGeneration = generation
+        }
         if let cached = normalizers[site] { return cached }
-        let normalizer = IdentifierNormalizer(junk: configuration.rules(for: site).junk)
+        let normalizer = IdentifierNormalizer(junk: Self.junk(site: site, configuration, callTracking))
         normalizers[site] = normalizer
         return normalizer
+    }
+
+    /// A site's junk rules: its configured ones plus its pool's office numbers.
+    static func junk(site: UInt32, _ configuration: GraphConfiguration, _ callTracking: CallTracking) -> JunkRules {
+        var junk = configuration.rules(for: site).junk
+        junk.phones.formUnion(callTracking.pool(site: site).officeNumbers)
+        return junk
     }
 
     /// The event's identifiers, normalized and without repeats: the explicit

@@ -10,10 +10,18 @@ import StitchIdentity
 /// merge    seq u64                             → MergeRecord
 /// conflict seq u64                             → ConflictRecord
 /// meta     name (ASCII)                        → value
+/// lease    session node u64                    → LeaseRecord (the session's current lease)
+/// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
+/// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
+/// call     seq u64                             → stitch.v1.CallMatch (protobuf)
 /// ```
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
-/// anchor 0, which is never a node id.
+/// anchor 0, which is never a node id. `number†` is a tracking number in
+/// E.164 with a one-byte length in front, so one number's keys are contiguous.
+/// `leasenum` lists every lease a number ever had, by start: a call at t is
+/// matched by scanning back from t. `callwait` holds calls no lease covered
+/// yet, until a late `number_shown` or hit makes one cover them.
 ///
 /// Why events live in two tables: the writer appends every event to `log`
 /// in seq order, so the bulk of each commit is sequential and dense; the
@@ -28,7 +36,11 @@ enum StoreKeys {
     static let conflict = "conflict"
     static let meta = "meta"
     static let log = "log"
-    static let allTables = [ident, node, event, log, merge, conflict, meta]
+    static let lease = "lease"
+    static let leaseNumber = "leasenum"
+    static let callWait = "callwait"
+    static let call = "call"
+    static let allTables = [ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call]
 
     /// LMDB's key size limit; ident keys over it are refused as identifiers.
     static let keyBytesMax = 511
@@ -71,4 +83,35 @@ enum StoreKeys {
     }
 
     static func seqKey(_ seq: UInt64) -> [UInt8] { nodeKey(seq) }
+
+    /// Site and tracking number: the prefix of `leasenum` and `callwait` keys.
+    static func numberPrefix(site: UInt32, number: String) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(4 + 1 + number.utf8.count + 16)
+        ByteCoding.appendBigEndian(site, to: &key)
+        key.append(UInt8(clamping: number.utf8.count))
+        key.append(contentsOf: number.utf8)
+        return key
+    }
+
+    /// `prefix` followed by a sortable time and a u64 (session node or seq).
+    static func numberKey(_ prefix: [UInt8], timeMs: Int64, _ id: UInt64) -> [UInt8] {
+        var key = prefix
+        ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
+        ByteCoding.appendBigEndian(id, to: &key)
+        return key
+    }
+
+    /// (time, id) of a `leasenum` or `callwait` key whose prefix is `prefixCount` bytes.
+    static func decodeNumberKey(_ key: UnsafeRawBufferPointer, prefixCount: Int) -> (timeMs: Int64, id: UInt64) {
+        (
+            ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: prefixCount, as: UInt64.self)),
+            ByteCoding.bigEndian(key, at: prefixCount + 8, as: UInt64.self)
+        )
+    }
+
+    /// Whether `key` is one of `prefix`'s `leasenum`/`callwait` keys.
+    static func hasNumberPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        key.count == prefix.count + 16 && key.prefix(prefix.count).elementsEqual(prefix)
+    }
 }

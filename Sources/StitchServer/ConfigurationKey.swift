@@ -46,6 +46,14 @@ public struct ConfigurationKey: Sendable {
             apply: { (config, text) throws(ConfigurationError) in config.junkPhones = try parseJunkPhones(text) },
             current: { $0.junkPhones.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
         ConfigurationKey(
+            name: "number_pools",
+            help: "call-tracking pools as JSON: {\"SITE\": {\"dynamic_numbers\": […], \"hold_seconds\": 900, …}}",
+            apply: { (config, text) throws(ConfigurationError) in config.numberPools = try PoolsJSON.parse(text) },
+            current: { PoolsJSON.text($0.numberPools.mapValues(\.wire)) }),
+        int("unique_period_ms", "a conversion is unique if the person had none of its type this long before",
+            \.uniquePeriodMs),
+        int("target_call_seconds", "a call at least this long is a target call", \.targetCallSeconds),
+        ConfigurationKey(
             name: "tokens",
             help: "query tokens: TOKEN=SITE,SITE;TOKEN=* (empty: loopback clients only)",
             apply: { (config, text) throws(ConfigurationError) in config.tokens = try parseTokens(text) },
@@ -84,6 +92,12 @@ public struct ConfigurationKey: Sendable {
             guard let key = named(name) else { throw .unknownKey(name, source: path) }
             if name == "junk_phones", let bySite = value as? [String: [String]] {
                 try key.apply(&config, bySite.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";"))
+                continue
+            }
+            if name == "number_pools", JSONSerialization.isValidJSONObject(value),
+                let data = try? JSONSerialization.data(withJSONObject: value)
+            {
+                try key.apply(&config, String(decoding: data, as: UTF8.self))
                 continue
             }
             if name == "tokens", let grants = value as? [[String: Any]] {

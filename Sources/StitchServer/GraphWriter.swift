@@ -119,6 +119,10 @@ final class GraphWriter: Sendable {
             metrics.counter("stitch_conflicts_total", [("reason", reason)]).increment(by: count)
         }
         metrics.counter("stitch_identifiers_created_total", []).increment(by: report.identifiersCreated)
+        metrics.counter("stitch_calls_total", [("match", "session")]).increment(by: report.callsMatched)
+        metrics.counter("stitch_calls_total", [("match", "waiting")]).increment(by: report.callsUnmatched)
+        metrics.counter("stitch_calls_matched_late_total", []).increment(by: report.callsMatchedLate)
+        graph.callTracking.noteActivity(report.leaseActivity)
         let info = graph.environment.info()
         metrics.storeBytes.record(info.usedBytes)
         metrics.mapBytes.record(info.mapBytes)

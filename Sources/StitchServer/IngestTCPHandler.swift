@@ -40,12 +40,12 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var stopping = false
 
     init(
-        queue: IngestQueue, metrics: ServerMetrics, logger: Logger, configuration: GraphConfiguration,
+        queue: IngestQueue, metrics: ServerMetrics, logger: Logger, preparer: EventPreparer,
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.queue = queue
         self.metrics = metrics
-        self.preparer = EventPreparer(configuration: configuration)
+        self.preparer = preparer
         self.clockMs = clockMs
         self.logger = logger
     }

@@ -20,12 +20,12 @@ final class IngestUDPHandler: ChannelInboundHandler {
     private let limits = WireLimits.standard
 
     init(
-        queue: IngestQueue, metrics: ServerMetrics, configuration: GraphConfiguration,
+        queue: IngestQueue, metrics: ServerMetrics, preparer: EventPreparer,
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.queue = queue
         self.metrics = metrics
-        self.preparer = EventPreparer(configuration: configuration)
+        self.preparer = preparer
         self.clockMs = clockMs
     }
 

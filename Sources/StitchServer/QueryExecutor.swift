@@ -12,6 +12,11 @@ import StitchWire
 struct QueryExecutor {
     let graph: IdentityGraph
     let metrics: ServerMetrics
+    let poolOverrides: PoolOverrides
+    let clockMs: @Sendable () -> Int64
+    /// Conversion flags when a history request leaves them 0.
+    let uniquePeriodMs: Int64
+    let targetCallSeconds: UInt32
     /// Normalizers per site (a site's junk rules are copied once, not per request).
     private var normalizers: [UInt32: IdentifierNormalizer] = [:]
 
@@ -21,9 +26,16 @@ struct QueryExecutor {
     static let mergesLimitDefault = 1000
     static let mergesLimitMax = 10_000
 
-    init(graph: IdentityGraph, metrics: ServerMetrics) {
+    init(
+        graph: IdentityGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
+        configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
+    ) {
         self.graph = graph
         self.metrics = metrics
+        self.poolOverrides = poolOverrides
+        self.clockMs = clockMs
+        uniquePeriodMs = Int64(configuration.uniquePeriodMs)
+        targetCallSeconds = UInt32(configuration.targetCallSeconds)
     }
 
     /// The response body for `request`, which must not be `hello`.
@@ -62,6 +74,20 @@ struct QueryExecutor {
                     throw QueryFailure(.permissionDenied, "stats cover every site; they need an admin token")
                 }
                 return .stats(try stats())
+            case .lease(let request):
+                try check(site: request.site, access)
+                return .lease(try lease(request))
+            case .explain(let request):
+                try check(site: request.site, access)
+                return .explain(try explain(request))
+            case .poolSet(let request):
+                guard access.isAdmin else {
+                    throw QueryFailure(.permissionDenied, "pool_set changes call tracking; it needs an admin token")
+                }
+                return .poolSet(try setPool(request))
+            case .poolGet(let request):
+                try check(site: request.site, access)
+                return .poolGet(poolResponse(site: request.site))
             }
         } catch let failure as QueryFailure {
             throw failure
@@ -112,13 +138,20 @@ struct QueryExecutor {
         guard request.toMs == 0 || request.toMs > request.fromMs else {
             throw QueryFailure(.invalidArgument, "to_ms must be after from_ms (or 0 for no end)")
         }
+        guard request.lookbackMs >= 0, request.halfLifeMs >= 0, request.uniquePeriodMs >= 0 else {
+            throw QueryFailure(.invalidArgument, "lookback_ms, half_life_ms and unique_period_ms are not negative")
+        }
+        if case .UNRECOGNIZED(let model) = request.model {
+            throw QueryFailure(.invalidArgument, "model: unknown attribution model \(model)")
+        }
         let query = HistoryQuery(
             fromMs: request.fromMs == 0 ? .min : request.fromMs,
             toMs: request.toMs == 0 ? .max : request.toMs,
             types: types,
             limit: request.limit == 0 ? HistoryQuery.limitDefault : Int(request.limit),
             cursor: cursor,
-            newestFirst: request.newestFirst
+            newestFirst: request.newestFirst,
+            conversions: request.conversions ? conversionOptions(request) : nil
         )
         let page: HistoryPage?
         switch request.person.target {
@@ -181,6 +214,72 @@ struct QueryExecutor {
             $0.merges = totals.merges
             $0.storeBytes = UInt64(info.usedBytes)
             $0.mapBytes = UInt64(info.mapBytes)
+        }
+    }
+
+    private func conversionOptions(_ request: Stitch_V1_HistoryRequest) -> ConversionOptions {
+        ConversionOptions(
+            model: request.model,
+            lookbackMs: request.lookbackMs == 0 ? ConversionOptions.lookbackMsDefault : request.lookbackMs,
+            halfLifeMs: request.halfLifeMs == 0 ? ConversionOptions.halfLifeMsDefault : request.halfLifeMs,
+            uniquePeriodMs: request.uniquePeriodMs == 0 ? uniquePeriodMs : request.uniquePeriodMs,
+            targetCallSeconds: request.targetCallSeconds == 0 ? targetCallSeconds : request.targetCallSeconds)
+    }
+
+    // MARK: Call tracking
+
+    private mutating func lease(_ request: Stitch_V1_LeaseRequest) throws(QueryFailure) -> Stitch_V1_LeaseResponse {
+        guard request.session.kind == .session else {
+            throw QueryFailure(.invalidArgument, "session: give an identifier of kind SESSION")
+        }
+        let session = try normalize(request.session, site: request.site)
+        let grant = graph.callTracking.lease(site: request.site, session: session.value, nowMs: clockMs())
+        metrics.leases(kind: grant.kind, site: request.site)
+        return .with {
+            $0.trackingNumber = grant.number ?? ""
+            $0.heldUntilMs = grant.heldUntilMs
+            switch grant.kind {
+            case .sticky: $0.kind = .sticky
+            case .new: $0.kind = .new
+            case .fallback: $0.kind = .fallback
+            case .noPool: $0.kind = .noPool
+            }
+        }
+    }
+
+    private mutating func explain(_ request: Stitch_V1_ExplainRequest) throws -> Stitch_V1_ExplainResponse {
+        let a = try normalize(request.a, site: request.site)
+        let b = try normalize(request.b, site: request.site)
+        do {
+            return try graph.explain(site: request.site, a: a, b: b)
+        } catch .personTooLarge(let events) {
+            throw QueryFailure(.responseTooLarge, ExplainError.personTooLarge(events: events).description)
+        }
+    }
+
+    private mutating func setPool(_ request: Stitch_V1_PoolSetRequest) throws -> Stitch_V1_PoolResponse {
+        guard request.site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }
+        let removing = request.pool == Stitch_V1_NumberPool()
+        var pool: NumberPool?
+        if !removing {
+            do {
+                pool = try NumberPool(request.pool)
+            } catch {
+                throw QueryFailure(.invalidArgument, "pool: \(error)")
+            }
+        }
+        try poolOverrides.set(site: request.site, pool?.wire ?? Stitch_V1_NumberPool())
+        graph.callTracking.setPool(site: request.site, pool)
+        normalizers[request.site] = nil  // the office numbers may have changed
+        return poolResponse(site: request.site)
+    }
+
+    private func poolResponse(site: UInt32) -> Stitch_V1_PoolResponse {
+        let tracking = graph.callTracking
+        return .with {
+            $0.site = site
+            if let pool = tracking.pools[site] { $0.pool = pool.wire }
+            $0.numbersHeld = UInt32(tracking.heldCount(site: site, nowMs: clockMs()))
         }
     }
 

@@ -36,14 +36,14 @@ final class QueryHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var timers: [String: CoreMetrics.Timer] = [:]
 
-    init(graph: IdentityGraph, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
+    init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
          logger: Logger) {
         self.authority = authority
         self.metrics = metrics
         self.logger = logger
         self.inFlightMax = configuration.queryInFlightMax
         self.responseBytesMax = configuration.responseBytesMax
-        self.executor = QueryExecutor(graph: graph, metrics: metrics)
+        self.executor = executor
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -191,6 +191,10 @@ final class QueryHandler: ChannelDuplexHandler {
         case .history: "history"
         case .mergesSince: "merges_since"
         case .stats: "stats"
+        case .lease: "lease"
+        case .explain: "explain"
+        case .poolSet: "pool_set"
+        case .poolGet: "pool_get"
         case nil: "unknown"
         }
     }

@@ -55,6 +55,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// form is never linked to everyone else who did.
     public var junkPhones: [UInt32: [String]] = [:]
 
+    // MARK: Call tracking and conversions
+    /// Each site's tracking numbers (DESIGN.md §5). Pools set at run time
+    /// through `pool_set` are kept in `<data_dir>/pools.json` and win over
+    /// these for the sites they name.
+    public var numberPools: [UInt32: NumberPool] = [:]
+    /// A conversion is unique when the person had none of its type this long before.
+    public var uniquePeriodMs = Int(ConversionOptions.uniquePeriodMsDefault)
+    /// A call lasting at least this long is a target call.
+    public var targetCallSeconds = Int(ConversionOptions.targetCallSecondsDefault)
+
     // MARK: Queries
     /// Query tokens; empty means loopback clients only, without a token.
     public var tokens: [TokenGrant] = []
@@ -114,6 +124,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             "4096...1048576 (a response is one frame)")
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
+        try check(uniquePeriodMs >= 0, "unique_period_ms", "not negative")
+        try check(targetCallSeconds >= 0 && targetCallSeconds <= 86_400, "target_call_seconds", "0...86400")
         _ = try graphConfiguration()
     }
 }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
 import Prometheus
+import StitchGraph
 import Synchronization
 
 /// The server's metrics: swift-metrics objects backed by one Prometheus
@@ -93,6 +94,20 @@ public final class ServerMetrics: Sendable {
 
     /// The latency histogram of one query type, made once per type and kept
     /// (making it looks it up in the registry under a lock).
+    /// Counts a lease answer; FALLBACK means the site's pool was exhausted.
+    func leases(kind: LeaseGrant.Kind, site: UInt32) {
+        let label = switch kind {
+        case .sticky: "sticky"
+        case .new: "new"
+        case .fallback: "fallback"
+        case .noPool: "no_pool"
+        }
+        counter("stitch_leases_total", [("kind", label)]).increment()
+        if kind == .fallback {
+            counter("stitch_lease_pool_exhausted_total", [("site", String(site))]).increment()
+        }
+    }
+
     func queryTimer(type: String) -> CoreMetrics.Timer {
         queryTimers.withLockedValue { timers in
             if let timer = timers[type] { return timer }

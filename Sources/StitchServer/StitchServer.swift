@@ -45,6 +45,8 @@ public final class StitchServer: Service, Sendable {
         /// collector's so that a burst of batches never delays a lookup.
         var queryGroup: MultiThreadedEventLoopGroup
         var graph: IdentityGraph
+        /// Pools set through `pool_set`, kept in the data directory.
+        var poolOverrides: PoolOverrides
         var queue: IngestQueue
         var writer: GraphWriter
         var listeners: [any Channel]
@@ -86,16 +88,33 @@ public final class StitchServer: Service, Sendable {
 
     // MARK: Start
 
+    /// The configured pools, with those set through `pool_set` (kept in the
+    /// data directory) in place of the configuration's for their sites.
+    private func pools(overriddenBy overrides: PoolOverrides) throws -> [UInt32: NumberPool] {
+        var pools = configuration.numberPools
+        for (site, wire) in overrides.pools.sorted(by: { $0.key < $1.key }) {
+            pools[site] = wire == Stitch_V1_NumberPool() ? nil : try NumberPool(wire)
+            logger.notice("site \(site): number pool from \(overrides.path) (set by pool_set) replaces number_pools")
+        }
+        return pools
+    }
+
     /// Opens the store, starts the writer and binds every port.
     @discardableResult
     public func start() async throws -> BoundPorts {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let poolOverrides = try PoolOverrides(dataDirectory: configuration.dataDirectory)
         let graph = try IdentityGraph(
             path: configuration.dataDirectory,
             configuration: try configuration.graphConfiguration(),
+            callTracking: CallTracking(pools: try pools(overriddenBy: poolOverrides)),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
         )
+        // Numbers still held by sessions stay theirs across the restart.
+        let held = try graph.leaseActivity(heldAt: clockMs())
+        graph.callTracking.noteActivity(held)
+        if !held.isEmpty { logger.info("\(held.count) tracking-number leases still held, restored from the store") }
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let queryGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.queryEventLoops)
@@ -104,7 +123,7 @@ public final class StitchServer: Service, Sendable {
             graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger)
         writer.start()
         var running = Running(
-            group: group, queryGroup: queryGroup, graph: graph, queue: queue, writer: writer, listeners: [],
+            group: group, queryGroup: queryGroup, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0))
@@ -147,7 +166,7 @@ public final class StitchServer: Service, Sendable {
 
     private func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (graphConfiguration, clockMs) = (running.graph.configuration, clockMs)
+        let (preparer, clockMs) = (EventPreparer(graph: running.graph), clockMs)
         return ServerBootstrap(group: running.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -155,7 +174,7 @@ public final class StitchServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = IngestTCPHandler(
-                        queue: queue, metrics: metrics, logger: logger, configuration: graphConfiguration,
+                        queue: queue, metrics: metrics, logger: logger, preparer: preparer,
                         clockMs: clockMs)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(FrameDecoder()), handler,
@@ -172,7 +191,7 @@ public final class StitchServer: Service, Sendable {
 
     private func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
         let (queue, metrics) = (running.queue, metrics)
-        let (graphConfiguration, clockMs) = (running.graph.configuration, clockMs)
+        let (preparer, clockMs) = (EventPreparer(graph: running.graph), clockMs)
         let count = configuration.udpVectorReadCount
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -188,13 +207,13 @@ public final class StitchServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         IngestUDPHandler(
-                            queue: queue, metrics: metrics, configuration: graphConfiguration, clockMs: clockMs))
+                            queue: queue, metrics: metrics, preparer: preparer, clockMs: clockMs))
                 }
             }
     }
 
     private func queryBootstrap(_ running: Running) -> ServerBootstrap {
-        let graph = running.graph
+        let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let authority = TokenAuthority(grants: configuration.tokens)
         return ServerBootstrap(group: running.queryGroup)
@@ -206,7 +225,10 @@ public final class StitchServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(FrameDecoder()),
                         QueryHandler(
-                            graph: graph, authority: authority, metrics: metrics, configuration: configuration,
+                            executor: QueryExecutor(
+                                graph: graph, metrics: metrics, poolOverrides: poolOverrides,
+                                configuration: configuration, clockMs: clockMs),
+                            authority: authority, metrics: metrics, configuration: configuration,
                             logger: logger),
                     ])
                     registry.insert(channel, for: channel)

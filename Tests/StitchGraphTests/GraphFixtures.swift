@@ -10,18 +10,28 @@ final class TestGraph {
     private(set) var graph: IdentityGraph
     let configuration: GraphConfiguration
     let options: StoreOptions
+    let callTracking: CallTracking
 
-    init(configuration: GraphConfiguration = GraphConfiguration(), mapBytes: Int = 64 << 20) throws {
+    init(
+        configuration: GraphConfiguration = GraphConfiguration(),
+        callTracking: CallTracking = CallTracking(),
+        mapBytes: Int = 64 << 20
+    ) throws {
         directory = try TemporaryDirectory("stitch-graph")
         self.configuration = configuration
+        self.callTracking = callTracking
         options = StoreOptions(mapBytes: mapBytes, durability: .nosync)
-        graph = try IdentityGraph(path: directory.appending("data"), configuration: configuration, storeOptions: options)
+        graph = try IdentityGraph(
+            path: directory.appending("data"), configuration: configuration, callTracking: callTracking,
+            storeOptions: options)
     }
 
     /// Closes and opens the store again, as a restart would.
     func reopen() throws {
         graph.close()
-        graph = try IdentityGraph(path: directory.appending("data"), configuration: configuration, storeOptions: options)
+        graph = try IdentityGraph(
+            path: directory.appending("data"), configuration: configuration, callTracking: callTracking,
+            storeOptions: options)
     }
 
     deinit {

@@ -45,7 +45,7 @@ struct HandlerBackpressureTests {
         let metrics = ServerMetrics()
         let reads = ReadCounter()
         let handler = IngestTCPHandler(
-            queue: queue, metrics: metrics, logger: Logger(label: "test"), configuration: GraphConfiguration(),
+            queue: queue, metrics: metrics, logger: Logger(label: "test"), preparer: EventPreparer(configuration: GraphConfiguration()),
             clockMs: { 1 })
         let channel = EmbeddedChannel(handlers: [reads, handler])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -71,7 +71,7 @@ struct HandlerBackpressureTests {
         let queue = Self.fullQueue()
         let metrics = ServerMetrics()
         let channel = EmbeddedChannel(
-            handler: IngestUDPHandler(queue: queue, metrics: metrics, configuration: GraphConfiguration(), clockMs: { 1 }))
+            handler: IngestUDPHandler(queue: queue, metrics: metrics, preparer: EventPreparer(configuration: GraphConfiguration()), clockMs: { 1 }))
         var datagram = ByteBufferAllocator().buffer(capacity: 256)
         let frame = try Self.frame(sequence: 1)
         var header = ByteBufferAllocator().buffer(capacity: 28)

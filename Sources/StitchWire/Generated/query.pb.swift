@@ -25,8 +25,8 @@
 // is out of sync (see FRAMING.md).
 //
 // Compatibility: new requests take new numbers in the `Request.kind` oneof
-// (30 to 99 are free); numbers 16 to 29 are kept for call tracking (lease),
-// explain, attribution and pool administration. Field numbers are never reused.
+// (30 to 99 are free); 16 to 19 serve call tracking and explain, 20 to 29
+// stay kept for them. Field numbers are never reused.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -192,62 +192,383 @@ public nonisolated enum Stitch_V1_EventType: SwiftProtobuf.Enum, Swift.CaseItera
 
 }
 
-public nonisolated struct Stitch_V1_Request: Sendable {
+public nonisolated enum Stitch_V1_LeaseKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the number this session already holds
+  case sticky // = 1
+
+  /// the least recently released free number
+  case new // = 2
+
+  /// the pool is exhausted: the pool's fallback number
+  case fallback // = 3
+
+  /// the site has no dynamic numbers; nothing to show
+  case noPool // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .sticky
+    case 2: self = .new
+    case 3: self = .fallback
+    case 4: self = .noPool
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .sticky: return 1
+    case .new: return 2
+    case .fallback: return 3
+    case .noPool: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_LeaseKind] = [
+    .unspecified,
+    .sticky,
+    .new,
+    .fallback,
+    .noPool,
+  ]
+
+}
+
+public nonisolated enum Stitch_V1_CallMatchKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// a dynamic number's lease covered the call's time
+  case session // = 1
+
+  /// a static number: the call takes its source
+  case `static` // = 2
+
+  /// no lease covered it (yet): unknown traffic
+  case unknown // = 3
+
+  /// the site's own number
+  case office // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .session
+    case 2: self = .static
+    case 3: self = .unknown
+    case 4: self = .office
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .session: return 1
+    case .static: return 2
+    case .unknown: return 3
+    case .office: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_CallMatchKind] = [
+    .unspecified,
+    .session,
+    .static,
+    .unknown,
+    .office,
+  ]
+
+}
+
+public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the visit's utm_source/medium/campaign
+  case utm // = 1
+
+  /// another site linked to it: source = its host
+  case referrer // = 2
+
+  /// no utm, no outside referrer (or no visit at all)
+  case direct // = 3
+
+  /// a call to a static number
+  case staticNumber // = 4
+
+  /// a call no lease covered and no visit explains
+  case unknownCall // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .utm
+    case 2: self = .referrer
+    case 3: self = .direct
+    case 4: self = .staticNumber
+    case 5: self = .unknownCall
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .utm: return 1
+    case .referrer: return 2
+    case .direct: return 3
+    case .staticNumber: return 4
+    case .unknownCall: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_SourceKind] = [
+    .unspecified,
+    .utm,
+    .referrer,
+    .direct,
+    .staticNumber,
+    .unknownCall,
+  ]
+
+}
+
+public nonisolated enum Stitch_V1_AttributionModel: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// = LAST_NON_DIRECT
+  case unspecified // = 0
+  case firstClick // = 1
+  case lastClick // = 2
+  case lastNonDirect // = 3
+  case linear // = 4
+
+  /// weight 2^(-age / half_life)
+  case timeDecay // = 5
+
+  /// 40% first, 40% last, 20% shared by the middle
+  case position // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .firstClick
+    case 2: self = .lastClick
+    case 3: self = .lastNonDirect
+    case 4: self = .linear
+    case 5: self = .timeDecay
+    case 6: self = .position
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .firstClick: return 1
+    case .lastClick: return 2
+    case .lastNonDirect: return 3
+    case .linear: return 4
+    case .timeDecay: return 5
+    case .position: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_AttributionModel] = [
+    .unspecified,
+    .firstClick,
+    .lastClick,
+    .lastNonDirect,
+    .linear,
+    .timeDecay,
+    .position,
+  ]
+
+}
+
+public nonisolated enum Stitch_V1_ExplainVerdict: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// one person; `steps` is a shortest chain from a to b
+  case linked // = 1
+
+  /// two persons and no event ever tried to link them
+  case notLinked // = 2
+
+  /// an event tried to link them and a guard refused: `refusal`
+  case refused // = 3
+
+  /// a or b was never seen
+  case unknown // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .linked
+    case 2: self = .notLinked
+    case 3: self = .refused
+    case 4: self = .unknown
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .linked: return 1
+    case .notLinked: return 2
+    case .refused: return 3
+    case .unknown: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_ExplainVerdict] = [
+    .unspecified,
+    .linked,
+    .notLinked,
+    .refused,
+    .unknown,
+  ]
+
+}
+
+public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// chosen by the client; echoed in the response
-  public var requestID: UInt64 = 0
+  public var requestID: UInt64 {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
-  public var kind: Stitch_V1_Request.OneOf_Kind? = nil
+  public var kind: OneOf_Kind? {
+    get {return _storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
   public var hello: Stitch_V1_Hello {
     get {
-      if case .hello(let v)? = kind {return v}
+      if case .hello(let v)? = _storage._kind {return v}
       return Stitch_V1_Hello()
     }
-    set {kind = .hello(newValue)}
+    set {_uniqueStorage()._kind = .hello(newValue)}
   }
 
   public var lookup: Stitch_V1_LookupRequest {
     get {
-      if case .lookup(let v)? = kind {return v}
+      if case .lookup(let v)? = _storage._kind {return v}
       return Stitch_V1_LookupRequest()
     }
-    set {kind = .lookup(newValue)}
+    set {_uniqueStorage()._kind = .lookup(newValue)}
   }
 
   public var batchLookup: Stitch_V1_BatchLookupRequest {
     get {
-      if case .batchLookup(let v)? = kind {return v}
+      if case .batchLookup(let v)? = _storage._kind {return v}
       return Stitch_V1_BatchLookupRequest()
     }
-    set {kind = .batchLookup(newValue)}
+    set {_uniqueStorage()._kind = .batchLookup(newValue)}
   }
 
   public var history: Stitch_V1_HistoryRequest {
     get {
-      if case .history(let v)? = kind {return v}
+      if case .history(let v)? = _storage._kind {return v}
       return Stitch_V1_HistoryRequest()
     }
-    set {kind = .history(newValue)}
+    set {_uniqueStorage()._kind = .history(newValue)}
   }
 
   public var mergesSince: Stitch_V1_MergesSinceRequest {
     get {
-      if case .mergesSince(let v)? = kind {return v}
+      if case .mergesSince(let v)? = _storage._kind {return v}
       return Stitch_V1_MergesSinceRequest()
     }
-    set {kind = .mergesSince(newValue)}
+    set {_uniqueStorage()._kind = .mergesSince(newValue)}
   }
 
   public var stats: Stitch_V1_StatsRequest {
     get {
-      if case .stats(let v)? = kind {return v}
+      if case .stats(let v)? = _storage._kind {return v}
       return Stitch_V1_StatsRequest()
     }
-    set {kind = .stats(newValue)}
+    set {_uniqueStorage()._kind = .stats(newValue)}
+  }
+
+  public var lease: Stitch_V1_LeaseRequest {
+    get {
+      if case .lease(let v)? = _storage._kind {return v}
+      return Stitch_V1_LeaseRequest()
+    }
+    set {_uniqueStorage()._kind = .lease(newValue)}
+  }
+
+  public var explain: Stitch_V1_ExplainRequest {
+    get {
+      if case .explain(let v)? = _storage._kind {return v}
+      return Stitch_V1_ExplainRequest()
+    }
+    set {_uniqueStorage()._kind = .explain(newValue)}
+  }
+
+  /// admin token only
+  public var poolSet: Stitch_V1_PoolSetRequest {
+    get {
+      if case .poolSet(let v)? = _storage._kind {return v}
+      return Stitch_V1_PoolSetRequest()
+    }
+    set {_uniqueStorage()._kind = .poolSet(newValue)}
+  }
+
+  public var poolGet: Stitch_V1_PoolGetRequest {
+    get {
+      if case .poolGet(let v)? = _storage._kind {return v}
+      return Stitch_V1_PoolGetRequest()
+    }
+    set {_uniqueStorage()._kind = .poolGet(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -259,10 +580,17 @@ public nonisolated struct Stitch_V1_Request: Sendable {
     case history(Stitch_V1_HistoryRequest)
     case mergesSince(Stitch_V1_MergesSinceRequest)
     case stats(Stitch_V1_StatsRequest)
+    case lease(Stitch_V1_LeaseRequest)
+    case explain(Stitch_V1_ExplainRequest)
+    /// admin token only
+    case poolSet(Stitch_V1_PoolSetRequest)
+    case poolGet(Stitch_V1_PoolGetRequest)
 
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Stitch_V1_Response: Sendable {
@@ -330,6 +658,38 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     set {kind = .stats(newValue)}
   }
 
+  public var lease: Stitch_V1_LeaseResponse {
+    get {
+      if case .lease(let v)? = kind {return v}
+      return Stitch_V1_LeaseResponse()
+    }
+    set {kind = .lease(newValue)}
+  }
+
+  public var explain: Stitch_V1_ExplainResponse {
+    get {
+      if case .explain(let v)? = kind {return v}
+      return Stitch_V1_ExplainResponse()
+    }
+    set {kind = .explain(newValue)}
+  }
+
+  public var poolSet: Stitch_V1_PoolResponse {
+    get {
+      if case .poolSet(let v)? = kind {return v}
+      return Stitch_V1_PoolResponse()
+    }
+    set {kind = .poolSet(newValue)}
+  }
+
+  public var poolGet: Stitch_V1_PoolResponse {
+    get {
+      if case .poolGet(let v)? = kind {return v}
+      return Stitch_V1_PoolResponse()
+    }
+    set {kind = .poolGet(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -340,6 +700,10 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     case history(Stitch_V1_HistoryResponse)
     case mergesSince(Stitch_V1_MergesSinceResponse)
     case stats(Stitch_V1_StatsResponse)
+    case lease(Stitch_V1_LeaseResponse)
+    case explain(Stitch_V1_ExplainResponse)
+    case poolSet(Stitch_V1_PoolResponse)
+    case poolGet(Stitch_V1_PoolResponse)
 
   }
 
@@ -628,6 +992,25 @@ public nonisolated struct Stitch_V1_HistoryRequest: Sendable {
 
   public var newestFirst: Bool = false
 
+  /// Conversions (forms, calls, chats, won deals) get `Event.conversion`:
+  /// unique/target flags and the credited sources under `model`.
+  public var conversions: Bool = false
+
+  /// UNSPECIFIED = last non-direct
+  public var model: Stitch_V1_AttributionModel = .unspecified
+
+  /// visits older than this before a conversion do not count; 0 = 30 days
+  public var lookbackMs: Int64 = 0
+
+  /// time decay only; 0 = 7 days
+  public var halfLifeMs: Int64 = 0
+
+  /// 0 = the server's unique_period_ms
+  public var uniquePeriodMs: Int64 = 0
+
+  /// 0 = the server's target_call_seconds
+  public var targetCallSeconds: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -662,6 +1045,26 @@ public nonisolated struct Stitch_V1_Event: @unchecked Sendable {
     get {_storage._receivedMs}
     set {_uniqueStorage()._receivedMs = newValue}
   }
+
+  /// calls only: how call tracking placed the call
+  public var callMatch: Stitch_V1_CallMatch {
+    get {_storage._callMatch ?? Stitch_V1_CallMatch()}
+    set {_uniqueStorage()._callMatch = newValue}
+  }
+  /// Returns true if `callMatch` has been explicitly set.
+  public var hasCallMatch: Bool {_storage._callMatch != nil}
+  /// Clears the value of `callMatch`. Subsequent reads from it will return its default value.
+  public mutating func clearCallMatch() {_uniqueStorage()._callMatch = nil}
+
+  /// conversions only, when HistoryRequest.conversions is set
+  public var conversion: Stitch_V1_Conversion {
+    get {_storage._conversion ?? Stitch_V1_Conversion()}
+    set {_uniqueStorage()._conversion = newValue}
+  }
+  /// Returns true if `conversion` has been explicitly set.
+  public var hasConversion: Bool {_storage._conversion != nil}
+  /// Clears the value of `conversion`. Subsequent reads from it will return its default value.
+  public mutating func clearConversion() {_uniqueStorage()._conversion = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -796,6 +1199,374 @@ public nonisolated struct Stitch_V1_StatsResponse: Sendable {
   public init() {}
 }
 
+/// A site's tracking numbers. The same message is the `number_pools` setting
+/// (protobuf JSON, keyed by site) and the body of `pool_set`.
+public nonisolated struct Stitch_V1_NumberPool: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// handed out per session by `lease`; at most 10000
+  public var dynamicNumbers: [String] = []
+
+  /// a lease lives this long after the session's last activity; 0 = 900
+  public var holdSeconds: UInt32 = 0
+
+  /// shown when every dynamic number is held
+  public var fallbackNumber: String = String()
+
+  public var staticNumbers: [Stitch_V1_StaticNumber] = []
+
+  /// the site's own numbers: never identifiers, never matched
+  public var officeNumbers: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A number printed on one channel (a billboard, a newspaper): its calls take its source.
+public nonisolated struct Stitch_V1_StaticNumber: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var number: String = String()
+
+  public var utmSource: String = String()
+
+  public var utmMedium: String = String()
+
+  public var utmCampaign: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_PoolSetRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// replaces the site's pool; an empty pool removes it
+  public var pool: Stitch_V1_NumberPool {
+    get {_pool ?? Stitch_V1_NumberPool()}
+    set {_pool = newValue}
+  }
+  /// Returns true if `pool` has been explicitly set.
+  public var hasPool: Bool {self._pool != nil}
+  /// Clears the value of `pool`. Subsequent reads from it will return its default value.
+  public mutating func clearPool() {self._pool = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pool: Stitch_V1_NumberPool? = nil
+}
+
+public nonisolated struct Stitch_V1_PoolGetRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_PoolResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// numbers normalized
+  public var pool: Stitch_V1_NumberPool {
+    get {_pool ?? Stitch_V1_NumberPool()}
+    set {_pool = newValue}
+  }
+  /// Returns true if `pool` has been explicitly set.
+  public var hasPool: Bool {self._pool != nil}
+  /// Clears the value of `pool`. Subsequent reads from it will return its default value.
+  public mutating func clearPool() {self._pool = nil}
+
+  /// dynamic numbers leased right now
+  public var numbersHeld: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pool: Stitch_V1_NumberPool? = nil
+}
+
+/// Which number the tracker should show a session.
+public nonisolated struct Stitch_V1_LeaseRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// the session identifier (kind SESSION)
+  public var session: Stitch_V1_Identifier {
+    get {_session ?? Stitch_V1_Identifier()}
+    set {_session = newValue}
+  }
+  /// Returns true if `session` has been explicitly set.
+  public var hasSession: Bool {self._session != nil}
+  /// Clears the value of `session`. Subsequent reads from it will return its default value.
+  public mutating func clearSession() {self._session = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _session: Stitch_V1_Identifier? = nil
+}
+
+public nonisolated struct Stitch_V1_LeaseResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// E.164; empty with NO_POOL (and FALLBACK without a fallback number)
+  public var trackingNumber: String = String()
+
+  public var kind: Stitch_V1_LeaseKind = .unspecified
+
+  /// the number stays this session's until then unless it is active again
+  public var heldUntilMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_CallMatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Stitch_V1_CallMatchKind = .unspecified
+
+  /// normalized
+  public var trackingNumber: String = String()
+
+  /// SESSION: the session identifier whose lease covered the call
+  public var session: String = String()
+
+  /// STATIC: the number's source
+  public var source: Stitch_V1_Source {
+    get {_source ?? Stitch_V1_Source()}
+    set {_source = newValue}
+  }
+  /// Returns true if `source` has been explicitly set.
+  public var hasSource: Bool {self._source != nil}
+  /// Clears the value of `source`. Subsequent reads from it will return its default value.
+  public mutating func clearSource() {self._source = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _source: Stitch_V1_Source? = nil
+}
+
+public nonisolated struct Stitch_V1_Source: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Stitch_V1_SourceKind = .unspecified
+
+  public var source: String = String()
+
+  public var medium: String = String()
+
+  public var campaign: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_Credit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var source: Stitch_V1_Source {
+    get {_source ?? Stitch_V1_Source()}
+    set {_source = newValue}
+  }
+  /// Returns true if `source` has been explicitly set.
+  public var hasSource: Bool {self._source != nil}
+  /// Clears the value of `source`. Subsequent reads from it will return its default value.
+  public mutating func clearSource() {self._source = nil}
+
+  /// the credits of one conversion sum to 1
+  public var weight: Double = 0
+
+  /// won deals: this source's share; the shares sum to the revenue
+  public var revenueMinor: Int64 = 0
+
+  /// the credited visit's Event.seq; 0 when no visit
+  public var visitSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _source: Stitch_V1_Source? = nil
+}
+
+public nonisolated struct Stitch_V1_Conversion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the person had no conversion of this type within the unique period before it
+  public var unique: Bool = false
+
+  /// calls: lasted at least the target seconds
+  public var target: Bool = false
+
+  /// one per credited source, largest weight first
+  public var credits: [Stitch_V1_Credit] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_ExplainRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  public var a: Stitch_V1_Identifier {
+    get {_a ?? Stitch_V1_Identifier()}
+    set {_a = newValue}
+  }
+  /// Returns true if `a` has been explicitly set.
+  public var hasA: Bool {self._a != nil}
+  /// Clears the value of `a`. Subsequent reads from it will return its default value.
+  public mutating func clearA() {self._a = nil}
+
+  public var b: Stitch_V1_Identifier {
+    get {_b ?? Stitch_V1_Identifier()}
+    set {_b = newValue}
+  }
+  /// Returns true if `b` has been explicitly set.
+  public var hasB: Bool {self._b != nil}
+  /// Clears the value of `b`. Subsequent reads from it will return its default value.
+  public mutating func clearB() {self._b = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _a: Stitch_V1_Identifier? = nil
+  fileprivate var _b: Stitch_V1_Identifier? = nil
+}
+
+/// One link of the chain: `from` and `to` were linked by event `event_seq`.
+public nonisolated struct Stitch_V1_ExplainStep: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: Stitch_V1_StoredIdentifier {
+    get {_from ?? Stitch_V1_StoredIdentifier()}
+    set {_from = newValue}
+  }
+  /// Returns true if `from` has been explicitly set.
+  public var hasFrom: Bool {self._from != nil}
+  /// Clears the value of `from`. Subsequent reads from it will return its default value.
+  public mutating func clearFrom() {self._from = nil}
+
+  public var to: Stitch_V1_StoredIdentifier {
+    get {_to ?? Stitch_V1_StoredIdentifier()}
+    set {_to = newValue}
+  }
+  /// Returns true if `to` has been explicitly set.
+  public var hasTo: Bool {self._to != nil}
+  /// Clears the value of `to`. Subsequent reads from it will return its default value.
+  public mutating func clearTo() {self._to = nil}
+
+  public var eventSeq: UInt64 = 0
+
+  public var eventType: Stitch_V1_EventType = .unspecified
+
+  public var timeMs: Int64 = 0
+
+  /// e.g. "same event", "call matched by the lease of +74950000001"
+  public var via: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _from: Stitch_V1_StoredIdentifier? = nil
+  fileprivate var _to: Stitch_V1_StoredIdentifier? = nil
+}
+
+public nonisolated struct Stitch_V1_ExplainRefusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var eventSeq: UInt64 = 0
+
+  public var timeMs: Int64 = 0
+
+  /// the guard, e.g. "phones_max"
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_ExplainResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var verdict: Stitch_V1_ExplainVerdict = .unspecified
+
+  public var personA: UInt64 = 0
+
+  public var personB: UInt64 = 0
+
+  public var steps: [Stitch_V1_ExplainStep] = []
+
+  public var refusal: Stitch_V1_ExplainRefusal {
+    get {_refusal ?? Stitch_V1_ExplainRefusal()}
+    set {_refusal = newValue}
+  }
+  /// Returns true if `refusal` has been explicitly set.
+  public var hasRefusal: Bool {self._refusal != nil}
+  /// Clears the value of `refusal`. Subsequent reads from it will return its default value.
+  public mutating func clearRefusal() {self._refusal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _refusal: Stitch_V1_ExplainRefusal? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "stitch.v1"
@@ -808,141 +1579,267 @@ nonisolated extension Stitch_V1_EventType: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EVENT_TYPE_UNSPECIFIED\0\u{1}EVENT_TYPE_VISIT\0\u{1}EVENT_TYPE_HIT\0\u{1}EVENT_TYPE_NUMBER_SHOWN\0\u{1}EVENT_TYPE_FORM\0\u{1}EVENT_TYPE_CALL\0\u{1}EVENT_TYPE_CHAT\0\u{1}EVENT_TYPE_DEAL\0")
 }
 
+nonisolated extension Stitch_V1_LeaseKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LEASE_KIND_UNSPECIFIED\0\u{1}LEASE_KIND_STICKY\0\u{1}LEASE_KIND_NEW\0\u{1}LEASE_KIND_FALLBACK\0\u{1}LEASE_KIND_NO_POOL\0")
+}
+
+nonisolated extension Stitch_V1_CallMatchKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_MATCH_KIND_UNSPECIFIED\0\u{1}CALL_MATCH_KIND_SESSION\0\u{1}CALL_MATCH_KIND_STATIC\0\u{1}CALL_MATCH_KIND_UNKNOWN\0\u{1}CALL_MATCH_KIND_OFFICE\0")
+}
+
+nonisolated extension Stitch_V1_SourceKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_KIND_UNSPECIFIED\0\u{1}SOURCE_KIND_UTM\0\u{1}SOURCE_KIND_REFERRER\0\u{1}SOURCE_KIND_DIRECT\0\u{1}SOURCE_KIND_STATIC_NUMBER\0\u{1}SOURCE_KIND_UNKNOWN_CALL\0")
+}
+
+nonisolated extension Stitch_V1_AttributionModel: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ATTRIBUTION_MODEL_UNSPECIFIED\0\u{1}ATTRIBUTION_MODEL_FIRST_CLICK\0\u{1}ATTRIBUTION_MODEL_LAST_CLICK\0\u{1}ATTRIBUTION_MODEL_LAST_NON_DIRECT\0\u{1}ATTRIBUTION_MODEL_LINEAR\0\u{1}ATTRIBUTION_MODEL_TIME_DECAY\0\u{1}ATTRIBUTION_MODEL_POSITION\0")
+}
+
+nonisolated extension Stitch_V1_ExplainVerdict: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPLAIN_VERDICT_UNSPECIFIED\0\u{1}EXPLAIN_VERDICT_LINKED\0\u{1}EXPLAIN_VERDICT_NOT_LINKED\0\u{1}EXPLAIN_VERDICT_REFUSED\0\u{1}EXPLAIN_VERDICT_UNKNOWN\0")
+}
+
 nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0")
+
+  fileprivate class _StorageClass {
+    var _requestID: UInt64 = 0
+    var _kind: Stitch_V1_Request.OneOf_Kind?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _requestID = source._requestID
+      _kind = source._kind
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
-      case 10: try {
-        var v: Stitch_V1_Hello?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .hello(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
+        case 10: try {
+          var v: Stitch_V1_Hello?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .hello(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .hello(v)
+          }
+        }()
+        case 11: try {
+          var v: Stitch_V1_LookupRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .lookup(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .lookup(v)
+          }
+        }()
+        case 12: try {
+          var v: Stitch_V1_BatchLookupRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .batchLookup(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .batchLookup(v)
+          }
+        }()
+        case 13: try {
+          var v: Stitch_V1_HistoryRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .history(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .history(v)
+          }
+        }()
+        case 14: try {
+          var v: Stitch_V1_MergesSinceRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .mergesSince(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .mergesSince(v)
+          }
+        }()
+        case 15: try {
+          var v: Stitch_V1_StatsRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .stats(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .stats(v)
+          }
+        }()
+        case 16: try {
+          var v: Stitch_V1_LeaseRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .lease(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .lease(v)
+          }
+        }()
+        case 17: try {
+          var v: Stitch_V1_ExplainRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .explain(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .explain(v)
+          }
+        }()
+        case 18: try {
+          var v: Stitch_V1_PoolSetRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .poolSet(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .poolSet(v)
+          }
+        }()
+        case 19: try {
+          var v: Stitch_V1_PoolGetRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .poolGet(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .poolGet(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .hello(v)
-        }
-      }()
-      case 11: try {
-        var v: Stitch_V1_LookupRequest?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .lookup(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .lookup(v)
-        }
-      }()
-      case 12: try {
-        var v: Stitch_V1_BatchLookupRequest?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .batchLookup(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .batchLookup(v)
-        }
-      }()
-      case 13: try {
-        var v: Stitch_V1_HistoryRequest?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .history(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .history(v)
-        }
-      }()
-      case 14: try {
-        var v: Stitch_V1_MergesSinceRequest?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .mergesSince(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .mergesSince(v)
-        }
-      }()
-      case 15: try {
-        var v: Stitch_V1_StatsRequest?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .stats(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .stats(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.requestID != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 1)
-    }
-    switch self.kind {
-    case .hello?: try {
-      guard case .hello(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .lookup?: try {
-      guard case .lookup(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .batchLookup?: try {
-      guard case .batchLookup(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .history?: try {
-      guard case .history(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case .mergesSince?: try {
-      guard case .mergesSince(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    }()
-    case .stats?: try {
-      guard case .stats(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._requestID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 1)
+      }
+      switch _storage._kind {
+      case .hello?: try {
+        guard case .hello(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .lookup?: try {
+        guard case .lookup(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .batchLookup?: try {
+        guard case .batchLookup(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .history?: try {
+        guard case .history(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .mergesSince?: try {
+        guard case .mergesSince(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      }()
+      case .stats?: try {
+        guard case .stats(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
+      case .lease?: try {
+        guard case .lease(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      }()
+      case .explain?: try {
+        guard case .explain(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      }()
+      case .poolSet?: try {
+        guard case .poolSet(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      }()
+      case .poolGet?: try {
+        guard case .poolGet(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Stitch_V1_Request, rhs: Stitch_V1_Request) -> Bool {
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.kind != rhs.kind {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -950,7 +1847,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1050,6 +1947,58 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
           self.kind = .stats(v)
         }
       }()
+      case 16: try {
+        var v: Stitch_V1_LeaseResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .lease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .lease(v)
+        }
+      }()
+      case 17: try {
+        var v: Stitch_V1_ExplainResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .explain(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .explain(v)
+        }
+      }()
+      case 18: try {
+        var v: Stitch_V1_PoolResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .poolSet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .poolSet(v)
+        }
+      }()
+      case 19: try {
+        var v: Stitch_V1_PoolResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .poolGet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .poolGet(v)
+        }
+      }()
       default: break
       }
     }
@@ -1091,6 +2040,22 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
     case .stats?: try {
       guard case .stats(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .lease?: try {
+      guard case .lease(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .explain?: try {
+      guard case .explain(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .poolSet?: try {
+      guard case .poolSet(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .poolGet?: try {
+      guard case .poolGet(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
     }()
     case nil: break
     }
@@ -1592,7 +2557,7 @@ nonisolated extension Stitch_V1_BatchLookupResponse: SwiftProtobuf.Message, Swif
 
 nonisolated extension Stitch_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}person\0\u{3}from_ms\0\u{3}to_ms\0\u{1}types\0\u{1}limit\0\u{1}cursor\0\u{3}newest_first\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}person\0\u{3}from_ms\0\u{3}to_ms\0\u{1}types\0\u{1}limit\0\u{1}cursor\0\u{3}newest_first\0\u{1}conversions\0\u{1}model\0\u{3}lookback_ms\0\u{3}half_life_ms\0\u{3}unique_period_ms\0\u{3}target_call_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1608,6 +2573,12 @@ nonisolated extension Stitch_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       case 7: try { try decoder.decodeSingularBytesField(value: &self.cursor) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.newestFirst) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.conversions) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.model) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.lookbackMs) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.halfLifeMs) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.uniquePeriodMs) }()
+      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.targetCallSeconds) }()
       default: break
       }
     }
@@ -1642,6 +2613,24 @@ nonisolated extension Stitch_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProt
     if self.newestFirst != false {
       try visitor.visitSingularBoolField(value: self.newestFirst, fieldNumber: 8)
     }
+    if self.conversions != false {
+      try visitor.visitSingularBoolField(value: self.conversions, fieldNumber: 9)
+    }
+    if self.model != .unspecified {
+      try visitor.visitSingularEnumField(value: self.model, fieldNumber: 10)
+    }
+    if self.lookbackMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lookbackMs, fieldNumber: 11)
+    }
+    if self.halfLifeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.halfLifeMs, fieldNumber: 12)
+    }
+    if self.uniquePeriodMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.uniquePeriodMs, fieldNumber: 13)
+    }
+    if self.targetCallSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.targetCallSeconds, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1654,6 +2643,12 @@ nonisolated extension Stitch_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.limit != rhs.limit {return false}
     if lhs.cursor != rhs.cursor {return false}
     if lhs.newestFirst != rhs.newestFirst {return false}
+    if lhs.conversions != rhs.conversions {return false}
+    if lhs.model != rhs.model {return false}
+    if lhs.lookbackMs != rhs.lookbackMs {return false}
+    if lhs.halfLifeMs != rhs.halfLifeMs {return false}
+    if lhs.uniquePeriodMs != rhs.uniquePeriodMs {return false}
+    if lhs.targetCallSeconds != rhs.targetCallSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1661,12 +2656,14 @@ nonisolated extension Stitch_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Stitch_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{1}beacon\0\u{3}received_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{1}beacon\0\u{3}received_ms\0\u{3}call_match\0\u{1}conversion\0")
 
   fileprivate class _StorageClass {
     var _seq: UInt64 = 0
     var _beacon: Stitch_V1_Beacon? = nil
     var _receivedMs: Int64 = 0
+    var _callMatch: Stitch_V1_CallMatch? = nil
+    var _conversion: Stitch_V1_Conversion? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1680,6 +2677,8 @@ nonisolated extension Stitch_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _seq = source._seq
       _beacon = source._beacon
       _receivedMs = source._receivedMs
+      _callMatch = source._callMatch
+      _conversion = source._conversion
     }
   }
 
@@ -1701,6 +2700,8 @@ nonisolated extension Stitch_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._seq) }()
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._beacon) }()
         case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._receivedMs) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._callMatch) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._conversion) }()
         default: break
         }
       }
@@ -1722,6 +2723,12 @@ nonisolated extension Stitch_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if _storage._receivedMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._receivedMs, fieldNumber: 3)
       }
+      try { if let v = _storage._callMatch {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._conversion {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1734,6 +2741,8 @@ nonisolated extension Stitch_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._seq != rhs_storage._seq {return false}
         if _storage._beacon != rhs_storage._beacon {return false}
         if _storage._receivedMs != rhs_storage._receivedMs {return false}
+        if _storage._callMatch != rhs_storage._callMatch {return false}
+        if _storage._conversion != rhs_storage._conversion {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2022,6 +3031,673 @@ nonisolated extension Stitch_V1_StatsResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.merges != rhs.merges {return false}
     if lhs.storeBytes != rhs.storeBytes {return false}
     if lhs.mapBytes != rhs.mapBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_NumberPool: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NumberPool"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dynamic_numbers\0\u{3}hold_seconds\0\u{3}fallback_number\0\u{3}static_numbers\0\u{3}office_numbers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.dynamicNumbers) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.holdSeconds) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.fallbackNumber) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.staticNumbers) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.officeNumbers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.dynamicNumbers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.dynamicNumbers, fieldNumber: 1)
+    }
+    if self.holdSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.holdSeconds, fieldNumber: 2)
+    }
+    if !self.fallbackNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.fallbackNumber, fieldNumber: 3)
+    }
+    if !self.staticNumbers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.staticNumbers, fieldNumber: 4)
+    }
+    if !self.officeNumbers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.officeNumbers, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_NumberPool, rhs: Stitch_V1_NumberPool) -> Bool {
+    if lhs.dynamicNumbers != rhs.dynamicNumbers {return false}
+    if lhs.holdSeconds != rhs.holdSeconds {return false}
+    if lhs.fallbackNumber != rhs.fallbackNumber {return false}
+    if lhs.staticNumbers != rhs.staticNumbers {return false}
+    if lhs.officeNumbers != rhs.officeNumbers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_StaticNumber: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StaticNumber"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}number\0\u{3}utm_source\0\u{3}utm_medium\0\u{3}utm_campaign\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.number) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.utmSource) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.utmMedium) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.utmCampaign) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.number.isEmpty {
+      try visitor.visitSingularStringField(value: self.number, fieldNumber: 1)
+    }
+    if !self.utmSource.isEmpty {
+      try visitor.visitSingularStringField(value: self.utmSource, fieldNumber: 2)
+    }
+    if !self.utmMedium.isEmpty {
+      try visitor.visitSingularStringField(value: self.utmMedium, fieldNumber: 3)
+    }
+    if !self.utmCampaign.isEmpty {
+      try visitor.visitSingularStringField(value: self.utmCampaign, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_StaticNumber, rhs: Stitch_V1_StaticNumber) -> Bool {
+    if lhs.number != rhs.number {return false}
+    if lhs.utmSource != rhs.utmSource {return false}
+    if lhs.utmMedium != rhs.utmMedium {return false}
+    if lhs.utmCampaign != rhs.utmCampaign {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_PoolSetRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PoolSetRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}pool\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._pool) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._pool {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_PoolSetRequest, rhs: Stitch_V1_PoolSetRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._pool != rhs._pool {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_PoolGetRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PoolGetRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_PoolGetRequest, rhs: Stitch_V1_PoolGetRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_PoolResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PoolResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}pool\0\u{3}numbers_held\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._pool) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.numbersHeld) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._pool {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.numbersHeld != 0 {
+      try visitor.visitSingularUInt32Field(value: self.numbersHeld, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_PoolResponse, rhs: Stitch_V1_PoolResponse) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._pool != rhs._pool {return false}
+    if lhs.numbersHeld != rhs.numbersHeld {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LeaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}session\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._session) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._session {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LeaseRequest, rhs: Stitch_V1_LeaseRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._session != rhs._session {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LeaseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tracking_number\0\u{1}kind\0\u{3}held_until_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.trackingNumber) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.heldUntilMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.trackingNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.trackingNumber, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if self.heldUntilMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.heldUntilMs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LeaseResponse, rhs: Stitch_V1_LeaseResponse) -> Bool {
+    if lhs.trackingNumber != rhs.trackingNumber {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.heldUntilMs != rhs.heldUntilMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_CallMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CallMatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}tracking_number\0\u{1}session\0\u{1}source\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.trackingNumber) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.session) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.trackingNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.trackingNumber, fieldNumber: 2)
+    }
+    if !self.session.isEmpty {
+      try visitor.visitSingularStringField(value: self.session, fieldNumber: 3)
+    }
+    try { if let v = self._source {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_CallMatch, rhs: Stitch_V1_CallMatch) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.trackingNumber != rhs.trackingNumber {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs._source != rhs._source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_Source: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Source"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}source\0\u{1}medium\0\u{1}campaign\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.medium) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.campaign) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
+    }
+    if !self.medium.isEmpty {
+      try visitor.visitSingularStringField(value: self.medium, fieldNumber: 3)
+    }
+    if !self.campaign.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaign, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_Source, rhs: Stitch_V1_Source) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.medium != rhs.medium {return false}
+    if lhs.campaign != rhs.campaign {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_Credit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Credit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}weight\0\u{3}revenue_minor\0\u{3}visit_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.weight) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.revenueMinor) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.visitSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._source {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.weight.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.weight, fieldNumber: 2)
+    }
+    if self.revenueMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.revenueMinor, fieldNumber: 3)
+    }
+    if self.visitSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.visitSeq, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_Credit, rhs: Stitch_V1_Credit) -> Bool {
+    if lhs._source != rhs._source {return false}
+    if lhs.weight != rhs.weight {return false}
+    if lhs.revenueMinor != rhs.revenueMinor {return false}
+    if lhs.visitSeq != rhs.visitSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_Conversion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Conversion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}unique\0\u{1}target\0\u{1}credits\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.unique) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.target) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.credits) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.unique != false {
+      try visitor.visitSingularBoolField(value: self.unique, fieldNumber: 1)
+    }
+    if self.target != false {
+      try visitor.visitSingularBoolField(value: self.target, fieldNumber: 2)
+    }
+    if !self.credits.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.credits, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_Conversion, rhs: Stitch_V1_Conversion) -> Bool {
+    if lhs.unique != rhs.unique {return false}
+    if lhs.target != rhs.target {return false}
+    if lhs.credits != rhs.credits {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ExplainRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}a\0\u{1}b\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._a) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._b) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._a {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._b {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ExplainRequest, rhs: Stitch_V1_ExplainRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._a != rhs._a {return false}
+    if lhs._b != rhs._b {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ExplainStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainStep"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{3}event_seq\0\u{3}event_type\0\u{3}time_ms\0\u{1}via\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._from) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._to) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.eventSeq) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.eventType) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.via) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._from {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._to {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.eventSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventSeq, fieldNumber: 3)
+    }
+    if self.eventType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.eventType, fieldNumber: 4)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 5)
+    }
+    if !self.via.isEmpty {
+      try visitor.visitSingularStringField(value: self.via, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ExplainStep, rhs: Stitch_V1_ExplainStep) -> Bool {
+    if lhs._from != rhs._from {return false}
+    if lhs._to != rhs._to {return false}
+    if lhs.eventSeq != rhs.eventSeq {return false}
+    if lhs.eventType != rhs.eventType {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.via != rhs.via {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ExplainRefusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainRefusal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_seq\0\u{3}time_ms\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.eventSeq) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.eventSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventSeq, fieldNumber: 1)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ExplainRefusal, rhs: Stitch_V1_ExplainRefusal) -> Bool {
+    if lhs.eventSeq != rhs.eventSeq {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ExplainResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verdict\0\u{3}person_a\0\u{3}person_b\0\u{1}steps\0\u{1}refusal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.verdict) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.personA) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.personB) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._refusal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.verdict != .unspecified {
+      try visitor.visitSingularEnumField(value: self.verdict, fieldNumber: 1)
+    }
+    if self.personA != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personA, fieldNumber: 2)
+    }
+    if self.personB != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personB, fieldNumber: 3)
+    }
+    if !self.steps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 4)
+    }
+    try { if let v = self._refusal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ExplainResponse, rhs: Stitch_V1_ExplainResponse) -> Bool {
+    if lhs.verdict != rhs.verdict {return false}
+    if lhs.personA != rhs.personA {return false}
+    if lhs.personB != rhs.personB {return false}
+    if lhs.steps != rhs.steps {return false}
+    if lhs._refusal != rhs._refusal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,136 @@
+import StitchIdentity
+import StitchWire
+import Synchronization
+
+/// The call-tracking state shared by the collector, the writer and the
+/// query server (DESIGN.md §5): each site's number pool and its lease
+/// allocator. Pools change at run time (`setPool`, the admin request), so
+/// this is a locked reference, not part of the immutable `GraphConfiguration`.
+///
+/// Leases themselves — which session held which number when, by event
+/// time — are durable graph data written by the writer; the allocator here
+/// only decides which number to show next.
+public final class CallTracking: Sendable {
+    private struct State {
+        var pools: [UInt32: NumberPool] = [:]
+        var allocators: [UInt32: LeaseAllocator] = [:]
+    }
+
+    private let state: Mutex<State>
+    private let generationCounter = Atomic<UInt64>(0)
+
+    /// Starts with `pools` (site → pool).
+    public init(pools: [UInt32: NumberPool] = [:]) {
+        var initial = State()
+        for (site, pool) in pools {
+            initial.pools[site] = pool
+            initial.allocators[site] = LeaseAllocator(pool: pool)
+        }
+        state = Mutex(initial)
+    }
+
+    /// Bumped by every `setPool`, so holders of derived data (normalizers
+    /// with the office numbers as junk) know to rebuild it.
+    public var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
+
+    /// The site's pool; sites without one get an empty pool (default hold).
+    public func pool(site: UInt32) -> NumberPool {
+        state.withLock { $0.pools[site] ?? NumberPool() }
+    }
+
+    /// Every configured pool.
+    public var pools: [UInt32: NumberPool] {
+        state.withLock { $0.pools }
+    }
+
+    /// Replaces the site's pool (an empty wire pool removes it). Sessions
+    /// keep numbers that stay in the pool.
+    public func setPool(site: UInt32, _ pool: NumberPool?) {
+        state.withLock { state in
+            let old = state.allocators[site]
+            if let pool {
+                var allocator = LeaseAllocator(pool: pool)
+                for held in old?.numbers ?? [] {
+                    if let holder = held.holder {
+                        allocator.noteActivity(session: holder, number: held.number, untilMs: held.heldUntilMs)
+                    }
+                }
+                state.pools[site] = pool
+                state.allocators[site] = allocator
+            } else {
+                state.pools[site] = nil
+                state.allocators[site] = nil
+            }
+        }
+        generationCounter.add(1, ordering: .releasing)
+    }
+
+    /// Which number `session` (a normalized session id) should be shown.
+    public func lease(site: UInt32, session: String, nowMs: Int64) -> LeaseGrant {
+        state.withLock { state in
+            guard var allocator = state.allocators[site] else {
+                return LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
+            }
+            let grant = allocator.lease(session: session, nowMs: nowMs)
+            state.allocators[site] = allocator
+            return grant
+        }
+    }
+
+    /// Tells the allocators what the writer saw: sessions active on numbers.
+    public func noteActivity(_ notes: [LeaseActivity]) {
+        guard !notes.isEmpty else { return }
+        state.withLock { state in
+            for note in notes {
+                state.allocators[note.site]?.noteActivity(
+                    session: note.session, number: note.number, untilMs: note.heldUntilMs)
+            }
+        }
+    }
+
+    /// Dynamic numbers of `site` held at `nowMs`.
+    public func heldCount(site: UInt32, nowMs: Int64) -> Int {
+        state.withLock { $0.allocators[site]?.heldCount(nowMs: nowMs) ?? 0 }
+    }
+}
+
+/// A session active on a tracking number, as the writer saw it.
+public struct LeaseActivity: Sendable, Equatable {
+    public var site: UInt32
+    public var number: String
+    /// The normalized session id.
+    public var session: String
+    /// Last activity + hold, event time.
+    public var heldUntilMs: Int64
+
+    public init(site: UInt32, number: String, session: String, heldUntilMs: Int64) {
+        self.site = site
+        self.number = number
+        self.session = session
+        self.heldUntilMs = heldUntilMs
+    }
+}
+
+extension IdentityGraph {
+    /// Leases that still hold at `nowMs` (event time), so a restarted server's
+    /// allocators know which numbers are taken. Scans the `lease` table.
+    public func leaseActivity(heldAt nowMs: Int64) throws -> [LeaseActivity] {
+        try environment.read { txn in
+            try txn.withCursor(tables.lease) { cursor in
+                var result: [LeaseActivity] = []
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    let lease = LeaseRecord(decoding: value)
+                    if lease.endMs >= nowMs {
+                        let session = try nodeRecord(ByteCoding.bigEndian(key, at: 0, as: UInt64.self), txn)
+                        result.append(LeaseActivity(
+                            site: lease.site, number: lease.number,
+                            session: String(decoding: session.value, as: UTF8.self), heldUntilMs: lease.endMs))
+                    }
+                    entry = try cursor.next()
+                }
+                return result
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import StitchIdentity
+import StitchStore
+import StitchWire
+
+extension IdentityGraph {
+    /// Most events read to explain one person; larger persons are refused.
+    public static let explainEventsMax = 200_000
+
+    /// Why `a` and `b` are (or are not) one person: a shortest chain of events
+    /// and identifiers from `a` to `b`, or the guard that refused their link.
+    ///
+    /// The chain is found over the person's own events: each event links the
+    /// identifiers it carries, and a matched call also links the session
+    /// whose lease covered it.
+    public func explain(site: UInt32, a: NormalizedIdentifier, b: NormalizedIdentifier) throws(ExplainError)
+        -> Stitch_V1_ExplainResponse
+    {
+        do {
+            return try environment.read { txn in try explain(site: site, a: a, b: b, txn) }
+        } catch let error as ExplainError {
+            throw error
+        } catch {
+            throw .store("\(error)")
+        }
+    }
+
+    private func explain(site: UInt32, a: NormalizedIdentifier, b: NormalizedIdentifier, _ txn: borrowing Transaction)
+        throws -> Stitch_V1_ExplainResponse
+    {
+        var response = Stitch_V1_ExplainResponse()
+        guard let nodeA = try node(site: site, kind: a.kind, value: a.value, txn),
+            let nodeB = try node(site: site, kind: b.kind, value: b.value, txn)
+        else {
+            response.verdict = .unknown
+            return response
+        }
+        let rootA = try root(of: nodeA, txn), rootB = try root(of: nodeB, txn)
+        response.personA = rootA
+        response.personB = rootB
+        let links = try PersonLinks(graph: self, root: rootA, site: site, txn)
+        if rootA == rootB {
+            response.verdict = .linked
+            response.steps = links.chain(from: nodeA, to: nodeB)
+            return response
+        }
+        // An event of one person that carries an identifier of the other: its
+        // link was refused. Looked for from both sides (the event sits with
+        // the person holding most of its identifiers).
+        let fromA = try links.eventTouching(root: rootB, graph: self, txn)
+        let fromB = fromA == nil
+            ? try PersonLinks(graph: self, root: rootB, site: site, txn).eventTouching(root: rootA, graph: self, txn)
+            : nil
+        guard let event = fromA ?? fromB else {
+            response.verdict = .notLinked
+            return response
+        }
+        response.verdict = .refused
+        response.refusal = .with {
+            $0.eventSeq = event.seq
+            $0.timeMs = event.beacon.timeMs
+            $0.reason = (try? conflictReason(causeEvent: event.seq, roots: [rootA, rootB], txn))?.description ?? "unrecorded"
+        }
+        return response
+    }
+
+    func node(site: UInt32, kind: IdentifierKind, value: String, _ txn: borrowing Transaction) throws -> UInt64? {
+        var key: [UInt8] = []
+        StoreKeys.identKey(site: site, kind: kind, value: value.utf8, into: &key)
+        return try txn.get(tables.ident, key).map { ByteCoding.littleEndian($0, at: 0, as: UInt64.self) }
+    }
+
+    /// The guard that refused a link caused by `causeEvent` between persons
+    /// now rooted at `roots`. Conflicts are logged in event order, so a binary
+    /// search finds the event's; a late call match logs out of order and is
+    /// found by the scan that follows.
+    private func conflictReason(causeEvent: UInt64, roots: Set<UInt64>, _ txn: borrowing Transaction) throws
+        -> ConflictReason?
+    {
+        let count = try counters(txn).conflicts
+        func conflict(_ seq: UInt64) throws -> ConflictRecord {
+            ConflictRecord(seq: seq, decoding: try txn.get(tables.conflict, StoreKeys.seqKey(seq))!)
+        }
+        func matches(_ record: ConflictRecord) throws -> Bool {
+            guard record.causeEvent == causeEvent else { return false }
+            let rootA = try root(of: record.personA, txn), rootB = try root(of: record.personB, txn)
+            return roots.contains(rootA) && roots.contains(rootB)
+        }
+        var low: UInt64 = 1, high = count + 1
+        while low < high {
+            let middle = (low + high) / 2
+            if try conflict(middle).causeEvent < causeEvent { low = middle + 1 } else { high = middle }
+        }
+        var seq = low
+        while seq <= count, try conflict(seq).causeEvent == causeEvent {
+            if try matches(try conflict(seq)) { return try conflict(seq).reason }
+            seq += 1
+        }
+        var scanned = 0
+        seq = count
+        while seq >= 1, scanned < 100_000 {
+            if try matches(try conflict(seq)) { return try conflict(seq).reason }
+            seq -= 1
+            scanned += 1
+        }
+        return nil
+    }
+}
+
+/// Why an explain request could not be answered.
+public enum ExplainError: Error, Equatable, Sendable, CustomStringConvertible {
+    case personTooLarge(events: Int)
+    case store(String)
+
+    public var description: String {
+        switch self {
+        case .personTooLarge(let events):
+            "the person has more than \(events) events; explain reads at most \(IdentityGraph.explainEventsMax)"
+        case .store(let message): "store error: \(message)"
+        }
+    }
+}
+
+/// A person's members and the events that link them, read for `explain`.
+private struct PersonLinks {
+    struct Link {
+        let event: Stitch_V1_Event
+        let nodes: [UInt64]
+        let via: String
+    }
+
+    var records: [UInt64: NodeRecord] = [:]
+    var links: [Link] = []
+    /// Identifiers carried by the person's events that belong to no member.
+    var strangers: [(event: Int, kind: IdentifierKind, value: String)] = []
+
+    init(graph: IdentityGraph, root: UInt64, site: UInt32, _ txn: borrowing Transaction) throws {
+        var byIdentifier: [String: UInt64] = [:]
+        func key(_ kind: IdentifierKind, _ value: String) -> String { "\(kind.rawValue):\(value)" }
+        try graph.forEachMember(ofRoot: root, txn) { id, record in
+            records[id] = record
+            byIdentifier[key(record.kind, String(decoding: record.value, as: UTF8.self))] = id
+        }
+        var seqs: [UInt64] = []
+        for member in records.keys {
+            try txn.withCursor(graph.tables.event) { cursor in
+                var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: member, timeMs: .min, seq: 0))
+                while let (key, _) = entry {
+                    let (anchor, _, seq) = StoreKeys.decodeEventKey(key)
+                    guard anchor == member else { break }
+                    seqs.append(seq)
+                    guard seqs.count <= IdentityGraph.explainEventsMax else {
+                        throw ExplainError.personTooLarge(events: seqs.count)
+                    }
+                    entry = try cursor.next()
+                }
+            }
+        }
+        seqs.sort()
+        for seq in seqs {
+            let event = try graph.event(seq: seq, txn)
+            var nodes: [UInt64] = []
+            for identifier in event.beacon.identifiers {
+                guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)) else { continue }
+                if let node = byIdentifier[key(kind, identifier.value)] {
+                    nodes.append(node)
+                } else {
+                    strangers.append((links.count, kind, identifier.value))
+                }
+            }
+            var via = "same event"
+            if event.hasCallMatch, event.callMatch.kind == .session {
+                let session = key(.session, event.callMatch.session)
+                if let node = byIdentifier[session] {
+                    nodes.append(node)
+                    via = "call matched by the lease of \(event.callMatch.trackingNumber)"
+                } else {
+                    strangers.append((links.count, .session, event.callMatch.session))
+                }
+            }
+            links.append(Link(event: event, nodes: nodes, via: via))
+        }
+    }
+
+    /// A shortest chain of links from `start` to `goal` (breadth first).
+    func chain(from start: UInt64, to goal: UInt64) -> [Stitch_V1_ExplainStep] {
+        guard start != goal else { return [] }
+        var linksOfNode: [UInt64: [Int]] = [:]
+        for (index, link) in links.enumerated() where link.nodes.count > 1 {
+            for node in link.nodes { linksOfNode[node, default: []].append(index) }
+        }
+        var cameFrom: [UInt64: (node: UInt64, link: Int)] = [:]
+        var frontier = [start]
+        var seen: Set<UInt64> = [start]
+        search: while !frontier.isEmpty {
+            var next: [UInt64] = []
+            for node in frontier {
+                for index in linksOfNode[node] ?? [] {
+                    for other in links[index].nodes where seen.insert(other).inserted {
+                        cameFrom[other] = (node, index)
+                        if other == goal { break search }
+                        next.append(other)
+                    }
+                }
+            }
+            frontier = next
+        }
+        var steps: [Stitch_V1_ExplainStep] = []
+        var current = goal
+        while let (previous, index) = cameFrom[current] {
+            let link = links[index]
+            steps.append(.with {
+                $0.from = stored(previous)
+                $0.to = stored(current)
+                $0.eventSeq = link.event.seq
+                $0.eventType = EventType(link.event.beacon.body).wireType
+                $0.timeMs = link.event.beacon.timeMs
+                $0.via = link.via
+            })
+            current = previous
+        }
+        return steps.reversed()
+    }
+
+    /// The first of this person's events carrying an identifier of the person `root`.
+    func eventTouching(root: UInt64, graph: IdentityGraph, _ txn: borrowing Transaction) throws -> Stitch_V1_Event? {
+        let site = records.values.first?.site ?? 0
+        for stranger in strangers {
+            if let node = try graph.node(site: site, kind: stranger.kind, value: stranger.value, txn),
+                try graph.root(of: node, txn) == root
+            {
+                return links[stranger.event].event
+            }
+        }
+        return nil
+    }
+
+    private func stored(_ node: UInt64) -> Stitch_V1_StoredIdentifier {
+        let record = records[node]!
+        return .with {
+            $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(record.kind.rawValue)) ?? .unspecified
+            $0.value = String(decoding: record.value, as: UTF8.self)
+            $0.firstSeenMs = record.firstSeenMs
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import StitchIdentity
+import StitchWire
+
+/// A site's tracking numbers, normalized (DESIGN.md §5). Built from the wire
+/// form `stitch.v1.NumberPool`, which is also the `number_pools` setting.
+public struct NumberPool: Sendable, Equatable {
+    /// Numbers `lease` hands out, one session at a time, in pool order.
+    public var dynamicNumbers: [String]
+    /// How long a lease lives after its session's last activity.
+    public var holdMs: Int64
+    /// Shown when every dynamic number is held.
+    public var fallbackNumber: String?
+    /// Static numbers and the source their calls take.
+    public var staticNumbers: [String: Stitch_V1_Source]
+    /// The site's own numbers: junk as identifiers, never matched to a session.
+    public var officeNumbers: Set<String>
+
+    /// The hold time of sites without a pool, and of pools that give none.
+    public static let holdMsDefault: Int64 = 15 * 60 * 1000
+    /// Most dynamic numbers in one pool (`lease` scans them).
+    public static let dynamicNumbersMax = 10_000
+
+    /// A pool with no numbers: leases still open for numbers the tracker shows
+    /// on its own, with the default hold.
+    public init() {
+        dynamicNumbers = []
+        holdMs = Self.holdMsDefault
+        fallbackNumber = nil
+        staticNumbers = [:]
+        officeNumbers = []
+    }
+
+    /// Normalizes a pool from the wire; every number must be a phone number
+    /// and appear in one role only.
+    public init(_ pool: Stitch_V1_NumberPool) throws(NumberPoolError) {
+        self.init()
+        // Tracking numbers are judged without the site's junk list: the
+        // office numbers are exactly what that list holds.
+        let normalizer = IdentifierNormalizer(junk: .standard)
+        var seen: Set<String> = []
+        func number(_ raw: String, _ role: String) throws(NumberPoolError) -> String {
+            let value: String
+            do {
+                value = try normalizer.normalize(.phone, raw).value
+            } catch {
+                throw .badNumber(raw, role: role, reason: "\(error)")
+            }
+            guard seen.insert(value).inserted else { throw .duplicate(value) }
+            return value
+        }
+        guard pool.dynamicNumbers.count <= Self.dynamicNumbersMax else {
+            throw .tooManyNumbers(pool.dynamicNumbers.count)
+        }
+        for raw in pool.dynamicNumbers { dynamicNumbers.append(try number(raw, "dynamic")) }
+        if pool.holdSeconds > 0 { holdMs = Int64(pool.holdSeconds) * 1000 }
+        if !pool.fallbackNumber.isEmpty { fallbackNumber = try number(pool.fallbackNumber, "fallback") }
+        for entry in pool.staticNumbers {
+            staticNumbers[try number(entry.number, "static")] = .with {
+                $0.kind = .staticNumber
+                $0.source = entry.utmSource
+                $0.medium = entry.utmMedium
+                $0.campaign = entry.utmCampaign
+            }
+        }
+        for raw in pool.officeNumbers { officeNumbers.insert(try number(raw, "office")) }
+    }
+
+    /// The pool in wire form, numbers normalized.
+    public var wire: Stitch_V1_NumberPool {
+        .with {
+            $0.dynamicNumbers = dynamicNumbers
+            $0.holdSeconds = UInt32(clamping: holdMs / 1000)
+            $0.fallbackNumber = fallbackNumber ?? ""
+            $0.staticNumbers = staticNumbers.keys.sorted().map { number in
+                let source = staticNumbers[number]!
+                return .with {
+                    $0.number = number
+                    $0.utmSource = source.source
+                    $0.utmMedium = source.medium
+                    $0.utmCampaign = source.campaign
+                }
+            }
+            $0.officeNumbers = officeNumbers.sorted()
+        }
+    }
+
+    /// What a dialled number is to this site.
+    public func role(of number: String) -> NumberRole {
+        if officeNumbers.contains(number) { return .office }
+        if let source = staticNumbers[number] { return .staticSource(source) }
+        return .dynamic
+    }
+}
+
+/// What a tracking number is to its site.
+public enum NumberRole: Sendable, Equatable {
+    /// Matched to sessions by leases (any number not listed as static or
+    /// office: trackers may run pools of their own).
+    case dynamic
+    /// Printed on one channel; its calls take `source`.
+    case staticSource(Stitch_V1_Source)
+    /// The site's own number.
+    case office
+}
+
+/// Why a pool was refused.
+public enum NumberPoolError: Error, Equatable, Sendable, CustomStringConvertible {
+    case badNumber(String, role: String, reason: String)
+    case duplicate(String)
+    case tooManyNumbers(Int)
+
+    public var description: String {
+        switch self {
+        case .badNumber(let raw, let role, let reason): "\(role) number '\(raw)' is not a phone number: \(reason)"
+        case .duplicate(let number): "\(number) appears twice in the pool"
+        case .tooManyNumbers(let count): "\(count) dynamic numbers; at most \(NumberPool.dynamicNumbersMax)"
+        }
+    }
+}
