@@ -81,4 +81,10 @@ public struct LeaseGrant: Sendable, Equatable {
     public var number: String?
     /// Held for the session until then (0 for fallback and no pool).
     public var heldUntilMs: Int64
+
+    public init(kind: Kind, number: String?, heldUntilMs: Int64) {
+        self.kind = kind
+        self.number = number
+        self.heldUntilMs = heldUntilMs
+    }
 }
