@@ -119,6 +119,50 @@ public final class QueryClient: Sendable {
         return stats
     }
 
+    /// Which tracking number to show a session.
+    public func lease(site: UInt32, session: String) async throws -> Stitch_V1_LeaseResponse {
+        let body = try await request(.lease(.with {
+            $0.site = site
+            $0.session = .with {
+                $0.kind = .session
+                $0.value = session
+            }
+        }))
+        guard case .lease(let lease) = body else { throw ClientError.protocolViolation("not a lease response") }
+        return lease
+    }
+
+    /// The chain of events that links identifier `a` to `b`, or why none does.
+    public func explain(site: UInt32, a: Stitch_V1_Identifier, b: Stitch_V1_Identifier) async throws
+        -> Stitch_V1_ExplainResponse
+    {
+        let body = try await request(.explain(.with {
+            $0.site = site
+            $0.a = a
+            $0.b = b
+        }))
+        guard case .explain(let explain) = body else { throw ClientError.protocolViolation("not an explain response") }
+        return explain
+    }
+
+    /// Replaces a site's number pool (admin token).
+    public func setPool(site: UInt32, _ pool: Stitch_V1_NumberPool) async throws -> Stitch_V1_PoolResponse {
+        let body = try await request(.poolSet(.with {
+            $0.site = site
+            $0.pool = pool
+        }))
+        guard case .poolSet(let answer) = body else { throw ClientError.protocolViolation("not a pool response") }
+        return answer
+    }
+
+    /// A site's number pool and how many of its numbers are held.
+    public func pool(site: UInt32) async throws -> Stitch_V1_PoolResponse {
+        guard case .poolGet(let answer) = try await request(.poolGet(.with { $0.site = site })) else {
+            throw ClientError.protocolViolation("not a pool response")
+        }
+        return answer
+    }
+
     /// Sends a ready-made frame (tests send malformed ones) expecting a
     /// response with `requestID`.
     public func sendFrame(_ frame: ByteBuffer, requestID: UInt64) -> EventLoopFuture<Stitch_V1_Response> {
