@@ -9,12 +9,12 @@ import SwiftProtobuf
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
-        abstract: "Ask a running Stitch server: lookup, history, merges, stats.",
+        abstract: "Ask a running Stitch server: lookup, history, explain, lease, pool, merges, stats.",
         discussion: """
             Prints for people by default and the protocol's JSON with --json. Exit \
             status: 0 answered, 3 not found, 1 refused or unreachable.
             """,
-        subcommands: [Lookup.self, History.self, Merges.self, Stats.self]
+        subcommands: [Lookup.self, History.self, Explain.self, Lease.self, Pool.self, Merges.self, Stats.self]
     )
 
     /// Where the server is and who we are; shared by every subcommand.
@@ -71,16 +71,11 @@ struct QueryCommand: AsyncParsableCommand {
                 guard let id = UInt64(value) else { throw ValidationError("a person id is a number") }
                 return .with { $0.personID = id }
             }
-            guard let identifierKind = IdentifierKind(name: kind) else {
+            guard IdentifierKind(name: kind) != nil else {
                 throw ValidationError("unknown kind '\(kind)'; one of \(IdentifierKind.allCases.map(\.name).joined(separator: ", ")), person_id")
             }
-            return .with {
-                $0.identifier = .with {
-                    $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(identifierKind.rawValue)) ?? .unspecified
-                    $0.value = value
-                    $0.namespace = namespace
-                }
-            }
+            let identifier = try Render.identifier(kind, value, namespace: namespace)
+            return .with { $0.identifier = identifier }
         }
     }
 
@@ -141,6 +136,18 @@ struct QueryCommand: AsyncParsableCommand {
         @Flag(help: "Newest events first.")
         var newestFirst = false
 
+        @Flag(help: "Annotate conversions (forms, calls, chats, deals): unique/target flags and credited sources.")
+        var conversions = false
+
+        @Option(help: "Attribution model: first_click, last_click, last_non_direct, linear, time_decay, position.")
+        var model = "last_non_direct"
+
+        @Option(help: "Visits older than this many days before a conversion do not count (0 = server default, 30).")
+        var lookbackDays: Int64 = 0
+
+        @Option(help: "Time decay half-life in days (0 = 7).")
+        var halfLifeDays: Int64 = 0
+
         func run() async throws {
             var eventTypes: [Stitch_V1_EventType] = []
             for name in types.split(separator: ",") {
@@ -152,6 +159,9 @@ struct QueryCommand: AsyncParsableCommand {
             guard let cursorBytes = try? HexCoding.bytes(fromHex: cursor) else {
                 throw ValidationError("--cursor takes the hex cursor a previous page printed")
             }
+            guard let attributionModel = Render.attributionModels[model] else {
+                throw ValidationError("unknown model '\(model)'; one of \(Render.attributionModels.keys.sorted().joined(separator: ", "))")
+            }
             let person = try target.personRef()  // a bad kind is reported before connecting
             let request = Stitch_V1_HistoryRequest.with {
                 $0.site = target.site
@@ -162,6 +172,10 @@ struct QueryCommand: AsyncParsableCommand {
                 $0.types = eventTypes
                 $0.cursor = Data(cursorBytes)
                 $0.newestFirst = newestFirst
+                $0.conversions = conversions
+                $0.model = attributionModel
+                $0.lookbackMs = lookbackDays * 86_400_000
+                $0.halfLifeMs = halfLifeDays * 86_400_000
             }
             let client = try await connection.connect()
             defer { Task { await client.close() } }
@@ -184,6 +198,128 @@ struct QueryCommand: AsyncParsableCommand {
             }
         }
     }
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "How identifier A is linked to identifier B, or why it is not.",
+            discussion: """
+                Example: stitch query explain cookie 1b2c3d4e5f phone "8 916 555-44-33" --site 7. \
+                Prints the chain of events that links them, or "not linked", or the guard that \
+                refused the link. Exit status 0 linked, 3 not linked or unknown.
+                """)
+
+        @OptionGroup var connection: Connection
+
+        @Argument(help: "Kind of identifier A.") var kindA: String
+        @Argument(help: "Value of identifier A.") var valueA: String
+        @Argument(help: "Kind of identifier B.") var kindB: String
+        @Argument(help: "Value of identifier B.") var valueB: String
+
+        @Option(help: "Site number.")
+        var site: UInt32
+
+        @Option(help: "Namespace of A (chat provider, CRM) when A is a chat or crm_contact.")
+        var namespaceA = ""
+
+        @Option(help: "Namespace of B.")
+        var namespaceB = ""
+
+        func run() async throws {
+            let a = try Render.identifier(kindA, valueA, namespace: namespaceA)
+            let b = try Render.identifier(kindB, valueB, namespace: namespaceB)
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let answer = try await connection.run { try await client.explain(site: site, a: a, b: b) }
+            if connection.json {
+                try connection.printJSON(answer)
+            } else {
+                print(Render.explain(answer, a: "\(kindA) \(valueA)", b: "\(kindB) \(valueB)"))
+            }
+            if answer.verdict != .linked { throw ExitCode(3) }
+        }
+    }
+
+    struct Lease: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Which tracking number to show a session (what the site's tracker asks).")
+
+        @OptionGroup var connection: Connection
+
+        @Argument(help: "The session identifier.")
+        var session: String
+
+        @Option(help: "Site number.")
+        var site: UInt32
+
+        func run() async throws {
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let lease = try await connection.run { try await client.lease(site: site, session: session) }
+            if connection.json {
+                try connection.printJSON(lease)
+                return
+            }
+            switch lease.kind {
+            case .sticky, .new:
+                let how = lease.kind == .sticky ? "already this session's" : "newly leased"
+                print("\(lease.trackingNumber)  (\(how), held until \(Render.time(lease.heldUntilMs)))")
+            case .fallback:
+                print("\(lease.trackingNumber.isEmpty ? "no number" : lease.trackingNumber)  (pool exhausted: fallback)")
+            default:
+                print("site \(site) has no dynamic numbers")
+            }
+        }
+    }
+
+    struct Pool: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a site's number pool, or replace it (admin token).",
+            discussion: """
+                Without --set prints the pool. With --set FILE replaces it with the NumberPool in \
+                FILE (protobuf JSON, e.g. {"dynamic_numbers": ["+74951000001"], "hold_seconds": 900, \
+                "fallback_number": "+74951000009", "office_numbers": ["+74950000000"]}; "-" reads \
+                standard input; {} removes the pool). The server keeps it in <data_dir>/pools.json.
+                """)
+
+        @OptionGroup var connection: Connection
+
+        @Option(help: "Site number.")
+        var site: UInt32
+
+        @Option(name: .customLong("set"), help: "Replace the pool with the NumberPool JSON in this file.")
+        var file: String?
+
+        func run() async throws {
+            var pool: Stitch_V1_NumberPool?
+            if let file {
+                let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+                guard let data else { throw ValidationError("cannot read \(file)") }
+                do {
+                    pool = try Stitch_V1_NumberPool(jsonUTF8Data: data)
+                } catch {
+                    throw ValidationError("\(file) is not a NumberPool in protobuf JSON: \(error)")
+                }
+            }
+            let client = try await connection.connect()
+            defer { Task { await client.close() } }
+            let answer = try await connection.run {
+                if let pool { try await client.setPool(site: site, pool) } else { try await client.pool(site: site) }
+            }
+            if connection.json {
+                try connection.printJSON(answer)
+                return
+            }
+            let wire = answer.pool
+            print("site \(answer.site): \(wire.dynamicNumbers.count) dynamic numbers, \(answer.numbersHeld) held now, hold \(wire.holdSeconds) s")
+            for number in wire.dynamicNumbers { print("  dynamic   \(number)") }
+            if !wire.fallbackNumber.isEmpty { print("  fallback  \(wire.fallbackNumber)") }
+            for entry in wire.staticNumbers {
+                print("  static    \(entry.number)  [\(entry.utmSource)/\(entry.utmMedium)/\(entry.utmCampaign)]")
+            }
+            for number in wire.officeNumbers { print("  office    \(number)") }
+        }
+    }
+
 
     struct Merges: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The merge change feed: persons merged since a cursor.")

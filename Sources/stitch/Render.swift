@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import StitchIdentity
 import StitchWire
@@ -23,6 +24,8 @@ enum Render {
         for event in history.events {
             let beacon = event.beacon
             lines.append("  \(time(beacon.timeMs))  #\(event.seq)  \(body(beacon))")
+            if event.hasCallMatch { lines.append("      matched: \(callMatch(event.callMatch))") }
+            if event.hasConversion { lines.append("      " + conversion(event.conversion)) }
         }
         if !history.nextCursor.isEmpty {
             lines.append("more: --cursor \(history.nextCursor.map { String(format: "%02x", $0) }.joined())")
@@ -44,6 +47,70 @@ enum Render {
         case nil: return "event"
         }
     }
+
+    static func callMatch(_ match: Stitch_V1_CallMatch) -> String {
+        switch match.kind {
+        case .session: "session \(match.session) (lease of \(match.trackingNumber))"
+        case .static: "static number \(match.trackingNumber) → \(source(match.source))"
+        case .unknown: "unknown traffic (no lease of \(match.trackingNumber) covered it)"
+        case .office: "the site's own number \(match.trackingNumber)"
+        default: "-"
+        }
+    }
+
+    static func conversion(_ conversion: Stitch_V1_Conversion) -> String {
+        let flags = [conversion.unique ? "unique" : "repeat", conversion.target ? "target" : nil].compactMap { $0 }
+        let credits = conversion.credits.map { credit in
+            source(credit.source) + String(format: " %.1f%%", credit.weight * 100)
+                + (credit.revenueMinor != 0 ? " \(credit.revenueMinor)" : "")
+        }
+        return flags.joined(separator: ", ") + (credits.isEmpty ? "" : "; credit: " + credits.joined(separator: ", "))
+    }
+
+    static func source(_ source: Stitch_V1_Source) -> String {
+        switch source.kind {
+        case .direct: "(direct)"
+        case .unknownCall: "(unknown call)"
+        case .referrer: "\(source.source) (referral)"
+        default: [source.source, source.medium, source.campaign].filter { !$0.isEmpty }.joined(separator: "/")
+        }
+    }
+
+    static func explain(_ answer: Stitch_V1_ExplainResponse, a: String, b: String) -> String {
+        switch answer.verdict {
+        case .linked:
+            var lines = ["\(a) and \(b) are one person (\(answer.personA))" + (answer.steps.isEmpty ? "" : ":")]
+            for step in answer.steps {
+                lines.append("  \(step.from.value) → \(step.to.value)  by \(eventName(step.eventType)) #\(step.eventSeq) at \(time(step.timeMs)) (\(step.via))")
+            }
+            return lines.joined(separator: "\n")
+        case .refused:
+            return "\(a) (person \(answer.personA)) and \(b) (person \(answer.personB)) are not linked: event #\(answer.refusal.eventSeq) at \(time(answer.refusal.timeMs)) tried to link them and the guard \(answer.refusal.reason) refused"
+        case .notLinked:
+            return "\(a) (person \(answer.personA)) and \(b) (person \(answer.personB)) are not linked: no event links them"
+        default:
+            return "unknown: \(a) or \(b) was never seen in this site"
+        }
+    }
+
+    /// Attribution models by their CLI names.
+    static let attributionModels: [String: Stitch_V1_AttributionModel] = [
+        "first_click": .firstClick, "last_click": .lastClick, "last_non_direct": .lastNonDirect,
+        "linear": .linear, "time_decay": .timeDecay, "position": .position,
+    ]
+
+    /// A raw identifier from CLI words.
+    static func identifier(_ kind: String, _ value: String, namespace: String) throws -> Stitch_V1_Identifier {
+        guard let identifierKind = IdentifierKind(name: kind) else {
+            throw ValidationError("unknown kind '\(kind)'; one of \(IdentifierKind.allCases.map(\.name).joined(separator: ", "))")
+        }
+        return .with {
+            $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(identifierKind.rawValue)) ?? .unspecified
+            $0.value = value
+            $0.namespace = namespace
+        }
+    }
+
 
     /// `stitch.v1.EventType` names by raw value, as the CLI reads and prints them.
     static let eventTypeNames = ["unspecified", "visit", "hit", "number_shown", "form", "call", "chat", "deal"]
