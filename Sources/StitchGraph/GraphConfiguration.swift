@@ -19,10 +19,14 @@ public struct GraphConfiguration: Sendable {
     public var defaultRules: SiteRules
     /// Rules of individual sites.
     public var sites: [UInt32: SiteRules]
+    /// Keep leases and match calls to sessions (DESIGN.md §5). Off, calls
+    /// link by the caller's phone only; there to measure what matching costs.
+    public var callMatching: Bool
 
-    public init(defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:]) {
+    public init(defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:], callMatching: Bool = true) {
         self.defaultRules = defaultRules
         self.sites = sites
+        self.callMatching = callMatching
     }
 
     /// The rules `site` is judged by.

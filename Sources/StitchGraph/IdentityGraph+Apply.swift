@@ -82,7 +82,8 @@ struct BatchWriter {
         for other in eventNodes.dropFirst() {
             try union(eventNodes[0], other, guards: guards, site: event.site, timeMs: event.timeMs, cause: seq, txn)
         }
-        let session = event.sessionIndex.map { eventNodes[$0] }
+        let matching = graph.configuration.callMatching
+        let session = matching ? event.sessionIndex.map { eventNodes[$0] } : nil
         if let session {
             if event.type == .numberShown, let number = event.trackingNumber {
                 try openLease(session: session, site: event.site, number: number, timeMs: event.timeMs, txn)
@@ -91,7 +92,7 @@ struct BatchWriter {
             }
         }
         var matchedSession: UInt64?
-        if event.type == .call, let number = event.trackingNumber {
+        if matching, event.type == .call, let number = event.trackingNumber {
             matchedSession = try matchCall(
                 event, seq: seq, number: number, callerPhone: event.callerPhoneIndex.map { eventNodes[$0] }, txn)
         }

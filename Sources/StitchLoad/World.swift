@@ -12,8 +12,11 @@ import StitchWire
 /// Noise on purpose: junk cookie values ("undefined", …) on some hits, the
 /// site's shared office phone typed on some forms instead of the visitor's,
 /// bot sessions (a new cookie per visit, many hits), callers whose number is
-/// hidden, and persons who call without ever typing their phone (the call
-/// cannot be linked until call tracking matches it to a session).
+/// hidden, and persons who call without ever typing their phone (only call
+/// tracking links such a call: the number dialled was leased to the caller's
+/// session). Each site has a small number pool (`World.pool(site:)`), played
+/// in time order like a tracker asking for leases; when it is exhausted the
+/// fallback number is shown, and calls to it cannot be matched.
 ///
 /// The same seed and parameters give the same events, byte for byte.
 public struct World: Sendable {
@@ -25,8 +28,12 @@ public struct World: Sendable {
         public var truth: UInt64
         /// An identifier of this event to ask the server "whose is it?"
         /// (its session, else the caller's phone, else the CRM contact);
-        /// nil when the event carries none (a hidden caller).
+        /// nil when the event carries none (a hidden caller shown the
+        /// fallback number).
         public var probe: Stitch_V1_Identifier?
+        /// `number_shown` and calls: the session shown the number (the
+        /// caller's own session, for calls). The world's call-tracking truth.
+        public var session: String?
     }
 
     public struct Parameters: Sendable, Equatable {
@@ -48,6 +55,25 @@ public struct World: Sendable {
     /// The office phone every site's forms sometimes carry (noise).
     public static func officePhone(site: UInt32) -> String { "+7 495 000-00-\(String(format: "%02d", Int(site) % 100))" }
 
+    /// Dynamic numbers per site: few enough that numbers are reused many
+    /// times a day, and now and then all held (the fallback is shown).
+    public static let poolSize = 8
+    /// How long a number stays a session's after its last activity (the
+    /// server's default hold).
+    public static let holdMs: Int64 = 15 * 60 * 1000
+
+    /// A site's call-tracking pool, as the operator declares it (`pool_set`):
+    /// its dynamic numbers, the fallback and the office number.
+    public static func pool(site: UInt32) -> Stitch_V1_NumberPool {
+        let prefix = "+7 495 1\(String(format: "%02d", Int(site) % 100))-"
+        return .with {
+            $0.dynamicNumbers = (0..<poolSize).map { prefix + String(format: "00-%02d", $0) }
+            $0.holdSeconds = UInt32(holdMs / 1000)
+            $0.fallbackNumber = prefix + "99-99"
+            $0.officeNumbers = [officePhone(site: site)]
+        }
+    }
+
     public init(_ parameters: Parameters) {
         self.parameters = parameters
         var events: [Event] = []
@@ -57,7 +83,71 @@ public struct World: Sendable {
             generator.generate(into: &events, random: &random)
         }
         events.sort { ($0.beacon.timeMs, $0.beacon.eventID) < ($1.beacon.timeMs, $1.beacon.eventID) }
+        Self.assignTrackingNumbers(&events)
         self.events = events
+    }
+
+    /// Plays the sites' number pools over the events in time order, as a
+    /// tracker asking `lease` would: a session shown a number keeps it while
+    /// it is active (+ hold); otherwise it gets the least recently released
+    /// free number, else the fallback. Calls then dial their session's number.
+    static func assignTrackingNumbers(_ events: inout [Event]) {
+        struct Pool {
+            var numbers: [String]
+            var heldUntil: [Int64]
+            var holder: [String?]
+            let fallback: String
+        }
+        var pools: [UInt32: Pool] = [:]
+        var numberOfSession: [String: (site: UInt32, index: Int?)] = [:]
+        for position in events.indices {
+            let beacon = events[position].beacon
+            let site = beacon.site
+            let time = beacon.timeMs
+            if pools[site] == nil {
+                let wire = pool(site: site)
+                pools[site] = Pool(
+                    numbers: wire.dynamicNumbers, heldUntil: Array(repeating: 0, count: wire.dynamicNumbers.count),
+                    holder: Array(repeating: nil, count: wire.dynamicNumbers.count), fallback: wire.fallbackNumber)
+            }
+            // Any event of a session keeps the number it holds.
+            if let session = beacon.identifiers.first(where: { $0.kind == .session })?.value,
+                let held = numberOfSession[session], let index = held.index, pools[site]!.holder[index] == session
+            {
+                pools[site]!.heldUntil[index] = max(pools[site]!.heldUntil[index], time + holdMs)
+            }
+            switch beacon.body {
+            case .numberShown:
+                let session = events[position].session!
+                var index: Int? = numberOfSession[session]?.index
+                if index == nil || pools[site]!.holder[index!] != session || pools[site]!.heldUntil[index!] < time {
+                    index = pools[site]!.heldUntil.indices
+                        .filter { pools[site]!.heldUntil[$0] < time }
+                        .min { pools[site]!.heldUntil[$0] < pools[site]!.heldUntil[$1] }
+                }
+                if let index {
+                    pools[site]!.holder[index] = session
+                    pools[site]!.heldUntil[index] = max(pools[site]!.heldUntil[index], time + holdMs)
+                }
+                numberOfSession[session] = (site, index)
+                events[position].beacon.numberShown.trackingNumber =
+                    index.map { pools[site]!.numbers[$0] } ?? pools[site]!.fallback
+            case .call:
+                let held = numberOfSession[events[position].session!]
+                let number = held?.index.map { pools[site]!.numbers[$0] } ?? pools[site]!.fallback
+                events[position].beacon.call.trackingNumber = number
+                // A hidden caller's call is found through its session, if the
+                // number it dialled was the session's own.
+                if events[position].probe == nil, held?.index != nil {
+                    events[position].probe = .with {
+                        $0.kind = .session
+                        $0.value = events[position].session!
+                    }
+                }
+            default:
+                break
+            }
+        }
     }
 }
 
@@ -145,8 +235,9 @@ struct SiteGenerator {
             let hitCookie = random.chance(1) ? identifier(.cookie, ["undefined", "null", "[object Object]"][random.next(below: 3)]) : cookie
             append(&events, truth: truth, probe: sessionID, time: time, identifiers: [hitCookie, sessionID], body: .hit(.with { $0.url = landing + "/p\(hit)" }))
             if trackingNumber == nil && random.chance(8) {
-                trackingNumber = "+7 495 111-22-\(String(format: "%02d", random.next(below: 10)))"
-                append(&events, truth: truth, probe: sessionID, time: time + 1, identifiers: [sessionID], body: .numberShown(.with { $0.trackingNumber = trackingNumber! }))
+                trackingNumber = "assigned in time order by World.assignTrackingNumbers"
+                append(&events, truth: truth, probe: sessionID, time: time + 1, identifiers: [sessionID],
+                       body: .numberShown(.with { $0.trackingNumber = trackingNumber! }), session: session)
             }
         }
         if random.chance(6) {
@@ -172,7 +263,7 @@ struct SiteGenerator {
                     $0.trackingNumber = trackingNumber
                     $0.durationS = UInt32(random.next(below: 600))
                     $0.answered = random.chance(85)
-                }))
+                }), session: session)
             converted = true
         }
         if random.chance(3) {
@@ -222,7 +313,7 @@ struct SiteGenerator {
 
     mutating func append(
         _ events: inout [World.Event], truth: UInt64, probe: Stitch_V1_Identifier?, time: Int64,
-        identifiers: [Stitch_V1_Identifier], body: Stitch_V1_Beacon.OneOf_Body
+        identifiers: [Stitch_V1_Identifier], body: Stitch_V1_Beacon.OneOf_Body, session: String? = nil
     ) {
         let beacon = Stitch_V1_Beacon.with {
             $0.site = site
@@ -232,7 +323,7 @@ struct SiteGenerator {
             $0.body = body
         }
         nextEventID += 1
-        events.append(World.Event(beacon: beacon, truth: truth, probe: probe))
+        events.append(World.Event(beacon: beacon, truth: truth, probe: probe, session: session))
     }
 
     func identifier(_ kind: Stitch_V1_IdentifierKind, _ value: String) -> Stitch_V1_Identifier {

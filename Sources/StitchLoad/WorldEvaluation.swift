@@ -33,9 +33,9 @@ public struct WorldEvaluation: Sendable {
         /// Against the world's truth.
         public var score = StitchingScore()
         /// Against the linkable truth: a person's events that no chain of
-        /// shared identifiers in the beacons connects (a device never
-        /// identified on, a call from a number never typed) count as
-        /// different persons. What a perfect stitcher without guards would
+        /// shared identifiers in the beacons (and no call-tracking lease)
+        /// connects (a device never identified on, a call to the fallback
+        /// number from a number never typed) count as different persons. What a perfect stitcher without guards would
         /// reach; the gap to it is the guards' doing.
         public var linkableScore = StitchingScore()
         public var acked = 0
@@ -133,7 +133,8 @@ public struct WorldEvaluation: Sendable {
 
     /// For each scored event, the component of the identifier graph built
     /// from the beacons themselves (identifiers normalized as the server
-    /// does, each site's office phone junk, no guards).
+    /// does, each site's office phone junk, no guards) and the world's
+    /// call-tracking truth (which session each dynamic number was leased to).
     private func linkableComponents(_ scored: [Int]) -> [Int] {
         var parent: [Int] = []
         var index: [String: Int] = [:]
@@ -163,7 +164,16 @@ public struct WorldEvaluation: Sendable {
             let node = parent.count
             parent.append(node)
             eventNode.append(node)
-            for identifier in identifiers {
+            var linked = identifiers
+            // Call tracking links a call to the session its number was leased
+            // to, unless the pool was exhausted and the fallback was dialled.
+            if case .call(let call) = beacon.body, let session = world.events[eventIndex].session,
+                call.trackingNumber != World.pool(site: beacon.site).fallbackNumber,
+                let sessionID = try? normalizer.normalize(.session, session)
+            {
+                linked.append(sessionID)
+            }
+            for identifier in linked {
                 let key = "\(beacon.site)|\(identifier.kind.rawValue)|\(identifier.value)"
                 let other = index[key] ?? {
                     let id = parent.count

@@ -50,6 +50,14 @@ public struct ConfigurationKey: Sendable {
             help: "call-tracking pools as JSON: {\"SITE\": {\"dynamic_numbers\": […], \"hold_seconds\": 900, …}}",
             apply: { (config, text) throws(ConfigurationError) in config.numberPools = try PoolsJSON.parse(text) },
             current: { PoolsJSON.text($0.numberPools.mapValues(\.wire)) }),
+        ConfigurationKey(
+            name: "call_matching", help: "on: match calls to sessions by leases; off: by the caller's phone only",
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let on = ["on": true, "off": false][text] else {
+                    throw .invalidValue(key: "call_matching", value: text, reason: "on or off")
+                }
+                config.callMatching = on
+            }, current: { $0.callMatching ? "on" : "off" }),
         int("unique_period_ms", "a conversion is unique if the person had none of its type this long before",
             \.uniquePeriodMs),
         int("target_call_seconds", "a call at least this long is a target call", \.targetCallSeconds),

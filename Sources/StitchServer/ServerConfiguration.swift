@@ -60,6 +60,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// through `pool_set` are kept in `<data_dir>/pools.json` and win over
     /// these for the sites they name.
     public var numberPools: [UInt32: NumberPool] = [:]
+    /// Leases and call matching on (the default) or off (calls link by the
+    /// caller's phone only), to measure what matching costs.
+    public var callMatching = true
     /// A conversion is unique when the person had none of its type this long before.
     public var uniquePeriodMs = Int(ConversionOptions.uniquePeriodMsDefault)
     /// A call lasting at least this long is a target call.
@@ -100,7 +103,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             sites[site] = rules
         }
-        return GraphConfiguration(sites: sites)
+        return GraphConfiguration(sites: sites, callMatching: callMatching)
     }
 
     /// Checks the values together; the message names the setting.

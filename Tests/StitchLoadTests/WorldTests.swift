@@ -74,3 +74,50 @@ struct WorldTests {
         #expect(unlinked.truePairs == 4 && unlinked.correctPairs == 2)
     }
 }
+
+@Suite("The world's call tracking")
+struct WorldCallTrackingTests {
+    @Test("no two sessions hold a dynamic number at once; calls dial their session's number; the fallback is shown when all are held")
+    func numbersAreLeasedLikeATrackerWould() {
+        var parameters = World.Parameters()
+        parameters.sites = 1
+        parameters.personsPerSite = 3000
+        parameters.days = 3  // crowded days, so the pool runs out now and then
+        let world = World(parameters)
+        let pool = World.pool(site: 1)
+        // number → (session, held until) of its current holder.
+        var holders: [String: (session: String, until: Int64)] = [:]
+        var numberOfSession: [String: String] = [:]
+        var fallbacks = 0, calls = 0
+        for event in world.events {
+            let time = event.beacon.timeMs
+            if let session = event.beacon.identifiers.first(where: { $0.kind == .session })?.value,
+                let number = numberOfSession[session], holders[number]?.session == session
+            {
+                holders[number]!.until = max(holders[number]!.until, time + World.holdMs)
+            }
+            switch event.beacon.body {
+            case .numberShown(let shown):
+                let session = event.session!
+                numberOfSession[session] = shown.trackingNumber
+                if shown.trackingNumber == pool.fallbackNumber {
+                    fallbacks += 1
+                    #expect(pool.dynamicNumbers.allSatisfy { (holders[$0]?.until ?? 0) >= time }, "fallback only when all are held")
+                    continue
+                }
+                #expect(pool.dynamicNumbers.contains(shown.trackingNumber))
+                if let holder = holders[shown.trackingNumber], holder.session != session {
+                    #expect(holder.until < time, "\(shown.trackingNumber) still held by \(holder.session)")
+                }
+                holders[shown.trackingNumber] = (session, max(holders[shown.trackingNumber]?.session == session ? holders[shown.trackingNumber]!.until : 0, time + World.holdMs))
+            case .call(let call):
+                calls += 1
+                #expect(call.trackingNumber == numberOfSession[event.session!])
+            default:
+                break
+            }
+        }
+        #expect(calls > 100)
+        #expect(fallbacks > 0, "a pool of \(World.poolSize) runs out on crowded days")
+    }
+}

@@ -83,6 +83,8 @@ extension BatchWriter {
         switch pool(event.site).role(of: number) {
         case .office:
             match.kind = .office
+        case .fallback:
+            match.kind = .unknown  // shared by every session the pool could not serve
         case .staticSource(let source):
             match.kind = .static
             match.source = source

@@ -87,6 +87,7 @@ public struct NumberPool: Sendable, Equatable {
     /// What a dialled number is to this site.
     public func role(of number: String) -> NumberRole {
         if officeNumbers.contains(number) { return .office }
+        if number == fallbackNumber { return .fallback }
         if let source = staticNumbers[number] { return .staticSource(source) }
         return .dynamic
     }
@@ -101,6 +102,9 @@ public enum NumberRole: Sendable, Equatable {
     case staticSource(Stitch_V1_Source)
     /// The site's own number.
     case office
+    /// Shown to every session when the pool is exhausted: its calls cannot
+    /// be told apart, so it holds no leases and matches no session.
+    case fallback
 }
 
 /// Why a pool was refused.

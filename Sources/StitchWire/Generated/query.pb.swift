@@ -256,7 +256,7 @@ public nonisolated enum Stitch_V1_CallMatchKind: SwiftProtobuf.Enum, Swift.CaseI
   /// a static number: the call takes its source
   case `static` // = 2
 
-  /// no lease covered it (yet): unknown traffic
+  /// no lease covered it (yet), or the fallback number: unknown traffic
   case unknown // = 3
 
   /// the site's own number
@@ -1212,7 +1212,7 @@ public nonisolated struct Stitch_V1_NumberPool: Sendable {
   /// a lease lives this long after the session's last activity; 0 = 900
   public var holdSeconds: UInt32 = 0
 
-  /// shown when every dynamic number is held
+  /// shown when every dynamic number is held; its calls match no session
   public var fallbackNumber: String = String()
 
   public var staticNumbers: [Stitch_V1_StaticNumber] = []

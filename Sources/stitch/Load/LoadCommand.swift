@@ -22,6 +22,12 @@ struct LoadCommand: AsyncParsableCommand {
               stitch load --transport tcp --rate 100000 --duration 20
               stitch load --transport udp --rate 100000 --duration 20
               stitch load --rate 50000 --query-rate 20000 --duration 20
+              stitch load --rate 50000 --query-rate 5000 --query-kind lease --duration 20
+              stitch load --verify
+
+            World traffic and lease queries declare the sites' number pools first \
+            (`pool_set`, so the query token must be an admin's or the server \
+            loopback-only); --no-pools leaves the server's pools as they are.
             """
     )
 
@@ -67,8 +73,14 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Random seed of the traffic.")
     var seed: UInt64 = 1
 
-    @Option(help: "Lookups per second alongside ingest (0 = none).")
+    @Option(help: "Queries per second alongside ingest (0 = none).")
     var queryRate = 0
+
+    @Option(help: "lookup: lookups with every 10th a history page; lease: lease requests (call tracking).")
+    var queryKind = "lookup"
+
+    @Flag(help: "Do not declare number pools before the run.")
+    var noPools = false
 
     @Option(help: "simple: endless visit-shaped stream (throughput); world: the seeded world with ground truth, sent once.")
     var traffic = "simple"
@@ -87,6 +99,7 @@ struct LoadCommand: AsyncParsableCommand {
     func validate() throws {
         guard ["tcp", "udp"].contains(transport) else { throw ValidationError("--transport is tcp or udp") }
         guard ["simple", "world"].contains(traffic) else { throw ValidationError("--traffic is simple or world") }
+        guard ["lookup", "lease"].contains(queryKind) else { throw ValidationError("--query-kind is lookup or lease") }
         guard !verify || transport == "tcp" else { throw ValidationError("--verify needs acks: use --transport tcp") }
         guard transport == "tcp" || rate > 0 else { throw ValidationError("UDP needs a --rate") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
@@ -96,6 +109,9 @@ struct LoadCommand: AsyncParsableCommand {
     func run() async throws {
         let recorder = LoadRecorder()
         let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+        if !noPools && (usesWorld || (queryRate > 0 && queryKind == "lease")) {
+            try await declarePools(statsClient)
+        }
         let before = try? await statsClient?.stats()
         print("stitch load: \(transport) to \(host):\(port), \(rate == 0 ? "unpaced" : "\(rate) beacons/s"), \(duration) s, \(connections) connections, batches of \(batch)\(noCompress ? " (plain)" : " (zlib)"), \(sites) sites × \(persons) visitors, seed \(seed)")
         let world = usesWorld ? WorldPlan(world: World(worldParameters), batch: batch, connections: connections) : nil
@@ -153,6 +169,32 @@ struct LoadCommand: AsyncParsableCommand {
             if outcome.missing > 0 { throw ExitCode.failure }
         } else {
             await statsClient?.close()
+        }
+    }
+
+    /// Number pools for the run: the world's own (its numbers, fallback and
+    /// office phone), or for lease queries 500 numbers per site.
+    private func declarePools(_ client: QueryClient?) async throws {
+        guard let client else {
+            printToStandardError("stitch load: cannot declare number pools: no query server on port \(queryPort) (or use --no-pools)")
+            throw ExitCode.failure
+        }
+        for site in 1...UInt32(max(1, sites)) {
+            let pool = usesWorld ? World.pool(site: site) : Self.leasePool(site: site)
+            do {
+                _ = try await client.setPool(site: site, pool)
+            } catch {
+                printToStandardError("stitch load: pool_set for site \(site) refused: \(error) (an admin token is needed; or use --no-pools)")
+                throw ExitCode.failure
+            }
+        }
+        print("declared the number pools of sites 1...\(sites) (pool_set)")
+    }
+
+    static func leasePool(site: UInt32) -> Stitch_V1_NumberPool {
+        .with {
+            $0.dynamicNumbers = (0..<500).map { "+7 495 5\(String(format: "%02d", Int(site) % 100))-\(String(format: "%02d-%02d", $0 / 100, $0 % 100))" }
+            $0.fallbackNumber = "+7 495 5\(String(format: "%02d", Int(site) % 100))-99-99"
         }
     }
 
@@ -277,7 +319,15 @@ struct LoadCommand: AsyncParsableCommand {
             }
             let request = Stitch_V1_Request.with {
                 $0.requestID = UInt64(id)
-                if LookupDriver.isHistory(id: id) {
+                if queryKind == "lease" {
+                    $0.lease = .with {
+                        $0.site = site
+                        $0.session = .with {
+                            $0.kind = .session
+                            $0.value = "ls-" + cookie
+                        }
+                    }
+                } else if LookupDriver.isHistory(id: id) {
                     $0.history = .with {
                         $0.site = site
                         $0.person = person
@@ -300,7 +350,8 @@ struct LoadCommand: AsyncParsableCommand {
     private func runQueries(
         frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder
     ) async throws {
-        let driver = try await LookupDriver.connect(host: host, port: queryPort, token: token, requests: frames.count)
+        let driver = try await LookupDriver.connect(
+            host: host, port: queryPort, token: token, requests: frames.count, historyEveryTenth: queryKind == "lookup")
         let intervalNanos = 1e9 / Double(queryRate)
         // The same instant on both clocks: NIO's uptime clock stamps answers.
         let startNanos = NIODeadline.now().uptimeNanoseconds - UInt64((ContinuousClock.now - start).seconds * 1e9)
@@ -341,7 +392,7 @@ struct LoadCommand: AsyncParsableCommand {
             if transport == "tcp" {
                 line += " acked \(now.beaconsAcked - last.beaconsAcked)/s, errors \(now.failures + now.batchesRefused)"
             }
-            if queryRate > 0 { line += ", lookups sent \(now.queriesSent - last.queriesSent)/s" }
+            if queryRate > 0 { line += ", \(queryKind)s sent \(now.queriesSent - last.queriesSent)/s" }
             print(line)
             last = now
         }
@@ -395,8 +446,12 @@ struct LoadCommand: AsyncParsableCommand {
         }
         if queryRate > 0 {
             print("queries   \(totals.queries) answered, \(totals.queryErrors) with an error (a history of a visitor not seen yet is NOT_FOUND)")
-            print("lookups   latency \(totals.queryMicros.summaryMs)")
-            print("history   (20 newest events, every 10th query) latency \(totals.historyMicros.summaryMs)")
+            if queryKind == "lease" {
+                print("leases    latency \(totals.queryMicros.summaryMs)")
+            } else {
+                print("lookups   latency \(totals.queryMicros.summaryMs)")
+                print("history   (20 newest events, every 10th query) latency \(totals.historyMicros.summaryMs)")
+            }
         }
         if let failure = totals.lastFailure { print("last failure: \(failure)") }
     }

@@ -25,13 +25,15 @@ final class LookupDriver: Sendable {
     }
 
     /// Connects and sends hello (request id 0) with `token`.
-    static func connect(host: String, port: Int, token: String, requests: Int) async throws -> LookupDriver {
+    static func connect(
+        host: String, port: Int, token: String, requests: Int, historyEveryTenth: Bool
+    ) async throws -> LookupDriver {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port).get()
         let handler = try await channel.eventLoop.submit {
-            let handler = LatencyHandler(requests: requests)
+            let handler = LatencyHandler(requests: requests, historyEveryTenth: historyEveryTenth)
             try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(FrameDecoder()), handler])
             return NIOLoopBound(handler, eventLoop: channel.eventLoop)
         }.get()
@@ -63,7 +65,7 @@ final class LookupDriver: Sendable {
         }
     }
 
-    /// Which request ids are history requests (the rest are lookups).
+    /// Which request ids are history requests in a lookup run (the rest are lookups).
     static func isHistory(id: Int) -> Bool { id % 10 == 0 }
 
     /// Latencies in microseconds, answers and error answers so far.
@@ -88,9 +90,12 @@ final class LookupDriver: Sendable {
         var historyMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var answered = 0
         var errors = 0
+        /// Lookup runs time every 10th request (a history page) apart.
+        let historyEveryTenth: Bool
 
-        init(requests: Int) {
+        init(requests: Int, historyEveryTenth: Bool) {
             due = Array(repeating: 0, count: requests + 1)
+            self.historyEveryTenth = historyEveryTenth
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -103,7 +108,7 @@ final class LookupDriver: Sendable {
             guard id > 0, id < due.count, due[id] > 0 else { return }  // hello's answer, or unknown
             answered += 1
             let latency = now > due[id] ? (now - due[id]) / 1000 : 0
-            if LookupDriver.isHistory(id: id) {
+            if historyEveryTenth && LookupDriver.isHistory(id: id) {
                 _ = historyMicros.record(latency)
             } else {
                 _ = micros.record(latency)
