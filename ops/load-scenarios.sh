@@ -7,9 +7,15 @@
 #   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
 #   4. the default world with ground truth, --verify (precision, recall, history)
+#   5. lease requests at 5k/s during TCP ingest at 50k beacons/s
+#   6. what call matching costs: a world of 4 × 8,000 persons (about 1M events
+#      with number_shown and calls) sent unpaced, call_matching off/on twice,
+#      interleaved (this VM's run-to-run noise is about 10%), with the
+#      writer's busy time (apply + commit) beside the throughput
 #
-#   ops/load-scenarios.sh            # all, about 3 minutes after the build
+#   ops/load-scenarios.sh            # all, about 5 minutes after the build
 #   DURATION=10 ops/load-scenarios.sh
+#   ONLY="5 6" ops/load-scenarios.sh # some of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
@@ -19,10 +25,13 @@ duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
+only="${ONLY:-1 2 3 4 5 6}"
+wanted() { [[ " $only " == *" $1 "* ]]; }
+
 start_server() {
   rm -rf "$work/data" "$work/ready.json"
   "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 \
-    --ready-file "$work/ready.json" 2>"$work/serve.log" &
+    --ready-file "$work/ready.json" "$@" 2>"$work/serve.log" &
   echo $! >"$work/pid"
   for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
   ingest=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['ingest'])")
@@ -44,29 +53,55 @@ run() {
   "$stitch" load --port "$ingest" --query-port "$query" --persons 1000000 --duration "$duration" "$@" | grep -v '^\['
 }
 
-start_server
-run "TCP ingest, unpaced, acked after each group commit (sync)" --transport tcp
-stop_server
+if wanted 1; then
+  start_server
+  run "TCP ingest, unpaced, acked after each group commit (sync)" --transport tcp
+  stop_server
+fi
 
-start_server
-run "UDP ingest at 100k beacons/s" --transport udp --rate 100000 --batch 20
-stop_server
+if wanted 2; then
+  start_server
+  run "UDP ingest at 100k beacons/s" --transport udp --rate 100000 --batch 20
+  stop_server
+fi
 
-start_server
-run "lookups at 20k/s, light ingest" --transport tcp --rate 1000 --query-rate 20000
-run "lookups at 20k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 --query-rate 20000
-stop_server
+if wanted 3; then
+  start_server
+  run "lookups at 20k/s, light ingest" --transport tcp --rate 1000 --query-rate 20000
+  run "lookups at 20k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 --query-rate 20000
+  stop_server
+fi
 
-# The default world with ground truth, its office phones declared junk as an
-# operator would: stitching precision and recall, every acked beacon checked.
-rm -rf "$work/data" "$work/ready.json"
-"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --ready-file "$work/ready.json" \
-  --set 'junk_phones=1=+74950000001;2=+74950000002;3=+74950000003;4=+74950000004' 2>"$work/serve.log" &
-echo $! >"$work/pid"
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-ingest=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['ingest'])")
-query=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['query'])")
-echo
-echo "== the default world (4 sites × 2,000 persons), --verify"
-"$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 | grep -v '^\['
-stop_server
+# The default world with ground truth; `stitch load` declares each site's
+# number pool (dynamic numbers, fallback, office phone) as an operator would.
+if wanted 4; then
+  start_server
+  echo
+  echo "== the default world (4 sites × 2,000 persons), --verify"
+  "$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 | grep -v '^\['
+  stop_server
+fi
+
+if wanted 5; then
+  start_server
+  run "lease requests at 5k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 \
+    --query-rate 5000 --query-kind lease
+  stop_server
+fi
+
+if wanted 6; then
+  for matching in off on off on; do
+    start_server --set "call_matching=$matching"
+    echo
+    echo "== a world of 4 × 8,000 persons, unpaced, call_matching=$matching"
+    "$stitch" load --port "$ingest" --query-port "$query" --traffic world --world-persons 8000 --sites 4 \
+      | grep -E '^(world|acked)'
+    http=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['http'])")
+    curl -s "http://127.0.0.1:$http/metrics" | awk '
+      /^stitch_commit_seconds_sum/ {busy=$2}
+      /^stitch_calls_total\{match="session"\}/ {s=$2}
+      /^stitch_calls_matched_late_total/ {l=$2}
+      END {printf "writer busy %.2f s (apply + commit); calls matched %d at arrival, %d late\n", busy, s, l}'
+    stop_server
+  done
+fi

@@ -1,6 +1,7 @@
 import StitchIdentity
 import StitchStore
 import StitchWire
+import Synchronization
 
 /// The durable identity graph (DESIGN.md §2–§4) on an LMDB environment.
 ///
@@ -16,6 +17,11 @@ public final class IdentityGraph: Sendable {
     /// Number pools and lease allocators (DESIGN.md §5).
     public let callTracking: CallTracking
     let tables: Tables
+    /// Session nodes that hold or held a lease: most sessions never see a
+    /// tracking number, and this spares their events a lease lookup. Only
+    /// the writer adds to it (before its commit: an aborted write leaves a
+    /// harmless extra entry, never a missing one); rebuilt at open.
+    let leasedSessions: Mutex<Set<UInt64>>
 
     /// Bumped when the on-disk layout changes incompatibly.
     public static let schemaVersion: UInt32 = 3
@@ -51,7 +57,10 @@ public final class IdentityGraph: Sendable {
             callWait: environment.table(StoreKeys.callWait),
             call: environment.table(StoreKeys.call)
         )
+        leasedSessions = Mutex([])
         try checkSchema(readOnly: storeOptions.readOnly)
+        let sessions = try leaseHolders()
+        leasedSessions.withLock { $0 = sessions }
     }
 
     /// Closes the store; the graph is unusable afterwards.

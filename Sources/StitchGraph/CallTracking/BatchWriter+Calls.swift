@@ -47,6 +47,7 @@ extension BatchWriter {
                 return
             }
         }
+        graph.leasedSessions.withLock { _ = $0.insert(session) }
         try txn.put(graph.tables.lease, sessionKey, lease.encoded())
         try txn.put(graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: lease.startMs, session),
             Self.endBytes(lease.endMs))
@@ -57,6 +58,7 @@ extension BatchWriter {
     /// Activity of `session` at `timeMs` keeps its lease alive until
     /// `timeMs + hold`; calls waiting in the newly covered time are matched.
     mutating func refreshLease(session: UInt64, site: UInt32, timeMs: Int64, _ txn: borrowing Transaction) throws {
+        guard graph.leasedSessions.withLock({ $0.contains(session) }) else { return }
         let sessionKey = StoreKeys.nodeKey(session)
         guard let stored = try txn.get(graph.tables.lease, sessionKey) else { return }
         var lease = LeaseRecord(decoding: stored)

@@ -112,6 +112,21 @@ public struct LeaseActivity: Sendable, Equatable {
 }
 
 extension IdentityGraph {
+    /// Every session node in the `lease` table.
+    func leaseHolders() throws -> Set<UInt64> {
+        try environment.read { txn in
+            try txn.withCursor(tables.lease) { cursor in
+                var holders: Set<UInt64> = []
+                var entry = try cursor.first()
+                while let (key, _) = entry {
+                    holders.insert(ByteCoding.bigEndian(key, at: 0, as: UInt64.self))
+                    entry = try cursor.next()
+                }
+                return holders
+            }
+        }
+    }
+
     /// Leases that still hold at `nowMs` (event time), so a restarted server's
     /// allocators know which numbers are taken. Scans the `lease` table.
     public func leaseActivity(heldAt nowMs: Int64) throws -> [LeaseActivity] {

@@ -133,7 +133,7 @@ extension WorldEvaluation.Outcome {
         Swift.print("linkable  precision \(fixed(linkableScore.precision)), recall \(fixed(linkableScore.recall)) against what the beacons can link at all (\(linkableScore.truePersons) linkable persons; the gap to 1 is the guards')")
         Swift.print("persons   \(score.truePersons) true, \(score.predictedPersons) on the server; over-merged true persons \(score.overMergedPersons), under-merged \(score.underMergedPersons)")
         if score.underMergedPersons > 0 {
-            Swift.print("          pieces split off true persons: \(splitOffCalls) only calls (the caller's phone was never typed on the site; call tracking will match calls to sessions), \(splitOffDeals) deals (the CRM's phone or e-mail was never typed on the site), \(splitOffDevices) visits of a device the person never identified on (nothing links it)")
+            Swift.print("          pieces split off true persons: \(splitOffCalls) only calls (to the fallback number, from a phone never typed on the site), \(splitOffDeals) deals (the CRM's phone or e-mail was never typed on the site), \(splitOffDevices) visits of a device the person never identified on (nothing links it)")
         }
         let conflicts = (stats?.counters ?? []).filter { $0.name.hasPrefix("stitch_conflicts_total") }
         if !conflicts.isEmpty {
