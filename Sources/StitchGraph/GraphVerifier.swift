@@ -35,6 +35,8 @@ public struct GraphVerifier {
             try run.checkEvents(txn)
             try run.checkMerges(txn)
             try run.checkConflicts(txn)
+            try run.checkLeases(txn)
+            try run.checkWaitingCalls(txn)
             try run.checkCounters(txn)
             return run.report
         }
@@ -200,6 +202,49 @@ public struct GraphVerifier {
         mutating func checkConflicts(_ txn: borrowing Transaction) throws {
             let count = try txn.count(graph.tables.conflict)
             report.checks.append(("conflicts recorded", count))
+        }
+
+        /// Each session's current lease is listed under its number with the
+        /// same end, and the session is a node of the lease's site.
+        mutating func checkLeases(_ txn: borrowing Transaction) throws {
+            var count = 0
+            try txn.withCursor(graph.tables.lease) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    count += 1
+                    let session = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                    let lease = LeaseRecord(decoding: value)
+                    if nodes[session]?.kind != .session || nodes[session]?.site != lease.site {
+                        violation("lease of node \(session): not a session of site \(lease.site)")
+                    }
+                    let numberKey = StoreKeys.numberKey(
+                        StoreKeys.numberPrefix(site: lease.site, number: lease.number), timeMs: lease.startMs, session)
+                    let end = try txn.get(graph.tables.leaseNumber, numberKey).map {
+                        ByteCoding.littleEndian($0, at: 0, as: Int64.self)
+                    }
+                    if end != lease.endMs {
+                        violation("lease of session \(session) on \(lease.number): ends \(lease.endMs), listed \(end.map(String.init) ?? "nowhere")")
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            report.checks.append(("leases listed under their numbers", count))
+        }
+
+        /// Every call waiting for a lease is a stored call recorded as unknown.
+        mutating func checkWaitingCalls(_ txn: borrowing Transaction) throws {
+            var count = 0
+            try txn.withCursor(graph.tables.callWait) { cursor in
+                var entry = try cursor.first()
+                while let (key, _) = entry {
+                    count += 1
+                    let seq = ByteCoding.bigEndian(key, at: key.count - 8, as: UInt64.self)
+                    let match = try graph.callMatch(seq: seq, txn)
+                    if match?.kind != .unknown { violation("waiting call \(seq) is recorded as \(match.map { "\($0.kind)" } ?? "nothing")") }
+                    entry = try cursor.next()
+                }
+            }
+            report.checks.append(("waiting calls are unknown traffic", count))
         }
 
         /// The counters agree with the tables.

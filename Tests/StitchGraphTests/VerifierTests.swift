@@ -29,7 +29,7 @@ import Testing
         let test = try populated()
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.isSound, "\(report.violations)")
-        #expect(report.checks.count == 8)
+        #expect(report.checks.count == 10)
         #expect(report.checks.first { $0.name == "nodes read" }?.count == Int(try test.graph.totals().identifiers))
         #expect(try test.graph.totals().conflicts > 0, "the fixture exercises refusals")
         #expect(try test.graph.totals().unlinkedEvents == 1)
@@ -84,5 +84,24 @@ import Testing
         }
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.violations.contains { $0.contains("has no ident entry") })
+    }
+
+    @Test func aLeaseMissingFromItsNumbersListIsReported() throws {
+        let test = try TestGraph(callTracking: try Calls.tracking())
+        try test.apply([
+            Calls.shown(session: "session-1", cookie: "cookie-1", at: Calls.t0),
+            Calls.call(from: "+79160000001", at: Calls.t0 + 3_600_000),  // waits: no lease covers it
+        ])
+        #expect(try GraphVerifier(graph: test.graph).verify().isSound)
+        let session = try #require(try test.graph.environment.read { txn in
+            try test.graph.node(site: 1, kind: .session, value: "session-1", txn)
+        })
+        try test.graph.environment.write { txn in
+            let prefix = StoreKeys.numberPrefix(site: 1, number: Calls.number)
+            let deleted = try txn.delete(test.graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: Calls.t0, session))
+            #expect(deleted)
+        }
+        let report = try GraphVerifier(graph: test.graph).verify()
+        #expect(report.violations.contains { $0.contains("listed nowhere") }, "\(report.violations)")
     }
 }
