@@ -6,8 +6,8 @@ import StitchWire
 /// with realistic sources (UTM tags, click ids, referrers, direct), page hits,
 /// tracking numbers shown and calls to them, forms with phones and e-mails
 /// typed in several formats, chats that carry the tracker cookie, and CRM
-/// deals keyed by the person's phone or e-mail, some won with revenue, some
-/// deleted.
+/// deals keyed by the phone or e-mail the person left with the site (in a
+/// form, a call or a chat), some won with revenue, some deleted.
 ///
 /// Noise on purpose: junk cookie values ("undefined", …) on some hits, the
 /// site's shared office phone typed on some forms instead of the visitor's,
@@ -190,25 +190,34 @@ struct SiteGenerator {
                 ? "user\(site)x\(person).\(Self.token(&random, 4).lowercased())@\(Self.domains[random.next(below: Self.domains.count)])" : nil
             var time = parameters.startMs + Int64(random.next(below: parameters.days)) * dayMs + Int64(random.next(below: 86_400)) * 1000
             var converted = false
+            var revealed = Revealed()
             for _ in 0..<(1 + random.next(below: 6)) {
                 let device = devices[random.next(below: devices.count)]
                 let typedPhone = phoneDigits.map { Self.format(phone: $0, &random) }
                 converted = visit(device: device, truth: truth, phone: typedPhone, callerPhone: phoneDigits.map { "+7\($0)" },
-                                  email: email, time: &time, into: &events, random: &random) || converted
+                                  email: email, revealed: &revealed, time: &time, into: &events, random: &random) || converted
                 time += Int64(1 + random.next(below: 5)) * dayMs + Int64(random.next(below: 40_000)) * 1000
                 if random.chance(parameters.botPercent) { bot(time: time + 1000, into: &events, random: &random) }
             }
-            if converted && (phoneDigits != nil || email != nil) && random.chance(60) {
-                deal(person: person, truth: truth, phone: phoneDigits.map { "8\($0)" }, email: email, time: time,
-                     into: &events, random: &random)
+            // The CRM knows the contacts the person left with the site (a
+            // form, a call, a chat): the lead the deal was made from.
+            if converted && (revealed.phone || revealed.email) && random.chance(60) {
+                deal(person: person, truth: truth, phone: revealed.phone ? phoneDigits.map { "8\($0)" } : nil,
+                     email: revealed.email ? email : nil, time: time, into: &events, random: &random)
             }
         }
     }
 
+    /// The contacts a person has left with the site so far.
+    struct Revealed {
+        var phone = false
+        var email = false
+    }
+
     /// One visit; returns whether it converted (form, call or chat).
     mutating func visit(
-        device: Device, truth: UInt64, phone: String?, callerPhone: String?, email: String?, time: inout Int64,
-        into events: inout [World.Event], random: inout SplitMix64
+        device: Device, truth: UInt64, phone: String?, callerPhone: String?, email: String?,
+        revealed: inout Revealed, time: inout Int64, into events: inout [World.Event], random: inout SplitMix64
     ) -> Bool {
         let session = "ss\(site)v\(nextSession)\(Self.token(&random, 6))"
         nextSession += 1
@@ -250,12 +259,15 @@ struct SiteGenerator {
                     $0.phone = typed ?? ""
                     $0.email = email.map { random.chance(30) ? $0.uppercased() : $0 } ?? ""
                 }))
+            revealed.phone = revealed.phone || (typed != nil && typed == phone)
+            revealed.email = revealed.email || email != nil
             converted = true
         }
         if let trackingNumber, random.chance(40) {
             time += 60_000
             // A call carries no cookie: only the caller's number, if shown.
             let hidden = callerPhone == nil || random.chance(5)
+            revealed.phone = revealed.phone || !hidden
             let callID = "c\(site)-\(nextEventID)"
             append(&events, truth: truth, probe: hidden ? nil : identifier(.phone, callerPhone!), time: time, identifiers: [], body: .call(.with {
                     $0.callID = callID
@@ -271,7 +283,10 @@ struct SiteGenerator {
             append(&events, truth: truth, probe: sessionID, time: time, identifiers: [cookie, sessionID], body: .chat(.with {
                     $0.provider = "jivo"
                     $0.chatID = "v-\(Self.token(&random, 8))"
-                    if random.chance(30) { $0.email = email ?? "" }
+                    if random.chance(30), let email {
+                        $0.email = email
+                        revealed.email = true
+                    }
                 }))
             converted = true
         }
