@@ -7,7 +7,7 @@
 #   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
 #   4. the default world with ground truth, --verify (precision, recall, history)
-#   5. lease requests at 5k/s during TCP ingest at 50k beacons/s
+#   5. lease requests at 5k/s with light ingest, then during TCP ingest at 50k beacons/s
 #   6. what call matching costs: a world of 4 × 8,000 persons (about 1M events
 #      with number_shown and calls) sent unpaced, call_matching off/on twice,
 #      interleaved (this VM's run-to-run noise is about 10%), with the
@@ -84,6 +84,7 @@ fi
 
 if wanted 5; then
   start_server
+  run "lease requests at 5k/s, light ingest" --transport tcp --rate 1000 --query-rate 5000 --query-kind lease
   run "lease requests at 5k/s during TCP ingest at 50k beacons/s" --transport tcp --rate 50000 \
     --query-rate 5000 --query-kind lease
   stop_server
