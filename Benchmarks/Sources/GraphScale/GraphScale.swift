@@ -16,8 +16,8 @@ import StitchWire
 struct GraphScale {
     static func main() throws {
         let arguments = Arguments(CommandLine.arguments.dropFirst())
-        print("| identifiers | apply events/s | ms/batch p50 | ms/batch p99 | MB written/batch | lookup p50 µs | lookup p99 µs | LMDB random puts/s | graph events/s ÷ LMDB puts/s | store GB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| identifiers | apply events/s | ms/batch p50 | ms/batch p99 | MB written/batch | lookup p50 µs | lookup p99 µs | LMDB random puts/s | graph events/s ÷ LMDB puts/s | store GB | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for scale in arguments.scales {
             let row = try measure(scale: scale, arguments: arguments)
             print(row)
@@ -49,6 +49,7 @@ struct GraphScale {
 
     static func measure(scale: Int, arguments: Arguments) throws -> String {
         let path = arguments.directory + "-\(scale)"
+        resetPeakResidentMemory()
         try? FileManager.default.removeItem(atPath: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var workload = Workload(seed: 42)
@@ -82,13 +83,29 @@ struct GraphScale {
 
         let (lookupP50, lookupP99) = try lookupLatency(graph, persons: workload.persons)
         let storeBytes = Double(graph.environment.info().usedBytes)
+        let peakMiB = peakResidentMemoryMiB()  // before the raw-LMDB run below adds its own pages
         let putsPerSecond = try rawRandomPutRate(path: path + "-raw", keys: scale)
         batchMs.sort()
         return String(
-            format: "| %d | %.0f | %.2f | %.2f | %.2f | %.1f | %.1f | %.0f | %.2f | %.2f |",
+            format: "| %d | %.0f | %.2f | %.2f | %.2f | %.1f | %.1f | %.0f | %.2f | %.2f | %d |",
             scale, eventsPerSecond, percentile(batchMs, 0.5), percentile(batchMs, 0.99), writtenPerBatch,
-            lookupP50, lookupP99, putsPerSecond, eventsPerSecond / putsPerSecond, storeBytes / 1e9
+            lookupP50, lookupP99, putsPerSecond, eventsPerSecond / putsPerSecond, storeBytes / 1e9, peakMiB
         )
+    }
+
+    /// Starts a new peak for `VmHWM` (Linux: writing 5 to clear_refs).
+    static func resetPeakResidentMemory() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// The process's peak resident memory since the last reset (`VmHWM`),
+    /// including the LMDB map pages it touched (file-backed, reclaimable).
+    static func peakResidentMemoryMiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return -1 }
+        return kilobytes / 1024
     }
 
     /// Lookups of random existing cookies on the warm store, one at a time.
