@@ -6,7 +6,8 @@
 #   1. TCP ingest, unpaced (as fast as acks come back), 20 s
 #   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
-#   4. the default world with ground truth, --verify (precision, recall, history)
+#   4. the default world with ground truth, --verify (precision, recall, history),
+#      also with the office phone undeclared and with anonymous devices
 #   5. lease requests at 5k/s with light ingest, then during TCP ingest at 50k beacons/s
 #   6. what call matching costs: a world of 4 × 8,000 persons (about 1M events
 #      with number_shown and calls) sent unpaced, call_matching off/on twice,
@@ -74,12 +75,17 @@ fi
 
 # The default world with ground truth; `stitch load` declares each site's
 # number pool (dynamic numbers, fallback, office phone) as an operator would.
+# Then the same world with the office phone left undeclared (the guards'
+# case), and with 30% of multi-device persons' devices anonymous.
 if wanted 4; then
-  start_server
-  echo
-  echo "== the default world (4 sites × 2,000 persons), --verify"
-  "$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 | grep -v '^\['
-  stop_server
+  for variant in "" "--no-pools" "--anonymous-devices 30"; do
+    start_server
+    echo
+    echo "== the default world (4 sites × 2,000 persons), --verify ${variant}"
+    # shellcheck disable=SC2086
+    "$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 $variant | grep -v '^\['
+    stop_server
+  done
 fi
 
 if wanted 5; then

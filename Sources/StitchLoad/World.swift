@@ -9,6 +9,9 @@ import StitchWire
 /// deals keyed by the phone or e-mail the person left with the site (in a
 /// form, a call or a chat), some won with revenue, some deleted.
 ///
+/// Persons with several devices sign in on each (a `user_id` on the device's
+/// first visit), unless `anonymousDevicePercent` leaves some devices anonymous.
+///
 /// Noise on purpose: junk cookie values ("undefined", …) on some hits, the
 /// site's shared office phone typed on some forms instead of the visitor's,
 /// bot sessions (a new cookie per visit, many hits), callers whose number is
@@ -45,6 +48,11 @@ public struct World: Sendable {
         public var startMs: Int64 = 1_767_225_600_000  // 2026-01-01
         /// Percent of visits made by bots.
         public var botPercent = 2
+        /// Persons with several devices have an account and sign in on each
+        /// device (a `user_id` on its first visit), which is how cross-device
+        /// journeys are linked in practice; this percent of their devices is
+        /// never signed in on, and nothing in the beacons links those visits.
+        public var anonymousDevicePercent = 0
         public init() {}
     }
 
@@ -167,6 +175,8 @@ struct SiteGenerator {
         var cookie: String
         var gaClientID: String
         var ymClientID: String
+        /// The account the person signs in with on this device's next visit.
+        var signIn: String?
     }
 
     static let sources: [(weight: Int, source: String, medium: String, referrer: String)] = [
@@ -179,11 +189,16 @@ struct SiteGenerator {
         let dayMs: Int64 = 86_400_000
         for person in 0..<parameters.personsPerSite {
             let truth = UInt64(site) << 32 | UInt64(person)
-            let devices = (0..<(1 + (random.chance(40) ? 1 : 0) + (random.chance(10) ? 1 : 0))).map { _ in
+            var devices = (0..<(1 + (random.chance(40) ? 1 : 0) + (random.chance(10) ? 1 : 0))).map { _ in
                 Device(
                     cookie: Self.token(&random, 16),
                     gaClientID: "GA1.2.\(1_000_000_000 + random.next(below: 999_999_999)).\(1_700_000_000 + random.next(below: 60_000_000))",
                     ymClientID: "\(1_700_000_000 + random.next(below: 60_000_000))\(100_000_000 + random.next(below: 899_999_999))")
+            }
+            if devices.count > 1 {
+                for index in devices.indices where !random.chance(parameters.anonymousDevicePercent) {
+                    devices[index].signIn = "acct-\(site)-\(person)"
+                }
             }
             let phoneDigits = random.chance(70) ? "9\(100_000_000 + random.next(below: 899_999_999))" : nil
             let email = random.chance(50)
@@ -192,7 +207,9 @@ struct SiteGenerator {
             var converted = false
             var revealed = Revealed()
             for _ in 0..<(1 + random.next(below: 6)) {
-                let device = devices[random.next(below: devices.count)]
+                let deviceIndex = random.next(below: devices.count)
+                let device = devices[deviceIndex]
+                devices[deviceIndex].signIn = nil  // signed in from now on: the cookie carries it
                 let typedPhone = phoneDigits.map { Self.format(phone: $0, &random) }
                 converted = visit(device: device, truth: truth, phone: typedPhone, callerPhone: phoneDigits.map { "+7\($0)" },
                                   email: email, revealed: &revealed, time: &time, into: &events, random: &random) || converted
@@ -227,7 +244,8 @@ struct SiteGenerator {
         let source = Self.sources.first { pick -= $0.weight; return pick < 0 } ?? Self.sources[5]
         let landing = "https://shop\(site).example.ru/catalog/\(random.next(below: 300))"
         append(&events, truth: truth, probe: sessionID, time: time,
-               identifiers: [cookie, sessionID, identifier(.gaClientID, device.gaClientID), identifier(.ymClientID, device.ymClientID)], body: .visit(.with {
+               identifiers: [cookie, sessionID, identifier(.gaClientID, device.gaClientID), identifier(.ymClientID, device.ymClientID)]
+                   + (device.signIn.map { [identifier(.userID, $0)] } ?? []), body: .visit(.with {
                 $0.utmSource = source.source
                 $0.utmMedium = source.medium
                 $0.utmCampaign = source.source.isEmpty ? "" : "campaign-\(random.next(below: 12))"

@@ -88,6 +88,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Persons per site in the world.")
     var worldPersons = 2000
 
+    @Option(help: "Percent of multi-device persons' devices never signed in on (unlinkable by anyone).")
+    var anonymousDevices = 0
+
     @Flag(help: "After the run, score the server's stitching against the world's truth and check every acked beacon is in its person's history (implies --traffic world, TCP). Exit 1 if any is missing.")
     var verify = false
 
@@ -203,6 +206,7 @@ struct LoadCommand: AsyncParsableCommand {
         parameters.seed = seed
         parameters.sites = sites
         parameters.personsPerSite = worldPersons
+        parameters.anonymousDevicePercent = anonymousDevices
         return parameters
     }
 
