@@ -19,6 +19,9 @@ struct QueryExecutor {
     let targetCallSeconds: UInt32
     /// Normalizers per site (a site's junk rules are copied once, not per request).
     private var normalizers: [UInt32: IdentifierNormalizer] = [:]
+    /// The `CallTracking.generation` the normalizers were built at: a pool
+    /// change (on any connection) may change a site's office numbers.
+    private var normalizersGeneration: UInt64 = 0
 
     /// Most persons in one batch lookup.
     static let batchLookupPersonsMax = 1000
@@ -270,7 +273,6 @@ struct QueryExecutor {
         }
         try poolOverrides.set(site: request.site, pool?.wire ?? Stitch_V1_NumberPool())
         graph.callTracking.setPool(site: request.site, pool)
-        normalizers[request.site] = nil  // the office numbers may have changed
         return poolResponse(site: request.site)
     }
 
@@ -301,6 +303,11 @@ struct QueryExecutor {
             throw QueryFailure(.invalidArgument, "identifier kind \(identifier.kind.rawValue) is unknown")
         }
         let normalizer: IdentifierNormalizer
+        let generation = graph.callTracking.generation
+        if generation != normalizersGeneration {
+            normalizers.removeAll()
+            normalizersGeneration = generation
+        }
         if let cached = normalizers[site] {
             normalizer = cached
         } else {

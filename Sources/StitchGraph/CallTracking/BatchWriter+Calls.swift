@@ -41,18 +41,23 @@ extension BatchWriter {
             } else if timeMs < current.startMs {
                 // A late `number_shown` of a number shown before the current
                 // one: that lease is recorded for matching; the current stays.
-                try txn.put(graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: lease.startMs, session),
-                    Self.endBytes(lease.endMs))
-                try matchWaiting(prefix, site: site, from: lease.startMs, to: lease.endMs, session: session, txn)
+                try list(lease, prefix, session: session, txn)
                 return
             }
         }
         graph.leasedSessions.withLock { _ = $0.insert(session) }
         try txn.put(graph.tables.lease, sessionKey, lease.encoded())
+        try list(lease, prefix, session: session, txn)
+        try noteActivity(session, lease, txn)
+    }
+
+    /// Lists a lease under its number and matches the calls waiting in it.
+    private mutating func list(
+        _ lease: LeaseRecord, _ prefix: [UInt8], session: UInt64, _ txn: borrowing Transaction
+    ) throws {
         try txn.put(graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: lease.startMs, session),
             Self.endBytes(lease.endMs))
-        try matchWaiting(prefix, site: site, from: lease.startMs, to: lease.endMs, session: session, txn)
-        try noteActivity(session, lease, txn)
+        try matchWaiting(prefix, site: lease.site, from: lease.startMs, to: lease.endMs, session: session, txn)
     }
 
     /// Activity of `session` at `timeMs` keeps its lease alive until
