@@ -201,20 +201,30 @@ extension IdentityGraph {
     {
         var positions: [HistoryCursor] = []
         for member in try members(ofRoot: root, txn) {
-            try txn.withCursor(tables.event) { cursor in
-                var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: member, timeMs: fromMs, seq: 0))
-                while let (key, value) = entry {
-                    let (anchor, time, seq) = StoreKeys.decodeEventKey(key)
-                    guard anchor == member, time <= toMs else { break }
-                    if Self.contextTypes.contains(StoredEvent.type(of: value)) {
-                        positions.append(HistoryCursor(timeMs: time, seq: seq))
-                    }
-                    entry = try cursor.next()
-                }
+            try forEachIndexedEvent(anchor: member, fromMs: fromMs, txn) { time, seq, type in
+                guard time <= toMs else { return false }
+                if Self.contextTypes.contains(type) { positions.append(HistoryCursor(timeMs: time, seq: seq)) }
+                return true
             }
         }
         positions.sort { $0.precedes($1) }
         return try positions.suffix(Self.contextEventsMax).map { try event(seq: $0.seq, txn) }
+    }
+
+    /// Walks the index entries anchored at `anchor` from `fromMs` on, in
+    /// (time, seq) order, until `body` returns false.
+    func forEachIndexedEvent(
+        anchor: UInt64, fromMs: Int64, _ txn: borrowing Transaction,
+        _ body: (_ timeMs: Int64, _ seq: UInt64, _ type: EventType) throws -> Bool
+    ) throws {
+        try txn.withCursor(tables.event) { cursor in
+            var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: anchor, timeMs: fromMs, seq: 0))
+            while let (key, value) = entry {
+                let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
+                guard keyAnchor == anchor, try body(time, seq, StoredEvent.type(of: value)) else { return }
+                entry = try cursor.next()
+            }
+        }
     }
 
     /// Scans one member's events in query order, offering each to `best`,

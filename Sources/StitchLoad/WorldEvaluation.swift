@@ -147,6 +147,7 @@ public struct WorldEvaluation: Sendable {
             return x
         }
         var normalizers: [UInt32: IdentifierNormalizer] = [:]
+        var fallbackNumbers: [UInt32: String] = [:]
         var eventNode: [Int] = []
         for eventIndex in scored {
             let beacon = world.events[eventIndex].beacon
@@ -167,8 +168,10 @@ public struct WorldEvaluation: Sendable {
             var linked = identifiers
             // Call tracking links a call to the session its number was leased
             // to, unless the pool was exhausted and the fallback was dialled.
+            let fallback = fallbackNumbers[beacon.site] ?? World.pool(site: beacon.site).fallbackNumber
+            fallbackNumbers[beacon.site] = fallback
             if case .call(let call) = beacon.body, let session = world.events[eventIndex].session,
-                call.trackingNumber != World.pool(site: beacon.site).fallbackNumber,
+                call.trackingNumber != fallback,
                 let sessionID = try? normalizer.normalize(.session, session)
             {
                 linked.append(sessionID)

@@ -96,13 +96,7 @@ public final class ServerMetrics: Sendable {
     /// (making it looks it up in the registry under a lock).
     /// Counts a lease answer; FALLBACK means the site's pool was exhausted.
     func leases(kind: LeaseGrant.Kind, site: UInt32) {
-        let label = switch kind {
-        case .sticky: "sticky"
-        case .new: "new"
-        case .fallback: "fallback"
-        case .noPool: "no_pool"
-        }
-        counter("stitch_leases_total", [("kind", label)]).increment()
+        counter("stitch_leases_total", [("kind", kind.rawValue)]).increment()
         if kind == .fallback {
             counter("stitch_lease_pool_exhausted_total", [("site", String(site))]).increment()
         }

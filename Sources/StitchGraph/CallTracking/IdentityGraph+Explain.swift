@@ -142,17 +142,12 @@ private struct PersonLinks {
         }
         var seqs: [UInt64] = []
         for member in records.keys {
-            try txn.withCursor(graph.tables.event) { cursor in
-                var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: member, timeMs: .min, seq: 0))
-                while let (key, _) = entry {
-                    let (anchor, _, seq) = StoreKeys.decodeEventKey(key)
-                    guard anchor == member else { break }
-                    seqs.append(seq)
-                    guard seqs.count <= IdentityGraph.explainEventsMax else {
-                        throw ExplainError.personTooLarge(events: seqs.count)
-                    }
-                    entry = try cursor.next()
+            try graph.forEachIndexedEvent(anchor: member, fromMs: .min, txn) { _, seq, _ in
+                seqs.append(seq)
+                guard seqs.count <= IdentityGraph.explainEventsMax else {
+                    throw ExplainError.personTooLarge(events: seqs.count)
                 }
+                return true
             }
         }
         seqs.sort()

@@ -72,8 +72,9 @@ struct LeaseAllocator: Sendable {
 
 /// The answer to a lease request.
 public struct LeaseGrant: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case sticky, new, fallback, noPool
+    /// Raw values are the `kind` label of `stitch_leases_total`.
+    public enum Kind: String, Sendable, Equatable {
+        case sticky, new, fallback, noPool = "no_pool"
     }
 
     public var kind: Kind
