@@ -2,20 +2,25 @@
 //
 // Stitch: session and identity stitching for end-to-end marketing analytics.
 //
-// Module map (dependencies point downward only, see ../shared/DESIGN.md §1):
+// Module map (dependencies point downward only; README "Architecture"):
 //
-//   stitch (executable)          CLI: serve, query, load, normalize, inspect, verify
-//     ├── StitchServer           collector, writer (group commit), query server, metrics
+//   stitch (executable)          CLI: serve, query, load, import, export, normalize, inspect, verify
+//     ├── StitchServer           collector, writer (group commit), query server, metrics, lifecycle
 //     ├── StitchClient           ingest and query clients (CLI, load generator, tests)
-//     └── StitchGraph            identity graph: union-find, rings, history, guards
-//           ├── StitchStore      LMDB environment, transactions, cursors (I/O)
-//           ├── StitchIdentity   (pure) identifier kinds, normalization, junk rules
-//           └── StitchWire       (pure) frame codec, zlib, protobuf messages, limits
+//     ├── StitchLoad             (pure) synthetic worlds with ground truth, scoring
+//     └── StitchMapping          graph types <-> protobuf messages, one file per message family
+//           ├── StitchGraph      identity graph: union-find, rings, history, guards, call tracking
+//           │     └── StitchStore  LMDB environment, transactions, cursors (I/O)
+//           └── StitchBeacon     (pure) beacon -> prepared event, normalizer cache, attribution
+//                 └── StitchWire (pure) frame codec, zlib, protobuf messages, limits
+//   StitchIdentity               (pure) identifier kinds, normalization, junk rules, the
+//                                prepared event the graph applies; imported by everything above
 //   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
 //
 // "Pure" means: no sockets, no files, no clocks. StitchIdentity imports
 // nothing at all; StitchWire imports NIOCore (ByteBuffer and the decoder
 // protocols, no system calls), SwiftProtobuf and zlib — never NIOPosix or CLMDB.
+// The graph speaks its own types: it depends on StitchStore and StitchIdentity only.
 import PackageDescription
 
 let package = Package(
@@ -28,6 +33,7 @@ let package = Package(
         .library(name: "StitchIdentity", targets: ["StitchIdentity"]),
         .library(name: "StitchStore", targets: ["StitchStore"]),
         .library(name: "StitchGraph", targets: ["StitchGraph"]),
+        .library(name: "StitchBeacon", targets: ["StitchBeacon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,16 +70,27 @@ let package = Package(
             ]
         ),
 
-        // MARK: Storage (I/O)
-        .target(name: "StitchStore", dependencies: ["CLMDB"]),
-        // The identity graph: union-find, rings, history, guards, on the store.
-        // Uses StitchWire for the beacon messages it applies and returns.
+        // What a beacon means: preparation for the graph (normalized and
+        // derived identifiers, call-tracking facts, the stored body), the one
+        // per-site normalizer cache, and read-time attribution.
         .target(
-            name: "StitchGraph",
+            name: "StitchBeacon",
             dependencies: [
-                "StitchStore", "StitchIdentity", "StitchWire",
+                "StitchWire", "StitchIdentity",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
+        ),
+
+        // MARK: Storage (I/O)
+        .target(name: "StitchStore", dependencies: ["CLMDB"]),
+        // The identity graph: union-find, rings, history, guards, call
+        // tracking, on the store. It speaks its own types; event bodies are
+        // opaque bytes to it.
+        .target(name: "StitchGraph", dependencies: ["StitchStore", "StitchIdentity"]),
+        // Graph types to and from protobuf messages: the one place the two meet.
+        .target(
+            name: "StitchMapping",
+            dependencies: ["StitchGraph", "StitchBeacon", "StitchWire", "StitchIdentity"]
         ),
 
         // MARK: Network (I/O)
@@ -82,7 +99,7 @@ let package = Package(
         .target(
             name: "StitchServer",
             dependencies: [
-                "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire",
+                "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -108,8 +125,8 @@ let package = Package(
 
         // The load harness's traffic: seeded synthetic worlds with ground
         // truth and the scoring of a server's stitching against it (pure).
-        // Uses StitchGraph's EventPreparer to derive identifiers as the writer does.
-        .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchGraph"]),
+        // Uses StitchBeacon's EventPreparer to derive identifiers as the writer does.
+        .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchBeacon"]),
 
         // Helpers for tests of every module: seeded randomness.
         .target(name: "StitchTesting"),
@@ -122,6 +139,8 @@ let package = Package(
                 "StitchStore",
                 "StitchIdentity",
                 "StitchWire",
+                "StitchBeacon",
+                "StitchMapping",
                 "StitchServer",
                 "StitchClient",
                 "StitchLoad",
@@ -161,23 +180,31 @@ let package = Package(
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
         .testTarget(
             name: "StitchGraphTests",
-            dependencies: ["StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchTesting"]
+            // StitchBeacon prepares the beacons the tests apply; StitchMapping
+            // turns histories into the wire events attribution annotates.
+            dependencies: [
+                "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
+                "StitchTesting",
+            ]
         ),
+
         .testTarget(
             name: "StitchServerTests",
             dependencies: [
-                "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchTesting",
+                "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchBeacon",
+                "StitchMapping", "StitchTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchGraph", "StitchTesting"]),
+        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchBeacon", "StitchTesting"]),
         .testTarget(
             name: "StitchCLITests",
             dependencies: [
                 "stitch", "StitchIdentity", "StitchWire", "StitchGraph", "StitchStore", "StitchTesting", "StitchClient",
+                "StitchBeacon", "StitchMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

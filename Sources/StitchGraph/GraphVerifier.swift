@@ -155,11 +155,12 @@ public struct GraphVerifier {
                 var entry = try cursor.first()
                 while let (key, value) = entry {
                     count += 1
-                    let (anchor, _, seq) = StoreKeys.decodeEventKey(key)
+                    let (anchor, time, seq) = StoreKeys.decodeEventKey(key)
                     if anchor != 0 && nodes[anchor] == nil { violation("event \(seq): anchor \(anchor) does not exist") }
                     if value.count != 1 || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
                     if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
                         if stored.first != value.first { violation("event \(seq): index and log disagree on its type") }
+                        if StoredEvent.timeMs(of: stored) != time { violation("event \(seq): index and log disagree on its time") }
                     } else {
                         violation("event \(seq): indexed but missing from the log")
                     }

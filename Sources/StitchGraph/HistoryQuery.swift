@@ -1,4 +1,4 @@
-import StitchWire
+import StitchIdentity
 
 /// Which events of a person `history` returns, and from where.
 public struct HistoryQuery: Hashable, Sendable {
@@ -14,8 +14,10 @@ public struct HistoryQuery: Hashable, Sendable {
     public var cursor: HistoryCursor?
     /// Return the latest events first.
     public var newestFirst: Bool
-    /// Annotate conversions (flags and credits) under these options.
-    public var conversions: ConversionOptions?
+    /// When set, the page also returns the person's visits and conversions
+    /// from this long before its earliest conversion up to its latest: what
+    /// read-time attribution needs to annotate the page's conversions.
+    public var conversionContextMs: Int64?
 
     /// Page size when the client asks for none.
     public static let limitDefault = 100
@@ -29,7 +31,7 @@ public struct HistoryQuery: Hashable, Sendable {
         limit: Int = limitDefault,
         cursor: HistoryCursor? = nil,
         newestFirst: Bool = false,
-        conversions: ConversionOptions? = nil
+        conversionContextMs: Int64? = nil
     ) {
         self.fromMs = fromMs
         self.toMs = toMs
@@ -37,7 +39,7 @@ public struct HistoryQuery: Hashable, Sendable {
         self.limit = min(max(limit, 1), Self.limitMax)
         self.cursor = cursor
         self.newestFirst = newestFirst
-        self.conversions = conversions
+        self.conversionContextMs = conversionContextMs
     }
 }
 
@@ -81,7 +83,10 @@ public struct HistoryCursor: Hashable, Sendable {
 public struct HistoryPage: Sendable {
     /// The person's current id (its root).
     public var personID: UInt64
-    public var events: [Stitch_V1_Event]
+    public var events: [EventRecord]
+    /// With `conversionContextMs`: the visits and conversions around the
+    /// page's conversions, in (time, seq) order; empty otherwise.
+    public var context: [EventRecord]
     /// Where to resume; `nil` when the history has no more events.
     public var next: HistoryCursor?
 }

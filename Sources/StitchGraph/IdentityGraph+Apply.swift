@@ -1,24 +1,14 @@
 import StitchIdentity
 import StitchStore
-import StitchWire
 
 extension IdentityGraph {
-    /// Applies a batch of validated beacons in one write transaction:
-    /// normalizes their identifiers (explicit and derived from the body),
-    /// finds or creates their nodes, links the identifiers of each event
-    /// (subject to the guards), and stores every event under its anchor.
+    /// Applies a batch of prepared events in one write transaction: finds or
+    /// creates their identifiers' nodes, links the identifiers of each event
+    /// (subject to the guards), keeps leases and matches calls, and stores
+    /// every event under its anchor. Events are prepared (normalized) off the
+    /// writer's thread, by `StitchBeacon.EventPreparer` in the server.
     ///
-    /// - Parameter receivedMs: the server's time of arrival, stored with the
-    ///   events (passed in, so the graph reads no clock).
     /// - Returns: what was done; nothing is done if it throws.
-    @discardableResult
-    public func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
-        var preparer = EventPreparer(graph: self)
-        return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) })
-    }
-
-    /// Applies events prepared by an `EventPreparer` (normalized and encoded
-    /// beforehand, off the writer's thread) in one write transaction.
     @discardableResult
     public func apply(_ events: [PreparedEvent]) throws -> ApplyReport {
         try environment.write { txn in
@@ -110,7 +100,7 @@ struct BatchWriter {
             }
         }
         pendingEvents.append((StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq), UInt8(type.rawValue)))
-        pendingLog.append(event.stored)
+        pendingLog.append(StoredEvent.encode(event))
         counters.events += 1
         report.events += 1
         report.eventSeqs.append(seq)

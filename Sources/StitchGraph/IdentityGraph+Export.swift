@@ -1,17 +1,18 @@
 import StitchStore
-import StitchWire
 
 extension IdentityGraph {
     /// Stored events in seq order, after `seq` (0 for the first), at most
-    /// `limit`: each as accepted, with its identifiers normalized. One read
+    /// `limit`: each as accepted, with its identifiers normalized (no call
+    /// matches: an export is what was received, not what the graph made of it). One read
     /// transaction per page, so an export runs beside a writer.
-    public func events(after seq: UInt64, limit: Int) throws -> [Stitch_V1_Event] {
+    public func events(after seq: UInt64, limit: Int) throws -> [EventRecord] {
         try environment.read { txn in
             try txn.withCursor(tables.log) { cursor in
-                var events: [Stitch_V1_Event] = []
+                var events: [EventRecord] = []
                 var entry = try cursor.seek(atLeast: StoreKeys.logKey(seq &+ 1))
                 while let (key, value) = entry, events.count < limit {
-                    events.append(StoredEvent.decode(value, seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)))
+                    let seq = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                    events.append(StoredEvent.decode(value, seq: seq))
                     entry = try cursor.next()
                 }
                 return events
@@ -21,7 +22,7 @@ extension IdentityGraph {
 
     /// Persons whose id (their root node) is after `personID`, in id order, at
     /// most `limit`, with every identifier; optionally of one site only.
-    public func persons(after personID: UInt64, limit: Int, site: UInt32? = nil) throws -> [Stitch_V1_Person] {
+    public func persons(after personID: UInt64, limit: Int, site: UInt32? = nil) throws -> [Person] {
         try environment.read { txn in
             var roots: [UInt64] = []
             try txn.withCursor(tables.node) { cursor in

@@ -1,6 +1,5 @@
 import StitchIdentity
 import StitchStore
-import StitchWire
 
 extension IdentityGraph {
     // MARK: Resolving
@@ -74,7 +73,7 @@ extension IdentityGraph {
         site: UInt32,
         identifier: NormalizedIdentifier,
         includeIdentifiers: Bool = false
-    ) throws -> Stitch_V1_Person? {
+    ) throws -> Person? {
         try environment.read { txn in
             guard let root = try resolve(site: site, identifier: identifier, txn) else { return nil }
             return try person(root: root, includeIdentifiers: includeIdentifiers, txn)
@@ -82,7 +81,7 @@ extension IdentityGraph {
     }
 
     /// A person by any id it ever had; `nil` if no such person is in `site`.
-    public func lookup(site: UInt32, personID: UInt64, includeIdentifiers: Bool = false) throws -> Stitch_V1_Person? {
+    public func lookup(site: UInt32, personID: UInt64, includeIdentifiers: Bool = false) throws -> Person? {
         try environment.read { txn in
             guard let root = try existingRoot(of: personID, site: site, txn) else { return nil }
             return try person(root: root, includeIdentifiers: includeIdentifiers, txn)
@@ -96,33 +95,28 @@ extension IdentityGraph {
     }
 
     /// Sums a person's members: identifiers, first and last seen, events by type.
-    func person(root: UInt64, includeIdentifiers: Bool, _ txn: borrowing Transaction) throws -> Stitch_V1_Person {
-        var person = Stitch_V1_Person()
-        person.personID = root
+    func person(root: UInt64, includeIdentifiers: Bool, _ txn: borrowing Transaction) throws -> Person {
+        var person = Person(
+            personID: root, site: 0, identifierCount: 0, firstSeenMs: .max, lastSeenMs: .min, eventCounts: [:],
+            identifiers: [])
         var byType = [UInt64](repeating: 0, count: EventType.allCases.count)
-        var first = Int64.max, last = Int64.min
         try forEachMember(ofRoot: root, txn) { id, record in
             if id == root {  // person-wide totals live at the root
                 person.site = record.site
                 person.identifierCount = record.size
             }
-            first = min(first, record.firstSeenMs)
-            last = max(last, record.lastSeenMs)
+            person.firstSeenMs = min(person.firstSeenMs, record.firstSeenMs)
+            person.lastSeenMs = max(person.lastSeenMs, record.lastSeenMs)
             for type in EventType.allCases { byType[type.rawValue] += UInt64(record.anchored(type)) }
             if includeIdentifiers {
-                person.identifiers.append(.with {
-                    $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(record.kind.rawValue))!
-                    $0.value = String(decoding: record.value, as: UTF8.self)
-                    $0.firstSeenMs = record.firstSeenMs
-                })
+                person.identifiers.append(PersonIdentifier(identifier: record.identifier, firstSeenMs: record.firstSeenMs))
             }
         }
-        person.identifiers.sort { ($0.kind.rawValue, $0.value) < ($1.kind.rawValue, $1.value) }
-        person.firstSeenMs = first
-        person.lastSeenMs = last
-        person.eventCount = byType.reduce(0, +)
-        person.eventCounts = EventType.allCases.compactMap { type in
-            byType[type.rawValue] == 0 ? nil : .with { $0.type = type.wireType; $0.count = byType[type.rawValue] }
+        person.identifiers.sort {
+            ($0.identifier.kind.rawValue, $0.identifier.value) < ($1.identifier.kind.rawValue, $1.identifier.value)
+        }
+        for type in EventType.allCases where byType[type.rawValue] > 0 {
+            person.eventCounts[type] = byType[type.rawValue]
         }
         return person
     }
@@ -156,48 +150,47 @@ extension IdentityGraph {
             try collectPositions(anchor: member, query: query, into: &best, txn)
         }
         let page = best.entries.prefix(query.limit)
-        var events = try page.map { entry in try event(seq: entry.position.seq, txn) }
-        if let options = query.conversions {
-            let conversionTimes = events.filter(Attribution.isConversion).map(\.beacon.timeMs)
+        let events = try page.map { entry in try event(seq: entry.position.seq, txn) }
+        var context: [EventRecord] = []
+        if let contextMs = query.conversionContextMs {
+            let conversionTimes = events.filter(\.type.isConversion).map(\.timeMs)
             if let earliest = conversionTimes.min(), let latest = conversionTimes.max() {
-                let context = try contextEvents(root: root, fromMs: earliest - options.contextMs, toMs: latest, txn)
-                Attribution.annotate(&events, context: context, options: options)
+                context = try contextEvents(root: root, fromMs: earliest - contextMs, toMs: latest, txn)
             }
         }
         let next = best.entries.count > query.limit ? page.last?.position : nil
-        return HistoryPage(personID: root, events: events, next: next)
+        return HistoryPage(personID: root, events: events, context: context, next: next)
     }
 
     /// One stored event, with its call match for calls.
-    func event(seq: UInt64, _ txn: borrowing Transaction) throws -> Stitch_V1_Event {
+    func event(seq: UInt64, _ txn: borrowing Transaction) throws -> EventRecord {
         guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else {
             preconditionFailure("event \(seq) vanished inside one read transaction")
         }
-        var event = StoredEvent.decode(stored, seq: seq)
-        if case .call = event.beacon.body, let match = try callMatch(seq: seq, txn) {
-            event.callMatch = match
-        }
+        return try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+    }
+
+    /// `event` with its call match filled in, for calls.
+    func withCallMatch(_ event: EventRecord, _ txn: borrowing Transaction) throws -> EventRecord {
+        guard event.type == .call else { return event }
+        var event = event
+        event.callMatch = try callMatch(seq: event.seq, txn)
         return event
     }
 
     /// How call tracking placed call `seq`; nil for calls without a tracking number.
-    func callMatch(seq: UInt64, _ txn: borrowing Transaction) throws -> Stitch_V1_CallMatch? {
-        guard let stored = try txn.get(tables.call, StoreKeys.seqKey(seq)) else { return nil }
-        do {
-            return try Stitch_V1_CallMatch(serializedBytes: RawSpan(_unsafeBytes: stored))
-        } catch {
-            preconditionFailure("call match of \(seq) does not decode: \(error)")
-        }
+    func callMatch(seq: UInt64, _ txn: borrowing Transaction) throws -> CallMatch? {
+        try txn.get(tables.call, StoreKeys.seqKey(seq)).map { CallMatch(decoding: $0, seq: seq) }
     }
 
     /// Most events read to annotate one page's conversions; a person with
     /// more in the window is judged on the latest of them.
     static let contextEventsMax = 20_000
-    private static let contextTypes: Set<EventType> = [.visit, .form, .call, .chat, .deal]
+    private static let contextTypes: Set<EventType> = Set(EventType.allCases.filter { $0 == .visit || $0.isConversion })
 
     /// The person's visits and conversions with time in [fromMs, toMs], in (time, seq) order.
     private func contextEvents(root: UInt64, fromMs: Int64, toMs: Int64, _ txn: borrowing Transaction) throws
-        -> [Stitch_V1_Event]
+        -> [EventRecord]
     {
         var positions: [HistoryCursor] = []
         for member in try members(ofRoot: root, txn) {

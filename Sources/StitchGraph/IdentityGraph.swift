@@ -1,6 +1,5 @@
 import StitchIdentity
 import StitchStore
-import StitchWire
 import Synchronization
 
 /// The durable identity graph (DESIGN.md §2–§4) on an LMDB environment.
@@ -10,8 +9,10 @@ import Synchronization
 /// `history`, `merges`, …) run on read transactions from any thread and never
 /// wait for the writer.
 public final class IdentityGraph: Sendable {
-    /// The LMDB environment the graph lives in.
-    public let environment: Environment
+    /// The LMDB environment the graph lives in. Not public: callers get what
+    /// they need through the graph (`sync`, `storeInfo`), so no one outside
+    /// can open a transaction the graph's invariants do not cover.
+    let environment: Environment
     /// Junk rules and guards, per site.
     public let configuration: GraphConfiguration
     /// Number pools and lease allocators (DESIGN.md §5).
@@ -24,7 +25,7 @@ public final class IdentityGraph: Sendable {
     let leasedSessions: Mutex<Set<UInt64>>
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 3
+    public static let schemaVersion: UInt32 = 4
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
@@ -68,10 +69,19 @@ public final class IdentityGraph: Sendable {
         environment.close()
     }
 
-    /// The normalizer for a site's identifiers (its junk rules and its
-    /// pool's office numbers).
-    public func normalizer(for site: UInt32) -> IdentifierNormalizer {
-        IdentifierNormalizer(junk: EventPreparer.junk(site: site, configuration, callTracking))
+    /// Forces written data to disk (for `nosync` mode's periodic sync).
+    public func sync() throws(StoreError) {
+        try environment.sync()
+    }
+
+    /// Sizes of the store and its map, for metrics and stats.
+    public func storeInfo() -> Environment.Info {
+        environment.info()
+    }
+
+    /// Reader slots of dead processes freed when the store was opened.
+    public var staleReadersCleared: Int {
+        environment.staleReadersCleared
     }
 
     private func checkSchema(readOnly: Bool) throws {
@@ -95,6 +105,18 @@ public final class IdentityGraph: Sendable {
     func counters(_ txn: borrowing Transaction) throws -> GraphCounters {
         guard let bytes = try txn.get(tables.meta, GraphCounters.key) else { return GraphCounters() }
         return GraphCounters(decoding: bytes)
+    }
+}
+
+extension IdentityGraph: SiteJunkRules {
+    /// Moves when a number pool changes (its office numbers are junk phones).
+    public var junkGeneration: UInt64 { callTracking.generation }
+
+    /// A site's junk rules: its configured ones plus its pool's office numbers.
+    public func junkRules(site: UInt32) -> JunkRules {
+        var junk = configuration.rules(for: site).junk
+        junk.phones.formUnion(callTracking.pool(site: site).officeNumbers)
+        return junk
     }
 }
 

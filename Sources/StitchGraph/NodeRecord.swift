@@ -75,6 +75,10 @@ struct NodeRecord: Equatable {
     var site: UInt32 { load(UInt32.self, at: 32) }
     var kind: IdentifierKind { IdentifierKind(rawValue: bytes[36])! }
     var value: ArraySlice<UInt8> { bytes[Self.fixedBytes...] }
+    /// The identifier this node stands for (stored normalized).
+    var identifier: NormalizedIdentifier {
+        NormalizedIdentifier(uncheckedKind: kind, value: String(decoding: value, as: UTF8.self))
+    }
 
     func anchored(_ type: EventType) -> UInt32 {
         load(UInt32.self, at: Self.anchoredOffset + 4 * type.rawValue)

@@ -1,4 +1,4 @@
-import StitchGraph
+import StitchBeacon
 import StitchIdentity
 import StitchWire
 
@@ -146,19 +146,12 @@ public struct WorldEvaluation: Sendable {
             }
             return x
         }
-        var normalizers: [UInt32: IdentifierNormalizer] = [:]
+        var normalizers = NormalizerCache(rules: WorldJunkRules())
         var fallbackNumbers: [UInt32: String] = [:]
         var eventNode: [Int] = []
         for eventIndex in scored {
             let beacon = world.events[eventIndex].beacon
-            let normalizer = normalizers[beacon.site] ?? {
-                var junk = JunkRules.standard
-                if let office = try? IdentifierNormalizer(junk: .standard).normalize(.phone, World.officePhone(site: beacon.site)) {
-                    junk.phones.insert(office.value)
-                }
-                return IdentifierNormalizer(junk: junk)
-            }()
-            normalizers[beacon.site] = normalizer
+            let normalizer = normalizers.normalizer(site: beacon.site)
             var rejected: [String] = []
             let identifiers = EventPreparer.normalizedIdentifiers(of: beacon, normalizer: normalizer, rejected: &rejected)
             // Each event is a node too, so an event with identifiers joins them.
@@ -218,5 +211,19 @@ public struct WorldEvaluation: Sendable {
                 }
             }
         }
+    }
+}
+
+/// The world's sites judge identifiers as a server with their pools declared
+/// would: standard junk plus the site's office phone.
+struct WorldJunkRules: SiteJunkRules {
+    var junkGeneration: UInt64 { 0 }
+
+    func junkRules(site: UInt32) -> JunkRules {
+        var junk = JunkRules.standard
+        if let office = try? IdentifierNormalizer(junk: .standard).normalize(.phone, World.officePhone(site: site)) {
+            junk.phones.insert(office.value)
+        }
+        return junk
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StitchGraph
+import StitchMapping
 import StitchStore
 import StitchWire
 import SwiftProtobuf
@@ -53,8 +54,10 @@ struct ExportCommand: ParsableCommand {
             var cursor: UInt64 = 0
             while true {
                 let page = try graph.events(after: cursor, limit: Self.pageSize)
-                for event in page where site == 0 || event.beacon.site == site {
-                    try sink.write(try event.beacon.jsonString(options: options))
+                for record in page {
+                    let beacon = Stitch_V1_Event(record).beacon
+                    guard site == 0 || beacon.site == site else { continue }
+                    try sink.write(try beacon.jsonString(options: options))
                     written += 1
                 }
                 guard let last = page.last else { break }
@@ -65,7 +68,7 @@ struct ExportCommand: ParsableCommand {
             while true {
                 let page = try graph.persons(after: cursor, limit: Self.pageSize, site: site == 0 ? nil : site)
                 for person in page {
-                    try sink.write(try person.jsonString(options: options))
+                    try sink.write(try Stitch_V1_Person(person).jsonString(options: options))
                     written += 1
                 }
                 guard let last = page.last else { break }

@@ -1,3 +1,4 @@
+import StitchBeacon
 import StitchGraph
 import StitchStore
 import StitchTesting
@@ -11,13 +12,14 @@ import Testing
         let path = directory.appending("data")
         do {
             let graph = try IdentityGraph(path: path)
+            var preparer = EventPreparer(rules: graph)
             try graph.apply([
-                .with {
+                preparer.prepare(.with {
                     $0.site = 1; $0.timeMs = 1
                     $0.identifiers = [.with { $0.kind = .cookie; $0.value = "cookie-verify-1" }]
                     $0.form = .with { $0.phone = "8 916 123 45 67" }
-                },
-            ], receivedMs: 1)
+                }, receivedMs: 1),
+            ])
             graph.close()
         }
         let run = try CLITests.stitch("verify", "--data-dir", path)

@@ -11,17 +11,12 @@ enum Calls {
     static let t0: Int64 = 1_780_000_000_000
 
     static func tracking(holdSeconds: UInt32 = 900) throws -> CallTracking {
-        CallTracking(pools: [1: try NumberPool(.with {
-            $0.dynamicNumbers = ["8 (495) 100-00-01", "+7 495 100-00-02"]
-            $0.holdSeconds = holdSeconds
-            $0.fallbackNumber = "+7 495 100-00-09"
-            $0.staticNumbers = [.with {
-                $0.number = "+7 495 200-00-00"
-                $0.utmSource = "billboard"
-                $0.utmMedium = "offline"
-            }]
-            $0.officeNumbers = ["+7 495 000-00-01"]
-        })])
+        CallTracking(pools: [1: try NumberPool(
+            dynamicNumbers: ["8 (495) 100-00-01", "+7 495 100-00-02"],
+            holdSeconds: holdSeconds,
+            fallbackNumber: "+7 495 100-00-09",
+            staticNumbers: [("+7 495 200-00-00", StaticNumberSource(source: "billboard", medium: "offline"))],
+            officeNumbers: ["+7 495 000-00-01"])])
     }
 
     static func shown(session: String, cookie: String, at time: Int64, number: String = number) -> Stitch_V1_Beacon {
@@ -74,8 +69,8 @@ struct CallMatchingTests {
         let history = try #require(try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "cookie-2"),
             query: HistoryQuery(types: [.call])))
-        #expect(history.events.map(\.callMatch.kind) == [.session])
-        #expect(history.events.map(\.callMatch.session) == ["session-2"])
+        #expect(history.events.map(\.callMatch?.kind) == [.session])
+        #expect(history.events.map(\.callMatch?.session) == ["session-2"])
     }
 
     @Test func aCallAtExactlyTheLeaseEndIsCoveredAndOneMillisecondLaterIsNot() throws {
@@ -96,7 +91,7 @@ struct CallMatchingTests {
         #expect(try test.person(.phone, "+79160000002") != test.person(.cookie, "cookie-1"))
         let unknown = try #require(try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: "+79160000002"), query: HistoryQuery()))
-        #expect(unknown.events.map(\.callMatch.kind) == [.unknown])
+        #expect(unknown.events.map(\.callMatch?.kind) == [.unknown])
     }
 
     @Test func aCallArrivingBeforeTheHitThatKeptItsLeaseAliveIsMatchedWhenTheHitArrives() throws {
@@ -119,7 +114,7 @@ struct CallMatchingTests {
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "cookie-1"),
             query: HistoryQuery(types: [.call])))
         #expect(calls.events.count == 2, "the hidden caller's call moved to the session's person")
-        #expect(calls.events.allSatisfy { $0.callMatch.kind == .session && $0.callMatch.session == "session-1" })
+        #expect(calls.events.allSatisfy { $0.callMatch?.kind == .session && $0.callMatch?.session == "session-1" })
         #expect(try test.graph.totals().unlinkedEvents == 0)
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
@@ -135,7 +130,7 @@ struct CallMatchingTests {
         #expect(report.callsMatchedLate == 1)
         let person = try #require(try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .session, value: "session-1"), query: HistoryQuery()))
-        #expect(person.events.map { EventType(wire: $0.beacon) } == [.numberShown, .call])
+        #expect(person.events.map(\.type) == [.numberShown, .call])
         #expect(try test.graph.totals().unlinkedEvents == 0)
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
@@ -154,11 +149,11 @@ struct CallMatchingTests {
         #expect(try test.person(.phone, "+74950000001") == nil, "office numbers are junk as identifiers")
         let staticCall = try #require(try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: "+79160000001"), query: HistoryQuery()))
-        #expect(staticCall.events[0].callMatch.kind == .static)
-        #expect(staticCall.events[0].callMatch.source.source == "billboard")
+        #expect(staticCall.events[0].callMatch?.kind == .staticNumber)
+        #expect(staticCall.events[0].callMatch?.source?.source == "billboard")
         let officeCall = try #require(try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: "+79160000002"), query: HistoryQuery()))
-        #expect(officeCall.events[0].callMatch.kind == .office)
+        #expect(officeCall.events[0].callMatch?.kind == .office)
     }
 
     @Test func leasesSurviveARestartAndRebuildTheAllocator() throws {

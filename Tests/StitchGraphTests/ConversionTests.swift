@@ -1,5 +1,7 @@
+import StitchBeacon
 import StitchGraph
 import StitchIdentity
+import StitchMapping
 import StitchWire
 import Testing
 
@@ -50,13 +52,24 @@ struct ConversionTests {
         return test
     }
 
+    /// A history page as the query server answers it: read with the context
+    /// attribution needs, mapped to wire events and annotated.
+    static func history(
+        _ test: TestGraph, _ kind: IdentifierKind, _ value: String, types: Set<EventType> = [],
+        _ options: ConversionOptions
+    ) throws -> Stitch_V1_HistoryResponse {
+        let page = try #require(try test.graph.history(
+            site: 1, identifier: NormalizedIdentifier(uncheckedKind: kind, value: value),
+            query: HistoryQuery(types: types, conversionContextMs: options.contextMs)))
+        return Stitch_V1_HistoryResponse(page, conversions: options)
+    }
+
     /// source → (weight, revenue) of the deal's credits under `model`.
     static func table(_ test: TestGraph, _ model: Stitch_V1_AttributionModel, lookbackMs: Int64 = 30 * day)
         throws -> [String: (weight: Double, revenue: Int64)]
     {
-        let page = try #require(try test.graph.history(
-            site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: cookie),
-            query: HistoryQuery(types: [.deal], conversions: ConversionOptions(model: model, lookbackMs: lookbackMs))))
+        let page = try history(
+            test, .cookie, cookie, types: [.deal], ConversionOptions(model: model, lookbackMs: lookbackMs))
         let credits = try #require(page.events.first).conversion.credits
         #expect(abs(credits.map(\.weight).reduce(0, +) - 1) < 1e-9, "weights sum to 1")
         #expect(credits.map(\.revenueMinor).reduce(0, +) == 100_000, "revenue shares sum to the revenue")
@@ -106,9 +119,7 @@ struct ConversionTests {
 
     @Test func theCreditPointsAtTheCreditedVisit() throws {
         let test = try Self.journey()
-        let page = try #require(try test.graph.history(
-            site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: Self.cookie),
-            query: HistoryQuery(conversions: ConversionOptions(model: .firstClick))))
+        let page = try Self.history(test, .cookie, Self.cookie, ConversionOptions(model: .firstClick))
         let deal = try #require(page.events.last)
         #expect(deal.conversion.credits.first?.visitSeq == page.events.first?.seq)
         #expect(page.events.dropLast().allSatisfy { !$0.hasConversion }, "visits are not conversions")
@@ -123,9 +134,7 @@ struct ConversionTests {
             Beacons.form(time: t0, cookie: "cookie-lonely", phone: "+79160000003"),
         ])
         func source(_ kind: IdentifierKind, _ value: String) throws -> Stitch_V1_Source {
-            let page = try #require(try test.graph.history(
-                site: 1, identifier: NormalizedIdentifier(uncheckedKind: kind, value: value),
-                query: HistoryQuery(conversions: ConversionOptions())))
+            let page = try Self.history(test, kind, value, ConversionOptions())
             return try #require(page.events.first?.conversion.credits.first).source
         }
         #expect(try source(.phone, "+79160000001") == .with {
@@ -149,9 +158,7 @@ struct ConversionTests {
             Beacons.form(time: t0 + 8 * day, cookie: "cookie-flags", phone: phone),
         ])
         func flags(_ type: EventType, period: Int64) throws -> [(unique: Bool, target: Bool)] {
-            let page = try #require(try test.graph.history(
-                site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: phone),
-                query: HistoryQuery(types: [type], conversions: ConversionOptions(uniquePeriodMs: period))))
+            let page = try Self.history(test, .phone, phone, types: [type], ConversionOptions(uniquePeriodMs: period))
             return page.events.map { ($0.conversion.unique, $0.conversion.target) }
         }
         // 7-day period, 30-second target: day 3 repeats day 0; day 12 is unique again.

@@ -1,4 +1,5 @@
-import StitchGraph
+import StitchBeacon
+@testable import StitchGraph
 import StitchIdentity
 import StitchStore
 import StitchTesting
@@ -44,8 +45,22 @@ final class TestGraph {
         try graph.apply(beacons, receivedMs: receivedMs)
     }
 
+    /// The beacon stored as `record`'s body, with its normalized identifiers.
+    func beacon(_ record: EventRecord) -> Stitch_V1_Beacon {
+        StoredBeacon.decode(record.body, identifiers: record.identifiers, seq: record.seq)
+    }
+
     func person(_ kind: IdentifierKind, _ value: String, site: UInt32 = 1) throws -> UInt64? {
         try graph.personID(site: site, identifier: NormalizedIdentifier(uncheckedKind: kind, value: value))
+    }
+}
+
+extension IdentityGraph {
+    /// Prepares beacons as the server's event loops do, then applies them.
+    @discardableResult
+    func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
+        var preparer = EventPreparer(rules: self)
+        return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) })
     }
 }
 
@@ -56,7 +71,7 @@ enum Beacons {
             $0.site = site
             $0.timeMs = time
             $0.identifiers = identifiers.map { kind, value in
-                .with { $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(kind.rawValue))!; $0.value = value }
+                .with { $0.kind = Stitch_V1_IdentifierKind(kind); $0.value = value }
             }
             $0.hit = .with { $0.url = "https://shop.example/" }
         }

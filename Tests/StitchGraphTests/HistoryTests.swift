@@ -1,4 +1,4 @@
-import StitchGraph
+@testable import StitchGraph
 import StitchIdentity
 import StitchStore
 import StitchWire
@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct HistoryTests {
     func times(_ page: HistoryPage?) -> [Int64] {
-        page?.events.map(\.beacon.timeMs) ?? []
+        page?.events.map(\.timeMs) ?? []
     }
 
     @Test func pagesStayOrderedAcrossAMerge() throws {
@@ -64,11 +64,11 @@ import Testing
         #expect(times(ranged) == [20, 30, 35, 40])
         let forms = try test.graph.history(site: 1, personID: person, query: HistoryQuery(types: [.form]))
         #expect(times(forms) == [35])
-        #expect(forms?.events.first?.beacon.identifiers.map(\.value) == ["cookie-filter", "+79161234567"],
+        #expect(forms?.events.first?.identifiers.map(\.value) == ["cookie-filter", "+79161234567"],
                 "stored events keep their normalized identifiers, derived ones included")
         let person2 = try #require(try test.graph.lookup(site: 1, personID: person))
         #expect(person2.eventCount == 7)
-        #expect(person2.eventCounts.first { $0.type == .form }?.count == 1)
+        #expect(person2.eventCounts[.form] == 1)
         #expect(person2.firstSeenMs == 10 && person2.lastSeenMs == 60)
     }
 

@@ -8,10 +8,7 @@ struct LeaseAllocatorTests {
     let now: Int64 = 1_780_000_000_000
 
     func tracking() throws -> CallTracking {
-        CallTracking(pools: [7: try NumberPool(.with {
-            $0.dynamicNumbers = ["+74951000001", "+74951000002"]
-            $0.fallbackNumber = "+74951000009"
-        })])
+        CallTracking(pools: [7: try NumberPool(dynamicNumbers: ["+74951000001", "+74951000002"], fallbackNumber: "+74951000009")])
     }
 
     @Test func stickyWhileTheLeaseLivesThenExhaustedThenFallback() throws {
@@ -60,7 +57,7 @@ struct LeaseAllocatorTests {
         _ = calls.lease(site: 7, session: "session-a", nowMs: now)
         let generation = calls.generation
         // A new pool keeps the held number with its session and adds one.
-        calls.setPool(site: 7, try NumberPool(.with { $0.dynamicNumbers = ["+74951000001", "+74951000003"] }))
+        calls.setPool(site: 7, try NumberPool(dynamicNumbers: ["+74951000001", "+74951000003"]))
         #expect(calls.generation > generation)
         #expect(calls.lease(site: 7, session: "session-a", nowMs: now + 1).kind == .sticky)
         #expect(calls.lease(site: 7, session: "session-b", nowMs: now + 1).number == "+74951000003")
@@ -69,12 +66,11 @@ struct LeaseAllocatorTests {
     }
 
     @Test func poolsRefuseBadAndRepeatedNumbers() {
-        #expect(throws: NumberPoolError.self) { try NumberPool(.with { $0.dynamicNumbers = ["not a phone"] }) }
+        #expect(throws: NumberPoolError.self) { try NumberPool(dynamicNumbers: ["not a phone"]) }
         #expect(throws: NumberPoolError.duplicate("+74951000001")) {
-            try NumberPool(.with {
-                $0.dynamicNumbers = ["+74951000001"]
-                $0.officeNumbers = ["8 495 100 00 01"]
-            })
+            try NumberPool(
+                dynamicNumbers: ["+74951000001"],
+                officeNumbers: ["8 495 100 00 01"])
         }
     }
 }

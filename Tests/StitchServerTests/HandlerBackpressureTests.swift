@@ -1,3 +1,4 @@
+import StitchBeacon
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -23,7 +24,7 @@ struct HandlerBackpressureTests {
 
     static func fullQueue() -> IngestQueue {
         let queue = IngestQueue(beaconsMax: 4096)
-        var preparer = EventPreparer(configuration: GraphConfiguration())
+        var preparer = EventPreparer(rules: FixedJunkRules())
         let event = preparer.prepare(Stitch_V1_Beacon(), receivedMs: 0)
         #expect(queue.offer(IngestItem(events: Array(repeating: event, count: 4096), sequence: 0, ack: .init(), replyTo: nil)) == .accepted)
         return queue
@@ -45,7 +46,7 @@ struct HandlerBackpressureTests {
         let metrics = ServerMetrics()
         let reads = ReadCounter()
         let handler = IngestTCPHandler(
-            queue: queue, metrics: metrics, logger: Logger(label: "test"), preparer: EventPreparer(configuration: GraphConfiguration()),
+            queue: queue, metrics: metrics, logger: Logger(label: "test"), preparer: EventPreparer(rules: FixedJunkRules()),
             clockMs: { 1 })
         let channel = EmbeddedChannel(handlers: [reads, handler])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -71,7 +72,7 @@ struct HandlerBackpressureTests {
         let queue = Self.fullQueue()
         let metrics = ServerMetrics()
         let channel = EmbeddedChannel(
-            handler: IngestUDPHandler(queue: queue, metrics: metrics, preparer: EventPreparer(configuration: GraphConfiguration()), clockMs: { 1 }))
+            handler: IngestUDPHandler(queue: queue, metrics: metrics, preparer: EventPreparer(rules: FixedJunkRules()), clockMs: { 1 }))
         var datagram = ByteBufferAllocator().buffer(capacity: 256)
         let frame = try Self.frame(sequence: 1)
         var header = ByteBufferAllocator().buffer(capacity: 28)

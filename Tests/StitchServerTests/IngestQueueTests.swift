@@ -1,3 +1,4 @@
+import StitchBeacon
 import Synchronization
 import Testing
 
@@ -9,7 +10,7 @@ import StitchWire
 @Suite("Ingest queue")
 struct IngestQueueTests {
     static func item(_ beacons: Int, sequence: UInt64 = 0) -> IngestItem {
-        var preparer = EventPreparer(configuration: GraphConfiguration())
+        var preparer = EventPreparer(rules: FixedJunkRules())
         let event = preparer.prepare(Stitch_V1_Beacon(), receivedMs: 0)
         return IngestItem(events: Array(repeating: event, count: beacons), sequence: sequence, ack: .init(), replyTo: nil)
     }

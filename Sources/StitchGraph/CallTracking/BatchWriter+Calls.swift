@@ -1,6 +1,5 @@
 import StitchIdentity
 import StitchStore
-import StitchWire
 
 /// Call tracking inside the writer's transaction (DESIGN.md §5): leases by
 /// event time, calls matched to the session whose lease covered them, and
@@ -84,8 +83,7 @@ extension BatchWriter {
     mutating func matchCall(
         _ event: PreparedEvent, seq: UInt64, number: String, callerPhone: UInt64?, _ txn: borrowing Transaction
     ) throws -> UInt64? {
-        var match = Stitch_V1_CallMatch()
-        match.trackingNumber = number
+        var match = CallMatch(kind: .unknown, trackingNumber: number)
         var matched: UInt64?
         switch pool(event.site).role(of: number) {
         case .office:
@@ -93,7 +91,7 @@ extension BatchWriter {
         case .fallback:
             match.kind = .unknown  // shared by every session the pool could not serve
         case .staticSource(let source):
-            match.kind = .static
+            match.kind = .staticNumber
             match.source = source
         case .dynamic:
             let prefix = StoreKeys.numberPrefix(site: event.site, number: number)
@@ -115,7 +113,7 @@ extension BatchWriter {
                 report.callsUnmatched += 1
             }
         }
-        try txn.put(graph.tables.call, StoreKeys.seqKey(seq), Self.bytes(match))
+        try txn.put(graph.tables.call, StoreKeys.seqKey(seq), match.encoded)
         return matched
     }
 
@@ -168,12 +166,8 @@ extension BatchWriter {
             } else {
                 try reanchorUnlinked(seq: call.seq, timeMs: call.eventTimeMs, to: session, txn)
             }
-            let match = Stitch_V1_CallMatch.with {
-                $0.kind = .session
-                $0.trackingNumber = number
-                $0.session = sessionValue
-            }
-            try txn.put(graph.tables.call, StoreKeys.seqKey(call.seq), Self.bytes(match))
+            let match = CallMatch(kind: .session, trackingNumber: number, session: sessionValue)
+            try txn.put(graph.tables.call, StoreKeys.seqKey(call.seq), match.encoded)
             report.callsMatchedLate += 1
         }
     }
@@ -209,13 +203,5 @@ extension BatchWriter {
         var bytes: [UInt8] = []
         ByteCoding.appendLittleEndian(endMs, to: &bytes)
         return bytes
-    }
-
-    static func bytes(_ match: Stitch_V1_CallMatch) -> [UInt8] {
-        do {
-            return try match.serializedBytes()
-        } catch {
-            preconditionFailure("proto3 serialization cannot fail: \(error)")
-        }
     }
 }

@@ -1,5 +1,4 @@
 import StitchIdentity
-import StitchWire
 import Synchronization
 
 /// The call-tracking state shared by the collector, the writer and the

@@ -1,6 +1,5 @@
 import StitchIdentity
 import StitchStore
-import StitchWire
 
 extension IdentityGraph {
     /// Most events read to explain one person; larger persons are refused.
@@ -13,7 +12,7 @@ extension IdentityGraph {
     /// identifiers it carries, and a matched call also links the session
     /// whose lease covered it.
     public func explain(site: UInt32, a: NormalizedIdentifier, b: NormalizedIdentifier) throws(ExplainError)
-        -> Stitch_V1_ExplainResponse
+        -> Explanation
     {
         do {
             return try environment.read { txn in try explain(site: site, a: a, b: b, txn) }
@@ -25,23 +24,20 @@ extension IdentityGraph {
     }
 
     private func explain(site: UInt32, a: NormalizedIdentifier, b: NormalizedIdentifier, _ txn: borrowing Transaction)
-        throws -> Stitch_V1_ExplainResponse
+        throws -> Explanation
     {
-        var response = Stitch_V1_ExplainResponse()
         guard let nodeA = try node(site: site, kind: a.kind, value: a.value, txn),
             let nodeB = try node(site: site, kind: b.kind, value: b.value, txn)
         else {
-            response.verdict = .unknown
-            return response
+            return Explanation(verdict: .unknown)
         }
         let rootA = try root(of: nodeA, txn), rootB = try root(of: nodeB, txn)
-        response.personA = rootA
-        response.personB = rootB
+        var explanation = Explanation(verdict: .notLinked, personA: rootA, personB: rootB)
         let links = try PersonLinks(graph: self, root: rootA, site: site, txn)
         if rootA == rootB {
-            response.verdict = .linked
-            response.steps = links.chain(from: nodeA, to: nodeB)
-            return response
+            explanation.verdict = .linked
+            explanation.steps = links.chain(from: nodeA, to: nodeB)
+            return explanation
         }
         // An event of one person that carries an identifier of the other: its
         // link was refused. Looked for from both sides (the event sits with
@@ -50,17 +46,12 @@ extension IdentityGraph {
         let fromB = fromA == nil
             ? try PersonLinks(graph: self, root: rootB, site: site, txn).eventTouching(root: rootA, graph: self, txn)
             : nil
-        guard let event = fromA ?? fromB else {
-            response.verdict = .notLinked
-            return response
-        }
-        response.verdict = .refused
-        response.refusal = .with {
-            $0.eventSeq = event.seq
-            $0.timeMs = event.beacon.timeMs
-            $0.reason = (try? conflictReason(causeEvent: event.seq, roots: [rootA, rootB], txn))?.description ?? "unrecorded"
-        }
-        return response
+        guard let event = fromA ?? fromB else { return explanation }
+        explanation.verdict = .refused
+        explanation.refusal = Explanation.Refusal(
+            eventSeq: event.seq, timeMs: event.timeMs,
+            reason: (try? conflictReason(causeEvent: event.seq, roots: [rootA, rootB], txn))?.description ?? "unrecorded")
+        return explanation
     }
 
     func node(site: UInt32, kind: IdentifierKind, value: String, _ txn: borrowing Transaction) throws -> UInt64? {
@@ -123,7 +114,7 @@ public enum ExplainError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A person's members and the events that link them, read for `explain`.
 private struct PersonLinks {
     struct Link {
-        let event: Stitch_V1_Event
+        let event: EventRecord
         let nodes: [UInt64]
         let via: String
     }
@@ -154,22 +145,20 @@ private struct PersonLinks {
         for seq in seqs {
             let event = try graph.event(seq: seq, txn)
             var nodes: [UInt64] = []
-            for identifier in event.beacon.identifiers {
-                guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)) else { continue }
-                if let node = byIdentifier[key(kind, identifier.value)] {
+            for identifier in event.identifiers {
+                if let node = byIdentifier[key(identifier.kind, identifier.value)] {
                     nodes.append(node)
                 } else {
-                    strangers.append((links.count, kind, identifier.value))
+                    strangers.append((links.count, identifier.kind, identifier.value))
                 }
             }
             var via = "same event"
-            if event.hasCallMatch, event.callMatch.kind == .session {
-                let session = key(.session, event.callMatch.session)
-                if let node = byIdentifier[session] {
+            if let match = event.callMatch, match.kind == .session, let session = match.session {
+                if let node = byIdentifier[key(.session, session)] {
                     nodes.append(node)
-                    via = "call matched by the lease of \(event.callMatch.trackingNumber)"
+                    via = "call matched by the lease of \(match.trackingNumber)"
                 } else {
-                    strangers.append((links.count, .session, event.callMatch.session))
+                    strangers.append((links.count, .session, session))
                 }
             }
             links.append(Link(event: event, nodes: nodes, via: via))
@@ -177,7 +166,7 @@ private struct PersonLinks {
     }
 
     /// A shortest chain of links from `start` to `goal` (breadth first).
-    func chain(from start: UInt64, to goal: UInt64) -> [Stitch_V1_ExplainStep] {
+    func chain(from start: UInt64, to goal: UInt64) -> [Explanation.Step] {
         guard start != goal else { return [] }
         var linksOfNode: [UInt64: [Int]] = [:]
         for (index, link) in links.enumerated() where link.nodes.count > 1 {
@@ -199,25 +188,20 @@ private struct PersonLinks {
             }
             frontier = next
         }
-        var steps: [Stitch_V1_ExplainStep] = []
+        var steps: [Explanation.Step] = []
         var current = goal
         while let (previous, index) = cameFrom[current] {
             let link = links[index]
-            steps.append(.with {
-                $0.from = stored(previous)
-                $0.to = stored(current)
-                $0.eventSeq = link.event.seq
-                $0.eventType = EventType(link.event.beacon.body).wireType
-                $0.timeMs = link.event.beacon.timeMs
-                $0.via = link.via
-            })
+            steps.append(Explanation.Step(
+                from: member(previous), to: member(current), eventSeq: link.event.seq, eventType: link.event.type,
+                timeMs: link.event.timeMs, via: link.via))
             current = previous
         }
         return steps.reversed()
     }
 
     /// The first of this person's events carrying an identifier of the person `root`.
-    func eventTouching(root: UInt64, graph: IdentityGraph, _ txn: borrowing Transaction) throws -> Stitch_V1_Event? {
+    func eventTouching(root: UInt64, graph: IdentityGraph, _ txn: borrowing Transaction) throws -> EventRecord? {
         let site = records.values.first?.site ?? 0
         for stranger in strangers {
             if let node = try graph.node(site: site, kind: stranger.kind, value: stranger.value, txn),
@@ -229,12 +213,8 @@ private struct PersonLinks {
         return nil
     }
 
-    private func stored(_ node: UInt64) -> Stitch_V1_StoredIdentifier {
+    private func member(_ node: UInt64) -> PersonIdentifier {
         let record = records[node]!
-        return .with {
-            $0.kind = Stitch_V1_IdentifierKind(rawValue: Int(record.kind.rawValue)) ?? .unspecified
-            $0.value = String(decoding: record.value, as: UTF8.self)
-            $0.firstSeenMs = record.firstSeenMs
-        }
+        return PersonIdentifier(identifier: record.identifier, firstSeenMs: record.firstSeenMs)
     }
 }

@@ -1,8 +1,7 @@
 import StitchIdentity
-import StitchWire
 
-/// A site's tracking numbers, normalized (DESIGN.md §5). Built from the wire
-/// form `stitch.v1.NumberPool`, which is also the `number_pools` setting.
+/// A site's tracking numbers, normalized (DESIGN.md §5). Its wire form is
+/// `stitch.v1.NumberPool`, which is also the `number_pools` setting.
 public struct NumberPool: Sendable, Equatable {
     /// Numbers `lease` hands out, one session at a time, in pool order.
     public var dynamicNumbers: [String]
@@ -11,7 +10,7 @@ public struct NumberPool: Sendable, Equatable {
     /// Shown when every dynamic number is held.
     public var fallbackNumber: String?
     /// Static numbers and the source their calls take.
-    public var staticNumbers: [String: Stitch_V1_Source]
+    public var staticNumbers: [String: StaticNumberSource]
     /// The site's own numbers: junk as identifiers, never matched to a session.
     public var officeNumbers: Set<String>
 
@@ -30,9 +29,12 @@ public struct NumberPool: Sendable, Equatable {
         officeNumbers = []
     }
 
-    /// Normalizes a pool from the wire; every number must be a phone number
-    /// and appear in one role only.
-    public init(_ pool: Stitch_V1_NumberPool) throws(NumberPoolError) {
+    /// Normalizes a pool; every number must be a phone number and appear
+    /// in one role only.
+    public init(
+        dynamicNumbers: [String] = [], holdSeconds: UInt32 = 0, fallbackNumber: String = "",
+        staticNumbers: [(number: String, source: StaticNumberSource)] = [], officeNumbers: [String] = []
+    ) throws(NumberPoolError) {
         self.init()
         // Tracking numbers are judged without the site's junk list: the
         // office numbers are exactly what that list holds.
@@ -48,40 +50,14 @@ public struct NumberPool: Sendable, Equatable {
             guard seen.insert(value).inserted else { throw .duplicate(value) }
             return value
         }
-        guard pool.dynamicNumbers.count <= Self.dynamicNumbersMax else {
-            throw .tooManyNumbers(pool.dynamicNumbers.count)
+        guard dynamicNumbers.count <= Self.dynamicNumbersMax else {
+            throw .tooManyNumbers(dynamicNumbers.count)
         }
-        for raw in pool.dynamicNumbers { dynamicNumbers.append(try number(raw, "dynamic")) }
-        if pool.holdSeconds > 0 { holdMs = Int64(pool.holdSeconds) * 1000 }
-        if !pool.fallbackNumber.isEmpty { fallbackNumber = try number(pool.fallbackNumber, "fallback") }
-        for entry in pool.staticNumbers {
-            staticNumbers[try number(entry.number, "static")] = .with {
-                $0.kind = .staticNumber
-                $0.source = entry.utmSource
-                $0.medium = entry.utmMedium
-                $0.campaign = entry.utmCampaign
-            }
-        }
-        for raw in pool.officeNumbers { officeNumbers.insert(try number(raw, "office")) }
-    }
-
-    /// The pool in wire form, numbers normalized.
-    public var wire: Stitch_V1_NumberPool {
-        .with {
-            $0.dynamicNumbers = dynamicNumbers
-            $0.holdSeconds = UInt32(clamping: holdMs / 1000)
-            $0.fallbackNumber = fallbackNumber ?? ""
-            $0.staticNumbers = staticNumbers.keys.sorted().map { number in
-                let source = staticNumbers[number]!
-                return .with {
-                    $0.number = number
-                    $0.utmSource = source.source
-                    $0.utmMedium = source.medium
-                    $0.utmCampaign = source.campaign
-                }
-            }
-            $0.officeNumbers = officeNumbers.sorted()
-        }
+        for raw in dynamicNumbers { self.dynamicNumbers.append(try number(raw, "dynamic")) }
+        if holdSeconds > 0 { holdMs = Int64(holdSeconds) * 1000 }
+        if !fallbackNumber.isEmpty { self.fallbackNumber = try number(fallbackNumber, "fallback") }
+        for entry in staticNumbers { self.staticNumbers[try number(entry.number, "static")] = entry.source }
+        for raw in officeNumbers { self.officeNumbers.insert(try number(raw, "office")) }
     }
 
     /// What a dialled number is to this site.
@@ -99,7 +75,7 @@ public enum NumberRole: Sendable, Equatable {
     /// office: trackers may run pools of their own).
     case dynamic
     /// Printed on one channel; its calls take `source`.
-    case staticSource(Stitch_V1_Source)
+    case staticSource(StaticNumberSource)
     /// The site's own number.
     case office
     /// Shown to every session when the pool is exhausted: its calls cannot

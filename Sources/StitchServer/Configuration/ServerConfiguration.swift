@@ -1,4 +1,6 @@
+import StitchBeacon
 import StitchGraph
+import StitchMapping
 import StitchIdentity
 import StitchStore
 

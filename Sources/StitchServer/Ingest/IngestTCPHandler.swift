@@ -1,7 +1,10 @@
 import DequeModule
 import Logging
 import NIOCore
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchWire
 
 /// One TCP collector connection (FRAMING.md "Transports", "Acknowledgements").

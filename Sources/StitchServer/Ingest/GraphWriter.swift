@@ -1,7 +1,10 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchStore
 import StitchWire
 
@@ -123,7 +126,7 @@ final class GraphWriter: Sendable {
         metrics.counter("stitch_calls_total", [("match", "waiting")]).increment(by: report.callsUnmatched)
         metrics.counter("stitch_calls_matched_late_total", []).increment(by: report.callsMatchedLate)
         graph.callTracking.noteActivity(report.leaseActivity)
-        let info = graph.environment.info()
+        let info = graph.storeInfo()
         metrics.storeBytes.record(info.usedBytes)
         metrics.mapBytes.record(info.mapBytes)
     }
@@ -150,7 +153,7 @@ final class GraphWriter: Sendable {
 
     private func syncStore() {
         do {
-            try graph.environment.sync()
+            try graph.sync()
         } catch {
             logger.error("periodic sync failed: \(error)")
             metrics.counter("stitch_sync_failures_total", []).increment()

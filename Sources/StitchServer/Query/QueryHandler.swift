@@ -1,7 +1,10 @@
 import CoreMetrics
 import Logging
 import NIOCore
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchWire
 
 /// One query connection (`proto/query.proto`, FRAMING.md "Query protocol").

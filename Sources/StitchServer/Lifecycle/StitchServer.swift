@@ -5,7 +5,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchStore
 import StitchWire
 import Synchronization
@@ -141,7 +144,7 @@ public final class StitchServer: Service, Sendable {
         }
         state.withLockedValue { $0 = .running(running) }
         healthy.store(true, ordering: .relaxed)
-        logStarted(running, loops: loops, staleReaders: graph.environment.staleReadersCleared)
+        logStarted(running, loops: loops, staleReaders: graph.staleReadersCleared)
         return running.ports
     }
 
@@ -166,7 +169,7 @@ public final class StitchServer: Service, Sendable {
 
     private func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (preparer, clockMs) = (EventPreparer(graph: running.graph), clockMs)
+        let (preparer, clockMs) = (EventPreparer(rules: running.graph), clockMs)
         return ServerBootstrap(group: running.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -191,7 +194,7 @@ public final class StitchServer: Service, Sendable {
 
     private func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
         let (queue, metrics) = (running.queue, metrics)
-        let (preparer, clockMs) = (EventPreparer(graph: running.graph), clockMs)
+        let (preparer, clockMs) = (EventPreparer(rules: running.graph), clockMs)
         let count = configuration.udpVectorReadCount
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)

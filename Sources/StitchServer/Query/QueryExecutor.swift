@@ -1,5 +1,7 @@
 import Foundation
+import StitchBeacon
 import StitchGraph
+import StitchMapping
 import StitchIdentity
 import StitchWire
 
@@ -17,11 +19,9 @@ struct QueryExecutor {
     /// Conversion flags when a history request leaves them 0.
     let uniquePeriodMs: Int64
     let targetCallSeconds: UInt32
-    /// Normalizers per site (a site's junk rules are copied once, not per request).
-    private var normalizers: [UInt32: IdentifierNormalizer] = [:]
-    /// The `CallTracking.generation` the normalizers were built at: a pool
-    /// change (on any connection) may change a site's office numbers.
-    private var normalizersGeneration: UInt64 = 0
+    /// Normalizers per site; rebuilt when a pool changes (on any connection),
+    /// since a pool's office numbers are its site's junk phones.
+    private var normalizers: NormalizerCache
 
     /// Most persons in one batch lookup.
     static let batchLookupPersonsMax = 1000
@@ -34,6 +34,7 @@ struct QueryExecutor {
         configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
+        normalizers = NormalizerCache(rules: graph)
         self.metrics = metrics
         self.poolOverrides = poolOverrides
         self.clockMs = clockMs
@@ -105,7 +106,7 @@ struct QueryExecutor {
     private mutating func lookup(
         site: UInt32, _ ref: Stitch_V1_PersonRef, _ includeIdentifiers: Bool
     ) throws -> Stitch_V1_LookupResponse {
-        let person: Stitch_V1_Person?
+        let person: Person?
         switch ref.target {
         case .identifier(let identifier):
             person = try graph.lookup(
@@ -118,7 +119,7 @@ struct QueryExecutor {
         return .with {
             if let person {
                 $0.found = true
-                $0.person = person
+                $0.person = Stitch_V1_Person(person)
             }
         }
     }
@@ -147,6 +148,7 @@ struct QueryExecutor {
         if case .UNRECOGNIZED(let model) = request.model {
             throw QueryFailure(.invalidArgument, "model: unknown attribution model \(model)")
         }
+        let conversions = request.conversions ? conversionOptions(request) : nil
         let query = HistoryQuery(
             fromMs: request.fromMs == 0 ? .min : request.fromMs,
             toMs: request.toMs == 0 ? .max : request.toMs,
@@ -154,7 +156,7 @@ struct QueryExecutor {
             limit: request.limit == 0 ? HistoryQuery.limitDefault : Int(request.limit),
             cursor: cursor,
             newestFirst: request.newestFirst,
-            conversions: request.conversions ? conversionOptions(request) : nil
+            conversionContextMs: conversions?.contextMs
         )
         let page: HistoryPage?
         switch request.person.target {
@@ -167,11 +169,7 @@ struct QueryExecutor {
             throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
         }
         guard let page else { throw QueryFailure(.notFound, "no such person in site \(request.site)") }
-        return .with {
-            $0.personID = page.personID
-            $0.events = page.events
-            if let next = page.next { $0.nextCursor = Data(next.bytes) }
-        }
+        return Stitch_V1_HistoryResponse(page, conversions: conversions)
     }
 
     private func merges(
@@ -187,23 +185,14 @@ struct QueryExecutor {
         let next = records.last?.seq ?? request.cursor
         if site == nil, let sites = access.sites { records.removeAll { !sites.contains($0.site) } }
         return .with {
-            $0.merges = records.map { record in
-                .with {
-                    $0.seq = record.seq
-                    $0.site = record.site
-                    $0.timeMs = record.timeMs
-                    $0.winner = record.winner
-                    $0.loser = record.loser
-                    $0.causeEvent = record.causeEvent
-                }
-            }
+            $0.merges = records.map(Stitch_V1_Merge.init)
             $0.nextCursor = next
         }
     }
 
     private func stats() throws -> Stitch_V1_StatsResponse {
         let totals = try graph.totals()
-        let info = graph.environment.info()
+        let info = graph.storeInfo()
         return .with {
             $0.counters = metrics.counterValues().map { entry in
                 .with {
@@ -254,7 +243,7 @@ struct QueryExecutor {
         let a = try normalize(request.a, site: request.site)
         let b = try normalize(request.b, site: request.site)
         do {
-            return try graph.explain(site: request.site, a: a, b: b)
+            return Stitch_V1_ExplainResponse(try graph.explain(site: request.site, a: a, b: b))
         } catch .personTooLarge(let events) {
             throw QueryFailure(.responseTooLarge, ExplainError.personTooLarge(events: events).description)
         }
@@ -297,23 +286,10 @@ struct QueryExecutor {
     private mutating func normalize(_ identifier: Stitch_V1_Identifier, site: UInt32) throws(QueryFailure)
         -> NormalizedIdentifier
     {
-        guard let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue)),
-            identifier.kind.rawValue > 0
-        else {
+        guard let kind = IdentifierKind(identifier.kind) else {
             throw QueryFailure(.invalidArgument, "identifier kind \(identifier.kind.rawValue) is unknown")
         }
-        let normalizer: IdentifierNormalizer
-        let generation = graph.callTracking.generation
-        if generation != normalizersGeneration {
-            normalizers.removeAll()
-            normalizersGeneration = generation
-        }
-        if let cached = normalizers[site] {
-            normalizer = cached
-        } else {
-            normalizer = graph.normalizer(for: site)
-            normalizers[site] = normalizer
-        }
+        let normalizer = normalizers.normalizer(site: site)
         do {
             return try normalizer.normalize(
                 kind, identifier.value, namespace: identifier.namespace.isEmpty ? nil : identifier.namespace)

@@ -1,4 +1,5 @@
 import Foundation
+import StitchIdentity
 import StitchWire
 
 /// Conversion flags and credited sources, computed from a person's events
@@ -21,10 +22,7 @@ public enum Attribution {
     /// Forms, calls, chats and deals get flags; forms, calls, chats and won
     /// deals get credits.
     static func isConversion(_ event: Stitch_V1_Event) -> Bool {
-        switch event.beacon.body {
-        case .form, .call, .chat, .deal: true
-        default: false
-        }
+        EventType(event.beacon.body).isConversion
     }
 
     static func conversion(

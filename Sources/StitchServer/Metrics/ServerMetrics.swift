@@ -1,7 +1,10 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
 import Prometheus
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import Synchronization
 
 /// The server's metrics: swift-metrics objects backed by one Prometheus

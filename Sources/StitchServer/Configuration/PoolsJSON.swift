@@ -1,6 +1,9 @@
 import Foundation
 import NIOConcurrencyHelpers
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchWire
 import SwiftProtobuf
 

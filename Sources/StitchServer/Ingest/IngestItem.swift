@@ -1,4 +1,7 @@
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchWire
 
 /// One decoded batch on its way to the writer.

@@ -1,6 +1,9 @@
 import Logging
 import NIOCore
+import StitchBeacon
 import StitchGraph
+import StitchIdentity
+import StitchMapping
 import StitchWire
 
 /// The UDP collector: one frame per datagram, nothing sent back

@@ -33,5 +33,5 @@ public struct ConversionOptions: Hashable, Sendable {
     }
 
     /// How far before the earliest conversion of a page the annotator must see.
-    var contextMs: Int64 { max(lookbackMs, uniquePeriodMs) }
+    public var contextMs: Int64 { max(lookbackMs, uniquePeriodMs) }
 }

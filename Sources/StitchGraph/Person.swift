@@ -1,0 +1,31 @@
+import StitchIdentity
+
+/// A person: a connected component of identifiers, summed over its members.
+public struct Person: Sendable, Equatable {
+    /// The component's root node id; stable across merges (the older survives).
+    public var personID: UInt64
+    public var site: UInt32
+    /// Identifiers in the person (the component's size).
+    public var identifierCount: UInt64
+    /// Earliest and latest event or identifier time over the members.
+    public var firstSeenMs: Int64
+    public var lastSeenMs: Int64
+    /// Events anchored at the person, by type; types without events are absent.
+    public var eventCounts: [EventType: UInt64]
+    /// Every identifier, sorted by (kind, value); empty unless asked for.
+    public var identifiers: [PersonIdentifier]
+
+    /// Events of every type.
+    public var eventCount: UInt64 { eventCounts.values.reduce(0, +) }
+}
+
+/// One identifier of a person, with when the graph first saw it.
+public struct PersonIdentifier: Sendable, Hashable {
+    public var identifier: NormalizedIdentifier
+    public var firstSeenMs: Int64
+
+    public init(identifier: NormalizedIdentifier, firstSeenMs: Int64) {
+        self.identifier = identifier
+        self.firstSeenMs = firstSeenMs
+    }
+}
