@@ -128,8 +128,9 @@ let package = Package(
         // Uses StitchBeacon's EventPreparer to derive identifiers as the writer does.
         .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchBeacon"]),
 
-        // Helpers for tests of every module: seeded randomness.
-        .target(name: "StitchTesting"),
+        // Helpers for tests of every module: seeded randomness (the load
+        // harness's generator, with the seed printed), temporary directories.
+        .target(name: "StitchTesting", dependencies: ["StitchLoad"]),
 
         // MARK: Executables
         .executableTarget(

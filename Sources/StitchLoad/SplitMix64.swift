@@ -1,7 +1,8 @@
 /// SplitMix64: a tiny, fast, seedable generator; good enough for traffic
 /// shapes, and the same sequence on every platform for a seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The generator's state; equal states give equal sequences.
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

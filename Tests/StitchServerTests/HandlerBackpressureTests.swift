@@ -40,14 +40,17 @@ struct HandlerBackpressureTests {
         return Frame(header: header, payload: buffer.getSlice(at: FrameHeader.byteCount, length: Int(header.length))!)
     }
 
+    static func intake(_ transport: BatchIntake.Transport, _ metrics: ServerMetrics) -> BatchIntake {
+        BatchIntake(transport: transport, preparer: EventPreparer(rules: FixedJunkRules()), metrics: metrics, clockMs: { 1 })
+    }
+
     @Test("TCP: a batch that finds the queue full waits, reads stop, and both resume when the writer takes a group")
     func tcpPausesReading() throws {
         let queue = Self.fullQueue()
         let metrics = ServerMetrics()
         let reads = ReadCounter()
         let handler = IngestTCPHandler(
-            queue: queue, metrics: metrics, logger: Logger(label: "test"), preparer: EventPreparer(rules: FixedJunkRules()),
-            clockMs: { 1 })
+            queue: queue, intake: Self.intake(.tcp, metrics), metrics: metrics, logger: Logger(label: "test"))
         let channel = EmbeddedChannel(handlers: [reads, handler])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
 
@@ -72,7 +75,7 @@ struct HandlerBackpressureTests {
         let queue = Self.fullQueue()
         let metrics = ServerMetrics()
         let channel = EmbeddedChannel(
-            handler: IngestUDPHandler(queue: queue, metrics: metrics, preparer: EventPreparer(rules: FixedJunkRules()), clockMs: { 1 }))
+            handler: IngestUDPHandler(queue: queue, intake: Self.intake(.udp, metrics), metrics: metrics))
         var datagram = ByteBufferAllocator().buffer(capacity: 256)
         let frame = try Self.frame(sequence: 1)
         var header = ByteBufferAllocator().buffer(capacity: 28)

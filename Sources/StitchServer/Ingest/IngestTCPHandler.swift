@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import NIOCore
 import StitchBeacon
@@ -24,32 +23,19 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private let queue: IngestQueue
-    private let metrics: ServerMetrics
     private let logger: Logger
-    private let decoder = BatchDecoder()
-    private var preparer: EventPreparer
-    private let clockMs: @Sendable () -> Int64
+    private var intake: BatchIntake
+    private let metrics: ServerMetrics
     private let encoder = FrameEncoder()
+    private var state = IngestConnectionStateMachine()
     private var context: ChannelHandlerContext?
     /// The Sendable face of this handler that the writer and the server use.
     private(set) var connection: IngestConnection?
 
-    /// Decoded batches the queue had no room for yet, in arrival order.
-    private var waiting = Deque<IngestItem>()
-    /// Batches handed to the writer and not yet answered.
-    private var unanswered = 0
-    /// A `read` the pipeline asked for while paused; passed on on resume.
-    private var readHeld = false
-    private var stopping = false
-
-    init(
-        queue: IngestQueue, metrics: ServerMetrics, logger: Logger, preparer: EventPreparer,
-        clockMs: @escaping @Sendable () -> Int64
-    ) {
+    init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics, logger: Logger) {
         self.queue = queue
+        self.intake = intake
         self.metrics = metrics
-        self.preparer = preparer
-        self.clockMs = clockMs
         self.logger = logger
     }
 
@@ -68,46 +54,19 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         metrics.tcpBatches.increment()
-        let batch: DecodedBatch
-        do {
-            batch = try decoder.decode(frame)
-        } catch {
-            metrics.frameRejected(reason: error.code, transport: "tcp")
+        switch intake.intake(frame, replyTo: connection) {
+        case .success(let item):
+            perform(state.batchArrived(item, offer: queue.offer))
+        case .failure(let error):
             writeError(error.wireMessage, sequence: frame.header.sequence)
-            return
         }
-        metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
-        for rejection in batch.rejections {
-            metrics.beaconRejected(reason: rejection.reason.rawValue)
-        }
-        let item = IngestItem(events: prepare(batch.beacons), sequence: batch.sequence, ack: batch.ack, replyTo: connection)
-        if waiting.isEmpty && !stopping {
-            switch queue.offer(item) {
-            case .accepted:
-                unanswered += 1
-                return
-            case .closed:
-                refuse(item)
-                return
-            case .full:
-                break
-            }
-        }
-        waiting.append(item)
-        if waiting.count == 1 { waitForRoom() }
-    }
-
-    /// Normalizes and encodes accepted beacons here, on the event loop.
-    private func prepare(_ beacons: [Stitch_V1_Beacon]) -> [PreparedEvent] {
-        let receivedMs = clockMs()
-        return beacons.map { preparer.prepare($0, receivedMs: receivedMs) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let frameError = error as? FrameError {
             // Only stream-fatal errors reach here (the frame decoder throws no
             // others): answer, then close, since the next frame cannot be found.
-            metrics.frameRejected(reason: frameError.code, transport: "tcp")
+            intake.rejected(frameError)
             var message = frameError.wireMessage
             message.closing = true
             writeError(message, sequence: 0)
@@ -119,20 +78,14 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // Batches still queued are committed anyway; their acks have nowhere
-        // to go, which is what FRAMING.md tells clients to expect.
-        waiting.removeAll()
+        state.channelClosed()
         context.fireChannelInactive()
     }
 
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if waiting.isEmpty && !stopping {
-            context.read()
-        } else {
-            readHeld = true
-        }
+        perform(state.readRequested())
     }
 
     // MARK: Called through IngestConnection
@@ -149,45 +102,37 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 try! encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
             }
         }
-        unanswered -= outcomes.count
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        closeIfStoppedAndAnswered()
+        perform(state.answered(outcomes.count))
     }
 
     /// Stop reading: the server is shutting down. Batches already queued are
     /// committed and answered; then the connection closes.
     func beginShutdown() {
-        stopping = true
-        closeIfStoppedAndAnswered()
+        perform(state.shutdownBegan())
     }
 
     /// The queue may have room: hand over waiting batches, then read again.
     func retryWaiting() {
-        while let item = waiting.first {
-            switch queue.offer(item) {
-            case .accepted:
-                waiting.removeFirst()
-                unanswered += 1
-            case .full:
-                waitForRoom()
-                return
-            case .closed:
-                waiting.removeFirst()
-                refuse(item)
-            }
-        }
-        if readHeld && !stopping, let context {
-            readHeld = false
-            context.read()
-        }
-        closeIfStoppedAndAnswered()
+        perform(state.roomAvailable(offer: queue.offer))
     }
 
-    // MARK: Helpers
+    // MARK: Carrying out actions
 
-    private func waitForRoom() {
-        guard let connection else { return }
-        queue.whenSpace { connection.retryWaiting() }
+    private func perform(_ action: IngestConnectionStateMachine.Action) {
+        for item in action.refuse { refuse(item) }
+        if action.waitForRoom, let connection {
+            queue.whenSpace { connection.retryWaiting() }
+        }
+        guard let context else { return }
+        if action.read { context.read() }
+        if action.close {
+            // Close only after the last ack is written out.
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
     }
 
     /// A batch the server will not store: the server is stopping.
@@ -206,15 +151,6 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         try! encoder.encode(message, type: .error, sequence: sequence, into: &buffer)  // small message
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    private func closeIfStoppedAndAnswered() {
-        guard stopping, unanswered == 0, waiting.isEmpty, let context else { return }
-        // Close only after the last ack is written out.
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
     }
 }
 

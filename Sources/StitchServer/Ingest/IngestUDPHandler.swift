@@ -17,47 +17,30 @@ final class IngestUDPHandler: ChannelInboundHandler {
 
     private let queue: IngestQueue
     private let metrics: ServerMetrics
-    private let decoder = BatchDecoder()
-    private var preparer: EventPreparer
-    private let clockMs: @Sendable () -> Int64
+    private var intake: BatchIntake
     private let limits = WireLimits.standard
 
-    init(
-        queue: IngestQueue, metrics: ServerMetrics, preparer: EventPreparer,
-        clockMs: @escaping @Sendable () -> Int64
-    ) {
+    init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics) {
         self.queue = queue
+        self.intake = intake
         self.metrics = metrics
-        self.preparer = preparer
-        self.clockMs = clockMs
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let datagram = unwrapInboundIn(data).data
         metrics.udpDatagrams.increment()
-        let batch: DecodedBatch
+        let frame: Frame
         do {
-            batch = try decoder.decode(try Frame.parseDatagram(datagram, limits: limits))
+            frame = try Frame.parseDatagram(datagram, limits: limits)
         } catch {
-            metrics.frameRejected(reason: error.code, transport: "udp")
+            intake.rejected(error)
             return
         }
-        metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
-        for rejection in batch.rejections {
-            metrics.beaconRejected(reason: rejection.reason.rawValue)
-        }
-        guard !batch.beacons.isEmpty else { return }
-        let item = IngestItem(events: prepare(batch.beacons), sequence: batch.sequence, ack: batch.ack, replyTo: nil)
+        guard case .success(let item) = intake.intake(frame, replyTo: nil), !item.events.isEmpty else { return }
         if queue.offer(item) != .accepted {
             metrics.udpDropped.increment()
-            metrics.counter("stitch_udp_dropped_beacons_total", []).increment(by: batch.beacons.count)
+            metrics.counter("stitch_udp_dropped_beacons_total", []).increment(by: item.events.count)
         }
-    }
-
-    /// Normalizes and encodes accepted beacons here, on the event loop.
-    private func prepare(_ beacons: [Stitch_V1_Beacon]) -> [PreparedEvent] {
-        let receivedMs = clockMs()
-        return beacons.map { preparer.prepare($0, receivedMs: receivedMs) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

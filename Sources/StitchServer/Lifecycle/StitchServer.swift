@@ -29,10 +29,10 @@ public final class StitchServer: Service, Sendable {
 
     public let configuration: ServerConfiguration
     public let metrics = ServerMetrics()
-    private let logger: Logger
-    private let clockMs: @Sendable () -> Int64
+    let logger: Logger
+    let clockMs: @Sendable () -> Int64
     private let state = NIOLockedValueBox<State>(.idle)
-    private let healthy = Atomic<Bool>(false)
+    let healthy = Atomic<Bool>(false)
 
     private enum State {
         case idle
@@ -41,7 +41,7 @@ public final class StitchServer: Service, Sendable {
     }
 
     /// Everything a running server owns, released by `shutdown()`.
-    private struct Running {
+    struct Running {
         /// Event loops of the collector (TCP connections and UDP sockets).
         var group: MultiThreadedEventLoopGroup
         /// Event loops of the query server and the HTTP port, apart from the
@@ -167,97 +167,6 @@ public final class StitchServer: Service, Sendable {
             ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!)
     }
 
-    private func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
-        let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (preparer, clockMs) = (EventPreparer(rules: running.graph), clockMs)
-        return ServerBootstrap(group: running.group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = IngestTCPHandler(
-                        queue: queue, metrics: metrics, logger: logger, preparer: preparer,
-                        clockMs: clockMs)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(FrameDecoder()), handler,
-                    ])
-                    registry.insert(handler.connection!, for: channel)
-                    metrics.ingestConnections.increment()
-                    channel.closeFuture.whenComplete { _ in
-                        registry.remove(channel)
-                        metrics.ingestConnections.decrement()
-                    }
-                }
-            }
-    }
-
-    private func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
-        let (queue, metrics) = (running.queue, metrics)
-        let (preparer, clockMs) = (EventPreparer(rules: running.graph), clockMs)
-        let count = configuration.udpVectorReadCount
-        return DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(
-                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
-                value: 1)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
-            .channelOption(.datagramVectorReadMessageCount, value: count)
-            // The vector read splits one buffer evenly over `count` datagrams:
-            // give each room for the largest UDP payload.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536 * count))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        IngestUDPHandler(
-                            queue: queue, metrics: metrics, preparer: preparer, clockMs: clockMs))
-                }
-            }
-    }
-
-    private func queryBootstrap(_ running: Running) -> ServerBootstrap {
-        let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
-        let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
-        let authority = TokenAuthority(grants: configuration.tokens)
-        return ServerBootstrap(group: running.queryGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(FrameDecoder()),
-                        QueryHandler(
-                            executor: QueryExecutor(
-                                graph: graph, metrics: metrics, poolOverrides: poolOverrides,
-                                configuration: configuration, clockMs: clockMs),
-                            authority: authority, metrics: metrics, configuration: configuration,
-                            logger: logger),
-                    ])
-                    registry.insert(channel, for: channel)
-                    metrics.queryConnections.increment()
-                    channel.closeFuture.whenComplete { _ in
-                        registry.remove(channel)
-                        metrics.queryConnections.decrement()
-                    }
-                }
-            }
-    }
-
-    private func httpBootstrap(_ group: MultiThreadedEventLoopGroup) -> ServerBootstrap {
-        let metrics = metrics
-        let healthy: @Sendable () -> Bool = { [self] in self.healthy.load(ordering: .relaxed) }
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(
-                        MetricsHTTPHandler(metrics: metrics, isHealthy: healthy))
-                }
-            }
-    }
-
     private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
         let host = configuration.host
         logger.info(
@@ -324,22 +233,5 @@ public final class StitchServer: Service, Sendable {
     /// Ports bound by `start()`; nil when not running.
     public var ports: BoundPorts? {
         state.withLockedValue { if case .running(let running) = $0 { running.ports } else { nil } }
-    }
-}
-
-/// Open connections of one kind, so shutdown can reach each.
-final class ConnectionRegistry<Value: Sendable>: Sendable {
-    private let entries = NIOLockedValueBox<[ObjectIdentifier: Value]>([:])
-
-    func insert(_ value: Value, for channel: any Channel) {
-        entries.withLockedValue { $0[ObjectIdentifier(channel)] = value }
-    }
-
-    func remove(_ channel: any Channel) {
-        _ = entries.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    func all() -> [Value] {
-        entries.withLockedValue { Array($0.values) }
     }
 }

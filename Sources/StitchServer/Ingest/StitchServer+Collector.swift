@@ -1,0 +1,56 @@
+import NIOCore
+import NIOPosix
+import StitchBeacon
+import StitchWire
+
+extension StitchServer {
+    // The collector's channels: TCP connections with acks, and one UDP socket
+    // per event loop. Both feed the writer's queue through a `BatchIntake`.
+
+    func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
+        let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
+        let intake = BatchIntake(
+            transport: .tcp, preparer: EventPreparer(rules: running.graph), metrics: metrics, clockMs: clockMs)
+        return ServerBootstrap(group: running.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = IngestTCPHandler(queue: queue, intake: intake, metrics: metrics, logger: logger)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameDecoder()), handler,
+                    ])
+                    registry.insert(handler.connection!, for: channel)
+                    metrics.ingestConnections.increment()
+                    channel.closeFuture.whenComplete { _ in
+                        registry.remove(channel)
+                        metrics.ingestConnections.decrement()
+                    }
+                }
+            }
+    }
+
+    func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
+        let (queue, metrics) = (running.queue, metrics)
+        let intake = BatchIntake(
+            transport: .udp, preparer: EventPreparer(rules: running.graph), metrics: metrics, clockMs: clockMs)
+        let count = configuration.udpVectorReadCount
+        return DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
+                value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
+            .channelOption(.datagramVectorReadMessageCount, value: count)
+            // The vector read splits one buffer evenly over `count` datagrams:
+            // give each room for the largest UDP payload.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536 * count))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IngestUDPHandler(queue: queue, intake: intake, metrics: metrics))
+                }
+            }
+    }
+}

@@ -1,0 +1,34 @@
+import NIOCore
+import NIOPosix
+import StitchWire
+
+extension StitchServer {
+    func queryBootstrap(_ running: Running) -> ServerBootstrap {
+        let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
+        let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
+        let authority = TokenAuthority(grants: configuration.tokens)
+        return ServerBootstrap(group: running.queryGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameDecoder()),
+                        QueryHandler(
+                            executor: QueryExecutor(
+                                graph: graph, metrics: metrics, poolOverrides: poolOverrides,
+                                configuration: configuration, clockMs: clockMs),
+                            authority: authority, metrics: metrics, configuration: configuration,
+                            logger: logger),
+                    ])
+                    registry.insert(channel, for: channel)
+                    metrics.queryConnections.increment()
+                    channel.closeFuture.whenComplete { _ in
+                        registry.remove(channel)
+                        metrics.queryConnections.decrement()
+                    }
+                }
+            }
+    }
+}
