@@ -58,7 +58,7 @@ struct TokenAuthority: Sendable {
 }
 
 /// A typed failure of one request, sent as `Response.error`.
-struct QueryFailure: Error, Sendable {
+struct QueryFailure: Error, Sendable, Equatable {
     var code: Stitch_V1_ErrorCode
     var message: String
 

@@ -27,16 +27,11 @@ final class QueryHandler: ChannelDuplexHandler {
     private let authority: TokenAuthority
     private let metrics: ServerMetrics
     private let logger: Logger
-    private let inFlightMax: Int
     private let responseBytesMax: Int
     private var executor: QueryExecutor
     private let decoder = PayloadDecoder()
     private let encoder = FrameEncoder()
-    private var access: QueryAccess?
-    /// Responses written since the last flush.
-    private var unflushed = 0
-    /// A read the pipeline asked for while the channel was not writable.
-    private var readHeld = false
+    private var state: QueryConnectionStateMachine
     private var timers: [String: CoreMetrics.Timer] = [:]
 
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
@@ -44,7 +39,7 @@ final class QueryHandler: ChannelDuplexHandler {
         self.authority = authority
         self.metrics = metrics
         self.logger = logger
-        self.inFlightMax = configuration.queryInFlightMax
+        self.state = QueryConnectionStateMachine(inFlightMax: configuration.queryInFlightMax)
         self.responseBytesMax = configuration.responseBytesMax
         self.executor = executor
     }
@@ -68,30 +63,22 @@ final class QueryHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flush(context)
+        perform(state.readComplete(), context)
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            context.read()
-        } else {
-            readHeld = true
-        }
+        perform(state.readRequested(writable: context.channel.isWritable), context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable && readHeld {
-            readHeld = false
-            context.read()
-        }
+        perform(state.writabilityChanged(writable: context.channel.isWritable), context)
         context.fireChannelWritabilityChanged()
     }
 
-    private func flush(_ context: ChannelHandlerContext) {
-        guard unflushed > 0 else { return }
-        unflushed = 0
-        context.flush()
+    private func perform(_ action: QueryConnectionStateMachine.Action, _ context: ChannelHandlerContext) {
+        if action.flush { context.flush() }
+        if action.read { context.read() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -99,7 +86,7 @@ final class QueryHandler: ChannelDuplexHandler {
             // Stream-fatal framing error: answer once, then close.
             metrics.frameRejected(reason: frameError.code, transport: "query")
             write(.error(QueryFailure(.badFrame, "\(frameError); closing").wireMessage), requestID: 0, context: context)
-            flush(context)
+            perform(state.readComplete(), context)
         } else {
             logger.debug("query connection error: \(error)")
         }
@@ -129,30 +116,33 @@ final class QueryHandler: ChannelDuplexHandler {
         guard let kind = request.kind else {
             throw QueryFailure(.unsupported, "a request kind this server (protocol 1) does not know")
         }
-        if case .hello(let hello) = kind {
+        let isHello: Bool
+        if case .hello = kind { isHello = true } else { isHello = false }
+        switch state.requestReceived(isHello: isHello) {
+        case .hello:
+            guard case .hello(let hello) = kind else { preconditionFailure("hello answer for another request") }
             return .hello(try accept(hello, context: context))
+        case .execute(let access):
+            return try executor.answer(kind, access: access)
+        case .refuse(let failure):
+            throw failure
         }
-        guard let access else {
-            throw QueryFailure(.unauthenticated, "send hello first")
-        }
-        return try executor.answer(kind, access: access)
     }
 
     private func accept(_ hello: Stitch_V1_Hello, context: ChannelHandlerContext) throws(QueryFailure)
         -> Stitch_V1_HelloResponse
     {
-        guard access == nil else { throw QueryFailure(.invalidArgument, "hello was already accepted") }
         guard hello.protocolVersion <= 1 else {
             throw QueryFailure(.unsupported, "protocol version \(hello.protocolVersion); this server speaks 1")
         }
         let granted = try authority.authenticate(token: hello.token, remote: context.remoteAddress).get()
-        access = granted
+        state.helloAccepted(granted)
         logger.debug("query client '\(hello.clientName)' authenticated as \(granted.name)")
         return .with {
             $0.sites = granted.sites.map { $0.sorted() } ?? []
             $0.serverVersion = ServerVersion.current
             $0.protocolVersion = 1
-            $0.inFlightMax = UInt32(inFlightMax)
+            $0.inFlightMax = UInt32(state.inFlightMax)
             $0.responseBytesMax = UInt32(responseBytesMax)
         }
     }
@@ -175,8 +165,7 @@ final class QueryHandler: ChannelDuplexHandler {
             try! encoder.encode(payload: raw, type: .response, sequence: requestID, into: &buffer)
         }
         context.write(wrapOutboundOut(buffer), promise: nil)
-        unflushed += 1
-        if unflushed >= inFlightMax { flush(context) }
+        perform(state.responseWritten(), context)
     }
 
     private func timer(_ type: String) -> CoreMetrics.Timer {
