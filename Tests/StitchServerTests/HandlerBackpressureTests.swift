@@ -87,7 +87,7 @@ struct HandlerBackpressureTests {
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
         try channel.writeInbound(AddressedEnvelope(remoteAddress: address, data: datagram))
         #expect(queue.depth == 4096)
-        #expect(metrics.udpDropped.value == 1)
+        #expect(metrics.udpDroppedBeacons.value == 1)
         #expect(metrics.counterValues().contains { $0.name == "stitch_udp_dropped_beacons_total" && $0.value == 1 })
         _ = try channel.finish()
     }

@@ -100,7 +100,7 @@ final class GraphWriter: Sendable {
             // data: the transaction is aborted and every sender is told its
             // batch was not stored, so it resends.
             logger.error("group commit failed, \(group.count) batches refused: \(error)")
-            metrics.counter("stitch_commit_failures_total", []).increment()
+            metrics.counter(.commitFailures).increment()
             let refusal = Stitch_V1_FrameError.with {
                 $0.code = .overloaded
                 $0.message = "the store could not commit this batch (\(error)); resend it later"
@@ -116,15 +116,15 @@ final class GraphWriter: Sendable {
         metrics.eventsStored.increment(by: report.events)
         metrics.merges.increment(by: report.merges)
         for (code, count) in report.identifiersRejected {
-            metrics.counter("stitch_identifiers_rejected_total", [("reason", code)]).increment(by: count)
+            metrics.counter(.identifiersRejected, [("reason", code)]).increment(by: count)
         }
         for (reason, count) in report.conflicts {
-            metrics.counter("stitch_conflicts_total", [("reason", reason)]).increment(by: count)
+            metrics.counter(.conflicts, [("reason", reason)]).increment(by: count)
         }
-        metrics.counter("stitch_identifiers_created_total", []).increment(by: report.identifiersCreated)
-        metrics.counter("stitch_calls_total", [("match", "session")]).increment(by: report.callsMatched)
-        metrics.counter("stitch_calls_total", [("match", "waiting")]).increment(by: report.callsUnmatched)
-        metrics.counter("stitch_calls_matched_late_total", []).increment(by: report.callsMatchedLate)
+        metrics.counter(.identifiersCreated).increment(by: report.identifiersCreated)
+        metrics.counter(.calls, [("match", "session")]).increment(by: report.callsMatched)
+        metrics.counter(.calls, [("match", "waiting")]).increment(by: report.callsUnmatched)
+        metrics.counter(.callsMatchedLate).increment(by: report.callsMatchedLate)
         graph.callTracking.noteActivity(report.leaseActivity)
         let info = graph.storeInfo()
         metrics.storeBytes.record(info.usedBytes)
@@ -156,7 +156,7 @@ final class GraphWriter: Sendable {
             try graph.sync()
         } catch {
             logger.error("periodic sync failed: \(error)")
-            metrics.counter("stitch_sync_failures_total", []).increment()
+            metrics.counter(.syncFailures).increment()
         }
     }
 }

@@ -38,14 +38,13 @@ final class IngestUDPHandler: ChannelInboundHandler {
         }
         guard case .success(let item) = intake.intake(frame, replyTo: nil), !item.events.isEmpty else { return }
         if queue.offer(item) != .accepted {
-            metrics.udpDropped.increment()
-            metrics.counter("stitch_udp_dropped_beacons_total", []).increment(by: item.events.count)
+            metrics.udpDroppedBeacons.increment(by: item.events.count)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A datagram socket has no peer to lose; an error here (e.g. ICMP
         // port unreachable reported on a connected socket) is counted only.
-        metrics.counter("stitch_udp_socket_errors_total", []).increment()
+        metrics.counter(.udpSocketErrors).increment()
     }
 }

@@ -22,7 +22,7 @@ public final class ServerMetrics: Sendable {
     let beaconsReceived: CountedMetric
     let beaconsAccepted: CountedMetric
     let udpDatagrams: CountedMetric
-    let udpDropped: CountedMetric
+    let udpDroppedBeacons: CountedMetric
     let tcpBatches: CountedMetric
     let eventsStored: CountedMetric
     let merges: CountedMetric
@@ -39,47 +39,49 @@ public final class ServerMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets = [
-            "stitch_commit_seconds": [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            MetricName.commitSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                                        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                        .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
-            "stitch_query_seconds": [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(200),
+            MetricName.querySeconds.name: [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(200),
                                       .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
                                       .milliseconds(100)],
         ]
         factory.valueHistogramBuckets = [
-            "stitch_group_beacons": [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000]
+            MetricName.groupBeacons.name: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000]
         ]
         self.factory = factory
-        func counter(_ name: String) -> CountedMetric {
-            CountedMetric(name: name, labels: [], factory: factory)
+        func counter(_ metric: MetricName) -> CountedMetric {
+            CountedMetric(name: metric.name, labels: [], factory: factory)
         }
-        beaconsReceived = counter("stitch_beacons_received_total")
-        beaconsAccepted = counter("stitch_beacons_accepted_total")
-        udpDatagrams = counter("stitch_udp_datagrams_total")
-        udpDropped = counter("stitch_udp_dropped_total")
-        tcpBatches = counter("stitch_tcp_batches_total")
-        eventsStored = counter("stitch_events_stored_total")
-        merges = counter("stitch_merges_total")
-        groupCommits = counter("stitch_group_commits_total")
-        queueDepth = CoreMetrics.Gauge(label: "stitch_queue_beacons", factory: factory)
-        commitSeconds = CoreMetrics.Timer(label: "stitch_commit_seconds", factory: factory)
-        groupBeacons = CoreMetrics.Recorder(label: "stitch_group_beacons", aggregate: true, factory: factory)
-        storeBytes = CoreMetrics.Gauge(label: "stitch_store_bytes", factory: factory)
-        mapBytes = CoreMetrics.Gauge(label: "stitch_map_bytes", factory: factory)
-        ingestConnections = CoreMetrics.Meter(label: "stitch_ingest_connections", factory: factory)
-        queryConnections = CoreMetrics.Meter(label: "stitch_query_connections", factory: factory)
-        for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDropped, tcpBatches, eventsStored,
+        beaconsReceived = counter(.beaconsReceived)
+        beaconsAccepted = counter(.beaconsAccepted)
+        udpDatagrams = counter(.udpDatagrams)
+        udpDroppedBeacons = counter(.udpDroppedBeacons)
+        tcpBatches = counter(.tcpBatches)
+        eventsStored = counter(.eventsStored)
+        merges = counter(.merges)
+        groupCommits = counter(.groupCommits)
+        queueDepth = CoreMetrics.Gauge(label: MetricName.queueBeacons.name, factory: factory)
+        commitSeconds = CoreMetrics.Timer(label: MetricName.commitSeconds.name, factory: factory)
+        groupBeacons = CoreMetrics.Recorder(label: MetricName.groupBeacons.name, aggregate: true, factory: factory)
+        storeBytes = CoreMetrics.Gauge(label: MetricName.storeBytes.name, factory: factory)
+        mapBytes = CoreMetrics.Gauge(label: MetricName.mapBytes.name, factory: factory)
+        ingestConnections = CoreMetrics.Meter(label: MetricName.ingestConnections.name, factory: factory)
+        queryConnections = CoreMetrics.Meter(label: MetricName.queryConnections.name, factory: factory)
+        for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDroppedBeacons, tcpBatches, eventsStored,
                        merges, groupCommits] {
             counters.withLockedValue { $0[metric.key] = metric }
         }
     }
 
-    /// The counter `name{labels}`, created on first use.
-    func counter(_ name: String, _ labels: [(String, String)]) -> CountedMetric {
-        let key = CountedMetric.key(name: name, labels: labels)
+    /// The counter `metric{labels}`, created on first use. Labels are given
+    /// in the order `MetricName.labels` declares.
+    func counter(_ metric: MetricName, _ labels: [(String, String)] = []) -> CountedMetric {
+        assert(labels.map(\.0) == metric.labels, "\(metric.name) takes labels \(metric.labels)")
+        let key = CountedMetric.key(name: metric.name, labels: labels)
         return counters.withLockedValue { counters in
             if let existing = counters[key] { return existing }
-            let metric = CountedMetric(name: name, labels: labels, factory: factory)
+            let metric = CountedMetric(name: metric.name, labels: labels, factory: factory)
             counters[key] = metric
             return metric
         }
@@ -87,28 +89,28 @@ public final class ServerMetrics: Sendable {
 
     /// A frame refused as a whole (`reason` is `FrameError.code`).
     func frameRejected(reason: String, transport: String) {
-        counter("stitch_frames_rejected_total", [("reason", reason), ("transport", transport)]).increment()
+        counter(.framesRejected, [("reason", reason), ("transport", transport)]).increment()
     }
 
     /// Beacons refused one by one (`reason` is the wire reject reason).
     func beaconRejected(reason: String, count: Int = 1) {
-        counter("stitch_beacons_rejected_total", [("reason", reason)]).increment(by: count)
+        counter(.beaconsRejected, [("reason", reason)]).increment(by: count)
+    }
+
+    /// Counts a lease answer; FALLBACK means the site's pool was exhausted.
+    func leases(kind: LeaseGrant.Kind, site: UInt32) {
+        counter(.leases, [("kind", kind.rawValue)]).increment()
+        if kind == .fallback {
+            counter(.leasePoolExhausted, [("site", String(site))]).increment()
+        }
     }
 
     /// The latency histogram of one query type, made once per type and kept
     /// (making it looks it up in the registry under a lock).
-    /// Counts a lease answer; FALLBACK means the site's pool was exhausted.
-    func leases(kind: LeaseGrant.Kind, site: UInt32) {
-        counter("stitch_leases_total", [("kind", kind.rawValue)]).increment()
-        if kind == .fallback {
-            counter("stitch_lease_pool_exhausted_total", [("site", String(site))]).increment()
-        }
-    }
-
     func queryTimer(type: String) -> CoreMetrics.Timer {
         queryTimers.withLockedValue { timers in
             if let timer = timers[type] { return timer }
-            let timer = CoreMetrics.Timer(label: "stitch_query_seconds", dimensions: [("type", type)], factory: factory)
+            let timer = CoreMetrics.Timer(label: MetricName.querySeconds.name, dimensions: [("type", type)], factory: factory)
             timers[type] = timer
             return timer
         }

@@ -56,7 +56,7 @@ final class QueryHandler: ChannelDuplexHandler {
             body = try answer(request, context: context)
         } catch {
             body = .error(error.wireMessage)
-            metrics.counter("stitch_query_errors_total", [("type", type), ("code", error.label)]).increment()
+            metrics.counter(.queryErrors, [("type", type), ("code", error.label)]).increment()
         }
         write(body, requestID: requestID, context: context)
         timer(type).recordNanoseconds((ContinuousClock.now - start).nanoseconds)

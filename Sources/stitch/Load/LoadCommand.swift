@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import StitchClient
 import StitchLoad
+import StitchServer
 import StitchWire
 
 /// `stitch load`: drives a running server with synthetic beacons (and
@@ -408,9 +409,8 @@ struct LoadCommand: AsyncParsableCommand {
         var latest = last
         for _ in 0..<150 {
             if let stats = latest {
-                let rejected = stats.counters.filter { $0.name.hasPrefix("stitch_beacons_rejected_total") }.reduce(0) { $0 + $1.value }
-                if counter(stats, "stitch_beacons_accepted_total") + rejected
-                    + counter(stats, "stitch_udp_dropped_beacons_total") == counter(stats, "stitch_beacons_received_total")
+                if stats.total(.beaconsAccepted) + stats.total(.beaconsRejected) + stats.total(.udpDroppedBeacons)
+                    == stats.total(.beaconsReceived)
                 {
                     return stats
                 }
@@ -421,12 +421,8 @@ struct LoadCommand: AsyncParsableCommand {
         return latest
     }
 
-    private func counter(_ stats: Stitch_V1_StatsResponse, _ name: String) -> UInt64 {
-        stats.counters.first { $0.name == name }?.value ?? 0
-    }
-
     private func accepted(_ stats: Stitch_V1_StatsResponse) -> UInt64 {
-        counter(stats, "stitch_beacons_accepted_total")
+        stats.total(.beaconsAccepted)
     }
 
     private func report(_ totals: LoadRecorder.Totals, elapsed: Double, before: Stitch_V1_StatsResponse?, after: Stitch_V1_StatsResponse?) {
@@ -441,8 +437,7 @@ struct LoadCommand: AsyncParsableCommand {
             print("server    accepted \(acceptedDelta) beacons during the run; persons \(after.persons), identifiers \(after.identifiers), events \(after.events), merges \(after.merges)")
             if transport == "udp" {
                 let lost = max(0, totals.beaconsSent - Int(acceptedDelta))
-                let dropped = (after.counters.first { $0.name == "stitch_udp_dropped_beacons_total" }?.value ?? 0)
-                    &- (before.counters.first { $0.name == "stitch_udp_dropped_beacons_total" }?.value ?? 0)
+                let dropped = after.total(.udpDroppedBeacons) &- before.total(.udpDroppedBeacons)
                 print("udp loss  \(lost) of \(totals.beaconsSent) = \(String(format: "%.4f", 100 * Double(lost) / Double(max(1, totals.beaconsSent))))% (server queue drops \(dropped); the rest never reached the socket)")
             }
         } else if transport == "udp" {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import StitchClient
 import StitchLoad
+import StitchServer
 import StitchWire
 
 /// How a world's events are cut into batches and spread over connections.
@@ -135,9 +136,9 @@ extension WorldEvaluation.Outcome {
         if score.underMergedPersons > 0 {
             Swift.print("          pieces split off true persons: \(splitOffCalls) only calls (to the fallback number, from a phone never typed on the site), \(splitOffDeals) deals (the CRM's phone or e-mail was never typed on the site), \(splitOffDevices) visits of a device the person never identified on (nothing links it)")
         }
-        let conflicts = (stats?.counters ?? []).filter { $0.name.hasPrefix("stitch_conflicts_total") }
+        let conflicts = stats?.series(.conflicts) ?? []
         if !conflicts.isEmpty {
-            Swift.print("guards    links refused: " + conflicts.map { "\($0.name.replacingOccurrences(of: "stitch_conflicts_total", with: "")) \($0.value)" }.joined(separator: ", "))
+            Swift.print("guards    links refused: " + conflicts.map { "\($0.labels) \($0.value)" }.joined(separator: ", "))
         }
         Swift.print("unlinked  \(unlinked) events carry no identifier (hidden callers): stored, in no person's history, not scored")
         if missing == 0 {

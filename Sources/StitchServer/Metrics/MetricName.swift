@@ -1,0 +1,89 @@
+/// Every metric the server exports, declared once: its Prometheus name, its
+/// labels and what it counts. Code refers to metrics by these cases, never by
+/// spelling a name again (the CLI's `load` and `stats` read them too).
+public enum MetricName: String, CaseIterable, Sendable {
+    // Ingest
+    case beaconsReceived = "stitch_beacons_received_total"
+    case beaconsAccepted = "stitch_beacons_accepted_total"
+    case beaconsRejected = "stitch_beacons_rejected_total"
+    case framesRejected = "stitch_frames_rejected_total"
+    case tcpBatches = "stitch_tcp_batches_total"
+    case udpDatagrams = "stitch_udp_datagrams_total"
+    case udpDroppedBeacons = "stitch_udp_dropped_beacons_total"
+    case udpSocketErrors = "stitch_udp_socket_errors_total"
+    case queueBeacons = "stitch_queue_beacons"
+    case ingestConnections = "stitch_ingest_connections"
+    // Writer
+    case groupCommits = "stitch_group_commits_total"
+    case groupBeacons = "stitch_group_beacons"
+    case commitSeconds = "stitch_commit_seconds"
+    case commitFailures = "stitch_commit_failures_total"
+    case syncFailures = "stitch_sync_failures_total"
+    case eventsStored = "stitch_events_stored_total"
+    case merges = "stitch_merges_total"
+    case conflicts = "stitch_conflicts_total"
+    case identifiersCreated = "stitch_identifiers_created_total"
+    case identifiersRejected = "stitch_identifiers_rejected_total"
+    case calls = "stitch_calls_total"
+    case callsMatchedLate = "stitch_calls_matched_late_total"
+    case storeBytes = "stitch_store_bytes"
+    case mapBytes = "stitch_map_bytes"
+    // Queries
+    case querySeconds = "stitch_query_seconds"
+    case queryErrors = "stitch_query_errors_total"
+    case queryConnections = "stitch_query_connections"
+    case leases = "stitch_leases_total"
+    case leasePoolExhausted = "stitch_lease_pool_exhausted_total"
+
+    /// The Prometheus name.
+    public var name: String { rawValue }
+
+    /// The label names the metric carries (values vary per series).
+    public var labels: [String] {
+        switch self {
+        case .beaconsRejected, .conflicts, .identifiersRejected: ["reason"]
+        case .framesRejected: ["reason", "transport"]
+        case .calls: ["match"]
+        case .querySeconds: ["type"]
+        case .queryErrors: ["type", "code"]
+        case .leases: ["kind"]
+        case .leasePoolExhausted: ["site"]
+        default: []
+        }
+    }
+
+    /// What it measures, for operators (README "Metrics").
+    public var help: String {
+        switch self {
+        case .beaconsReceived: "beacons in decoded batches, accepted or not"
+        case .beaconsAccepted: "beacons committed to the store"
+        case .beaconsRejected: "beacons refused one by one, by wire reject reason"
+        case .framesRejected: "frames refused as a whole, by reason and transport"
+        case .tcpBatches: "frames received on TCP ingest connections"
+        case .udpDatagrams: "UDP datagrams received"
+        case .udpDroppedBeacons: "beacons of UDP datagrams dropped because the queue was full"
+        case .udpSocketErrors: "errors reported on UDP sockets"
+        case .queueBeacons: "beacons waiting for the writer"
+        case .ingestConnections: "open TCP ingest connections"
+        case .groupCommits: "group commits by the writer"
+        case .groupBeacons: "beacons per group commit"
+        case .commitSeconds: "time to apply and commit one group"
+        case .commitFailures: "group commits that failed (their batches are refused)"
+        case .syncFailures: "periodic syncs that failed (nosync mode)"
+        case .eventsStored: "events stored"
+        case .merges: "persons merged"
+        case .conflicts: "links refused by a guard, by reason"
+        case .identifiersCreated: "identifiers seen for the first time"
+        case .identifiersRejected: "identifier values refused by normalization, by reason"
+        case .calls: "calls with a tracking number, by match (session or waiting)"
+        case .callsMatchedLate: "waiting calls matched when a later event covered them"
+        case .storeBytes: "bytes used in the LMDB map"
+        case .mapBytes: "size of the LMDB map"
+        case .querySeconds: "time to answer one query, by request type"
+        case .queryErrors: "queries answered with an error, by type and code"
+        case .queryConnections: "open query connections"
+        case .leases: "lease answers, by kind"
+        case .leasePoolExhausted: "lease requests answered with the fallback number, by site"
+        }
+    }
+}
