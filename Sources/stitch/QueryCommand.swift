@@ -35,6 +35,20 @@ struct QueryCommand: AsyncParsableCommand {
             }
         }
 
+        /// Connects, runs `body`, and closes the connection before returning
+        /// or throwing (a `defer` cannot await the close).
+        func withClient<T>(_ body: (QueryClient) async throws -> T) async throws -> T {
+            let client = try await connect()
+            do {
+                let result = try await body(client)
+                await client.close()
+                return result
+            } catch {
+                await client.close()
+                throw error
+            }
+        }
+
         /// Runs a client call, turning client errors into one clear line.
         func run<T>(_ body: () async throws -> T) async throws -> T {
             do {
@@ -90,25 +104,25 @@ struct QueryCommand: AsyncParsableCommand {
         var summary = false
 
         func run() async throws {
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let ref = try target.personRef()
-            let body = try await connection.run {
-                try await client.request(.lookup(.with {
-                    $0.site = target.site
-                    $0.person = ref
-                    $0.includeIdentifiers = !summary
-                }))
+            try await connection.withClient { client in
+                let ref = try target.personRef()
+                let body = try await connection.run {
+                    try await client.request(.lookup(.with {
+                        $0.site = target.site
+                        $0.person = ref
+                        $0.includeIdentifiers = !summary
+                    }))
+                }
+                guard case .lookup(let lookup) = body else { throw ExitCode.failure }
+                if connection.json {
+                    try connection.printJSON(lookup)
+                } else if lookup.found {
+                    print(Render.person(lookup.person))
+                } else {
+                    print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
+                }
+                if !lookup.found { throw ExitCode(3) }
             }
-            guard case .lookup(let lookup) = body else { throw ExitCode.failure }
-            if connection.json {
-                try connection.printJSON(lookup)
-            } else if lookup.found {
-                print(Render.person(lookup.person))
-            } else {
-                print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
-            }
-            if !lookup.found { throw ExitCode(3) }
         }
     }
 
@@ -177,24 +191,24 @@ struct QueryCommand: AsyncParsableCommand {
                 $0.lookbackMs = lookbackDays * 86_400_000
                 $0.halfLifeMs = halfLifeDays * 86_400_000
             }
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let response: Stitch_V1_Response = try await connection.run { try await client.response(.history(request)).get() }
-            switch response.kind {
-            case .history(let history):
-                if connection.json {
-                    try connection.printJSON(history)
-                } else {
-                    print(Render.history(history))
+            try await connection.withClient { client in
+                let response: Stitch_V1_Response = try await connection.run { try await client.response(.history(request)).get() }
+                switch response.kind {
+                case .history(let history):
+                    if connection.json {
+                        try connection.printJSON(history)
+                    } else {
+                        print(Render.history(history))
+                    }
+                case .error(let error) where error.code == .notFound:
+                    print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
+                    throw ExitCode(3)
+                case .error(let error):
+                    printToStandardError("stitch query: \(ClientError.server(error))")
+                    throw ExitCode.failure
+                default:
+                    throw ExitCode.failure
                 }
-            case .error(let error) where error.code == .notFound:
-                print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
-                throw ExitCode(3)
-            case .error(let error):
-                printToStandardError("stitch query: \(ClientError.server(error))")
-                throw ExitCode.failure
-            default:
-                throw ExitCode.failure
             }
         }
     }
@@ -227,15 +241,15 @@ struct QueryCommand: AsyncParsableCommand {
         func run() async throws {
             let a = try Render.identifier(kindA, valueA, namespace: namespaceA)
             let b = try Render.identifier(kindB, valueB, namespace: namespaceB)
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let answer = try await connection.run { try await client.explain(site: site, a: a, b: b) }
-            if connection.json {
-                try connection.printJSON(answer)
-            } else {
-                print(Render.explain(answer, a: "\(kindA) \(valueA)", b: "\(kindB) \(valueB)"))
+            try await connection.withClient { client in
+                let answer = try await connection.run { try await client.explain(site: site, a: a, b: b) }
+                if connection.json {
+                    try connection.printJSON(answer)
+                } else {
+                    print(Render.explain(answer, a: "\(kindA) \(valueA)", b: "\(kindB) \(valueB)"))
+                }
+                if answer.verdict != .linked { throw ExitCode(3) }
             }
-            if answer.verdict != .linked { throw ExitCode(3) }
         }
     }
 
@@ -252,21 +266,21 @@ struct QueryCommand: AsyncParsableCommand {
         var site: UInt32
 
         func run() async throws {
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let lease = try await connection.run { try await client.lease(site: site, session: session) }
-            if connection.json {
-                try connection.printJSON(lease)
-                return
-            }
-            switch lease.kind {
-            case .sticky, .new:
-                let how = lease.kind == .sticky ? "already this session's" : "newly leased"
-                print("\(lease.trackingNumber)  (\(how), held until \(Render.time(lease.heldUntilMs)))")
-            case .fallback:
-                print("\(lease.trackingNumber.isEmpty ? "no number" : lease.trackingNumber)  (pool exhausted: fallback)")
-            default:
-                print("site \(site) has no dynamic numbers")
+            try await connection.withClient { client in
+                let lease = try await connection.run { try await client.lease(site: site, session: session) }
+                if connection.json {
+                    try connection.printJSON(lease)
+                    return
+                }
+                switch lease.kind {
+                case .sticky, .new:
+                    let how = lease.kind == .sticky ? "already this session's" : "newly leased"
+                    print("\(lease.trackingNumber)  (\(how), held until \(Render.time(lease.heldUntilMs)))")
+                case .fallback:
+                    print("\(lease.trackingNumber.isEmpty ? "no number" : lease.trackingNumber)  (pool exhausted: fallback)")
+                default:
+                    print("site \(site) has no dynamic numbers")
+                }
             }
         }
     }
@@ -300,23 +314,23 @@ struct QueryCommand: AsyncParsableCommand {
                     throw ValidationError("\(file) is not a NumberPool in protobuf JSON: \(error)")
                 }
             }
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let answer = try await connection.run {
-                if let pool { try await client.setPool(site: site, pool) } else { try await client.pool(site: site) }
+            try await connection.withClient { client in
+                let answer = try await connection.run {
+                    if let pool { try await client.setPool(site: site, pool) } else { try await client.pool(site: site) }
+                }
+                if connection.json {
+                    try connection.printJSON(answer)
+                    return
+                }
+                let wire = answer.pool
+                print("site \(answer.site): \(wire.dynamicNumbers.count) dynamic numbers, \(answer.numbersHeld) held now, hold \(wire.holdSeconds) s")
+                for number in wire.dynamicNumbers { print("  dynamic   \(number)") }
+                if !wire.fallbackNumber.isEmpty { print("  fallback  \(wire.fallbackNumber)") }
+                for entry in wire.staticNumbers {
+                    print("  static    \(entry.number)  [\(entry.utmSource)/\(entry.utmMedium)/\(entry.utmCampaign)]")
+                }
+                for number in wire.officeNumbers { print("  office    \(number)") }
             }
-            if connection.json {
-                try connection.printJSON(answer)
-                return
-            }
-            let wire = answer.pool
-            print("site \(answer.site): \(wire.dynamicNumbers.count) dynamic numbers, \(answer.numbersHeld) held now, hold \(wire.holdSeconds) s")
-            for number in wire.dynamicNumbers { print("  dynamic   \(number)") }
-            if !wire.fallbackNumber.isEmpty { print("  fallback  \(wire.fallbackNumber)") }
-            for entry in wire.staticNumbers {
-                print("  static    \(entry.number)  [\(entry.utmSource)/\(entry.utmMedium)/\(entry.utmCampaign)]")
-            }
-            for number in wire.officeNumbers { print("  office    \(number)") }
         }
     }
 
@@ -336,17 +350,17 @@ struct QueryCommand: AsyncParsableCommand {
         var limit: UInt32 = 100
 
         func run() async throws {
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let merges = try await connection.run { try await client.mergesSince(site: site, cursor: cursor, limit: limit) }
-            if connection.json {
-                try connection.printJSON(merges)
-                return
+            try await connection.withClient { client in
+                let merges = try await connection.run { try await client.mergesSince(site: site, cursor: cursor, limit: limit) }
+                if connection.json {
+                    try connection.printJSON(merges)
+                    return
+                }
+                for merge in merges.merges {
+                    print("#\(merge.seq)  site \(merge.site)  person \(merge.loser) → \(merge.winner)  at \(Render.time(merge.timeMs))  by event \(merge.causeEvent)")
+                }
+                print("\(merges.merges.count) merges; next cursor \(merges.nextCursor)")
             }
-            for merge in merges.merges {
-                print("#\(merge.seq)  site \(merge.site)  person \(merge.loser) → \(merge.winner)  at \(Render.time(merge.timeMs))  by event \(merge.causeEvent)")
-            }
-            print("\(merges.merges.count) merges; next cursor \(merges.nextCursor)")
         }
     }
 
@@ -356,19 +370,19 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
 
         func run() async throws {
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let stats = try await connection.run { try await client.stats() }
-            if connection.json {
-                try connection.printJSON(stats)
-                return
+            try await connection.withClient { client in
+                let stats = try await connection.run { try await client.stats() }
+                if connection.json {
+                    try connection.printJSON(stats)
+                    return
+                }
+                print("persons      \(stats.persons)")
+                print("identifiers  \(stats.identifiers)")
+                print("events       \(stats.events)")
+                print("merges       \(stats.merges)")
+                print("store        \(Render.bytes(stats.storeBytes)) of a \(Render.bytes(stats.mapBytes)) map")
+                for counter in stats.counters { print("\(counter.name) \(counter.value)") }
             }
-            print("persons      \(stats.persons)")
-            print("identifiers  \(stats.identifiers)")
-            print("events       \(stats.events)")
-            print("merges       \(stats.merges)")
-            print("store        \(Render.bytes(stats.storeBytes)) of a \(Render.bytes(stats.mapBytes)) map")
-            for counter in stats.counters { print("\(counter.name) \(counter.value)") }
         }
     }
 }
