@@ -6,7 +6,7 @@ import StitchWire
 /// facts the writer needs, and encodes the body the graph stores.
 ///
 /// Keeps one `NormalizerCache`. Not thread-safe: one per thread or connection.
-public struct EventPreparer {
+public struct EventPreparer: Sendable {
     private var normalizers: NormalizerCache
     /// Tracking numbers are phones judged without the site's own numbers as junk.
     private let trackingNumberNormalizer = IdentifierNormalizer(junk: .standard)

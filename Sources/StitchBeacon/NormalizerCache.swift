@@ -5,7 +5,7 @@ import StitchIdentity
 /// Building a normalizer copies the site's junk rules, so ingest and query
 /// connections keep one cache each instead of building one per beacon or
 /// request. Not thread-safe: one per thread or connection.
-public struct NormalizerCache {
+public struct NormalizerCache: Sendable {
     private let rules: any SiteJunkRules
     private var normalizers: [UInt32: IdentifierNormalizer] = [:]
     private var generation: UInt64

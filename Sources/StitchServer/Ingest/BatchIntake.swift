@@ -5,8 +5,9 @@ import StitchWire
 /// TCP and UDP collectors: decode and validate the batch, count what was
 /// received and refused, prepare (normalize, encode) the accepted beacons.
 ///
-/// Runs on an event loop; one per connection or socket (it keeps a
-/// normalizer cache). Not thread-safe.
+/// Runs on an event loop; one per connection or socket, made in the
+/// channel's initializer (its decoder keeps a zlib stream and its preparer a
+/// normalizer cache). Not thread-safe, and deliberately not `Sendable`.
 struct BatchIntake {
     enum Transport: String {
         case tcp, udp

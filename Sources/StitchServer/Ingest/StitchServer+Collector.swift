@@ -9,14 +9,17 @@ extension StitchServer {
 
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let intake = BatchIntake(
-            transport: .tcp, preparer: EventPreparer(rules: running.graph), metrics: metrics, clockMs: clockMs)
+        let (graph, clockMs) = (running.graph, clockMs)
         return ServerBootstrap(group: running.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // One intake per connection: its decoder's zlib stream
+                    // and its normalizer cache belong to one event loop.
+                    let intake = BatchIntake(
+                        transport: .tcp, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
                     let handler = IngestTCPHandler(queue: queue, intake: intake, metrics: metrics, logger: logger)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(FrameDecoder()), handler,
@@ -33,8 +36,7 @@ extension StitchServer {
 
     func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
         let (queue, metrics) = (running.queue, metrics)
-        let intake = BatchIntake(
-            transport: .udp, preparer: EventPreparer(rules: running.graph), metrics: metrics, clockMs: clockMs)
+        let (graph, clockMs) = (running.graph, clockMs)
         let count = configuration.udpVectorReadCount
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -49,7 +51,12 @@ extension StitchServer {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        IngestUDPHandler(queue: queue, intake: intake, metrics: metrics))
+                        IngestUDPHandler(
+                            queue: queue,
+                            intake: BatchIntake(
+                                transport: .udp, preparer: EventPreparer(rules: graph), metrics: metrics,
+                                clockMs: clockMs),
+                            metrics: metrics))
                 }
             }
     }
