@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "StitchWire", package: "stitch"),
                 .product(name: "StitchIdentity", package: "stitch"),
                 .product(name: "StitchGraph", package: "stitch"),
+                .product(name: "StitchBeacon", package: "stitch"),
                 .product(name: "StitchStore", package: "stitch"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -37,6 +38,7 @@ let package = Package(
             name: "GraphScale",
             dependencies: [
                 .product(name: "StitchGraph", package: "stitch"),
+                .product(name: "StitchBeacon", package: "stitch"),
                 .product(name: "StitchStore", package: "stitch"),
                 .product(name: "StitchIdentity", package: "stitch"),
                 .product(name: "StitchWire", package: "stitch"),

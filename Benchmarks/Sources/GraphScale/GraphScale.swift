@@ -60,7 +60,7 @@ struct GraphScale {
             let count = min(10_000, (scale - Int(try fill.totals().identifiers) + 2) / 3)
             try fill.apply(workload.newPersonEvents(max(count, 1)), receivedMs: 0)
         }
-        try fill.environment.sync()
+        try fill.sync()
         fill.close()
 
         // Measure with an fsync per batch.
@@ -82,7 +82,7 @@ struct GraphScale {
         let writtenPerBatch = Double(bytesWrittenToStorage() - writtenBefore) / Double(batches) / 1e6
 
         let (lookupP50, lookupP99) = try lookupLatency(graph, persons: workload.persons)
-        let storeBytes = Double(graph.environment.info().usedBytes)
+        let storeBytes = Double(graph.storeInfo().usedBytes)
         let peakMiB = peakResidentMemoryMiB()  // before the raw-LMDB run below adds its own pages
         let putsPerSecond = try rawRandomPutRate(path: path + "-raw", keys: scale)
         batchMs.sort()
