@@ -167,18 +167,3 @@ struct CallMatchingTests {
         #expect(held == [LeaseActivity(site: 1, number: Calls.number, session: "session-1", heldUntilMs: t0 + 15 * Calls.minute)])
     }
 }
-
-extension EventType {
-    init?(wire beacon: Stitch_V1_Beacon) {
-        switch beacon.body {
-        case .visit: self = .visit
-        case .hit: self = .hit
-        case .numberShown: self = .numberShown
-        case .form: self = .form
-        case .call: self = .call
-        case .chat: self = .chat
-        case .deal: self = .deal
-        case nil: return nil
-        }
-    }
-}
