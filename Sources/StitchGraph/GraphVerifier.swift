@@ -15,9 +15,6 @@ public struct GraphVerifier {
         public var isSound: Bool { violations.isEmpty }
     }
 
-    /// Violations beyond this many are counted but not listed.
-    public static let violationsListedMax = 100
-
     let graph: IdentityGraph
 
     public init(graph: IdentityGraph) {
@@ -51,16 +48,13 @@ public struct GraphVerifier {
 
         mutating func violation(_ text: String) {
             violationCount += 1
-            if report.violations.count < GraphVerifier.violationsListedMax { report.violations.append(text) }
+            if report.violations.count < GraphLimits.violationsListedMax { report.violations.append(text) }
         }
 
         mutating func loadNodes(_ txn: borrowing Transaction) throws {
-            try txn.withCursor(graph.tables.node) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    nodes[ByteCoding.bigEndian(key, at: 0, as: UInt64.self)] = NodeRecord(copying: value)
-                    entry = try cursor.next()
-                }
+            try txn.scan(graph.tables.node) { key, value in
+                nodes[ByteCoding.bigEndian(key, at: 0, as: UInt64.self)] = NodeRecord(copying: value)
+                return true
             }
             report.checks.append(("nodes read", nodes.count))
         }
@@ -124,22 +118,19 @@ public struct GraphVerifier {
         mutating func checkIdents(_ txn: borrowing Transaction) throws {
             var mapped: Set<UInt64> = []
             var count = 0
-            try txn.withCursor(graph.tables.ident) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    count += 1
-                    let id = ByteCoding.littleEndian(value, at: 0, as: UInt64.self)
-                    let site = ByteCoding.bigEndian(key, at: 0, as: UInt32.self)
-                    if let record = nodes[id] {
-                        if record.site != site || record.kind.rawValue != key[4] || !record.value.elementsEqual(key[5...]) {
-                            violation("ident entry for node \(id) does not match the node's site, kind and value")
-                        }
-                        if !mapped.insert(id).inserted { violation("node \(id) has two ident entries") }
-                    } else {
-                        violation("ident entry points to missing node \(id)")
+            try txn.scan(graph.tables.ident) { key, value in
+                count += 1
+                let id = ByteCoding.littleEndian(value, at: 0, as: UInt64.self)
+                let site = ByteCoding.bigEndian(key, at: 0, as: UInt32.self)
+                if let record = nodes[id] {
+                    if record.site != site || record.kind.rawValue != key[4] || !record.value.elementsEqual(key[5...]) {
+                        violation("ident entry for node \(id) does not match the node's site, kind and value")
                     }
-                    entry = try cursor.next()
+                    if !mapped.insert(id).inserted { violation("node \(id) has two ident entries") }
+                } else {
+                    violation("ident entry points to missing node \(id)")
                 }
+                return true
             }
             for id in nodes.keys where !mapped.contains(id) {
                 violation("node \(id) has no ident entry")
@@ -151,22 +142,19 @@ public struct GraphVerifier {
         mutating func checkEvents(_ txn: borrowing Transaction) throws {
             var count = 0
             var anchoredByNode: [UInt64: UInt64] = [:]
-            try txn.withCursor(graph.tables.event) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    count += 1
-                    let (anchor, time, seq) = StoreKeys.decodeEventKey(key)
-                    if anchor != 0 && nodes[anchor] == nil { violation("event \(seq): anchor \(anchor) does not exist") }
-                    if value.count != 1 || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
-                    if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
-                        if stored.first != value.first { violation("event \(seq): index and log disagree on its type") }
-                        if StoredEvent.timeMs(of: stored) != time { violation("event \(seq): index and log disagree on its time") }
-                    } else {
-                        violation("event \(seq): indexed but missing from the log")
-                    }
-                    anchoredByNode[anchor, default: 0] += 1
-                    entry = try cursor.next()
+            try txn.scan(graph.tables.event) { key, value in
+                count += 1
+                let (anchor, time, seq) = StoreKeys.decodeEventKey(key)
+                if anchor != 0 && nodes[anchor] == nil { violation("event \(seq): anchor \(anchor) does not exist") }
+                if value.count != 1 || EventType(rawValue: Int(value[0])) == nil { violation("event \(seq): unknown type") }
+                if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
+                    if stored.first != value.first { violation("event \(seq): index and log disagree on its type") }
+                    if StoredEvent.timeMs(of: stored) != time { violation("event \(seq): index and log disagree on its time") }
+                } else {
+                    violation("event \(seq): indexed but missing from the log")
                 }
+                anchoredByNode[anchor, default: 0] += 1
+                return true
             }
             for (id, record) in nodes where record.anchoredEvents != anchoredByNode[id, default: 0] {
                 violation("node \(id): counts \(record.anchoredEvents) anchored events, the table holds \(anchoredByNode[id, default: 0])")
@@ -180,18 +168,15 @@ public struct GraphVerifier {
         /// and the number of persons is nodes minus merges.
         mutating func checkMerges(_ txn: borrowing Transaction) throws {
             var count = 0
-            try txn.withCursor(graph.tables.merge) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    count += 1
-                    let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
-                    if merge.winner >= merge.loser { violation("merge \(merge.seq): winner \(merge.winner) is not older than \(merge.loser)") }
-                    if roots[merge.winner] == nil || roots[merge.winner] != roots[merge.loser] {
-                        violation("merge \(merge.seq): \(merge.winner) and \(merge.loser) are not one person")
-                    }
-                    if nodes[merge.loser]?.parent == merge.loser { violation("merge \(merge.seq): loser \(merge.loser) is still a root") }
-                    entry = try cursor.next()
+            try txn.scan(graph.tables.merge) { key, value in
+                count += 1
+                let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
+                if merge.winner >= merge.loser { violation("merge \(merge.seq): winner \(merge.winner) is not older than \(merge.loser)") }
+                if roots[merge.winner] == nil || roots[merge.winner] != roots[merge.loser] {
+                    violation("merge \(merge.seq): \(merge.winner) and \(merge.loser) are not one person")
                 }
+                if nodes[merge.loser]?.parent == merge.loser { violation("merge \(merge.seq): loser \(merge.loser) is still a root") }
+                return true
             }
             let rootCount = roots.filter { $0.key == $0.value }.count
             if rootCount != nodes.count - count {
@@ -209,25 +194,22 @@ public struct GraphVerifier {
         /// same end, and the session is a node of the lease's site.
         mutating func checkLeases(_ txn: borrowing Transaction) throws {
             var count = 0
-            try txn.withCursor(graph.tables.lease) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    count += 1
-                    let session = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
-                    let lease = LeaseRecord(decoding: value)
-                    if nodes[session]?.kind != .session || nodes[session]?.site != lease.site {
-                        violation("lease of node \(session): not a session of site \(lease.site)")
-                    }
-                    let numberKey = StoreKeys.numberKey(
-                        StoreKeys.numberPrefix(site: lease.site, number: lease.number), timeMs: lease.startMs, session)
-                    let end = try txn.get(graph.tables.leaseNumber, numberKey).map {
-                        ByteCoding.littleEndian($0, at: 0, as: Int64.self)
-                    }
-                    if end != lease.endMs {
-                        violation("lease of session \(session) on \(lease.number): ends \(lease.endMs), listed \(end.map(String.init) ?? "nowhere")")
-                    }
-                    entry = try cursor.next()
+            try txn.scan(graph.tables.lease) { key, value in
+                count += 1
+                let session = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                let lease = LeaseRecord(decoding: value)
+                if nodes[session]?.kind != .session || nodes[session]?.site != lease.site {
+                    violation("lease of node \(session): not a session of site \(lease.site)")
                 }
+                let numberKey = StoreKeys.numberKey(
+                    StoreKeys.numberPrefix(site: lease.site, number: lease.number), timeMs: lease.startMs, session)
+                let end = try txn.get(graph.tables.leaseNumber, numberKey).map {
+                    ByteCoding.littleEndian($0, at: 0, as: Int64.self)
+                }
+                if end != lease.endMs {
+                    violation("lease of session \(session) on \(lease.number): ends \(lease.endMs), listed \(end.map(String.init) ?? "nowhere")")
+                }
+                return true
             }
             report.checks.append(("leases listed under their numbers", count))
         }
@@ -235,15 +217,12 @@ public struct GraphVerifier {
         /// Every call waiting for a lease is a stored call recorded as unknown.
         mutating func checkWaitingCalls(_ txn: borrowing Transaction) throws {
             var count = 0
-            try txn.withCursor(graph.tables.callWait) { cursor in
-                var entry = try cursor.first()
-                while let (key, _) = entry {
-                    count += 1
-                    let seq = ByteCoding.bigEndian(key, at: key.count - 8, as: UInt64.self)
-                    let match = try graph.callMatch(seq: seq, txn)
-                    if match?.kind != .unknown { violation("waiting call \(seq) is recorded as \(match.map { "\($0.kind)" } ?? "nothing")") }
-                    entry = try cursor.next()
-                }
+            try txn.scan(graph.tables.callWait) { key, _ in
+                count += 1
+                let seq = ByteCoding.bigEndian(key, at: key.count - 8, as: UInt64.self)
+                let match = try graph.callMatch(seq: seq, txn)
+                if match?.kind != .unknown { violation("waiting call \(seq) is recorded as \(match.map { "\($0.kind)" } ?? "nothing")") }
+                return true
             }
             report.checks.append(("waiting calls are unknown traffic", count))
         }

@@ -19,16 +19,11 @@ public struct HistoryQuery: Hashable, Sendable {
     /// read-time attribution needs to annotate the page's conversions.
     public var conversionContextMs: Int64?
 
-    /// Page size when the client asks for none.
-    public static let limitDefault = 100
-    /// Largest page; larger limits are clamped to it.
-    public static let limitMax = 1000
-
     public init(
         fromMs: Int64 = .min,
         toMs: Int64 = .max,
         types: Set<EventType> = [],
-        limit: Int = limitDefault,
+        limit: Int = GraphLimits.historyEventsDefault,
         cursor: HistoryCursor? = nil,
         newestFirst: Bool = false,
         conversionContextMs: Int64? = nil
@@ -36,7 +31,7 @@ public struct HistoryQuery: Hashable, Sendable {
         self.fromMs = fromMs
         self.toMs = toMs
         self.types = types
-        self.limit = min(max(limit, 1), Self.limitMax)
+        self.limit = min(max(limit, 1), GraphLimits.historyEventsMax)
         self.cursor = cursor
         self.newestFirst = newestFirst
         self.conversionContextMs = conversionContextMs

@@ -54,7 +54,7 @@ struct BatchWriter {
         self.counters = counters
         self.firstNewNode = counters.nextNode
         self.firstSeq = counters.nextEvent
-        scratchKey.reserveCapacity(StoreKeys.keyBytesMax)
+        scratchKey.reserveCapacity(GraphLimits.keyBytesMax)
     }
 
     mutating func apply(_ event: PreparedEvent, _ txn: borrowing Transaction) throws {

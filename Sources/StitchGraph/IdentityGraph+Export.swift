@@ -7,16 +7,13 @@ extension IdentityGraph {
     /// transaction per page, so an export runs beside a writer.
     public func events(after seq: UInt64, limit: Int) throws -> [EventRecord] {
         try environment.read { txn in
-            try txn.withCursor(tables.log) { cursor in
-                var events: [EventRecord] = []
-                var entry = try cursor.seek(atLeast: StoreKeys.logKey(seq &+ 1))
-                while let (key, value) = entry, events.count < limit {
-                    let seq = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
-                    events.append(StoredEvent.decode(value, seq: seq))
-                    entry = try cursor.next()
-                }
-                return events
+            var events: [EventRecord] = []
+            try txn.scan(tables.log, from: StoreKeys.logKey(seq &+ 1)) { key, value in
+                guard events.count < limit else { return false }
+                events.append(StoredEvent.decode(value, seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)))
+                return true
             }
+            return events
         }
     }
 
@@ -25,14 +22,12 @@ extension IdentityGraph {
     public func persons(after personID: UInt64, limit: Int, site: UInt32? = nil) throws -> [Person] {
         try environment.read { txn in
             var roots: [UInt64] = []
-            try txn.withCursor(tables.node) { cursor in
-                var entry = try cursor.seek(atLeast: StoreKeys.nodeKey(personID &+ 1))
-                while let (key, value) = entry, roots.count < limit {
-                    let id = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
-                    let record = NodeRecord(copying: value)
-                    if record.parent == id && (site == nil || record.site == site) { roots.append(id) }
-                    entry = try cursor.next()
-                }
+            try txn.scan(tables.node, from: StoreKeys.nodeKey(personID &+ 1)) { key, value in
+                guard roots.count < limit else { return false }
+                let id = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                let record = NodeRecord(copying: value)
+                if record.parent == id && (site == nil || record.site == site) { roots.append(id) }
+                return true
             }
             return try roots.map { try person(root: $0, includeIdentifiers: true, txn) }
         }

@@ -183,9 +183,6 @@ extension IdentityGraph {
         try txn.get(tables.call, StoreKeys.seqKey(seq)).map { CallMatch(decoding: $0, seq: seq) }
     }
 
-    /// Most events read to annotate one page's conversions; a person with
-    /// more in the window is judged on the latest of them.
-    static let contextEventsMax = 20_000
     private static let contextTypes: Set<EventType> = Set(EventType.allCases.filter { $0 == .visit || $0.isConversion })
 
     /// The person's visits and conversions with time in [fromMs, toMs], in (time, seq) order.
@@ -201,7 +198,7 @@ extension IdentityGraph {
             }
         }
         positions.sort { $0.precedes($1) }
-        return try positions.suffix(Self.contextEventsMax).map { try event(seq: $0.seq, txn) }
+        return try positions.suffix(GraphLimits.conversionContextEventsMax).map { try event(seq: $0.seq, txn) }
     }
 
     /// Walks the index entries anchored at `anchor` from `fromMs` on, in
@@ -210,13 +207,9 @@ extension IdentityGraph {
         anchor: UInt64, fromMs: Int64, _ txn: borrowing Transaction,
         _ body: (_ timeMs: Int64, _ seq: UInt64, _ type: EventType) throws -> Bool
     ) throws {
-        try txn.withCursor(tables.event) { cursor in
-            var entry = try cursor.seek(atLeast: StoreKeys.eventKey(anchor: anchor, timeMs: fromMs, seq: 0))
-            while let (key, value) = entry {
-                let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
-                guard keyAnchor == anchor, try body(time, seq, StoredEvent.type(of: value)) else { return }
-                entry = try cursor.next()
-            }
+        try txn.scan(tables.event, from: StoreKeys.eventKey(anchor: anchor, timeMs: fromMs, seq: 0)) { key, value in
+            let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
+            return try keyAnchor == anchor && body(time, seq, StoredEvent.type(of: value))
         }
     }
 
@@ -267,32 +260,33 @@ extension IdentityGraph {
     /// Merges after `cursor` (a merge seq; 0 for the first), oldest first,
     /// optionally of one site only.
     public func merges(after cursor: UInt64, limit: Int, site: UInt32? = nil) throws -> [MergeRecord] {
-        try environment.read { txn in
-            try txn.withCursor(tables.merge) { c in
-                var result: [MergeRecord] = []
-                var entry = try c.seek(atLeast: StoreKeys.seqKey(cursor + 1))
-                while let (key, value) = entry, result.count < limit {
-                    let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
-                    if site == nil || merge.site == site { result.append(merge) }
-                    entry = try c.next()
-                }
-                return result
-            }
+        try records(of: tables.merge, after: cursor, limit: limit) { seq, value in
+            let merge = MergeRecord(seq: seq, decoding: value)
+            return site == nil || merge.site == site ? merge : nil
         }
     }
 
     /// Refused unions after `cursor` (a conflict seq), oldest first.
     public func conflicts(after cursor: UInt64, limit: Int) throws -> [ConflictRecord] {
+        try records(of: tables.conflict, after: cursor, limit: limit) { seq, value in
+            ConflictRecord(seq: seq, decoding: value)
+        }
+    }
+
+    /// Up to `limit` records of a seq-keyed table after `cursor`, oldest
+    /// first; `decode` returns `nil` for a record the caller skips.
+    private func records<Record>(
+        of table: Table, after cursor: UInt64, limit: Int,
+        _ decode: (_ seq: UInt64, _ value: UnsafeRawBufferPointer) -> Record?
+    ) throws -> [Record] {
         try environment.read { txn in
-            try txn.withCursor(tables.conflict) { c in
-                var result: [ConflictRecord] = []
-                var entry = try c.seek(atLeast: StoreKeys.seqKey(cursor + 1))
-                while let (key, value) = entry, result.count < limit {
-                    result.append(ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value))
-                    entry = try c.next()
-                }
-                return result
+            var result: [Record] = []
+            try txn.scan(table, from: StoreKeys.seqKey(cursor + 1)) { key, value in
+                guard result.count < limit else { return false }
+                if let record = decode(ByteCoding.bigEndian(key, at: 0, as: UInt64.self), value) { result.append(record) }
+                return true
             }
+            return result
         }
     }
 

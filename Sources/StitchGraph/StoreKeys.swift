@@ -42,9 +42,6 @@ enum StoreKeys {
     static let call = "call"
     static let allTables = [ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call]
 
-    /// LMDB's key size limit; ident keys over it are refused as identifiers.
-    static let keyBytesMax = 511
-
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {
         key.removeAll(keepingCapacity: true)
         ByteCoding.appendBigEndian(site, to: &key)

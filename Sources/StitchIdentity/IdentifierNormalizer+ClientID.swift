@@ -19,7 +19,7 @@ extension IdentifierNormalizer {
             guard !part.isEmpty, part.allSatisfy(\.isASCIIDigit) else {
                 throw .invalidFormat("expected digits around the dot")
             }
-            guard part.count <= Self.clientIDDigitsMax else { throw .tooLong(max: Self.clientIDDigitsMax) }
+            guard part.count <= IdentifierLimits.clientIDDigitsMax else { throw .tooLong(max: IdentifierLimits.clientIDDigitsMax) }
         }
         // `0.1600000000`: the random part was never generated.
         if parts[0].allSatisfy({ $0 == UInt8(ascii: "0") }) { throw .junk }
@@ -34,11 +34,8 @@ extension IdentifierNormalizer {
             throw .invalidCharacter(scalar)
         }
         let count = value.utf8.count
-        if count < Self.ymClientIDDigitsMin { throw .tooShort(min: Self.ymClientIDDigitsMin) }
-        if count > Self.clientIDDigitsMax { throw .tooLong(max: Self.clientIDDigitsMax) }
+        if count < IdentifierLimits.ymClientIDDigitsMin { throw .tooShort(min: IdentifierLimits.ymClientIDDigitsMin) }
+        if count > IdentifierLimits.clientIDDigitsMax { throw .tooLong(max: IdentifierLimits.clientIDDigitsMax) }
         return String(value)
     }
-
-    private static let clientIDDigitsMax = 20
-    private static let ymClientIDDigitsMin = 6
 }

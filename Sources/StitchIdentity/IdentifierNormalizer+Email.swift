@@ -11,7 +11,7 @@ extension IdentifierNormalizer {
         try rejectJunk(value)
         var address = value
         if address.hasASCIIPrefixIgnoringCase("mailto:") { address = address.dropFirst(7).trimmed }
-        guard address.utf8.count <= Self.emailBytesMax else { throw .tooLong(max: Self.emailBytesMax) }
+        guard address.utf8.count <= IdentifierLimits.emailBytesMax else { throw .tooLong(max: IdentifierLimits.emailBytesMax) }
         let lowered = address.lowercased()
         let parts = lowered.utf8.split(separator: UInt8(ascii: "@"), omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw .invalidFormat("an e-mail address has exactly one @") }
@@ -25,13 +25,9 @@ extension IdentifierNormalizer {
         return lowered
     }
 
-    private static let emailBytesMax = 254
-    private static let emailLocalBytesMax = 64
-    private static let emailLabelBytesMax = 63
-
     private func checkEmailLocalPart(_ local: Substring.UTF8View.SubSequence) throws(IdentifierRejection) {
         guard !local.isEmpty else { throw .invalidFormat("nothing before @") }
-        guard local.count <= Self.emailLocalBytesMax else { throw .tooLong(max: Self.emailLocalBytesMax) }
+        guard local.count <= IdentifierLimits.emailLocalBytesMax else { throw .tooLong(max: IdentifierLimits.emailLocalBytesMax) }
         let dot = UInt8(ascii: ".")
         if local.first == dot || local.last == dot || hasDoubledDot(local) {
             throw .invalidFormat("misplaced dot before @")
@@ -46,7 +42,7 @@ extension IdentifierNormalizer {
         guard labels.count >= 2 else { throw .invalidFormat("the domain needs a dot") }
         for label in labels {
             guard !label.isEmpty else { throw .invalidFormat("empty label in the domain") }
-            guard label.count <= Self.emailLabelBytesMax else { throw .tooLong(max: Self.emailLabelBytesMax) }
+            guard label.count <= IdentifierLimits.emailLabelBytesMax else { throw .tooLong(max: IdentifierLimits.emailLabelBytesMax) }
             if label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
                 throw .invalidFormat("a domain label cannot start or end with -")
             }

@@ -18,9 +18,6 @@ extension IdentifierNormalizer {
         return e164
     }
 
-    /// Longest digit run worth reading: E.164's 15 plus an `810` prefix and slack.
-    private static let phoneDigitsMax = 20
-
     /// Collects the digits, allowing the separators people type and one
     /// leading `+`; anything else (letters, `доб.` extensions) is refused.
     private func phoneDigits(
@@ -35,7 +32,7 @@ extension IdentifierNormalizer {
             switch scalar {
             case "0"..."9":
                 number.append(UInt8(scalar.value))
-                if number.count > Self.phoneDigitsMax { throw .tooLong(max: 15) }
+                if number.count > IdentifierLimits.phoneDigitsMax { throw .tooLong(max: IdentifierLimits.e164DigitsMax) }
             case "+" where number.isEmpty && !hasPlus:
                 hasPlus = true
             case " ", "-", "(", ")", ".", "/", "\u{2010}"..."\u{2015}", "\u{2212}":
@@ -85,7 +82,7 @@ extension IdentifierNormalizer {
         } else {
             if first == UInt8(ascii: "0") { throw .invalidFormat("no country code starts with 0") }
             if number.count < 8 { throw .tooShort(min: 8) }
-            if number.count > 15 { throw .tooLong(max: 15) }
+            if number.count > IdentifierLimits.e164DigitsMax { throw .tooLong(max: IdentifierLimits.e164DigitsMax) }
         }
         // The national part (or the whole number) made of one digit is a
         // keyboard test, not a phone: +7 777 777 77 77, 8 999 999 99 99.

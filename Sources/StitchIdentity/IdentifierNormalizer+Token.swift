@@ -3,14 +3,14 @@ extension IdentifierNormalizer {
     /// Case is kept: the tracker's ids are case-sensitive (base62).
     func normalizeTrackerID(_ value: Substring) throws(IdentifierRejection) -> String {
         try rejectJunk(value)
-        try check(value, length: Self.trackerIDBytesMin...Self.tokenBytesMax, allowed: ASCIISet.trackerID.contains)
+        try check(value, length: IdentifierLimits.trackerIDBytesMin...IdentifierLimits.tokenBytesMax, allowed: ASCIISet.trackerID.contains)
         return String(value)
     }
 
     /// The site's login id: 1 to 128 printable ASCII characters, case kept.
     func normalizeUserID(_ value: Substring) throws(IdentifierRejection) -> String {
         try rejectJunk(value)
-        try check(value, length: 1...Self.tokenBytesMax, allowed: \.isASCIIVisible)
+        try check(value, length: 1...IdentifierLimits.tokenBytesMax, allowed: \.isASCIIVisible)
         return String(value)
     }
 
@@ -27,18 +27,14 @@ extension IdentifierNormalizer {
             id = value[value.index(after: colon)...].trimmed
         }
         let loweredSpace = space.lowercased()
-        guard loweredSpace.utf8.count <= Self.namespaceBytesMax,
+        guard loweredSpace.utf8.count <= IdentifierLimits.namespaceBytesMax,
             loweredSpace.utf8.allSatisfy(ASCIISet.namespace.contains)
         else { throw .invalidNamespace }
         guard !id.isEmpty else { throw .empty }
         try rejectJunk(id)
-        try check(id, length: 1...Self.tokenBytesMax, allowed: \.isASCIIVisible)
+        try check(id, length: 1...IdentifierLimits.tokenBytesMax, allowed: \.isASCIIVisible)
         return loweredSpace + ":" + id
     }
-
-    private static let trackerIDBytesMin = 8
-    private static let tokenBytesMax = 128
-    private static let namespaceBytesMax = 32
 
     /// Checks every character against `allowed`, then the length in bytes.
     private func check(

@@ -70,6 +70,20 @@ public struct Transaction: ~Copyable {
         defer { mdb_cursor_close(handle) }
         return try body(&cursor)
     }
+
+    /// Visits `table`'s entries in key order, from the first key at least
+    /// `start` (the first entry when `nil`), until `body` returns `false` or
+    /// the table ends. An entry's bytes are valid only during its call.
+    ///
+    /// The one forward loop over a cursor: callers say where to start and
+    /// when to stop, never how to step.
+    public func scan(_ table: Table, from start: [UInt8]? = nil, _ body: (Cursor.Entry) throws -> Bool) throws {
+        try withCursor(table) { cursor in
+            var entry: Cursor.Entry?
+            if let start { entry = try cursor.seek(atLeast: start) } else { entry = try cursor.first() }
+            while let current = entry, try body(current) { entry = try cursor.next() }
+        }
+    }
 }
 
 // MARK: - Convenience for byte arrays

@@ -20,7 +20,7 @@ struct ServeProcessTests {
             self.directory = directory
             let ready = directory.appending("ready-\(UUID().uuidString.prefix(6)).json")
             logPath = directory.appending("serve-\(UUID().uuidString.prefix(6)).log")
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             process.executableURL = CLITests.binary
             process.arguments = [
                 "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",

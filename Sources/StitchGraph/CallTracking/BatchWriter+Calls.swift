@@ -6,10 +6,6 @@ import StitchStore
 /// calls no lease covered kept waiting until a late event makes one cover
 /// them. Arrival order never matters: every path ends in the same links.
 extension BatchWriter {
-    /// Leases that started longer than this before a call are not scanned:
-    /// a session kept alive for a whole day is not one visit.
-    static let leaseScanMs: Int64 = 24 * 3600 * 1000
-
     mutating func pool(_ site: UInt32) -> NumberPool {
         if let cached = sitePools[site] { return cached }
         let pool = graph.callTracking.pool(site: site)
@@ -125,7 +121,7 @@ extension BatchWriter {
             entry = entry == nil ? try cursor.last() : try cursor.previous()
             while let (key, value) = entry, StoreKeys.hasNumberPrefix(key, prefix) {
                 let (start, session) = StoreKeys.decodeNumberKey(key, prefixCount: prefix.count)
-                if start < timeMs - Self.leaseScanMs { break }
+                if start < timeMs - GraphLimits.leaseScanMs { break }
                 if ByteCoding.littleEndian(value, at: 0, as: Int64.self) >= timeMs { return session }
                 entry = try cursor.previous()
             }
@@ -141,19 +137,16 @@ extension BatchWriter {
         struct Waiting {
             let key: [UInt8], seq: UInt64, callerPhone: UInt64, eventTimeMs: Int64
         }
-        let waiting: [Waiting] = try txn.withCursor(graph.tables.callWait) { cursor in
-            var found: [Waiting] = []
-            var entry = try cursor.seek(atLeast: StoreKeys.numberKey(prefix, timeMs: from, 0))
-            while let (key, value) = entry, StoreKeys.hasNumberPrefix(key, prefix) {
-                let (time, seq) = StoreKeys.decodeNumberKey(key, prefixCount: prefix.count)
-                if time > to { break }
-                found.append(Waiting(
-                    key: Array(key), seq: seq,
-                    callerPhone: ByteCoding.littleEndian(value, at: 0, as: UInt64.self),
-                    eventTimeMs: ByteCoding.littleEndian(value, at: 8, as: Int64.self)))
-                entry = try cursor.next()
-            }
-            return found
+        var waiting: [Waiting] = []
+        try txn.scan(graph.tables.callWait, from: StoreKeys.numberKey(prefix, timeMs: from, 0)) { key, value in
+            guard StoreKeys.hasNumberPrefix(key, prefix) else { return false }
+            let (time, seq) = StoreKeys.decodeNumberKey(key, prefixCount: prefix.count)
+            guard time <= to else { return false }
+            waiting.append(Waiting(
+                key: Array(key), seq: seq,
+                callerPhone: ByteCoding.littleEndian(value, at: 0, as: UInt64.self),
+                eventTimeMs: ByteCoding.littleEndian(value, at: 8, as: Int64.self)))
+            return true
         }
         guard !waiting.isEmpty else { return }
         let number = String(decoding: prefix[5...], as: UTF8.self)

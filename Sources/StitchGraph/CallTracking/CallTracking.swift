@@ -114,15 +114,12 @@ extension IdentityGraph {
     /// Every session node in the `lease` table.
     func leaseHolders() throws -> Set<UInt64> {
         try environment.read { txn in
-            try txn.withCursor(tables.lease) { cursor in
-                var holders: Set<UInt64> = []
-                var entry = try cursor.first()
-                while let (key, _) = entry {
-                    holders.insert(ByteCoding.bigEndian(key, at: 0, as: UInt64.self))
-                    entry = try cursor.next()
-                }
-                return holders
+            var holders: Set<UInt64> = []
+            try txn.scan(tables.lease) { key, _ in
+                holders.insert(ByteCoding.bigEndian(key, at: 0, as: UInt64.self))
+                return true
             }
+            return holders
         }
     }
 
@@ -130,21 +127,18 @@ extension IdentityGraph {
     /// allocators know which numbers are taken. Scans the `lease` table.
     public func leaseActivity(heldAt nowMs: Int64) throws -> [LeaseActivity] {
         try environment.read { txn in
-            try txn.withCursor(tables.lease) { cursor in
-                var result: [LeaseActivity] = []
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    let lease = LeaseRecord(decoding: value)
-                    if lease.endMs >= nowMs {
-                        let session = try nodeRecord(ByteCoding.bigEndian(key, at: 0, as: UInt64.self), txn)
-                        result.append(LeaseActivity(
-                            site: lease.site, number: lease.number,
-                            session: String(decoding: session.value, as: UTF8.self), heldUntilMs: lease.endMs))
-                    }
-                    entry = try cursor.next()
+            var result: [LeaseActivity] = []
+            try txn.scan(tables.lease) { key, value in
+                let lease = LeaseRecord(decoding: value)
+                if lease.endMs >= nowMs {
+                    let session = try nodeRecord(ByteCoding.bigEndian(key, at: 0, as: UInt64.self), txn)
+                    result.append(LeaseActivity(
+                        site: lease.site, number: lease.number,
+                        session: String(decoding: session.value, as: UTF8.self), heldUntilMs: lease.endMs))
                 }
-                return result
+                return true
             }
+            return result
         }
     }
 }

@@ -2,9 +2,6 @@ import StitchIdentity
 import StitchStore
 
 extension IdentityGraph {
-    /// Most events read to explain one person; larger persons are refused.
-    public static let explainEventsMax = 200_000
-
     /// Why `a` and `b` are (or are not) one person: a shortest chain of events
     /// and identifiers from `a` to `b`, or the guard that refused their link.
     ///
@@ -88,7 +85,7 @@ extension IdentityGraph {
         }
         var scanned = 0
         seq = count
-        while seq >= 1, scanned < 100_000 {
+        while seq >= 1, scanned < GraphLimits.explainConflictsScannedMax {
             if try matches(try conflict(seq)) { return try conflict(seq).reason }
             seq -= 1
             scanned += 1
@@ -105,7 +102,7 @@ public enum ExplainError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .personTooLarge(let events):
-            "the person has more than \(events) events; explain reads at most \(IdentityGraph.explainEventsMax)"
+            "the person has more than \(events) events; explain reads at most \(GraphLimits.explainEventsMax)"
         case .store(let message): "store error: \(message)"
         }
     }
@@ -135,7 +132,7 @@ private struct PersonLinks {
         for member in records.keys {
             try graph.forEachIndexedEvent(anchor: member, fromMs: .min, txn) { _, seq, _ in
                 seqs.append(seq)
-                guard seqs.count <= IdentityGraph.explainEventsMax else {
+                guard seqs.count <= GraphLimits.explainEventsMax else {
                     throw ExplainError.personTooLarge(events: seqs.count)
                 }
                 return true

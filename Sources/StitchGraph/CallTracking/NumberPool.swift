@@ -16,8 +16,6 @@ public struct NumberPool: Sendable, Equatable {
 
     /// The hold time of sites without a pool, and of pools that give none.
     public static let holdMsDefault: Int64 = 15 * 60 * 1000
-    /// Most dynamic numbers in one pool (`lease` scans them).
-    public static let dynamicNumbersMax = 10_000
 
     /// A pool with no numbers: leases still open for numbers the tracker shows
     /// on its own, with the default hold.
@@ -50,7 +48,7 @@ public struct NumberPool: Sendable, Equatable {
             guard seen.insert(value).inserted else { throw .duplicate(value) }
             return value
         }
-        guard dynamicNumbers.count <= Self.dynamicNumbersMax else {
+        guard dynamicNumbers.count <= GraphLimits.poolDynamicNumbersMax else {
             throw .tooManyNumbers(dynamicNumbers.count)
         }
         for raw in dynamicNumbers { self.dynamicNumbers.append(try number(raw, "dynamic")) }
@@ -93,7 +91,7 @@ public enum NumberPoolError: Error, Equatable, Sendable, CustomStringConvertible
         switch self {
         case .badNumber(let raw, let role, let reason): "\(role) number '\(raw)' is not a phone number: \(reason)"
         case .duplicate(let number): "\(number) appears twice in the pool"
-        case .tooManyNumbers(let count): "\(count) dynamic numbers; at most \(NumberPool.dynamicNumbersMax)"
+        case .tooManyNumbers(let count): "\(count) dynamic numbers; at most \(GraphLimits.poolDynamicNumbersMax)"
         }
     }
 }

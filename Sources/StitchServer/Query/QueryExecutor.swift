@@ -23,12 +23,6 @@ struct QueryExecutor {
     /// since a pool's office numbers are its site's junk phones.
     private var normalizers: NormalizerCache
 
-    /// Most persons in one batch lookup.
-    static let batchLookupPersonsMax = 1000
-    /// Merges per page: default and most.
-    static let mergesLimitDefault = 1000
-    static let mergesLimitMax = 10_000
-
     init(
         graph: IdentityGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
         configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
@@ -55,8 +49,8 @@ struct QueryExecutor {
                 return .lookup(try lookup(site: request.site, request.person, request.includeIdentifiers))
             case .batchLookup(let request):
                 try check(site: request.site, access)
-                guard request.persons.count <= Self.batchLookupPersonsMax else {
-                    throw QueryFailure(.invalidArgument, "at most \(Self.batchLookupPersonsMax) persons per batch lookup")
+                guard request.persons.count <= QueryLimits.batchLookupPersonsMax else {
+                    throw QueryFailure(.invalidArgument, "at most \(QueryLimits.batchLookupPersonsMax) persons per batch lookup")
                 }
                 var results: [Stitch_V1_LookupResponse] = []
                 results.reserveCapacity(request.persons.count)
@@ -153,7 +147,7 @@ struct QueryExecutor {
             fromMs: request.fromMs == 0 ? .min : request.fromMs,
             toMs: request.toMs == 0 ? .max : request.toMs,
             types: types,
-            limit: request.limit == 0 ? HistoryQuery.limitDefault : Int(request.limit),
+            limit: request.limit == 0 ? GraphLimits.historyEventsDefault : Int(request.limit),
             cursor: cursor,
             newestFirst: request.newestFirst,
             conversionContextMs: conversions?.contextMs
@@ -176,7 +170,7 @@ struct QueryExecutor {
         _ request: Stitch_V1_MergesSinceRequest, _ access: QueryAccess
     ) throws -> Stitch_V1_MergesSinceResponse {
         if request.site != 0 { try check(site: request.site, access) }
-        let limit = request.limit == 0 ? Self.mergesLimitDefault : min(Int(request.limit), Self.mergesLimitMax)
+        let limit = request.limit == 0 ? QueryLimits.mergesDefault : min(Int(request.limit), QueryLimits.mergesMax)
         var site: UInt32? = request.site == 0 ? nil : request.site
         if site == nil, let sites = access.sites, sites.count == 1 { site = sites.first }
         var records = try graph.merges(after: request.cursor, limit: limit, site: site)

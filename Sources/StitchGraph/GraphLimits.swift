@@ -1,0 +1,28 @@
+/// Every fixed bound of the identity graph, in one place (STYLE.md: limits
+/// on everything). Each one caps the work or memory of one read or write so
+/// that a huge person costs a clear error or a truncated answer, never an
+/// unbounded transaction. Configurable bounds (per-kind caps, a person's
+/// identifier limit) live in `Guards`.
+public enum GraphLimits {
+    /// History page size when the client asks for none.
+    public static let historyEventsDefault = 100
+    /// Largest history page; larger limits are clamped to it.
+    public static let historyEventsMax = 1000
+    /// Most events read to annotate one history page's conversions; a person
+    /// with more in the window is judged on the latest of them.
+    public static let conversionContextEventsMax = 20_000
+    /// Most events read to explain one person; larger persons are refused.
+    public static let explainEventsMax = 200_000
+    /// Most conflict records scanned (newest first) to say which guard
+    /// refused a link, when the refusal is not next to its cause.
+    public static let explainConflictsScannedMax = 100_000
+    /// Most dynamic numbers in one pool (`lease` scans them).
+    public static let poolDynamicNumbersMax = 10_000
+    /// Leases that started longer than this before a call are not scanned
+    /// for it: a session kept alive for a whole day is not one visit.
+    public static let leaseScanMs: Int64 = 24 * 3600 * 1000
+    /// LMDB's key size limit; identifier keys over it are refused.
+    public static let keyBytesMax = 511
+    /// Verification violations beyond this many are counted, not listed.
+    public static let violationsListedMax = 100
+}

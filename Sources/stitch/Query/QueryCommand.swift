@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// `stitch query …`: a command-line client of the query protocol.
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Ask a running Stitch server: lookup, history, explain, lease, pool, merges, stats.",
+        discussion: """
+            Prints for people by default and the protocol's JSON with --json. Exit \
+            status: 0 answered, 3 not found, 1 refused or unreachable.
+            """,
+        subcommands: [Lookup.self, History.self, Explain.self, Lease.self, Pool.self, Merges.self, Stats.self]
+    )
+}
