@@ -20,8 +20,13 @@ plugin="$PLUGIN_DIR/src/.build/release/protoc-gen-swift"
 if [ ! -x "$plugin" ]; then
   rm -rf "$PLUGIN_DIR/src"
   mkdir -p "$PLUGIN_DIR"
-  git clone --quiet https://github.com/apple/swift-protobuf.git "$PLUGIN_DIR/src"
-  git -C "$PLUGIN_DIR/src" checkout --quiet "$SWIFT_PROTOBUF_VERSION"
+  if [ -d .build/checkouts/swift-protobuf ]; then
+    # The package's own resolved checkout: works offline (a local mirror).
+    cp -r .build/checkouts/swift-protobuf "$PLUGIN_DIR/src"
+  else
+    git clone --quiet https://github.com/apple/swift-protobuf.git "$PLUGIN_DIR/src"
+    git -C "$PLUGIN_DIR/src" checkout --quiet "$SWIFT_PROTOBUF_VERSION"
+  fi
   (cd "$PLUGIN_DIR/src" && swift build -c release --product protoc-gen-swift)
 fi
 

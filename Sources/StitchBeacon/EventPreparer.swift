@@ -21,8 +21,8 @@ public struct EventPreparer: Sendable {
     /// - Parameter receivedMs: the server's time of arrival, stored with the event.
     public mutating func prepare(_ beacon: Stitch_V1_Beacon, receivedMs: Int64) -> PreparedEvent {
         let normalizer = normalizers.normalizer(site: beacon.site)
-        var rejected: [String] = []
-        let identifiers = Self.normalizedIdentifiers(of: beacon, normalizer: normalizer, rejected: &rejected)
+        var refused: [RefusedIdentifier] = []
+        let identifiers = Self.normalizedIdentifiers(of: beacon, normalizer: normalizer, refused: &refused)
         var trackingNumber: String?
         var callStartMs = beacon.timeMs
         var callerPhoneIndex: Int?
@@ -40,11 +40,12 @@ public struct EventPreparer: Sendable {
         }
         return PreparedEvent(
             site: beacon.site,
+            eventID: beacon.eventID,
             timeMs: beacon.timeMs,
             receivedMs: receivedMs,
             type: EventType(beacon.body),
             identifiers: identifiers,
-            rejectedCodes: rejected,
+            refused: refused,
             body: StoredBeacon.encode(beacon),
             trackingNumber: trackingNumber,
             callStartMs: callStartMs,
@@ -53,40 +54,42 @@ public struct EventPreparer: Sendable {
 
     /// The event's identifiers, normalized and without repeats: the explicit
     /// ones in order, then those derived from the body (proto/beacon.proto).
-    /// Rejected values are dropped and their codes collected. Public so that
+    /// Refused values are dropped and reported in `refused`. Public so that
     /// tools (the load harness) derive identifiers exactly as the writer does.
     public static func normalizedIdentifiers(
         of beacon: Stitch_V1_Beacon,
         normalizer: IdentifierNormalizer,
-        rejected: inout [String]
+        refused: inout [RefusedIdentifier]
     ) -> [NormalizedIdentifier] {
         var result: [NormalizedIdentifier] = []
         result.reserveCapacity(beacon.identifiers.count + 2)
-        func add(_ kind: IdentifierKind, _ raw: String, namespace: String? = nil) {
+        func add(_ kind: IdentifierKind, _ raw: String, namespace: String? = nil, field: @autoclosure () -> String) {
             do {
                 let identifier = try normalizer.normalize(kind, raw, namespace: namespace)
                 if !result.contains(identifier) { result.append(identifier) }
             } catch {
-                rejected.append(error.code)
+                refused.append(RefusedIdentifier(kind: kind, reason: error, field: field()))
             }
         }
-        for identifier in beacon.identifiers {
+        for (index, identifier) in beacon.identifiers.enumerated() {
             // Validated beacons carry known kinds only.
             guard let kind = IdentifierKind(identifier.kind) else { continue }
-            add(kind, identifier.value, namespace: identifier.namespace)
+            add(kind, identifier.value, namespace: identifier.namespace, field: "identifiers[\(index)]")
         }
         switch beacon.body {
         case .form(let form):
-            if !form.phone.isEmpty { add(.phone, form.phone) }
-            if !form.email.isEmpty { add(.email, form.email) }
+            if !form.phone.isEmpty { add(.phone, form.phone, field: "form.phone") }
+            if !form.email.isEmpty { add(.email, form.email, field: "form.email") }
         case .call(let call):
-            if !call.callerPhone.isEmpty { add(.phone, call.callerPhone) }
+            if !call.callerPhone.isEmpty { add(.phone, call.callerPhone, field: "call.caller_phone") }
         case .chat(let chat):
-            if !chat.chatID.isEmpty { add(.chat, chat.chatID, namespace: chat.provider) }
-            if !chat.phone.isEmpty { add(.phone, chat.phone) }
-            if !chat.email.isEmpty { add(.email, chat.email) }
+            if !chat.chatID.isEmpty { add(.chat, chat.chatID, namespace: chat.provider, field: "chat.chat_id") }
+            if !chat.phone.isEmpty { add(.phone, chat.phone, field: "chat.phone") }
+            if !chat.email.isEmpty { add(.email, chat.email, field: "chat.email") }
         case .deal(let deal):
-            if !deal.contactID.isEmpty { add(.crmContact, deal.contactID, namespace: deal.crm) }
+            if !deal.contactID.isEmpty {
+                add(.crmContact, deal.contactID, namespace: deal.crm, field: "deal.contact_id")
+            }
         case .visit, .hit, .numberShown, nil:
             break
         }

@@ -2,11 +2,18 @@ import StitchIdentity
 
 /// What one `apply` did, for metrics and logs.
 public struct ApplyReport: Sendable, Equatable {
-    /// Events stored (every beacon given is stored, even when some of its
-    /// identifiers were rejected or its unions refused).
+    /// Events stored (every event given except repeats, even when some of
+    /// its identifiers were refused or its unions refused).
     public var events = 0
     /// Sequence numbers of the stored events, in beacon order.
     public var eventSeqs: [UInt64] = []
+    /// Positions (in the events given) of events recognised as repeats of
+    /// stored ones by their event id: not stored again.
+    public var repeats: [Int] = []
+    /// Events with an id older than the dedup window: stored without dedup.
+    public var dedupOutsideWindow = 0
+    /// Remembered event ids forgotten because they left the window.
+    public var dedupPruned = 0
     /// Events stored with no valid identifier.
     public var unlinkedEvents = 0
     /// Identifier values refused by normalization, by rejection code.

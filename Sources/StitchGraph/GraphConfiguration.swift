@@ -22,11 +22,22 @@ public struct GraphConfiguration: Sendable {
     /// Keep leases and match calls to sessions (DESIGN.md §5). Off, calls
     /// link by the caller's phone only; there to measure what matching costs.
     public var callMatching: Bool
+    /// How long (in event time) an event id is remembered, so that a resent
+    /// beacon is stored once (see `BatchWriter+Dedup`).
+    public var dedupWindowMs: Int64
 
-    public init(defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:], callMatching: Bool = true) {
+    /// Seven days: longer than any client retries a batch.
+    public static let dedupWindowMsDefault: Int64 = 7 * 86_400_000
+
+    public init(
+        defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:], callMatching: Bool = true,
+        dedupWindowMs: Int64 = dedupWindowMsDefault
+    ) {
+        precondition(dedupWindowMs > 0, "the dedup window must be positive")
         self.defaultRules = defaultRules
         self.sites = sites
         self.callMatching = callMatching
+        self.dedupWindowMs = dedupWindowMs
     }
 
     /// The rules `site` is judged by.

@@ -2,7 +2,7 @@
 /// "counters" and rewritten by every batch in the same transaction, so they
 /// are always consistent with the tables.
 ///
-/// Layout: seven u64, little-endian, in the order of the properties.
+/// Layout: eight 64-bit integers, little-endian, in the order of the properties.
 struct GraphCounters: Equatable, Sendable {
     /// Next node id to assign; ids start at 1 (0 means "no node").
     var nextNode: UInt64 = 1
@@ -14,9 +14,12 @@ struct GraphCounters: Equatable, Sendable {
     var events: UInt64 = 0
     /// Events stored with no valid identifier (anchor 0).
     var unlinkedEvents: UInt64 = 0
+    /// The dedup window's clock: the latest event time seen (bounded by the
+    /// server's clock); `.min` before the first event with an id.
+    var dedupClockMs: Int64 = .min
 
     static let key = Array("counters".utf8)
-    static let byteCount = 56
+    static let byteCount = 64
 
     var identifiers: UInt64 { nextNode - 1 }
     var merges: UInt64 { nextMerge - 1 }
@@ -34,12 +37,15 @@ struct GraphCounters: Equatable, Sendable {
         persons = field(4)
         events = field(5)
         unlinkedEvents = field(6)
+        dedupClockMs = Int64(bitPattern: field(7))
     }
 
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.byteCount)
-        for value in [nextNode, nextEvent, nextMerge, nextConflict, persons, events, unlinkedEvents] {
+        for value in [
+            nextNode, nextEvent, nextMerge, nextConflict, persons, events, unlinkedEvents, UInt64(bitPattern: dedupClockMs),
+        ] {
             ByteCoding.appendLittleEndian(value, to: &bytes)
         }
         return bytes

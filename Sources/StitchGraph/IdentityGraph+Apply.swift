@@ -13,8 +13,8 @@ extension IdentityGraph {
     public func apply(_ events: [PreparedEvent]) throws -> ApplyReport {
         try environment.write { txn in
             var writer = BatchWriter(graph: self, counters: try counters(txn))
-            for event in events {
-                try writer.apply(event, txn)
+            for (index, event) in events.enumerated() {
+                try writer.apply(event, index: index, txn)
             }
             try writer.flush(txn)
             return writer.report
@@ -57,12 +57,18 @@ struct BatchWriter {
         scratchKey.reserveCapacity(GraphLimits.keyBytesMax)
     }
 
-    mutating func apply(_ event: PreparedEvent, _ txn: borrowing Transaction) throws {
+    mutating func apply(_ event: PreparedEvent, index: Int, _ txn: borrowing Transaction) throws {
+        let dedup = try dedupVerdict(event, txn)
+        if case .repeated = dedup {
+            report.repeats.append(index)
+            return
+        }
         let guards = guards(event.site)
         let identifiers = event.identifiers
-        for code in event.rejectedCodes { report.identifiersRejected[code, default: 0] += 1 }
+        for refusal in event.refused { report.identifiersRejected[refusal.reason.code, default: 0] += 1 }
         let seq = counters.nextEvent
         counters.nextEvent += 1
+        if case .remember = dedup { try remember(event, seq: seq, txn) }
 
         var eventNodes: [UInt64] = []
         eventNodes.reserveCapacity(identifiers.count)
@@ -120,6 +126,7 @@ struct BatchWriter {
         for event in pendingEvents {
             try txn.put(graph.tables.event, event.key, [event.type])
         }
+        try pruneDedup(txn)
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }
 

@@ -25,11 +25,11 @@ public final class IdentityGraph: Sendable {
     let leasedSessions: Mutex<Set<UInt64>>
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 4
+    public static let schemaVersion: UInt32 = 5
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call: Table
+        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup, dedupTime: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -56,7 +56,9 @@ public final class IdentityGraph: Sendable {
             lease: environment.table(StoreKeys.lease),
             leaseNumber: environment.table(StoreKeys.leaseNumber),
             callWait: environment.table(StoreKeys.callWait),
-            call: environment.table(StoreKeys.call)
+            call: environment.table(StoreKeys.call),
+            dedup: environment.table(StoreKeys.dedup),
+            dedupTime: environment.table(StoreKeys.dedupTime)
         )
         leasedSessions = Mutex([])
         try checkSchema(readOnly: storeOptions.readOnly)

@@ -13,7 +13,9 @@ import StitchIdentity
 /// lease    session node u64                    → LeaseRecord (the session's current lease)
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
-/// call     seq u64                             → stitch.v1.CallMatch (protobuf)
+/// call     seq u64                             → CallMatch (the graph's own encoding)
+/// dedup    site u32 | event id u64             → event time i64, seq u64 (LE)
+/// deduptime time* | site u32 | event id u64    → (empty): `dedup` in event-time order, for pruning
 /// ```
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
@@ -38,9 +40,38 @@ enum StoreKeys {
     static let log = "log"
     static let lease = "lease"
     static let leaseNumber = "leasenum"
+    static let dedup = "dedup"
+    static let dedupTime = "deduptime"
     static let callWait = "callwait"
     static let call = "call"
-    static let allTables = [ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call]
+    static let allTables = [
+        ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup, dedupTime,
+    ]
+
+    static func dedupKey(site: UInt32, eventID: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(12)
+        ByteCoding.appendBigEndian(site, to: &key)
+        ByteCoding.appendBigEndian(eventID, to: &key)
+        return key
+    }
+
+    static func dedupTimeKey(timeMs: Int64, site: UInt32, eventID: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(20)
+        ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
+        ByteCoding.appendBigEndian(site, to: &key)
+        ByteCoding.appendBigEndian(eventID, to: &key)
+        return key
+    }
+
+    static func decodeDedupTimeKey(_ key: UnsafeRawBufferPointer) -> (timeMs: Int64, site: UInt32, eventID: UInt64) {
+        (
+            ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)),
+            ByteCoding.bigEndian(key, at: 8, as: UInt32.self),
+            ByteCoding.bigEndian(key, at: 12, as: UInt64.self)
+        )
+    }
 
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {
         key.removeAll(keepingCapacity: true)

@@ -18,12 +18,21 @@ extension IdentifierNormalizer {
     /// provider or CRM) is lower-cased and the value is 1 to 128 printable ASCII
     /// characters with its case kept. The namespace comes from the argument or,
     /// when that is empty, from the value's text before its first `:`.
+    ///
+    /// A value that already starts with its own namespace and `:` is not
+    /// prefixed again: (`jivo`, `jivo:123`), (`jivo`, `123`) and (``, `jivo:123`)
+    /// are all `jivo:123`, so a provider hook and a tracker that write the id
+    /// differently still name one visitor, and normalizing is idempotent.
     func normalizeNamespaced(_ value: Substring, namespace: String?) throws(IdentifierRejection) -> String {
         var space = namespace.map { $0.trimmed } ?? ""
         var id = value
         if space.isEmpty {
             guard let colon = value.firstIndex(of: ":") else { throw .missingNamespace }
             space = value[..<colon]
+            id = value[value.index(after: colon)...].trimmed
+        } else if let colon = value.firstIndex(of: ":"),
+            value[..<colon].lowercased() == space.lowercased()
+        {
             id = value[value.index(after: colon)...].trimmed
         }
         let loweredSpace = space.lowercased()

@@ -7,6 +7,9 @@
 /// (`StitchBeacon.EventPreparer`) and leaves the single writer graph work only.
 public struct PreparedEvent: Sendable {
     public let site: UInt32
+    /// The sender's id of this event, unique within the site; 0 = none. The
+    /// graph stores an event with an id once (see `GraphConfiguration.dedupWindowMs`).
+    public let eventID: UInt64
     /// Event time (the sender's clock).
     public let timeMs: Int64
     /// The server's time of arrival, stored with the event.
@@ -14,8 +17,8 @@ public struct PreparedEvent: Sendable {
     public let type: EventType
     /// Normalized, without repeats; every one is linked to the others.
     public let identifiers: [NormalizedIdentifier]
-    /// Codes of identifiers refused by normalization (counted, not stored).
-    public let rejectedCodes: [String]
+    /// Identifier values refused by normalization (counted, not stored).
+    public let refused: [RefusedIdentifier]
     /// The encoded body, stored as given and returned by history reads.
     public let body: [UInt8]
     /// `number_shown` and calls: the tracking number in E.164.
@@ -29,17 +32,18 @@ public struct PreparedEvent: Sendable {
     public let sessionIndex: Int?
 
     public init(
-        site: UInt32, timeMs: Int64, receivedMs: Int64, type: EventType, identifiers: [NormalizedIdentifier],
-        rejectedCodes: [String] = [], body: [UInt8], trackingNumber: String? = nil, callStartMs: Int64? = nil,
+        site: UInt32, eventID: UInt64 = 0, timeMs: Int64, receivedMs: Int64, type: EventType,
+        identifiers: [NormalizedIdentifier], refused: [RefusedIdentifier] = [], body: [UInt8], trackingNumber: String? = nil, callStartMs: Int64? = nil,
         callerPhoneIndex: Int? = nil
     ) {
         precondition(callerPhoneIndex.map { identifiers.indices.contains($0) } ?? true, "caller phone out of range")
         self.site = site
+        self.eventID = eventID
         self.timeMs = timeMs
         self.receivedMs = receivedMs
         self.type = type
         self.identifiers = identifiers
-        self.rejectedCodes = rejectedCodes
+        self.refused = refused
         self.body = body
         self.trackingNumber = trackingNumber
         self.callStartMs = callStartMs ?? timeMs

@@ -152,8 +152,8 @@ public struct WorldEvaluation: Sendable {
         for eventIndex in scored {
             let beacon = world.events[eventIndex].beacon
             let normalizer = normalizers.normalizer(site: beacon.site)
-            var rejected: [String] = []
-            let identifiers = EventPreparer.normalizedIdentifiers(of: beacon, normalizer: normalizer, rejected: &rejected)
+            var refused: [RefusedIdentifier] = []
+            let identifiers = EventPreparer.normalizedIdentifiers(of: beacon, normalizer: normalizer, refused: &refused)
             // Each event is a node too, so an event with identifiers joins them.
             let node = parent.count
             parent.append(node)

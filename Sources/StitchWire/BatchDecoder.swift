@@ -21,6 +21,7 @@ public final class BatchDecoder {
     /// the server, and the client is told so). Otherwise every beacon is either
     /// in `beacons` or in `rejections`.
     public func decode(_ frame: Frame) throws(FrameError) -> DecodedBatch {
+        guard frame.header.sequence != 0 || frame.header.type != .batch else { throw .badSequence }
         let beaconsMax = limits.batchBeaconsMax
         let batch = try payloadDecoder.decode(
             frame,
@@ -39,6 +40,7 @@ public final class BatchDecoder {
                 decoded.rejections.append(BeaconRejection(index: index, reason: reason, detail: detail))
             } else {
                 decoded.beacons.append(beacon)
+                decoded.beaconIndexes.append(UInt32(index))
             }
         }
         return decoded
@@ -52,6 +54,8 @@ public struct DecodedBatch: Sendable {
     public var sequence: UInt64
     /// Beacons that passed validation, in batch order.
     public var beacons: [Stitch_V1_Beacon] = []
+    /// Each accepted beacon's position in the batch, from 0.
+    public var beaconIndexes: [UInt32] = []
     /// Beacons that did not, with why.
     public var rejections: [BeaconRejection] = []
 

@@ -35,6 +35,9 @@ public enum FrameError: Error, Hashable, Sendable {
     case tooManyBeacons(count: Int, max: Int)
     /// A batch with no beacons.
     case emptyBatch
+    /// A batch with sequence 0, which ERROR frames use for "header unreadable",
+    /// so its answer could not be told from one.
+    case badSequence
 
     /// Whether the byte stream is out of sync after this error.
     public var closesStream: Bool {
@@ -60,6 +63,7 @@ public enum FrameError: Error, Hashable, Sendable {
         case .malformedPayload: "malformed_payload"
         case .tooManyBeacons: "too_many_beacons"
         case .emptyBatch: "empty_batch"
+        case .badSequence: "bad_sequence"
         }
     }
 
@@ -79,6 +83,7 @@ public enum FrameError: Error, Hashable, Sendable {
         case .malformedPayload: .malformedPayload
         case .tooManyBeacons: .tooManyBeacons
         case .emptyBatch: .emptyBatch
+        case .badSequence: .badSequence
         }
     }
 
@@ -111,6 +116,7 @@ extension FrameError: CustomStringConvertible {
         case .malformedPayload(let detail): "malformed protobuf payload: \(detail)"
         case .tooManyBeacons(let count, let max): "\(count) beacons in one batch, over the limit of \(max)"
         case .emptyBatch: "batch holds no beacons"
+        case .badSequence: "batch sequence 0 is reserved (ERROR frames use it for an unreadable header); number batches from 1"
         }
     }
 }

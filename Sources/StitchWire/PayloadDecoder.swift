@@ -49,12 +49,22 @@ public final class PayloadDecoder {
         }
     }
 
+    /// Unknown fields are dropped while decoding, at every depth: they would
+    /// pass no per-field limit and be stored and served again (a 4 KB frame
+    /// of unknown fields once became a 4 MB stored beacon). A newer client's
+    /// fields are ignored by an older server, which is what proto3 promises.
+    private static let options: BinaryDecodingOptions = {
+        var options = BinaryDecodingOptions()
+        options.discardUnknownFields = true
+        return options
+    }()
+
     private static func message<M: Message>(
         _: M.Type,
         from bytes: UnsafeRawBufferPointer
     ) throws(FrameError) -> M {
         do {
-            return try M(serializedBytes: RawSpan(_unsafeBytes: bytes))
+            return try M(serializedBytes: RawSpan(_unsafeBytes: bytes), options: options)
         } catch {
             throw .malformedPayload(String(describing: error))
         }

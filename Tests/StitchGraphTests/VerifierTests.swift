@@ -29,7 +29,7 @@ import Testing
         let test = try populated()
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.isSound, "\(report.violations)")
-        #expect(report.checks.count == 10)
+        #expect(report.checks.count == 11)
         #expect(report.checks.first { $0.name == "nodes read" }?.count == Int(try test.graph.totals().identifiers))
         #expect(try test.graph.totals().conflicts > 0, "the fixture exercises refusals")
         #expect(try test.graph.totals().unlinkedEvents == 1)
@@ -103,5 +103,49 @@ import Testing
         }
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.violations.contains { $0.contains("listed nowhere") }, "\(report.violations)")
+    }
+}
+
+/// Exactly-once storage by event id, in the graph's own transaction.
+@Suite("Dedup by event id")
+struct DedupTests {
+    static func hit(_ eventID: UInt64, at timeMs: Int64) -> Stitch_V1_Beacon {
+        .with {
+            $0.site = 1
+            $0.timeMs = timeMs
+            $0.eventID = eventID
+            $0.identifiers = [.with {
+                $0.kind = .cookie
+                $0.value = "cookie-dedup-1"
+            }]
+            $0.hit = .init()
+        }
+    }
+
+    @Test("the window slides on event time: old ids are forgotten (pruned), later ones still caught, verify passes")
+    func windowSlidesAndPrunes() throws {
+        let test = try TestGraph(configuration: GraphConfiguration(dedupWindowMs: 10_000))
+        let now: Int64 = 1_767_225_600_000
+        #expect(try test.apply([Self.hit(1, at: now)], receivedMs: now).repeats.isEmpty)
+        #expect(try test.apply([Self.hit(1, at: now)], receivedMs: now).repeats == [0])
+        // 20 s later in event time: id 1 leaves the window and is pruned.
+        let later = try test.apply([Self.hit(2, at: now + 20_000)], receivedMs: now + 20_000)
+        #expect(later.dedupPruned == 1)
+        // Its resend is now older than the window: stored, and counted as such.
+        let old = try test.apply([Self.hit(1, at: now)], receivedMs: now + 20_000)
+        #expect(old.repeats.isEmpty && old.dedupOutsideWindow == 1 && old.events == 1)
+        #expect(try test.apply([Self.hit(2, at: now + 20_000)], receivedMs: now + 20_000).repeats == [0])
+        try test.reopen()
+        #expect(try test.apply([Self.hit(2, at: now + 20_000)], receivedMs: now + 21_000).repeats == [0], "kept across a restart")
+        #expect(try GraphVerifier(graph: test.graph).verify().isSound)
+    }
+
+    @Test("a far-future event time cannot push every id out of the window")
+    func futureTimeIsBounded() throws {
+        let test = try TestGraph(configuration: GraphConfiguration(dedupWindowMs: 7 * 86_400_000))
+        let now: Int64 = 1_767_225_600_000
+        try test.apply([Self.hit(1, at: now)], receivedMs: now)
+        try test.apply([Self.hit(2, at: 7_000_000_000_000)], receivedMs: now)  // year 2191
+        #expect(try test.apply([Self.hit(1, at: now)], receivedMs: now).repeats == [0])
     }
 }

@@ -140,6 +140,11 @@ import Testing
         ok(.chat, "v-5521", "jivo:v-5521", ns: "Jivo"),
         ok(.chat, "jivo:v-5521", "jivo:v-5521"),
         ok(.chat, "a:b", "jivo:a:b", ns: "jivo"),
+        // One canonical form however the namespace is written (FRAMING: never `jivo:jivo:123`).
+        ok(.chat, "jivo:123", "jivo:123", ns: "jivo"),
+        ok(.chat, "JIVO:123", "jivo:123", ns: "Jivo"),
+        ok(.chat, "jivo:777", "jivo:777"),
+        ok(.crmContact, "amocrm:C-88", "amocrm:C-88", ns: "amocrm"),
         ok(.crmContact, "C-88", "amocrm:C-88", ns: "amocrm"),
         ok(.crmContact, "bitrix24: 1009 ", "bitrix24:1009"),
         no(.chat, "v-5521", "missing_namespace"),

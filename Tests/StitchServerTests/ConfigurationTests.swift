@@ -1,5 +1,5 @@
 import Foundation
-import StitchServer
+@testable import StitchServer
 import StitchTesting
 import Testing
 
@@ -24,7 +24,7 @@ struct ConfigurationTests {
         let file = directory.appending("stitch.json")
         try Data("""
             {"_comment": "test", "ingest_port": 9000, "query_port": 9001, "durability": "nosync",
-             "tokens": [{"token": "t1", "sites": [3, 4], "name": "reports"}, {"token": "root"}]}
+             "tokens": [{"token": "t1", "sites": [3, 4], "name": "reports"}, {"token": "root", "admin": true}]}
             """.utf8).write(to: URL(fileURLWithPath: file))
         var configuration = ServerConfiguration()
         try ConfigurationKey.applyFile(file, to: &configuration)
@@ -63,5 +63,36 @@ struct ConfigurationTests {
         #expect(configuration.tokens.map(\.sites) == [[1, 2], []])
         #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("tokens=abc=0", to: &configuration) }
         #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("tokens=abc", to: &configuration) }
+    }
+
+    @Test("a token grant is admin only when it says so; every malformed grant stops the start, named", arguments: [
+        #"{"token": "t", "sites": 1, "name": "n"}"#,
+        #"{"token": "t", "sites": "1", "name": "n"}"#,
+        #"{"token": "t", "sites": [], "name": "n"}"#,
+        #"{"token": "t", "site": [1], "name": "n"}"#,
+        #"{"token": "t", "name": "n"}"#,
+        #"{"token": "t", "sites": [0], "name": "n"}"#,
+        #"{"token": "t", "sites": [true], "name": "n"}"#,
+        #"{"token": "t", "admin": 1, "name": "n"}"#,
+        #"{"token": "t", "admin": true, "sites": [1], "name": "n"}"#,
+    ])
+    func malformedTokenGrantsAreRefused(grant: String) throws {
+        let object = try JSONSerialization.jsonObject(with: Data(grant.utf8)) as! [String: Any]
+        do {
+            _ = try ConfigurationKey.tokenGrant(object)
+            Issue.record("accepted \(grant)")
+        } catch {
+            #expect("\(error)".contains("token \"n\""), "the message names the grant: \(error)")
+        }
+    }
+
+    @Test("admin grants: \"admin\": true or \"sites\": \"*\"; site grants list sites")
+    func explicitGrants() throws {
+        func grant(_ text: String) throws -> TokenGrant {
+            try ConfigurationKey.tokenGrant(JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any])
+        }
+        #expect(try grant(#"{"token": "a", "admin": true}"#).sites.isEmpty)
+        #expect(try grant(#"{"token": "a", "sites": "*"}"#).sites.isEmpty)
+        #expect(try grant(#"{"token": "a", "sites": [2, 5]}"#).sites == [2, 5])
     }
 }

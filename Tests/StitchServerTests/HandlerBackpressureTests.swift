@@ -26,7 +26,7 @@ struct HandlerBackpressureTests {
         let queue = IngestQueue(beaconsMax: 4096)
         var preparer = EventPreparer(rules: FixedJunkRules())
         let event = preparer.prepare(Stitch_V1_Beacon(), receivedMs: 0)
-        #expect(queue.offer(IngestItem(events: Array(repeating: event, count: 4096), sequence: 0, ack: .init(), replyTo: nil)) == .accepted)
+        #expect(queue.offer(IngestItem(events: Array(repeating: event, count: 4096), beaconIndexes: Array(0..<4096), sequence: 1, ack: .init(), replyTo: nil)) == .accepted)
         return queue
     }
 

@@ -1,4 +1,5 @@
 import StitchTesting
+import StitchWire
 import Testing
 
 @testable import StitchServer
@@ -23,6 +24,15 @@ struct IngestConnectionStateMachineTests {
 
     static func item(_ sequence: UInt64) -> IngestItem {
         IngestQueueTests.item(1, sequence: sequence)
+    }
+
+    /// `count` acks, as the writer would deliver them.
+    static func acks(_ count: Int, from first: UInt64 = 1) -> [BatchOutcome] {
+        (0..<UInt64(count)).map { .committed(sequence: first + $0, ack: .init()) }
+    }
+
+    static func error(_ code: Stitch_V1_FrameErrorCode = .checksumMismatch) -> Stitch_V1_FrameError {
+        .with { $0.code = code }
     }
 
     @Test("a batch that finds the queue full waits, holds reads, and goes in order once there is room")
@@ -57,8 +67,8 @@ struct IngestConnectionStateMachineTests {
         _ = state.batchArrived(Self.item(2), offer: queue.offer)
         #expect(!state.shutdownBegan().close, "two batches are still unanswered")
         #expect(!state.readRequested().read, "a stopping connection reads nothing")
-        #expect(!state.answered(1).close)
-        #expect(state.answered(1).close, "the last answer closes")
+        #expect(!state.answered(Self.acks(1)).close)
+        #expect(state.answered(Self.acks(1, from: 2)).close, "the last answer closes")
         #expect(!state.shutdownBegan().close, "the close is asked for once")
     }
 
@@ -69,15 +79,15 @@ struct IngestConnectionStateMachineTests {
         _ = state.batchArrived(Self.item(1), offer: queue.offer)
         _ = state.shutdownBegan()
         let arrivedWhileStopping = state.batchArrived(Self.item(2), offer: queue.offer)
-        #expect(arrivedWhileStopping.refuse.isEmpty, "a stopping connection queues nothing new; it waits its turn")
+        #expect(arrivedWhileStopping.write.isEmpty, "a stopping connection queues nothing new; it waits its turn")
         queue.answers = [.closed, .closed]
         let action = state.roomAvailable(offer: queue.offer)
-        #expect(action.refuse.map(\.sequence) == [1, 2])
+        #expect(Self.errorSequences(action) == [1, 2])
         #expect(action.close && !action.read)
 
         var fresh = IngestConnectionStateMachine()
         let refused = fresh.batchArrived(Self.item(3), offer: ScriptedQueue([.closed]).offer)
-        #expect(refused.refuse.map(\.sequence) == [3] && fresh.unanswered == 0)
+        #expect(Self.errorSequences(refused) == [3] && fresh.unanswered == 0)
     }
 
     @Test("a peer that goes away drops its waiting batches")
@@ -103,13 +113,17 @@ struct IngestConnectionStateMachineTests {
             }
             let queue = ScriptedQueue(answers)
             let action: IngestConnectionStateMachine.Action
-            switch generator.next() % 6 {
+            switch generator.next() % 7 {
             case 0, 1:
                 sequence += 1
                 action = state.batchArrived(Self.item(sequence), offer: queue.offer)
             case 2: action = state.roomAvailable(offer: queue.offer)
             case 3: action = state.readRequested()
-            case 4: action = state.answered(state.unanswered == 0 ? 0 : Int(generator.next() % UInt64(state.unanswered)) + 1)
+            case 4:
+                action = state.answered(
+                    Self.acks(state.unanswered == 0 ? 0 : Int(generator.next() % UInt64(state.unanswered)) + 1))
+            case 5 where generator.next() % 3 == 0:
+                action = state.frameRefused(Self.error(), sequence: 0)
             default: action = generator.next() % 10 == 0 ? state.shutdownBegan() : state.readRequested()
             }
             if action.close { closes += 1 }
@@ -118,5 +132,58 @@ struct IngestConnectionStateMachineTests {
             #expect(!action.read || (state.waiting.isEmpty && !state.stopping), "seed \(seed)")
         }
         #expect(closes <= 1, "seed \(seed): the close is asked for at most once")
+    }
+
+    /// The sequences of the replies an action writes, ERROR frames only.
+    static func errorSequences(_ action: IngestConnectionStateMachine.Action) -> [UInt64] {
+        action.write.compactMap { if case .error(_, let sequence) = $0 { sequence } else { nil } }
+    }
+
+    /// Every reply an action writes, as (kind, sequence).
+    static func written(_ action: IngestConnectionStateMachine.Action) -> [String] {
+        action.write.map {
+            switch $0 {
+            case .outcome(.committed(let sequence, _)): "ACK\(sequence)"
+            case .outcome(.refused(let sequence, _)): "REFUSED\(sequence)"
+            case .error(_, let sequence): "ERR\(sequence)"
+            }
+        }
+    }
+
+    @Test("replies go in frame order: an ERROR waits behind the ACKs of earlier batches")
+    func errorsWaitTheirTurn() {
+        var state = IngestConnectionStateMachine()
+        let queue = ScriptedQueue([])
+        var written: [String] = []
+        _ = state.batchArrived(Self.item(1), offer: queue.offer)
+        _ = state.batchArrived(Self.item(2), offer: queue.offer)
+        written += Self.written(state.frameRefused(Self.error(), sequence: 3))
+        _ = state.batchArrived(Self.item(4), offer: queue.offer)
+        written += Self.written(state.frameRefused(Self.error(), sequence: 5))
+        #expect(written.isEmpty, "nothing may overtake the unanswered batch 1")
+        written += Self.written(state.answered(Self.acks(2)))
+        #expect(written == ["ACK1", "ACK2", "ERR3"])
+        written += Self.written(state.answered(Self.acks(1, from: 4)))
+        #expect(written == ["ACK1", "ACK2", "ERR3", "ACK4", "ERR5"])
+        #expect(state.repliesOwed == 0)
+        #expect(Self.written(state.frameRefused(Self.error(), sequence: 6)) == ["ERR6"], "nothing owed: at once")
+    }
+
+    @Test("a client that does not read: reads stop while the socket is unwritable or too many replies are owed")
+    func unreadRepliesHoldReads() {
+        var state = IngestConnectionStateMachine(repliesOwedMax: 3)
+        let queue = ScriptedQueue([])
+        #expect(!state.writabilityChanged(false).read)
+        #expect(!state.readRequested().read, "unwritable: the read is held")
+        #expect(state.writabilityChanged(true).read, "writable again: the held read goes on")
+
+        _ = state.batchArrived(Self.item(1), offer: queue.offer)
+        _ = state.frameRefused(Self.error(), sequence: 2)
+        _ = state.frameRefused(Self.error(), sequence: 3)
+        #expect(state.repliesOwed == 3)
+        #expect(!state.readRequested().read, "three replies owed: no more frames are read")
+        let answered = state.answered(Self.acks(1))
+        #expect(Self.written(answered) == ["ACK1", "ERR2", "ERR3"])
+        #expect(answered.read, "the owed replies are written: reading resumes")
     }
 }

@@ -12,7 +12,9 @@ struct IngestQueueTests {
     static func item(_ beacons: Int, sequence: UInt64 = 0) -> IngestItem {
         var preparer = EventPreparer(rules: FixedJunkRules())
         let event = preparer.prepare(Stitch_V1_Beacon(), receivedMs: 0)
-        return IngestItem(events: Array(repeating: event, count: beacons), sequence: sequence, ack: .init(), replyTo: nil)
+        return IngestItem(
+            events: Array(repeating: event, count: beacons), beaconIndexes: Array(0..<UInt32(beacons)),
+            sequence: sequence, ack: .init(), replyTo: nil)
     }
 
     @Test("full by beacons, not batches; an empty queue takes any batch; a taken group frees room and wakes waiters")

@@ -41,6 +41,17 @@ public struct ConfigurationKey: Sendable {
             }, current: { $0.durability.rawValue }),
         int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
+        int("dedup_window_ms", "how long (event time) an event id is remembered to drop resent beacons", \.dedupWindowMs),
+        int("ingest_connections_max", "open TCP ingest connections, at most", \.ingestConnectionsMax),
+        int("query_connections_max", "open query connections, at most", \.queryConnectionsMax),
+        int("connections_per_address_max", "open connections from one address per port, at most",
+            \.connectionsPerAddressMax),
+        int("idle_timeout_ms", "close a connection silent this long with nothing owed", \.idleTimeoutMs),
+        int("partial_frame_timeout_ms", "close a connection whose begun frame is not whole within this",
+            \.partialFrameTimeoutMs),
+        int("ingest_replies_owed_max", "replies an ingest connection may owe before reads stop",
+            \.ingestRepliesOwedMax),
+        int("udp_inflated_bytes_max", "largest inflated UDP payload (zlib bomb bound)", \.udpInflatedBytesMax),
         ConfigurationKey(
             name: "junk_phones", help: "each site's own phones, never identifiers: SITE=PHONE,PHONE;SITE=…",
             apply: { (config, text) throws(ConfigurationError) in config.junkPhones = try parseJunkPhones(text) },
@@ -66,7 +77,8 @@ public struct ConfigurationKey: Sendable {
             help: "query tokens: TOKEN=SITE,SITE;TOKEN=* (empty: loopback clients only)",
             apply: { (config, text) throws(ConfigurationError) in config.tokens = try parseTokens(text) },
             current: { $0.tokens.map { "\($0.name)" }.joined(separator: ";") }),
-        int("query_in_flight_max", "responses a query connection gets per flush, at most", \.queryInFlightMax),
+        int("query_in_flight_max", "requests answered per flush on a query connection (HelloResponse.in_flight_max)",
+            \.queryInFlightMax),
         int("response_bytes_max", "largest query response payload", \.responseBytesMax),
         int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
         string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),
@@ -206,14 +218,57 @@ public struct ConfigurationKey: Sendable {
         return sites
     }
 
-    private static func tokenGrant(_ object: [String: Any]) throws(ConfigurationError) -> TokenGrant {
+    /// Whether a parsed JSON value was `true`/`false` (Foundation bridges
+    /// JSON booleans and numbers into NSNumber alike; `1 as? Bool` succeeds).
+    private static func isJSONBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
+    }
+
+    /// One grant of a config file's `tokens` list. Admin is said in so many
+    /// words (`"admin": true` or `"sites": "*"`); anything else must list
+    /// positive site numbers. A typo (`"site"`), a number or string where a
+    /// list belongs, or an empty list stops the start and names the grant,
+    /// since each of them used to make an admin token by accident.
+    static func tokenGrant(_ object: [String: Any]) throws(ConfigurationError) -> TokenGrant {
+        let label = (object["name"] as? String).map { "token \"\($0)\"" } ?? "a token grant"
+        func refuse(_ why: String) -> ConfigurationError {
+            .invalidValue(key: "tokens", value: label, reason: why)
+        }
         guard let token = object["token"] as? String, !token.isEmpty else {
-            throw .invalidValue(key: "tokens", value: "\(object)", reason: "each grant needs a non-empty \"token\"")
+            throw refuse("each grant needs a non-empty \"token\"")
         }
-        let sites = (object["sites"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.uint32Value }
-        if let rawSites = object["sites"] as? [Any], sites.count != rawSites.count || sites.contains(0) {
-            throw .invalidValue(key: "tokens", value: "\(rawSites)", reason: "sites are positive integers")
+        let known: Set<String> = ["token", "sites", "admin", "name"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw refuse("unknown field \"\(unknown)\" (fields: token, sites, admin, name)")
         }
-        return TokenGrant(token: token, sites: sites, name: object["name"] as? String ?? "")
+        let name = object["name"] as? String ?? ""
+        let admin: Bool
+        switch object["admin"] {
+        case nil: admin = false
+        case let flag as NSNumber where isJSONBoolean(flag): admin = flag.boolValue
+        default: throw refuse("\"admin\" is true or false")
+        }
+        switch object["sites"] {
+        case let star as String where star == "*":
+            return TokenGrant(token: token, sites: [], name: name)
+        case nil where admin:
+            return TokenGrant(token: token, sites: [], name: name)
+        case let list as [Any] where !admin:
+            var sites: [UInt32] = []
+            for item in list {
+                guard let number = item as? NSNumber, !isJSONBoolean(number),
+                    let site = UInt32(exactly: number.doubleValue), site > 0
+                else { throw refuse("\"sites\" lists positive site numbers; found \(item)") }
+                sites.append(site)
+            }
+            guard !sites.isEmpty else { throw refuse("\"sites\" is empty: list sites, or say \"admin\": true") }
+            return TokenGrant(token: token, sites: sites, name: name)
+        case nil:
+            throw refuse("no \"sites\": list the sites it may read, or say \"admin\": true (or \"sites\": \"*\")")
+        default:
+            throw refuse(admin
+                ? "an admin token lists no sites"
+                : "\"sites\" is a list of site numbers or \"*\"; found \(object["sites"]!)")
+        }
     }
 }

@@ -51,6 +51,29 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var syncIntervalMs = 1000
     /// Initial LMDB map size; the store grows it when nearly full.
     public var mapBytes = 1 << 30
+    /// How long (in event time) an event id is remembered: a beacon resent
+    /// within it is recognised and not stored again (FRAMING.md "Exactly once").
+    public var dedupWindowMs = Int(GraphConfiguration.dedupWindowMsDefault)
+
+    // MARK: Bounds against hostile or broken clients
+    /// Open TCP ingest connections, at most; more are closed at accept (counted).
+    public var ingestConnectionsMax = 1024
+    /// Open query connections, at most (HTTP has its own small limit, so
+    /// /healthz answers whatever the other ports hold).
+    public var queryConnectionsMax = 256
+    /// Open connections from one client address on each port, at most.
+    public var connectionsPerAddressMax = 64
+    /// A connection that sends nothing this long (with no reply owed) is closed.
+    public var idleTimeoutMs = 300_000
+    /// A frame begun must arrive whole within this long, or the connection is
+    /// closed (slowloris: many connections each holding a partial frame).
+    public var partialFrameTimeoutMs = 30_000
+    /// Replies an ingest connection may owe (unanswered batches and errors
+    /// queued behind them) before the server stops reading it.
+    public var ingestRepliesOwedMax = 1024
+    /// Largest inflated payload of a UDP datagram: a datagram is at most
+    /// ~1,400 bytes, so a large inflation is a bomb, and each one costs CPU.
+    public var udpInflatedBytesMax = 64 << 10
 
     /// Each site's own phone numbers (office, reception, call-tracking pool):
     /// junk as identifiers, so a visitor who types the office number on a
@@ -105,7 +128,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             sites[site] = rules
         }
-        return GraphConfiguration(sites: sites, callMatching: callMatching)
+        return GraphConfiguration(sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
     }
 
     /// Checks the values together; the message names the setting.

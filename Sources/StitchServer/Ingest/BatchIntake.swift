@@ -1,9 +1,11 @@
 import StitchBeacon
+import StitchIdentity
 import StitchWire
 
 /// The one path from a received frame to a writer-ready batch, shared by the
-/// TCP and UDP collectors: decode and validate the batch, count what was
-/// received and refused, prepare (normalize, encode) the accepted beacons.
+/// TCP and UDP collectors: decode and validate the batch, prepare (normalize,
+/// encode) the accepted beacons, refuse the ones no identifier survived, and
+/// count what was received and refused.
 ///
 /// Runs on an event loop; one per connection or socket, made in the
 /// channel's initializer (its decoder keeps a zlib stream and its preparer a
@@ -13,16 +15,24 @@ struct BatchIntake {
         case tcp, udp
     }
 
+    /// Most refused identifiers listed in one ack (all are counted): an ack
+    /// must stay far below the frame limit whatever the batch holds.
+    static let refusalsListedMax = 1000
+
     private let transport: Transport
     private let metrics: ServerMetrics
     private let clockMs: @Sendable () -> Int64
-    private let decoder = BatchDecoder()
+    private let decoder: BatchDecoder
     private var preparer: EventPreparer
 
-    init(transport: Transport, preparer: EventPreparer, metrics: ServerMetrics, clockMs: @escaping @Sendable () -> Int64) {
+    init(
+        transport: Transport, preparer: EventPreparer, metrics: ServerMetrics, limits: WireLimits = .standard,
+        clockMs: @escaping @Sendable () -> Int64
+    ) {
         self.transport = transport
         self.preparer = preparer
         self.metrics = metrics
+        self.decoder = BatchDecoder(limits: limits)
         self.clockMs = clockMs
     }
 
@@ -37,16 +47,59 @@ struct BatchIntake {
             return .failure(error)
         }
         metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
-        for rejection in batch.rejections {
+        var rejections = batch.rejections
+        var refusals: [Stitch_V1_IdentifierRefusal] = []
+        var refusalCount = 0
+        var events: [PreparedEvent] = []
+        var indexes: [UInt32] = []
+        events.reserveCapacity(batch.beacons.count)
+        indexes.reserveCapacity(batch.beacons.count)
+        let receivedMs = clockMs()
+        for (beacon, index) in zip(batch.beacons, batch.beaconIndexes) {
+            let event = preparer.prepare(beacon, receivedMs: receivedMs)
+            for refusal in event.refused {
+                refusalCount += 1
+                if refusals.count < Self.refusalsListedMax { refusals.append(.init(refusal, beaconIndex: index)) }
+            }
+            // A call may be placed by call tracking alone (a hidden caller);
+            // any other event with no identifier could never be found again.
+            if event.identifiers.isEmpty && event.type != .call {
+                rejections.append(BeaconRejection(
+                    index: Int(index), reason: .noIdentifiers,
+                    detail: event.refused.isEmpty
+                        ? "no identifier" : "every identifier was refused (see refused_identifiers)"))
+                continue
+            }
+            events.append(event)
+            indexes.append(index)
+        }
+        for rejection in rejections {
             metrics.beaconRejected(reason: rejection.reason.rawValue)
         }
-        let receivedMs = clockMs()
-        let events = batch.beacons.map { preparer.prepare($0, receivedMs: receivedMs) }
-        return .success(IngestItem(events: events, sequence: batch.sequence, ack: batch.ack, replyTo: replyTo))
+        rejections.sort { $0.index < $1.index }
+        let ack = Stitch_V1_BatchAck.with {
+            $0.accepted = UInt32(events.count)
+            $0.rejected = UInt32(rejections.count)
+            $0.rejections = rejections.map(\.wireMessage)
+            $0.refusedIdentifiers = refusals
+            $0.identifiersRefused = UInt32(refusalCount)
+        }
+        return .success(IngestItem(
+            events: events, beaconIndexes: indexes, sequence: batch.sequence, ack: ack, replyTo: replyTo))
     }
 
     /// Counts a frame refused before its batch could be decoded.
     func rejected(_ error: FrameError) {
         metrics.frameRejected(reason: error.code, transport: transport.rawValue)
+    }
+}
+
+extension Stitch_V1_IdentifierRefusal {
+    init(_ refusal: RefusedIdentifier, beaconIndex: UInt32) {
+        self.init()
+        index = beaconIndex
+        kind = Stitch_V1_IdentifierKind(refusal.kind)
+        reason = refusal.reason.code
+        field = refusal.field
     }
 }

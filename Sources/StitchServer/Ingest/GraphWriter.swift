@@ -24,6 +24,8 @@ final class GraphWriter: Sendable {
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
     private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    /// Where the store lives, to tell a full disk from other failures.
+    private let dataDirectory: String
 
     init(
         graph: IdentityGraph,
@@ -36,6 +38,7 @@ final class GraphWriter: Sendable {
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
+        self.dataDirectory = configuration.dataDirectory
         self.groupBeaconsMax = configuration.groupBeaconsMax
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
         self.syncIntervalNanoseconds =
@@ -94,25 +97,51 @@ final class GraphWriter: Sendable {
             let report = try graph.apply(events)
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
             record(report, beacons: events.count)
-            return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
+            return acks(of: group, repeats: report.repeats)
         } catch {
             // A store failure (disk full, map cannot grow) loses no accepted
             // data: the transaction is aborted and every sender is told its
             // batch was not stored, so it resends.
-            logger.error("group commit failed, \(group.count) batches refused: \(error)")
+            let reason = StoreFailure.describe(error, dataDirectory: dataDirectory)
+            logger.error("group commit failed, \(group.count) batches refused: \(reason)")
             metrics.counter(.commitFailures).increment()
             let refusal = Stitch_V1_FrameError.with {
-                $0.code = .overloaded
-                $0.message = "the store could not commit this batch (\(error)); resend it later"
+                $0.code = .storeUnavailable
+                $0.message = "the store could not commit this batch (\(reason)); nothing of it is stored, resend it later"
             }
             return group.map { .refused(sequence: $0.sequence, error: refusal) }
         }
     }
 
+    /// Each batch's ack, with the repeats the graph found among its events
+    /// (`repeats` holds positions in the group's events, ascending).
+    private func acks(of group: [IngestItem], repeats: [Int]) -> [BatchOutcome] {
+        var outcomes: [BatchOutcome] = []
+        outcomes.reserveCapacity(group.count)
+        var next = 0
+        var offset = 0
+        for item in group {
+            var ack = item.ack
+            let end = offset + item.events.count
+            while next < repeats.count, repeats[next] < end {
+                ack.repeatIndexes.append(item.beaconIndexes[repeats[next] - offset])
+                next += 1
+            }
+            ack.repeated = UInt32(ack.repeatIndexes.count)
+            ack.accepted -= ack.repeated
+            outcomes.append(.committed(sequence: item.sequence, ack: ack))
+            offset = end
+        }
+        return outcomes
+    }
+
     private func record(_ report: ApplyReport, beacons: Int) {
         metrics.groupCommits.increment()
         metrics.groupBeacons.record(beacons)
-        metrics.beaconsAccepted.increment(by: beacons)
+        metrics.beaconsAccepted.increment(by: beacons - report.repeats.count)
+        metrics.counter(.beaconsRepeated).increment(by: report.repeats.count)
+        metrics.counter(.dedupOutsideWindow).increment(by: report.dedupOutsideWindow)
+        metrics.counter(.dedupPruned).increment(by: report.dedupPruned)
         metrics.eventsStored.increment(by: report.events)
         metrics.merges.increment(by: report.merges)
         for (code, count) in report.identifiersRejected {

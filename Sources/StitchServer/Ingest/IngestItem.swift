@@ -9,9 +9,12 @@ struct IngestItem: Sendable {
     /// Beacons that passed validation, in batch order, prepared (normalized
     /// and encoded) on the event loop so the writer only does graph work.
     var events: [PreparedEvent]
+    /// Each event's position in its batch, from 0 (rejected beacons leave gaps).
+    var beaconIndexes: [UInt32]
     /// The frame's sequence, echoed in the ack.
     var sequence: UInt64
-    /// The ack to send once `beacons` are committed (counts and rejections).
+    /// The ack to send once `events` are committed (counts and rejections);
+    /// the writer adds the repeats it found.
     var ack: Stitch_V1_BatchAck
     /// Where the ack goes; `nil` for UDP, which is never answered.
     var replyTo: (any AckTarget)?

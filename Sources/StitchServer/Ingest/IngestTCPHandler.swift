@@ -11,12 +11,14 @@ import StitchWire
 /// Sits after a `ByteToMessageHandler(FrameDecoder())`, so it sees whole
 /// frames. It decodes and validates each batch on the event loop, hands it to
 /// the writer's queue, and writes the ack when the writer reports the commit.
-/// A refused frame is answered with an ERROR frame at once and the stream goes
-/// on; a fatal framing error (from the frame decoder) is answered and the
-/// connection closed.
+/// A refused frame is answered with an ERROR frame in its turn (after the
+/// replies owed to earlier frames) and the stream goes on; a fatal framing
+/// error (from the frame decoder) is answered and the connection closed.
 ///
 /// Backpressure: when the queue is full the batch waits here and the handler
-/// stops asking the socket for more bytes until the writer makes room.
+/// stops asking the socket for more bytes until the writer makes room; reads
+/// also stop while the client does not read its replies (the channel is not
+/// writable) or too many replies are owed.
 final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = ByteBuffer
@@ -27,12 +29,13 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var intake: BatchIntake
     private let metrics: ServerMetrics
     private let encoder = FrameEncoder()
-    private var state = IngestConnectionStateMachine()
+    private var state: IngestConnectionStateMachine
     private var context: ChannelHandlerContext?
     /// The Sendable face of this handler that the writer and the server use.
     private(set) var connection: IngestConnection?
 
-    init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics, logger: Logger) {
+    init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics, logger: Logger, repliesOwedMax: Int = 1024) {
+        self.state = IngestConnectionStateMachine(repliesOwedMax: repliesOwedMax)
         self.queue = queue
         self.intake = intake
         self.metrics = metrics
@@ -58,8 +61,13 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .success(let item):
             perform(state.batchArrived(item, offer: queue.offer))
         case .failure(let error):
-            writeError(error.wireMessage, sequence: frame.header.sequence)
+            perform(state.frameRefused(error.wireMessage, sequence: frame.header.sequence))
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        perform(state.writabilityChanged(context.channel.isWritable))
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -92,18 +100,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes the writer's outcomes for this connection's batches.
     func deliver(_ outcomes: [BatchOutcome]) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: outcomes.count * 48)
-        for outcome in outcomes {
-            switch outcome {
-            case .committed(let sequence, let ack):
-                try! encoder.encode(ack, type: .ack, sequence: sequence, into: &buffer)  // small: cannot break limits
-            case .refused(let sequence, let error):
-                try! encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
-            }
-        }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        perform(state.answered(outcomes.count))
+        perform(state.answered(outcomes))
     }
 
     /// Stop reading: the server is shutting down. Batches already queued are
@@ -120,7 +117,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Carrying out actions
 
     private func perform(_ action: IngestConnectionStateMachine.Action) {
-        for item in action.refuse { refuse(item) }
+        if !action.write.isEmpty { write(action.write) }
         if action.waitForRoom, let connection {
             queue.whenSpace { connection.retryWaiting() }
         }
@@ -135,15 +132,22 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A batch the server will not store: the server is stopping.
-    private func refuse(_ item: IngestItem) {
-        let message = Stitch_V1_FrameError.with {
-            $0.code = .overloaded
-            $0.message = "server is shutting down; resend this batch to a running server"
-            $0.closing = true
+    /// Writes replies in order, in one buffer and one flush.
+    private func write(_ replies: [IngestConnectionStateMachine.Reply]) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: replies.count * 48)
+        // Acks and errors are small (an ack lists at most 4,096 rejections and
+        // refusals of bounded size): they cannot break the frame limits.
+        for reply in replies {
+            switch reply {
+            case .outcome(.committed(let sequence, let ack)):
+                try! encoder.encode(ack, type: .ack, sequence: sequence, into: &buffer)
+            case .outcome(.refused(let sequence, let error)), .error(let error, let sequence):
+                if error.code == .overloaded { metrics.frameRejected(reason: "overloaded", transport: "tcp") }
+                try! encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
+            }
         }
-        metrics.frameRejected(reason: "overloaded", transport: "tcp")
-        writeError(message, sequence: item.sequence)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     private func writeError(_ message: Stitch_V1_FrameError, sequence: UInt64) {

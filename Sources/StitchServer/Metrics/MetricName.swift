@@ -34,6 +34,14 @@ public enum MetricName: String, CaseIterable, Sendable {
     case queryConnections = "stitch_query_connections"
     case leases = "stitch_leases_total"
     case leasePoolExhausted = "stitch_lease_pool_exhausted_total"
+    case beaconsRepeated = "stitch_beacons_repeated_total"
+    case dedupOutsideWindow = "stitch_dedup_outside_window_total"
+    case dedupPruned = "stitch_dedup_pruned_total"
+    case connectionsRefused = "stitch_connections_refused_total"
+    case connectionsTimedOut = "stitch_connections_timed_out_total"
+    case helloFailures = "stitch_hello_failures_total"
+    case staleReadersCleared = "stitch_stale_readers_cleared_total"
+    case udpKernelDrops = "stitch_udp_kernel_drops"
 
     /// The Prometheus name.
     public var name: String { rawValue }
@@ -48,6 +56,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .queryErrors: ["type", "code"]
         case .leases: ["kind"]
         case .leasePoolExhausted: ["site"]
+        case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         default: []
         }
     }
@@ -84,6 +93,14 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .queryConnections: "open query connections"
         case .leases: "lease answers, by kind"
         case .leasePoolExhausted: "lease requests answered with the fallback number, by site"
+        case .beaconsRepeated: "beacons recognised by their event id as already stored; not stored again"
+        case .dedupOutsideWindow: "beacons with an event id older than the dedup window, stored without dedup"
+        case .dedupPruned: "remembered event ids forgotten as they left the dedup window"
+        case .connectionsRefused: "connections closed at accept, by port and reason (limit, per_address)"
+        case .connectionsTimedOut: "connections closed for idling or for holding a partial frame, by port and reason"
+        case .helloFailures: "query hellos refused (wrong token, bad version)"
+        case .staleReadersCleared: "LMDB reader slots of dead processes freed by the periodic reader check"
+        case .udpKernelDrops: "datagrams the kernel dropped on the collector's UDP sockets (receive buffer full), from /proc/net/udp"
         }
     }
 }

@@ -277,7 +277,7 @@ public nonisolated enum Stitch_V1_BeaconRejectReason: SwiftProtobuf.Enum, Swift.
   /// some field over its byte limit
   case stringTooLong // = 5
 
-  /// nothing to link it to a person
+  /// no identifier survived normalization (see refused_identifiers); calls excepted
   case noIdentifiers // = 6
 
   /// an identifier with kind 0
@@ -366,8 +366,14 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
   case tooManyBeacons // = 12
   case emptyBatch // = 13
 
-  /// server is shutting down or cannot take more
+  /// server is shutting down (closing = true)
   case overloaded // = 14
+
+  /// the store could not commit (disk full, map cannot grow); nothing stored, resend later
+  case storeUnavailable // = 15
+
+  /// a BATCH with sequence 0 (0 is reserved for "header unreadable")
+  case badSequence // = 16
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -391,6 +397,8 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 12: self = .tooManyBeacons
     case 13: self = .emptyBatch
     case 14: self = .overloaded
+    case 15: self = .storeUnavailable
+    case 16: self = .badSequence
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -412,6 +420,8 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .tooManyBeacons: return 12
     case .emptyBatch: return 13
     case .overloaded: return 14
+    case .storeUnavailable: return 15
+    case .badSequence: return 16
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -433,6 +443,8 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     .tooManyBeacons,
     .emptyBatch,
     .overloaded,
+    .storeUnavailable,
+    .badSequence,
   ]
 
 }
@@ -450,9 +462,12 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
 ///   both become `1234567890.1600000000`.
 /// - ym_client_id: 6 to 20 digits.
 /// - cookie, session: 8 to 128 of `A-Z a-z 0-9 . _ : -`, case kept.
-/// - chat, crm_contact: `namespace` required (`[a-z0-9_-]{1,32}`, lower-cased);
-///   value 1 to 128 printable ASCII characters, case kept. The stored value is
-///   `namespace:value`.
+/// - chat, crm_contact: a namespace (`[a-z0-9_-]{1,32}`, lower-cased) and a
+///   value of 1 to 128 printable ASCII characters, case kept. The stored value
+///   is `namespace:value`. The namespace comes from `namespace` or, when that
+///   is empty, from the value's text before its first `:`; a value that already
+///   starts with its own `namespace:` is not prefixed twice. So (`jivo`, `123`),
+///   (``, `jivo:123`) and (`jivo`, `jivo:123`) are all `jivo:123`.
 /// - user_id: 1 to 128 printable ASCII characters, case kept.
 /// - Junk values are rejected for every kind: empty, `undefined`, `null`,
 ///   `none`, `nan`, `0`, `-1`, `anonymous`, `guest`, `[object Object]`,
@@ -502,8 +517,10 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
   /// at most 16
   public var identifiers: [Stitch_V1_Identifier] = []
 
-  /// Client-chosen id of this event, unique within the site; 0 = none. Stored
-  /// with the event so a retransmitted beacon can be recognised.
+  /// Client-chosen id of this event, unique within the site; 0 = none. A beacon
+  /// whose (site, event_id) was already stored is not stored again: its ack
+  /// lists it under `repeat_indexes` (FRAMING.md, "Exactly once"). Beacons
+  /// without an event id are stored every time they arrive.
   public var eventID: UInt64 = 0
 
   public var body: Stitch_V1_Beacon.OneOf_Body? = nil
@@ -794,18 +811,54 @@ public nonisolated struct Stitch_V1_BeaconRejection: Sendable {
 /// The payload of an ACK frame (frame type 2). Sent once the batch is durably
 /// committed (in `sync` mode) or applied (in `nosync` mode); the frame header's
 /// sequence is the batch's sequence.
+/// One identifier value the server refused (for a reason of normalization:
+/// junk, too short, no namespace, …). The beacon itself may still be stored
+/// under its other identifiers; if none is left it is rejected NO_IDENTIFIERS.
+public nonisolated struct Stitch_V1_IdentifierRefusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// position of the beacon in its batch, from 0
+  public var index: UInt32 = 0
+
+  public var kind: Stitch_V1_IdentifierKind = .unspecified
+
+  /// machine-readable code, e.g. `junk`, `too_short`, `missing_namespace`
+  public var reason: String = String()
+
+  /// where the value was: `identifiers[2]`, `form.phone`, `chat.chat_id`, …
+  public var field: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Stitch_V1_BatchAck: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// beacons stored
+  /// beacons stored by this batch
   public var accepted: UInt32 = 0
 
-  /// beacons refused; each one is listed below
+  /// beacons refused; each one is listed in `rejections`
   public var rejected: UInt32 = 0
 
   public var rejections: [Stitch_V1_BeaconRejection] = []
+
+  /// Beacons recognised as repeats of stored ones (same site and event_id):
+  /// not stored again. accepted + rejected + repeated = beacons in the batch.
+  public var repeated: UInt32 = 0
+
+  /// their positions in the batch, ascending
+  public var repeatIndexes: [UInt32] = []
+
+  /// In beacon order; at most 1,000 are listed, `identifiers_refused` counts all.
+  public var refusedIdentifiers: [Stitch_V1_IdentifierRefusal] = []
+
+  public var identifiersRefused: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -857,7 +910,7 @@ nonisolated extension Stitch_V1_BeaconRejectReason: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Stitch_V1_FrameErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0")
 }
 
 nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1502,9 +1555,54 @@ nonisolated extension Stitch_V1_BeaconRejection: SwiftProtobuf.Message, SwiftPro
   }
 }
 
+nonisolated extension Stitch_V1_IdentifierRefusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IdentifierRefusal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}kind\0\u{1}reason\0\u{1}field\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_IdentifierRefusal, rhs: Stitch_V1_IdentifierRefusal) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.field != rhs.field {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0\u{1}repeated\0\u{3}repeat_indexes\0\u{3}refused_identifiers\0\u{3}identifiers_refused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1515,6 +1613,10 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.accepted) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.rejected) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.rejections) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.repeated) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.repeatIndexes) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.refusedIdentifiers) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersRefused) }()
       default: break
       }
     }
@@ -1530,6 +1632,18 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.rejections.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.rejections, fieldNumber: 3)
     }
+    if self.repeated != 0 {
+      try visitor.visitSingularUInt32Field(value: self.repeated, fieldNumber: 4)
+    }
+    if !self.repeatIndexes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.repeatIndexes, fieldNumber: 5)
+    }
+    if !self.refusedIdentifiers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.refusedIdentifiers, fieldNumber: 6)
+    }
+    if self.identifiersRefused != 0 {
+      try visitor.visitSingularUInt32Field(value: self.identifiersRefused, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1537,6 +1651,10 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.accepted != rhs.accepted {return false}
     if lhs.rejected != rhs.rejected {return false}
     if lhs.rejections != rhs.rejections {return false}
+    if lhs.repeated != rhs.repeated {return false}
+    if lhs.repeatIndexes != rhs.repeatIndexes {return false}
+    if lhs.refusedIdentifiers != rhs.refusedIdentifiers {return false}
+    if lhs.identifiersRefused != rhs.identifiersRefused {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -64,7 +64,7 @@ public nonisolated enum Stitch_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseItera
   /// the request frame or payload was refused
   case badFrame // = 5
 
-  /// over the per-connection pipelining limit
+  /// reserved, never sent: over in_flight_max the server stops reading instead
   case tooManyInFlight // = 6
 
   /// narrow the request (limit, time range)
@@ -757,7 +757,9 @@ public nonisolated struct Stitch_V1_HelloResponse: Sendable {
   /// 1
   public var protocolVersion: UInt32 = 0
 
-  /// pipelined requests allowed per connection
+  /// Requests answered before the answers are flushed to the socket. A client
+  /// may pipeline more; while its unread answers fill the socket, the server
+  /// stops reading its requests (backpressure) rather than refusing them.
   public var inFlightMax: UInt32 = 0
 
   /// larger answers are refused with RESPONSE_TOO_LARGE

@@ -1,0 +1,75 @@
+import StitchIdentity
+import StitchStore
+
+/// Exactly-once storage of events that carry an event id (proto/FRAMING.md
+/// "Exactly once"): the writer remembers each stored (site, event id) in the
+/// same transaction as the event, so a batch resent after a lost ack, a
+/// crash or a reconnect is recognised however it is regrouped.
+///
+/// An id is remembered for `GraphConfiguration.dedupWindowMs` of event time.
+/// The window slides on the dedup clock: the latest event time the writer has
+/// seen, but never more than `GraphLimits.dedupClockSkewMs` past the server's
+/// own clock (one beacon dated 2199 must not forget every id). An event older
+/// than the window is stored without dedup (its id could already have been
+/// forgotten, so a "not seen" answer would be a guess) and counted. Entries
+/// that leave the window are pruned a bounded number per commit.
+extension BatchWriter {
+    /// What to do with an event's id.
+    enum DedupVerdict {
+        /// No id, or too old to judge: store, remember nothing.
+        case store
+        /// Seen before: do not store.
+        case repeated
+        /// New: store and remember under the event's seq.
+        case remember
+    }
+
+    /// Judges `event` against the ids stored so far (this transaction's too).
+    mutating func dedupVerdict(_ event: PreparedEvent, _ txn: borrowing Transaction) throws -> DedupVerdict {
+        guard event.eventID != 0 else { return .store }
+        let seen = min(event.timeMs, event.receivedMs &+ GraphLimits.dedupClockSkewMs)
+        counters.dedupClockMs = max(counters.dedupClockMs, seen)
+        guard event.timeMs >= dedupHorizonMs else {
+            report.dedupOutsideWindow += 1
+            return .store
+        }
+        if try txn.get(graph.tables.dedup, StoreKeys.dedupKey(site: event.site, eventID: event.eventID)) != nil {
+            return .repeated
+        }
+        return .remember
+    }
+
+    /// Remembers that `event` is stored as `seq`.
+    mutating func remember(_ event: PreparedEvent, seq: UInt64, _ txn: borrowing Transaction) throws {
+        var value: [UInt8] = []
+        value.reserveCapacity(16)
+        ByteCoding.appendLittleEndian(event.timeMs, to: &value)
+        ByteCoding.appendLittleEndian(seq, to: &value)
+        try txn.put(graph.tables.dedup, StoreKeys.dedupKey(site: event.site, eventID: event.eventID), value)
+        try txn.put(
+            graph.tables.dedupTime, StoreKeys.dedupTimeKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID), [])
+    }
+
+    /// Event times before this are outside the window.
+    var dedupHorizonMs: Int64 {
+        counters.dedupClockMs == .min ? .min : counters.dedupClockMs &- graph.configuration.dedupWindowMs
+    }
+
+    /// Forgets ids whose event time left the window, oldest first, at most
+    /// `GraphLimits.dedupPrunedPerCommitMax` per transaction.
+    mutating func pruneDedup(_ txn: borrowing Transaction) throws {
+        let horizon = dedupHorizonMs
+        var expired: [(key: [UInt8], site: UInt32, eventID: UInt64)] = []
+        try txn.scan(graph.tables.dedupTime) { key, _ in
+            let (timeMs, site, eventID) = StoreKeys.decodeDedupTimeKey(key)
+            guard expired.count < GraphLimits.dedupPrunedPerCommitMax, timeMs < horizon else { return false }
+            expired.append((Array(key), site, eventID))
+            return true
+        }
+        for entry in expired {
+            _ = try txn.delete(graph.tables.dedupTime, entry.key)
+            _ = try txn.delete(graph.tables.dedup, StoreKeys.dedupKey(site: entry.site, eventID: entry.eventID))
+        }
+        report.dedupPruned += expired.count
+    }
+}
