@@ -113,6 +113,11 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// The connection guard's timeouts.
+    var connectionTimeouts: ConnectionGuard.Timeouts {
+        .init(idle: .milliseconds(Int64(idleTimeoutMs)), partialFrame: .milliseconds(Int64(partialFrameTimeoutMs)))
+    }
+
     /// The graph's per-site rules: standard junk plus each site's own phones.
     public func graphConfiguration() throws(ConfigurationError) -> GraphConfiguration {
         var sites: [UInt32: SiteRules] = [:]
@@ -152,6 +157,16 @@ public struct ServerConfiguration: Sendable, Equatable {
             "4096...1048576 (a response is one frame)")
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
+        try check(dedupWindowMs >= 1000, "dedup_window_ms", "at least 1000 (one second)")
+        try check(ingestConnectionsMax >= 1, "ingest_connections_max", "at least 1")
+        try check(queryConnectionsMax >= 1, "query_connections_max", "at least 1")
+        try check(connectionsPerAddressMax >= 1, "connections_per_address_max", "at least 1")
+        try check(idleTimeoutMs >= 100, "idle_timeout_ms", "at least 100")
+        try check(partialFrameTimeoutMs >= 100, "partial_frame_timeout_ms", "at least 100")
+        try check(ingestRepliesOwedMax >= 1, "ingest_replies_owed_max", "at least 1")
+        try check(
+            udpInflatedBytesMax >= 1024 && udpInflatedBytesMax <= 4 << 20, "udp_inflated_bytes_max",
+            "1024...4194304")
         try check(uniquePeriodMs >= 0, "unique_period_ms", "not negative")
         try check(targetCallSeconds >= 0 && targetCallSeconds <= 86_400, "target_call_seconds", "0...86400")
         _ = try graphConfiguration()

@@ -9,19 +9,26 @@ extension StitchServer {
 
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (graph, clockMs) = (running.graph, clockMs)
+        let (graph, clockMs, configuration) = (running.graph, clockMs, configuration)
+        let limiter = ConnectionLimiter(
+            port: "ingest", connectionsMax: configuration.ingestConnectionsMax,
+            perAddressMax: configuration.connectionsPerAddressMax)
         return ServerBootstrap(group: running.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard limiter.admit(channel, metrics: metrics) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.eventLoop.makeCompletedFuture {
                     // One intake per connection: its decoder's zlib stream
                     // and its normalizer cache belong to one event loop.
                     let intake = BatchIntake(
                         transport: .tcp, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
-                    let handler = IngestTCPHandler(queue: queue, intake: intake, metrics: metrics, logger: logger)
+                    let handler = IngestTCPHandler(
+                        queue: queue, intake: intake, metrics: metrics, logger: logger,
+                        repliesOwedMax: configuration.ingestRepliesOwedMax)
                     try channel.pipeline.syncOperations.addHandlers([
+                        ConnectionGuard(port: "ingest", metrics: metrics, timeouts: configuration.connectionTimeouts),
                         ByteToMessageHandler(FrameDecoder()), handler,
                     ])
                     registry.insert(handler.connection!, for: channel)
@@ -38,6 +45,8 @@ extension StitchServer {
         let (queue, metrics) = (running.queue, metrics)
         let (graph, clockMs) = (running.graph, clockMs)
         let count = configuration.udpVectorReadCount
+        var udpLimits = WireLimits.standard
+        udpLimits.inflatedBytesMax = configuration.udpInflatedBytesMax
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(
@@ -55,7 +64,7 @@ extension StitchServer {
                             queue: queue,
                             intake: BatchIntake(
                                 transport: .udp, preparer: EventPreparer(rules: graph), metrics: metrics,
-                                clockMs: clockMs),
+                                limits: udpLimits, clockMs: clockMs),
                             metrics: metrics))
                 }
             }

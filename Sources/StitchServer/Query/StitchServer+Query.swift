@@ -7,13 +7,18 @@ extension StitchServer {
         let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let authority = TokenAuthority(grants: configuration.tokens)
+        let limiter = ConnectionLimiter(
+            port: "query", connectionsMax: configuration.queryConnectionsMax,
+            perAddressMax: configuration.connectionsPerAddressMax)
         return ServerBootstrap(group: running.queryGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard limiter.admit(channel, metrics: metrics) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
+                        ConnectionGuard(port: "query", metrics: metrics, timeouts: configuration.connectionTimeouts),
                         ByteToMessageHandler(FrameDecoder()),
                         QueryHandler(
                             executor: QueryExecutor(

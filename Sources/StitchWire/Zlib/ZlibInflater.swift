@@ -26,24 +26,41 @@ public final class ZlibInflater {
         inflateEnd(&stream)
     }
 
+    /// Output kept between calls; a larger buffer (grown for one big frame)
+    /// is released after its frame, so an idle connection holds little.
+    public static let retainedBytesMax = 64 << 10
+
     /// Inflates `input`, which must hold one whole zlib stream of exactly
     /// `expectedBytes` inflated bytes and nothing after it. The result is in
     /// `output[0..<expectedBytes]`.
+    ///
+    /// The output buffer grows with what zlib actually produces (doubling
+    /// from 64 KiB), never to the declared size up front: a 38-byte frame
+    /// that declares 4 MiB costs what it inflates to, not 4 MiB.
     public func inflate(_ input: UnsafeRawBufferPointer, expectedBytes: Int) throws(FrameError) {
         precondition(expectedBytes >= 0)
         guard inflateReset(&stream) == Z_OK else { preconditionFailure("inflateReset on a live stream") }
         let capacity = expectedBytes + 1
-        if output.count < capacity {
-            output = [UInt8](repeating: 0, count: capacity)
+        var size = min(capacity, max(output.count, Self.retainedBytesMax))
+        if output.count < size { output = [UInt8](repeating: 0, count: size) }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = UInt32(input.count)
+        var produced = 0
+        var status: Int32
+        while true {
+            status = output.withUnsafeMutableBytes { out in
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
+                stream.avail_out = UInt32(size - produced)
+                let status = CZlib.inflate(&stream, Z_FINISH)
+                produced = size - Int(stream.avail_out)
+                return status
+            }
+            // Out of room before the end of the stream: grow, up to the cap.
+            guard status == Z_BUF_ERROR || status == Z_OK, stream.avail_out == 0, size < capacity else { break }
+            size = min(capacity, size * 2)
+            output.append(contentsOf: repeatElement(0, count: size - output.count))
         }
-        let (status, produced, inputLeft) = output.withUnsafeMutableBytes { out in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = UInt32(input.count)
-            stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = UInt32(capacity)
-            let status = CZlib.inflate(&stream, Z_FINISH)
-            return (status, capacity - Int(stream.avail_out), Int(stream.avail_in))
-        }
+        let inputLeft = Int(stream.avail_in)
         stream.next_in = nil
         stream.next_out = nil
         if produced > expectedBytes {
@@ -69,8 +86,10 @@ public final class ZlibInflater {
         count: Int,
         _ body: (UnsafeRawBufferPointer) throws(FrameError) -> R
     ) throws(FrameError) -> R {
-        precondition(count < output.count, "asked for more than was inflated")
+        precondition(count <= output.count, "asked for more than was inflated")
         let inflated = output  // a local reference, so the span's lifetime is plain
+        // A buffer grown for one big frame goes once that frame is decoded.
+        defer { if output.count > Self.retainedBytesMax { output = [] } }
         return try inflated.span.extracting(0..<count).withUnsafeBytes { (bytes) throws(FrameError) in
             try body(bytes)
         }
