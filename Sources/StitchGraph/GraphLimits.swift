@@ -16,6 +16,9 @@ public enum GraphLimits {
     /// Most conflict records scanned (newest first) to say which guard
     /// refused a link, when the refusal is not next to its cause.
     public static let explainConflictsScannedMax = 100_000
+    /// Most merge records one `merges since` page scans when it filters by
+    /// site; the page's cursor still moves past them.
+    public static let mergesScannedMax = 50_000
     /// Most dynamic numbers in one pool (`lease` scans them).
     public static let poolDynamicNumbersMax = 10_000
     /// Leases that started longer than this before a call are not scanned

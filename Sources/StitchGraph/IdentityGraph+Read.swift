@@ -260,33 +260,49 @@ extension IdentityGraph {
     /// Merges after `cursor` (a merge seq; 0 for the first), oldest first,
     /// optionally of one site only.
     public func merges(after cursor: UInt64, limit: Int, site: UInt32? = nil) throws -> [MergeRecord] {
-        try records(of: tables.merge, after: cursor, limit: limit) { seq, value in
+        try mergesPage(after: cursor, limit: limit, site: site).merges
+    }
+
+    /// Like `merges`, but scans at most `GraphLimits.mergesScannedMax`
+    /// records and says how far it got, so a client following one quiet
+    /// site's feed moves forward without every poll rescanning the others.
+    public func mergesPage(
+        after cursor: UInt64, limit: Int, site: UInt32? = nil
+    ) throws -> (merges: [MergeRecord], scannedThrough: UInt64) {
+        let page = try records(of: tables.merge, after: cursor, limit: limit, scannedMax: GraphLimits.mergesScannedMax) {
+            seq, value in
             let merge = MergeRecord(seq: seq, decoding: value)
             return site == nil || merge.site == site ? merge : nil
         }
+        return (page.records, page.scannedThrough)
     }
 
     /// Refused unions after `cursor` (a conflict seq), oldest first.
     public func conflicts(after cursor: UInt64, limit: Int) throws -> [ConflictRecord] {
-        try records(of: tables.conflict, after: cursor, limit: limit) { seq, value in
+        try records(of: tables.conflict, after: cursor, limit: limit, scannedMax: .max) { seq, value in
             ConflictRecord(seq: seq, decoding: value)
-        }
+        }.records
     }
 
     /// Up to `limit` records of a seq-keyed table after `cursor`, oldest
-    /// first; `decode` returns `nil` for a record the caller skips.
+    /// first, from at most `scannedMax` scanned; `decode` returns `nil` for a
+    /// record the caller skips. `scannedThrough` is the last seq looked at.
     private func records<Record>(
-        of table: Table, after cursor: UInt64, limit: Int,
+        of table: Table, after cursor: UInt64, limit: Int, scannedMax: Int,
         _ decode: (_ seq: UInt64, _ value: UnsafeRawBufferPointer) -> Record?
-    ) throws -> [Record] {
+    ) throws -> (records: [Record], scannedThrough: UInt64) {
         try environment.read { txn in
             var result: [Record] = []
+            var scanned = 0
+            var last = cursor
             try txn.scan(table, from: StoreKeys.seqKey(cursor + 1)) { key, value in
-                guard result.count < limit else { return false }
-                if let record = decode(ByteCoding.bigEndian(key, at: 0, as: UInt64.self), value) { result.append(record) }
+                guard result.count < limit, scanned < scannedMax else { return false }
+                scanned += 1
+                last = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                if let record = decode(last, value) { result.append(record) }
                 return true
             }
-            return result
+            return (result, last)
         }
     }
 

@@ -81,6 +81,11 @@ public final class IdentityGraph: Sendable {
         environment.info()
     }
 
+    /// Frees reader slots of dead processes (see `Environment.clearStaleReaders`).
+    public func clearStaleReaders() throws(StoreError) -> Int {
+        try environment.clearStaleReaders()
+    }
+
     /// Reader slots of dead processes freed when the store was opened.
     public var staleReadersCleared: Int {
         environment.staleReadersCleared

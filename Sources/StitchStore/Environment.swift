@@ -97,6 +97,16 @@ public final class Environment: @unchecked Sendable {
         return table
     }
 
+    /// Frees reader slots of processes that died holding a read transaction
+    /// (a SIGKILLed `stitch verify`): such a slot pins the oldest snapshot,
+    /// so no freed page could be reused and the file would only grow.
+    /// Returns how many were freed.
+    public func clearStaleReaders() throws(StoreError) -> Int {
+        var dead: Int32 = 0
+        try check(mdb_reader_check(env, &dead), "mdb_reader_check")
+        return Int(dead)
+    }
+
     /// Flushes committed data to disk (for `nosync` durability).
     public func sync() throws(StoreError) {
         try mapLock.withReadLock { () throws(StoreError) in

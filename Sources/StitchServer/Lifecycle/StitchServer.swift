@@ -57,6 +57,7 @@ public final class StitchServer: Service, Sendable {
         var ingestConnections: ConnectionRegistry<IngestConnection>
         var queryConnections: ConnectionRegistry<any Channel>
         var ports: BoundPorts
+        var housekeeping: RepeatedTask?
     }
 
     /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
@@ -142,6 +143,9 @@ public final class StitchServer: Service, Sendable {
             try? await queryGroup.shutdownGracefully()
             throw error
         }
+        running.housekeeping = Housekeeping(
+            graph: graph, metrics: metrics, logger: logger, udpPort: running.ports.ingest
+        ).start(on: queryGroup.any())
         state.withLockedValue { $0 = .running(running) }
         healthy.store(true, ordering: .relaxed)
         logStarted(running, loops: loops, staleReaders: graph.staleReadersCleared)
@@ -201,6 +205,12 @@ public final class StitchServer: Service, Sendable {
         logger.info("shutting down: no new connections or datagrams; draining \(running.queue.depth) queued beacons")
         for channel in running.listeners + running.udpSockets {
             try? await channel.close()
+        }
+        if let housekeeping = running.housekeeping {
+            // Awaited: a chore running now must finish before the store closes.
+            let cancelled = running.queryGroup.any().makePromise(of: Void.self)
+            housekeeping.cancel(promise: cancelled)
+            try? await cancelled.futureResult.get()
         }
         let connections = running.ingestConnections.all()
         for connection in connections { connection.beginShutdown() }

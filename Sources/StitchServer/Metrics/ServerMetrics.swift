@@ -34,6 +34,7 @@ public final class ServerMetrics: Sendable {
     let mapBytes: CoreMetrics.Gauge
     let ingestConnections: CoreMetrics.Meter
     let queryConnections: CoreMetrics.Meter
+    let udpKernelDrops: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -68,6 +69,7 @@ public final class ServerMetrics: Sendable {
         mapBytes = CoreMetrics.Gauge(label: MetricName.mapBytes.name, factory: factory)
         ingestConnections = CoreMetrics.Meter(label: MetricName.ingestConnections.name, factory: factory)
         queryConnections = CoreMetrics.Meter(label: MetricName.queryConnections.name, factory: factory)
+        udpKernelDrops = CoreMetrics.Gauge(label: MetricName.udpKernelDrops.name, factory: factory)
         for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDroppedBeacons, tcpBatches, eventsStored,
                        merges, groupCommits] {
             counters.withLockedValue { $0[metric.key] = metric }

@@ -53,6 +53,19 @@ struct QueryConnectionStateMachine {
         }
     }
 
+    /// Wrong hellos on this connection so far.
+    private(set) var helloFailures = 0
+    /// After this many wrong hellos the connection is closed: guessing tokens
+    /// costs a reconnect each few tries, and every failure is logged.
+    static let helloFailuresMax = 3
+
+    /// A hello was refused (wrong token or version); true when the
+    /// connection must close after answering it.
+    mutating func helloRefused() -> Bool {
+        helloFailures += 1
+        return helloFailures >= Self.helloFailuresMax
+    }
+
     /// The hello was accepted under `access`.
     mutating func helloAccepted(_ access: QueryAccess) {
         precondition(phase == .awaitingHello, "a second hello was accepted")

@@ -19,6 +19,8 @@ struct QueryExecutor {
     /// Conversion flags when a history request leaves them 0.
     let uniquePeriodMs: Int64
     let targetCallSeconds: UInt32
+    /// Largest response payload; a batch lookup stops building past it.
+    let responseBytesMax: Int
     /// Normalizers per site; rebuilt when a pool changes (on any connection),
     /// since a pool's office numbers are its site's junk phones.
     private var normalizers: NormalizerCache
@@ -34,6 +36,7 @@ struct QueryExecutor {
         self.clockMs = clockMs
         uniquePeriodMs = Int64(configuration.uniquePeriodMs)
         targetCallSeconds = UInt32(configuration.targetCallSeconds)
+        responseBytesMax = configuration.responseBytesMax
     }
 
     /// The response body for `request`, which must not be `hello`.
@@ -54,12 +57,24 @@ struct QueryExecutor {
                 }
                 var results: [Stitch_V1_LookupResponse] = []
                 results.reserveCapacity(request.persons.count)
+                // Sized while built: a batch of huge persons stops at the
+                // response limit instead of building gigabytes first.
+                var bytes = 0
                 for person in request.persons {
+                    let result: Stitch_V1_LookupResponse
                     do {
-                        results.append(try lookup(site: request.site, person, request.includeIdentifiers))
+                        result = try lookup(site: request.site, person, request.includeIdentifiers)
                     } catch let failure as QueryFailure where failure.code == .invalidArgument {
-                        results.append(.with { $0.error = failure.wireMessage })
+                        result = .with { $0.error = failure.wireMessage }
                     }
+                    let encoded: [UInt8] = try result.serializedBytes()
+                    bytes += encoded.count + 4
+                    guard bytes <= responseBytesMax else {
+                        throw QueryFailure(
+                            .responseTooLarge,
+                            "the answer passed \(responseBytesMax) bytes at person \(results.count + 1) of \(request.persons.count); ask for fewer persons or without identifiers")
+                    }
+                    results.append(result)
                 }
                 return .batchLookup(.with { $0.results = results })
             case .history(let request):
@@ -173,10 +188,10 @@ struct QueryExecutor {
         let limit = request.limit == 0 ? QueryLimits.mergesDefault : min(Int(request.limit), QueryLimits.mergesMax)
         var site: UInt32? = request.site == 0 ? nil : request.site
         if site == nil, let sites = access.sites, sites.count == 1 { site = sites.first }
-        var records = try graph.merges(after: request.cursor, limit: limit, site: site)
+        var (records, scannedThrough) = try graph.mergesPage(after: request.cursor, limit: limit, site: site)
         // The page's cursor is the last merge scanned, so a page filtered down
-        // for a multi-site token still moves the client forward.
-        let next = records.last?.seq ?? request.cursor
+        // (one quiet site, or a multi-site token) still moves the client forward.
+        let next = scannedThrough
         if site == nil, let sites = access.sites { records.removeAll { !sites.contains($0.site) } }
         return .with {
             $0.merges = records.map(Stitch_V1_Merge.init)

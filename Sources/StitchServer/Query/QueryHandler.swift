@@ -33,6 +33,8 @@ final class QueryHandler: ChannelDuplexHandler {
     private let encoder = FrameEncoder()
     private var state: QueryConnectionStateMachine
     private var timers: [String: CoreMetrics.Timer] = [:]
+    /// Too many wrong hellos: answer the last one, then close; read no more.
+    private var closeAfterAnswer = false
 
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
          logger: Logger) {
@@ -45,6 +47,7 @@ final class QueryHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closeAfterAnswer else { return }
         let frame = unwrapInboundIn(data)
         let start = ContinuousClock.now
         let requestID = frame.header.sequence
@@ -60,6 +63,11 @@ final class QueryHandler: ChannelDuplexHandler {
         }
         write(body, requestID: requestID, context: context)
         timer(type).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        if closeAfterAnswer {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -135,7 +143,18 @@ final class QueryHandler: ChannelDuplexHandler {
         guard hello.protocolVersion <= 1 else {
             throw QueryFailure(.unsupported, "protocol version \(hello.protocolVersion); this server speaks 1")
         }
-        let granted = try authority.authenticate(token: hello.token, remote: context.remoteAddress).get()
+        let granted: QueryAccess
+        switch authority.authenticate(token: hello.token, remote: context.remoteAddress) {
+        case .success(let access): granted = access
+        case .failure(let failure):
+            metrics.counter(.helloFailures).increment()
+            let closing = state.helloRefused()
+            let remote = context.remoteAddress.map { "\($0)" } ?? "?"
+            logger.warning(
+                "query hello refused from \(remote) (client '\(hello.clientName)'): \(failure.message)\(closing ? "; closing after \(state.helloFailures) failures" : "")")
+            if closing { closeAfterAnswer = true }
+            throw failure
+        }
         state.helloAccepted(granted)
         logger.debug("query client '\(hello.clientName)' authenticated as \(granted.name)")
         return .with {
