@@ -68,8 +68,9 @@ final class ConnectionGuard: ChannelDuplexHandler {
         let wasPartial = isPartial
         follow(bytes)
         if isPartial && !wasPartial {
-            partialFrameTimer = context.eventLoop.scheduleTask(in: timeouts.partialFrame) { [weak self] in
-                self?.timedOut(context: context, reason: "partial_frame")
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            partialFrameTimer = context.eventLoop.scheduleTask(in: timeouts.partialFrame) {
+                bound.value.handler.timedOut(context: bound.value.context, reason: "partial_frame")
             }
         } else if !isPartial {
             partialFrameTimer?.cancel()
@@ -105,13 +106,15 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     private func scheduleIdleCheck(context: ChannelHandlerContext, after delay: TimeAmount) {
-        idleCheck = context.eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            let quiet = NIODeadline.now() - lastReadAt
-            if quiet >= timeouts.idle {
-                timedOut(context: context, reason: "idle")
+        // Timers hold the handler until they fire or `channelInactive` cancels them.
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            let quiet = NIODeadline.now() - handler.lastReadAt
+            if quiet >= handler.timeouts.idle {
+                handler.timedOut(context: context, reason: "idle")
             } else {
-                scheduleIdleCheck(context: context, after: timeouts.idle - quiet)
+                handler.scheduleIdleCheck(context: context, after: handler.timeouts.idle - quiet)
             }
         }
     }

@@ -45,8 +45,11 @@ extension StitchServer {
         let (queue, metrics) = (running.queue, metrics)
         let (graph, clockMs) = (running.graph, clockMs)
         let count = configuration.udpVectorReadCount
-        var udpLimits = WireLimits.standard
-        udpLimits.inflatedBytesMax = configuration.udpInflatedBytesMax
+        let udpLimits = {
+            var limits = WireLimits.standard
+            limits.inflatedBytesMax = configuration.udpInflatedBytesMax
+            return limits
+        }()
         return DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(

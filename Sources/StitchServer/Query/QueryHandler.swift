@@ -64,8 +64,9 @@ final class QueryHandler: ChannelDuplexHandler {
         write(body, requestID: requestID, context: context)
         timer(type).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         if closeAfterAnswer {
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                context.close(promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
             }
         }
     }

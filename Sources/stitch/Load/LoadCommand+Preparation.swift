@@ -52,7 +52,13 @@ extension LoadCommand {
         var frames: [ByteBuffer] = []
         frames.reserveCapacity(batches)
         for sequence in 1...batches {
-            let beacons = Stitch_V1_BeaconBatch.with { $0.beacons = (0..<batch).map { _ in traffic.next() } }
+            let beacons = Stitch_V1_BeaconBatch.with {
+                $0.beacons = (0..<batch).map { _ in
+                    var beacon = traffic.next()
+                    if noEventIds { beacon.eventID = 0 }
+                    return beacon
+                }
+            }
             var buffer = ByteBufferAllocator().buffer(capacity: 64 * batch)
             try encoder.encode(beacons, type: .batch, sequence: UInt64(sequence), compressed: !noCompress, into: &buffer)
             frames.append(buffer)

@@ -65,6 +65,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(help: "Send frames uncompressed.")
     var noCompress = false
 
+    @Flag(help: "Send simple traffic without event ids (no dedup work on the server), to measure what dedup costs.")
+    var noEventIds = false
+
     @Option(help: "Sites in the synthetic traffic.")
     var sites = 4
 

@@ -1,0 +1,122 @@
+import Foundation
+import NIOCore
+import StitchClient
+import StitchTesting
+import StitchWire
+import Testing
+
+/// Effectively-exactly-once ingest, proved the hard way: a real `stitch serve`
+/// is SIGKILLed at random moments while a client pipelines batches and, after
+/// each restart, resends every batch it holds no ack for. Batches the server
+/// committed but could not acknowledge come back as repeats. At the end every
+/// beacon must be stored exactly once. `STITCH_KILL_CYCLES` sets the number of
+/// kills (20 by default, as CI runs it; `ops/kill-test.sh` runs more).
+@Suite("Exactly once under SIGKILL")
+struct ExactlyOnceKillTests {
+    static let beaconsPerBatch = 20
+
+    /// Batch `number`'s beacons: each with its own cookie and event id.
+    static func batch(_ number: Int) -> [Stitch_V1_Beacon] {
+        (0..<beaconsPerBatch).map { i in
+            let id = number * beaconsPerBatch + i + 1
+            return .with {
+                $0.site = 1
+                $0.timeMs = 1_767_225_600_000 + Int64(id)
+                $0.eventID = UInt64(id)
+                $0.identifiers = [.with {
+                    $0.kind = .cookie
+                    $0.value = "cookie-once-\(id)"
+                }]
+                $0.hit = .with { $0.url = "https://a.example/\(id)" }
+            }
+        }
+    }
+
+    /// What the client knows of its batches.
+    struct Ledger {
+        var unacked: [Int] = []
+        var nextBatch = 0
+        var acks = 0
+        var resent = 0
+        var repeatsReported = 0
+    }
+
+    /// Runs one client session against a server that may be killed at any
+    /// moment: resend the unacked batches, then send `newBatches` new ones,
+    /// pipelined; returns once every reply has settled (acked or failed).
+    static func runOnce(port: Int, ledger: inout Ledger, newBatches: Int) async {
+        ledger.resent += ledger.unacked.count
+        let toSend = ledger.unacked + Array(ledger.nextBatch..<(ledger.nextBatch + newBatches))
+        ledger.nextBatch += newBatches
+        ledger.unacked = []
+        guard let ingest = try? await IngestClient.connect(host: "127.0.0.1", port: port) else {
+            ledger.unacked = toSend  // killed before we got in
+            return
+        }
+        var inFlight: [(number: Int, reply: EventLoopFuture<IngestReply>)] = []
+        for (index, number) in toSend.enumerated() {
+            inFlight.append((number, ingest.send(batch(number), sequence: UInt64(index + 1))))
+            if inFlight.count >= 8 { await settle(inFlight.removeFirst(), &ledger) }
+        }
+        for entry in inFlight { await settle(entry, &ledger) }
+        await ingest.close()
+    }
+
+    static func settle(_ entry: (number: Int, reply: EventLoopFuture<IngestReply>), _ ledger: inout Ledger) async {
+        if case .ack(let ack)? = try? await entry.reply.get() {
+            #expect(ack.rejected == 0)
+            #expect(ack.accepted + ack.repeated == UInt32(beaconsPerBatch))
+            ledger.acks += 1
+            ledger.repeatsReported += Int(ack.repeated)
+        } else {
+            ledger.unacked.append(entry.number)
+        }
+    }
+
+    @Test("SIGKILL at random moments, resend everything unacked: every beacon is stored exactly once")
+    func everyBeaconOnce() async throws {
+        let cycles = ProcessInfo.processInfo.environment["STITCH_KILL_CYCLES"].flatMap(Int.init) ?? 20
+        var random = SeededGenerator.forTest("exactly once under SIGKILL")
+        let seed = random.state
+        let directory = try TemporaryDirectory("stitch-once")
+        defer { directory.remove() }
+        var ledger = Ledger()
+        for _ in 0..<cycles {
+            let serve = try ServeProcessTests.ServeProcess(directory: directory)
+            let pid = serve.process.processIdentifier
+            let delayMs = Int(random.next() % 200)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delayMs)) { kill(pid, SIGKILL) }
+            await Self.runOnce(port: serve.ports["ingest"]!, ledger: &ledger, newBatches: 60)
+            serve.process.waitUntilExit()
+        }
+        // A last life without a kill: resend until nothing is unacked.
+        let serve = try ServeProcessTests.ServeProcess(directory: directory)
+        var rounds = 0
+        repeat {
+            await Self.runOnce(port: serve.ports["ingest"]!, ledger: &ledger, newBatches: 0)
+            rounds += 1
+        } while !ledger.unacked.isEmpty && rounds < 5
+        #expect(ledger.unacked.isEmpty, "seed \(seed): every batch is acked in the end")
+
+        let total = ledger.nextBatch * Self.beaconsPerBatch
+        let query = try await QueryClient.connect(host: "127.0.0.1", port: serve.ports["query"]!)
+        let events = try await query.stats().events
+        print("exactly once: \(cycles) SIGKILLs, \(total) beacons in \(ledger.nextBatch) batches, \(ledger.resent) batches resent, \(ledger.repeatsReported) beacons reported as repeats, \(events) stored (seed \(seed))")
+        #expect(events == UInt64(total), "seed \(seed): \(events) events stored for \(total) beacons")
+        // Each beacon is found (its own cookie); with the count equal, each is there exactly once.
+        for start in stride(from: 1, through: total, by: 1000) {
+            let ids = start...min(total, start + 999)
+            let answer = try await query.request(.batchLookup(.with {
+                $0.site = 1
+                $0.persons = ids.map { id in .with { $0.identifier = .with { $0.kind = .cookie; $0.value = "cookie-once-\(id)" } } }
+            }))
+            guard case .batchLookup(let lookups) = answer else { throw ClientError.protocolViolation("not a batch lookup") }
+            let missing = zip(ids, lookups.results).filter { !$0.1.found || $0.1.person.eventCount != 1 }.map(\.0)
+            #expect(missing.isEmpty, "seed \(seed): beacons not stored exactly once: \(missing.prefix(10))")
+        }
+        await query.close()
+        #expect(serve.signal(SIGTERM) == 0)
+        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+}
