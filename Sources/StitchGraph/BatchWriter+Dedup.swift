@@ -2,9 +2,11 @@ import StitchIdentity
 import StitchStore
 
 /// Exactly-once storage of events that carry an event id (proto/FRAMING.md
-/// "Exactly once"): the writer remembers each stored (site, event id) in the
-/// same transaction as the event, so a batch resent after a lost ack, a
-/// crash or a reconnect is recognised however it is regrouped.
+/// "Exactly once"): the writer remembers each stored (site, event id, event
+/// time) in the same transaction as the event, so a batch resent after a lost
+/// ack, a crash or a reconnect is recognised however it is regrouped. A resend
+/// is the same beacon, so it carries the same time; keying by time first keeps
+/// the table append-mostly (see `StoreKeys.dedupKey`).
 ///
 /// An id is remembered for `GraphConfiguration.dedupWindowMs` of event time.
 /// The window slides on the dedup clock: the latest event time the writer has
@@ -33,21 +35,17 @@ extension BatchWriter {
             report.dedupOutsideWindow += 1
             return .store
         }
-        if try txn.get(graph.tables.dedup, StoreKeys.dedupKey(site: event.site, eventID: event.eventID)) != nil {
-            return .repeated
-        }
-        return .remember
+        let key = StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID)
+        return try txn.get(graph.tables.dedup, key) != nil ? .repeated : .remember
     }
 
     /// Remembers that `event` is stored as `seq`.
     mutating func remember(_ event: PreparedEvent, seq: UInt64, _ txn: borrowing Transaction) throws {
         var value: [UInt8] = []
-        value.reserveCapacity(16)
-        ByteCoding.appendLittleEndian(event.timeMs, to: &value)
+        value.reserveCapacity(8)
         ByteCoding.appendLittleEndian(seq, to: &value)
-        try txn.put(graph.tables.dedup, StoreKeys.dedupKey(site: event.site, eventID: event.eventID), value)
         try txn.put(
-            graph.tables.dedupTime, StoreKeys.dedupTimeKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID), [])
+            graph.tables.dedup, StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID), value)
     }
 
     /// Event times before this are outside the window.
@@ -59,17 +57,15 @@ extension BatchWriter {
     /// `GraphLimits.dedupPrunedPerCommitMax` per transaction.
     mutating func pruneDedup(_ txn: borrowing Transaction) throws {
         let horizon = dedupHorizonMs
-        var expired: [(key: [UInt8], site: UInt32, eventID: UInt64)] = []
-        try txn.scan(graph.tables.dedupTime) { key, _ in
-            let (timeMs, site, eventID) = StoreKeys.decodeDedupTimeKey(key)
-            guard expired.count < GraphLimits.dedupPrunedPerCommitMax, timeMs < horizon else { return false }
-            expired.append((Array(key), site, eventID))
+        var expired: [[UInt8]] = []
+        try txn.scan(graph.tables.dedup) { key, _ in
+            guard expired.count < GraphLimits.dedupPrunedPerCommitMax,
+                StoreKeys.decodeDedupKey(key).timeMs < horizon
+            else { return false }
+            expired.append(Array(key))
             return true
         }
-        for entry in expired {
-            _ = try txn.delete(graph.tables.dedupTime, entry.key)
-            _ = try txn.delete(graph.tables.dedup, StoreKeys.dedupKey(site: entry.site, eventID: entry.eventID))
-        }
+        for key in expired { _ = try txn.delete(graph.tables.dedup, key) }
         report.dedupPruned += expired.count
     }
 }

@@ -29,7 +29,7 @@ public final class IdentityGraph: Sendable {
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup, dedupTime: Table
+        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -57,8 +57,7 @@ public final class IdentityGraph: Sendable {
             leaseNumber: environment.table(StoreKeys.leaseNumber),
             callWait: environment.table(StoreKeys.callWait),
             call: environment.table(StoreKeys.call),
-            dedup: environment.table(StoreKeys.dedup),
-            dedupTime: environment.table(StoreKeys.dedupTime)
+            dedup: environment.table(StoreKeys.dedup)
         )
         leasedSessions = Mutex([])
         try checkSchema(readOnly: storeOptions.readOnly)

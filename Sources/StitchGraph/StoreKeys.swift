@@ -14,8 +14,7 @@ import StitchIdentity
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
 /// call     seq u64                             → CallMatch (the graph's own encoding)
-/// dedup    site u32 | event id u64             → event time i64, seq u64 (LE)
-/// deduptime time* | site u32 | event id u64    → (empty): `dedup` in event-time order, for pruning
+/// dedup    time* | site u32 | event id u64    → seq u64 (LE): event ids remembered, in event-time order
 /// ```
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
@@ -41,22 +40,16 @@ enum StoreKeys {
     static let lease = "lease"
     static let leaseNumber = "leasenum"
     static let dedup = "dedup"
-    static let dedupTime = "deduptime"
     static let callWait = "callwait"
     static let call = "call"
     static let allTables = [
-        ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup, dedupTime,
+        ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup,
     ]
 
-    static func dedupKey(site: UInt32, eventID: UInt64) -> [UInt8] {
-        var key: [UInt8] = []
-        key.reserveCapacity(12)
-        ByteCoding.appendBigEndian(site, to: &key)
-        ByteCoding.appendBigEndian(eventID, to: &key)
-        return key
-    }
-
-    static func dedupTimeKey(timeMs: Int64, site: UInt32, eventID: UInt64) -> [UInt8] {
+    /// Keyed by event time first: inserts land near the tail (events arrive
+    /// roughly in time order) and pruning deletes from the head, so a commit
+    /// dirties a few pages of the table instead of one per random event id.
+    static func dedupKey(timeMs: Int64, site: UInt32, eventID: UInt64) -> [UInt8] {
         var key: [UInt8] = []
         key.reserveCapacity(20)
         ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
@@ -65,7 +58,7 @@ enum StoreKeys {
         return key
     }
 
-    static func decodeDedupTimeKey(_ key: UnsafeRawBufferPointer) -> (timeMs: Int64, site: UInt32, eventID: UInt64) {
+    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (timeMs: Int64, site: UInt32, eventID: UInt64) {
         (
             ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)),
             ByteCoding.bigEndian(key, at: 8, as: UInt32.self),

@@ -110,10 +110,10 @@ struct ResourceBoundsTests {
         for _ in 0..<(frames / 1000) { channel.write(chunk, promise: nil) }
         channel.flush()
         var last: UInt64 = 0
-        try await eventually("the server stops reading") {
+        try await eventually("the server stops reading", seconds: 30) {
+            try await Task.sleep(for: .milliseconds(300))
             let now = Self.counter(server, "stitch_frames_rejected_total")
             defer { last = now }
-            try await Task.sleep(for: .milliseconds(300))
             return now > 0 && now == last
         }
         let refused = Self.counter(server, "stitch_frames_rejected_total")

@@ -46,7 +46,7 @@ public struct ConfigurationKey: Sendable {
         int("query_connections_max", "open query connections, at most", \.queryConnectionsMax),
         int("connections_per_address_max", "open connections from one address per port, at most",
             \.connectionsPerAddressMax),
-        int("idle_timeout_ms", "close a connection silent this long with nothing owed", \.idleTimeoutMs),
+        int("idle_timeout_ms", "close a connection that sends nothing this long", \.idleTimeoutMs),
         int("partial_frame_timeout_ms", "close a connection whose begun frame is not whole within this",
             \.partialFrameTimeoutMs),
         int("ingest_replies_owed_max", "replies an ingest connection may owe before reads stop",
@@ -134,8 +134,8 @@ public struct ConfigurationKey: Sendable {
         _ environment: [String: String],
         to config: inout ServerConfiguration
     ) throws(ConfigurationError) {
-        // STITCH_TEST_SEED belongs to the tests, not to the server.
-        let ignored: Set<String> = ["STITCH_TEST_SEED"]
+        // These belong to the tests (seed, kill cycles), not to the server.
+        let ignored: Set<String> = ["STITCH_TEST_SEED", "STITCH_KILL_CYCLES"]
         for (variable, value) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("STITCH_") {
             if ignored.contains(variable) { continue }
             guard let key = all.first(where: { $0.environmentName == variable }) else {

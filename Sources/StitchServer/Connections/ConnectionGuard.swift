@@ -93,6 +93,12 @@ final class ConnectionGuard: ChannelDuplexHandler {
                 index += take
                 continue
             }
+            // A whole header at a boundary: read its length and jump.
+            if headerSeen == 0, end - index >= FrameHeader.byteCount {
+                payloadLeft = Int(bytes.getInteger(at: index + 16, as: UInt32.self)!)
+                index += FrameHeader.byteCount
+                continue
+            }
             let byte = bytes.getInteger(at: index, as: UInt8.self)!
             if (16..<20).contains(headerSeen) { lengthBytes = lengthBytes << 8 | UInt32(byte) }
             headerSeen += 1

@@ -31,6 +31,10 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let encoder = FrameEncoder()
     private var state: IngestConnectionStateMachine
     private var context: ChannelHandlerContext?
+    /// Inside `channelRead`: replies written now are flushed once, when the
+    /// socket read completes, not one system call each.
+    private var inRead = false
+    private var flushOwed = false
     /// The Sendable face of this handler that the writer and the server use.
     private(set) var connection: IngestConnection?
 
@@ -57,12 +61,22 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         metrics.tcpBatches.increment()
+        inRead = true
+        defer { inRead = false }
         switch intake.intake(frame, replyTo: connection) {
         case .success(let item):
             perform(state.batchArrived(item, offer: queue.offer))
         case .failure(let error):
             perform(state.frameRefused(error.wireMessage, sequence: frame.header.sequence))
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if flushOwed {
+            flushOwed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -147,7 +161,12 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 try! encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
             }
         }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        if inRead {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            flushOwed = true
+        } else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
     }
 
     private func writeError(_ message: Stitch_V1_FrameError, sequence: UInt64) {

@@ -511,14 +511,14 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
   /// customer project; 0 is invalid
   public var site: UInt32 = 0
 
-  /// event time, Unix epoch milliseconds (UTC); must be > 0
+  /// event time, Unix epoch ms (UTC): 1 … 7,258,118,400,000 (2200-01-01)
   public var timeMs: Int64 = 0
 
   /// at most 16
   public var identifiers: [Stitch_V1_Identifier] = []
 
   /// Client-chosen id of this event, unique within the site; 0 = none. A beacon
-  /// whose (site, event_id) was already stored is not stored again: its ack
+  /// whose (site, event_id, time_ms) was already stored is not stored again: its ack
   /// lists it under `repeat_indexes` (FRAMING.md, "Exactly once"). Beacons
   /// without an event id are stored every time they arrive.
   public var eventID: UInt64 = 0
