@@ -120,6 +120,42 @@ struct ExactlyOnceTests {
         await server.stopAndRemove()
     }
 
+    @Test("the largest beacon the limits allow pages alone under the smallest response limit")
+    func largestBeaconPages() async throws {
+        let server = try await TestServer { $0.responseBytesMax = 64 << 10 }
+        let ingest = try await server.ingestClient()
+        let long = String(repeating: "u", count: 2048)
+        let text = String(repeating: "t", count: 256)
+        var beacon = Stitch_V1_Beacon()
+        beacon.site = 1
+        beacon.timeMs = 1_767_225_600_000
+        beacon.identifiers = (0..<16).map { i in Beacons.identifier(.cookie, "cookie-big-\(i)-" + String(repeating: "c", count: 110)) }
+        beacon.visit = .with {
+            $0.utmSource = text; $0.utmMedium = text; $0.utmCampaign = text; $0.utmContent = text; $0.utmTerm = text
+            $0.referrer = long; $0.landingURL = long
+            $0.gclid = text; $0.yclid = text; $0.fbclid = text
+        }
+        #expect(try await ingest.send([beacon, beacon], sequence: 1).get().ack?.accepted == 2)
+        let query = try await server.queryClient()
+        var cursor = Data()
+        var pages = 0
+        repeat {
+            let page = try await query.history(.with {
+                $0.site = 1
+                $0.person.identifier = Beacons.identifier(.cookie, beacon.identifiers[0].value)
+                $0.limit = 1
+                $0.cursor = cursor
+            })
+            #expect(page.events.count == 1)
+            cursor = page.nextCursor
+            pages += 1
+        } while !cursor.isEmpty && pages < 5
+        #expect(pages == 2)
+        await ingest.close()
+        await query.close()
+        await server.stopAndRemove()
+    }
+
     @Test("a batch with sequence 0 is refused BAD_SEQUENCE, and the connection goes on")
     func sequenceZeroIsRefused() async throws {
         let server = try await TestServer()

@@ -166,7 +166,7 @@ struct ResourceBoundsTests {
 
     @Test("a batch lookup stops at the response limit instead of building the whole answer")
     func batchLookupIsSizedWhileBuilt() async throws {
-        let server = try await TestServer { $0.responseBytesMax = 4096 }
+        let server = try await TestServer { $0.responseBytesMax = 64 << 10 }
         let ingest = try await server.ingestClient()
         let beacons = (0..<60).map { i in
             Beacons.hit(timeMs: 1_767_225_600_000 + Int64(i), cookie: "cookie-wide-\(i)-" + String(repeating: "x", count: 40),

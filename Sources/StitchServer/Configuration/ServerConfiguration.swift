@@ -152,9 +152,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(flushIntervalMs >= 0 && flushIntervalMs <= 10_000, "flush_interval_ms", "0...10000")
         try check(syncIntervalMs >= 1, "sync_interval_ms", "at least 1")
         try check(queryInFlightMax >= 1, "query_in_flight_max", "at least 1")
+        // At least 64 KiB: the largest beacon the field limits allow (about
+        // 16 KB, unknown fields dropped) must fit a history page of one, so
+        // history can always page past any event.
         try check(
-            responseBytesMax >= 4096 && responseBytesMax <= 1 << 20, "response_bytes_max",
-            "4096...1048576 (a response is one frame)")
+            responseBytesMax >= 64 << 10 && responseBytesMax <= 1 << 20, "response_bytes_max",
+            "65536...1048576 (a response is one frame; one page must hold the largest event)")
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
         try check(dedupWindowMs >= 1000, "dedup_window_ms", "at least 1000 (one second)")
