@@ -207,4 +207,55 @@ struct ResourceBoundsTests {
         await query.close()
         await server.stopAndRemove()
     }
+
+    @Test("one connection's pipeline of heavy histories does not hold up another client's lookup")
+    func heavyRequestsDoNotBlockLookups() async throws {
+        let server = try await TestServer()
+        let ingest = try await server.ingestClient()
+        for sequence in 1...3 {
+            let beacons = (0..<4000).map { i in
+                Beacons.hit(timeMs: 1_767_225_600_000 + Int64(sequence * 10_000 + i), cookie: "cookie-heavy-1", session: "session-heavy-1")
+            }
+            _ = try await ingest.send(beacons, sequence: UInt64(sequence)).get()
+        }
+        // Each client on a thread of its own, so decoding the heavy answers
+        // on the client cannot delay the light one.
+        let heavyGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let lightGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let heavy = try await QueryClient.connect(host: "127.0.0.1", port: server.ports.query, group: heavyGroup)
+        let light = try await QueryClient.connect(host: "127.0.0.1", port: server.ports.query, group: lightGroup)
+        let requests = 20
+        let frames = try (1...requests).map { id in
+            var buffer = ByteBufferAllocator().buffer(capacity: 128)
+            try FrameEncoder().encode(Stitch_V1_Request.with {
+                $0.requestID = UInt64(id)
+                $0.history = .with {
+                    $0.site = 1
+                    $0.person.identifier = Beacons.identifier(.cookie, "cookie-heavy-1")
+                    $0.limit = 1000
+                    $0.types = [.hit]
+                }
+            }, type: .request, sequence: UInt64(id), into: &buffer)
+            return (frame: buffer, requestID: UInt64(id))
+        }
+        let heavyStart = ContinuousClock.now
+        let futures = heavy.sendFrames(frames)
+        try await Task.sleep(for: .milliseconds(20))  // the heavy pipeline is being answered
+        let lightStart = ContinuousClock.now
+        let lookup = try await light.lookup(site: 1, kind: .cookie, value: "cookie-heavy-1")
+        let lightTook = ContinuousClock.now - lightStart
+        var answers: [UInt64] = []
+        for future in futures { answers.append(try await future.get().requestID) }
+        let heavyTook = ContinuousClock.now - heavyStart
+        print("heavy pool: a lookup took \(lightTook) beside \(requests) pipelined 1000-event histories that took \(heavyTook)")
+        #expect(lookup.found)
+        #expect(answers == (1...UInt64(requests)).map { $0 }, "one connection's answers keep their order")
+        #expect(lightTook < heavyTook / 4, "the lookup waited for most of another connection's pipeline")
+        await heavy.close()
+        await light.close()
+        try await heavyGroup.shutdownGracefully()
+        try await lightGroup.shutdownGracefully()
+        await ingest.close()
+        await server.stopAndRemove()
+    }
 }

@@ -47,6 +47,8 @@ public final class StitchServer: Service, Sendable {
         /// Event loops of the query server and the HTTP port, apart from the
         /// collector's so that a burst of batches never delays a lookup.
         var queryGroup: MultiThreadedEventLoopGroup
+        /// Threads for heavy queries, apart from the query event loop.
+        var heavyQueryPool: NIOThreadPool
         var graph: IdentityGraph
         /// Pools set through `pool_set`, kept in the data directory.
         var poolOverrides: PoolOverrides
@@ -122,12 +124,14 @@ public final class StitchServer: Service, Sendable {
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let queryGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.queryEventLoops)
+        let heavyQueryPool = NIOThreadPool(numberOfThreads: 2)
+        heavyQueryPool.start()
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
         let writer = GraphWriter(
             graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger)
         writer.start()
         var running = Running(
-            group: group, queryGroup: queryGroup, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
+            group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0))
@@ -139,6 +143,7 @@ public final class StitchServer: Service, Sendable {
             queue.close()
             await writer.waitUntilFinished()
             graph.close()
+            try? await heavyQueryPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             try? await queryGroup.shutdownGracefully()
             throw error
@@ -234,6 +239,8 @@ public final class StitchServer: Service, Sendable {
             try? await connection.channel.close()
         }
         for channel in running.queryConnections.all() { try? await channel.close() }
+        // No heavy query may read the store after it closes.
+        try? await running.heavyQueryPool.shutdownGracefully()
         running.graph.close()
         try? await running.group.shutdownGracefully()
         try? await running.queryGroup.shutdownGracefully()

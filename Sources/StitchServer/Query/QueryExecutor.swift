@@ -11,7 +11,7 @@ import StitchWire
 /// this type turns one authenticated request into one response, or a typed
 /// `QueryFailure`. Each read is one short LMDB read transaction, which never
 /// waits for the writer.
-struct QueryExecutor {
+struct QueryExecutor: Sendable {
     let graph: IdentityGraph
     let metrics: ServerMetrics
     let poolOverrides: PoolOverrides

@@ -1,6 +1,8 @@
 import CoreMetrics
+import DequeModule
 import Logging
 import NIOCore
+import NIOPosix
 import StitchBeacon
 import StitchGraph
 import StitchIdentity
@@ -35,9 +37,19 @@ final class QueryHandler: ChannelDuplexHandler {
     private var timers: [String: CoreMetrics.Timer] = [:]
     /// Too many wrong hellos: answer the last one, then close; read no more.
     private var closeAfterAnswer = false
+    /// Requests read and not yet answered, in order (one runs on the heavy
+    /// pool at a time; those behind it wait so answers keep their order).
+    private var pending = Deque<Frame>()
+    /// A heavy request of this connection runs on `heavyPool`.
+    private var offloaded = false
+    /// Threads for heavy requests (histories, batch lookups, explain, merges,
+    /// stats), so one connection's pipeline of them never holds the event
+    /// loop that answers every other connection's lookups.
+    private let heavyPool: NIOThreadPool
 
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
-         logger: Logger) {
+         logger: Logger, heavyPool: NIOThreadPool) {
+        self.heavyPool = heavyPool
         self.authority = authority
         self.metrics = metrics
         self.logger = logger
@@ -48,7 +60,19 @@ final class QueryHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closeAfterAnswer else { return }
-        let frame = unwrapInboundIn(data)
+        pending.append(unwrapInboundIn(data))
+        answerPending(context: context)
+    }
+
+    /// Answers queued requests in order until one goes to the heavy pool.
+    private func answerPending(context: ChannelHandlerContext) {
+        while !offloaded, !closeAfterAnswer, let frame = pending.popFirst() {
+            handle(frame, context: context)
+        }
+        if closeAfterAnswer { pending.removeAll() }
+    }
+
+    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         let start = ContinuousClock.now
         let requestID = frame.header.sequence
         var type = "unknown"
@@ -56,11 +80,72 @@ final class QueryHandler: ChannelDuplexHandler {
         do throws(QueryFailure) {
             let request = try decodeRequest(frame)
             type = Self.typeName(request.kind)
+            if let kind = request.kind, Self.isHeavy(kind), case .execute(let access) = state.requestReceived(isHello: false) {
+                offload(kind, access: access, requestID: requestID, type: type, start: start, context: context)
+                return
+            }
             body = try answer(request, context: context)
         } catch {
             body = .error(error.wireMessage)
             metrics.counter(.queryErrors, [("type", type), ("code", error.label)]).increment()
         }
+        finish(body, requestID: requestID, type: type, start: start, context: context)
+    }
+
+    /// Request kinds whose cost grows with the data (a person's history,
+    /// a thousand lookups, a whole person's events, the merge feed, totals).
+    static func isHeavy(_ kind: Stitch_V1_Request.OneOf_Kind) -> Bool {
+        switch kind {
+        case .history, .batchLookup, .explain, .mergesSince, .stats: true
+        default: false
+        }
+    }
+
+    /// Runs one heavy request on the pool; the connection's later requests
+    /// wait for it, other connections do not.
+    private func offload(
+        _ kind: Stitch_V1_Request.OneOf_Kind, access: QueryAccess, requestID: UInt64, type: String,
+        start: ContinuousClock.Instant, context: ChannelHandlerContext
+    ) {
+        offloaded = true
+        let executor = self.executor  // a copy: its normalizer cache is only a cache
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        heavyPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Stitch_V1_Response.OneOf_Kind, QueryFailure> in
+            var executor = executor
+            do throws(QueryFailure) {
+                return .success(try executor.answer(kind, access: access))
+            } catch {
+                return .failure(error)
+            }
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.offloaded = false
+            let body: Stitch_V1_Response.OneOf_Kind
+            switch result {
+            case .success(.success(let answer)): body = answer
+            case .success(.failure(let failure)):
+                body = .error(failure.wireMessage)
+                handler.metrics.counter(.queryErrors, [("type", type), ("code", failure.label)]).increment()
+            case .failure(let error):  // the pool is stopping
+                body = .error(QueryFailure(.unavailable, "server is shutting down (\(error))").wireMessage)
+            }
+            handler.finish(body, requestID: requestID, type: type, start: start, context: context)
+            guard context.channel.isActive else { return }
+            handler.answerPending(context: context)
+            handler.perform(handler.state.readComplete(), context)
+            handler.perform(handler.state.writabilityChanged(writable: handler.canTakeMore(context)), context)
+        }
+    }
+
+    /// Reads go on while the client reads its answers and few requests wait.
+    private func canTakeMore(_ context: ChannelHandlerContext) -> Bool {
+        context.channel.isWritable && pending.count < state.inFlightMax
+    }
+
+    private func finish(
+        _ body: Stitch_V1_Response.OneOf_Kind, requestID: UInt64, type: String, start: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
         write(body, requestID: requestID, context: context)
         timer(type).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         if closeAfterAnswer {
@@ -77,11 +162,11 @@ final class QueryHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        perform(state.readRequested(writable: context.channel.isWritable), context)
+        perform(state.readRequested(writable: canTakeMore(context)), context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        perform(state.writabilityChanged(writable: context.channel.isWritable), context)
+        perform(state.writabilityChanged(writable: canTakeMore(context)), context)
         context.fireChannelWritabilityChanged()
     }
 

@@ -6,6 +6,7 @@ extension StitchServer {
     func queryBootstrap(_ running: Running) -> ServerBootstrap {
         let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
+        let heavyPool = running.heavyQueryPool
         let authority = TokenAuthority(grants: configuration.tokens)
         let limiter = ConnectionLimiter(
             port: "query", connectionsMax: configuration.queryConnectionsMax,
@@ -25,7 +26,7 @@ extension StitchServer {
                                 graph: graph, metrics: metrics, poolOverrides: poolOverrides,
                                 configuration: configuration, clockMs: clockMs),
                             authority: authority, metrics: metrics, configuration: configuration,
-                            logger: logger),
+                            logger: logger, heavyPool: heavyPool),
                     ])
                     registry.insert(channel, for: channel)
                     metrics.queryConnections.increment()
