@@ -50,7 +50,7 @@ extension BatchWriter {
 
     /// Event times before this are outside the window.
     var dedupHorizonMs: Int64 {
-        counters.dedupClockMs == .min ? .min : counters.dedupClockMs &- graph.configuration.dedupWindowMs
+        counters.dedupHorizonMs(windowMs: graph.configuration.dedupWindowMs)
     }
 
     /// Forgets ids whose event time left the window, oldest first, at most

@@ -21,6 +21,12 @@ struct GraphCounters: Equatable, Sendable {
     static let key = Array("counters".utf8)
     static let byteCount = 64
 
+    /// Event times before this are outside a dedup window of `windowMs`
+    /// (`.min` before the first event with an id).
+    func dedupHorizonMs(windowMs: Int64) -> Int64 {
+        dedupClockMs == .min ? .min : dedupClockMs &- windowMs
+    }
+
     var identifiers: UInt64 { nextNode - 1 }
     var merges: UInt64 { nextMerge - 1 }
     var conflicts: UInt64 { nextConflict - 1 }

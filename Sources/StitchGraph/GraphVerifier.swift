@@ -221,7 +221,7 @@ public struct GraphVerifier {
             var count = 0
             var stale = 0
             let counters = try graph.counters(txn)
-            let horizon = counters.dedupClockMs == .min ? Int64.min : counters.dedupClockMs &- graph.configuration.dedupWindowMs
+            let horizon = counters.dedupHorizonMs(windowMs: graph.configuration.dedupWindowMs)
             try txn.scan(graph.tables.dedup) { key, value in
                 count += 1
                 let (timeMs, site, eventID) = StoreKeys.decodeDedupKey(key)

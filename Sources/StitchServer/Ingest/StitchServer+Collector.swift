@@ -9,36 +9,24 @@ extension StitchServer {
 
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (graph, clockMs, configuration) = (running.graph, clockMs, configuration)
-        let limiter = ConnectionLimiter(
-            port: "ingest", connectionsMax: configuration.ingestConnectionsMax,
-            perAddressMax: configuration.connectionsPerAddressMax)
-        return ServerBootstrap(group: running.group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                guard limiter.admit(channel, metrics: metrics) else { return channel.eventLoop.makeSucceededVoidFuture() }
-                return channel.eventLoop.makeCompletedFuture {
-                    // One intake per connection: its decoder's zlib stream
-                    // and its normalizer cache belong to one event loop.
-                    let intake = BatchIntake(
-                        transport: .tcp, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
-                    let handler = IngestTCPHandler(
-                        queue: queue, intake: intake, metrics: metrics, logger: logger,
-                        repliesOwedMax: configuration.ingestRepliesOwedMax)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ConnectionGuard(port: "ingest", metrics: metrics, timeouts: configuration.connectionTimeouts),
-                        ByteToMessageHandler(FrameDecoder()), handler,
-                    ])
-                    registry.insert(handler.connection!, for: channel)
-                    metrics.ingestConnections.increment()
-                    channel.closeFuture.whenComplete { _ in
-                        registry.remove(channel)
-                        metrics.ingestConnections.decrement()
-                    }
-                }
+        let (graph, clockMs, repliesOwedMax) = (running.graph, clockMs, configuration.ingestRepliesOwedMax)
+        return framedTCPBootstrap(
+            group: running.group, port: "ingest", connectionsMax: configuration.ingestConnectionsMax
+        ) { channel in
+            // One intake per connection: its decoder's zlib stream and its
+            // normalizer cache belong to one event loop.
+            let intake = BatchIntake(
+                transport: .tcp, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
+            let handler = IngestTCPHandler(
+                queue: queue, intake: intake, metrics: metrics, logger: logger, repliesOwedMax: repliesOwedMax)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            registry.insert(handler.connection!, for: channel)
+            metrics.ingestConnections.increment()
+            channel.closeFuture.whenComplete { _ in
+                registry.remove(channel)
+                metrics.ingestConnections.decrement()
             }
+        }
     }
 
     func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {

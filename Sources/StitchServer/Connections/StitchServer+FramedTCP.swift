@@ -1,0 +1,32 @@
+import NIOCore
+import NIOPosix
+import StitchWire
+
+extension StitchServer {
+    /// The bootstrap both framed TCP ports (ingest, query) share: socket
+    /// options, admission under the port's `ConnectionLimiter` (a refused
+    /// connection gets no handler at all), then `ConnectionGuard` and the
+    /// frame decoder. `addHandlers` adds the port's own handlers after them.
+    func framedTCPBootstrap(
+        group: any EventLoopGroup, port: String, connectionsMax: Int,
+        addHandlers: @escaping @Sendable (any Channel) throws -> Void
+    ) -> ServerBootstrap {
+        let (metrics, timeouts) = (metrics, configuration.connectionTimeouts)
+        let limiter = ConnectionLimiter(
+            port: port, connectionsMax: connectionsMax, perAddressMax: configuration.connectionsPerAddressMax)
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard limiter.admit(channel, metrics: metrics) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ConnectionGuard(port: port, metrics: metrics, timeouts: timeouts),
+                        ByteToMessageHandler(FrameDecoder()),
+                    ])
+                    try addHandlers(channel)
+                }
+            }
+    }
+}
