@@ -46,7 +46,7 @@ public struct ConfigurationKey: Sendable {
         int("query_connections_max", "open query connections, at most", \.queryConnectionsMax),
         int("connections_per_address_max", "open connections from one address per port, at most",
             \.connectionsPerAddressMax),
-        int("idle_timeout_ms", "close a connection that sends nothing this long", \.idleTimeoutMs),
+        int("idle_timeout_ms", "close a connection that sends nothing this long while owed no answer", \.idleTimeoutMs),
         int("partial_frame_timeout_ms", "close a connection whose begun frame is not whole within this",
             \.partialFrameTimeoutMs),
         int("ingest_replies_owed_max", "replies an ingest connection may owe before reads stop",

@@ -63,7 +63,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var queryConnectionsMax = 256
     /// Open connections from one client address on each port, at most.
     public var connectionsPerAddressMax = 64
-    /// A connection that sends nothing this long is closed.
+    /// A connection that sends nothing this long, and is owed no answer, is closed.
     public var idleTimeoutMs = 300_000
     /// A frame begun must arrive whole within this long, or the connection is
     /// closed (slowloris: many connections each holding a partial frame).

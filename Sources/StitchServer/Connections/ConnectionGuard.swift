@@ -8,7 +8,10 @@ import StitchWire
 ///
 /// It follows frame boundaries itself (the 28-byte header's `length` field)
 /// without buffering anything, so it knows when a frame is begun and not yet
-/// whole; the frame decoder after it still does all the checking.
+/// whole; the frame decoder after it still does all the checking. It also
+/// counts whole frames in and reply frames out: a connection whose request
+/// is still being answered (a batch waiting for its group commit, a heavy
+/// query on the pool) is busy, not idle, however long the answer takes.
 final class ConnectionGuard: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -16,7 +19,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     struct Timeouts {
-        /// No bytes for this long: close.
+        /// No bytes either way and no reply owed for this long: close.
         var idle: TimeAmount
         /// A begun frame not whole after this long: close.
         var partialFrame: TimeAmount
@@ -25,7 +28,10 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private let port: String
     private let metrics: ServerMetrics
     private let timeouts: Timeouts
-    private var lastReadAt = NIODeadline.now()
+    private var lastActivityAt = NIODeadline.uptimeNanoseconds(0)
+    /// Whole frames received minus reply frames written; above 0 the
+    /// connection waits on the server, so the idle clock does not run.
+    private var repliesOwed = 0
     private var idleCheck: Scheduled<Void>?
     private var partialFrameTimer: Scheduled<Void>?
     /// Bytes of the current frame's header seen so far (0 at a boundary).
@@ -52,7 +58,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     private func start(context: ChannelHandlerContext) {
         guard idleCheck == nil else { return }
-        lastReadAt = .now()
+        lastActivityAt = context.eventLoop.now
         scheduleIdleCheck(context: context, after: timeouts.idle)
     }
 
@@ -64,7 +70,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        lastReadAt = .now()
+        lastActivityAt = context.eventLoop.now
         let wasPartial = isPartial
         follow(bytes)
         if isPartial && !wasPartial {
@@ -91,12 +97,14 @@ final class ConnectionGuard: ChannelDuplexHandler {
                 let take = min(payloadLeft, end - index)
                 payloadLeft -= take
                 index += take
+                if payloadLeft == 0 { repliesOwed += 1 }
                 continue
             }
             // A whole header at a boundary: read its length and jump.
             if headerSeen == 0, end - index >= FrameHeader.byteCount {
                 payloadLeft = Int(bytes.getInteger(at: index + 16, as: UInt32.self)!)
                 index += FrameHeader.byteCount
+                if payloadLeft == 0 { repliesOwed += 1 }
                 continue
             }
             let byte = bytes.getInteger(at: index, as: UInt8.self)!
@@ -107,8 +115,21 @@ final class ConnectionGuard: ChannelDuplexHandler {
                 payloadLeft = Int(lengthBytes)
                 headerSeen = 0
                 lengthBytes = 0
+                if payloadLeft == 0 { repliesOwed += 1 }
             }
         }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Replies are written as whole frames, one or more per buffer.
+        let bytes = unwrapOutboundIn(data)
+        var index = bytes.readerIndex
+        while bytes.writerIndex - index >= FrameHeader.byteCount {
+            repliesOwed = max(0, repliesOwed - 1)
+            index += FrameHeader.byteCount + Int(bytes.getInteger(at: index + 16, as: UInt32.self)!)
+        }
+        if bytes.readableBytes > 0 { lastActivityAt = context.eventLoop.now }
+        context.write(data, promise: promise)
     }
 
     private func scheduleIdleCheck(context: ChannelHandlerContext, after delay: TimeAmount) {
@@ -116,8 +137,10 @@ final class ConnectionGuard: ChannelDuplexHandler {
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         idleCheck = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = bound.value
-            let quiet = NIODeadline.now() - handler.lastReadAt
-            if quiet >= handler.timeouts.idle {
+            let quiet = context.eventLoop.now - handler.lastActivityAt
+            if handler.repliesOwed > 0 {
+                handler.scheduleIdleCheck(context: context, after: handler.timeouts.idle)
+            } else if quiet >= handler.timeouts.idle {
                 handler.timedOut(context: context, reason: "idle")
             } else {
                 handler.scheduleIdleCheck(context: context, after: handler.timeouts.idle - quiet)
