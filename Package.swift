@@ -38,6 +38,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -86,7 +87,11 @@ let package = Package(
         // The identity graph: union-find, rings, history, guards, call
         // tracking, on the store. It speaks its own types; event bodies are
         // opaque bytes to it.
-        .target(name: "StitchGraph", dependencies: ["StitchStore", "StitchIdentity"]),
+        // Erased identifiers are kept only as HMAC-SHA256 under a per-store secret (swift-crypto).
+        .target(
+            name: "StitchGraph",
+            dependencies: ["StitchStore", "StitchIdentity", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Graph types to and from protobuf messages: the one place the two meet.
         .target(
             name: "StitchMapping",

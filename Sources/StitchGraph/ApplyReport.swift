@@ -10,6 +10,12 @@ public struct ApplyReport: Sendable, Equatable {
     /// Positions (in the events given) of events recognised as repeats of
     /// stored ones by their event id: not stored again.
     public var repeats: [Int] = []
+    /// Positions of events not stored because they carry an erased identifier.
+    public var suppressed: [Int] = []
+    /// Identifiers the shared-identifier rule quarantined in this batch.
+    public var quarantined = 0
+    /// Persons split by those quarantines (parts beyond the first).
+    public var splits = 0
     /// Events with an id older than the dedup window: stored without dedup.
     public var dedupOutsideWindow = 0
     /// Remembered event ids forgotten because they left the window.

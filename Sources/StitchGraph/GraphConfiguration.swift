@@ -6,10 +6,13 @@ public struct SiteRules: Hashable, Sendable {
     public var junk: JunkRules
     /// Caps on what one person may hold.
     public var guards: Guards
+    /// When an identifier is quarantined as shared by unrelated visitors.
+    public var hub: HubRule
 
-    public init(junk: JunkRules = .standard, guards: Guards = .standard) {
+    public init(junk: JunkRules = .standard, guards: Guards = .standard, hub: HubRule = .standard) {
         self.junk = junk
         self.guards = guards
+        self.hub = hub
     }
 }
 

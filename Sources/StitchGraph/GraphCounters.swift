@@ -2,12 +2,13 @@
 /// "counters" and rewritten by every batch in the same transaction, so they
 /// are always consistent with the tables.
 ///
-/// Layout: eight 64-bit integers, little-endian, in the order of the properties.
+/// Layout: ten 64-bit integers, little-endian, in the order of the properties.
 struct GraphCounters: Equatable, Sendable {
     /// Next node id to assign; ids start at 1 (0 means "no node").
     var nextNode: UInt64 = 1
     var nextEvent: UInt64 = 1
-    var nextMerge: UInt64 = 1
+    /// Next change-log seq (merges, splits, erasures).
+    var nextChange: UInt64 = 1
     var nextConflict: UInt64 = 1
     /// Roots: one per person.
     var persons: UInt64 = 0
@@ -17,9 +18,13 @@ struct GraphCounters: Equatable, Sendable {
     /// The dedup window's clock: the latest event time seen (bounded by the
     /// server's clock); `.min` before the first event with an id.
     var dedupClockMs: Int64 = .min
+    var nextErasure: UInt64 = 1
+    /// Identifier hashes in the suppression list; while 0 the writer skips
+    /// hashing new identifiers.
+    var suppressions: UInt64 = 0
 
     static let key = Array("counters".utf8)
-    static let byteCount = 64
+    static let byteCount = 80
 
     /// Event times before this are outside a dedup window of `windowMs`
     /// (`.min` before the first event with an id).
@@ -28,7 +33,7 @@ struct GraphCounters: Equatable, Sendable {
     }
 
     var identifiers: UInt64 { nextNode - 1 }
-    var merges: UInt64 { nextMerge - 1 }
+    var changes: UInt64 { nextChange - 1 }
     var conflicts: UInt64 { nextConflict - 1 }
 
     init() {}
@@ -38,19 +43,22 @@ struct GraphCounters: Equatable, Sendable {
         func field(_ index: Int) -> UInt64 { ByteCoding.littleEndian(bytes, at: 8 * index, as: UInt64.self) }
         nextNode = field(0)
         nextEvent = field(1)
-        nextMerge = field(2)
+        nextChange = field(2)
         nextConflict = field(3)
         persons = field(4)
         events = field(5)
         unlinkedEvents = field(6)
         dedupClockMs = Int64(bitPattern: field(7))
+        nextErasure = field(8)
+        suppressions = field(9)
     }
 
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.byteCount)
         for value in [
-            nextNode, nextEvent, nextMerge, nextConflict, persons, events, unlinkedEvents, UInt64(bitPattern: dedupClockMs),
+            nextNode, nextEvent, nextChange, nextConflict, persons, events, unlinkedEvents, UInt64(bitPattern: dedupClockMs),
+            nextErasure, suppressions,
         ] {
             ByteCoding.appendLittleEndian(value, to: &bytes)
         }

@@ -35,3 +35,18 @@ public enum GraphLimits {
     /// Verification violations beyond this many are counted, not listed.
     public static let violationsListedMax = 100
 }
+
+extension GraphLimits {
+    /// Most identifiers of a person re-derived in one repair; a larger person
+    /// is refused with `GraphError.personTooLarge` (the guards keep persons
+    /// at 10,000 by default).
+    public static let repairIdentifiersMax = 100_000
+    /// Most events of a person read by one repair.
+    public static let repairEventsMax = 2_000_000
+    /// Most bytes of a quarantine's reason.
+    public static let quarantineReasonBytesMax = 200
+    /// Most quarantined identifiers one `shared` answer lists.
+    public static let sharedListedMax = 10_000
+    /// Most persons one junk declaration repairs in one transaction.
+    public static let junkRepairsMax = 10_000
+}

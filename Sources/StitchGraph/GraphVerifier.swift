@@ -30,7 +30,9 @@ public struct GraphVerifier {
             run.checkRings()
             try run.checkIdents(txn)
             try run.checkEvents(txn)
-            try run.checkMerges(txn)
+            try run.checkChanges(txn)
+            try run.checkQuarantines(txn)
+            try run.checkErasures(txn)
             try run.checkConflicts(txn)
             try run.checkLeases(txn)
             try run.checkWaitingCalls(txn)
@@ -101,11 +103,12 @@ public struct GraphVerifier {
                     violation("person \(root): ring has \(ring.count) nodes, the forest \(members.count)")
                 }
                 let rootRecord = nodes[root]!
-                if rootRecord.size != UInt64(members.count) {
+                if rootRecord.isErased && members.count != 1 { violation("erased node \(root) has members") }
+                if !rootRecord.isErased && rootRecord.size != UInt64(members.count) {
                     violation("person \(root): size \(rootRecord.size), members \(members.count)")
                 }
                 for kind in IdentifierKind.allCases {
-                    let actual = members.filter { nodes[$0]?.kind == kind }.count
+                    let actual = members.filter { nodes[$0]?.kind == kind && nodes[$0]?.isErased == false }.count
                     if rootRecord.kindCount(kind) != UInt32(actual) {
                         violation("person \(root): \(kind.name) count \(rootRecord.kindCount(kind)), members hold \(actual)")
                     }
@@ -124,6 +127,7 @@ public struct GraphVerifier {
                 let id = ByteCoding.littleEndian(value, at: 0, as: UInt64.self)
                 let site = ByteCoding.bigEndian(key, at: 0, as: UInt32.self)
                 if let record = nodes[id] {
+                    if record.isErased { violation("erased node \(id) still has an ident entry") }
                     if record.site != site || record.kind.rawValue != key[4] || !record.value.elementsEqual(key[5...]) {
                         violation("ident entry for node \(id) does not match the node's site, kind and value")
                     }
@@ -133,7 +137,7 @@ public struct GraphVerifier {
                 }
                 return true
             }
-            for id in nodes.keys where !mapped.contains(id) {
+            for (id, record) in nodes where !mapped.contains(id) && !record.isErased {
                 violation("node \(id) has no ident entry")
             }
             report.checks.append(("identifiers map to nodes and back", count))
@@ -165,25 +169,66 @@ public struct GraphVerifier {
             report.checks.append(("events have existing anchors and log records", count))
         }
 
-        /// Every merge has the older person winning, both in one person now,
-        /// and the number of persons is nodes minus merges.
-        mutating func checkMerges(_ txn: borrowing Transaction) throws {
+        /// Every change names existing nodes; a merge has the older person
+        /// winning; a split's parts are younger than the person they left.
+        /// (Later changes may undo earlier ones, so the log is not replayed
+        /// against the forest; the counters check covers the totals.)
+        mutating func checkChanges(_ txn: borrowing Transaction) throws {
             var count = 0
-            try txn.scan(graph.tables.merge) { key, value in
+            try txn.scan(graph.tables.change) { key, value in
                 count += 1
-                let merge = MergeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
-                if merge.winner >= merge.loser { violation("merge \(merge.seq): winner \(merge.winner) is not older than \(merge.loser)") }
-                if roots[merge.winner] == nil || roots[merge.winner] != roots[merge.loser] {
-                    violation("merge \(merge.seq): \(merge.winner) and \(merge.loser) are not one person")
+                let change = ChangeRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
+                if nodes[change.winner] == nil { violation("change \(change.seq): person \(change.winner) does not exist") }
+                switch change.kind {
+                case .merge:
+                    if change.winner >= change.loser { violation("merge \(change.seq): winner \(change.winner) is not older than \(change.loser)") }
+                case .split:
+                    if change.parts.isEmpty || change.parts.contains(where: { $0 <= change.winner || nodes[$0] == nil }) {
+                        violation("split \(change.seq): parts \(change.parts) are not younger nodes than \(change.winner)")
+                    }
+                case .erase:
+                    if nodes[change.winner]?.isErased != true { violation("erasure \(change.seq): person \(change.winner) is not erased") }
                 }
-                if nodes[merge.loser]?.parent == merge.loser { violation("merge \(merge.seq): loser \(merge.loser) is still a root") }
                 return true
             }
-            let rootCount = roots.filter { $0.key == $0.value }.count
-            if rootCount != nodes.count - count {
-                violation("\(rootCount) persons, but \(nodes.count) identifiers less \(count) merges is \(nodes.count - count)")
+            report.checks.append(("changes name existing persons", count))
+        }
+
+        /// Quarantined identifiers are persons of their own with a record,
+        /// and the events listed as carrying one are stored.
+        mutating func checkQuarantines(_ txn: borrowing Transaction) throws {
+            var recorded: Set<UInt64> = []
+            try txn.scan(graph.tables.quarantine) { key, _ in
+                recorded.insert(ByteCoding.bigEndian(key, at: 0, as: UInt64.self))
+                return true
             }
-            report.checks.append(("merges consistent with the forest", count))
+            for (id, record) in nodes where record.isQuarantined {
+                if !recorded.contains(id) { violation("node \(id) is quarantined without a record") }
+                if record.parent != id || record.next != id { violation("quarantined node \(id) is not a person of its own") }
+            }
+            for id in recorded where nodes[id]?.isQuarantined != true { violation("quarantine record of node \(id), which is not quarantined") }
+            var listed = 0
+            try txn.scan(graph.tables.quarantineEvent) { key, _ in
+                listed += 1
+                let node = ByteCoding.bigEndian(key, at: 0, as: UInt64.self), seq = ByteCoding.bigEndian(key, at: 8, as: UInt64.self)
+                if nodes[node]?.isQuarantined != true { violation("event \(seq) listed under node \(node), which is not quarantined") }
+                if try txn.get(graph.tables.log, StoreKeys.logKey(seq)) == nil { violation("event \(seq) listed under quarantined node \(node) is not stored") }
+                return true
+            }
+            report.checks.append(("quarantined identifiers stand alone", recorded.count + listed))
+        }
+
+        /// Erased nodes keep no value; the suppression list and the erasure
+        /// log match the counters.
+        mutating func checkErasures(_ txn: borrowing Transaction) throws {
+            let erased = nodes.filter { $0.value.isErased }
+            for (id, record) in erased where !record.value.isEmpty { violation("erased node \(id) keeps a value") }
+            let counters = try graph.counters(txn)
+            let suppressed = try txn.count(graph.tables.suppress)
+            if counters.suppressions != UInt64(suppressed) { violation("counters: \(counters.suppressions) suppressions, the list holds \(suppressed)") }
+            let erasures = try txn.count(graph.tables.erasure)
+            if counters.nextErasure != UInt64(erasures) + 1 { violation("counters: next erasure \(counters.nextErasure), the log holds \(erasures)") }
+            report.checks.append(("erased identifiers keep no value", erased.count))
         }
 
         mutating func checkConflicts(_ txn: borrowing Transaction) throws {
@@ -262,12 +307,12 @@ public struct GraphVerifier {
             if counters.nextNode != maxNode + 1 || counters.identifiers != UInt64(nodes.count) {
                 violation("counters: next node \(counters.nextNode), but \(nodes.count) nodes up to \(maxNode)")
             }
-            let rootCount = UInt64(roots.filter { $0.key == $0.value }.count)
+            let rootCount = UInt64(roots.filter { $0.key == $0.value && nodes[$0.key]?.isErased == false }.count)
             if counters.persons != rootCount { violation("counters: \(counters.persons) persons, the forest has \(rootCount)") }
             let events = try txn.count(graph.tables.event)
             if counters.events != UInt64(events) { violation("counters: \(counters.events) events, the table holds \(events)") }
-            let merges = try txn.count(graph.tables.merge)
-            if counters.merges != UInt64(merges) { violation("counters: \(counters.merges) merges, the log holds \(merges)") }
+            let changes = try txn.count(graph.tables.change)
+            if counters.changes != UInt64(changes) { violation("counters: \(counters.changes) changes, the log holds \(changes)") }
             let conflicts = try txn.count(graph.tables.conflict)
             if counters.conflicts != UInt64(conflicts) { violation("counters: \(counters.conflicts) conflicts, the log holds \(conflicts)") }
             report.checks.append(("counters match the tables", 5))

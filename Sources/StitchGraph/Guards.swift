@@ -29,7 +29,7 @@ public struct Guards: Hashable, Sendable {
     public static let off = Guards(capsByKind: [:], identifiersMax: Int(UInt32.max))
 
     /// Why two persons may not merge, or `nil` when they may.
-    func refusal(_ a: NodeRecord, _ b: NodeRecord) -> ConflictReason? {
+    func refusal(_ a: some PersonCounts, _ b: some PersonCounts) -> ConflictReason? {
         // Two different logins are two people, whatever links them: this is
         // the user_id cap of 1 said as its own reason, and it holds even when
         // caps are configured off.
@@ -42,6 +42,28 @@ public struct Guards: Hashable, Sendable {
         }
         if Int(a.size) + Int(b.size) > identifiersMax { return .identifiersMax }
         return nil
+    }
+}
+
+/// What the guards look at: a person's identifiers by kind (a root's
+/// `NodeRecord`, or a repair's component).
+protocol PersonCounts {
+    func kindCount(_ kind: IdentifierKind) -> UInt32
+    var size: UInt64 { get }
+}
+
+extension NodeRecord: PersonCounts {}
+
+/// Identifier counts by kind, for persons being rebuilt in memory.
+struct KindCounts: PersonCounts {
+    var counts = [UInt32](repeating: 0, count: IdentifierKind.allCases.count)
+
+    func kindCount(_ kind: IdentifierKind) -> UInt32 { counts[Int(kind.rawValue) - 1] }
+    var size: UInt64 { counts.reduce(0) { $0 + UInt64($1) } }
+
+    mutating func add(_ kind: IdentifierKind) { counts[Int(kind.rawValue) - 1] += 1 }
+    mutating func absorb(_ other: KindCounts) {
+        for index in counts.indices { counts[index] += other.counts[index] }
     }
 }
 

@@ -10,14 +10,27 @@ extension IdentityGraph {
     ///
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
-    public func apply(_ events: [PreparedEvent]) throws -> ApplyReport {
+    public func apply(_ events: [PreparedEvent], nowMs: Int64 = wallClockMs()) throws -> ApplyReport {
         try environment.write { txn in
             var writer = BatchWriter(graph: self, counters: try counters(txn))
             for (index, event) in events.enumerated() {
                 try writer.apply(event, index: index, txn)
             }
             try writer.flush(txn)
-            return writer.report
+            var report = writer.report
+            var counters = writer.counters
+            // Identifiers the shared-identifier rule tripped on: quarantined
+            // and their persons re-derived, in this same transaction.
+            for hub in writer.hubsTripped {
+                let record = QuarantineRecord(
+                    source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
+                    reason: "linked \(hub.links) unrelated persons within the site's hub period")
+                let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
+                report.quarantined += 1
+                report.splits += repair.parts.count - 1
+            }
+            try txn.put(tables.meta, GraphCounters.key, counters.encoded())
+            return report
         }
     }
 }
@@ -32,6 +45,11 @@ struct BatchWriter {
     var counters: GraphCounters
     let firstNewNode: UInt64
     var report = ApplyReport()
+    /// Why merges made by this writer happen (beacons link; an unquarantine relinks).
+    var changeReason: ChangeRecord.Reason = .linked
+    var changeIdentifierNode: UInt64 = 0
+    /// Identifiers the shared-identifier rule tripped on in this batch.
+    var hubsTripped: [(node: UInt64, seq: UInt64, links: UInt16)] = []
 
     /// Each site's number pool, read once per batch.
     var sitePools: [UInt32: NumberPool] = [:]
@@ -58,6 +76,10 @@ struct BatchWriter {
     }
 
     mutating func apply(_ event: PreparedEvent, index: Int, _ txn: borrowing Transaction) throws {
+        if counters.suppressions > 0, try carriesSuppressedIdentifier(event, txn) {
+            report.suppressed.append(index)
+            return
+        }
         let dedup = try dedupVerdict(event, txn)
         if case .repeated = dedup {
             report.repeats.append(index)
@@ -70,13 +92,25 @@ struct BatchWriter {
         counters.nextEvent += 1
         if case .remember = dedup { try remember(event, seq: seq, txn) }
 
+        let nodesBefore = counters.nextNode
         var eventNodes: [UInt64] = []
         eventNodes.reserveCapacity(identifiers.count)
         for identifier in identifiers {
             eventNodes.append(try node(for: identifier, site: event.site, timeMs: event.timeMs, txn))
         }
-        for other in eventNodes.dropFirst() {
-            try union(eventNodes[0], other, guards: guards, site: event.site, timeMs: event.timeMs, cause: seq, txn)
+        // Quarantined identifiers link nothing; their events are listed so
+        // that lifting the quarantine can link exactly them again.
+        var linkNodes = eventNodes
+        for node in eventNodes where try record(node, txn).isQuarantined {
+            linkNodes.removeAll { $0 == node }
+            try txn.put(graph.tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq), [])
+        }
+        let hub = graph.configuration.rules(for: event.site).hub
+        if hub.isOn, linkNodes.count > 1 {
+            try countHubLinks(linkNodes, existingBelow: nodesBefore, rule: hub, timeMs: event.timeMs, seq: seq, txn)
+        }
+        for other in linkNodes.dropFirst() {
+            try union(linkNodes[0], other, guards: guards, site: event.site, timeMs: event.timeMs, cause: seq, txn)
         }
         let matching = graph.configuration.callMatching
         let session = matching ? event.sessionIndex.map { eventNodes[$0] } : nil
@@ -89,10 +123,10 @@ struct BatchWriter {
         }
         var matchedSession: UInt64?
         if matching, event.type == .call, let number = event.trackingNumber {
-            matchedSession = try matchCall(
-                event, seq: seq, number: number, callerPhone: event.callerPhoneIndex.map { eventNodes[$0] }, txn)
+            let caller = event.callerPhoneIndex.map { eventNodes[$0] }.flatMap { linkNodes.contains($0) ? $0 : nil }
+            matchedSession = try matchCall(event, seq: seq, number: number, callerPhone: caller, txn)
         }
-        var anchor = try anchor(of: eventNodes, txn)
+        var anchor = try anchor(of: linkNodes.isEmpty ? eventNodes : linkNodes, txn)
         if anchor == 0, let matchedSession { anchor = matchedSession }  // a hidden caller's call
         let type = event.type
         if anchor == 0 {
@@ -128,6 +162,45 @@ struct BatchWriter {
         }
         try pruneDedup(txn)
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
+    }
+
+    // MARK: Shared identifiers
+
+    /// Counts the links each phone or e-mail of the event is the sole
+    /// evidence for (see `HubRule`), and notes those past the rule's limit.
+    private mutating func countHubLinks(
+        _ nodes: [UInt64], existingBelow nodesBefore: UInt64, rule: HubRule, timeMs: Int64, seq: UInt64,
+        _ txn: borrowing Transaction
+    ) throws {
+        var candidates: [Int] = []
+        for (index, node) in nodes.enumerated() where node < nodesBefore {
+            let record = try record(node, txn)
+            if (record.kind == .phone || record.kind == .email) && !record.flags.contains(.released) {
+                candidates.append(index)
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        var roots: [UInt64] = []
+        for node in nodes { roots.append(try find(node, txn)) }
+        for index in candidates {
+            let own = roots[index]
+            if roots.indices.contains(where: { $0 != index && roots[$0] == own }) { continue }  // not the sole evidence
+            var bridged: Set<UInt64> = []
+            for other in nodes.indices where other != index && nodes[other] < nodesBefore { bridged.insert(roots[other]) }
+            guard !bridged.isEmpty else { continue }
+            var links: UInt16 = 0
+            try updateNode(nodes[index], txn) { record in
+                if record.hubLinks == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
+                    record.hubWindowStartMs = timeMs
+                    record.hubLinks = 0
+                }
+                record.hubLinks = record.hubLinks &+ UInt16(clamping: bridged.count)
+                links = record.hubLinks
+            }
+            if Int(links) > rule.linksMax, !hubsTripped.contains(where: { $0.node == nodes[index] }) {
+                hubsTripped.append((nodes[index], seq, links))
+            }
+        }
     }
 
     mutating func guards(_ site: UInt32) -> Guards {
@@ -182,7 +255,7 @@ struct BatchWriter {
     // MARK: Union-find
 
     /// The root of `id`'s person, compressing the path to it.
-    private mutating func find(_ id: UInt64, _ txn: borrowing Transaction) throws -> UInt64 {
+    mutating func find(_ id: UInt64, _ txn: borrowing Transaction) throws -> UInt64 {
         var root = id
         var steps = 0
         while true {
@@ -262,12 +335,12 @@ struct BatchWriter {
             record.next = winnerNext
             record.parent = winner
         }
-        let merge = MergeRecord(
-            seq: counters.nextMerge, site: site, timeMs: timeMs,
-            winner: winner, loser: loser, causeEvent: cause
+        let merge = ChangeRecord(
+            mergeSeq: counters.nextChange, site: site, timeMs: timeMs,
+            winner: winner, loser: loser, causeEvent: cause, reason: changeReason, identifierNode: changeIdentifierNode
         )
-        try txn.put(graph.tables.merge, StoreKeys.seqKey(merge.seq), merge.encoded(), append: true)
-        counters.nextMerge += 1
+        try txn.put(graph.tables.change, StoreKeys.seqKey(merge.seq), merge.encoded(), append: true)
+        counters.nextChange += 1
         counters.persons -= 1
         report.merges += 1
     }

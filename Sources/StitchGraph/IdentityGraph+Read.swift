@@ -255,11 +255,11 @@ extension IdentityGraph {
         return try cursor.last()
     }
 
-    // MARK: Merges and conflicts
+    // MARK: Changes and conflicts
 
-    /// Merges after `cursor` (a merge seq; 0 for the first), oldest first,
-    /// optionally of one site only.
-    public func merges(after cursor: UInt64, limit: Int, site: UInt32? = nil) throws -> [MergeRecord] {
+    /// Changes (merges, splits, erasures) after `cursor` (a change seq; 0 for
+    /// the first), oldest first, optionally of one site only.
+    public func merges(after cursor: UInt64, limit: Int, site: UInt32? = nil) throws -> [ChangeRecord] {
         try mergesPage(after: cursor, limit: limit, site: site).merges
     }
 
@@ -268,10 +268,10 @@ extension IdentityGraph {
     /// site's feed moves forward without every poll rescanning the others.
     public func mergesPage(
         after cursor: UInt64, limit: Int, site: UInt32? = nil
-    ) throws -> (merges: [MergeRecord], scannedThrough: UInt64) {
-        let page = try records(of: tables.merge, after: cursor, limit: limit, scannedMax: GraphLimits.mergesScannedMax) {
+    ) throws -> (merges: [ChangeRecord], scannedThrough: UInt64) {
+        let page = try records(of: tables.change, after: cursor, limit: limit, scannedMax: GraphLimits.mergesScannedMax) {
             seq, value in
-            let merge = MergeRecord(seq: seq, decoding: value)
+            let merge = ChangeRecord(seq: seq, decoding: value)
             return site == nil || merge.site == site ? merge : nil
         }
         return (page.records, page.scannedThrough)
@@ -324,7 +324,7 @@ extension IdentityGraph {
             let c = try counters(txn)
             return Totals(
                 persons: c.persons, identifiers: c.identifiers, events: c.events,
-                unlinkedEvents: c.unlinkedEvents, merges: c.merges, conflicts: c.conflicts
+                unlinkedEvents: c.unlinkedEvents, merges: c.changes, conflicts: c.conflicts
             )
         }
     }

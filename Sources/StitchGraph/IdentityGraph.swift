@@ -23,13 +23,16 @@ public final class IdentityGraph: Sendable {
     /// the writer adds to it (before its commit: an aborted write leaves a
     /// harmless extra entry, never a missing one); rebuilt at open.
     let leasedSessions: Mutex<Set<UInt64>>
+    /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
+    let hasher: IdentifierHasher
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 5
+    public static let schemaVersion: UInt32 = 6
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup: Table
+        let ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup: Table
+        let quarantine, quarantineEvent, suppress, erasure: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -50,17 +53,22 @@ public final class IdentityGraph: Sendable {
             node: environment.table(StoreKeys.node),
             event: environment.table(StoreKeys.event),
             log: environment.table(StoreKeys.log),
-            merge: environment.table(StoreKeys.merge),
+            change: environment.table(StoreKeys.change),
             conflict: environment.table(StoreKeys.conflict),
             meta: environment.table(StoreKeys.meta),
             lease: environment.table(StoreKeys.lease),
             leaseNumber: environment.table(StoreKeys.leaseNumber),
             callWait: environment.table(StoreKeys.callWait),
             call: environment.table(StoreKeys.call),
-            dedup: environment.table(StoreKeys.dedup)
+            dedup: environment.table(StoreKeys.dedup),
+            quarantine: environment.table(StoreKeys.quarantine),
+            quarantineEvent: environment.table(StoreKeys.quarantineEvent),
+            suppress: environment.table(StoreKeys.suppress),
+            erasure: environment.table(StoreKeys.erasure)
         )
         leasedSessions = Mutex([])
-        try checkSchema(readOnly: storeOptions.readOnly)
+        try Self.checkSchema(environment, meta: tables.meta, readOnly: storeOptions.readOnly)
+        hasher = IdentifierHasher(secret: try Self.identifierSecret(environment, meta: tables.meta) ?? [])
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
     }
@@ -90,9 +98,9 @@ public final class IdentityGraph: Sendable {
         environment.staleReadersCleared
     }
 
-    private func checkSchema(readOnly: Bool) throws {
+    private static func checkSchema(_ environment: Environment, meta: Table, readOnly: Bool) throws {
         let stored: UInt32? = try environment.read { txn in
-            try txn.get(tables.meta, Self.schemaKey).map { ByteCoding.littleEndian($0, at: 0, as: UInt32.self) }
+            try txn.get(meta, Self.schemaKey).map { ByteCoding.littleEndian($0, at: 0, as: UInt32.self) }
         }
         if let stored {
             guard stored == Self.schemaVersion else {
@@ -102,10 +110,17 @@ public final class IdentityGraph: Sendable {
             try environment.write { txn in
                 var bytes: [UInt8] = []
                 ByteCoding.appendLittleEndian(Self.schemaVersion, to: &bytes)
-                try txn.put(tables.meta, Self.schemaKey, bytes)
-                try txn.put(tables.meta, GraphCounters.key, GraphCounters().encoded())
+                try txn.put(meta, Self.schemaKey, bytes)
+                try txn.put(meta, GraphCounters.key, GraphCounters().encoded())
+                try txn.put(meta, IdentifierHasher.secretMetaKey, IdentifierHasher.newSecret())
             }
         }
+    }
+
+    /// The store's secret for hashing erased identifiers (nil only in a
+    /// store opened read-only before it was ever written).
+    private static func identifierSecret(_ environment: Environment, meta: Table) throws -> [UInt8]? {
+        try environment.read { txn in try txn.get(meta, IdentifierHasher.secretMetaKey).map { Array($0) } }
     }
 
     func counters(_ txn: borrowing Transaction) throws -> GraphCounters {
@@ -130,11 +145,19 @@ extension IdentityGraph: SiteJunkRules {
 public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The store was written with another schema version.
     case schemaMismatch(found: UInt32, expected: UInt32)
+    /// A person too large to repair or erase in one transaction.
+    case personTooLarge(personID: UInt64, identifiersMax: Int)
+    /// The identifier was erased; it cannot be quarantined or linked.
+    case identifierErased
 
     public var description: String {
         switch self {
         case .schemaMismatch(let found, let expected):
             "store has schema version \(found); this build reads version \(expected)"
+        case .personTooLarge(let personID, let identifiersMax):
+            "person \(personID) is too large to repair in one transaction (over \(identifiersMax) identifiers or \(GraphLimits.repairEventsMax) events)"
+        case .identifierErased:
+            "the identifier was erased"
         }
     }
 }

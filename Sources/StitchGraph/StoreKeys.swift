@@ -7,7 +7,7 @@ import StitchIdentity
 /// node     node id u64                         → NodeRecord
 /// event    anchor u64 | time u64* | seq u64    → type u8 (the per-person index)
 /// log      seq u64                             → StoredEvent (the events, append-only)
-/// merge    seq u64                             → MergeRecord
+/// change   seq u64                             → ChangeRecord (the change feed: merges, splits, erasures)
 /// conflict seq u64                             → ConflictRecord
 /// meta     name (ASCII)                        → value
 /// lease    session node u64                    → LeaseRecord (the session's current lease)
@@ -15,6 +15,10 @@ import StitchIdentity
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
 /// call     seq u64                             → CallMatch (the graph's own encoding)
 /// dedup    time* | site u32 | event id u64    → seq u64 (LE): event ids remembered, in event-time order
+/// quarantine node id u64                       → QuarantineRecord (identifiers that link nothing)
+/// qevent   node id u64 | seq u64               → (): events carrying a quarantined identifier
+/// suppress HMAC-SHA256(secret, site|kind|value) → erasure seq u64 (LE): erased identifiers
+/// erasure  seq u64                             → ErasureRecord (what a forget erased: counts, no values)
 /// ```
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
@@ -33,17 +37,22 @@ enum StoreKeys {
     static let ident = "ident"
     static let node = "node"
     static let event = "event"
-    static let merge = "merge"
+    static let change = "change"
     static let conflict = "conflict"
     static let meta = "meta"
     static let log = "log"
     static let lease = "lease"
     static let leaseNumber = "leasenum"
     static let dedup = "dedup"
+    static let quarantine = "quarantine"
+    static let quarantineEvent = "qevent"
+    static let suppress = "suppress"
+    static let erasure = "erasure"
     static let callWait = "callwait"
     static let call = "call"
     static let allTables = [
-        ident, node, event, log, merge, conflict, meta, lease, leaseNumber, callWait, call, dedup,
+        ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup,
+        quarantine, quarantineEvent, suppress, erasure,
     ]
 
     /// Keyed by event time first: inserts land near the tail (events arrive
@@ -104,6 +113,13 @@ enum StoreKeys {
     }
 
     static func seqKey(_ seq: UInt64) -> [UInt8] { nodeKey(seq) }
+
+    /// A `qevent` key: quarantined node, then the event's seq.
+    static func quarantineEventKey(node: UInt64, seq: UInt64) -> [UInt8] {
+        var key = nodeKey(node)
+        ByteCoding.appendBigEndian(seq, to: &key)
+        return key
+    }
 
     /// Site and tracking number: the prefix of `leasenum` and `callwait` keys.
     static func numberPrefix(site: UInt32, number: String) -> [UInt8] {

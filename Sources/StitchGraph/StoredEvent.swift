@@ -6,6 +6,7 @@ import StitchIdentity
 /// u8    EventType (so history filters by type without reading the body)
 /// i64   received time, ms (little-endian)
 /// i64   event time, ms (little-endian; the index key holds it too)
+/// u64   the sender's event id (0 = none; erasure removes its dedup entry)
 /// u8    number of normalized identifiers, then for each:
 ///         u8 kind, u16 length (LE), value bytes
 /// rest  the body, opaque to the graph (the beacon as received)
@@ -17,6 +18,7 @@ enum StoredEvent {
         bytes.append(UInt8(event.type.rawValue))
         ByteCoding.appendLittleEndian(event.receivedMs, to: &bytes)
         ByteCoding.appendLittleEndian(event.timeMs, to: &bytes)
+        ByteCoding.appendLittleEndian(event.eventID, to: &bytes)
         precondition(event.identifiers.count <= Int(UInt8.max))
         bytes.append(UInt8(event.identifiers.count))
         for identifier in event.identifiers {
@@ -33,6 +35,10 @@ enum StoredEvent {
         ByteCoding.littleEndian(stored, at: 9, as: Int64.self)
     }
 
+    static func eventID(of stored: UnsafeRawBufferPointer) -> UInt64 {
+        ByteCoding.littleEndian(stored, at: 17, as: UInt64.self)
+    }
+
     static func type(of stored: UnsafeRawBufferPointer) -> EventType {
         guard let first = stored.first, let type = EventType(rawValue: Int(first)) else {
             preconditionFailure("stored event with unknown type byte")
@@ -45,7 +51,7 @@ enum StoredEvent {
         var offset = 1
         let receivedMs = ByteCoding.littleEndian(stored, at: offset, as: Int64.self)
         let timeMs = ByteCoding.littleEndian(stored, at: offset + 8, as: Int64.self)
-        offset += 16
+        offset += 24
         let count = Int(stored[offset])
         offset += 1
         var identifiers: [NormalizedIdentifier] = []

@@ -36,16 +36,3 @@ extension Stitch_V1_CallMatch {
         }
     }
 }
-
-extension Stitch_V1_Merge {
-    /// The wire form of one change-log merge.
-    public init(_ record: MergeRecord) {
-        self.init()
-        seq = record.seq
-        site = record.site
-        timeMs = record.timeMs
-        winner = record.winner
-        loser = record.loser
-        causeEvent = record.causeEvent
-    }
-}

@@ -54,6 +54,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How long (in event time) an event id is remembered: a beacon resent
     /// within it is recognised and not stored again (FRAMING.md "Exactly once").
     public var dedupWindowMs = Int(GraphConfiguration.dedupWindowMsDefault)
+    /// The shared-identifier rule (`HubRule`) for every site without its own
+    /// in `hubSites`: links a phone or e-mail may make alone within the period.
+    public var hubLinksMax = HubRule.standard.linksMax
+    public var hubPeriodMs = Int(HubRule.standard.periodMs)
+    public var hubSites: [UInt32: HubRule] = [:]
 
     // MARK: Bounds against hostile or broken clients
     /// Open TCP ingest connections, at most; more are closed at accept (counted).
@@ -122,8 +127,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public func graphConfiguration() throws(ConfigurationError) -> GraphConfiguration {
         var sites: [UInt32: SiteRules] = [:]
         let normalizer = IdentifierNormalizer(junk: .standard)
+        let hub = HubRule(linksMax: hubLinksMax, periodMs: Int64(hubPeriodMs))
+        for (site, rule) in hubSites { sites[site] = SiteRules(hub: rule) }
         for (site, phones) in junkPhones {
-            var rules = SiteRules()
+            var rules = sites[site] ?? SiteRules(hub: hub)
             for phone in phones {
                 do {
                     rules.junk.phones.insert(try normalizer.normalize(.phone, phone).value)
@@ -133,7 +140,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             sites[site] = rules
         }
-        return GraphConfiguration(sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
+        return GraphConfiguration(
+            defaultRules: SiteRules(hub: hub), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
     }
 
     /// Checks the values together; the message names the setting.
@@ -161,6 +169,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
         try check(dedupWindowMs >= 1000, "dedup_window_ms", "at least 1000 (one second)")
+        try check(hubLinksMax >= 0 && hubLinksMax < Int(UInt16.max), "hub_links_max", "between 0 (off) and 65534")
+        try check(hubPeriodMs >= 1000, "hub_period_ms", "at least 1000 (one second)")
         try check(ingestConnectionsMax >= 1, "ingest_connections_max", "at least 1")
         try check(queryConnectionsMax >= 1, "query_connections_max", "at least 1")
         try check(connectionsPerAddressMax >= 1, "connections_per_address_max", "at least 1")

@@ -97,7 +97,7 @@ final class GraphWriter: Sendable {
             let report = try graph.apply(events)
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
             record(report, beacons: events.count)
-            return acks(of: group, repeats: report.repeats)
+            return acks(of: group, repeats: report.repeats, suppressed: report.suppressed)
         } catch {
             // A store failure (disk full, map cannot grow) loses no accepted
             // data: the transaction is aborted and every sender is told its
@@ -113,12 +113,13 @@ final class GraphWriter: Sendable {
         }
     }
 
-    /// Each batch's ack, with the repeats the graph found among its events
-    /// (`repeats` holds positions in the group's events, ascending).
-    private func acks(of group: [IngestItem], repeats: [Int]) -> [BatchOutcome] {
+    /// Each batch's ack, with the repeats and suppressed beacons the graph
+    /// found among its events (positions in the group's events, ascending).
+    private func acks(of group: [IngestItem], repeats: [Int], suppressed: [Int]) -> [BatchOutcome] {
         var outcomes: [BatchOutcome] = []
         outcomes.reserveCapacity(group.count)
         var next = 0
+        var nextSuppressed = 0
         var offset = 0
         for item in group {
             var ack = item.ack
@@ -127,8 +128,12 @@ final class GraphWriter: Sendable {
                 ack.repeatIndexes.append(item.beaconIndexes[repeats[next] - offset])
                 next += 1
             }
+            while nextSuppressed < suppressed.count, suppressed[nextSuppressed] < end {
+                ack.suppressed += 1
+                nextSuppressed += 1
+            }
             ack.repeated = UInt32(ack.repeatIndexes.count)
-            ack.accepted -= ack.repeated
+            ack.accepted -= ack.repeated + ack.suppressed
             outcomes.append(.committed(sequence: item.sequence, ack: ack))
             offset = end
         }
@@ -138,7 +143,10 @@ final class GraphWriter: Sendable {
     private func record(_ report: ApplyReport, beacons: Int) {
         metrics.groupCommits.increment()
         metrics.groupBeacons.record(beacons)
-        metrics.beaconsAccepted.increment(by: beacons - report.repeats.count)
+        metrics.beaconsAccepted.increment(by: beacons - report.repeats.count - report.suppressed.count)
+        metrics.counter(.beaconsSuppressed).increment(by: report.suppressed.count)
+        metrics.counter(.quarantines, [("source", "automatic")]).increment(by: report.quarantined)
+        metrics.counter(.personsSplit).increment(by: report.splits)
         metrics.counter(.beaconsRepeated).increment(by: report.repeats.count)
         metrics.counter(.dedupOutsideWindow).increment(by: report.dedupOutsideWindow)
         metrics.counter(.dedupPruned).increment(by: report.dedupPruned)

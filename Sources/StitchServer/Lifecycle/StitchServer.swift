@@ -105,6 +105,20 @@ public final class StitchServer: Service, Sendable {
         return pools
     }
 
+    /// Junk phones declared after they were linked (junk_phones, pools'
+    /// office numbers) are quarantined and their persons repaired before
+    /// ingest starts; already quarantined ones cost one read each.
+    func quarantineDeclaredJunk(_ graph: IdentityGraph, sites: [UInt32]) throws {
+        for site in Set(sites).sorted() {
+            let phones = graph.junkRules(site: site).phones.sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
+            let done = try graph.quarantineJunk(site: site, identifiers: phones, nowMs: clockMs())
+            if done > 0 {
+                metrics.counter(.quarantines, [("source", "junk")]).increment(by: done)
+                logger.notice("site \(site): \(done) declared junk phones were linked; quarantined, their persons repaired")
+            }
+        }
+    }
+
     /// Opens the store, starts the writer and binds every port.
     @discardableResult
     public func start() async throws -> BoundPorts {
@@ -117,6 +131,7 @@ public final class StitchServer: Service, Sendable {
             callTracking: CallTracking(pools: try pools(overriddenBy: poolOverrides)),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
         )
+        try quarantineDeclaredJunk(graph, sites: Array(graph.configuration.sites.keys) + Array(graph.callTracking.pools.keys))
         // Numbers still held by sessions stay theirs across the restart.
         let held = try graph.leaseActivity(heldAt: clockMs())
         graph.callTracking.noteActivity(held)

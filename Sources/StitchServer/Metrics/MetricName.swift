@@ -42,6 +42,11 @@ public enum MetricName: String, CaseIterable, Sendable {
     case helloFailures = "stitch_hello_failures_total"
     case staleReadersCleared = "stitch_stale_readers_cleared_total"
     case udpKernelDrops = "stitch_udp_kernel_drops"
+    // Repair
+    case quarantines = "stitch_quarantines_total"
+    case personsSplit = "stitch_persons_split_total"
+    case personsErased = "stitch_persons_erased_total"
+    case beaconsSuppressed = "stitch_beacons_suppressed_total"
 
     /// The Prometheus name.
     public var name: String { rawValue }
@@ -56,6 +61,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .queryErrors: ["type", "code"]
         case .leases: ["kind"]
         case .leasePoolExhausted: ["site"]
+        case .quarantines: ["source"]
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         default: []
         }
@@ -100,6 +106,10 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .connectionsTimedOut: "connections closed for idling or for holding a partial frame, by port and reason"
         case .helloFailures: "query hellos refused (wrong token, bad version)"
         case .staleReadersCleared: "LMDB reader slots of dead processes freed by the periodic reader check"
+        case .quarantines: "identifiers quarantined, by source (manual, junk, automatic: the shared-identifier rule)"
+        case .personsSplit: "new persons made by repairs (a split into three parts counts two)"
+        case .personsErased: "persons erased on request (forget)"
+        case .beaconsSuppressed: "beacons not stored because they carry an erased identifier"
         case .udpKernelDrops: "datagrams the kernel dropped on the collector's UDP sockets (receive buffer full), from /proc/net/udp"
         }
     }

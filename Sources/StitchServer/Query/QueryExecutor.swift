@@ -101,6 +101,41 @@ struct QueryExecutor: Sendable {
             case .poolGet(let request):
                 try check(site: request.site, access)
                 return .poolGet(poolResponse(site: request.site))
+            case .quarantine(let request):
+                try checkAdmin(access, "quarantine changes persons")
+                try check(site: request.site, access)
+                guard request.reason.utf8.count <= GraphLimits.quarantineReasonBytesMax else {
+                    throw QueryFailure(.invalidArgument, "reason: at most \(GraphLimits.quarantineReasonBytesMax) bytes")
+                }
+                let identifier = try normalize(request.identifier, site: request.site)
+                let result = try repairing {
+                    try graph.quarantine(site: request.site, identifier: identifier, reason: request.reason, nowMs: clockMs())
+                }
+                metrics.counter(.quarantines, [("source", "manual")]).increment(by: result.changed ? 1 : 0)
+                metrics.counter(.personsSplit).increment(by: max(0, result.personIDs.count - 1))
+                return .quarantine(Stitch_V1_RepairResponse(result))
+            case .unquarantine(let request):
+                try checkAdmin(access, "unquarantine changes persons")
+                try check(site: request.site, access)
+                let identifier = try normalize(request.identifier, site: request.site)
+                guard let result = try repairing({ try graph.unquarantine(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
+                    throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
+                }
+                return .unquarantine(Stitch_V1_RepairResponse(result))
+            case .shared(let request):
+                try check(site: request.site, access)
+                let limit = request.limit == 0 ? 1000 : min(Int(request.limit), GraphLimits.sharedListedMax)
+                let listed = try graph.shared(site: request.site, limit: limit)
+                return .shared(.with { $0.identifiers = listed.map(Stitch_V1_SharedIdentifier.init) })
+            case .forget(let request):
+                try checkAdmin(access, "forget erases a person")
+                try check(site: request.site, access)
+                let identifier = try normalize(request.identifier, site: request.site)
+                guard let erasure = try repairing({ try graph.forget(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
+                    throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
+                }
+                metrics.counter(.personsErased).increment()
+                return .forget(Stitch_V1_ForgetResponse(erasure))
             }
         } catch let failure as QueryFailure {
             throw failure
@@ -271,6 +306,11 @@ struct QueryExecutor: Sendable {
         }
         try poolOverrides.set(site: request.site, pool?.wire ?? Stitch_V1_NumberPool())
         graph.callTracking.setPool(site: request.site, pool)
+        // Office numbers are junk phones from now on; those already linked
+        // are quarantined and their persons repaired at once.
+        let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
+        let quarantined = try graph.quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs())
+        metrics.counter(.quarantines, [("source", "junk")]).increment(by: quarantined)
         return poolResponse(site: request.site)
     }
 
@@ -284,6 +324,19 @@ struct QueryExecutor: Sendable {
     }
 
     // MARK: Helpers
+
+    private func checkAdmin(_ access: QueryAccess, _ what: String) throws(QueryFailure) {
+        guard access.isAdmin else { throw QueryFailure(.permissionDenied, "\(what); it needs an admin token") }
+    }
+
+    /// Runs a repair, turning a person too large into a clear refusal.
+    private func repairing<R>(_ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as GraphError {
+            throw QueryFailure(.invalidArgument, "\(error)")
+        }
+    }
 
     private func check(site: UInt32, _ access: QueryAccess) throws(QueryFailure) {
         guard site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }

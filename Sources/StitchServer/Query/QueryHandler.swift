@@ -93,10 +93,12 @@ final class QueryHandler: ChannelDuplexHandler {
     }
 
     /// Request kinds whose cost grows with the data (a person's history,
-    /// a thousand lookups, a whole person's events, the merge feed, totals).
+    /// a thousand lookups, a whole person's events, the merge feed, totals),
+    /// and repairs, which wait for the store's write lock.
     static func isHeavy(_ kind: Stitch_V1_Request.OneOf_Kind) -> Bool {
         switch kind {
         case .history, .batchLookup, .explain, .mergesSince, .stats: true
+        case .quarantine, .unquarantine, .shared, .forget, .poolSet: true
         default: false
         }
     }
@@ -292,6 +294,10 @@ final class QueryHandler: ChannelDuplexHandler {
         case .explain: "explain"
         case .poolSet: "pool_set"
         case .poolGet: "pool_get"
+        case .quarantine: "quarantine"
+        case .unquarantine: "unquarantine"
+        case .shared: "shared"
+        case .forget: "forget"
         case nil: "unknown"
         }
     }

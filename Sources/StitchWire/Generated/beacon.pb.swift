@@ -849,7 +849,7 @@ public nonisolated struct Stitch_V1_BatchAck: Sendable {
   public var rejections: [Stitch_V1_BeaconRejection] = []
 
   /// Beacons recognised as repeats of stored ones (same site and event_id):
-  /// not stored again. accepted + rejected + repeated = beacons in the batch.
+  /// not stored again. accepted + rejected + repeated + suppressed = beacons in the batch.
   public var repeated: UInt32 = 0
 
   /// their positions in the batch, ascending
@@ -859,6 +859,10 @@ public nonisolated struct Stitch_V1_BatchAck: Sendable {
   public var refusedIdentifiers: [Stitch_V1_IdentifierRefusal] = []
 
   public var identifiersRefused: UInt32 = 0
+
+  /// Beacons not stored because they carry an identifier erased on request
+  /// (ForgetRequest): they are dropped, never linked.
+  public var suppressed: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1602,7 +1606,7 @@ nonisolated extension Stitch_V1_IdentifierRefusal: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0\u{1}repeated\0\u{3}repeat_indexes\0\u{3}refused_identifiers\0\u{3}identifiers_refused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0\u{1}repeated\0\u{3}repeat_indexes\0\u{3}refused_identifiers\0\u{3}identifiers_refused\0\u{1}suppressed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1617,6 +1621,7 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
       case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.repeatIndexes) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.refusedIdentifiers) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersRefused) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.suppressed) }()
       default: break
       }
     }
@@ -1644,6 +1649,9 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if self.identifiersRefused != 0 {
       try visitor.visitSingularUInt32Field(value: self.identifiersRefused, fieldNumber: 7)
     }
+    if self.suppressed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.suppressed, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1655,6 +1663,7 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.repeatIndexes != rhs.repeatIndexes {return false}
     if lhs.refusedIdentifiers != rhs.refusedIdentifiers {return false}
     if lhs.identifiersRefused != rhs.identifiersRefused {return false}
+    if lhs.suppressed != rhs.suppressed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -192,6 +192,161 @@ public nonisolated enum Stitch_V1_EventType: SwiftProtobuf.Enum, Swift.CaseItera
 
 }
 
+/// The change feed: every change of which identifiers form which person, in
+/// commit order. A reporting layer that follows it re-attributes what moved.
+public nonisolated enum Stitch_V1_ChangeKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// `loser` joined `winner`
+  case merge // = 0
+
+  /// `winner` was re-derived from its events: it keeps its id, `split_into` are new persons
+  case split // = 1
+
+  /// `winner` was erased (forget): it no longer exists
+  case erase // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .merge
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .merge
+    case 1: self = .split
+    case 2: self = .erase
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .merge: return 0
+    case .split: return 1
+    case .erase: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_ChangeKind] = [
+    .merge,
+    .split,
+    .erase,
+  ]
+
+}
+
+/// Why a change happened. Merges caused by a beacon say UNSPECIFIED.
+public nonisolated enum Stitch_V1_ChangeReason: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// an admin quarantined an identifier
+  case quarantine // = 1
+
+  /// an admin lifted a quarantine: its events link again
+  case unquarantine // = 2
+
+  /// a declared junk value (junk_phones, a pool's office numbers)
+  case junk // = 3
+
+  /// the automatic rule found an identifier shared by unrelated visitors
+  case sharedIdentifier // = 4
+
+  /// erasure on request (152-FZ / GDPR)
+  case forget // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .quarantine
+    case 2: self = .unquarantine
+    case 3: self = .junk
+    case 4: self = .sharedIdentifier
+    case 5: self = .forget
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .quarantine: return 1
+    case .unquarantine: return 2
+    case .junk: return 3
+    case .sharedIdentifier: return 4
+    case .forget: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_ChangeReason] = [
+    .unspecified,
+    .quarantine,
+    .unquarantine,
+    .junk,
+    .sharedIdentifier,
+    .forget,
+  ]
+
+}
+
+public nonisolated enum Stitch_V1_QuarantineSource: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// a quarantine request
+  case manual // = 1
+
+  /// a declared junk value (junk_phones, a pool's office numbers)
+  case junk // = 2
+
+  /// the shared-identifier rule (hub_links_max within hub_period_ms)
+  case automatic // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .manual
+    case 2: self = .junk
+    case 3: self = .automatic
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .manual: return 1
+    case .junk: return 2
+    case .automatic: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_QuarantineSource] = [
+    .unspecified,
+    .manual,
+    .junk,
+    .automatic,
+  ]
+
+}
+
 public nonisolated enum Stitch_V1_LeaseKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -571,6 +726,41 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._kind = .poolGet(newValue)}
   }
 
+  /// admin token only
+  public var quarantine: Stitch_V1_QuarantineRequest {
+    get {
+      if case .quarantine(let v)? = _storage._kind {return v}
+      return Stitch_V1_QuarantineRequest()
+    }
+    set {_uniqueStorage()._kind = .quarantine(newValue)}
+  }
+
+  /// admin token only
+  public var unquarantine: Stitch_V1_UnquarantineRequest {
+    get {
+      if case .unquarantine(let v)? = _storage._kind {return v}
+      return Stitch_V1_UnquarantineRequest()
+    }
+    set {_uniqueStorage()._kind = .unquarantine(newValue)}
+  }
+
+  public var shared: Stitch_V1_SharedRequest {
+    get {
+      if case .shared(let v)? = _storage._kind {return v}
+      return Stitch_V1_SharedRequest()
+    }
+    set {_uniqueStorage()._kind = .shared(newValue)}
+  }
+
+  /// admin token only
+  public var forget: Stitch_V1_ForgetRequest {
+    get {
+      if case .forget(let v)? = _storage._kind {return v}
+      return Stitch_V1_ForgetRequest()
+    }
+    set {_uniqueStorage()._kind = .forget(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -585,6 +775,13 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     /// admin token only
     case poolSet(Stitch_V1_PoolSetRequest)
     case poolGet(Stitch_V1_PoolGetRequest)
+    /// admin token only
+    case quarantine(Stitch_V1_QuarantineRequest)
+    /// admin token only
+    case unquarantine(Stitch_V1_UnquarantineRequest)
+    case shared(Stitch_V1_SharedRequest)
+    /// admin token only
+    case forget(Stitch_V1_ForgetRequest)
 
   }
 
@@ -690,6 +887,38 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     set {kind = .poolGet(newValue)}
   }
 
+  public var quarantine: Stitch_V1_RepairResponse {
+    get {
+      if case .quarantine(let v)? = kind {return v}
+      return Stitch_V1_RepairResponse()
+    }
+    set {kind = .quarantine(newValue)}
+  }
+
+  public var unquarantine: Stitch_V1_RepairResponse {
+    get {
+      if case .unquarantine(let v)? = kind {return v}
+      return Stitch_V1_RepairResponse()
+    }
+    set {kind = .unquarantine(newValue)}
+  }
+
+  public var shared: Stitch_V1_SharedResponse {
+    get {
+      if case .shared(let v)? = kind {return v}
+      return Stitch_V1_SharedResponse()
+    }
+    set {kind = .shared(newValue)}
+  }
+
+  public var forget: Stitch_V1_ForgetResponse {
+    get {
+      if case .forget(let v)? = kind {return v}
+      return Stitch_V1_ForgetResponse()
+    }
+    set {kind = .forget(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -704,6 +933,10 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     case explain(Stitch_V1_ExplainResponse)
     case poolSet(Stitch_V1_PoolResponse)
     case poolGet(Stitch_V1_PoolResponse)
+    case quarantine(Stitch_V1_RepairResponse)
+    case unquarantine(Stitch_V1_RepairResponse)
+    case shared(Stitch_V1_SharedResponse)
+    case forget(Stitch_V1_ForgetResponse)
 
   }
 
@@ -1120,17 +1353,27 @@ public nonisolated struct Stitch_V1_Merge: Sendable {
 
   public var site: UInt32 = 0
 
-  /// event time of the beacon that caused it
+  /// merges: event time of the beacon that caused it; other changes: server time
   public var timeMs: Int64 = 0
 
-  /// the older person id; survives
+  /// merges: the older person id, survives; split/erase: the person changed
   public var winner: UInt64 = 0
 
-  /// resolves to winner from now on
+  /// merges: resolves to winner from now on; 0 otherwise
   public var loser: UInt64 = 0
 
-  /// Event.seq of the beacon that linked them
+  /// Event.seq of the beacon that linked them (or tipped the automatic rule); 0 = a request
   public var causeEvent: UInt64 = 0
+
+  public var kind: Stitch_V1_ChangeKind = .merge
+
+  /// SPLIT: the new persons (each its oldest identifier's id); old ids in them resolve to them
+  public var splitInto: [UInt64] = []
+
+  public var reason: Stitch_V1_ChangeReason = .unspecified
+
+  /// the quarantined / released / forgotten identifier's node id, when one caused it
+  public var identifierNode: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1307,6 +1550,201 @@ public nonisolated struct Stitch_V1_PoolResponse: Sendable {
   public init() {}
 
   fileprivate var _pool: Stitch_V1_NumberPool? = nil
+}
+
+/// Quarantines an identifier: it links nothing from now on, and every person
+/// holding it is re-derived from its events without it (split records in the
+/// change feed). An identifier not seen yet is quarantined before it arrives.
+public nonisolated struct Stitch_V1_QuarantineRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// raw; normalized by the server
+  public var identifier: Stitch_V1_Identifier {
+    get {_identifier ?? Stitch_V1_Identifier()}
+    set {_identifier = newValue}
+  }
+  /// Returns true if `identifier` has been explicitly set.
+  public var hasIdentifier: Bool {self._identifier != nil}
+  /// Clears the value of `identifier`. Subsequent reads from it will return its default value.
+  public mutating func clearIdentifier() {self._identifier = nil}
+
+  /// for operators, kept with the quarantine; at most 200 bytes
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _identifier: Stitch_V1_Identifier? = nil
+}
+
+/// Lifts a quarantine: the events that carried the identifier link again.
+public nonisolated struct Stitch_V1_UnquarantineRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  public var identifier: Stitch_V1_Identifier {
+    get {_identifier ?? Stitch_V1_Identifier()}
+    set {_identifier = newValue}
+  }
+  /// Returns true if `identifier` has been explicitly set.
+  public var hasIdentifier: Bool {self._identifier != nil}
+  /// Clears the value of `identifier`. Subsequent reads from it will return its default value.
+  public mutating func clearIdentifier() {self._identifier = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _identifier: Stitch_V1_Identifier? = nil
+}
+
+public nonisolated struct Stitch_V1_RepairResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// false: already (un)quarantined, nothing done
+  public var changed: Bool = false
+
+  /// the identifier's node id
+  public var identifierNode: UInt64 = 0
+
+  /// persons re-derived (or relinked)
+  public var personsRepaired: UInt64 = 0
+
+  /// the persons after the repair, at most 1000
+  public var personIds: [UInt64] = []
+
+  /// the change feed holds the repair up to here
+  public var lastChangeSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_SharedIdentifier: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var identifier: Stitch_V1_StoredIdentifier {
+    get {_identifier ?? Stitch_V1_StoredIdentifier()}
+    set {_identifier = newValue}
+  }
+  /// Returns true if `identifier` has been explicitly set.
+  public var hasIdentifier: Bool {self._identifier != nil}
+  /// Clears the value of `identifier`. Subsequent reads from it will return its default value.
+  public mutating func clearIdentifier() {self._identifier = nil}
+
+  public var source: Stitch_V1_QuarantineSource = .unspecified
+
+  public var reason: String = String()
+
+  /// server time of the quarantine
+  public var sinceMs: Int64 = 0
+
+  /// AUTOMATIC: the links that tipped the rule
+  public var links: UInt32 = 0
+
+  /// events that carried it while quarantined or before
+  public var events: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _identifier: Stitch_V1_StoredIdentifier? = nil
+}
+
+/// Lists a site's quarantined identifiers.
+public nonisolated struct Stitch_V1_SharedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// 0 = 1000; at most 10000
+  public var limit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_SharedResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var identifiers: [Stitch_V1_SharedIdentifier] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Erases the whole person holding an identifier (identifiers, events, leases,
+/// call records, index entries). Each erased identifier is kept only as a keyed
+/// hash, so later beacons carrying it are not stored (BatchAck.suppressed).
+public nonisolated struct Stitch_V1_ForgetRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  public var identifier: Stitch_V1_Identifier {
+    get {_identifier ?? Stitch_V1_Identifier()}
+    set {_identifier = newValue}
+  }
+  /// Returns true if `identifier` has been explicitly set.
+  public var hasIdentifier: Bool {self._identifier != nil}
+  /// Clears the value of `identifier`. Subsequent reads from it will return its default value.
+  public mutating func clearIdentifier() {self._identifier = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _identifier: Stitch_V1_Identifier? = nil
+}
+
+public nonisolated struct Stitch_V1_ForgetResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the durable erasure record
+  public var erasureSeq: UInt64 = 0
+
+  public var timeMs: Int64 = 0
+
+  /// HMAC-SHA256 of the requested identifier under the store's secret
+  public var identifierHash: Data = Data()
+
+  public var personID: UInt64 = 0
+
+  public var identifiers: UInt64 = 0
+
+  public var events: UInt64 = 0
+
+  public var leases: UInt64 = 0
+
+  public var calls: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Which number the tracker should show a session.
@@ -1581,6 +2019,18 @@ nonisolated extension Stitch_V1_EventType: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EVENT_TYPE_UNSPECIFIED\0\u{1}EVENT_TYPE_VISIT\0\u{1}EVENT_TYPE_HIT\0\u{1}EVENT_TYPE_NUMBER_SHOWN\0\u{1}EVENT_TYPE_FORM\0\u{1}EVENT_TYPE_CALL\0\u{1}EVENT_TYPE_CHAT\0\u{1}EVENT_TYPE_DEAL\0")
 }
 
+nonisolated extension Stitch_V1_ChangeKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANGE_KIND_MERGE\0\u{1}CHANGE_KIND_SPLIT\0\u{1}CHANGE_KIND_ERASE\0")
+}
+
+nonisolated extension Stitch_V1_ChangeReason: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANGE_REASON_UNSPECIFIED\0\u{1}CHANGE_REASON_QUARANTINE\0\u{1}CHANGE_REASON_UNQUARANTINE\0\u{1}CHANGE_REASON_JUNK\0\u{1}CHANGE_REASON_SHARED_IDENTIFIER\0\u{1}CHANGE_REASON_FORGET\0")
+}
+
+nonisolated extension Stitch_V1_QuarantineSource: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0QUARANTINE_SOURCE_UNSPECIFIED\0\u{1}QUARANTINE_SOURCE_MANUAL\0\u{1}QUARANTINE_SOURCE_JUNK\0\u{1}QUARANTINE_SOURCE_AUTOMATIC\0")
+}
+
 nonisolated extension Stitch_V1_LeaseKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LEASE_KIND_UNSPECIFIED\0\u{1}LEASE_KIND_STICKY\0\u{1}LEASE_KIND_NEW\0\u{1}LEASE_KIND_FALLBACK\0\u{1}LEASE_KIND_NO_POOL\0")
 }
@@ -1603,7 +2053,7 @@ nonisolated extension Stitch_V1_ExplainVerdict: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
@@ -1769,6 +2219,58 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
             _storage._kind = .poolGet(v)
           }
         }()
+        case 20: try {
+          var v: Stitch_V1_QuarantineRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .quarantine(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .quarantine(v)
+          }
+        }()
+        case 21: try {
+          var v: Stitch_V1_UnquarantineRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .unquarantine(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .unquarantine(v)
+          }
+        }()
+        case 22: try {
+          var v: Stitch_V1_SharedRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .shared(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .shared(v)
+          }
+        }()
+        case 23: try {
+          var v: Stitch_V1_ForgetRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .forget(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .forget(v)
+          }
+        }()
         default: break
         }
       }
@@ -1825,6 +2327,22 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
         guard case .poolGet(let v)? = _storage._kind else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
       }()
+      case .quarantine?: try {
+        guard case .quarantine(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .unquarantine?: try {
+        guard case .unquarantine(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .shared?: try {
+        guard case .shared(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .forget?: try {
+        guard case .forget(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
       case nil: break
       }
     }
@@ -1849,7 +2367,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2001,6 +2519,58 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
           self.kind = .poolGet(v)
         }
       }()
+      case 20: try {
+        var v: Stitch_V1_RepairResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .quarantine(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .quarantine(v)
+        }
+      }()
+      case 21: try {
+        var v: Stitch_V1_RepairResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .unquarantine(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .unquarantine(v)
+        }
+      }()
+      case 22: try {
+        var v: Stitch_V1_SharedResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .shared(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .shared(v)
+        }
+      }()
+      case 23: try {
+        var v: Stitch_V1_ForgetResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .forget(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .forget(v)
+        }
+      }()
       default: break
       }
     }
@@ -2058,6 +2628,22 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
     case .poolGet?: try {
       guard case .poolGet(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
+    case .quarantine?: try {
+      guard case .quarantine(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .unquarantine?: try {
+      guard case .unquarantine(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .shared?: try {
+      guard case .shared(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .forget?: try {
+      guard case .forget(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
     }()
     case nil: break
     }
@@ -2836,7 +3422,7 @@ nonisolated extension Stitch_V1_MergesSinceRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Stitch_V1_Merge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Merge"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{1}site\0\u{3}time_ms\0\u{1}winner\0\u{1}loser\0\u{3}cause_event\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{1}site\0\u{3}time_ms\0\u{1}winner\0\u{1}loser\0\u{3}cause_event\0\u{1}kind\0\u{3}split_into\0\u{1}reason\0\u{3}identifier_node\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2850,6 +3436,10 @@ nonisolated extension Stitch_V1_Merge: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.winner) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.loser) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.causeEvent) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 8: try { try decoder.decodeRepeatedUInt64Field(value: &self.splitInto) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.identifierNode) }()
       default: break
       }
     }
@@ -2874,6 +3464,18 @@ nonisolated extension Stitch_V1_Merge: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.causeEvent != 0 {
       try visitor.visitSingularUInt64Field(value: self.causeEvent, fieldNumber: 6)
     }
+    if self.kind != .merge {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 7)
+    }
+    if !self.splitInto.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.splitInto, fieldNumber: 8)
+    }
+    if self.reason != .unspecified {
+      try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 9)
+    }
+    if self.identifierNode != 0 {
+      try visitor.visitSingularUInt64Field(value: self.identifierNode, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2884,6 +3486,10 @@ nonisolated extension Stitch_V1_Merge: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.winner != rhs.winner {return false}
     if lhs.loser != rhs.loser {return false}
     if lhs.causeEvent != rhs.causeEvent {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.splitInto != rhs.splitInto {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.identifierNode != rhs.identifierNode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3241,6 +3847,367 @@ nonisolated extension Stitch_V1_PoolResponse: SwiftProtobuf.Message, SwiftProtob
     if lhs.site != rhs.site {return false}
     if lhs._pool != rhs._pool {return false}
     if lhs.numbersHeld != rhs.numbersHeld {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_QuarantineRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QuarantineRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}identifier\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._identifier) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._identifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_QuarantineRequest, rhs: Stitch_V1_QuarantineRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._identifier != rhs._identifier {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_UnquarantineRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnquarantineRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}identifier\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._identifier) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._identifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_UnquarantineRequest, rhs: Stitch_V1_UnquarantineRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._identifier != rhs._identifier {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_RepairResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RepairResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}changed\0\u{3}identifier_node\0\u{3}persons_repaired\0\u{3}person_ids\0\u{3}last_change_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.changed) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.identifierNode) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.personsRepaired) }()
+      case 4: try { try decoder.decodeRepeatedUInt64Field(value: &self.personIds) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.lastChangeSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.changed != false {
+      try visitor.visitSingularBoolField(value: self.changed, fieldNumber: 1)
+    }
+    if self.identifierNode != 0 {
+      try visitor.visitSingularUInt64Field(value: self.identifierNode, fieldNumber: 2)
+    }
+    if self.personsRepaired != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personsRepaired, fieldNumber: 3)
+    }
+    if !self.personIds.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.personIds, fieldNumber: 4)
+    }
+    if self.lastChangeSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastChangeSeq, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_RepairResponse, rhs: Stitch_V1_RepairResponse) -> Bool {
+    if lhs.changed != rhs.changed {return false}
+    if lhs.identifierNode != rhs.identifierNode {return false}
+    if lhs.personsRepaired != rhs.personsRepaired {return false}
+    if lhs.personIds != rhs.personIds {return false}
+    if lhs.lastChangeSeq != rhs.lastChangeSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_SharedIdentifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SharedIdentifier"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identifier\0\u{1}source\0\u{1}reason\0\u{3}since_ms\0\u{1}links\0\u{1}events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._identifier) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.source) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.sinceMs) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.links) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._identifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.source != .unspecified {
+      try visitor.visitSingularEnumField(value: self.source, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if self.sinceMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.sinceMs, fieldNumber: 4)
+    }
+    if self.links != 0 {
+      try visitor.visitSingularUInt32Field(value: self.links, fieldNumber: 5)
+    }
+    if self.events != 0 {
+      try visitor.visitSingularUInt64Field(value: self.events, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_SharedIdentifier, rhs: Stitch_V1_SharedIdentifier) -> Bool {
+    if lhs._identifier != rhs._identifier {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.sinceMs != rhs.sinceMs {return false}
+    if lhs.links != rhs.links {return false}
+    if lhs.events != rhs.events {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_SharedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SharedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_SharedRequest, rhs: Stitch_V1_SharedRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_SharedResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SharedResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identifiers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.identifiers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.identifiers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.identifiers, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_SharedResponse, rhs: Stitch_V1_SharedResponse) -> Bool {
+    if lhs.identifiers != rhs.identifiers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ForgetRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ForgetRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}identifier\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._identifier) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._identifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ForgetRequest, rhs: Stitch_V1_ForgetRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._identifier != rhs._identifier {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_ForgetResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ForgetResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}erasure_seq\0\u{3}time_ms\0\u{3}identifier_hash\0\u{3}person_id\0\u{1}identifiers\0\u{1}events\0\u{1}leases\0\u{1}calls\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.erasureSeq) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.identifierHash) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.personID) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.identifiers) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.events) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.leases) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.calls) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.erasureSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.erasureSeq, fieldNumber: 1)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 2)
+    }
+    if !self.identifierHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.identifierHash, fieldNumber: 3)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personID, fieldNumber: 4)
+    }
+    if self.identifiers != 0 {
+      try visitor.visitSingularUInt64Field(value: self.identifiers, fieldNumber: 5)
+    }
+    if self.events != 0 {
+      try visitor.visitSingularUInt64Field(value: self.events, fieldNumber: 6)
+    }
+    if self.leases != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leases, fieldNumber: 7)
+    }
+    if self.calls != 0 {
+      try visitor.visitSingularUInt64Field(value: self.calls, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_ForgetResponse, rhs: Stitch_V1_ForgetResponse) -> Bool {
+    if lhs.erasureSeq != rhs.erasureSeq {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.identifierHash != rhs.identifierHash {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.identifiers != rhs.identifiers {return false}
+    if lhs.events != rhs.events {return false}
+    if lhs.leases != rhs.leases {return false}
+    if lhs.calls != rhs.calls {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,195 @@
+import StitchIdentity
+import StitchStore
+
+extension IdentityGraph {
+    /// Erases the whole person holding an identifier (152-FZ / GDPR), in one
+    /// write transaction: its identifiers (ident entries; nodes become
+    /// value-less tombstones so old ids resolve to no one), its events and
+    /// every event elsewhere that carried one of its identifiers (a link a
+    /// guard refused, a quarantined identifier's events), their index, call
+    /// and dedup entries, its leases. Each erased identifier is kept only as
+    /// its keyed hash in the suppression list, so a later beacon carrying it
+    /// is not stored. A durable erasure record and an `erase` change say what
+    /// was erased, never the values.
+    ///
+    /// Freed pages still hold old bytes until LMDB reuses them; a compacting
+    /// copy (`stitch backup --compact`) holds none of them.
+    ///
+    /// - Returns: the erasure record, or nil if the identifier is unknown.
+    public func forget(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> ErasureRecord? {
+        let requestedHash = hasher.hash(site: site, identifier: identifier)
+        return try environment.write { txn -> ErasureRecord? in
+            guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
+            var counters = try counters(txn)
+            let root = try root(of: node, txn)
+            var members: [UInt64: NodeRecord] = [:]
+            try forEachMember(ofRoot: root, txn) { id, record in
+                guard members.count < GraphLimits.repairIdentifiersMax else {
+                    throw GraphError.personTooLarge(personID: root, identifiersMax: GraphLimits.repairIdentifiersMax)
+                }
+                members[id] = record
+            }
+            var identKeys: Set<ByteKey> = []
+            var key: [UInt8] = []
+            for record in members.values {
+                StoreKeys.identKey(site: site, kind: record.kind, value: record.value, into: &key)
+                identKeys.insert(ByteKey(bytes: key))
+            }
+
+            // Events to erase: those anchored in the person, and those
+            // elsewhere that carried one of its identifiers.
+            var anchored: [UInt64: UInt64] = [:]  // seq → anchor
+            for id in members.keys {
+                try forEachIndexedEvent(anchor: id, fromMs: .min, txn) { _, seq, _ in
+                    anchored[seq] = id
+                    return true
+                }
+            }
+            var elsewhere: Set<UInt64> = []
+            try txn.scan(tables.conflict) { _, value in
+                let conflict = ConflictRecord(seq: 0, decoding: value)
+                if members[conflict.personA] != nil || members[conflict.personB] != nil { elsewhere.insert(conflict.causeEvent) }
+                return true
+            }
+            for id in members.keys where members[id]!.isQuarantined {
+                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: id, seq: 0)) { key, _ in
+                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
+                    elsewhere.insert(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+                    return true
+                }
+            }
+            var erasedEvents = 0, erasedCalls = 0
+            for seq in Set(anchored.keys).union(elsewhere).sorted() {
+                guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }
+                let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+                let eventID = StoredEvent.eventID(of: stored)
+                var eventNodes: [UInt64] = []
+                var carries = false
+                for identifier in event.identifiers {
+                    StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
+                    if identKeys.contains(ByteKey(bytes: key)) { carries = true }
+                    if let other = try txn.get(tables.ident, key) { eventNodes.append(ByteCoding.littleEndian(other, at: 0, as: UInt64.self)) }
+                }
+                var anchor = anchored[seq]
+                if anchor == nil {
+                    guard carries else { continue }  // a conflict's cause that named other persons only
+                    var candidates = eventNodes
+                    if let session = event.callMatch?.session,
+                        let node = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
+                    {
+                        candidates.append(node)
+                    }
+                    anchor = try candidates.first { node in
+                        try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
+                    }
+                    // The anchor outside the person loses the event from its counts.
+                    if let outside = anchor, members[outside] == nil {
+                        var record = try nodeRecord(outside, txn)
+                        record.removeAnchored(event.type)
+                        try txn.put(tables.node, StoreKeys.nodeKey(outside), record.bytes)
+                    }
+                }
+                if let anchor {
+                    _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq))
+                }
+                _ = try txn.delete(tables.log, StoreKeys.logKey(seq))
+                if eventID != 0 {
+                    let dedupKey = StoreKeys.dedupKey(timeMs: event.timeMs, site: site, eventID: eventID)
+                    if let remembered = try txn.get(tables.dedup, dedupKey), ByteCoding.littleEndian(remembered, at: 0, as: UInt64.self) == seq {
+                        _ = try txn.delete(tables.dedup, dedupKey)
+                    }
+                }
+                for node in eventNodes { _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq)) }
+                if let match = event.callMatch {
+                    _ = try txn.delete(tables.call, StoreKeys.seqKey(seq))
+                    try deleteNumberEntries(tables.callWait, site: site, number: match.trackingNumber, txn) { $0 == seq }
+                    erasedCalls += 1
+                }
+                erasedEvents += 1
+            }
+
+            // The identifiers: ident entries, leases, quarantines, nodes.
+            var erasedLeases = 0
+            for (id, record) in members {
+                StoreKeys.identKey(site: site, kind: record.kind, value: record.value, into: &key)
+                _ = try txn.delete(tables.ident, key)
+                let hash = hasher.hash(identKey: key)
+                if try txn.get(tables.suppress, hash) == nil { counters.suppressions += 1 }
+                var seqBytes: [UInt8] = []
+                ByteCoding.appendLittleEndian(counters.nextErasure, to: &seqBytes)
+                try txn.put(tables.suppress, hash, seqBytes)
+                if let lease = try txn.get(tables.lease, StoreKeys.nodeKey(id)).map({ LeaseRecord(decoding: $0) }) {
+                    _ = try txn.delete(tables.lease, StoreKeys.nodeKey(id))
+                    try deleteNumberEntries(tables.leaseNumber, site: site, number: lease.number, txn) { $0 == id }
+                    erasedLeases += 1
+                }
+                _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(id))
+                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: id, seq: 0)) { key, _ in
+                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
+                    _ = try txn.delete(tables.quarantineEvent, Array(key))
+                    return true
+                }
+                var tombstone = record
+                tombstone.erase(id: id)
+                try txn.put(tables.node, StoreKeys.nodeKey(id), tombstone.bytes)
+            }
+            leasedSessions.withLock { sessions in for id in members.keys { sessions.remove(id) } }
+
+            let erasure = ErasureRecord(
+                seq: counters.nextErasure, timeMs: nowMs, site: site, personID: root, identifiers: UInt64(members.count),
+                events: UInt64(erasedEvents), leases: UInt64(erasedLeases), calls: UInt64(erasedCalls), identifierHash: requestedHash)
+            try txn.put(tables.erasure, StoreKeys.seqKey(erasure.seq), erasure.encoded(), append: true)
+            counters.nextErasure += 1
+            let change = ChangeRecord(
+                seq: counters.nextChange, kind: .erase, reason: .forget, site: site, timeMs: nowMs, winner: root, identifierNode: node)
+            try txn.put(tables.change, StoreKeys.seqKey(change.seq), change.encoded(), append: true)
+            counters.nextChange += 1
+            counters.persons -= 1
+            counters.events -= UInt64(erasedEvents)
+            try txn.put(tables.meta, GraphCounters.key, counters.encoded())
+            return erasure
+        }
+    }
+
+    /// Erasures after `cursor`, oldest first.
+    public func erasures(after cursor: UInt64, limit: Int) throws -> [ErasureRecord] {
+        try environment.read { txn in
+            var found: [ErasureRecord] = []
+            try txn.scan(tables.erasure, from: StoreKeys.seqKey(cursor + 1)) { key, value in
+                found.append(ErasureRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value))
+                return found.count < limit
+            }
+            return found
+        }
+    }
+
+    /// Deletes the `leasenum` or `callwait` entries of one number whose
+    /// trailing id (session node or seq) `matches`.
+    private func deleteNumberEntries(
+        _ table: Table, site: UInt32, number: String, _ txn: borrowing Transaction, matches: (UInt64) -> Bool
+    ) throws {
+        let prefix = StoreKeys.numberPrefix(site: site, number: number)
+        var doomed: [[UInt8]] = []
+        try txn.scan(table, from: prefix) { key, _ in
+            guard StoreKeys.hasNumberPrefix(key, prefix) else { return false }
+            if matches(StoreKeys.decodeNumberKey(key, prefixCount: prefix.count).id) { doomed.append(Array(key)) }
+            return true
+        }
+        for key in doomed { _ = try txn.delete(table, key) }
+    }
+}
+
+extension BatchWriter {
+    /// Whether an event names an erased identifier: then it is not stored.
+    /// Only identifiers the store does not know are hashed (an erased one has
+    /// no ident entry), and only while the suppression list is not empty.
+    mutating func carriesSuppressedIdentifier(_ event: PreparedEvent, _ txn: borrowing Transaction) throws -> Bool {
+        var key: [UInt8] = []
+        for identifier in event.identifiers {
+            StoreKeys.identKey(site: event.site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
+            if try txn.get(graph.tables.ident, key) != nil { continue }
+            if try txn.get(graph.tables.suppress, graph.hasher.hash(identKey: key)) != nil { return true }
+        }
+        return false
+    }
+}

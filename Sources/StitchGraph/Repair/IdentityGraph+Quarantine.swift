@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StitchIdentity
+import StitchStore
+
+/// What a quarantine or its release did.
+public struct RepairResult: Sendable, Equatable {
+    /// False when there was nothing to do (already quarantined, or not).
+    public var changed: Bool
+    /// The identifier's node (its own person id while quarantined).
+    public var identifierNode: UInt64
+    /// Persons re-derived (quarantine) or joined again (release).
+    public var personsRepaired: Int
+    /// The persons the repair left, the identifier's own first.
+    public var personIDs: [UInt64]
+    /// The change feed holds the repair up to this seq.
+    public var lastChangeSeq: UInt64
+}
+
+extension IdentityGraph {
+    /// Now, in ms since the epoch (the time of requests and change records).
+    public static func wallClockMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    // MARK: Requests (writer thread)
+
+    /// Quarantines an identifier: from now on it links nothing, and the person
+    /// holding it is re-derived from its events without it (one write
+    /// transaction; split records in the change feed). An identifier not seen
+    /// yet is created quarantined, so it never links.
+    public func quarantine(
+        site: UInt32, identifier: NormalizedIdentifier, source: QuarantineRecord.Source = .manual, reason: String,
+        nowMs: Int64 = wallClockMs()
+    ) throws -> RepairResult {
+        try environment.write { txn in
+            var counters = try counters(txn)
+            let node = try nodeCreatingIfNeeded(site: site, identifier: identifier, nowMs: nowMs, &counters, txn)
+            if try nodeRecord(node, txn).isQuarantined {
+                return RepairResult(changed: false, identifierNode: node, personsRepaired: 0, personIDs: [node], lastChangeSeq: counters.changes)
+            }
+            let record = QuarantineRecord(source: source, sinceMs: nowMs, reason: reason)
+            let changeReason: ChangeRecord.Reason = source == .junk ? .junk : .quarantine
+            let outcome = try quarantine(node: node, record: record, reason: changeReason, nowMs: nowMs, &counters, txn)
+            try txn.put(tables.meta, GraphCounters.key, counters.encoded())
+            return RepairResult(
+                changed: true, identifierNode: node, personsRepaired: 1,
+                personIDs: [node] + outcome.parts.filter { $0 != node }, lastChangeSeq: counters.changes)
+        }
+    }
+
+    /// Quarantines every known identifier among `identifiers` (a site's junk
+    /// values, declared after they were linked) that is not quarantined yet.
+    /// - Returns: how many were quarantined (each repairing its person).
+    public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64 = wallClockMs()) throws -> Int {
+        var done = 0
+        for identifier in identifiers.prefix(GraphLimits.junkRepairsMax) {
+            let known = try environment.read { txn in try identNode(site: site, identifier: identifier, txn) }
+            guard let known, try environment.read({ txn in try !nodeRecord(known, txn).isQuarantined }) else { continue }
+            if try quarantine(site: site, identifier: identifier, source: .junk, reason: "declared junk", nowMs: nowMs).changed {
+                done += 1
+            }
+        }
+        return done
+    }
+
+    /// Lifts a quarantine: the events that carried the identifier link it
+    /// again (subject to the guards), with merge records saying why. The
+    /// automatic rule leaves a released identifier alone from then on.
+    public func unquarantine(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> RepairResult? {
+        try environment.write { txn in
+            guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
+            var record = try nodeRecord(node, txn)
+            guard record.isQuarantined else {
+                return RepairResult(changed: false, identifierNode: node, personsRepaired: 0, personIDs: [try root(of: node, txn)], lastChangeSeq: try counters(txn).changes)
+            }
+            record.flags.remove(.quarantined)
+            record.flags.insert(.released)
+            record.hubLinks = 0
+            try txn.put(tables.node, StoreKeys.nodeKey(node), record.bytes)
+            _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(node))
+
+            var seqs: [UInt64] = []
+            try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
+                guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
+                seqs.append(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+                return true
+            }
+            var writer = BatchWriter(graph: self, counters: try counters(txn))
+            writer.changeReason = .unquarantine
+            writer.changeIdentifierNode = node
+            let guards = configuration.rules(for: site).guards
+            var joined: Set<UInt64> = []
+            for seq in seqs {
+                _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq))
+                guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }  // erased since
+                let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+                var nodes: [UInt64] = []
+                for identifier in event.identifiers {
+                    guard let other = try identNode(site: site, identifier: identifier, txn),
+                        try !writer.record(other, txn).isQuarantined
+                    else { continue }
+                    nodes.append(other)
+                }
+                if let session = event.callMatch?.session, event.callMatch?.kind == .session,
+                    let sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn),
+                    let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone })
+                {
+                    try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+                }
+                for other in nodes.dropFirst() {
+                    try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+                }
+                for other in nodes { joined.insert(try writer.find(other, txn)) }
+            }
+            try writer.flush(txn)
+            let person = try root(of: node, txn)
+            return RepairResult(
+                changed: true, identifierNode: node, personsRepaired: writer.report.merges,
+                personIDs: [person] + joined.subtracting([person]).sorted(), lastChangeSeq: writer.counters.changes)
+        }
+    }
+
+    // MARK: Reads
+
+    /// A site's quarantined identifiers, oldest node first.
+    public func shared(site: UInt32, limit: Int) throws -> [SharedIdentifier] {
+        try environment.read { txn in
+            var found: [SharedIdentifier] = []
+            try txn.scan(tables.quarantine) { key, value in
+                let node = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                let record = try nodeRecord(node, txn)
+                guard record.site == site else { return true }
+                var events: UInt64 = 0
+                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
+                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
+                    events += 1
+                    return true
+                }
+                found.append(
+                    SharedIdentifier(
+                        identifier: record.identifier, node: node, firstSeenMs: record.firstSeenMs,
+                        record: QuarantineRecord(decoding: value), events: events))
+                return found.count < min(limit, GraphLimits.sharedListedMax)
+            }
+            return found
+        }
+    }
+
+    /// The quarantine of an identifier's node, if it is quarantined.
+    func quarantineRecord(node: UInt64, _ txn: borrowing Transaction) throws -> QuarantineRecord? {
+        try txn.get(tables.quarantine, StoreKeys.nodeKey(node)).map { QuarantineRecord(decoding: $0) }
+    }
+
+    // MARK: Inside a write transaction
+
+    /// Marks `node` quarantined, records why, and re-derives its person
+    /// without it; every event of the person that carried it is listed in
+    /// `qevent` for a later release.
+    func quarantine(
+        node: UInt64, record: QuarantineRecord, reason: ChangeRecord.Reason, nowMs: Int64,
+        _ counters: inout GraphCounters, _ txn: borrowing Transaction
+    ) throws -> PersonRepair.Outcome {
+        var nodeRecord = try nodeRecord(node, txn)
+        nodeRecord.flags.insert(.quarantined)
+        nodeRecord.flags.remove(.released)
+        try txn.put(tables.node, StoreKeys.nodeKey(node), nodeRecord.bytes)
+        try txn.put(tables.quarantine, StoreKeys.nodeKey(node), record.encoded())
+        let repair = PersonRepair(graph: self, reason: reason, causeEvent: record.causeEvent, identifierNode: node, nowMs: nowMs)
+        let outcome = try repair.run(root: try root(of: node, txn), watch: node, counters: &counters, txn)
+        for seq in outcome.eventsCarrying {
+            try txn.put(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq), [])
+        }
+        return outcome
+    }
+
+    /// The node of an identifier, or nil if it was never seen.
+    func identNode(site: UInt32, identifier: NormalizedIdentifier, _ txn: borrowing Transaction) throws -> UInt64? {
+        var key: [UInt8] = []
+        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
+        return try txn.get(tables.ident, key).map { ByteCoding.littleEndian($0, at: 0, as: UInt64.self) }
+    }
+
+    /// The node of an identifier, created as a singleton person if new.
+    private func nodeCreatingIfNeeded(
+        site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64, _ counters: inout GraphCounters, _ txn: borrowing Transaction
+    ) throws -> UInt64 {
+        if let node = try identNode(site: site, identifier: identifier, txn) { return node }
+        let node = counters.nextNode
+        counters.nextNode += 1
+        counters.persons += 1
+        var key: [UInt8] = []
+        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
+        var idBytes: [UInt8] = []
+        ByteCoding.appendLittleEndian(node, to: &idBytes)
+        try txn.put(tables.ident, key, idBytes)
+        let record = NodeRecord(id: node, site: site, kind: identifier.kind, value: identifier.value.utf8, timeMs: nowMs)
+        try txn.put(tables.node, StoreKeys.nodeKey(node), record.bytes, append: true)
+        return node
+    }
+}
