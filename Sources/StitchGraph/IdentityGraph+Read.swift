@@ -91,7 +91,8 @@ extension IdentityGraph {
     func existingRoot(of personID: UInt64, site: UInt32, _ txn: borrowing Transaction) throws -> UInt64? {
         guard personID > 0, personID < (try counters(txn).nextNode) else { return nil }
         let root = try root(of: personID, txn)
-        return try nodeRecord(root, txn).site == site ? root : nil
+        let record = try nodeRecord(root, txn)
+        return record.site == site && !record.isErased ? root : nil
     }
 
     /// Sums a person's members: identifiers, first and last seen, events by type.
