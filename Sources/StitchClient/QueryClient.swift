@@ -163,6 +163,47 @@ public final class QueryClient: Sendable {
         return answer
     }
 
+    /// Quarantines an identifier and repairs the person holding it (admin token).
+    public func quarantine(site: UInt32, identifier: Stitch_V1_Identifier, reason: String) async throws -> Stitch_V1_RepairResponse {
+        let body = try await request(.quarantine(.with {
+            $0.site = site
+            $0.identifier = identifier
+            $0.reason = reason
+        }))
+        guard case .quarantine(let answer) = body else { throw ClientError.protocolViolation("not a quarantine response") }
+        return answer
+    }
+
+    /// Lifts a quarantine: the identifier's events link it again (admin token).
+    public func unquarantine(site: UInt32, identifier: Stitch_V1_Identifier) async throws -> Stitch_V1_RepairResponse {
+        let body = try await request(.unquarantine(.with {
+            $0.site = site
+            $0.identifier = identifier
+        }))
+        guard case .unquarantine(let answer) = body else { throw ClientError.protocolViolation("not an unquarantine response") }
+        return answer
+    }
+
+    /// A site's quarantined (shared) identifiers.
+    public func shared(site: UInt32, limit: UInt32 = 0) async throws -> Stitch_V1_SharedResponse {
+        let body = try await request(.shared(.with {
+            $0.site = site
+            $0.limit = limit
+        }))
+        guard case .shared(let answer) = body else { throw ClientError.protocolViolation("not a shared response") }
+        return answer
+    }
+
+    /// Erases the person holding an identifier (admin token).
+    public func forget(site: UInt32, identifier: Stitch_V1_Identifier) async throws -> Stitch_V1_ForgetResponse {
+        let body = try await request(.forget(.with {
+            $0.site = site
+            $0.identifier = identifier
+        }))
+        guard case .forget(let answer) = body else { throw ClientError.protocolViolation("not a forget response") }
+        return answer
+    }
+
     /// Sends a ready-made frame (tests send malformed ones) expecting a
     /// response with `requestID`.
     public func sendFrame(_ frame: ByteBuffer, requestID: UInt64) -> EventLoopFuture<Stitch_V1_Response> {

@@ -83,6 +83,12 @@ public final class IdentityGraph: Sendable {
         try environment.sync()
     }
 
+    /// Copies the store into `directory` (see `Environment.copy`); `compact`
+    /// leaves out freed pages, so nothing erased by `forget` remains.
+    public func backup(to directory: String, compact: Bool) throws(StoreError) {
+        try environment.copy(to: directory, compact: compact)
+    }
+
     /// Sizes of the store and its map, for metrics and stats.
     public func storeInfo() -> Environment.Info {
         environment.info()

@@ -107,6 +107,24 @@ public final class Environment: @unchecked Sendable {
         return Int(dead)
     }
 
+    /// Writes a consistent copy of the environment into `directory` (which
+    /// must exist and hold no store), from one read transaction, so it is
+    /// safe beside a running writer. `compact` is LMDB's compacting copy
+    /// (MDB_CP_COMPACT): only pages in use are written, renumbered, so pages
+    /// freed by deletes — and the bytes they held — are left behind. Why no
+    /// deleted byte survives inside a page still in use: the compacting walk
+    /// copies a page with `mdb_page_copy`, which copies the header and node
+    /// pointers and the nodes themselves but not the free gap between them
+    /// (where a deleted node's bytes can linger), into a zeroed buffer that
+    /// only ever receives such used portions; overflow pages hold one live
+    /// value each. `RepairCLITests` searches a compact copy's bytes for every
+    /// erased value.
+    public func copy(to directory: String, compact: Bool) throws(StoreError) {
+        try mapLock.withReadLock { () throws(StoreError) in
+            try check(mdb_env_copy2(env, directory, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(directory))")
+        }
+    }
+
     /// Flushes committed data to disk (for `nosync` durability).
     public func sync() throws(StoreError) {
         try mapLock.withReadLock { () throws(StoreError) in

@@ -13,7 +13,7 @@ enum Render {
             "  identifiers \(person.identifierCount)",
         ]
         for identifier in person.identifiers {
-            let kind = IdentifierKind(rawValue: UInt8(clamping: identifier.kind.rawValue))?.name ?? "kind \(identifier.kind.rawValue)"
+            let kind = kindName(identifier.kind)
             lines.append("    \(kind.padding(toLength: 13, withPad: " ", startingAt: 0)) \(identifier.value)  (since \(time(identifier.firstSeenMs)))")
         }
         return lines.joined(separator: "\n")
@@ -100,6 +100,11 @@ enum Render {
     ]
 
     /// A raw identifier from CLI words.
+    /// An identifier kind's name as DESIGN.md spells it (`ga_client_id`, …).
+    static func kindName(_ kind: Stitch_V1_IdentifierKind) -> String {
+        IdentifierKind(rawValue: UInt8(clamping: kind.rawValue))?.name ?? "kind \(kind.rawValue)"
+    }
+
     static func identifier(_ kind: String, _ value: String, namespace: String) throws -> Stitch_V1_Identifier {
         guard let identifierKind = IdentifierKind(name: kind) else {
             throw ValidationError("unknown kind '\(kind)'; one of \(IdentifierKind.allCases.map(\.name).joined(separator: ", "))")

@@ -3,7 +3,8 @@ import StitchWire
 
 extension QueryCommand {
     struct Merges: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The merge change feed: persons merged since a cursor.")
+        static let configuration = CommandConfiguration(
+            abstract: "The change feed: persons merged, split or erased since a cursor.")
 
         @OptionGroup var connection: Connection
 
@@ -24,9 +25,17 @@ extension QueryCommand {
                     return
                 }
                 for merge in merges.merges {
-                    print("#\(merge.seq)  site \(merge.site)  person \(merge.loser) → \(merge.winner)  at \(Render.time(merge.timeMs))  by event \(merge.causeEvent)")
+                    let why = merge.reason == .unspecified ? "by event \(merge.causeEvent)" : "\(merge.reason)"
+                    switch merge.kind {
+                    case .split:
+                        print("#\(merge.seq)  site \(merge.site)  person \(merge.winner) split, new persons \(merge.splitInto.map(String.init).joined(separator: ", "))  at \(Render.time(merge.timeMs))  \(why)")
+                    case .erase:
+                        print("#\(merge.seq)  site \(merge.site)  person \(merge.winner) erased  at \(Render.time(merge.timeMs))")
+                    default:
+                        print("#\(merge.seq)  site \(merge.site)  person \(merge.loser) → \(merge.winner)  at \(Render.time(merge.timeMs))  \(why)")
+                    }
                 }
-                print("\(merges.merges.count) merges; next cursor \(merges.nextCursor)")
+                print("\(merges.merges.count) changes; next cursor \(merges.nextCursor)")
             }
         }
     }

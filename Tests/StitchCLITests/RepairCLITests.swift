@@ -1,0 +1,65 @@
+import Foundation
+import StitchTesting
+import Testing
+
+/// `stitch query quarantine|shared|merges|unquarantine|forget` and
+/// `stitch backup --compact` against a real `stitch serve`.
+@Suite("Repairs from the command line")
+struct RepairCLITests {
+    /// Three visitors; each leaves a form with the office phone, the first
+    /// also with their own e-mail (kept for the erasure).
+    static func journey() -> [String] {
+        var lines: [String] = []
+        for visitor in 1...3 {
+            let time = 1_767_225_600_000 + Int64(visitor) * 60_000
+            lines.append(#"{"site": 7, "time_ms": \#(time), "identifiers": [{"kind": "IDENTIFIER_KIND_COOKIE", "value": "cookie-erase-\#(visitor)"}, {"kind": "IDENTIFIER_KIND_SESSION", "value": "session-erase-\#(visitor)"}], "visit": {"utm_source": "yandex", "landing_url": "https://shop.example/"}}"#)
+            let email = visitor == 1 ? #", "email": "secret.person@yandex.ru""# : ""
+            lines.append(#"{"site": 7, "time_ms": \#(time + 1000), "identifiers": [{"kind": "IDENTIFIER_KIND_COOKIE", "value": "cookie-erase-\#(visitor)"}], "form": {"form_id": "callback", "phone": "+7 495 765-43-21"\#(email)}}"#)
+        }
+        return lines
+    }
+
+    @Test func quarantineListForgetAndCompactBackup() throws {
+        let directory = try TemporaryDirectory("stitch-repair-cli")
+        defer { directory.remove() }
+        let serve = try ServeProcessTests.ServeProcess(directory: directory, extraArguments: ["--set", "hub_links_max=0"])
+        defer { _ = serve.signal(SIGTERM) }
+        let input = directory.appending("journey.ndjson")
+        try Self.journey().joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let imported = try CLITests.stitch("import", input, "--server", "127.0.0.1:\(serve.ports["ingest"]!)")
+        #expect(imported.status == 0, "\(imported.err)")
+        let glued = try CLITests.stitch("query", "lookup", "cookie", "cookie-erase-3", "--site", "7", "--server", serve.queryServer)
+        #expect(glued.out.contains("cookie-erase-1"), "the office phone glued the visitors: \(glued.out)")
+
+        let quarantined = try CLITests.stitch(
+            "query", "quarantine", "phone", "8 495 765-43-21", "--site", "7", "--reason", "office", "--server", serve.queryServer)
+        #expect(quarantined.status == 0, "\(quarantined.err)")
+        #expect(quarantined.out.hasPrefix("quarantined (node"))
+        let apart = try CLITests.stitch("query", "lookup", "cookie", "cookie-erase-3", "--site", "7", "--server", serve.queryServer)
+        #expect(!apart.out.contains("cookie-erase-1"), "\(apart.out)")
+        let shared = try CLITests.stitch("query", "shared", "--site", "7", "--server", serve.queryServer)
+        #expect(shared.out.contains("phone +74957654321  manual"), "\(shared.out)")
+        #expect(shared.out.contains("3 events  office"))
+        let feed = try CLITests.stitch("query", "merges", "--site", "7", "--server", serve.queryServer)
+        #expect(feed.out.contains("split, new persons"), "\(feed.out)")
+
+        let forgotten = try CLITests.stitch("query", "forget", "email", "Secret.Person@yandex.ru", "--site", "7", "--server", serve.queryServer)
+        #expect(forgotten.status == 0, "\(forgotten.err)")
+        #expect(forgotten.out.contains("3 identifiers, 2 events"), "\(forgotten.out)")
+        #expect(!forgotten.out.contains("secret.person"), "the answer names no erased value")
+        let gone = try CLITests.stitch("query", "lookup", "cookie", "cookie-erase-1", "--site", "7", "--server", serve.queryServer)
+        #expect(gone.status == 3)
+
+        // A compacting copy beside the running server holds no erased value.
+        let copy = directory.appending("backup")
+        let backup = try CLITests.stitch("backup", "--data-dir", directory.appending("data"), "--compact", copy)
+        #expect(backup.status == 0, "\(backup.err)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: copy + "/data.mdb"))
+        for erased in ["secret.person@yandex.ru", "cookie-erase-1", "session-erase-1"] {
+            #expect(bytes.range(of: Data(erased.utf8)) == nil, "\(erased) is still in the compact copy")
+        }
+        #expect(bytes.range(of: Data("cookie-erase-2".utf8)) != nil, "what was not erased is in the copy")
+        let verified = try CLITests.stitch("verify", "--data-dir", copy)
+        #expect(verified.status == 0, "\(verified.out)")
+    }
+}
