@@ -287,7 +287,7 @@ struct BatchWriter {
     /// its own). Usually all are in one person and the anchor is this visit's
     /// session, so events and anchor updates land in the hot tail of their
     /// tables.
-    private mutating func anchor(of eventNodes: [UInt64], _ txn: borrowing Transaction) throws -> UInt64 {
+    mutating func anchor(of eventNodes: [UInt64], _ txn: borrowing Transaction) throws -> UInt64 {
         guard let newest = eventNodes.max() else { return 0 }
         var roots: [(root: UInt64, node: UInt64)] = []
         for node in eventNodes { roots.append((try find(node, txn), node)) }

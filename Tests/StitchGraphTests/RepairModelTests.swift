@@ -89,11 +89,11 @@ struct RepairModelTests {
                 model.quarantined.insert(name)
                 model.known.insert(name)
             } else if roll < 84 {
-                guard let name = model.quarantined.randomElement(using: &random) else { continue }
+                guard let name = model.quarantined.sorted().randomElement(using: &random) else { continue }
                 #expect(try test.graph.unquarantine(site: 1, identifier: Self.identifier(name))?.changed == true)
                 model.quarantined.remove(name)
             } else if roll < 94 {
-                guard let name = model.known.randomElement(using: &random) else { continue }
+                guard let name = model.known.sorted().randomElement(using: &random) else { continue }
                 let components = model.components()
                 let doomed = Set(model.known.filter { components[$0] == components[name] })
                 let erasure = try #require(try test.graph.forget(site: 1, identifier: Self.identifier(name)))

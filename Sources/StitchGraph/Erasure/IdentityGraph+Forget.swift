@@ -59,6 +59,7 @@ extension IdentityGraph {
                 }
             }
             var erasedEvents = 0, erasedCalls = 0
+            var outsideAnchors: Set<UInt64> = []
             for seq in Set(anchored.keys).union(elsewhere).sorted() {
                 guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }
                 let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
@@ -84,6 +85,7 @@ extension IdentityGraph {
                     }
                     // The anchor outside the person loses the event from its counts.
                     if let outside = anchor, members[outside] == nil {
+                        outsideAnchors.insert(outside)
                         var record = try nodeRecord(outside, txn)
                         record.removeAnchored(event.type)
                         try txn.put(tables.node, StoreKeys.nodeKey(outside), record.bytes)
@@ -134,6 +136,15 @@ extension IdentityGraph {
                 try txn.put(tables.node, StoreKeys.nodeKey(id), tombstone.bytes)
             }
             leasedSessions.withLock { sessions in for id in members.keys { sessions.remove(id) } }
+            // A person elsewhere that lost an event may have lost the link it
+            // made: re-derive it from what remains.
+            var repaired: Set<UInt64> = []
+            for anchor in outsideAnchors.sorted() {
+                let other = try self.root(of: anchor, txn)
+                guard repaired.insert(other).inserted else { continue }
+                let repair = PersonRepair(graph: self, reason: .forget, causeEvent: 0, identifierNode: node, nowMs: nowMs)
+                _ = try repair.run(root: other, counters: &counters, txn)
+            }
 
             let erasure = ErasureRecord(
                 seq: counters.nextErasure, timeMs: nowMs, site: site, personID: root, identifiers: UInt64(members.count),

@@ -100,23 +100,37 @@ extension IdentityGraph {
                 _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq))
                 guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }  // erased since
                 let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+                var allNodes: [UInt64] = []
                 var nodes: [UInt64] = []
                 for identifier in event.identifiers {
-                    guard let other = try identNode(site: site, identifier: identifier, txn),
-                        try !writer.record(other, txn).isQuarantined
-                    else { continue }
-                    nodes.append(other)
+                    guard let other = try identNode(site: site, identifier: identifier, txn) else { continue }
+                    allNodes.append(other)
+                    if try !writer.record(other, txn).isQuarantined { nodes.append(other) }
                 }
-                if let session = event.callMatch?.session, event.callMatch?.kind == .session,
-                    let sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn),
-                    let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone })
-                {
+                var sessionNode: UInt64?
+                if let session = event.callMatch?.session, event.callMatch?.kind == .session {
+                    sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
+                }
+                if let sessionNode, let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone }) {
                     try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
                 }
                 for other in nodes.dropFirst() {
                     try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
                 }
                 for other in nodes { joined.insert(try writer.find(other, txn)) }
+                // An event that only quarantined identifiers held (anchored at
+                // one of them) moves to the released one's person, so every
+                // event lives in the person of an identifier that links.
+                let current = try (allNodes + (sessionNode.map { [$0] } ?? [])).first { node in
+                    try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
+                }
+                let wanted = try writer.anchor(of: nodes, txn)
+                if let current, wanted != 0, wanted != current, try writer.record(current, txn).isQuarantined {
+                    _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: current, timeMs: event.timeMs, seq: seq))
+                    try txn.put(tables.event, StoreKeys.eventKey(anchor: wanted, timeMs: event.timeMs, seq: seq), [UInt8(event.type.rawValue)])
+                    try writer.updateNode(current, txn) { $0.removeAnchored(event.type) }
+                    try writer.updateNode(wanted, txn) { $0.addAnchored(event.type) }
+                }
             }
             try writer.flush(txn)
             let person = try root(of: node, txn)
