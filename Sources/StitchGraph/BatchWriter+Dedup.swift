@@ -54,12 +54,16 @@ extension BatchWriter {
     }
 
     /// Forgets ids whose event time left the window, oldest first, at most
-    /// `GraphLimits.dedupPrunedPerCommitMax` per transaction.
+    /// `GraphLimits.dedupPrunedPerCommitMax` or twice the batch's events per
+    /// transaction: bounded work per commit, and a backlog (a backfill that
+    /// moves the window by days in seconds) shrinks by at least the batch's
+    /// size every commit, so pruning keeps pace with any ingest rate.
     mutating func pruneDedup(_ txn: borrowing Transaction) throws {
         let horizon = dedupHorizonMs
+        let bound = max(GraphLimits.dedupPrunedPerCommitMax, 2 * report.events)
         var expired: [[UInt8]] = []
         try txn.scan(graph.tables.dedup) { key, _ in
-            guard expired.count < GraphLimits.dedupPrunedPerCommitMax,
+            guard expired.count < bound,
                 StoreKeys.decodeDedupKey(key).timeMs < horizon
             else { return false }
             expired.append(Array(key))

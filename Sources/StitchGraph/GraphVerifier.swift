@@ -260,8 +260,8 @@ public struct GraphVerifier {
             report.checks.append(("leases listed under their numbers", count))
         }
 
-        /// Every remembered event id names a stored event of its time, and
-        /// none has outlived the window by more than one prune's worth.
+        /// Every remembered event id names a stored event of its time; how
+        /// many have left the window and wait for pruning is reported.
         mutating func checkDedup(_ txn: borrowing Transaction) throws {
             var count = 0
             var stale = 0
@@ -281,10 +281,11 @@ public struct GraphVerifier {
                 }
                 return true
             }
-            if stale > GraphLimits.dedupPrunedPerCommitMax {
-                violation("\(stale) remembered event ids are older than the window (pruning is behind)")
-            }
             report.checks.append(("remembered event ids name stored events", count))
+            // Not a violation: a burst of events far ahead in time (a backfill
+            // sent in seconds) can leave more behind than the next commits
+            // prune; each commit catches up by at least twice its events.
+            report.checks.append(("remembered event ids past the window, awaiting pruning", stale))
         }
 
         /// Every call waiting for a lease is a stored call recorded as unknown.

@@ -56,15 +56,14 @@ extension IdentityGraph {
 
     /// Quarantines every known identifier among `identifiers` (a site's junk
     /// values, declared after they were linked) that is not quarantined yet.
-    /// - Returns: how many were quarantined (each repairing its person).
-    public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64 = wallClockMs()) throws -> Int {
-        var done = 0
+    /// - Returns: the repairs done, one per identifier quarantined.
+    public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64 = wallClockMs()) throws -> [RepairResult] {
+        var done: [RepairResult] = []
         for identifier in identifiers.prefix(GraphLimits.junkRepairsMax) {
             let known = try environment.read { txn in try identNode(site: site, identifier: identifier, txn) }
             guard let known, try environment.read({ txn in try !nodeRecord(known, txn).isQuarantined }) else { continue }
-            if try quarantine(site: site, identifier: identifier, source: .junk, reason: "declared junk", nowMs: nowMs).changed {
-                done += 1
-            }
+            let result = try quarantine(site: site, identifier: identifier, source: .junk, reason: "declared junk", nowMs: nowMs)
+            if result.changed { done.append(result) }
         }
         return done
     }

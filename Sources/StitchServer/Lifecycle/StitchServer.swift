@@ -112,9 +112,9 @@ public final class StitchServer: Service, Sendable {
         for site in Set(sites).sorted() {
             let phones = graph.junkRules(site: site).phones.sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
             let done = try graph.quarantineJunk(site: site, identifiers: phones, nowMs: clockMs())
-            if done > 0 {
-                metrics.counter(.quarantines, [("source", "junk")]).increment(by: done)
-                logger.notice("site \(site): \(done) declared junk phones were linked; quarantined, their persons repaired")
+            if !done.isEmpty {
+                metrics.countRepairs(done, source: "junk")
+                logger.notice("site \(site): \(done.count) declared junk phones were linked; quarantined, their persons repaired")
             }
         }
     }

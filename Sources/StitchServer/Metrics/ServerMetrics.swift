@@ -99,6 +99,13 @@ public final class ServerMetrics: Sendable {
         counter(.beaconsRejected, [("reason", reason)]).increment(by: count)
     }
 
+    /// Counts quarantines and the persons their repairs made (the
+    /// identifier's own and every part beyond the one keeping the id).
+    func countRepairs(_ results: [RepairResult], source: String) {
+        counter(.quarantines, [("source", source)]).increment(by: results.count)
+        counter(.personsSplit).increment(by: results.reduce(0) { $0 + max(0, $1.personIDs.count - 1) })
+    }
+
     /// Counts a lease answer; FALLBACK means the site's pool was exhausted.
     func leases(kind: LeaseGrant.Kind, site: UInt32) {
         counter(.leases, [("kind", kind.rawValue)]).increment()

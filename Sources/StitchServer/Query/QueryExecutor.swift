@@ -111,8 +111,7 @@ struct QueryExecutor: Sendable {
                 let result = try repairing {
                     try graph.quarantine(site: request.site, identifier: identifier, reason: request.reason, nowMs: clockMs())
                 }
-                metrics.counter(.quarantines, [("source", "manual")]).increment(by: result.changed ? 1 : 0)
-                metrics.counter(.personsSplit).increment(by: max(0, result.personIDs.count - 1))
+                metrics.countRepairs(result.changed ? [result] : [], source: "manual")
                 return .quarantine(Stitch_V1_RepairResponse(result))
             case .unquarantine(let request):
                 try checkAdmin(access, "unquarantine changes persons")
@@ -309,8 +308,7 @@ struct QueryExecutor: Sendable {
         // Office numbers are junk phones from now on; those already linked
         // are quarantined and their persons repaired at once.
         let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
-        let quarantined = try graph.quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs())
-        metrics.counter(.quarantines, [("source", "junk")]).increment(by: quarantined)
+        metrics.countRepairs(try graph.quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs()), source: "junk")
         return poolResponse(site: request.site)
     }
 

@@ -98,6 +98,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(help: "After the run, score the server's stitching against the world's truth and check every acked beacon is in its person's history (implies --traffic world, TCP). Exit 1 if any is missing.")
     var verify = false
 
+    @Flag(help: "With --verify and --no-pools: after scoring, declare the pools (each site's office phone becomes junk, so it is quarantined and its persons repaired at once), time that, and score again.")
+    var declareAfter = false
+
     var usesWorld: Bool { verify || traffic == .world }
 
     /// Unpaced runs prepare frames for at most this rate × duration (simple traffic).
@@ -105,6 +108,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !verify || transport == .tcp else { throw ValidationError("--verify needs acks: use --transport tcp") }
+        guard !declareAfter || (verify && noPools) else { throw ValidationError("--declare-after goes with --verify --no-pools") }
         guard transport == .tcp || rate > 0 else { throw ValidationError("UDP needs a --rate") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
         guard connections >= 1, window >= 1, duration > 0 else { throw ValidationError("positive values, please") }
@@ -168,9 +172,20 @@ struct LoadCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             let outcome = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, client: statsClient).run()
-            await statsClient.close()
             outcome.print(stats: after)
-            if outcome.missing > 0 { throw ExitCode.failure }
+            try await printShared(statsClient)
+            var missing = outcome.missing
+            if declareAfter {
+                let started = ContinuousClock.now
+                try await declarePools(statsClient)
+                print("repair    declaring the office phones after ingest took \(String(format: "%.3f", (ContinuousClock.now - started).seconds)) s (pool_set quarantines them and repairs their persons)")
+                let again = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, client: statsClient).run()
+                again.print(stats: try? await statsClient.stats())
+                try await printShared(statsClient)
+                missing += again.missing
+            }
+            await statsClient.close()
+            if missing > 0 { throw ExitCode.failure }
         } else {
             await statsClient?.close()
         }
