@@ -7,12 +7,15 @@
 #   2. UDP ingest at 100k beacons/s, 20 s, with the loss rate
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
 #   4. the default world with ground truth, --verify (precision, recall, history),
-#      also with the office phone undeclared and with anonymous devices
+#      also with the office phone undeclared, with anonymous devices, and with the
+#      shared-identifier rule off and the office phone declared after ingest
 #   5. lease requests at 5k/s with light ingest, then during TCP ingest at 50k beacons/s
 #   6. what call matching costs: a world of 4 × 8,000 persons (about 1M events
 #      with number_shown and calls) sent unpaced, call_matching off/on twice,
 #      interleaved (this VM's run-to-run noise is about 10%), with the
 #      writer's busy time (apply + commit) beside the throughput
+#   7. what the shared-identifier rule costs: the world of scenario 6 (office phone undeclared) unpaced,
+#      hub_links_max=0 (off) and 4 (default) interleaved twice
 #
 #   ops/load-scenarios.sh            # all, about 5 minutes after the build
 #   DURATION=10 ops/load-scenarios.sh
@@ -26,7 +29,7 @@ duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-only="${ONLY:-1 2 3 4 5 6}"
+only="${ONLY:-1 2 3 4 5 6 7}"
 wanted() { [[ " $only " == *" $1 "* ]]; }
 
 start_server() {
@@ -86,6 +89,13 @@ if wanted 4; then
     "$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 $variant | grep -v '^\['
     stop_server
   done
+  # The office phone undeclared with the shared-identifier rule off (the
+  # blobs form), then declared after ingest: one repair per site.
+  start_server --set hub_links_max=0
+  echo
+  echo "== the default world, --no-pools, hub_links_max=0, then the office phones declared (--declare-after)"
+  "$stitch" load --port "$ingest" --query-port "$query" --verify --sites 4 --no-pools --declare-after | grep -v '^\['
+  stop_server
 fi
 
 if wanted 5; then
@@ -109,6 +119,23 @@ if wanted 6; then
       /^stitch_calls_total\{match="session"\}/ {s=$2}
       /^stitch_calls_matched_late_total/ {l=$2}
       END {printf "writer busy %.2f s (apply + commit); calls matched %d at arrival, %d late\n", busy, s, l}'
+    stop_server
+  done
+fi
+
+if wanted 7; then
+  for links in 0 4 0 4; do
+    start_server --set "hub_links_max=$links"
+    echo
+    echo "== a world of 4 × 8,000 persons, office phone undeclared, unpaced, hub_links_max=$links"
+    "$stitch" load --port "$ingest" --query-port "$query" --traffic world --world-persons 8000 --sites 4 --no-pools \
+      | grep -E '^(world|acked)'
+    http=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['http'])")
+    curl -s "http://127.0.0.1:$http/metrics" | awk '
+      /^stitch_commit_seconds_sum/ {busy=$2}
+      /^stitch_quarantines_total\{source="automatic"\}/ {q=$2}
+      /^stitch_persons_split_total/ {p=$2}
+      END {printf "writer busy %.2f s (apply + commit); %d identifiers quarantined automatically, %d persons split off\n", busy, q, p}'
     stop_server
   done
 fi
