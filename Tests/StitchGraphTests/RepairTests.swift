@@ -140,6 +140,9 @@ struct RepairTests {
         let shared = try test.graph.shared(site: 1, limit: 10)
         #expect(shared.count == 1 && shared.first?.identifier.value == Self.office)
         #expect(shared.first?.record.source == .automatic && shared.first?.record.links == 5)
+        let explained = try test.graph.explain(site: 1, a: Self.cookie("cookie-visitor-7"), b: Self.phone(Self.office))
+        #expect(explained.verdict == .refused && explained.refusal?.reason.hasPrefix("quarantined (automatic") == true)
+        #expect(explained.refusal?.eventSeq != 0, "the event that tipped the rule")
         let splits = try test.graph.merges(after: 0, limit: 1000).filter { $0.kind == .split }
         #expect(splits.count == 1 && splits.first?.reason == .sharedIdentifier && splits.first?.causeEvent != 0)
         try Self.sound(test)

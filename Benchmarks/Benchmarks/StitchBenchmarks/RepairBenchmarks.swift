@@ -5,9 +5,9 @@ import StitchIdentity
 import StitchStore
 import StitchWire
 
-/// Visitors glued by one shared phone: each brings a cookie and a session
-/// (and the phone), so the person holds 1 + 3 × 3,333 = 10,000 identifiers.
-let repairVisitors = 3_333
+/// Visitors glued by one shared phone: each brings a cookie and a session,
+/// so the person holds 1 + 2 × 5,000 = 10,001 identifiers (10,000 events).
+let repairVisitors = 5_000
 let repairPhone = "+74950000001"
 
 nonisolated(unsafe) var repairFixture: (graph: IdentityGraph, directory: String)?
@@ -29,7 +29,7 @@ func makeRepairFixture() throws {
     }
     try graph.apply(beacons, receivedMs: 1)
     let size = try graph.lookup(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: repairPhone))?.identifierCount
-    precondition(size == UInt64(1 + 3 * repairVisitors), "the fixture's person holds \(size ?? 0) identifiers")
+    precondition(size == UInt64(1 + 2 * repairVisitors), "the fixture's person holds \(size ?? 0) identifiers")
     repairFixture = (graph, directory)
 }
 
@@ -46,7 +46,7 @@ func repairBenchmarks() {
         metrics: [.wallClock], warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20)
 
     Benchmark(
-        "Repair: quarantine the shared phone of a 10,000-identifier person (split into 3,334 persons, nosync)",
+        "Repair: quarantine the shared phone of a 10,001-identifier person (split into 5,001 persons, nosync)",
         configuration: configuration,
         closure: { benchmark in
             guard let graph = repairFixture?.graph else { return }
@@ -60,7 +60,7 @@ func repairBenchmarks() {
         setup: makeRepairFixture, teardown: dropRepairFixture)
 
     Benchmark(
-        "Repair: release it again (3,333 events relink it into one 10,000-identifier person, nosync)",
+        "Repair: release it again (5,000 events relink it into one 10,001-identifier person, nosync)",
         configuration: configuration,
         closure: { benchmark in
             guard let graph = repairFixture?.graph else { return }

@@ -7,7 +7,8 @@ public struct Explanation: Sendable, Equatable {
         case linked
         /// Two persons, and no event ever tried to link them.
         case notLinked
-        /// An event tried to link them and a guard refused: `refusal`.
+        /// An event tried to link them and a guard refused, or one of them
+        /// is quarantined: `refusal`.
         case refused
         /// a or b was never seen.
         case unknown
@@ -24,11 +25,13 @@ public struct Explanation: Sendable, Equatable {
         public var via: String
     }
 
-    /// The event whose link a guard refused, and the guard.
+    /// The event whose link a guard refused, and the guard; or a quarantine
+    /// (the event that tipped the automatic rule, 0 for a request; since when).
     public struct Refusal: Sendable, Equatable {
         public var eventSeq: UInt64
         public var timeMs: Int64
-        /// The guard's reason code (`phones_max`, …), or "unrecorded".
+        /// The guard's reason code (`phones_max`, …), "unrecorded", or
+        /// "quarantined (source: reason)".
         public var reason: String
     }
 

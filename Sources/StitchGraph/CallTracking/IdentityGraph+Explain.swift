@@ -36,6 +36,15 @@ extension IdentityGraph {
             explanation.steps = links.chain(from: nodeA, to: nodeB)
             return explanation
         }
+        // A quarantined identifier links nothing: say so, and why.
+        for node in [nodeA, nodeB] {
+            guard let quarantine = try quarantineRecord(node: node, txn) else { continue }
+            explanation.verdict = .refused
+            explanation.refusal = Explanation.Refusal(
+                eventSeq: quarantine.causeEvent, timeMs: quarantine.sinceMs,
+                reason: "quarantined (\(quarantine.source)\(quarantine.reason.isEmpty ? "" : ": " + quarantine.reason))")
+            return explanation
+        }
         // An event of one person that carries an identifier of the other: its
         // link was refused. Looked for from both sides (the event sits with
         // the person holding most of its identifiers).

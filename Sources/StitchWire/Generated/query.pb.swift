@@ -585,7 +585,7 @@ public nonisolated enum Stitch_V1_ExplainVerdict: SwiftProtobuf.Enum, Swift.Case
   /// two persons and no event ever tried to link them
   case notLinked // = 2
 
-  /// an event tried to link them and a guard refused: `refusal`
+  /// an event tried to link them and a guard refused, or one is quarantined: `refusal`
   case refused // = 3
 
   /// a or b was never seen
@@ -1970,7 +1970,7 @@ public nonisolated struct Stitch_V1_ExplainRefusal: Sendable {
 
   public var timeMs: Int64 = 0
 
-  /// the guard, e.g. "phones_max"
+  /// the guard, e.g. "cap_phone", or "quarantined (automatic: …)"
   public var reason: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
