@@ -16,6 +16,9 @@ public struct ApplyReport: Sendable, Equatable {
     public var quarantined = 0
     /// Persons split by those quarantines (parts beyond the first).
     public var splits = 0
+    /// Hubs the rule found in persons too large to repair in the batch's
+    /// transaction (see `GraphLimits.repairIdentifiersMax`): left linked.
+    public var quarantinesRefused = 0
     /// Events with an id older than the dedup window: stored without dedup.
     public var dedupOutsideWindow = 0
     /// Remembered event ids forgotten because they left the window.

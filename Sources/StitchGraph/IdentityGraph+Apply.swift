@@ -25,9 +25,15 @@ extension IdentityGraph {
                 let record = QuarantineRecord(
                     source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
                     reason: "linked \(hub.links) unrelated persons within the site's hub period")
-                let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
-                report.quarantined += 1
-                report.splits += repair.parts.count - 1
+                do {
+                    let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
+                    report.quarantined += 1
+                    report.splits += repair.parts.count - 1
+                } catch GraphError.personTooLarge {
+                    // Only with guards configured far above their defaults;
+                    // the batch still commits, the hub is left for an operator.
+                    report.quarantinesRefused += 1
+                }
             }
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
             return report
@@ -194,7 +200,7 @@ struct BatchWriter {
                     record.hubWindowStartMs = timeMs
                     record.hubLinks = 0
                 }
-                record.hubLinks = record.hubLinks &+ UInt16(clamping: bridged.count)
+                record.hubLinks = UInt16(clamping: Int(record.hubLinks) + bridged.count)
                 links = record.hubLinks
             }
             if Int(links) > rule.linksMax, !hubsTripped.contains(where: { $0.node == nodes[index] }) {

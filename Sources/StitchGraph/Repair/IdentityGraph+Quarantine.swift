@@ -172,20 +172,23 @@ extension IdentityGraph {
 
     // MARK: Inside a write transaction
 
-    /// Marks `node` quarantined, records why, and re-derives its person
-    /// without it; every event of the person that carried it is listed in
-    /// `qevent` for a later release.
+    /// Re-derives `node`'s person without it, then marks it quarantined and
+    /// records why; every event of the person that carried it is listed in
+    /// `qevent` for a later release. Throws `personTooLarge` having written
+    /// nothing.
     func quarantine(
         node: UInt64, record: QuarantineRecord, reason: ChangeRecord.Reason, nowMs: Int64,
         _ counters: inout GraphCounters, _ txn: borrowing Transaction
     ) throws -> PersonRepair.Outcome {
+        let repair = PersonRepair(graph: self, reason: reason, causeEvent: record.causeEvent, identifierNode: node, nowMs: nowMs)
+        let outcome = try repair.run(root: try root(of: node, txn), isolating: node, counters: &counters, txn)
+        // Flagged after the repair, which refuses a person too large before
+        // writing anything.
         var nodeRecord = try nodeRecord(node, txn)
         nodeRecord.flags.insert(.quarantined)
         nodeRecord.flags.remove(.released)
         try txn.put(tables.node, StoreKeys.nodeKey(node), nodeRecord.bytes)
         try txn.put(tables.quarantine, StoreKeys.nodeKey(node), record.encoded())
-        let repair = PersonRepair(graph: self, reason: reason, causeEvent: record.causeEvent, identifierNode: node, nowMs: nowMs)
-        let outcome = try repair.run(root: try root(of: node, txn), watch: node, counters: &counters, txn)
         for seq in outcome.eventsCarrying {
             try txn.put(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq), [])
         }

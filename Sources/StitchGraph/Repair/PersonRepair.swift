@@ -46,9 +46,12 @@ struct PersonRepair {
         var matchedSession: UInt64?
     }
 
-    /// Re-derives the person whose root is `root`; `watch` is a node whose
-    /// carrying events the caller wants listed (0 = none).
-    func run(root: UInt64, watch: UInt64 = 0, counters: inout GraphCounters, _ txn: borrowing Transaction) throws -> Outcome {
+    /// Re-derives the person whose root is `root`; `isolating` is a node to
+    /// treat as quarantined (the one being quarantined; 0 = none), whose
+    /// carrying events are listed in the outcome. Everything is read (and
+    /// the size bounds checked) before anything is written, so a refusal
+    /// leaves the transaction untouched.
+    func run(root: UInt64, isolating watch: UInt64 = 0, counters: inout GraphCounters, _ txn: borrowing Transaction) throws -> Outcome {
         // 1. Members and their records.
         var members: [UInt64] = []
         var records: [UInt64: NodeRecord] = [:]
@@ -138,7 +141,7 @@ struct PersonRepair {
             parent[loser] = winner
             counts[winner]!.absorb(counts[loser]!)
         }
-        let linkable = { (node: UInt64) in !records[node]!.isQuarantined }
+        let linkable = { (node: UInt64) in node != watch && !records[node]!.isQuarantined }
         for event in events {
             let links = event.nodes.filter(linkable)
             for other in links.dropFirst() { union(links[0], other, event: event) }

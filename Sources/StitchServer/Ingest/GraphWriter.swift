@@ -147,6 +147,9 @@ final class GraphWriter: Sendable {
         metrics.counter(.beaconsSuppressed).increment(by: report.suppressed.count)
         metrics.counter(.quarantines, [("source", "automatic")]).increment(by: report.quarantined)
         metrics.counter(.personsSplit).increment(by: report.splits)
+        if report.quarantinesRefused > 0 {
+            logger.warning("the shared-identifier rule tripped on \(report.quarantinesRefused) identifiers in persons too large to repair in one transaction (guards set above \(GraphLimits.repairIdentifiersMax) identifiers); they stay linked: quarantine them by hand after lowering the guards")
+        }
         metrics.counter(.beaconsRepeated).increment(by: report.repeats.count)
         metrics.counter(.dedupOutsideWindow).increment(by: report.dedupOutsideWindow)
         metrics.counter(.dedupPruned).increment(by: report.dedupPruned)
