@@ -3,23 +3,6 @@ import Foundation
 import StitchWire
 
 extension QueryCommand {
-    /// The identifier a repair command names.
-    struct RepairTarget: ParsableArguments {
-        @Argument(help: "Identifier kind: cookie, session, ga_client_id, ym_client_id, phone, email, chat, crm_contact, user_id.")
-        var kind: String
-
-        @Argument(help: "The raw value; the server normalizes it.")
-        var value: String
-
-        @Option(help: "Site number.")
-        var site: UInt32
-
-        @Option(help: "Namespace (chat provider, CRM) for chat and crm_contact.")
-        var namespace = ""
-
-        func identifier() throws -> Stitch_V1_Identifier { try Render.identifier(kind, value, namespace: namespace) }
-    }
-
     struct Quarantine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Quarantine a shared identifier: it links nothing, and its person is re-derived without it.",
@@ -31,7 +14,7 @@ extension QueryCommand {
                 """)
 
         @OptionGroup var connection: Connection
-        @OptionGroup var target: RepairTarget
+        @OptionGroup var target: Target
 
         @Option(help: "Why, for operators (kept with the quarantine; at most 200 bytes).")
         var reason = ""
@@ -54,7 +37,7 @@ extension QueryCommand {
             discussion: "Needs an admin token. The automatic shared-identifier rule leaves a released identifier alone.")
 
         @OptionGroup var connection: Connection
-        @OptionGroup var target: RepairTarget
+        @OptionGroup var target: Target
 
         func run() async throws {
             let identifier = try target.identifier()
@@ -104,7 +87,7 @@ extension QueryCommand {
                 """)
 
         @OptionGroup var connection: Connection
-        @OptionGroup var target: RepairTarget
+        @OptionGroup var target: Target
 
         func run() async throws {
             let identifier = try target.identifier()

@@ -28,5 +28,13 @@ extension QueryCommand {
             let identifier = try Render.identifier(kind, value, namespace: namespace)
             return .with { $0.identifier = identifier }
         }
+
+        /// The identifier itself, for requests that name one (quarantine, forget).
+        func identifier() throws -> Stitch_V1_Identifier {
+            guard kind != "person_id" && kind != "person" else {
+                throw ValidationError("this request names an identifier (KIND VALUE), not a person id")
+            }
+            return try Render.identifier(kind, value, namespace: namespace)
+        }
     }
 }
