@@ -34,7 +34,7 @@ wanted() { [[ " $only " == *" $1 "* ]]; }
 
 start_server() {
   rm -rf "$work/data" "$work/ready.json"
-  "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 \
+  "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
     --ready-file "$work/ready.json" "$@" 2>"$work/serve.log" &
   echo $! >"$work/pid"
   for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done

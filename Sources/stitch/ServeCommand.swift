@@ -43,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "HTTP metrics port; 0 lets the OS choose (http_port).")
     var httpPort: Int?
 
+    @Option(help: "Public HTTP intake port (beacons from browsers, frames over HTTP, leases); 0 lets the OS choose (intake_port).")
+    var intakePort: Int?
+
     @Option(help: "sync (fsync per group commit, default) or nosync (durability).")
     var durability: String?
 
@@ -100,7 +103,7 @@ struct ServeCommand: AsyncParsableCommand {
         let flags: [(String, String?)] = [
             ("data_dir", dataDir), ("host", host), ("ingest_port", ingestPort.map(String.init)),
             ("query_port", queryPort.map(String.init)), ("http_port", httpPort.map(String.init)),
-            ("durability", durability),
+            ("intake_port", intakePort.map(String.init)), ("durability", durability),
         ]
         for case (let name, let value?) in flags {
             try ConfigurationKey.applyAssignment("\(name)=\(value)", to: &configuration)

@@ -24,7 +24,7 @@ struct ServeProcessTests {
             process.executableURL = CLITests.binary
             process.arguments = [
                 "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",
-                "--http-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
+                "--http-port", "0", "--intake-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
             ] + extraArguments
             process.standardError = FileHandle(forWritingAtPath: logPath)
             process.standardOutput = FileHandle.nullDevice

@@ -22,6 +22,7 @@ final class TestServer: Sendable {
         configuration.ingestPort = 0
         configuration.queryPort = 0
         configuration.httpPort = 0
+        configuration.intakePort = 0
         configuration.eventLoops = 1
         configuration.flushIntervalMs = 1
         configuration.mapBytes = 64 << 20

@@ -25,6 +25,13 @@ public struct ConfigurationKey: Sendable {
         int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
         int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
         int("http_port", "HTTP /metrics and /healthz (0: OS chooses)", \.httpPort),
+        int("intake_port", "public HTTP intake: /v1/beacon, /v1/frames, /v1/lease (0: OS chooses)", \.intakePort),
+        int("intake_body_bytes_max", "largest HTTP intake request body", \.intakeBodyBytesMax),
+        int("intake_requests_per_second_max", "HTTP intake requests per second from one address, at most", \.intakeRequestsPerSecondMax),
+        ConfigurationKey(
+            name: "cors_origins", help: "origins a browser may send each site's beacons from: SITE=https://a.example,https://b.example;SITE=*",
+            apply: { (config, text) throws(ConfigurationError) in config.corsOrigins = try parseCORSOrigins(text) },
+            current: { $0.corsOrigins.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
         int("event_loops", "collector event-loop threads, 0 = one per core", \.eventLoops),
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
@@ -208,6 +215,21 @@ public struct ConfigurationKey: Sendable {
                 throw .invalidValue(key: "junk_phones", value: String(entry), reason: "expected SITE=PHONE,PHONE")
             }
             result[site, default: []].append(contentsOf: parts[1].split(separator: ",").map(String.init))
+        }
+        return result
+    }
+
+    static func parseCORSOrigins(_ text: String) throws(ConfigurationError) -> [UInt32: [String]] {
+        var result: [UInt32: [String]] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            let origins = parts.count == 2 ? parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : []
+            guard parts.count == 2, let site = UInt32(parts[0]), site > 0, !origins.isEmpty,
+                origins.allSatisfy({ $0 == "*" || (($0.hasPrefix("https://") || $0.hasPrefix("http://")) && !$0.hasSuffix("/")) })
+            else {
+                throw .invalidValue(key: "cors_origins", value: String(entry), reason: "expected SITE=https://host[:port],… or SITE=* (no path, no trailing slash)")
+            }
+            result[site] = origins
         }
         return result
     }

@@ -24,6 +24,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var queryPort = 7071
     /// HTTP `/metrics` and `/healthz`. 0 lets the OS choose.
     public var httpPort = 7072
+    /// Public HTTP intake (browsers, HTTP-only networks): beacons, frames, leases.
+    public var intakePort = 7073
+    /// Largest HTTP intake request body.
+    public var intakeBodyBytesMax = 1 << 20
+    /// HTTP intake requests per second from one client address.
+    public var intakeRequestsPerSecondMax = 200
+    /// Origins a browser may write each site's beacons from ("*" = any);
+    /// a site not listed takes no browser beacons (server-side senders send
+    /// no Origin and are not checked).
+    public var corsOrigins: [UInt32: [String]] = [:]
 
     // MARK: Threads and sockets
     /// Collector event-loop threads; 0 means one per core. Each has its own UDP socket.
@@ -149,10 +159,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
             if !ok { throw .invalidValue(key: key, value: "", reason: why) }
         }
-        for (key, port) in [("ingest_port", ingestPort), ("query_port", queryPort), ("http_port", httpPort)] {
+        for (key, port) in [("ingest_port", ingestPort), ("query_port", queryPort), ("http_port", httpPort), ("intake_port", intakePort)] {
             try check((0...65_535).contains(port), key, "a port is 0...65535")
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
+        try check(intakeBodyBytesMax >= 64 << 10, "intake_body_bytes_max", "at least 64 KiB (one full frame)")
+        try check(intakeRequestsPerSecondMax >= 1, "intake_requests_per_second_max", "at least 1")
         try check(queryEventLoops >= 1 && queryEventLoops <= 64, "query_event_loops", "1 to 64")
         try check(udpVectorReadCount >= 1 && udpVectorReadCount <= 1024, "udp_vector_read_count", "1...1024")
         try check(groupBeaconsMax >= 1, "group_beacons_max", "at least 1")

@@ -12,7 +12,7 @@ import StitchWire
 /// normalizer cache). Not thread-safe, and deliberately not `Sendable`.
 struct BatchIntake {
     enum Transport: String {
-        case tcp, udp
+        case tcp, udp, http
     }
 
     /// Most refused identifiers listed in one ack (all are counted): an ack

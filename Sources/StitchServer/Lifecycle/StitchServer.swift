@@ -25,6 +25,8 @@ public final class StitchServer: Service, Sendable {
         public var ingest: Int
         public var query: Int
         public var http: Int
+        /// The public HTTP intake.
+        public var intake: Int
     }
 
     public let configuration: ServerConfiguration
@@ -60,6 +62,7 @@ public final class StitchServer: Service, Sendable {
         var queryConnections: ConnectionRegistry<any Channel>
         var ports: BoundPorts
         var housekeeping: RepeatedTask?
+        var intake: HTTPIntake?
     }
 
     /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
@@ -149,12 +152,13 @@ public final class StitchServer: Service, Sendable {
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
-            ports: BoundPorts(ingest: 0, query: 0, http: 0))
+            ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
         do {
             try await bind(&running)
         } catch {
             logger.error("could not start: \(error)")
             for channel in running.listeners + running.udpSockets { try? await channel.close() }
+            await running.intake?.stop()
             queue.close()
             await writer.waitUntilFinished()
             graph.close()
@@ -187,8 +191,13 @@ public final class StitchServer: Service, Sendable {
         running.listeners.append(queryListener)
         let httpListener = try await httpBootstrap(running.queryGroup).bind(host: host, port: configuration.httpPort).get()
         running.listeners.append(httpListener)
+        let intake = try await HTTPIntake.start(
+            configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
+            eventLoopGroup: running.group, logger: logger, clockMs: clockMs)
+        running.intake = intake
         running.ports = BoundPorts(
-            ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!)
+            ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!,
+            intake: intake.port)
     }
 
     private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
@@ -196,7 +205,7 @@ public final class StitchServer: Service, Sendable {
         logger.info(
             "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
-            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz)")
+            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
         if staleReaders > 0 {
             logger.notice("cleared \(staleReaders) stale LMDB reader slots left by a process that died")
         }
@@ -226,6 +235,9 @@ public final class StitchServer: Service, Sendable {
         for channel in running.listeners + running.udpSockets {
             try? await channel.close()
         }
+        // Requests in flight finish: their batches are queued and answered
+        // by the draining writer below.
+        let intakeStopped = Task { await running.intake?.stop() }
         if let housekeeping = running.housekeeping {
             // Awaited: a chore running now must finish before the store closes.
             let cancelled = running.queryGroup.any().makePromise(of: Void.self)
@@ -253,6 +265,7 @@ public final class StitchServer: Service, Sendable {
             logger.warning("ingest client did not read its last acks in time; closing \(connection.channel)")
             try? await connection.channel.close()
         }
+        await intakeStopped.value
         for channel in running.queryConnections.all() { try? await channel.close() }
         // No heavy query may read the store after it closes.
         try? await running.heavyQueryPool.shutdownGracefully()

@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StitchBeacon
+import StitchGraph
+import StitchWire
+
+/// The public HTTP intake (default port 7073; the ops port 7072 stays
+/// internal), for producers that cannot speak the framed TCP/UDP protocol:
+///
+/// - `POST /v1/frames`: one or more frames of FRAMING.md as the body; the
+///   answer's body holds their ACK/ERROR frames, in order.
+/// - `POST /v1/beacon`: the browser path — one (compressed) frame sent by
+///   `navigator.sendBeacon` or `fetch(…, {keepalive: true})` with a
+///   CORS-safelisted content type, so no preflight; 204 once stored.
+/// - `GET /v1/lease?site=N&session=S`: the number to show (JSON).
+///
+/// Everything goes through the collector's one intake path (`BatchIntake`),
+/// queue, group commit and metrics, and a request is answered only after the
+/// commit that holds it. Bounded: body size, requests per second per
+/// address; a browser's Origin must be allowed for every site it writes to.
+final class HTTPIntake: Sendable {
+    /// The request context: Hummingbird's, plus the peer for the rate limit.
+    struct Context: RequestContext, RemoteAddressRequestContext {
+        var coreContext: CoreRequestContextStorage
+        let remoteAddress: SocketAddress?
+
+        init(source: ApplicationRequestContextSource) {
+            coreContext = .init(source: source)
+            remoteAddress = source.channel.remoteAddress
+        }
+    }
+
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    /// Binds the port and starts serving; returns once it listens.
+    static func start(
+        configuration: ServerConfiguration, queue: IngestQueue, graph: IdentityGraph, metrics: ServerMetrics,
+        eventLoopGroup: any EventLoopGroup, logger: Logger, clockMs: @escaping @Sendable () -> Int64
+    ) async throws -> HTTPIntake {
+        let routes = IntakeRoutes(
+            queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
+            bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
+            limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax))
+        let router = Router(context: Context.self)
+        routes.add(to: router)
+        let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.intakePort), serverName: "stitch"),
+            onServerRunning: { channel in
+                boundContinuation.yield(channel.localAddress?.port ?? 0)
+                boundContinuation.finish()
+            },
+            eventLoopGroupProvider: .shared(eventLoopGroup),
+            logger: logger)
+        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
+        let task = Task { try await group.run() }
+        var port = 0
+        for await value in bound { port = value }
+        guard port > 0 else {
+            task.cancel()
+            _ = try? await task.value
+            throw IntakeStartError(port: configuration.intakePort)
+        }
+        return HTTPIntake(port: port, group: group, task: task)
+    }
+
+    /// Stops accepting; requests in flight finish first (their batches are
+    /// answered by the draining writer).
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// The intake port could not be bound.
+struct IntakeStartError: Error, CustomStringConvertible {
+    let port: Int
+    var description: String { "could not bind the HTTP intake port \(port)" }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StitchBeacon
+import StitchGraph
+import StitchIdentity
+import StitchWire
+
+/// The handlers of the HTTP intake (see `HTTPIntake`).
+struct IntakeRoutes: Sendable {
+    let queue: IngestQueue
+    let graph: IdentityGraph
+    let metrics: ServerMetrics
+    let clockMs: @Sendable () -> Int64
+    let bodyBytesMax: Int
+    /// Origins allowed to write to each site from a browser; "*" allows any.
+    let corsOrigins: [UInt32: [String]]
+    let limiter: IntakeRateLimiter
+
+    func add(to router: Router<HTTPIntake.Context>) {
+        router.post("/v1/frames") { request, context in try await frames(request, context) }
+        router.post("/v1/beacon") { request, context in try await beacon(request, context) }
+        router.get("/v1/lease") { request, context in try await lease(request, context) }
+        router.on("/v1/beacon", method: .options) { request, _ in preflight(request) }
+        router.on("/v1/lease", method: .options) { request, _ in preflight(request) }
+    }
+
+    // MARK: Handlers
+
+    /// Frames in, their ACK/ERROR frames out, in order.
+    private func frames(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
+        if let refusal = admit(context, endpoint: "frames") { return refusal }
+        let body: ByteBuffer
+        do {
+            var request = request
+            body = try await request.collectBody(upTo: bodyBytesMax)
+        } catch {
+            return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "frames")
+        }
+        let replies = try await submit(body, origin: request.headers[.origin], endpoint: "frames")
+        switch replies {
+        case .refused(let response):
+            return response
+        case .answered(let slots):
+            var buffer = ByteBufferAllocator().buffer(capacity: 64 * slots.count)
+            let encoder = FrameEncoder()
+            for slot in slots {
+                switch slot {
+                case .committed(let sequence, let ack):
+                    try encoder.encode(ack, type: .ack, sequence: sequence, into: &buffer)
+                case .refused(let sequence, let error):
+                    try encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
+                }
+            }
+            return Response(
+                status: .ok, headers: corsHeaders(request, [.contentType: "application/octet-stream"]),
+                body: .init(byteBuffer: buffer))
+        }
+    }
+
+    /// One frame from a browser: 204 once stored, 400 with the reason if not.
+    private func beacon(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
+        if let refusal = admit(context, endpoint: "beacon") { return refusal }
+        let body: ByteBuffer
+        do {
+            var request = request
+            body = try await request.collectBody(upTo: bodyBytesMax)
+        } catch {
+            return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "beacon")
+        }
+        switch try await submit(body, origin: request.headers[.origin], endpoint: "beacon", framesMax: 1) {
+        case .refused(let response):
+            return response
+        case .answered(let slots):
+            switch slots.first {
+            case .committed(_, let ack) where ack.accepted + ack.repeated + ack.suppressed > 0:
+                return Response(status: .noContent, headers: corsHeaders(request, [:]))
+            case .committed(_, let ack):
+                let reasons = ack.rejections.map { "\($0.index): \($0.reason) \($0.detail)" }.joined(separator: "; ")
+                return refuse(.badRequest, "no beacon was stored: \(reasons)", endpoint: "beacon", request: request)
+            case .refused(_, let error):
+                let status: HTTPResponse.Status = error.code == .storeUnavailable || error.code == .overloaded ? .serviceUnavailable : .badRequest
+                return refuse(status, "\(error.code): \(error.message)", endpoint: "beacon", request: request)
+            case nil:
+                return refuse(.badRequest, "the body holds no frame", endpoint: "beacon", request: request)
+            }
+        }
+    }
+
+    /// The tracking number a session should show, as JSON.
+    private func lease(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
+        if let refusal = admit(context, endpoint: "lease") { return refusal }
+        let parameters = request.uri.queryParameters
+        guard let site = parameters["site"].flatMap({ UInt32($0) }), site > 0,
+            let session = parameters["session"].map(String.init), !session.isEmpty
+        else {
+            return refuse(.badRequest, "give site=N and session=S", endpoint: "lease", request: request)
+        }
+        if let origin = request.headers[.origin], !allows(origin: origin, site: site) {
+            return refuse(.forbidden, "origin \(origin) may not use site \(site)", endpoint: "lease")
+        }
+        let normalized: String
+        do {
+            normalized = try IdentifierNormalizer(junk: graph.junkRules(site: site)).normalize(.session, session).value
+        } catch {
+            return refuse(.badRequest, "session: \(error)", endpoint: "lease", request: request)
+        }
+        let grant = graph.callTracking.lease(site: site, session: normalized, nowMs: clockMs())
+        metrics.leases(kind: grant.kind, site: site)
+        let json: [String: Any] = [
+            "tracking_number": grant.number ?? "", "kind": grant.kind.rawValue, "held_until_ms": grant.heldUntilMs,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        return Response(
+            status: .ok, headers: corsHeaders(request, [.contentType: "application/json", .cacheControl: "no-store"]),
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// CORS preflight (a `fetch` with a content type browsers do not
+    /// safelist); the origin is checked per site when the request comes.
+    private func preflight(_ request: Request) -> Response {
+        var headers = corsHeaders(request, [:])
+        headers[.accessControlAllowMethods] = "GET, POST"
+        headers[.accessControlAllowHeaders] = "Content-Type"
+        headers[.accessControlMaxAge] = "86400"
+        return Response(status: .noContent, headers: headers)
+    }
+
+    // MARK: Steps
+
+    private enum Submission {
+        case refused(Response)
+        case answered([BatchOutcome])
+    }
+
+    /// Decodes the frames of `body` through the collector's intake, checks
+    /// the origin against every site written to, queues the batches and
+    /// waits for their commit. A frame refused as a whole is answered in its
+    /// place; one that leaves the stream unreadable ends it.
+    private func submit(_ body: ByteBuffer, origin: String?, endpoint: String, framesMax: Int = 10_000) async throws -> Submission {
+        var intake = BatchIntake(
+            transport: .http, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
+        var decoder = FrameDecoder()
+        var buffer = body
+        /// Each frame: queued, or refused as a whole in its place.
+        enum Slot {
+            case queued(IngestItem)
+            case refused(sequence: UInt64, Stitch_V1_FrameError)
+        }
+        var slots: [Slot] = []
+        while buffer.readableBytes > 0, slots.count < framesMax {
+            let frame: Frame
+            do {
+                guard let decoded = try decoder.decode(buffer: &buffer) else {
+                    metrics.frameRejected(reason: "truncated", transport: "http")
+                    return .refused(refuse(.badRequest, "the body ends inside a frame", endpoint: endpoint))
+                }
+                frame = decoded
+            } catch let error as FrameError {
+                intake.rejected(error)
+                return .refused(refuse(.badRequest, "\(error)", endpoint: endpoint))
+            }
+            switch intake.intake(frame, replyTo: nil) {
+            case .success(let item):
+                if let origin, let site = item.events.map(\.site).first(where: { !allows(origin: origin, site: $0) }) {
+                    return .refused(refuse(.forbidden, "origin \(origin) may not write to site \(site)", endpoint: endpoint))
+                }
+                slots.append(.queued(item))
+            case .failure(let error):
+                slots.append(.refused(sequence: frame.header.sequence, error.wireMessage))
+            }
+        }
+        guard !slots.isEmpty else { return .refused(refuse(.badRequest, "the body holds no frame", endpoint: endpoint)) }
+        if buffer.readableBytes > 0 {
+            return .refused(refuse(.contentTooLarge, "at most \(framesMax) frames per request", endpoint: endpoint))
+        }
+        let queued = slots.compactMap { slot -> IngestItem? in
+            if case .queued(let item) = slot { return item }
+            return nil
+        }
+        let replies = HTTPReplies(expected: queued.count)
+        for var item in queued {
+            item.replyTo = replies
+            if await !offer(item) {
+                replies.deliver([BatchOutcome.refused(sequence: item.sequence, error: Stitch_V1_FrameError.with {
+                    $0.code = .overloaded
+                    $0.message = "the server is shutting down; nothing of this batch is stored, send it again later"
+                    $0.closing = true
+                })])
+            }
+        }
+        var outcomes = await replies.all().makeIterator()
+        return .answered(slots.map { slot in
+            switch slot {
+            case .queued: outcomes.next()!
+            case .refused(let sequence, let error): BatchOutcome.refused(sequence: sequence, error: error)
+            }
+        })
+    }
+
+    /// Queues one batch, waiting for room as a TCP connection would; false
+    /// when the queue is closed (the server is stopping).
+    private func offer(_ item: IngestItem) async -> Bool {
+        while true {
+            switch queue.offer(item) {
+            case .accepted: return true
+            case .closed: return false
+            case .full: await withCheckedContinuation { continuation in queue.whenSpace { continuation.resume() } }
+            }
+        }
+    }
+
+    /// The rate limit per client address; a refusal, or nil to go on.
+    private func admit(_ context: HTTPIntake.Context, endpoint: String) -> Response? {
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        guard limiter.admit(address, nowNanoseconds: DispatchTime.now().uptimeNanoseconds) else {
+            return refuse(.tooManyRequests, "over \(limiter.requestsPerSecond) requests per second from \(address)", endpoint: endpoint)
+        }
+        return nil
+    }
+
+    private func allows(origin: String, site: UInt32) -> Bool {
+        guard let allowed = corsOrigins[site] else { return false }
+        return allowed.contains("*") || allowed.contains(origin)
+    }
+
+    /// CORS response headers: the request's origin is echoed (the site
+    /// check happened before anything was stored).
+    private func corsHeaders(_ request: Request, _ base: HTTPFields) -> HTTPFields {
+        var headers = base
+        if let origin = request.headers[.origin] {
+            headers[.accessControlAllowOrigin] = origin
+            headers[.vary] = "Origin"
+        }
+        return headers
+    }
+
+    /// A refusal with its reason as text, counted by endpoint and status.
+    private func refuse(_ status: HTTPResponse.Status, _ reason: String, endpoint: String, request: Request? = nil) -> Response {
+        metrics.counter(.intakeRefused, [("endpoint", endpoint), ("status", String(status.code))]).increment()
+        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+        if let request { headers = corsHeaders(request, headers) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reason + "\n")))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import NIOCore
+import StitchServer
+import StitchWire
+import Testing
+
+/// The public HTTP intake against a real server: frames and beacons stored
+/// through the collector's path and answered after their commit, leases,
+/// CORS per site, and the bounds (body size, rate, bad input).
+@Suite("HTTP intake")
+struct HTTPIntakeTests {
+    static let origin = "https://shop.example"
+
+    static func post(_ server: TestServer, _ path: String, _ body: ByteBuffer, origin: String? = nil) async throws
+        -> (status: Int, body: Data, headers: [AnyHashable: Any])
+    {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.ports.intake)\(path)")!)
+        request.httpMethod = "POST"
+        request.setValue("text/plain", forHTTPHeaderField: "Content-Type")  // CORS-safelisted, as sendBeacon sends
+        if let origin { request.setValue(origin, forHTTPHeaderField: "Origin") }
+        request.httpBody = Data(body.readableBytesView)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, data, http.allHeaderFields)
+    }
+
+    static func get(_ server: TestServer, _ pathAndQuery: String) async throws -> (status: Int, body: Data) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.ports.intake)\(pathAndQuery)")!)
+        return ((response as! HTTPURLResponse).statusCode, data)
+    }
+
+    static func found(_ server: TestServer, cookie: String) async throws -> Bool {
+        let query = try await server.queryClient()
+        defer { Task { await query.close() } }
+        return try await query.lookup(site: 1, kind: .cookie, value: cookie).found
+    }
+
+    @Test("POST /v1/frames: a good batch is acked and stored, a bad one refused in its place, in order")
+    func framesInOrder() async throws {
+        let server = try await TestServer()
+        var body = try MalformedInputTests.batchFrame(sequence: 1, cookie: "cookie-http-frames-1")
+        var bad = try MalformedInputTests.batchFrame(sequence: 2, cookie: "cookie-http-frames-2")
+        bad.setInteger(bad.getInteger(at: 24, as: UInt32.self)! ^ 1, at: 24)
+        body.writeBuffer(&bad)
+        var third = try MalformedInputTests.batchFrame(sequence: 3, cookie: "cookie-http-frames-3")
+        body.writeBuffer(&third)
+        let answer = try await Self.post(server, "/v1/frames", body)
+        #expect(answer.status == 200)
+        var replies = ByteBuffer(bytes: answer.body)
+        var decoder = FrameDecoder()
+        var kinds: [(FrameType?, UInt64)] = []
+        while let frame = try decoder.decode(buffer: &replies) { kinds.append((frame.header.type, frame.header.sequence)) }
+        #expect(kinds.map(\.0) == [.ack, .error, .ack] && kinds.map(\.1) == [1, 2, 3])
+        #expect(try await Self.found(server, cookie: "cookie-http-frames-1"))
+        #expect(try await Self.found(server, cookie: "cookie-http-frames-3"))
+        #expect(try await !Self.found(server, cookie: "cookie-http-frames-2"))
+        await server.stopAndRemove()
+    }
+
+    @Test("POST /v1/beacon: 204 once stored for an allowed origin; 403 for another origin; 400 for garbage; 413 over the limit")
+    func beaconAndBounds() async throws {
+        let server = try await TestServer {
+            $0.corsOrigins = [1: [Self.origin]]
+            $0.intakeBodyBytesMax = 64 << 10
+        }
+        let stored = try await Self.post(server, "/v1/beacon", try MalformedInputTests.batchFrame(sequence: 1, cookie: "cookie-http-beacon-1"), origin: Self.origin)
+        #expect(stored.status == 204)
+        #expect(stored.headers["Access-Control-Allow-Origin"] as? String == Self.origin)
+        #expect(try await Self.found(server, cookie: "cookie-http-beacon-1"))
+
+        let foreign = try await Self.post(server, "/v1/beacon", try MalformedInputTests.batchFrame(sequence: 1, cookie: "cookie-http-beacon-2"), origin: "https://evil.example")
+        #expect(foreign.status == 403)
+        #expect(String(decoding: foreign.body, as: UTF8.self).contains("may not write to site 1"))
+        #expect(try await !Self.found(server, cookie: "cookie-http-beacon-2"))
+
+        let garbage = try await Self.post(server, "/v1/beacon", ByteBuffer(string: "hello, this is not a frame at all"), origin: Self.origin)
+        #expect(garbage.status == 400)
+        let huge = try await Self.post(server, "/v1/beacon", ByteBuffer(repeating: 0x41, count: 100 << 10), origin: Self.origin)
+        #expect(huge.status == 413)
+        #expect(ResourceBoundsTests.counter(server, "stitch_intake_refused_total") == 3)
+        await server.stopAndRemove()
+    }
+
+    @Test("GET /v1/lease gives the session its number as JSON; a client over its rate is refused 429")
+    func leaseAndRate() async throws {
+        let server = try await TestServer {
+            $0.numberPools = try! CallTrackingServerTests.pools()
+            $0.intakeRequestsPerSecondMax = 3
+        }
+        let lease = try await Self.get(server, "/v1/lease?site=1&session=session-http-lease-1")
+        #expect(lease.status == 200)
+        let json = try JSONSerialization.jsonObject(with: lease.body) as? [String: Any]
+        #expect(json?["tracking_number"] as? String == "+74951000001" && json?["kind"] as? String == "new")
+        let missing = try await Self.get(server, "/v1/lease?site=1")
+        #expect(missing.status == 400)
+        var statuses: [Int] = []
+        for _ in 0..<6 { statuses.append(try await Self.get(server, "/v1/lease?site=1&session=session-http-lease-1").status) }
+        #expect(statuses.contains(429), "\(statuses)")
+        await server.stopAndRemove()
+    }
+}
