@@ -31,11 +31,7 @@ struct IntakeRoutes: Sendable {
     /// Frames in, their ACK/ERROR frames out, in order.
     private func frames(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
         if let refusal = admit(context, endpoint: "frames") { return refusal }
-        let body: ByteBuffer
-        do {
-            var request = request
-            body = try await request.collectBody(upTo: bodyBytesMax)
-        } catch {
+        guard let body = await body(of: request) else {
             return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "frames")
         }
         let replies = try await submit(body, origin: request.headers[.origin], endpoint: "frames")
@@ -62,11 +58,7 @@ struct IntakeRoutes: Sendable {
     /// One frame from a browser: 204 once stored, 400 with the reason if not.
     private func beacon(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
         if let refusal = admit(context, endpoint: "beacon") { return refusal }
-        let body: ByteBuffer
-        do {
-            var request = request
-            body = try await request.collectBody(upTo: bodyBytesMax)
-        } catch {
+        guard let body = await body(of: request) else {
             return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "beacon")
         }
         switch try await submit(body, origin: request.headers[.origin], endpoint: "beacon", framesMax: 1) {
@@ -197,6 +189,12 @@ struct IntakeRoutes: Sendable {
             case .refused(let sequence, let error): BatchOutcome.refused(sequence: sequence, error: error)
             }
         })
+    }
+
+    /// The whole body, or nil when it is over `bodyBytesMax`.
+    private func body(of request: Request) async -> ByteBuffer? {
+        var request = request
+        return try? await request.collectBody(upTo: bodyBytesMax)
     }
 
     /// Queues one batch, waiting for room as a TCP connection would; false
