@@ -7,5 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
+# The tracker's wire test runs its JavaScript in Node (Debian's nodejs).
+if ! command -v node >/dev/null; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs >/dev/null
+fi
 swift build --build-tests
 swift test --skip-build "$@"

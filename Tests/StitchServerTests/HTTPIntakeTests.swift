@@ -102,3 +102,83 @@ struct HTTPIntakeTests {
         await server.stopAndRemove()
     }
 }
+
+/// The browser tracker: embedded as the file says, served with caching, and
+/// its wire code (run by Node, as fetched from the server) stores a visitor.
+@Suite("Browser tracker")
+struct TrackerTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("the served tracker is tracker/stitch.js (ops/embed-tracker.sh embeds it) and under 16 KB")
+    func servedMatchesFile() async throws {
+        let file = try String(contentsOf: Self.repository.appendingPathComponent("tracker/stitch.js"), encoding: .utf8)
+        let server = try await TestServer()
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.ports.intake)/v1/stitch.js")!)
+        #expect(String(decoding: data, as: UTF8.self) == file, "run ops/embed-tracker.sh")
+        #expect(data.count < 16 << 10)
+        await server.stopAndRemove()
+    }
+
+    @Test("GET /v1/stitch.js is cached for an hour and revalidated by its ETag")
+    func servedWithCaching() async throws {
+        let server = try await TestServer()
+        let url = URL(string: "http://127.0.0.1:\(server.ports.intake)/v1/stitch.js")!
+        let (_, response) = try await URLSession.shared.data(from: url)
+        let http = response as! HTTPURLResponse
+        #expect(http.statusCode == 200)
+        #expect(http.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("application/javascript") == true)
+        #expect(http.value(forHTTPHeaderField: "Cache-Control") == "public, max-age=3600")
+        let etag = try #require(http.value(forHTTPHeaderField: "ETag"))
+        var again = URLRequest(url: url)
+        again.setValue(etag, forHTTPHeaderField: "If-None-Match")
+        again.cachePolicy = .reloadIgnoringLocalCacheData
+        let (_, revalidated) = try await URLSession.shared.data(for: again)
+        #expect((revalidated as! HTTPURLResponse).statusCode == 304)
+        await server.stopAndRemove()
+    }
+
+    @Test("the tracker's frames, built by Node from the served script, are stored as one person")
+    func nodeSendsTrackerFrames() async throws {
+        let server = try await TestServer { $0.corsOrigins = [7: ["https://shop.example"]] }
+        let base = "http://127.0.0.1:\(server.ports.intake)"
+        let script = """
+            const base = process.argv[1];
+            (async () => {
+              const source = await (await fetch(base + "/v1/stitch.js")).text();
+              const module = { exports: {} };
+              new Function("module", source)(module);
+              const w = module.exports;
+              const ids = [[w.KIND.cookie, "c0ffee00c0ffee00c0ffee01"], [w.KIND.session, "5e5510n0000000000001"], [w.KIND.ga, "GA1.2.1234567890.1700000000"]];
+              const t = 1767225600000;
+              const beacons = [
+                { site: 7, timeMs: t, eventId: w.eventId(), identifiers: ids, type: "visit", body: { utmSource: "yandex", utmMedium: "cpc", landingUrl: "https://shop.example/?utm_source=yandex", device: w.DEVICE.desktop } },
+                { site: 7, timeMs: t + 1, eventId: w.eventId(), identifiers: ids, type: "hit", body: { url: "https://shop.example/catalog" } },
+                { site: 7, timeMs: t + 2, eventId: w.eventId(), identifiers: ids, type: "form", body: { formId: "callback", pageUrl: "https://shop.example/catalog", phone: "8 (916) 555-44-33", email: "Buyer@Mail.ru" } },
+              ];
+              const raw = w.encodeBatch(beacons);
+              const payload = await w.deflate(raw);
+              const response = await fetch(base + "/v1/beacon", {
+                method: "POST", body: w.frame(payload, 1, raw.length),
+                headers: { "Content-Type": "text/plain", "Origin": "https://shop.example" },
+              });
+              console.log(response.status, payload.length < raw.length ? "compressed" : "plain");
+            })().catch((error) => { console.error(error); process.exit(1); });
+            """
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        node.arguments = ["node", "-e", script, base]
+        let output = Pipe()
+        node.standardOutput = output
+        try node.run()
+        node.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(node.terminationStatus == 0)
+        #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "204 compressed")
+        let query = try await server.queryClient()
+        let person = try await query.lookup(site: 7, kind: .phone, value: "+79165554433", includeIdentifiers: true)
+        #expect(person.found && person.person.eventCount == 3)
+        #expect(Set(person.person.identifiers.map(\.value)).isSuperset(of: ["c0ffee00c0ffee00c0ffee01", "1234567890.1700000000", "buyer@mail.ru"]))
+        await query.close()
+        await server.stopAndRemove()
+    }
+}

@@ -16,6 +16,7 @@ import StitchWire
 ///   `navigator.sendBeacon` or `fetch(…, {keepalive: true})` with a
 ///   CORS-safelisted content type, so no preflight; 204 once stored.
 /// - `GET /v1/lease?site=N&session=S`: the number to show (JSON).
+/// - `GET /v1/stitch.js`: the browser tracker (`tracker/stitch.js`).
 ///
 /// Everything goes through the collector's one intake path (`BatchIntake`),
 /// queue, group commit and metrics, and a request is answered only after the

@@ -22,6 +22,7 @@ struct IntakeRoutes: Sendable {
         router.post("/v1/frames") { request, context in try await frames(request, context) }
         router.post("/v1/beacon") { request, context in try await beacon(request, context) }
         router.get("/v1/lease") { request, context in try await lease(request, context) }
+        router.get("/v1/stitch.js") { request, _ in script(request) }
         router.on("/v1/beacon", method: .options) { request, _ in preflight(request) }
         router.on("/v1/lease", method: .options) { request, _ in preflight(request) }
     }
@@ -107,6 +108,19 @@ struct IntakeRoutes: Sendable {
         return Response(
             status: .ok, headers: corsHeaders(request, [.contentType: "application/json", .cacheControl: "no-store"]),
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The tracker, cached for an hour and revalidated by its ETag.
+    private func script(_ request: Request) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "application/javascript; charset=utf-8", .cacheControl: "public, max-age=3600",
+            .eTag: TrackerScript.etag, .accessControlAllowOrigin: "*",
+        ]
+        if request.headers[.ifNoneMatch] == TrackerScript.etag {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentLength] = String(TrackerScript.body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: TrackerScript.body))
     }
 
     /// CORS preflight (a `fetch` with a content type browsers do not
