@@ -84,6 +84,15 @@ struct HTTPIntakeTests {
         await server.stopAndRemove()
     }
 
+    @Test("an intake port already taken stops the start with a clear error")
+    func portTaken() async throws {
+        let first = try await TestServer()
+        await #expect(throws: (any Error).self) {
+            _ = try await TestServer { $0.intakePort = first.ports.intake }
+        }
+        await first.stopAndRemove()
+    }
+
     @Test("GET /v1/lease gives the session its number as JSON; a client over its rate is refused 429")
     func leaseAndRate() async throws {
         let server = try await TestServer {

@@ -66,7 +66,12 @@ final class HTTPIntake: Sendable {
             eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: logger)
         let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
-        let task = Task { try await group.run() }
+        let task = Task {
+            // A bind that fails ends the group without a running server: the
+            // wait below ends too, with no port.
+            defer { boundContinuation.finish() }
+            try await group.run()
+        }
         var port = 0
         for await value in bound { port = value }
         guard port > 0 else {
