@@ -106,15 +106,25 @@ if wanted 5; then
   stop_server
 fi
 
+# The world of 4 × 8,000 persons (about 1M events), unpaced; extra load flags follow.
+big_world() {
+  "$stitch" load --port "$ingest" --query-port "$query" --traffic world --world-persons 8000 --sites 4 "$@" \
+    | grep -E '^(world|acked)'
+}
+
+# The running server's /metrics through an awk program (the one argument).
+server_metrics() {
+  http=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['http'])")
+  curl -s "http://127.0.0.1:$http/metrics" | awk "$1"
+}
+
 if wanted 6; then
   for matching in off on off on; do
     start_server --set "call_matching=$matching"
     echo
     echo "== a world of 4 × 8,000 persons, unpaced, call_matching=$matching"
-    "$stitch" load --port "$ingest" --query-port "$query" --traffic world --world-persons 8000 --sites 4 \
-      | grep -E '^(world|acked)'
-    http=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['http'])")
-    curl -s "http://127.0.0.1:$http/metrics" | awk '
+    big_world
+    server_metrics '
       /^stitch_commit_seconds_sum/ {busy=$2}
       /^stitch_calls_total\{match="session"\}/ {s=$2}
       /^stitch_calls_matched_late_total/ {l=$2}
@@ -128,10 +138,8 @@ if wanted 7; then
     start_server --set "hub_links_max=$links"
     echo
     echo "== a world of 4 × 8,000 persons, office phone undeclared, unpaced, hub_links_max=$links"
-    "$stitch" load --port "$ingest" --query-port "$query" --traffic world --world-persons 8000 --sites 4 --no-pools \
-      | grep -E '^(world|acked)'
-    http=$(python3 -c "import json;print(json.load(open('$work/ready.json'))['http'])")
-    curl -s "http://127.0.0.1:$http/metrics" | awk '
+    big_world --no-pools
+    server_metrics '
       /^stitch_commit_seconds_sum/ {busy=$2}
       /^stitch_quarantines_total\{source="automatic"\}/ {q=$2}
       /^stitch_persons_split_total/ {p=$2}
