@@ -10,10 +10,8 @@ extension IdentityGraph {
     }
 
     func resolve(site: UInt32, identifier: NormalizedIdentifier, _ txn: borrowing Transaction) throws -> UInt64? {
-        var key: [UInt8] = []
-        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
-        guard let stored = try txn.get(tables.ident, key) else { return nil }
-        return try root(of: ByteCoding.littleEndian(stored, at: 0, as: UInt64.self), txn)
+        guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
+        return try root(of: node, txn)
     }
 
     /// Follows parents to the root, without compressing (readers never write).

@@ -94,7 +94,7 @@ import Testing
         ])
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
         let session = try #require(try test.graph.environment.read { txn in
-            try test.graph.node(site: 1, kind: .session, value: "session-1", txn)
+            try test.graph.identNode(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .session, value: "session-1"), txn)
         })
         try test.graph.environment.write { txn in
             let prefix = StoreKeys.numberPrefix(site: 1, number: Calls.number)

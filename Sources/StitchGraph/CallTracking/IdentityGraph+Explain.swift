@@ -23,8 +23,8 @@ extension IdentityGraph {
     private func explain(site: UInt32, a: NormalizedIdentifier, b: NormalizedIdentifier, _ txn: borrowing Transaction)
         throws -> Explanation
     {
-        guard let nodeA = try node(site: site, kind: a.kind, value: a.value, txn),
-            let nodeB = try node(site: site, kind: b.kind, value: b.value, txn)
+        guard let nodeA = try identNode(site: site, identifier: a, txn),
+            let nodeB = try identNode(site: site, identifier: b, txn)
         else {
             return Explanation(verdict: .unknown)
         }
@@ -58,12 +58,6 @@ extension IdentityGraph {
             eventSeq: event.seq, timeMs: event.timeMs,
             reason: (try? conflictReason(causeEvent: event.seq, roots: [rootA, rootB], txn))?.description ?? "unrecorded")
         return explanation
-    }
-
-    func node(site: UInt32, kind: IdentifierKind, value: String, _ txn: borrowing Transaction) throws -> UInt64? {
-        var key: [UInt8] = []
-        StoreKeys.identKey(site: site, kind: kind, value: value.utf8, into: &key)
-        return try txn.get(tables.ident, key).map { ByteCoding.littleEndian($0, at: 0, as: UInt64.self) }
     }
 
     /// The guard that refused a link caused by `causeEvent` between persons
@@ -210,7 +204,8 @@ private struct PersonLinks {
     func eventTouching(root: UInt64, graph: IdentityGraph, _ txn: borrowing Transaction) throws -> EventRecord? {
         let site = records.values.first?.site ?? 0
         for stranger in strangers {
-            if let node = try graph.node(site: site, kind: stranger.kind, value: stranger.value, txn),
+            if let node = try graph.identNode(
+                site: site, identifier: NormalizedIdentifier(uncheckedKind: stranger.kind, value: stranger.value), txn),
                 try graph.root(of: node, txn) == root
             {
                 return links[stranger.event].event

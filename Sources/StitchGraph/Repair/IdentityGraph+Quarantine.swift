@@ -21,7 +21,8 @@ public struct RepairResult: Sendable, Equatable {
 }
 
 extension IdentityGraph {
-    /// Now, in ms since the epoch (the time of requests and change records).
+    /// Now, in ms since the epoch (CLOCK_REALTIME): the default time of
+    /// requests and change records, and the server's default clock.
     public static func wallClockMs() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

@@ -20,6 +20,9 @@ final class GraphWriter: Sendable {
     private let queue: IngestQueue
     private let metrics: ServerMetrics
     private let logger: Logger
+    /// The server's clock: the time of the changes a commit records (an
+    /// automatic quarantine), as the intake stamps `received_ms` with it.
+    private let clockMs: @Sendable () -> Int64
     private let groupBeaconsMax: Int
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
@@ -32,12 +35,14 @@ final class GraphWriter: Sendable {
         queue: IngestQueue,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
-        logger: Logger
+        logger: Logger,
+        clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
+        self.clockMs = clockMs
         self.dataDirectory = configuration.dataDirectory
         self.groupBeaconsMax = configuration.groupBeaconsMax
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
@@ -94,7 +99,7 @@ final class GraphWriter: Sendable {
         }
         let start = ContinuousClock.now
         do {
-            let report = try graph.apply(events)
+            let report = try graph.apply(events, nowMs: clockMs())
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
             record(report, beacons: events.count)
             return acks(of: group, repeats: report.repeats, suppressed: report.suppressed)

@@ -70,19 +70,13 @@ public final class StitchServer: Service, Sendable {
     public init(
         configuration: ServerConfiguration,
         logger: Logger = Logger(label: "stitch"),
-        clockMs: @escaping @Sendable () -> Int64 = StitchServer.wallClockMs
+        clockMs: @escaping @Sendable () -> Int64 = IdentityGraph.wallClockMs
     ) {
         self.configuration = configuration
         self.logger = logger
         self.clockMs = clockMs
     }
 
-    /// Milliseconds since 1970 (CLOCK_REALTIME).
-    @Sendable public static func wallClockMs() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
 
     // MARK: Service
 
@@ -146,7 +140,8 @@ public final class StitchServer: Service, Sendable {
         heavyQueryPool.start()
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
         let writer = GraphWriter(
-            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger)
+            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
+            clockMs: clockMs)
         writer.start()
         var running = Running(
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
