@@ -61,8 +61,11 @@ extension IdentityGraph {
     public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64 = wallClockMs()) throws -> [RepairResult] {
         var done: [RepairResult] = []
         for identifier in identifiers.prefix(GraphLimits.junkRepairsMax) {
-            let known = try environment.read { txn in try identNode(site: site, identifier: identifier, txn) }
-            guard let known, try environment.read({ txn in try !nodeRecord(known, txn).isQuarantined }) else { continue }
+            // Only linked, not yet quarantined values: one read each, no write.
+            let linked = try environment.read { txn in
+                try identNode(site: site, identifier: identifier, txn).map { try !nodeRecord($0, txn).isQuarantined } ?? false
+            }
+            guard linked else { continue }
             let result = try quarantine(site: site, identifier: identifier, source: .junk, reason: "declared junk", nowMs: nowMs)
             if result.changed { done.append(result) }
         }
