@@ -13,6 +13,7 @@
 //           │     └── StitchStore  LMDB environment, transactions, cursors (I/O)
 //           └── StitchBeacon     (pure) beacon -> prepared event, normalizer cache, attribution
 //                 └── StitchWire (pure) frame codec, zlib, protobuf messages, limits
+//   StitchHooks                  (pure) webhook adapters: provider request -> beacons
 //   StitchIdentity               (pure) identifier kinds, normalization, junk rules, the
 //                                prepared event the graph applies; imported by everything above
 //   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
@@ -83,6 +84,17 @@ let package = Package(
             ]
         ),
 
+        // Webhook adapters (pure): Jivo, Zadarma, Mango Office, amoCRM and a
+        // generic deal JSON, each mapping a provider's request to beacons.
+        .target(
+            name: "StitchHooks",
+            dependencies: [
+                "StitchWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+
         // MARK: Storage (I/O)
         .target(name: "StitchStore", dependencies: ["CLMDB"]),
         // The identity graph: union-find, rings, history, guards, call
@@ -106,6 +118,7 @@ let package = Package(
             name: "StitchServer",
             dependencies: [
                 "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
+                "StitchHooks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -185,6 +198,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
+        ),
+        .testTarget(
+            name: "StitchHooksTests",
+            dependencies: ["StitchHooks", "StitchWire", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Payloads")]
         ),
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import StitchGraph
+import StitchHooks
 import StitchStore
 
 /// One named setting of `ServerConfiguration`: the same snake_case name in the
@@ -32,6 +33,19 @@ public struct ConfigurationKey: Sendable {
             name: "cors_origins", help: "origins a browser may send each site's beacons from: SITE=https://a.example,https://b.example;SITE=*",
             apply: { (config, text) throws(ConfigurationError) in config.corsOrigins = try parseCORSOrigins(text) },
             current: { $0.corsOrigins.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
+        ConfigurationKey(
+            name: "webhooks",
+            help: "webhook credentials per site as JSON: {\"SITE\": {\"jivo\": {\"token\": …}, \"zadarma\": {\"secret\": …, \"utc_offset_minutes\": 180}, \"mango\": {\"api_key\": …, \"api_salt\": …}, \"amocrm\": {\"token\": …, \"currency\": \"RUB\"}, \"deals\": {\"token\": …}}}",
+            apply: { (config, text) throws(ConfigurationError) in
+                do {
+                    config.webhooks = try WebhookSettings.parse(text)
+                } catch let error as WebhookSettings.ParseError {
+                    throw .invalidValue(key: "webhooks", value: "", reason: error.description)
+                } catch {
+                    throw .invalidValue(key: "webhooks", value: "", reason: "\(error)")
+                }
+            },
+            current: { WebhookSettings.redactedText($0.webhooks) }),
         int("event_loops", "collector event-loop threads, 0 = one per core", \.eventLoops),
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
@@ -128,7 +142,7 @@ public struct ConfigurationKey: Sendable {
                 try key.apply(&config, bySite.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";"))
                 continue
             }
-            if name == "number_pools", JSONSerialization.isValidJSONObject(value),
+            if name == "number_pools" || name == "webhooks", JSONSerialization.isValidJSONObject(value),
                 let data = try? JSONSerialization.data(withJSONObject: value)
             {
                 try key.apply(&config, String(decoding: data, as: UTF8.self))

@@ -1,5 +1,6 @@
 import StitchBeacon
 import StitchGraph
+import StitchHooks
 import StitchMapping
 import StitchIdentity
 import StitchStore
@@ -34,6 +35,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// a site not listed takes no browser beacons (server-side senders send
     /// no Origin and are not checked).
     public var corsOrigins: [UInt32: [String]] = [:]
+    /// Each site's webhook credentials (`/v1/hooks/PROVIDER/SITE`); a provider
+    /// not configured for a site is refused for it.
+    public var webhooks: [UInt32: WebhookSettings] = [:]
 
     // MARK: Threads and sockets
     /// Collector event-loop threads; 0 means one per core. Each has its own UDP socket.

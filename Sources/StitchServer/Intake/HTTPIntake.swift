@@ -5,6 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import StitchBeacon
 import StitchGraph
+import StitchHooks
 import StitchWire
 
 /// The public HTTP intake (default port 7073; the ops port 7072 stays
@@ -17,6 +18,8 @@ import StitchWire
 ///   CORS-safelisted content type, so no preflight; 204 once stored.
 /// - `GET /v1/lease?site=N&session=S`: the number to show (JSON).
 /// - `GET /v1/stitch.js`: the browser tracker (`tracker/stitch.js`).
+/// - `POST /v1/hooks/PROVIDER/SITE`: webhooks of chat, telephony and CRM
+///   providers (`StitchHooks`), answered once what they carry is committed.
 ///
 /// Everything goes through the collector's one intake path (`BatchIntake`),
 /// queue, group commit and metrics, and a request is answered only after the
@@ -52,7 +55,8 @@ final class HTTPIntake: Sendable {
         let routes = IntakeRoutes(
             queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
-            limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax))
+            limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
+            webhooks: configuration.webhooks, hookClock: HookClock(nowMs: clockMs), logger: logger)
         let router = Router(context: Context.self)
         routes.add(to: router)
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import StitchBeacon
 import StitchGraph
+import StitchHooks
 import StitchIdentity
 import StitchWire
 
@@ -17,6 +19,11 @@ struct IntakeRoutes: Sendable {
     /// Origins allowed to write to each site from a browser; "*" allows any.
     let corsOrigins: [UInt32: [String]]
     let limiter: IntakeRateLimiter
+    /// Each site's webhook credentials (`/v1/hooks/PROVIDER/SITE`).
+    let webhooks: [UInt32: WebhookSettings]
+    /// Ids and times of webhook events, so a provider's retry is a repeat.
+    let hookClock: HookClock
+    let logger: Logger
 
     func add(to router: Router<HTTPIntake.Context>) {
         router.post("/v1/frames") { request, context in try await frames(request, context) }
@@ -25,6 +32,13 @@ struct IntakeRoutes: Sendable {
         router.get("/v1/stitch.js") { request, _ in script(request) }
         router.on("/v1/beacon", method: .options) { request, _ in preflight(request) }
         router.on("/v1/lease", method: .options) { request, _ in preflight(request) }
+        router.post("/v1/hooks/:provider/:site") { request, context in try await webhook(request, context, subpath: "") }
+        // Zadarma checks a URL with GET ?zd_echo=… when it is saved.
+        router.get("/v1/hooks/:provider/:site") { request, context in try await webhook(request, context, subpath: "") }
+        // Mango Office posts to the configured URL + /events/call, /events/summary, ….
+        router.post("/v1/hooks/:provider/:site/events/:event") { request, context in
+            try await webhook(request, context, subpath: "/events/" + (context.parameters.get("event") ?? ""))
+        }
     }
 
     // MARK: Handlers
@@ -135,7 +149,7 @@ struct IntakeRoutes: Sendable {
 
     // MARK: Steps
 
-    private enum Submission {
+    enum Submission {
         case refused(Response)
         case answered([BatchOutcome])
     }
@@ -144,7 +158,7 @@ struct IntakeRoutes: Sendable {
     /// the origin against every site written to, queues the batches and
     /// waits for their commit. A frame refused as a whole is answered in its
     /// place; one that leaves the stream unreadable ends it.
-    private func submit(_ body: ByteBuffer, origin: String?, endpoint: String, framesMax: Int = 10_000) async throws -> Submission {
+    func submit(_ body: ByteBuffer, origin: String?, endpoint: String, framesMax: Int = 10_000) async throws -> Submission {
         var intake = BatchIntake(
             transport: .http, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
         var decoder = FrameDecoder()
@@ -206,7 +220,7 @@ struct IntakeRoutes: Sendable {
     }
 
     /// The whole body, or nil when it is over `bodyBytesMax`.
-    private func body(of request: Request) async -> ByteBuffer? {
+    func body(of request: Request) async -> ByteBuffer? {
         var request = request
         return try? await request.collectBody(upTo: bodyBytesMax)
     }
@@ -224,7 +238,7 @@ struct IntakeRoutes: Sendable {
     }
 
     /// The rate limit per client address; a refusal, or nil to go on.
-    private func admit(_ context: HTTPIntake.Context, endpoint: String) -> Response? {
+    func admit(_ context: HTTPIntake.Context, endpoint: String) -> Response? {
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         guard limiter.admit(address, nowNanoseconds: DispatchTime.now().uptimeNanoseconds) else {
             return refuse(.tooManyRequests, "over \(limiter.requestsPerSecond) requests per second from \(address)", endpoint: endpoint)
@@ -239,7 +253,7 @@ struct IntakeRoutes: Sendable {
 
     /// CORS response headers: the request's origin is echoed (the site
     /// check happened before anything was stored).
-    private func corsHeaders(_ request: Request, _ base: HTTPFields) -> HTTPFields {
+    func corsHeaders(_ request: Request, _ base: HTTPFields) -> HTTPFields {
         var headers = base
         if let origin = request.headers[.origin] {
             headers[.accessControlAllowOrigin] = origin
@@ -249,7 +263,7 @@ struct IntakeRoutes: Sendable {
     }
 
     /// A refusal with its reason as text, counted by endpoint and status.
-    private func refuse(_ status: HTTPResponse.Status, _ reason: String, endpoint: String, request: Request? = nil) -> Response {
+    func refuse(_ status: HTTPResponse.Status, _ reason: String, endpoint: String, request: Request? = nil) -> Response {
         metrics.counter(.intakeRefused, [("endpoint", endpoint), ("status", String(status.code))]).increment()
         var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
         if let request { headers = corsHeaders(request, headers) }

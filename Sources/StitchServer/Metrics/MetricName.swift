@@ -43,6 +43,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case staleReadersCleared = "stitch_stale_readers_cleared_total"
     case udpKernelDrops = "stitch_udp_kernel_drops"
     case intakeRefused = "stitch_intake_refused_total"
+    case webhooks = "stitch_webhooks_total"
     // Repair
     case quarantines = "stitch_quarantines_total"
     case personsSplit = "stitch_persons_split_total"
@@ -64,6 +65,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .leasePoolExhausted: ["site"]
         case .quarantines: ["source"]
         case .intakeRefused: ["endpoint", "status"]
+        case .webhooks: ["provider", "outcome"]
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         default: []
         }
@@ -108,6 +110,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .connectionsTimedOut: "connections closed for idling or for holding a partial frame, by port and reason"
         case .helloFailures: "query hellos refused (wrong token, bad version)"
         case .staleReadersCleared: "LMDB reader slots of dead processes freed by the periodic reader check"
+        case .webhooks: "webhook requests by provider and outcome: stored, repeated (all beacons already stored), refused (beacons rejected), skipped (an event not recorded), unauthenticated, forbidden, malformed, unavailable"
         case .intakeRefused: "HTTP intake requests refused, by endpoint and status (413 too large, 403 origin, 429 rate, 400 bad input)"
         case .quarantines: "identifiers quarantined, by source (manual, junk, automatic: the shared-identifier rule)"
         case .personsSplit: "new persons made by repairs (a split into three parts counts two)"

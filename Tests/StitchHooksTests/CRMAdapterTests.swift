@@ -1,0 +1,119 @@
+import Foundation
+@testable import StitchHooks
+import StitchWire
+import Testing
+
+@Suite("CRM webhooks (amoCRM, generic deals)")
+struct CRMAdapterTests {
+    let amo = AmoCRMAdapter(token: "amo-secret", currency: "RUB")
+
+    func amoRequest(_ body: [UInt8], token: String = "amo-secret") -> WebhookRequest {
+        WebhookRequest(query: ["token": token], body: body)
+    }
+
+    @Test("an amoCRM lead with its contact: a Deal under the contact, its phone and e-mail")
+    func amoLeadAdd() throws {
+        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form")), site: 3, clock: Payload.clock) else {
+            Issue.record("not stored")
+            return
+        }
+        let beacon = try #require(beacons.first)
+        #expect(beacons.count == 1)
+        #expect(beacon.deal.crm == "amocrm")
+        #expect(beacon.deal.dealID == "31926529")
+        #expect(beacon.deal.contactID == "7700431")
+        #expect(beacon.deal.status == .open)
+        #expect(beacon.deal.revenueMinor == 4_890_000)
+        #expect(beacon.deal.currency == "RUB")
+        #expect(beacon.timeMs == 1_795_443_000_000)
+        #expect(beacon.identifiers.map(\.kind) == [.phone, .email])
+        #expect(beacon.identifiers.map(\.value) == ["+7 916 555-12-34", "maria.petrova@example.ru"])
+    }
+
+    @Test("a status change that names its contact is won/lost; one that names none is skipped, said why")
+    func amoStatus() throws {
+        var fields = Payload.text("amocrm-lead-won.form")
+        guard case .skip(let reason, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
+            Issue.record("a deal without a contact was not skipped")
+            return
+        }
+        #expect(reason.contains("contact"))
+        fields += "&leads%5Bstatus%5D%5B0%5D%5Bmain_contact_id%5D=7700431"
+        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
+            Issue.record("not stored")
+            return
+        }
+        #expect(beacons[0].deal.status == .won)
+        #expect(beacons[0].deal.revenueMinor == 4_890_050)
+        #expect(beacons[0].deal.contactID == "7700431")
+        let lost = "leads[delete][0][id]=9&leads[delete][0][main_contact_id]=5"
+        guard case .store(let deleted, _) = amo.verdict(for: amoRequest(Array(lost.utf8)), site: 3, clock: Payload.clock) else { return }
+        #expect(deleted[0].deal.status == .deleted)
+        #expect(deleted[0].timeMs == 1_795_437_000_000)  // undated: first seen
+    }
+
+    @Test("amoCRM without the URL's token is 401, with a wrong one 403")
+    func amoRefusals() {
+        #expect(isUnauthenticated(amo.verdict(for: WebhookRequest(body: Payload.bytes("amocrm-lead-add.form")), site: 3, clock: Payload.clock)))
+        #expect(isForbidden(amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form"), token: "nope"), site: 3, clock: Payload.clock)))
+    }
+
+    let deals = DealAdapter(token: "deal-secret")
+
+    @Test("a generic deal: status, revenue in minor units, the contact's id and phone; its event_id names the change")
+    func genericDeal() throws {
+        let request = WebhookRequest(headers: ["Authorization": "Bearer deal-secret"], body: Payload.bytes("deal-won.json"))
+        guard case .store(let beacons, _) = deals.verdict(for: request, site: 3, clock: Payload.clock) else {
+            Issue.record("not stored")
+            return
+        }
+        let beacon = try #require(beacons.first)
+        #expect(beacon.deal.crm == "bitrix24")
+        #expect(beacon.deal.status == .won)
+        #expect(beacon.deal.revenueMinor == 1_500_050)
+        #expect(beacon.deal.contactID == "C-88")
+        #expect(beacon.identifiers.map(\.value) == ["8 (903) 700-11-22"])
+        #expect(beacon.timeMs == 1_795_531_000_000)
+        // The same change re-sent with other whitespace is the same event.
+        let reformatted = WebhookRequest(headers: ["Authorization": "Bearer deal-secret"], body: Array(Payload.text("deal-won.json").replacingOccurrences(of: "\n", with: " ").utf8))
+        guard case .store(let again, _) = deals.verdict(for: reformatted, site: 3, clock: Payload.clock) else { return }
+        #expect(again[0].eventID == beacon.eventID)
+    }
+
+    @Test("a generic deal without auth, status, time or contact is refused with the reason")
+    func genericDealRefusals() {
+        func verdict(_ json: String, auth: String? = "Bearer deal-secret") -> WebhookVerdict {
+            deals.verdict(for: WebhookRequest(headers: auth.map { ["Authorization": $0] } ?? [:], body: Array(json.utf8)), site: 3, clock: Payload.clock)
+        }
+        let good = #"{"crm":"x","deal_id":"1","status":"won","time_ms":1795531000000,"contact":{"id":"7"}}"#
+        if case .store = verdict(good) {} else { Issue.record("a good deal was not stored") }
+        #expect(isUnauthenticated(verdict(good, auth: nil)))
+        #expect(isForbidden(verdict(good, auth: "Bearer nope")))
+        #expect(isMalformed(verdict(#"{"crm":"x","deal_id":"1","status":"maybe","time_ms":1,"contact":{"id":"7"}}"#)))
+        #expect(isMalformed(verdict(#"{"crm":"x","deal_id":"1","status":"won","contact":{"id":"7"}}"#)))
+        #expect(isMalformed(verdict(#"{"crm":"x","deal_id":"1","status":"won","time_ms":1,"contact":{}}"#)))
+        #expect(isMalformed(verdict(#"{"crm":"x","deal_id":"1","status":"won","time_ms":1,"revenue":"12,5","contact":{"id":"7"}}"#)))
+    }
+
+    @Test("decimal revenue to minor units")
+    func minorUnits() {
+        #expect(DealAdapter.minorUnits("15000.5") == 1_500_050)
+        #expect(DealAdapter.minorUnits("15000") == 1_500_000)
+        #expect(DealAdapter.minorUnits("0.07") == 7)
+        #expect(DealAdapter.minorUnits("-3.10") == -310)
+        #expect(DealAdapter.minorUnits("1.999") == nil)
+        #expect(DealAdapter.minorUnits("abc") == nil)
+    }
+
+    @Test("the webhooks setting: every provider parsed, unknown ones and fields refused")
+    func settings() throws {
+        let sites = try WebhookSettings.parse(#"{"1": {"jivo": {"token": "a"}, "zadarma": {"secret": "b", "utc_offset_minutes": 180}, "mango": {"api_key": "c", "api_salt": "d"}, "amocrm": {"token": "e", "currency": "USD"}, "deals": {"token": "f"}}}"#)
+        let one = try #require(sites[1])
+        #expect(one.zadarmaUTCOffsetMinutes == 180 && one.amoCRMCurrency == "USD" && one.mangoAPISalt == "d")
+        #expect(WebhookSettings.providers.allSatisfy { one.adapter(for: $0) != nil })
+        #expect(WebhookSettings.redactedText(sites) == "1=jivo,zadarma,mango,amocrm,deals")
+        #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"bitrix": {"token": "a"}}}"#) }
+        #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"jivo": {"tokn": "a"}}}"#) }
+        #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"0": {"jivo": {"token": "a"}}}"#) }
+    }
+}

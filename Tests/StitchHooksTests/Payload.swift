@@ -1,0 +1,16 @@
+import Foundation
+import StitchHooks
+
+/// The recorded sample payloads in `Payloads/`, written from each provider's
+/// public documentation.
+enum Payload {
+    static func bytes(_ name: String) -> [UInt8] {
+        let url = Bundle.module.url(forResource: "Payloads/" + name, withExtension: nil)!
+        return Array(try! Data(contentsOf: url))
+    }
+
+    static func text(_ name: String) -> String { String(decoding: bytes(name), as: UTF8.self) }
+
+    /// A clock whose "now" is fixed, for events the payload does not date.
+    static let clock = HookClock(nowMs: { 1_795_437_000_000 })
+}
