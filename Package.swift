@@ -219,7 +219,7 @@ let package = Package(
             name: "StitchServerTests",
             dependencies: [
                 "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchBeacon",
-                "StitchMapping", "StitchTesting",
+                "StitchMapping", "StitchHooks", "StitchTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
