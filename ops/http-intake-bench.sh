@@ -6,7 +6,10 @@
 # Each request is answered after the group commit that holds it.
 #
 #   ops/http-intake-bench.sh            # 10 s each
-#   DURATION=20 CONNECTIONS=32 ops/http-intake-bench.sh
+#   DURATION=20 CONNECTIONS=32 RATE=400 ops/http-intake-bench.sh
+#
+# Then an open-loop run (ops/http-open-loop.py): /v1/beacon at a steady RATE
+# of requests per second, latency from each request's intended send time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
@@ -48,6 +51,9 @@ for path in /v1/frames /v1/beacon; do
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/post.lua" "http://127.0.0.1:$(port intake)$path" \
     | awk '/Requests\/sec/ {printf "%s requests/s = %.0f beacons/s\n", $2, $2 * 50} /^ +(50|99)%/ {print "latency p" $1, $2} /Non-2xx/ {print}'
 done
+rate="${RATE:-400}"
+echo "== open loop: POST /v1/beacon at $rate requests/s ($((rate * 50)) beacons/s), latency from the intended send time"
+python3 ops/http-open-loop.py --port "$(port intake)" --path /v1/beacon --body "$work/batch.bin" --rate "$rate" --duration "$duration"
 echo "== TCP collector, batches of 50, unpaced, acked after each group commit"
 "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --transport tcp --duration "$duration" \
   --connections "$connections" --no-event-ids | grep -E '^(acked|ack latency)'
