@@ -67,9 +67,13 @@ extension IntakeRoutes {
             count(provider, "malformed")
             return refuse(.contentTooLarge, "the webhook's events are over the frame limit: \(error)", endpoint: "hooks")
         }
-        guard case .answered(let slots) = try await submit(frame, origin: nil, endpoint: "hooks", framesMax: 1) else {
+        let slots: [BatchOutcome]
+        switch try await submit(frame, origin: nil, endpoint: "hooks", framesMax: 1) {
+        case .answered(let outcomes):
+            slots = outcomes
+        case .refused(let response):  // already counted as an intake refusal
             count(provider, "malformed")
-            return refuse(.badRequest, "the webhook's events could not be read as a batch", endpoint: "hooks")
+            return response
         }
         switch slots.first {
         case .committed(_, let ack):
