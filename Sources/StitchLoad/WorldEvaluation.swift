@@ -93,6 +93,14 @@ public struct WorldEvaluation: Sendable {
         // are counted apart and left out of the pairwise score.
         var scored: [Int] = []
         var predicted: [UInt64?] = []
+        // Person ids are unique within a site's shard only: a predicted
+        // person is labelled by (site, person id).
+        var personLabels: [PersonKey: UInt64] = [:]
+        func label(_ key: PersonKey) -> UInt64 {
+            if let label = personLabels[key] { return label }
+            personLabels[key] = UInt64(personLabels.count)
+            return UInt64(personLabels.count - 1)
+        }
         for (position, index) in acked.enumerated() {
             let event = world.events[index]
             if candidates[position].isEmpty {
@@ -109,7 +117,7 @@ public struct WorldEvaluation: Sendable {
                     outcome.missingExamples.append("site \(event.beacon.site) event \(event.beacon.eventID)")
                 }
             }
-            predicted.append(home)
+            predicted.append(home.map { label(PersonKey(site: event.beacon.site, person: $0)) })
         }
         outcome.score = StitchingScore.compute(truth: scored.map { world.events[$0].truth }, predicted: predicted)
         // A linkable person: one true person within one component.

@@ -34,15 +34,23 @@ struct BackupCommand: ParsableCommand {
         } else {
             try files.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
-        let graph = try openStoreReadOnly(dataDir)
-        defer { graph.close() }
+        let store = try openStoreReadOnly(dataDir)
+        defer { store.close() }
+        var bytes = 0
         do {
-            try graph.backup(to: out, compact: compact)
+            // Each shard is its own snapshot: shards commit independently, so
+            // the copy is consistent per shard (and so per site).
+            for (index, graph) in store.shards.enumerated() {
+                let directory = ShardLayout.directory(of: index, in: out)
+                try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try graph.backup(to: directory, compact: compact)
+                bytes += (try? files.attributesOfItem(atPath: directory + "/data.mdb")[.size] as? Int) ?? 0
+            }
+            try store.layout.record(in: out)
         } catch {
             printToStandardError("backup of \(dataDir) into \(out) failed: \(error)")
             throw ExitCode.failure
         }
-        let bytes = (try? files.attributesOfItem(atPath: out + "/data.mdb")[.size] as? Int) ?? 0
-        print("copied \(dataDir) into \(out)\(compact ? " (compact)" : ""): \(bytes) bytes")
+        print("copied \(dataDir) (\(store.layout)) into \(out)\(compact ? " (compact)" : ""): \(bytes) bytes")
     }
 }

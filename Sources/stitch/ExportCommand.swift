@@ -43,40 +43,54 @@ struct ExportCommand: ParsableCommand {
     static let pageSize = 1000
 
     func run() throws {
-        let graph = try openStoreReadOnly(dataDir)
-        defer { graph.close() }
+        let store = try openStoreReadOnly(dataDir)
+        defer { store.close() }
+        // A site lives in one shard; without --site every shard in turn.
+        let graphs = site == 0 ? store.shards : [store.graph(site: site)]
         let sink = try LineSink(path: output)
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         var written = 0
-        switch what {
-        case .events:
-            var cursor: UInt64 = 0
-            while true {
-                let page = try graph.events(after: cursor, limit: Self.pageSize)
-                for record in page {
-                    let beacon = Stitch_V1_Event(record).beacon
-                    guard site == 0 || beacon.site == site else { continue }
-                    try sink.write(try beacon.jsonString(options: options))
-                    written += 1
-                }
-                guard let last = page.last else { break }
-                cursor = last.seq
-            }
-        case .persons:
-            var cursor: UInt64 = 0
-            while true {
-                let page = try graph.persons(after: cursor, limit: Self.pageSize, site: site == 0 ? nil : site)
-                for person in page {
-                    try sink.write(try Stitch_V1_Person(person).jsonString(options: options))
-                    written += 1
-                }
-                guard let last = page.last else { break }
-                cursor = last.personID
+        for graph in graphs {
+            switch what {
+            case .events: written += try exportEvents(of: graph, to: sink, options: options)
+            case .persons: written += try exportPersons(of: graph, to: sink, options: options)
             }
         }
         try sink.close()
         printToStandardError("exported \(written) \(what.rawValue) from \(dataDir)")
+    }
+
+    /// Every stored event of one shard (of `site` when set), oldest first.
+    private func exportEvents(of graph: IdentityGraph, to sink: LineSink, options: JSONEncodingOptions) throws -> Int {
+        var written = 0
+        var cursor: UInt64 = 0
+        while true {
+            let page = try graph.events(after: cursor, limit: Self.pageSize)
+            for record in page {
+                let beacon = Stitch_V1_Event(record).beacon
+                guard site == 0 || beacon.site == site else { continue }
+                try sink.write(try beacon.jsonString(options: options))
+                written += 1
+            }
+            guard let last = page.last else { return written }
+            cursor = last.seq
+        }
+    }
+
+    /// Every person of one shard (of `site` when set).
+    private func exportPersons(of graph: IdentityGraph, to sink: LineSink, options: JSONEncodingOptions) throws -> Int {
+        var written = 0
+        var cursor: UInt64 = 0
+        while true {
+            let page = try graph.persons(after: cursor, limit: Self.pageSize, site: site == 0 ? nil : site)
+            for person in page {
+                try sink.write(try Stitch_V1_Person(person).jsonString(options: options))
+                written += 1
+            }
+            guard let last = page.last else { return written }
+            cursor = last.personID
+        }
     }
 }
 

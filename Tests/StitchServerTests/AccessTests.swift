@@ -34,14 +34,21 @@ struct AccessTests {
         let merges = try await siteA.mergesSince()
         #expect(!merges.merges.isEmpty)
         #expect(merges.merges.allSatisfy { $0.site == 1 })
-        // A person id of site 2 asked through site 1 is not found.
+        // A person id of site 2 asked through site 1 never shows site 2's
+        // person (ids are per shard: it may name one of site 1's own).
         let admin = try await server.queryClient(token: "boss")
         let siteBPerson = try await admin.lookup(site: 2, kind: .cookie, value: "cookie-site-b1").person.personID
-        #expect(try await siteA.request(.lookup(.with { $0.site = 1; $0.person.personID = siteBPerson })) == .lookup(.init()))
+        let asked = try await siteA.request(.lookup(.with { $0.site = 1; $0.person.personID = siteBPerson; $0.includeIdentifiers = true }))
+        guard case .lookup(let found) = asked else { Issue.record("not a lookup answer: \(asked)"); return }
+        #expect(found.person.site != 2)
+        #expect(!found.person.identifiers.contains { $0.value.contains("site-b") })
         let stats = try await siteA.response(.stats(.init())).get()
         #expect(stats.error.code == .permissionDenied)
         #expect(try await admin.stats().events == 3)
-        #expect(try await admin.mergesSince().merges.contains { $0.site == 2 })
+        #expect(try await admin.mergesSince(site: 2).merges.contains { $0.site == 2 })
+        // Sites 1 and 2 live in different shards: a feed of all sites is per site.
+        let allSites = try await admin.response(.mergesSince(.init())).get()
+        #expect(allSites.error.code == .invalidArgument)
 
         await #expect(throws: ClientError.self) { try await server.queryClient(token: "guess") }
         await siteA.close()

@@ -50,6 +50,11 @@ public struct ConfigurationKey: Sendable {
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
         int("udp_vector_read_count", "datagrams per recvmmsg call", \.udpVectorReadCount),
+        int("shards", "LMDB environments, each with its own writer: 0 = the store's recorded layout, or one per core (at most \(ShardLayout.defaultCountMax)) for a new store", \.shards),
+        ConfigurationKey(
+            name: "shard_sites", help: "sites placed in a shard by hand: SITE=SHARD;SITE=… (others by site % shards)",
+            apply: { (config, text) throws(ConfigurationError) in config.shardSites = try parseShardSites(text) },
+            current: { $0.shardSites.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";") }),
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
@@ -244,6 +249,18 @@ public struct ConfigurationKey: Sendable {
                 throw .invalidValue(key: "cors_origins", value: String(entry), reason: "expected SITE=https://host[:port],… or SITE=* (no path, no trailing slash)")
             }
             result[site] = origins
+        }
+        return result
+    }
+
+    static func parseShardSites(_ text: String) throws(ConfigurationError) -> [UInt32: Int] {
+        var result: [UInt32: Int] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let site = UInt32(parts[0]), site > 0, let shard = Int(parts[1]), shard >= 0 else {
+                throw .invalidValue(key: "shard_sites", value: String(entry), reason: "expected SITE=SHARD (shards count from 0)")
+            }
+            result[site] = shard
         }
         return result
     }

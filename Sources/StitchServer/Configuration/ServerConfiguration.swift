@@ -51,6 +51,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var udpVectorReadCount = 32
 
     // MARK: Writer
+    /// LMDB environments (shards), each with its own write transactions and
+    /// fsyncs; 0 = the store's recorded layout, or for a new store one per
+    /// core (at most `ShardLayout.defaultCountMax`). A store keeps the layout
+    /// it was created with (`shards.json`); asking for another is refused.
+    public var shards = 0
+    /// Sites placed in a shard by hand (site → shard); others by `site % shards`.
+    public var shardSites: [UInt32: Int] = [:]
     /// Beacons waiting for the writer, at most; over it TCP stops reading and
     /// UDP drops (counted).
     public var queueBeaconsMax = 131_072
@@ -158,6 +165,11 @@ public struct ServerConfiguration: Sendable, Equatable {
             defaultRules: SiteRules(hub: hub), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
     }
 
+    /// The shard layout asked for, nil when left to the store (see `shards`).
+    public var requestedShardLayout: ShardLayout? {
+        shards == 0 ? nil : try? ShardLayout(count: shards, sites: shardSites)
+    }
+
     /// Checks the values together; the message names the setting.
     public func validate() throws(ConfigurationError) {
         func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
@@ -167,6 +179,15 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check((0...65_535).contains(port), key, "a port is 0...65535")
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
+        try check(shards >= 0 && shards <= ShardLayout.countMax, "shards", "0 (the store's, or one per core) to \(ShardLayout.countMax)")
+        try check(shardSites.isEmpty || shards > 0, "shard_sites", "placing sites by hand needs `shards` set too")
+        if shards > 0 {
+            do {
+                _ = try ShardLayout(count: shards, sites: shardSites)
+            } catch {
+                throw .invalidValue(key: "shard_sites", value: "", reason: error.description)
+            }
+        }
         try check(intakeBodyBytesMax >= 64 << 10, "intake_body_bytes_max", "at least 64 KiB (one full frame)")
         try check(intakeRequestsPerSecondMax >= 1, "intake_requests_per_second_max", "at least 1")
         try check(queryEventLoops >= 1 && queryEventLoops <= 64, "query_event_loops", "1 to 64")

@@ -8,15 +8,28 @@ import StitchMapping
 import StitchStore
 import StitchWire
 
-/// The single writer (DESIGN.md §6): one thread takes groups of batches off
-/// the queue, applies each group in one LMDB write transaction, commits once
-/// (an fsync in `sync` mode), and only then tells every sender its outcome.
+/// The writer (DESIGN.md §6): one thread takes groups of batches off the
+/// queue, splits each group by shard, applies every shard's part in one LMDB
+/// write transaction of that shard — the parts in parallel, one on this
+/// thread and the others on `ShardWorker`s — commits each (an fsync per shard
+/// in `sync` mode), and only then tells every sender its outcome.
 ///
 /// Groups grow by themselves under load: while one commit runs, the next
 /// group gathers in the queue, so the fsync cost is shared by more beacons
 /// exactly when there are more of them.
+///
+/// Why one queue and one group for all shards rather than a queue per shard:
+/// a batch may hold beacons of sites in different shards, and FRAMING.md
+/// promises its one ACK only once all of them are durable, in the order the
+/// connection sent its batches. A group that ends when every shard's part
+/// has committed keeps both promises with no reordering anywhere; the price
+/// is that a group waits for its slowest shard. A shard's input stays a
+/// stream of prepared events (`IdentityGraph.apply`), never a socket, so a
+/// shard can later move to another machine (DESIGN.md §8).
 final class GraphWriter: Sendable {
-    private let graph: IdentityGraph
+    private let graph: ShardedGraph
+    /// Threads for shards 1…N−1's parts; the writer thread applies one part itself.
+    private let workers: [ShardWorker]
     private let queue: IngestQueue
     private let metrics: ServerMetrics
     private let logger: Logger
@@ -31,7 +44,7 @@ final class GraphWriter: Sendable {
     private let dataDirectory: String
 
     init(
-        graph: IdentityGraph,
+        graph: ShardedGraph,
         queue: IngestQueue,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
@@ -39,6 +52,7 @@ final class GraphWriter: Sendable {
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
+        self.workers = (1..<graph.layout.count).map { ShardWorker(name: "stitch-shard-\($0)") }
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
@@ -81,6 +95,7 @@ final class GraphWriter: Sendable {
             }
         }
         if syncIntervalNanoseconds != nil { syncStore() }
+        for worker in workers { worker.stop() }
         logger.info("writer stopped: queue drained, last group committed")
         let waiters = finished.withLockedValue { waiters in
             defer { waiters = nil }
@@ -89,32 +104,95 @@ final class GraphWriter: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Applies one group in one transaction and returns each batch's outcome.
-    private func commit(_ group: [IngestItem]) -> [BatchOutcome] {
+    /// One shard's part of a group: its events, and where each sits among
+    /// the group's events (to map the shard's findings back to batches).
+    private struct ShardPart {
         var events: [PreparedEvent] = []
-        events.reserveCapacity(group.reduce(0) { $0 + $1.events.count })
-        for item in group { events.append(contentsOf: item.events) }
-        guard !events.isEmpty else {
+        var positions: [Int] = []
+        var result: Result<ApplyReport, any Error>?
+    }
+
+    /// Applies one group, each shard's part in one transaction of that shard,
+    /// and returns each batch's outcome.
+    private func commit(_ group: [IngestItem]) -> [BatchOutcome] {
+        var parts = [ShardPart](repeating: ShardPart(), count: graph.layout.count)
+        var position = 0
+        for item in group {
+            for event in item.events {
+                let shard = graph.layout.shard(of: event.site)
+                parts[shard].events.append(event)
+                parts[shard].positions.append(position)
+                position += 1
+            }
+        }
+        guard position > 0 else {
             return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
         }
-        let start = ContinuousClock.now
-        do {
-            let report = try graph.apply(events, nowMs: clockMs())
-            metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
-            record(report, beacons: events.count)
-            return acks(of: group, repeats: report.repeats, suppressed: report.suppressed)
-        } catch {
+        let nowMs = clockMs()
+        let busy = parts.indices.filter { !parts[$0].events.isEmpty }
+        // Every part but the first on its shard's worker; the first here.
+        for shard in busy.dropFirst() {
+            let events = parts[shard].events
+            workers[shard - 1].run { [self] in apply(events, shard: shard, nowMs: nowMs) }
+        }
+        parts[busy[0]].result = apply(parts[busy[0]].events, shard: busy[0], nowMs: nowMs)
+        for shard in busy.dropFirst() { parts[shard].result = workers[shard - 1].wait() }
+        var repeats: [Int] = []
+        var suppressed: [Int] = []
+        var failed = [Bool](repeating: false, count: position)
+        var failure: (any Error)?
+        for shard in busy {
+            switch parts[shard].result! {
+            case .success(let report):
+                repeats += report.repeats.map { parts[shard].positions[$0] }
+                suppressed += report.suppressed.map { parts[shard].positions[$0] }
+            case .failure(let error):
+                failure = error
+                for position in parts[shard].positions { failed[position] = true }
+            }
+        }
+        repeats.sort()
+        suppressed.sort()
+        var outcomes = acks(of: group, repeats: repeats, suppressed: suppressed)
+        if let failure {
             // A store failure (disk full, map cannot grow) loses no accepted
-            // data: the transaction is aborted and every sender is told its
-            // batch was not stored, so it resends.
-            let reason = StoreFailure.describe(error, dataDirectory: dataDirectory)
-            logger.error("group commit failed, \(group.count) batches refused: \(reason)")
-            metrics.counter(.commitFailures).increment()
+            // data: that shard's transaction is aborted and every batch with a
+            // beacon in it is told it was not stored, so it resends (event ids
+            // make the parts other shards did commit repeats, not copies).
+            let reason = StoreFailure.describe(failure, dataDirectory: dataDirectory)
             let refusal = Stitch_V1_FrameError.with {
                 $0.code = .storeUnavailable
                 $0.message = "the store could not commit this batch (\(reason)); nothing of it is stored, resend it later"
             }
-            return group.map { .refused(sequence: $0.sequence, error: refusal) }
+            var offset = 0
+            var refused = 0
+            for (index, item) in group.enumerated() {
+                let range = offset..<(offset + item.events.count)
+                offset = range.upperBound
+                if range.contains(where: { failed[$0] }) {
+                    outcomes[index] = .refused(sequence: item.sequence, error: refusal)
+                    refused += 1
+                }
+            }
+            logger.error("group commit failed, \(refused) batches refused: \(reason)")
+            metrics.counter(.commitFailures).increment()
+        }
+        let info = graph.storeInfo()
+        metrics.storeBytes.record(info.usedBytes)
+        metrics.mapBytes.record(info.mapBytes)
+        return outcomes
+    }
+
+    /// Applies and commits one shard's part; runs on the writer thread or a worker.
+    private func apply(_ events: [PreparedEvent], shard: Int, nowMs: Int64) -> Result<ApplyReport, any Error> {
+        let start = ContinuousClock.now
+        do {
+            let report = try graph.shards[shard].apply(events, nowMs: nowMs)
+            metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+            record(report, beacons: events.count)
+            return .success(report)
+        } catch {
+            return .failure(error)
         }
     }
 
@@ -171,9 +249,6 @@ final class GraphWriter: Sendable {
         metrics.counter(.calls, [("match", "waiting")]).increment(by: report.callsUnmatched)
         metrics.counter(.callsMatchedLate).increment(by: report.callsMatchedLate)
         graph.callTracking.noteActivity(report.leaseActivity)
-        let info = graph.storeInfo()
-        metrics.storeBytes.record(info.usedBytes)
-        metrics.mapBytes.record(info.mapBytes)
     }
 
     /// Hands each sender its outcomes, one call per sender per group, in

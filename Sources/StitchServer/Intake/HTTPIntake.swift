@@ -49,7 +49,7 @@ final class HTTPIntake: Sendable {
 
     /// Binds the port and starts serving; returns once it listens.
     static func start(
-        configuration: ServerConfiguration, queue: IngestQueue, graph: IdentityGraph, metrics: ServerMetrics,
+        configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
         eventLoopGroup: any EventLoopGroup, logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let routes = IntakeRoutes(

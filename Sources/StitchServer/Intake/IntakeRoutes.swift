@@ -12,7 +12,7 @@ import StitchWire
 /// The handlers of the HTTP intake (see `HTTPIntake`).
 struct IntakeRoutes: Sendable {
     let queue: IngestQueue
-    let graph: IdentityGraph
+    let graph: ShardedGraph
     let metrics: ServerMetrics
     let clockMs: @Sendable () -> Int64
     let bodyBytesMax: Int

@@ -10,7 +10,7 @@ import StitchGraph
 struct Housekeeping {
     static let interval = TimeAmount.seconds(10)
 
-    let graph: IdentityGraph
+    let graph: ShardedGraph
     let metrics: ServerMetrics
     let logger: Logger
     let udpPort: Int

@@ -51,7 +51,8 @@ public final class StitchServer: Service, Sendable {
         var queryGroup: MultiThreadedEventLoopGroup
         /// Threads for heavy queries, apart from the query event loop.
         var heavyQueryPool: NIOThreadPool
-        var graph: IdentityGraph
+        /// The store: one identity graph per shard.
+        var graph: ShardedGraph
         /// Pools set through `pool_set`, kept in the data directory.
         var poolOverrides: PoolOverrides
         var queue: IngestQueue
@@ -105,10 +106,10 @@ public final class StitchServer: Service, Sendable {
     /// Junk phones declared after they were linked (junk_phones, pools'
     /// office numbers) are quarantined and their persons repaired before
     /// ingest starts; already quarantined ones cost one read each.
-    func quarantineDeclaredJunk(_ graph: IdentityGraph, sites: [UInt32]) throws {
+    func quarantineDeclaredJunk(_ graph: ShardedGraph, sites: [UInt32]) throws {
         for site in Set(sites).sorted() {
             let phones = graph.junkRules(site: site).phones.sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
-            let done = try graph.quarantineJunk(site: site, identifiers: phones, nowMs: clockMs())
+            let done = try graph.graph(site: site).quarantineJunk(site: site, identifiers: phones, nowMs: clockMs())
             if !done.isEmpty {
                 metrics.countRepairs(done, source: "junk")
                 logger.notice("site \(site): \(done.count) declared junk phones were linked; quarantined, their persons repaired")
@@ -122,8 +123,10 @@ public final class StitchServer: Service, Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let poolOverrides = try PoolOverrides(dataDirectory: configuration.dataDirectory)
-        let graph = try IdentityGraph(
-            path: configuration.dataDirectory,
+        let layout = try ShardLayout.resolve(
+            dataDirectory: configuration.dataDirectory, requested: configuration.requestedShardLayout)
+        let graph = try ShardedGraph(
+            dataDirectory: configuration.dataDirectory, layout: layout,
             configuration: try configuration.graphConfiguration(),
             callTracking: CallTracking(pools: try pools(overriddenBy: poolOverrides)),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
@@ -198,7 +201,7 @@ public final class StitchServer: Service, Sendable {
     private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
         let host = configuration.host
         logger.info(
-            "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
+            "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(running.graph.layout), \(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
             "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
         if staleReaders > 0 {

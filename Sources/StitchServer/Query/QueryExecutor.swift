@@ -12,7 +12,7 @@ import StitchWire
 /// `QueryFailure`. Each read is one short LMDB read transaction, which never
 /// waits for the writer.
 struct QueryExecutor: Sendable {
-    let graph: IdentityGraph
+    let shards: ShardedGraph
     let metrics: ServerMetrics
     let poolOverrides: PoolOverrides
     let clockMs: @Sendable () -> Int64
@@ -26,11 +26,11 @@ struct QueryExecutor: Sendable {
     private var normalizers: NormalizerCache
 
     init(
-        graph: IdentityGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
+        shards: ShardedGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
         configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
     ) {
-        self.graph = graph
-        normalizers = NormalizerCache(rules: graph)
+        self.shards = shards
+        normalizers = NormalizerCache(rules: shards)
         self.metrics = metrics
         self.poolOverrides = poolOverrides
         self.clockMs = clockMs
@@ -109,7 +109,7 @@ struct QueryExecutor: Sendable {
                 }
                 let identifier = try normalize(request.identifier, site: request.site)
                 let result = try repairing {
-                    try graph.quarantine(site: request.site, identifier: identifier, reason: request.reason, nowMs: clockMs())
+                    try shards.graph(site: request.site).quarantine(site: request.site, identifier: identifier, reason: request.reason, nowMs: clockMs())
                 }
                 metrics.countRepairs(result.changed ? [result] : [], source: "manual")
                 return .quarantine(Stitch_V1_RepairResponse(result))
@@ -117,20 +117,20 @@ struct QueryExecutor: Sendable {
                 try checkAdmin(access, "unquarantine changes persons")
                 try check(site: request.site, access)
                 let identifier = try normalize(request.identifier, site: request.site)
-                guard let result = try repairing({ try graph.unquarantine(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
+                guard let result = try repairing({ try shards.graph(site: request.site).unquarantine(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
                     throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
                 }
                 return .unquarantine(Stitch_V1_RepairResponse(result))
             case .shared(let request):
                 try check(site: request.site, access)
                 let limit = request.limit == 0 ? 1000 : min(Int(request.limit), GraphLimits.sharedListedMax)
-                let listed = try graph.shared(site: request.site, limit: limit)
+                let listed = try shards.graph(site: request.site).shared(site: request.site, limit: limit)
                 return .shared(.with { $0.identifiers = listed.map(Stitch_V1_SharedIdentifier.init) })
             case .forget(let request):
                 try checkAdmin(access, "forget erases a person")
                 try check(site: request.site, access)
                 let identifier = try normalize(request.identifier, site: request.site)
-                guard let erasure = try repairing({ try graph.forget(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
+                guard let erasure = try repairing({ try shards.graph(site: request.site).forget(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
                     throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
                 }
                 metrics.counter(.personsErased).increment()
@@ -152,10 +152,10 @@ struct QueryExecutor: Sendable {
         let person: Person?
         switch ref.target {
         case .identifier(let identifier):
-            person = try graph.lookup(
+            person = try shards.graph(site: site).lookup(
                 site: site, identifier: try normalize(identifier, site: site), includeIdentifiers: includeIdentifiers)
         case .personID(let id):
-            person = try graph.lookup(site: site, personID: id, includeIdentifiers: includeIdentifiers)
+            person = try shards.graph(site: site).lookup(site: site, personID: id, includeIdentifiers: includeIdentifiers)
         case nil:
             throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
         }
@@ -204,10 +204,10 @@ struct QueryExecutor: Sendable {
         let page: HistoryPage?
         switch request.person.target {
         case .identifier(let identifier):
-            page = try graph.history(
+            page = try shards.graph(site: request.site).history(
                 site: request.site, identifier: try normalize(identifier, site: request.site), query: query)
         case .personID(let id):
-            page = try graph.history(site: request.site, personID: id, query: query)
+            page = try shards.graph(site: request.site).history(site: request.site, personID: id, query: query)
         case nil:
             throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
         }
@@ -222,6 +222,14 @@ struct QueryExecutor: Sendable {
         let limit = request.limit == 0 ? QueryLimits.mergesDefault : min(Int(request.limit), QueryLimits.mergesMax)
         var site: UInt32? = request.site == 0 ? nil : request.site
         if site == nil, let sites = access.sites, sites.count == 1 { site = sites.first }
+        // A change seq is a position in one shard's feed: a feed of every site
+        // is one per shard, so with several shards it is asked for per site.
+        guard site != nil || shards.layout.count == 1 else {
+            throw QueryFailure(
+                .invalidArgument,
+                "this server keeps its sites in \(shards.layout.count) shards, each with its own change feed: give a site")
+        }
+        let graph = site.map { shards.graph(site: $0) } ?? shards.shards[0]
         var (records, scannedThrough) = try graph.mergesPage(after: request.cursor, limit: limit, site: site)
         // The page's cursor is the last merge scanned, so a page filtered down
         // (one quiet site, or a multi-site token) still moves the client forward.
@@ -234,8 +242,8 @@ struct QueryExecutor: Sendable {
     }
 
     private func stats() throws -> Stitch_V1_StatsResponse {
-        let totals = try graph.totals()
-        let info = graph.storeInfo()
+        let totals = try shards.totals()
+        let info = shards.storeInfo()
         return .with {
             $0.counters = metrics.counterValues().map { entry in
                 .with {
@@ -268,7 +276,7 @@ struct QueryExecutor: Sendable {
             throw QueryFailure(.invalidArgument, "session: give an identifier of kind SESSION")
         }
         let session = try normalize(request.session, site: request.site)
-        let grant = graph.callTracking.lease(site: request.site, session: session.value, nowMs: clockMs())
+        let grant = shards.callTracking.lease(site: request.site, session: session.value, nowMs: clockMs())
         metrics.leases(kind: grant.kind, site: request.site)
         return .with {
             $0.trackingNumber = grant.number ?? ""
@@ -286,7 +294,7 @@ struct QueryExecutor: Sendable {
         let a = try normalize(request.a, site: request.site)
         let b = try normalize(request.b, site: request.site)
         do {
-            return Stitch_V1_ExplainResponse(try graph.explain(site: request.site, a: a, b: b))
+            return Stitch_V1_ExplainResponse(try shards.graph(site: request.site).explain(site: request.site, a: a, b: b))
         } catch .personTooLarge(let events) {
             throw QueryFailure(.responseTooLarge, ExplainError.personTooLarge(events: events).description)
         }
@@ -304,16 +312,16 @@ struct QueryExecutor: Sendable {
             }
         }
         try poolOverrides.set(site: request.site, pool?.wire ?? Stitch_V1_NumberPool())
-        graph.callTracking.setPool(site: request.site, pool)
+        shards.callTracking.setPool(site: request.site, pool)
         // Office numbers are junk phones from now on; those already linked
         // are quarantined and their persons repaired at once.
         let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
-        metrics.countRepairs(try graph.quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs()), source: "junk")
+        metrics.countRepairs(try shards.graph(site: request.site).quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs()), source: "junk")
         return poolResponse(site: request.site)
     }
 
     private func poolResponse(site: UInt32) -> Stitch_V1_PoolResponse {
-        let tracking = graph.callTracking
+        let tracking = shards.callTracking
         return .with {
             $0.site = site
             if let pool = tracking.pools[site] { $0.pool = pool.wire }

@@ -14,7 +14,7 @@ extension StitchServer {
             try channel.pipeline.syncOperations.addHandler(
                 QueryHandler(
                     executor: QueryExecutor(
-                        graph: graph, metrics: metrics, poolOverrides: poolOverrides,
+                        shards: graph, metrics: metrics, poolOverrides: poolOverrides,
                         configuration: configuration, clockMs: clockMs),
                     authority: authority, metrics: metrics, configuration: configuration,
                     logger: logger, heavyPool: heavyPool))

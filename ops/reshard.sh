@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Moves a stopped Stitch store into a new one with another shard count: the
+# documented migration behind "the store was created with N shards" refusals.
+#
+#   ops/reshard.sh OLD_DIR NEW_DIR SHARDS      (the server must be stopped)
+#
+# How: a temporary `stitch serve --set shards=SHARDS` on NEW_DIR (loopback, OS-chosen
+# ports), every stored event exported from OLD_DIR (`stitch export events`, shard by
+# shard) and put back through that server's collector (`stitch import`), so every
+# event is prepared, deduplicated (event ids) and stitched again as on first arrival;
+# then the totals of both stores are compared and `stitch verify` runs on the new one.
+# Number pools set with pool_set (pools.json) are copied.
+#
+# Not carried over (re-issue them on the new store): manual quarantines (`stitch query
+# shared` lists them, `stitch query quarantine` sets them) and the suppression list of
+# erased identifiers — the erased events themselves are gone from OLD_DIR already, but a
+# later beacon carrying an erased value would be stored again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -ne 3 ]; then
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+old="$1" new="$2" shards="$3"
+[ -f "$old/shards.json" ] || [ -f "$old/data.mdb" ] || { echo "no Stitch store in $old" >&2; exit 1; }
+if [ -e "$new" ] && [ -n "$(ls -A "$new")" ]; then echo "$new exists and is not empty" >&2; exit 1; fi
+ops/install-deps.sh
+swift build -c release --product stitch >&2
+stitch="$PWD/.build/release/stitch"
+work="$(mktemp -d /tmp/stitch-reshard.XXXXXX)"
+trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+mkdir -p "$new"
+[ -f "$old/pools.json" ] && cp "$old/pools.json" "$new/pools.json"
+"$stitch" serve --data-dir "$new" --set "shards=$shards" --ingest-port 0 --query-port 0 --http-port 0 \
+  --intake-port 0 --ready-file "$work/ready.json" 2>"$work/serve.log" &
+echo $! >"$work/pid"
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+[ -s "$work/ready.json" ] || { cat "$work/serve.log" >&2; exit 1; }
+port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+
+"$stitch" export events --data-dir "$old" | "$stitch" import - --server "127.0.0.1:$(port ingest)"
+stats() { "$stitch" query stats --server "127.0.0.1:$(port query)" | awk '$1 == "events" {print $2}'; }
+imported="$(stats)"
+kill -TERM "$(cat "$work/pid")"; wait "$(cat "$work/pid")" || true
+exported="$("$stitch" export events --data-dir "$old" 2>/dev/null | wc -l)"
+echo "events: $exported in $old, $imported in $new"
+[ "$exported" = "$imported" ] || { echo "the counts differ: keep $old and look at $work/serve.log" >&2; exit 1; }
+"$stitch" verify --data-dir "$new" | tail -1
+echo "done: start the server on $new (its layout is recorded in $new/shards.json); remove $old when satisfied"
