@@ -6,10 +6,15 @@ import StitchWire
 /// received. The graph keeps the normalized identifiers beside it, so reading
 /// an event back puts those in place of the raw ones.
 public enum StoredBeacon {
-    /// The stored body of `beacon`.
+    /// The stored body of `beacon`: the beacon without its identifiers,
+    /// which the graph stores normalized beside the body and `decode` puts
+    /// back (the raw values were never served; leaving them out saves about a
+    /// third of the bytes written per event and of the encoding).
     public static func encode(_ beacon: Stitch_V1_Beacon) -> [UInt8] {
+        var body = beacon
+        body.identifiers = []
         do {
-            return try beacon.serializedBytes()
+            return try body.serializedBytes()
         } catch {
             preconditionFailure("proto3 serialization cannot fail: \(error)")
         }

@@ -41,6 +41,42 @@ extension IdentityGraph {
     }
 }
 
+/// An identifier of a site as the batch's cache key.
+struct SiteIdentifier: Hashable {
+    var site: UInt32
+    var identifier: NormalizedIdentifier
+}
+
+/// An event index entry waiting for `flush`: its key's three parts as
+/// integers, so the batch sorts them without a byte array per event (they
+/// order as the big-endian key does).
+struct PendingEvent: Comparable {
+    var anchor: UInt64
+    var sortableTime: UInt64
+    var seq: UInt64
+    var type: UInt8
+
+    init(anchor: UInt64, timeMs: Int64, seq: UInt64, type: UInt8) {
+        self.anchor = anchor
+        self.sortableTime = ByteCoding.sortableTime(timeMs)
+        self.seq = seq
+        self.type = type
+    }
+
+    static func < (a: PendingEvent, b: PendingEvent) -> Bool {
+        (a.anchor, a.sortableTime, a.seq) < (b.anchor, b.sortableTime, b.seq)
+    }
+
+    /// Writes the `StoreKeys.eventKey` bytes into `key` (24 bytes).
+    func writeKey(into key: inout [UInt8]) {
+        key.withUnsafeMutableBytes { bytes in
+            bytes.storeBytes(of: anchor.bigEndian, toByteOffset: 0, as: UInt64.self)
+            bytes.storeBytes(of: sortableTime.bigEndian, toByteOffset: 8, as: UInt64.self)
+            bytes.storeBytes(of: seq.bigEndian, toByteOffset: 16, as: UInt64.self)
+        }
+    }
+}
+
 /// The state of one `apply` transaction. It caches the nodes and identifiers
 /// the batch touches and writes each changed node once, at `flush`.
 ///
@@ -62,14 +98,16 @@ struct BatchWriter {
 
     private var nodes: [UInt64: NodeRecord] = [:]
     private var dirtyNodes: Set<UInt64> = []
-    private var identCache: [ByteKey: UInt64] = [:]
+    /// Identifiers the batch touched → node, keyed by the prepared values
+    /// themselves (a key costs a retain, not a byte array per lookup).
+    private var identCache: [SiteIdentifier: UInt64] = [:]
     /// The guards of each site seen in the batch.
     private var siteGuards: [UInt32: Guards] = [:]
     /// Index entries (anchor, time, seq) → type, written sorted at flush.
     /// Appended in seq order, so event `seq` is at `seq - firstSeq` until flush sorts them.
-    var pendingEvents: [(key: [UInt8], type: UInt8)] = []
-    /// Stored events in seq order, from `firstSeq`, appended to the log.
-    private var pendingLog: [[UInt8]] = []
+    var pendingEvents: [PendingEvent] = []
+    /// One stored event's bytes, reused: events go to the log as they are applied.
+    private var scratchLog: [UInt8] = []
     let firstSeq: UInt64
     private var scratchKey: [UInt8] = []
 
@@ -145,8 +183,10 @@ struct BatchWriter {
                 // firstSeenMs needs no update: node(for:) already moved it back.
             }
         }
-        pendingEvents.append((StoreKeys.eventKey(anchor: anchor, timeMs: event.timeMs, seq: seq), UInt8(type.rawValue)))
-        pendingLog.append(StoredEvent.encode(event))
+        pendingEvents.append(PendingEvent(anchor: anchor, timeMs: event.timeMs, seq: seq, type: UInt8(type.rawValue)))
+        // The log is keyed by seq, so each event is an append, written now.
+        StoredEvent.encode(event, into: &scratchLog)
+        try txn.put(graph.tables.log, StoreKeys.logKey(seq), scratchLog, append: true)
         counters.events += 1
         report.events += 1
         report.eventSeqs.append(seq)
@@ -159,12 +199,11 @@ struct BatchWriter {
             let isNew = id >= firstNewNode
             try txn.put(graph.tables.node, StoreKeys.nodeKey(id), nodes[id]!.bytes, append: isNew)
         }
-        for (offset, stored) in pendingLog.enumerated() {
-            try txn.put(graph.tables.log, StoreKeys.logKey(firstSeq + UInt64(offset)), stored, append: true)
-        }
-        pendingEvents.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        pendingEvents.sort()
+        var key = [UInt8](repeating: 0, count: 24)
         for event in pendingEvents {
-            try txn.put(graph.tables.event, event.key, [event.type])
+            event.writeKey(into: &key)
+            try txn.put(graph.tables.event, key, [event.type])
         }
         try pruneDedup(txn)
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
@@ -225,12 +264,12 @@ struct BatchWriter {
         timeMs: Int64,
         _ txn: borrowing Transaction
     ) throws -> UInt64 {
-        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &scratchKey)
-        let cacheKey = ByteKey(bytes: scratchKey)
+        let cacheKey = SiteIdentifier(site: site, identifier: identifier)
         if let id = identCache[cacheKey] {
             try noteSeen(id, timeMs: timeMs, txn)
             return id
         }
+        StoreKeys.identKey(site: site, kind: identifier.kind, value: identifier.value.utf8, into: &scratchKey)
         if let stored = try txn.get(graph.tables.ident, scratchKey) {
             let id = ByteCoding.littleEndian(stored, at: 0, as: UInt64.self)
             identCache[cacheKey] = id
@@ -295,6 +334,14 @@ struct BatchWriter {
     /// tables.
     mutating func anchor(of eventNodes: [UInt64], _ txn: borrowing Transaction) throws -> UInt64 {
         guard let newest = eventNodes.max() else { return 0 }
+        // Usually every identifier is in one person by now: no arrays needed.
+        let firstRoot = try find(eventNodes[0], txn)
+        var oneRoot = true
+        for node in eventNodes.dropFirst() where try find(node, txn) != firstRoot {
+            oneRoot = false
+            break
+        }
+        if oneRoot { return newest }
         var roots: [(root: UInt64, node: UInt64)] = []
         for node in eventNodes { roots.append((try find(node, txn), node)) }
         if roots.allSatisfy({ $0.root == roots[0].root }) { return newest }

@@ -12,8 +12,9 @@ import StitchIdentity
 /// rest  the body, opaque to the graph (the beacon as received)
 /// ```
 enum StoredEvent {
-    static func encode(_ event: PreparedEvent) -> [UInt8] {
-        var bytes: [UInt8] = []
+    /// Encodes `event` into `bytes`, replacing what it held (the writer reuses one buffer).
+    static func encode(_ event: PreparedEvent, into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
         bytes.reserveCapacity(20 + event.identifiers.count * 24 + event.body.count)
         bytes.append(UInt8(event.type.rawValue))
         ByteCoding.appendLittleEndian(event.receivedMs, to: &bytes)
@@ -27,7 +28,6 @@ enum StoredEvent {
             bytes.append(contentsOf: identifier.value.utf8)
         }
         bytes.append(contentsOf: event.body)
-        return bytes
     }
 
     /// The event time of a stored event.

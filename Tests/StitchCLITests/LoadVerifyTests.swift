@@ -20,4 +20,21 @@ struct LoadVerifyTests {
         #expect(run.out.contains("precision 1.00000"))
         #expect(serve.signal(SIGTERM) == 0)
     }
+
+    @Test("--query-rate sends lookups open loop on its schedule beside ingest, and every one is answered and timed")
+    func openLoopQueries() throws {
+        let directory = try TemporaryDirectory("stitch-load-queries")
+        defer { directory.remove() }
+        let serve = try ServeProcessTests.ServeProcess(directory: directory, extraArguments: [])
+        let run = try CLITests.stitch(
+            "load", "--rate", "2000", "--duration", "1", "--query-rate", "200", "--sites", "2", "--persons", "1000",
+            "--connections", "1", "--port", "\(serve.ports["ingest"]!)", "--query-port", "\(serve.ports["query"]!)")
+        #expect(run.status == 0, "\(run.out)\n\(run.err)")
+        // 200 requests are due within the second; each is answered (found or NOT_FOUND).
+        let answered = run.out.split(separator: "\n").first { $0.hasPrefix("queries") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+        #expect(answered == 200, "\(run.out)")
+        #expect(run.out.contains("lookups   latency p50"))
+        #expect(serve.signal(SIGTERM) == 0)
+    }
 }

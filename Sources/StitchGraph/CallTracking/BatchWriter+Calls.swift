@@ -169,12 +169,11 @@ extension BatchWriter {
     private mutating func reanchorUnlinked(
         seq: UInt64, timeMs: Int64, to session: UInt64, _ txn: borrowing Transaction
     ) throws {
-        let key = StoreKeys.eventKey(anchor: session, timeMs: timeMs, seq: seq)
         if seq >= firstSeq {
-            pendingEvents[Int(seq - firstSeq)].key = key  // this batch's: not written yet
+            pendingEvents[Int(seq - firstSeq)].anchor = session  // this batch's: not written yet
         } else {
             _ = try txn.delete(graph.tables.event, StoreKeys.eventKey(anchor: 0, timeMs: timeMs, seq: seq))
-            try txn.put(graph.tables.event, key, [UInt8(EventType.call.rawValue)])
+            try txn.put(graph.tables.event, StoreKeys.eventKey(anchor: session, timeMs: timeMs, seq: seq), [UInt8(EventType.call.rawValue)])
         }
         try updateNode(session, txn) { record in
             record.addAnchored(.call)

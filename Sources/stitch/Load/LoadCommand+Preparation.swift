@@ -90,7 +90,7 @@ extension LoadCommand {
                             $0.value = "ls-" + cookie
                         }
                     }
-                } else if LookupDriver.isHistory(id: id) {
+                } else if OpenLoopQueryDriver.isHistory(id: id) {
                     $0.history = .with {
                         $0.site = site
                         $0.person = person

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import StitchClient
 import StitchWire
@@ -82,33 +83,30 @@ extension LoadCommand {
     func runQueries(
         frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder
     ) async throws {
-        let driver = try await LookupDriver.connect(
-            host: host, port: queryPort, token: token, historyEveryTenth: queryKind == .lookup)
-        let intervalNanos = 1e9 / Double(queryRate)
-        // The same instant on both clocks: NIO's uptime clock stamps answers.
-        let startNanos = NIODeadline.now().uptimeNanoseconds - UInt64((ContinuousClock.now - start).seconds * 1e9)
-        var next = 0
-        while ContinuousClock.now < deadline && next < frames.count {
-            let due = start + .nanoseconds(Int64(Double(next) * intervalNanos))
-            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
-            // Every request now due goes out in one burst (one hop, one flush);
-            // each one's latency still counts from when it was due.
-            let elapsed = (ContinuousClock.now - start).seconds * 1e9
-            let last = min(frames.count, Int(elapsed / intervalNanos) + 1)
-            guard last > next else { continue }
-            let dueNanos = (next..<last).map { startNanos + UInt64(Double($0) * intervalNanos) }
-            driver.send(frames[next..<last], firstID: next + 1, dueNanos: dueNanos)
-            recorder.update { $0.queriesSent += last - next }
-            next = last
+        let driver = try OpenLoopQueryDriver(
+            host: host, port: queryPort, token: token, frames: frames, rate: queryRate,
+            historyEveryTenth: queryKind == .lookup)
+        // The same instants on the driver's clock (CLOCK_MONOTONIC).
+        let now = ContinuousClock.now
+        let nowNanos = OpenLoopQueryDriver.monotonicNanoseconds()
+        func onDriverClock(_ instant: ContinuousClock.Instant) -> UInt64 {
+            let (seconds, attoseconds) = (instant - now).components
+            return UInt64(max(0, Int64(nowNanos) + seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
         }
-        try await Task.sleep(for: .milliseconds(300))
-        let results = driver.results()
+        let startNanos = onDriverClock(start)
+        let deadlineNanos = onDriverClock(deadline)
+        let results = await withCheckedContinuation { (continuation: CheckedContinuation<OpenLoopQueryDriver.Tally, Never>) in
+            Thread {
+                continuation.resume(returning: driver.run(startNanos: startNanos, deadlineNanos: deadlineNanos) { sent in
+                    recorder.update { $0.queriesSent += sent }
+                })
+            }.start()
+        }
         recorder.update {
             $0.queryMicros = results.lookupMicros
             $0.historyMicros = results.historyMicros
             $0.queries = results.answered
             $0.queryErrors = results.errors
         }
-        await driver.close()
     }
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Stitch against the peer a small team might pick instead — union-find in a Redis
+# Lua script with AOF fsync every second (ops/peer/redis_union_find.py) — fed the
+# same events in the same run, so the README can state the ratio honestly.
+#
+#   1. a fresh release `stitch serve` (default: one shard per core, sync: fsync
+#      before every ack) takes `stitch load` unpaced over TCP for DURATION seconds
+#      (frames encoded before the clock starts; 4 sites × 1M visitors);
+#   2. the events it stored are exported (`stitch export events`);
+#   3. a fresh Debian `redis-server` (appendonly yes, appendfsync everysec, no RDB)
+#      takes exactly those events, one EVALSHA per event, pipelined (commands encoded
+#      before the clock starts);
+#   4. both rates and their ratio.
+#
+#   ops/peer-bench.sh                 # DURATION=15
+#   DURATION=20 SERVE_ARGS="--set shards=1" ops/peer-bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ops/install-deps.sh
+command -v redis-server >/dev/null || { sudo_apt=$( [ "$(id -u)" = 0 ] && echo "" || echo sudo ); $sudo_apt apt-get install -y redis-server >&2; }
+swift build -c release --product stitch >&2
+stitch="$PWD/.build/release/stitch"
+duration="${DURATION:-15}"
+work="$(mktemp -d /tmp/stitch-peer.XXXXXX)"
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# shellcheck disable=SC2086
+"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
+  --ready-file "$work/ready.json" ${SERVE_ARGS:-} 2>"$work/serve.log" &
+echo $! >"$work/stitch.pid"
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+"$stitch" load --port "$(port ingest)" --query-port "$(port query)" --persons 1000000 --duration "$duration" \
+  | grep -v '^\[' | tee "$work/stitch.txt"
+kill -TERM "$(cat "$work/stitch.pid")"; wait "$(cat "$work/stitch.pid")" || true
+stitch_rate=$(awk '/^acked/ {print $5}' "$work/stitch.txt")
+"$stitch" export events --data-dir "$work/data" -o "$work/events.ndjson"
+
+redis-server --port 6390 --bind 127.0.0.1 --dir "$work" --appendonly yes \
+  --appendfsync everysec --save "" --daemonize no >"$work/redis.log" 2>&1 &
+echo $! >"$work/redis.pid"
+for _ in $(seq 50); do redis-cli -p 6390 ping >/dev/null 2>&1 && break; sleep 0.1; done
+peer=$(python3 ops/peer/redis_union_find.py --port 6390 --events "$work/events.ndjson")
+echo "redis peer: $peer"
+peer_rate=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['events_per_second'])" "$peer")
+kill -TERM "$(cat "$work/redis.pid")"; wait "$(cat "$work/redis.pid")" || true
+python3 -c "import sys;s,p=float(sys.argv[1]),float(sys.argv[2]);print(f'stitch {s:,.0f} beacons/s (acked after fsync) vs redis+lua {p:,.0f} events/s (AOF everysec): {s/p:.2f}x')" \
+  "$stitch_rate" "$peer_rate"
