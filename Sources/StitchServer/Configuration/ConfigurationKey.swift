@@ -48,6 +48,7 @@ public struct ConfigurationKey: Sendable {
             current: { WebhookSettings.redactedText($0.webhooks) }),
         int("event_loops", "collector event-loop threads, 0 = one per core", \.eventLoops),
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
+        int("ingest_nice", "nice value added to ingest threads (collector loops, writer) so lookups run first on busy cores; 0 = off", \.ingestNice),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
         int("udp_vector_read_count", "datagrams per recvmmsg call", \.udpVectorReadCount),
         int("shards", "LMDB environments, each with its own writer: 0 = the store's recorded layout, or one per core (at most \(ShardLayout.defaultCountMax)) for a new store", \.shards),

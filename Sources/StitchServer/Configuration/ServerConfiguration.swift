@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Event-loop threads of the query server (and HTTP), kept apart from
     /// the collector's so lookups never wait behind a burst of batches.
     public var queryEventLoops = 1
+    /// Nice value added to the ingest threads (collector loops, writer, shard
+    /// workers), so lookups are scheduled first when cores are busy; 0 = none.
+    public var ingestNice = 5
     /// SO_RCVBUF of each UDP socket; the kernel may clamp it (net.core.rmem_max).
     public var udpReceiveBufferBytes = 8 << 20
     /// Datagrams read per system call (recvmmsg).
@@ -179,6 +182,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check((0...65_535).contains(port), key, "a port is 0...65535")
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
+        try check(ingestNice >= 0 && ingestNice <= 19, "ingest_nice", "0 (off) to 19")
         try check(shards >= 0 && shards <= ShardLayout.countMax, "shards", "0 (the store's, or one per core) to \(ShardLayout.countMax)")
         try check(shardSites.isEmpty || shards > 0, "shard_sites", "placing sites by hand needs `shards` set too")
         if shards > 0 {

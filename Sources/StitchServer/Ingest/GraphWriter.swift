@@ -37,6 +37,7 @@ final class GraphWriter: Sendable {
     /// automatic quarantine), as the intake stamps `received_ms` with it.
     private let clockMs: @Sendable () -> Int64
     private let groupBeaconsMax: Int
+    private let ingestNice: Int
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
     private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
@@ -52,7 +53,8 @@ final class GraphWriter: Sendable {
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
-        self.workers = (1..<graph.layout.count).map { ShardWorker(name: "stitch-shard-\($0)") }
+        self.ingestNice = configuration.ingestNice
+        self.workers = (1..<graph.layout.count).map { ShardWorker(name: "stitch-shard-\($0)", nice: configuration.ingestNice) }
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
@@ -66,7 +68,10 @@ final class GraphWriter: Sendable {
 
     /// Starts the writer thread. It runs until the queue is closed and empty.
     func start() {
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            IngestThreadPriority.apply(nice: ingestNice)
+            run()
+        }
         thread.name = "stitch-writer"
         thread.start()
     }

@@ -17,8 +17,9 @@ final class ShardWorker: @unchecked Sendable {
     /// Set by the worker before `finished` is signalled.
     private var result: Result<ApplyReport, any Error>?
 
-    init(name: String) {
+    init(name: String, nice: Int) {
         let thread = Thread { [self] in
+            IngestThreadPriority.apply(nice: nice)
             while true {
                 started.wait()
                 guard let job else { return }

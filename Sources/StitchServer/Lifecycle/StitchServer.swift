@@ -138,6 +138,8 @@ public final class StitchServer: Service, Sendable {
         if !held.isEmpty { logger.info("\(held.count) tracking-number leases still held, restored from the store") }
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        let nice = configuration.ingestNice
+        for loop in group.makeIterator() { loop.execute { IngestThreadPriority.apply(nice: nice) } }
         let queryGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.queryEventLoops)
         let heavyQueryPool = NIOThreadPool(numberOfThreads: 2)
         heavyQueryPool.start()
