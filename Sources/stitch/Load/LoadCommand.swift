@@ -77,7 +77,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Random seed of the traffic.")
     var seed: UInt64 = 1
 
-    @Option(help: "Queries per second alongside ingest (0 = none).")
+    @Option(help: "Queries per second alongside ingest (0 = none), open loop: each request at its own time, latency from when it was due.")
     var queryRate = 0
 
     @Option(help: "lookup: lookups, every 10th a history page; lease: lease requests (call tracking).")
