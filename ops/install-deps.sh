@@ -6,7 +6,10 @@
 #   ops/install-deps.sh           what the build and `stitch serve` need
 #   ops/install-deps.sh --tests   also the tests' tools: Node (nodejs) runs the
 #                                 tracker's wire code, the browser test drives a
-#                                 headless Chromium (chromium, chromium-driver)
+#                                 headless Chromium (chromium, chromium-driver), the
+#                                 monitoring test runs Prometheus and promtool
+#                                 (prometheus) and systemd-analyze (systemd), the
+#                                 Python client's tests a venv (python3-venv) and pip
 set -euo pipefail
 
 missing=()
@@ -17,6 +20,11 @@ if [ "${1:-}" = "--tests" ]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
 

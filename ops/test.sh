@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds once, runs every test.
+# The test command: installs what is missing, builds once, runs every test:
+# the Swift suites, then (without arguments) the operator's kit against the real
+# tools (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus,
+# the systemd unit) and the Python client's pytest suite against a real server.
 #
 #   ops/test.sh [extra `swift test` arguments, e.g. --filter Golden]
 #
@@ -9,3 +12,6 @@ cd "$(dirname "$0")/.."
 ops/install-deps.sh --tests
 swift build --build-tests
 swift test --skip-build "$@"
+if [ $# -eq 0 ]; then
+  ops/monitoring-test.sh .build/debug/stitch
+fi

@@ -76,6 +76,11 @@ public enum ConflictReason: Hashable, Sendable, CustomStringConvertible {
     /// The merged person would hold more identifiers than allowed in all.
     case identifiersMax
 
+    /// Every reason, for metrics declared before the first conflict.
+    public static var all: [ConflictReason] {
+        [.distinctUserIDs, .identifiersMax] + IdentifierKind.allCases.map(ConflictReason.cap)
+    }
+
     /// Stored code: 0 for distinct user ids, 1 for the total, 16 + kind for caps.
     var code: UInt8 {
         switch self {

@@ -24,6 +24,13 @@ public enum IdentifierRejection: Error, Hashable, Sendable {
     /// The namespace is not 1 to 32 of `a-z 0-9 _ . -`.
     case invalidNamespace
 
+    /// Every `code`, for metrics declared before the first rejection: one
+    /// example of each case (a new case must be added here too).
+    public static let codes: [String] = [
+        IdentifierRejection.empty, .junk, .tooShort(min: 0), .tooLong(max: 0), .invalidCharacter(" "),
+        .invalidFormat(""), .repeatedDigit, .missingNamespace, .invalidNamespace,
+    ].map(\.code)
+
     /// Stable snake_case label for metrics (`identifiers_rejected_total{reason=…}`).
     public var code: String {
         switch self {

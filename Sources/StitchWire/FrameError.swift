@@ -47,6 +47,15 @@ public enum FrameError: Error, Hashable, Sendable {
         }
     }
 
+    /// Every `code`, for metrics declared before the first error: one
+    /// example of each case (a new case must be added here too).
+    public static let codes: [String] = [
+        FrameError.badMagic(0), .unsupportedVersion(0), .frameTooLarge(length: 0, max: 0), .unknownType(0),
+        .unsupportedFlags(0), .reservedNotZero, .inflatedTooLarge(bytes: 0, max: 0),
+        .lengthMismatch(declared: 0, actual: 0), .checksumMismatch(declared: 0, actual: 0),
+        .corruptCompression(""), .malformedPayload(""), .tooManyBeacons(count: 0, max: 0), .emptyBatch, .badSequence,
+    ].map(\.code)
+
     /// Stable snake_case label for metrics (`frames_rejected_total{reason=…}`).
     public var code: String {
         switch self {

@@ -73,7 +73,7 @@ struct LeaseAllocator: Sendable {
 /// The answer to a lease request.
 public struct LeaseGrant: Sendable, Equatable {
     /// Raw values are the `kind` label of `stitch_leases_total`.
-    public enum Kind: String, Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
         case sticky, new, fallback, noPool = "no_pool"
     }
 

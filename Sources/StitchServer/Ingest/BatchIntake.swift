@@ -11,7 +11,7 @@ import StitchWire
 /// channel's initializer (its decoder keeps a zlib stream and its preparer a
 /// normalizer cache). Not thread-safe, and deliberately not `Sendable`.
 struct BatchIntake {
-    enum Transport: String {
+    enum Transport: String, CaseIterable {
         case tcp, udp, http
     }
 
@@ -85,7 +85,8 @@ struct BatchIntake {
             $0.identifiersRefused = UInt32(refusalCount)
         }
         return .success(IngestItem(
-            events: events, beaconIndexes: indexes, sequence: batch.sequence, ack: ack, replyTo: replyTo))
+            events: events, beaconIndexes: indexes, sequence: batch.sequence, ack: ack, replyTo: replyTo,
+            arrivedNanoseconds: IngestQueue.monotonicNanoseconds()))
     }
 
     /// Counts a frame refused before its batch could be decoded.

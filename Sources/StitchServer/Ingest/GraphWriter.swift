@@ -261,8 +261,10 @@ final class GraphWriter: Sendable {
     private func deliver(_ outcomes: [BatchOutcome], of group: [IngestItem]) {
         var order: [ObjectIdentifier] = []
         var bySender: [ObjectIdentifier: (target: any AckTarget, outcomes: [BatchOutcome])] = [:]
+        let now = IngestQueue.monotonicNanoseconds()
         for (item, outcome) in zip(group, outcomes) {
             guard let target = item.replyTo else { continue }
+            if item.arrivedNanoseconds > 0 { metrics.batchAckSeconds.recordNanoseconds(now - item.arrivedNanoseconds) }
             let id = ObjectIdentifier(target)
             if bySender[id] == nil {
                 order.append(id)

@@ -18,6 +18,9 @@ struct IngestItem: Sendable {
     var ack: Stitch_V1_BatchAck
     /// Where the ack goes; `nil` for UDP, which is never answered.
     var replyTo: (any AckTarget)?
+    /// When the batch was decoded (`IngestQueue.monotonicNanoseconds`), for
+    /// `stitch_batch_ack_seconds`; 0 when unknown.
+    var arrivedNanoseconds: Int64 = 0
 }
 
 /// What the writer tells a batch's sender after its group commit.

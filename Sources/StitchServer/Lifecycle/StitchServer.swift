@@ -144,6 +144,7 @@ public final class StitchServer: Service, Sendable {
         let heavyQueryPool = NIOThreadPool(numberOfThreads: 2)
         heavyQueryPool.start()
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
+        metrics.queueBeaconsMax.record(configuration.queueBeaconsMax)
         let writer = GraphWriter(
             graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
             clockMs: clockMs)

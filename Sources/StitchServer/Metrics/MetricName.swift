@@ -12,6 +12,8 @@ public enum MetricName: String, CaseIterable, Sendable {
     case udpDroppedBeacons = "stitch_udp_dropped_beacons_total"
     case udpSocketErrors = "stitch_udp_socket_errors_total"
     case queueBeacons = "stitch_queue_beacons"
+    case queueBeaconsMax = "stitch_queue_beacons_max"
+    case batchAckSeconds = "stitch_batch_ack_seconds"
     case ingestConnections = "stitch_ingest_connections"
     // Writer
     case groupCommits = "stitch_group_commits_total"
@@ -83,6 +85,8 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .udpDroppedBeacons: "beacons of UDP datagrams dropped because the queue was full"
         case .udpSocketErrors: "errors reported on UDP sockets"
         case .queueBeacons: "beacons waiting for the writer"
+        case .queueBeaconsMax: "beacons the writer's queue holds at most (queue_beacons_max)"
+        case .batchAckSeconds: "time from a batch's arrival to its answer (ACK or refusal) going to its connection: queue wait plus group commit"
         case .ingestConnections: "open TCP ingest connections"
         case .groupCommits: "group commits by the writer"
         case .groupBeacons: "beacons per group commit"

@@ -5,6 +5,7 @@ import StitchBeacon
 import StitchGraph
 import StitchIdentity
 import StitchMapping
+import StitchWire
 import Synchronization
 
 /// The server's metrics: swift-metrics objects backed by one Prometheus
@@ -35,6 +36,8 @@ public final class ServerMetrics: Sendable {
     let ingestConnections: CoreMetrics.Meter
     let queryConnections: CoreMetrics.Meter
     let udpKernelDrops: CoreMetrics.Gauge
+    let queueBeaconsMax: CoreMetrics.Gauge
+    let batchAckSeconds: CoreMetrics.Timer
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -43,6 +46,9 @@ public final class ServerMetrics: Sendable {
             MetricName.commitSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                                        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                        .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
+            MetricName.batchAckSeconds.name: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                         .milliseconds(1000), .milliseconds(2500), .milliseconds(10_000)],
             MetricName.querySeconds.name: [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(200),
                                       .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
                                       .milliseconds(100)],
@@ -70,10 +76,33 @@ public final class ServerMetrics: Sendable {
         ingestConnections = CoreMetrics.Meter(label: MetricName.ingestConnections.name, factory: factory)
         queryConnections = CoreMetrics.Meter(label: MetricName.queryConnections.name, factory: factory)
         udpKernelDrops = CoreMetrics.Gauge(label: MetricName.udpKernelDrops.name, factory: factory)
+        queueBeaconsMax = CoreMetrics.Gauge(label: MetricName.queueBeaconsMax.name, factory: factory)
+        batchAckSeconds = CoreMetrics.Timer(label: MetricName.batchAckSeconds.name, factory: factory)
         for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDroppedBeacons, tcpBatches, eventsStored,
                        merges, groupCommits] {
             counters.withLockedValue { $0[metric.key] = metric }
         }
+        declareKnownSeries()
+    }
+
+    /// Creates at 0 every counter whose label values are known in advance,
+    /// so a dashboard or an alert sees a flat line rather than no data until
+    /// the first event (and a rate over a counter's first increment is not lost).
+    private func declareKnownSeries() {
+        for metric in MetricName.allCases where metric.labels.isEmpty && metric.name.hasSuffix("_total") {
+            _ = counter(metric)
+        }
+        for reason in BeaconRejection.Reason.allCases { _ = counter(.beaconsRejected, [("reason", reason.rawValue)]) }
+        for code in FrameError.codes {
+            for transport in BatchIntake.Transport.allCases {
+                _ = counter(.framesRejected, [("reason", code), ("transport", transport.rawValue)])
+            }
+        }
+        for code in IdentifierRejection.codes { _ = counter(.identifiersRejected, [("reason", code)]) }
+        for reason in ConflictReason.all { _ = counter(.conflicts, [("reason", reason.description)]) }
+        for match in ["session", "waiting"] { _ = counter(.calls, [("match", match)]) }
+        for kind in LeaseGrant.Kind.allCases { _ = counter(.leases, [("kind", kind.rawValue)]) }
+        for source in ["manual", "junk", "automatic"] { _ = counter(.quarantines, [("source", source)]) }
     }
 
     /// The counter `metric{labels}`, created on first use. Labels are given
