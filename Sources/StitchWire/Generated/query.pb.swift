@@ -1260,7 +1260,7 @@ public nonisolated struct Stitch_V1_Event: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// server-assigned, unique per store, increasing
+  /// server-assigned, increasing, unique within the site's shard (so within a site)
   public var seq: UInt64 {
     get {_storage._seq}
     set {_uniqueStorage()._seq = newValue}
@@ -1330,7 +1330,7 @@ public nonisolated struct Stitch_V1_MergesSinceRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// 0 = all sites the token may read
+  /// 0 = all sites the token may read (one shard only: with several, ask per site)
   public var site: UInt32 = 0
 
   /// merge seq to start after; 0 = from the first merge
