@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code for proto/*.proto into Sources/StitchWire/Generated.
+# Regenerates the Swift code for proto/*.proto into Sources/StitchWire/Generated
+# and the Python client's into clients/python/stitch_client/proto.
 #
 # The generated files are committed, so building Stitch never needs protoc or
 # protoc-gen-swift. Run this only after editing a .proto file. It installs
@@ -37,4 +38,10 @@ protoc --plugin=protoc-gen-swift="$plugin" \
   --swift_opt=Visibility=Public \
   --swift_out="$OUT" \
   proto/beacon.proto proto/query.proto
-echo "generated: $(ls "$OUT")"
+# The Python client's modules: query.proto imports beacon.proto as a top-level
+# module; inside the package it is a sibling.
+PY_OUT=clients/python/stitch_client/proto
+rm -f "$PY_OUT"/*_pb2.py
+protoc --proto_path=proto --python_out="$PY_OUT" proto/beacon.proto proto/query.proto
+sed -i 's/^import beacon_pb2 as/from . import beacon_pb2 as/' "$PY_OUT/query_pb2.py"
+echo "generated: $(ls "$OUT") $(ls "$PY_OUT"/*_pb2.py | xargs -n1 basename)"

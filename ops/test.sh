@@ -14,4 +14,5 @@ swift build --build-tests
 swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
   ops/monitoring-test.sh .build/debug/stitch
+  ops/python-client-test.sh .build/debug/stitch
 fi

@@ -1,0 +1,27 @@
+"""Client for Stitch: the query protocol (lookups, histories, the change feed,
+leases, explain) and a beacon sender over TCP with acks.
+
+Everything here is built from the wire contract alone (`proto/FRAMING.md`,
+`proto/*.proto`): frames with a 28-byte header, protobuf payloads.
+"""
+from .errors import (
+    BatchRefused,
+    ConnectionLost,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResponseTooLarge,
+    StitchError,
+    Unauthenticated,
+    Unavailable,
+)
+from .query import QueryClient
+from .sender import BeaconSender, SendResult
+from .proto import beacon_pb2, query_pb2
+
+__all__ = [
+    "QueryClient", "BeaconSender", "SendResult",
+    "StitchError", "Unauthenticated", "PermissionDenied", "InvalidArgument", "NotFound",
+    "ResponseTooLarge", "Unavailable", "ConnectionLost", "BatchRefused",
+    "beacon_pb2", "query_pb2",
+]

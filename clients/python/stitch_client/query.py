@@ -1,0 +1,165 @@
+"""The query protocol (proto/query.proto) over one TCP connection."""
+import threading
+import time
+
+from . import framing
+from .errors import ConnectionLost, NotFound, StitchError, from_response
+from .proto import beacon_pb2, query_pb2
+
+PROTOCOL_VERSION = 1
+
+
+def identifier(kind, value, namespace=""):
+    """A `beacon_pb2.Identifier` from a kind name (`"phone"`, `"cookie"`, …) and a raw value."""
+    if isinstance(kind, str):
+        try:
+            kind = beacon_pb2.IdentifierKind.Value("IDENTIFIER_KIND_" + kind.upper())
+        except ValueError:
+            raise ValueError(f"unknown identifier kind {kind!r}") from None
+    return beacon_pb2.Identifier(kind=kind, value=value, namespace=namespace)
+
+
+def _person_ref(kind=None, value=None, person_id=None, namespace=""):
+    if person_id is not None:
+        return query_pb2.PersonRef(person_id=person_id)
+    if kind is None or value is None:
+        raise ValueError("give kind and value, or person_id")
+    return query_pb2.PersonRef(identifier=identifier(kind, value, namespace))
+
+
+class QueryClient:
+    """A connection to Stitch's query port (7071), authenticated by `connect`.
+
+    Requests are answered in order on one connection; the client sends one
+    at a time and is safe to share between threads (a lock serializes them).
+    Every method raises a `StitchError` subclass for an error answer
+    (`NotFound`, `PermissionDenied`, `InvalidArgument`, …) and
+    `ConnectionLost` when the connection breaks.
+    """
+
+    def __init__(self, sock):
+        """Wraps a connected socket; use `connect`, which also says hello."""
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._next_id = 1
+        #: Sites this token may read; empty for an admin token.
+        self.sites = []
+        self.server_version = ""
+
+    @classmethod
+    def connect(cls, host="127.0.0.1", port=7071, token="", client_name="stitch-python", timeout=10.0):
+        """Connects and says hello with `token` (empty: the server's loopback-only mode)."""
+        sock = framing.connect(host, port, timeout)
+        client = cls(sock)
+        try:
+            hello = client._call("hello", query_pb2.Hello(token=token, client_name=client_name,
+                                                          protocol_version=PROTOCOL_VERSION))
+        except BaseException:
+            sock.close()
+            raise
+        client.sites = list(hello.sites)
+        client.server_version = hello.server_version
+        return client
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # Requests
+
+    def lookup(self, site, kind=None, value=None, *, person_id=None, namespace="", include_identifiers=False):
+        """The person behind an identifier (raw value: the server normalizes it) or a person id.
+
+        Returns a `query_pb2.Person`; raises `NotFound` when there is none."""
+        answer = self._call("lookup", query_pb2.LookupRequest(
+            site=site, person=_person_ref(kind, value, person_id, namespace), include_identifiers=include_identifiers))
+        if not answer.found:
+            raise NotFound(f"no person for {kind} {value!r} on site {site}" if person_id is None
+                           else f"no person {person_id} on site {site}", 4)
+        return answer.person
+
+    def batch_lookup(self, site, identifiers, include_identifiers=False):
+        """Persons for many `(kind, value)` pairs, in order; None where not found.
+        Sent 1,000 per request (the protocol's limit)."""
+        results = []
+        pairs = list(identifiers)
+        for start in range(0, len(pairs), 1000):
+            chunk = pairs[start:start + 1000]
+            answer = self._call("batch_lookup", query_pb2.BatchLookupRequest(
+                site=site, persons=[_person_ref(kind, value) for kind, value in chunk],
+                include_identifiers=include_identifiers))
+            results.extend(result.person if result.found else None for result in answer.results)
+        return results
+
+    def history(self, site, kind=None, value=None, *, person_id=None, namespace="", types=(), from_ms=0, to_ms=0,
+                newest_first=False, page_size=100, conversions=False, model=0):
+        """Every event of a person (`query_pb2.Event`), following the pages' cursor.
+
+        `types`: event type names (`"visit"`, `"form"`, …) to keep; `conversions` adds each
+        conversion's flags and credited sources under `model` (`query_pb2.AttributionModel`)."""
+        type_values = [query_pb2.EventType.Value("EVENT_TYPE_" + t.upper()) if isinstance(t, str) else t for t in types]
+        cursor = b""
+        while True:
+            page = self._call("history", query_pb2.HistoryRequest(
+                site=site, person=_person_ref(kind, value, person_id, namespace), types=type_values,
+                from_ms=from_ms, to_ms=to_ms, limit=page_size, cursor=cursor, newest_first=newest_first,
+                conversions=conversions, model=model))
+            yield from page.events
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def merges_since(self, site, cursor=0, *, follow=True, poll_interval=1.0, page_size=1000):
+        """The change feed of a site (`query_pb2.Merge`: merges, splits, erasures), oldest first,
+        from after `cursor` (a change seq). With `follow`, waits `poll_interval` seconds whenever it
+        has caught up and goes on for as long as the caller iterates; without, stops there.
+        To resume later, pass the last `merge.seq` you handled."""
+        while True:
+            page = self._call("merges_since", query_pb2.MergesSinceRequest(site=site, cursor=cursor, limit=page_size))
+            yield from page.merges
+            moved = page.next_cursor > cursor
+            cursor = max(cursor, page.next_cursor)
+            if not page.merges and not moved:
+                if not follow:
+                    return
+                time.sleep(poll_interval)
+
+    def lease(self, site, session):
+        """The tracking number to show this session (`query_pb2.LeaseResponse`)."""
+        return self._call("lease", query_pb2.LeaseRequest(site=site, session=identifier("session", session)))
+
+    def explain(self, site, a, b):
+        """Why two identifiers are (not) one person: `a` and `b` are `(kind, value)` pairs.
+        Returns a `query_pb2.ExplainResponse` (its `verdict` says linked or not, `steps` the chain)."""
+        return self._call("explain", query_pb2.ExplainRequest(site=site, a=identifier(*a), b=identifier(*b)))
+
+    def stats(self):
+        """Store totals and every server counter (admin token)."""
+        return self._call("stats", query_pb2.StatsRequest())
+
+    # Transport
+
+    def _call(self, kind, message):
+        with self._lock:
+            request_id = self._next_id
+            self._next_id += 1
+            request = query_pb2.Request(request_id=request_id, **{kind: message})
+            try:
+                self._sock.sendall(framing.encode(framing.REQUEST, request_id, request.SerializeToString()))
+                frame_type, sequence, payload = framing.read(self._sock)
+            except (OSError, ConnectionError) as error:
+                raise ConnectionLost(f"query connection lost: {error}") from error
+        if frame_type != framing.RESPONSE or sequence != request_id:
+            raise StitchError(f"unexpected frame (type {frame_type}, sequence {sequence}) for request {request_id}")
+        response = query_pb2.Response.FromString(payload)
+        which = response.WhichOneof("kind")
+        if which == "error":
+            raise from_response(response.error)
+        if which != kind:
+            raise StitchError(f"the server answered {which} to {kind}")
+        return getattr(response, kind)

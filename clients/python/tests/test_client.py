@@ -1,0 +1,122 @@
+"""The Python client against a real server: every call, the typed errors, the
+sender's resend after a crash, and the README's example."""
+import itertools
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stitch_client import (BeaconSender, InvalidArgument, NotFound, PermissionDenied, QueryClient, beacon_pb2,
+                           query_pb2)
+from stitch_client.query import identifier
+
+T0 = 1_767_225_600_000  # 2026-01-01
+
+
+def hit(site, cookie, session, t):
+    return beacon_pb2.Beacon(site=site, time_ms=t, identifiers=[identifier("cookie", cookie), identifier("session", session)],
+                             hit=beacon_pb2.Hit(url="https://shop.example/"))
+
+
+def form(site, cookie, phone, t):
+    return beacon_pb2.Beacon(site=site, time_ms=t, identifiers=[identifier("cookie", cookie)],
+                             form=beacon_pb2.Form(phone=phone))
+
+
+def send(server, beacons, **options):
+    with BeaconSender(port=server.ports["ingest"], **options) as sender:
+        sender.send(beacons)
+        return sender.flush()
+
+
+def test_lookup_history_explain_and_errors(server):
+    result = send(server, [hit(7, "cookie-py-0001", "session-py-0001", T0),
+                           form(7, "cookie-py-0001", "8 (916) 123-45-67", T0 + 1000),
+                           hit(7, "cookie-py-0001", "session-py-0002", T0 + 2000)])
+    assert (result.accepted, result.rejected, result.batches) == (3, 0, 1)
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        assert stitch.sites == []  # loopback admin without tokens
+        person = stitch.lookup(7, "phone", "+7 916 123 45 67", include_identifiers=True)
+        assert {i.value for i in person.identifiers} == {"cookie-py-0001", "session-py-0001", "session-py-0002",
+                                                         "+79161234567"}
+        assert person.event_count == 3
+        # Pages of one follow the cursor to the end.
+        events = list(stitch.history(7, person_id=person.person_id, page_size=1))
+        assert [e.beacon.WhichOneof("body") for e in events] == ["hit", "form", "hit"]
+        assert [e.beacon.time_ms for e in stitch.history(7, "cookie", "cookie-py-0001", newest_first=True)] == \
+            [T0 + 2000, T0 + 1000, T0]
+        assert [e.beacon.WhichOneof("body") for e in stitch.history(7, "cookie", "cookie-py-0001", types=["form"])] == ["form"]
+        found = stitch.batch_lookup(7, [("cookie", "cookie-py-0001"), ("cookie", "cookie-py-9999")])
+        assert found[0].person_id == person.person_id and found[1] is None
+        chain = stitch.explain(7, ("session", "session-py-0001"), ("phone", "89161234567"))
+        assert chain.verdict == query_pb2.EXPLAIN_VERDICT_LINKED and len(chain.steps) >= 1
+        with pytest.raises(NotFound) as missing:
+            stitch.lookup(7, "cookie", "cookie-py-9999")
+        assert missing.value.code == query_pb2.ERROR_CODE_NOT_FOUND
+        with pytest.raises(InvalidArgument):
+            stitch.lookup(7, "cookie", "undefined")
+        assert stitch.stats().events == 3
+
+
+def test_merges_since_follows_the_feed(server):
+    send(server, [form(7, "cookie-feed-0001", "+7 903 000-00-01", T0)])  # cookie and phone: one merge
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        before = list(stitch.merges_since(7, follow=False))
+        assert len(before) == 1 and before[0].site == 7
+        feed = stitch.merges_since(7, cursor=before[-1].seq, follow=True, poll_interval=0.05)
+        send(server, [form(7, "cookie-feed-0002", "+7 903 000-00-01", T0 + 1000)])
+        first = next(feed)
+        assert first.kind == query_pb2.CHANGE_KIND_MERGE and first.seq > before[-1].seq
+        # Followed: a later merge arrives on the same generator, after it polled an empty feed.
+        send(server, [form(7, "cookie-feed-0003", "+7 903 000-00-01", T0 + 2000)])
+        second = next(feed)
+        assert second.seq > first.seq
+        assert [m.seq for m in stitch.merges_since(7, cursor=first.seq, follow=False)] == [second.seq]
+
+
+def test_lease_gives_a_session_its_number(server):
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        first = stitch.lease(7, "session-lease-0001")
+        assert first.kind == query_pb2.LEASE_KIND_NEW and first.tracking_number.startswith("+7495")
+        again = stitch.lease(7, "session-lease-0001")
+        assert again.kind == query_pb2.LEASE_KIND_STICKY and again.tracking_number == first.tracking_number
+        assert stitch.lease(8, "session-lease-0001").kind == query_pb2.LEASE_KIND_NO_POOL
+
+
+def test_a_site_token_is_confined(token_server):
+    send(token_server, [hit(2, "cookie-other-01", "session-other-01", T0)])
+    with QueryClient.connect(port=token_server.ports["query"], token="site-one") as stitch:
+        assert stitch.sites == [1]
+        with pytest.raises(PermissionDenied) as denied:
+            stitch.lookup(2, "cookie", "cookie-other-01")
+        assert denied.value.code == query_pb2.ERROR_CODE_PERMISSION_DENIED
+    with pytest.raises(Exception):
+        QueryClient.connect(port=token_server.ports["query"], token="guess")
+
+
+def test_sender_resends_after_a_crash_and_every_beacon_is_stored_once(server):
+    beacons = [hit(7, "cookie-crash-%04d" % i, "session-crash-%04d" % i, T0 + i) for i in range(600)]
+    sender = BeaconSender(port=server.ports["ingest"], batch_size=20, window=30)
+    sender.send(beacons[:300])
+    server.kill()          # some batches acked, some committed with the ack lost, some never arrived
+    server.restart()
+    sender.send(beacons[300:])
+    result = sender.flush()
+    sender.close()
+    assert result.reconnects >= 1
+    assert result.accepted + result.repeated == 600
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        assert stitch.stats().events == 600  # each exactly once
+
+
+def test_readme_example_runs(server):
+    readme = (pathlib.Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## Use from Python", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace("7070", str(server.ports["ingest"])).replace("7071", str(server.ports["query"]))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "person" in run.stdout
