@@ -167,7 +167,7 @@ final class GraphWriter: Sendable {
             let reason = StoreFailure.describe(failure, dataDirectory: dataDirectory)
             let refusal = Stitch_V1_FrameError.with {
                 $0.code = .storeUnavailable
-                $0.message = "the store could not commit this batch (\(reason)); nothing of it is stored, resend it later"
+                $0.message = "the store could not commit this batch (\(reason)); resend it later (a part another shard stored comes back as repeats: event ids)"
             }
             var offset = 0
             var refused = 0

@@ -37,7 +37,10 @@ final class OpenLoopQueryDriver: @unchecked Sendable {
     private var tally = Tally()
     private let readerDone = DispatchSemaphore(value: 0)
     private let senderDone = DispatchSemaphore(value: 0)
+    /// Requests written so far; guarded by `sentLock`.
     private var sent = 0
+    /// Answers read so far (the reader's count, for the drain); guarded by `sentLock`.
+    private var answeredCount = 0
     private let sentLock = NSLock()
 
     /// Connects and says hello with `token` (the hello is answered before the clock starts).
@@ -77,12 +80,14 @@ final class OpenLoopQueryDriver: @unchecked Sendable {
         let sender = Thread { [self] in sendAll(startNanos: startNanos, deadlineNanos: deadlineNanos, onSent: onSent); senderDone.signal() }
         sender.start()
         senderDone.wait()
-        let drainUntil = DispatchTime.now() + drainSeconds
-        // The reader stops by itself once every sent request is answered.
-        if readerDone.wait(timeout: drainUntil) == .timedOut {
-            shutdown(socket, Int32(SHUT_RDWR))
-            readerDone.wait()
+        // Late answers get `drainSeconds`; then the socket is shut, which
+        // ends the reader's blocking read whether or not all came back.
+        let drainUntil = Self.monotonicNanoseconds() + UInt64(drainSeconds * 1e9)
+        while Self.monotonicNanoseconds() < drainUntil, sentLock.withLock({ answeredCount < sent }) {
+            usleep(1000)
         }
+        shutdown(socket, Int32(SHUT_RDWR))
+        readerDone.wait()
         return tally
     }
 
@@ -96,23 +101,19 @@ final class OpenLoopQueryDriver: @unchecked Sendable {
             do { try writeAll(frames[index]) } catch { break }
             onSent(1)
         }
-        sentLock.withLock { sent = -sent - 1 }  // negative: the sender is done
     }
 
     private func readAnswers() {
         let decoder = PayloadDecoder()
-        var answered = 0
         while true {
-            let state = sentLock.withLock { sent }
-            if state < 0 && answered >= -state - 1 { return }
             guard let frame = try? readFrame() else { return }
             let now = Self.monotonicNanoseconds()
             let index = Int(frame.header.sequence) - 1
             guard index >= 0, index < frames.count else { continue }
             let due = startNanos + UInt64(index) * intervalNanos
             let micros = now > due ? (now - due) / 1000 : 0
-            answered += 1
             tally.answered += 1
+            sentLock.withLock { answeredCount += 1 }
             if let response = try? decoder.decode(frame, as: Stitch_V1_Response.self, expecting: .response) {
                 if case .error = response.kind { tally.errors += 1 }
             } else {
