@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import StitchGraph
 import StitchServer
 
 /// `stitch serve`: runs the collector, the writer and the query server.
@@ -80,6 +81,10 @@ struct ServeCommand: AsyncParsableCommand {
         let ports: StitchServer.BoundPorts
         do {
             ports = try await server.start()
+        } catch let error as ShardLayoutError {
+            // The settings disagree with the store: a configuration error, like a bad value.
+            printToStandardError("stitch serve: \(error)")
+            throw ExitCode(2)
         } catch {
             printToStandardError("stitch serve: cannot start: \(error)")
             throw ExitCode.failure

@@ -144,4 +144,18 @@ struct ServeProcessTests {
         #expect(run.status == 2)
         #expect(run.err.contains("durability"))
     }
+
+    @Test("`stitch serve` refuses a shard layout other than the store's (exit 2), naming both and the migration")
+    func shardLayoutChangeRefused() throws {
+        let directory = try TemporaryDirectory("stitch-layout")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try Data(#"{"shards": 2, "sites": {"9": 0}}"#.utf8).write(to: URL(fileURLWithPath: data + "/shards.json"))
+        let run = try CLITests.stitch(
+            "serve", "--data-dir", data, "--set", "shards=3", "--ingest-port", "0", "--query-port", "0",
+            "--http-port", "0", "--intake-port", "0")
+        #expect(run.status == 2)
+        #expect(run.err.contains("2 shards (placed: 9=0)") && run.err.contains("3 shards") && run.err.contains("ops/reshard.sh"), "\(run.err)")
+    }
 }

@@ -103,7 +103,28 @@ public struct ShardLayout: Sendable, Equatable, Codable, CustomStringConvertible
         }
     }
 
+    // `{"shards": 2, "sites": {"9": 0}}`: site numbers as JSON object keys.
     enum CodingKeys: String, CodingKey { case count = "shards", sites }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        count = try container.decode(Int.self, forKey: .count)
+        let placed = try container.decodeIfPresent([String: Int].self, forKey: .sites) ?? [:]
+        var sites: [UInt32: Int] = [:]
+        for (key, shard) in placed {
+            guard let site = UInt32(key) else {
+                throw DecodingError.dataCorruptedError(forKey: .sites, in: container, debugDescription: "site \(key) is not a number")
+            }
+            sites[site] = shard
+        }
+        self.sites = sites
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(count, forKey: .count)
+        try container.encode(Dictionary(uniqueKeysWithValues: sites.map { (String($0.key), $0.value) }), forKey: .sites)
+    }
 }
 
 /// A shard layout that cannot be used.
