@@ -23,15 +23,12 @@ public final class BatchDecoder {
     public func decode(_ frame: Frame) throws(FrameError) -> DecodedBatch {
         guard frame.header.sequence != 0 || frame.header.type != .batch else { throw .badSequence }
         let beaconsMax = limits.batchBeaconsMax
-        let batch = try payloadDecoder.decode(
-            frame,
-            as: Stitch_V1_BeaconBatch.self,
-            expecting: .batch,
-            inspect: { (bytes) throws(FrameError) in
-                let count = try ProtobufScan.count(field: 1, in: bytes)
-                if count > beaconsMax { throw .tooManyBeacons(count: count, max: beaconsMax) }
-            }
-        )
+        let batch = try payloadDecoder.withPlainPayload(frame, expecting: .batch) { (bytes) throws(FrameError) in
+            // Bounded before anything is decoded.
+            let count = try ProtobufScan.count(field: 1, in: bytes)
+            if count > beaconsMax { throw .tooManyBeacons(count: count, max: beaconsMax) }
+            return try BeaconBatchWireDecoder.decode(bytes)
+        }
         guard !batch.beacons.isEmpty else { throw .emptyBatch }
         var decoded = DecodedBatch(sequence: frame.header.sequence)
         decoded.beacons.reserveCapacity(batch.beacons.count)

@@ -26,6 +26,20 @@ public final class PayloadDecoder {
         expecting expected: FrameType,
         inspect: (UnsafeRawBufferPointer) throws(FrameError) -> Void = { _ in }
     ) throws(FrameError) -> M {
+        try withPlainPayload(frame, expecting: expected) { (bytes) throws(FrameError) in
+            try inspect(bytes)
+            return try Self.message(M.self, from: bytes)
+        }
+    }
+
+    /// Checks a frame of type `expected` (header fields, CRC-32), inflates it
+    /// when the zlib flag is set, and hands `body` the plain payload bytes,
+    /// valid only during the call.
+    public func withPlainPayload<Result>(
+        _ frame: Frame,
+        expecting expected: FrameType,
+        _ body: (UnsafeRawBufferPointer) throws(FrameError) -> Result
+    ) throws(FrameError) -> Result {
         let header = frame.header
         try header.validate(limits: limits)
         guard header.type == expected else { throw .unknownType(header.typeByte) }
@@ -35,18 +49,12 @@ public final class PayloadDecoder {
             throw .checksumMismatch(declared: header.checksum, actual: checksum)
         }
         guard header.flags.contains(.zlib) else {
-            return try payload.withUnsafeBytes { (bytes) throws(FrameError) in
-                try inspect(bytes)
-                return try Self.message(M.self, from: bytes)
-            }
+            return try payload.withUnsafeBytes { (bytes) throws(FrameError) in try body(bytes) }
         }
         try payload.withUnsafeBytes { (bytes) throws(FrameError) in
             try inflater.inflate(bytes, expectedBytes: Int(header.rawLength))
         }
-        return try inflater.withOutput(count: Int(header.rawLength)) { (bytes) throws(FrameError) in
-            try inspect(bytes)
-            return try Self.message(M.self, from: bytes)
-        }
+        return try inflater.withOutput(count: Int(header.rawLength)) { (bytes) throws(FrameError) in try body(bytes) }
     }
 
     /// Unknown fields are dropped while decoding, at every depth: they would
