@@ -9,6 +9,10 @@
 #
 #   ops/monitoring-test.sh [STITCH_BINARY]     # default .build/debug/stitch
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 stitch="$(realpath "${1:-.build/debug/stitch}")"
 work="$(mktemp -d /tmp/stitch-monitoring.XXXXXX)"

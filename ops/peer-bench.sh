@@ -15,6 +15,10 @@
 #   ops/peer-bench.sh                 # DURATION=15
 #   DURATION=20 SERVE_ARGS="--set shards=1" ops/peer-bench.sh
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
 command -v redis-server >/dev/null || { sudo_apt=$( [ "$(id -u)" = 0 ] && echo "" || echo sudo ); $sudo_apt apt-get install -y redis-server >&2; }

@@ -5,6 +5,10 @@
 #
 #   ops/python-client-test.sh [TEST_STITCH_BINARY] [pytest arguments…]   # default .build/debug/stitch
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 binary="$(realpath "${1:-.build/debug/stitch}")"
 shift || true
