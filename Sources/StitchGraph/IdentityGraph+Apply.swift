@@ -164,9 +164,10 @@ struct BatchWriter {
             try txn.put(graph.tables.node, StoreKeys.nodeKey(id), nodes[id]!.bytes, append: isNew)
         }
         pendingEvents.sort()
-        var key = [UInt8](repeating: 0, count: 24)
+        var key: [UInt8] = []
+        key.reserveCapacity(24)
         for event in pendingEvents {
-            event.writeKey(into: &key)
+            StoreKeys.eventKey(anchor: event.anchor, timeMs: event.timeMs, seq: event.seq, into: &key)
             try txn.put(graph.tables.event, key, [event.type])
         }
         try pruneDedup(txn)

@@ -96,10 +96,16 @@ enum StoreKeys {
     static func eventKey(anchor: UInt64, timeMs: Int64, seq: UInt64) -> [UInt8] {
         var key: [UInt8] = []
         key.reserveCapacity(24)
+        eventKey(anchor: anchor, timeMs: timeMs, seq: seq, into: &key)
+        return key
+    }
+
+    /// The event key in `key`, replacing what it held (the writer reuses one buffer).
+    static func eventKey(anchor: UInt64, timeMs: Int64, seq: UInt64, into key: inout [UInt8]) {
+        key.removeAll(keepingCapacity: true)
         ByteCoding.appendBigEndian(anchor, to: &key)
         ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
         ByteCoding.appendBigEndian(seq, to: &key)
-        return key
     }
 
     /// (anchor, time, seq) of an event key.
