@@ -34,25 +34,13 @@ public final class QueryClient: Sendable {
         let connection = try await Connection<Stitch_V1_Response>.open(
             host: host, port: port, group: group, parse: parseResponse)
         guard sayHello else { return QueryClient(connection: connection, hello: .init()) }
-        let helloRequest = Stitch_V1_Request.with {
-            $0.requestID = 0
-            $0.hello = .with {
-                $0.token = token
-                $0.clientName = clientName
-                $0.protocolVersion = 1
-            }
-        }
-        // Hello uses an id the request counter (from 1) never reaches.
-        let response = try await send(helloRequest, id: UInt64.max - 1, on: connection).get()
-        switch response.kind {
-        case .hello(let hello):
-            return QueryClient(connection: connection, hello: hello)
-        case .error(let error):
+        let helloRequest = QueryHello.request(token: token, clientName: clientName)
+        let response = try await send(helloRequest, id: QueryHello.requestID, on: connection).get()
+        do {
+            return QueryClient(connection: connection, hello: try QueryHello.accepted(response))
+        } catch {
             await connection.close()
-            throw ClientError.server(error)
-        default:
-            await connection.close()
-            throw ClientError.protocolViolation("hello answered with \(String(describing: response.kind))")
+            throw error
         }
     }
 

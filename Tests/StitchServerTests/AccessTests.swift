@@ -56,4 +56,23 @@ struct AccessTests {
         await ingest.close()
         await server.stopAndRemove()
     }
+
+    @Test("the blocking connection says the same hello: sites granted, a wrong token refused by code")
+    func blockingConnectionHello() async throws {
+        let server = try await TestServer { $0.tokens = [TokenGrant(token: "site-a", sites: [1])] }
+        let port = server.ports.query
+        let granted = try await Task.detached {
+            try BlockingQueryConnection(host: "127.0.0.1", port: port, token: "site-a").hello.sites
+        }.value
+        #expect(granted == [1])
+        let refused = await Task.detached { () -> ClientError? in
+            do {
+                _ = try BlockingQueryConnection(host: "127.0.0.1", port: port, token: "guess")
+                return nil
+            } catch { return error as? ClientError }
+        }.value
+        guard case .server(let error)? = refused else { Issue.record("not refused by the server: \(String(describing: refused))"); return }
+        #expect(error.code == .unauthenticated)
+        await server.stopAndRemove()
+    }
 }
