@@ -284,9 +284,6 @@ struct BatchWriter {
         return root
     }
 
-    /// Links the persons of `a` and `b` unless the guards refuse. The older
-    /// root (smaller id: ids are assigned in order) survives; the rings are
-    /// spliced by swapping the roots' `next`, and the merge is logged.
     /// The node an event is stored under: the newest of its identifiers in the
     /// person that holds most of them (ties: the person of the newest one).
     ///
@@ -320,7 +317,9 @@ struct BatchWriter {
     }
 
     /// Links the persons of `a` and `b` unless a guard refuses (recorded as a
-    /// conflict).
+    /// conflict). The older root (smaller id: ids are assigned in order)
+    /// survives; the rings are spliced by swapping the roots' `next`, and the
+    /// merge is logged in the change feed.
     mutating func union(
         _ a: UInt64,
         _ b: UInt64,

@@ -68,7 +68,7 @@ public final class IdentityGraph: Sendable {
         )
         leasedSessions = Mutex([])
         try Self.checkSchema(environment, meta: tables.meta, readOnly: storeOptions.readOnly)
-        hasher = IdentifierHasher(secret: try Self.identifierSecret(environment, meta: tables.meta) ?? [])
+        hasher = try Self.identifierHasher(environment, meta: tables.meta)
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
     }
@@ -123,10 +123,14 @@ public final class IdentityGraph: Sendable {
         }
     }
 
-    /// The store's secret for hashing erased identifiers (nil only in a
+    /// The store's secrets for hashing erased identifiers (none only in a
     /// store opened read-only before it was ever written).
-    private static func identifierSecret(_ environment: Environment, meta: Table) throws -> [UInt8]? {
-        try environment.read { txn in try txn.get(meta, IdentifierHasher.secretMetaKey).map { Array($0) } }
+    private static func identifierHasher(_ environment: Environment, meta: Table) throws -> IdentifierHasher {
+        try environment.read { txn in
+            IdentifierHasher(
+                secret: try txn.get(meta, IdentifierHasher.secretMetaKey).map { Array($0) } ?? [],
+                carried: try txn.get(meta, IdentifierHasher.carriedSecretsMetaKey).map(IdentifierHasher.carried(decoding:)) ?? [])
+        }
     }
 
     func counters(_ txn: borrowing Transaction) throws -> GraphCounters {
@@ -155,6 +159,8 @@ public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
     case personTooLarge(personID: UInt64, identifiersMax: Int)
     /// The identifier was erased; it cannot be quarantined or linked.
     case identifierErased
+    /// State is carried only into a store that holds no events yet.
+    case carryIntoStoreWithEvents(events: UInt64)
 
     public var description: String {
         switch self {
@@ -164,6 +170,8 @@ public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
             "person \(personID) is too large to repair in one transaction (over \(identifiersMax) identifiers or \(GraphLimits.repairEventsMax) events)"
         case .identifierErased:
             "the identifier was erased"
+        case .carryIntoStoreWithEvents(let events):
+            "the store already holds \(events) events: carry state into a new store before importing its events"
         }
     }
 }

@@ -20,7 +20,7 @@ struct Stitch: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, QueryCommand.self, LoadCommand.self, ImportCommand.self, ExportCommand.self,
             NormalizeCommand.self, InspectCommand.self,
-            VerifyCommand.self, BackupCommand.self,
+            VerifyCommand.self, BackupCommand.self, CarryCommand.self,
         ]
     )
 }

@@ -199,7 +199,9 @@ extension BatchWriter {
         for identifier in event.identifiers {
             StoreKeys.identKey(site: event.site, kind: identifier.kind, value: identifier.value.utf8, into: &key)
             if try txn.get(graph.tables.ident, key) != nil { continue }
-            if try txn.get(graph.tables.suppress, graph.hasher.hash(identKey: key)) != nil { return true }
+            for hash in graph.hasher.hashesToTest(identKey: key) {
+                if try txn.get(graph.tables.suppress, hash) != nil { return true }
+            }
         }
         return false
     }

@@ -207,7 +207,7 @@ extension IdentityGraph {
     }
 
     /// The node of an identifier, created as a singleton person if new.
-    private func nodeCreatingIfNeeded(
+    func nodeCreatingIfNeeded(
         site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64, _ counters: inout GraphCounters, _ txn: borrowing Transaction
     ) throws -> UInt64 {
         if let node = try identNode(site: site, identifier: identifier, txn) { return node }
