@@ -10,6 +10,7 @@
 #                                 monitoring test runs Prometheus and promtool
 #                                 (prometheus) and systemd-analyze (systemd), the
 #                                 Python client's tests a venv (python3-venv) and pip
+#   ops/install-deps.sh --python  only python3 and its venv (ops/attack-rss.sh)
 set -euo pipefail
 
 missing=()
@@ -23,6 +24,8 @@ if [ "${1:-}" = "--tests" ]; then
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v curl >/dev/null || missing+=(curl)
+fi
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--python" ]; then
   command -v python3 >/dev/null || missing+=(python3)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 fi

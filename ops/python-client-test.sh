@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python client's tests (clients/python/tests, pytest) against a real
 # `stitch serve` they start themselves: installs the package into a venv
-# (.build-python/, from PyPI: protobuf 4.x, pytest) and runs them.
+# (ops/python-venv.sh: .build-python/, protobuf 4.x and pytest from PyPI) and runs them.
 #
 #   ops/python-client-test.sh [TEST_STITCH_BINARY] [pytest arguments…]   # default .build/debug/stitch
 set -euo pipefail
@@ -12,9 +12,5 @@ fi
 cd "$(dirname "$0")/.."
 binary="$(realpath "${1:-.build/debug/stitch}")"
 shift || true
-venv=.build-python
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[test]"
-TEST_STITCH_BINARY="$binary" "$venv/bin/python" -m pytest -q clients/python/tests "$@"
+python="$(ops/python-venv.sh test)"
+TEST_STITCH_BINARY="$binary" "$python" -m pytest -q clients/python/tests "$@"
