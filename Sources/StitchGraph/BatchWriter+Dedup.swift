@@ -22,12 +22,14 @@ extension BatchWriter {
         case store
         /// Seen before: do not store.
         case repeated
-        /// New: store and remember under the event's seq.
-        case remember
+        /// New: remembered under the seq the event is about to be stored as.
+        case remembered
     }
 
-    /// Judges `event` against the ids stored so far (this transaction's too).
-    mutating func dedupVerdict(_ event: PreparedEvent, _ txn: borrowing Transaction) throws -> DedupVerdict {
+    /// Judges `event` against the ids stored so far (this transaction's too)
+    /// and, when it is new, remembers it under `seq` in the same step: the
+    /// caller stores the event as `seq` (nothing between may refuse it).
+    mutating func dedup(_ event: PreparedEvent, seq: UInt64, _ txn: borrowing Transaction) throws -> DedupVerdict {
         guard event.eventID != 0 else { return .store }
         let seen = min(event.timeMs, event.receivedMs &+ GraphLimits.dedupClockSkewMs)
         counters.dedupClockMs = max(counters.dedupClockMs, seen)
@@ -35,17 +37,11 @@ extension BatchWriter {
             report.dedupOutsideWindow += 1
             return .store
         }
-        let key = StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID)
-        return try txn.get(graph.tables.dedup, key) != nil ? .repeated : .remember
-    }
-
-    /// Remembers that `event` is stored as `seq`.
-    mutating func remember(_ event: PreparedEvent, seq: UInt64, _ txn: borrowing Transaction) throws {
         var value: [UInt8] = []
         value.reserveCapacity(8)
         ByteCoding.appendLittleEndian(seq, to: &value)
-        try txn.put(
-            graph.tables.dedup, StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID), value)
+        let key = StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID)
+        return try txn.insert(graph.tables.dedup, key, value) ? .remembered : .repeated
     }
 
     /// Event times before this are outside the window.

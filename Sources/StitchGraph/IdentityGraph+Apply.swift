@@ -88,17 +88,15 @@ struct BatchWriter {
             report.suppressed.append(index)
             return
         }
-        let dedup = try dedupVerdict(event, txn)
-        if case .repeated = dedup {
+        let seq = counters.nextEvent
+        if case .repeated = try dedup(event, seq: seq, txn) {
             report.repeats.append(index)
             return
         }
+        counters.nextEvent += 1
         let guards = guards(event.site)
         let identifiers = event.identifiers
         for refusal in event.refused { report.identifiersRejected[refusal.reason.code, default: 0] += 1 }
-        let seq = counters.nextEvent
-        counters.nextEvent += 1
-        if case .remember = dedup { try remember(event, seq: seq, txn) }
 
         let nodesBefore = counters.nextNode
         var eventNodes: [UInt64] = []
