@@ -24,27 +24,40 @@ public enum IdentifierRejection: Error, Hashable, Sendable {
     /// The namespace is not 1 to 32 of `a-z 0-9 _ . -`.
     case invalidNamespace
 
-    /// Every `code`, for metrics declared before the first rejection: one
-    /// example of each case (a new case must be added here too).
-    public static let codes: [String] = [
-        IdentifierRejection.empty, .junk, .tooShort(min: 0), .tooLong(max: 0), .invalidCharacter(" "),
-        .invalidFormat(""), .repeatedDigit, .missingNamespace, .invalidNamespace,
-    ].map(\.code)
+    /// Which case, without its details: the stable snake_case labels of
+    /// metrics (`identifiers_rejected_total{reason=…}`), every one known up
+    /// front (`allCases`) so metrics are declared before the first rejection.
+    public enum Kind: String, CaseIterable, Sendable {
+        case empty
+        case junk
+        case tooShort = "too_short"
+        case tooLong = "too_long"
+        case invalidCharacter = "invalid_character"
+        case invalidFormat = "invalid_format"
+        case repeatedDigit = "repeated_digit"
+        case missingNamespace = "missing_namespace"
+        case invalidNamespace = "invalid_namespace"
+    }
 
-    /// Stable snake_case label for metrics (`identifiers_rejected_total{reason=…}`).
-    public var code: String {
+    public var kind: Kind {
         switch self {
-        case .empty: "empty"
-        case .junk: "junk"
-        case .tooShort: "too_short"
-        case .tooLong: "too_long"
-        case .invalidCharacter: "invalid_character"
-        case .invalidFormat: "invalid_format"
-        case .repeatedDigit: "repeated_digit"
-        case .missingNamespace: "missing_namespace"
-        case .invalidNamespace: "invalid_namespace"
+        case .empty: .empty
+        case .junk: .junk
+        case .tooShort: .tooShort
+        case .tooLong: .tooLong
+        case .invalidCharacter: .invalidCharacter
+        case .invalidFormat: .invalidFormat
+        case .repeatedDigit: .repeatedDigit
+        case .missingNamespace: .missingNamespace
+        case .invalidNamespace: .invalidNamespace
         }
     }
+
+    /// Stable snake_case label for metrics: `kind`'s raw value.
+    public var code: String { kind.rawValue }
+
+    /// Every `code`, for metrics declared before the first rejection.
+    public static let codes: [String] = Kind.allCases.map(\.rawValue)
 }
 
 extension IdentifierRejection: CustomStringConvertible {

@@ -47,34 +47,50 @@ public enum FrameError: Error, Hashable, Sendable {
         }
     }
 
-    /// Every `code`, for metrics declared before the first error: one
-    /// example of each case (a new case must be added here too).
-    public static let codes: [String] = [
-        FrameError.badMagic(0), .unsupportedVersion(0), .frameTooLarge(length: 0, max: 0), .unknownType(0),
-        .unsupportedFlags(0), .reservedNotZero, .inflatedTooLarge(bytes: 0, max: 0),
-        .lengthMismatch(declared: 0, actual: 0), .checksumMismatch(declared: 0, actual: 0),
-        .corruptCompression(""), .malformedPayload(""), .tooManyBeacons(count: 0, max: 0), .emptyBatch, .badSequence,
-    ].map(\.code)
+    /// Which case, without its details: the stable snake_case labels of
+    /// metrics (`frames_rejected_total{reason=…}`), every one known up front
+    /// (`allCases`) so metrics are declared before the first error.
+    public enum Kind: String, CaseIterable, Sendable {
+        case badMagic = "bad_magic"
+        case unsupportedVersion = "unsupported_version"
+        case frameTooLarge = "frame_too_large"
+        case unknownType = "unknown_type"
+        case unsupportedFlags = "unsupported_flags"
+        case reservedNotZero = "reserved_not_zero"
+        case inflatedTooLarge = "inflated_too_large"
+        case lengthMismatch = "length_mismatch"
+        case checksumMismatch = "checksum_mismatch"
+        case corruptCompression = "corrupt_compression"
+        case malformedPayload = "malformed_payload"
+        case tooManyBeacons = "too_many_beacons"
+        case emptyBatch = "empty_batch"
+        case badSequence = "bad_sequence"
+    }
 
-    /// Stable snake_case label for metrics (`frames_rejected_total{reason=…}`).
-    public var code: String {
+    public var kind: Kind {
         switch self {
-        case .badMagic: "bad_magic"
-        case .unsupportedVersion: "unsupported_version"
-        case .frameTooLarge: "frame_too_large"
-        case .unknownType: "unknown_type"
-        case .unsupportedFlags: "unsupported_flags"
-        case .reservedNotZero: "reserved_not_zero"
-        case .inflatedTooLarge: "inflated_too_large"
-        case .lengthMismatch: "length_mismatch"
-        case .checksumMismatch: "checksum_mismatch"
-        case .corruptCompression: "corrupt_compression"
-        case .malformedPayload: "malformed_payload"
-        case .tooManyBeacons: "too_many_beacons"
-        case .emptyBatch: "empty_batch"
-        case .badSequence: "bad_sequence"
+        case .badMagic: .badMagic
+        case .unsupportedVersion: .unsupportedVersion
+        case .frameTooLarge: .frameTooLarge
+        case .unknownType: .unknownType
+        case .unsupportedFlags: .unsupportedFlags
+        case .reservedNotZero: .reservedNotZero
+        case .inflatedTooLarge: .inflatedTooLarge
+        case .lengthMismatch: .lengthMismatch
+        case .checksumMismatch: .checksumMismatch
+        case .corruptCompression: .corruptCompression
+        case .malformedPayload: .malformedPayload
+        case .tooManyBeacons: .tooManyBeacons
+        case .emptyBatch: .emptyBatch
+        case .badSequence: .badSequence
         }
     }
+
+    /// Stable snake_case label for metrics: `kind`'s raw value.
+    public var code: String { kind.rawValue }
+
+    /// Every `code`, for metrics declared before the first error.
+    public static let codes: [String] = Kind.allCases.map(\.rawValue)
 
     /// The code sent to the client in an ERROR frame.
     public var wireCode: Stitch_V1_FrameErrorCode {
