@@ -7,6 +7,7 @@
 #
 #   ops/http-intake-bench.sh            # 10 s each
 #   DURATION=20 CONNECTIONS=32 RATE=400 ops/http-intake-bench.sh
+#   STITCH=/path/to/stitch ops/http-intake-bench.sh   # another build, side by side
 #
 # Then an open-loop run (ops/http-open-loop.py): /v1/beacon at a steady RATE
 # of requests per second, latency from each request's intended send time.
@@ -15,8 +16,8 @@ cd "$(dirname "$0")/.."
 ops/install-deps.sh
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 command -v node >/dev/null || apt-get install -y -qq nodejs >/dev/null
-swift build -c release --product stitch >&2
-stitch="$PWD/.build/release/stitch"
+if [ -z "${STITCH:-}" ]; then swift build -c release --product stitch >&2; fi
+stitch="${STITCH:-$PWD/.build/release/stitch}"
 duration="${DURATION:-10}"
 connections="${CONNECTIONS:-16}"
 work="$(mktemp -d /tmp/stitch-http.XXXXXX)"
