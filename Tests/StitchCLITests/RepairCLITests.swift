@@ -65,5 +65,13 @@ struct RepairCLITests {
         #expect(bytes.range(of: Data("cookie-erase-2".utf8)) != nil, "what was not erased is in the copy")
         let verified = try CLITests.stitch("verify", "--data-dir", copy)
         #expect(verified.status == 0, "\(verified.out)")
+
+        // `stitch carry` writes only into a new store without events.
+        let intoEvents = try CLITests.stitch("carry", "--from", directory.appending("data"), "--to", copy)
+        #expect(intoEvents.status == 1 && intoEvents.err.contains("already holds"), "\(intoEvents.err)")
+        let empty = directory.appending("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let intoNothing = try CLITests.stitch("carry", "--from", directory.appending("data"), "--to", empty)
+        #expect(intoNothing.status == 1 && intoNothing.err.contains("not a Stitch store yet"), "\(intoNothing.err)")
     }
 }
