@@ -10,10 +10,14 @@ public struct EventPreparer: Sendable {
     private var normalizers: NormalizerCache
     /// Tracking numbers are phones judged without the site's own numbers as junk.
     private let trackingNumberNormalizer = IdentifierNormalizer(junk: .standard)
+    /// Finds the contact of a deal that names none (nil: such a deal keeps none).
+    private let deals: (any DealDirectory)?
 
-    /// A preparer that judges identifiers by `rules` (the graph's, in a server).
-    public init(rules: any SiteJunkRules) {
+    /// A preparer that judges identifiers by `rules` and finds the contacts
+    /// of deals that name none in `deals` (both the graph, in a server).
+    public init(rules: any SiteJunkRules, deals: (any DealDirectory)? = nil) {
         normalizers = NormalizerCache(rules: rules)
+        self.deals = deals
     }
 
     /// Normalizes and encodes one validated beacon.
@@ -22,8 +26,10 @@ public struct EventPreparer: Sendable {
     public mutating func prepare(_ beacon: Stitch_V1_Beacon, receivedMs: Int64) -> PreparedEvent {
         let normalizer = normalizers.normalizer(site: beacon.site)
         var refused: [RefusedIdentifier] = []
-        let identifiers = Self.normalizedIdentifiers(of: beacon, normalizer: normalizer, refused: &refused)
+        var identifiers = Self.normalizedIdentifiers(of: beacon, normalizer: normalizer, refused: &refused)
         var trackingNumber: String?
+        var dealKey: String?
+        var dealContactIndex: Int?
         var callStartMs = beacon.timeMs
         var callerPhoneIndex: Int?
         switch beacon.body {
@@ -34,6 +40,16 @@ public struct EventPreparer: Sendable {
             if call.startedAtMs > 0 { callStartMs = call.startedAtMs }
             if let caller = try? normalizer.normalize(.phone, call.callerPhone) {
                 callerPhoneIndex = identifiers.firstIndex(of: caller)
+            }
+        case .deal(let deal):
+            dealKey = try? normalizer.normalize(.crmContact, deal.dealID, namespace: deal.crm).value
+            if let contact = try? normalizer.normalize(.crmContact, deal.contactID, namespace: deal.crm) {
+                dealContactIndex = identifiers.firstIndex(of: contact)
+            } else if deal.contactID.isEmpty, let dealKey, let contact = deals?.dealContact(site: beacon.site, dealKey: dealKey) {
+                // A status change that names the deal only: its contact is
+                // the one the deal was last seen with.
+                if !identifiers.contains(contact) { identifiers.append(contact) }
+                dealContactIndex = identifiers.firstIndex(of: contact)
             }
         default:
             break
@@ -49,7 +65,9 @@ public struct EventPreparer: Sendable {
             body: StoredBeacon.encode(beacon),
             trackingNumber: trackingNumber,
             callStartMs: callStartMs,
-            callerPhoneIndex: callerPhoneIndex)
+            callerPhoneIndex: callerPhoneIndex,
+            dealKey: dealKey,
+            dealContactIndex: dealContactIndex)
     }
 
     /// The event's identifiers, normalized and without repeats: the explicit

@@ -37,6 +37,7 @@ public struct GraphVerifier {
             try run.checkLeases(txn)
             try run.checkWaitingCalls(txn)
             try run.checkDedup(txn)
+            try run.checkDeals(txn)
             try run.checkCounters(txn)
             return run.report
         }
@@ -289,6 +290,40 @@ public struct GraphVerifier {
         }
 
         /// Every call waiting for a lease is a stored call recorded as unknown.
+        /// Each deal names a known contact of its site, and is listed under
+        /// that contact (so an erasure finds it); nothing else is listed.
+        mutating func checkDeals(_ txn: borrowing Transaction) throws {
+            var deals = 0, listed = 0
+            try txn.scan(graph.tables.deal) { key, value in
+                let site = ByteCoding.bigEndian(key, at: 1, as: UInt32.self)
+                switch key.first {
+                case UInt8(ascii: "d"):
+                    deals += 1
+                    let dealKey = key[5...]
+                    var reverse = StoreKeys.dealContactPrefix(site: site, contact: value)
+                    reverse.append(contentsOf: dealKey)
+                    if try txn.get(graph.tables.deal, reverse) == nil { violation("deal \(String(decoding: dealKey, as: UTF8.self)) of site \(site) is not listed under its contact") }
+                    var ident: [UInt8] = []
+                    StoreKeys.identKey(site: site, kind: .crmContact, value: value, into: &ident)
+                    if try txn.get(graph.tables.ident, ident) == nil { violation("deal \(String(decoding: dealKey, as: UTF8.self)) of site \(site) names an unknown contact") }
+                case UInt8(ascii: "c"):
+                    listed += 1
+                    let rest = key[5...]
+                    guard let zero = rest.firstIndex(of: 0) else {
+                        violation("a deal listing of site \(site) without its separator")
+                        return true
+                    }
+                    let dealEntry = try txn.get(graph.tables.deal, StoreKeys.dealKey(site: site, dealKey: rest[(zero + 1)...]))
+                    if dealEntry.map({ !$0.elementsEqual(rest[..<zero]) }) ?? true { violation("a deal listed under a contact of site \(site) names another or none") }
+                default:
+                    violation("a deal entry of unknown family \(key.first ?? 0)")
+                }
+                return true
+            }
+            if deals != listed { violation("\(deals) deals but \(listed) listed under contacts") }
+            report.checks.append(("deals know their contact", deals))
+        }
+
         mutating func checkWaitingCalls(_ txn: borrowing Transaction) throws {
             var count = 0
             try txn.scan(graph.tables.callWait) { key, _ in

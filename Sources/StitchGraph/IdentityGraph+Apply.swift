@@ -132,6 +132,9 @@ struct BatchWriter {
             let caller = event.callerPhoneIndex.map { eventNodes[$0] }.flatMap { linkNodes.contains($0) ? $0 : nil }
             matchedSession = try matchCall(event, seq: seq, number: number, callerPhone: caller, txn)
         }
+        if let dealKey = event.dealKey, let index = event.dealContactIndex {
+            try rememberDeal(site: event.site, dealKey: dealKey, contact: identifiers[index].value, txn)
+        }
         var anchor = try anchor(of: linkNodes.isEmpty ? eventNodes : linkNodes, txn)
         if anchor == 0, let matchedSession { anchor = matchedSession }  // a hidden caller's call
         let type = event.type

@@ -27,12 +27,12 @@ public final class IdentityGraph: Sendable {
     let hasher: IdentifierHasher
 
     /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 6
+    public static let schemaVersion: UInt32 = 7
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
         let ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup: Table
-        let quarantine, quarantineEvent, suppress, erasure: Table
+        let quarantine, quarantineEvent, suppress, erasure, deal: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -64,7 +64,8 @@ public final class IdentityGraph: Sendable {
             quarantine: environment.table(StoreKeys.quarantine),
             quarantineEvent: environment.table(StoreKeys.quarantineEvent),
             suppress: environment.table(StoreKeys.suppress),
-            erasure: environment.table(StoreKeys.erasure)
+            erasure: environment.table(StoreKeys.erasure),
+            deal: environment.table(StoreKeys.deal)
         )
         leasedSessions = Mutex([])
         try Self.checkSchema(environment, meta: tables.meta, readOnly: storeOptions.readOnly)

@@ -19,6 +19,8 @@ import StitchIdentity
 /// qevent   node id u64 | seq u64               → (): events carrying a quarantined identifier
 /// suppress HMAC-SHA256(secret, site|kind|value) → erasure seq u64 (LE): erased identifiers
 /// erasure  seq u64                             → ErasureRecord (what a forget erased: counts, no values)
+/// deal     'd' | site u32 | deal key           → contact value: the contact a deal was last seen with
+///          'c' | site u32 | contact value | 0 | deal key → (): the same, by contact (for erasure)
 /// ```
 /// Integers in keys are big-endian; `time*` is the sortable form of a signed
 /// time (`ByteCoding.sortableTime`). Events without any valid identifier use
@@ -50,10 +52,29 @@ enum StoreKeys {
     static let erasure = "erasure"
     static let callWait = "callwait"
     static let call = "call"
+    static let deal = "deal"
     static let allTables = [
         ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup,
-        quarantine, quarantineEvent, suppress, erasure,
+        quarantine, quarantineEvent, suppress, erasure, deal,
     ]
+
+    /// The `deal` entry of a deal: `d`, site, then the deal key (`crm:id`).
+    static func dealKey(site: UInt32, dealKey: some Collection<UInt8>) -> [UInt8] {
+        var key: [UInt8] = [UInt8(ascii: "d")]
+        ByteCoding.appendBigEndian(site, to: &key)
+        key.append(contentsOf: dealKey)
+        return key
+    }
+
+    /// The `deal` entries of one contact begin with this: `c`, site, the
+    /// contact value and a 0 byte (values never hold one); the deal key follows.
+    static func dealContactPrefix(site: UInt32, contact: some Collection<UInt8>) -> [UInt8] {
+        var key: [UInt8] = [UInt8(ascii: "c")]
+        ByteCoding.appendBigEndian(site, to: &key)
+        key.append(contentsOf: contact)
+        key.append(0)
+        return key
+    }
 
     /// Keyed by event time first: inserts land near the tail (events arrive
     /// roughly in time order) and pruning deletes from the head, so a commit

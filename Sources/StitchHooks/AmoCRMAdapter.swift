@@ -16,11 +16,11 @@ import StitchWire
 /// contact (`contacts[add|update][N]`), whose `PHONE` and `EMAIL` custom
 /// fields go in as identifiers too.
 ///
-/// A lead whose contact the payload does not name is skipped and said so:
-/// amoCRM's status webhook carries only the lead, and a deal must reach a
-/// person. Send lead events together with contact events, or post changes
-/// through the generic deal webhook (`DealAdapter`) from an integration that
-/// reads the contact from amoCRM's API.
+/// A lead whose contact the payload does not name (amoCRM's status webhook
+/// carries only the lead) is stored by its deal id alone: the graph
+/// remembers the contact each deal was last seen with, so the status change
+/// reaches the person its lead was made for. A lead never seen with a
+/// contact is refused `NO_IDENTIFIERS` (logged and counted as refused).
 public struct AmoCRMAdapter: WebhookAdapter {
     public static let provider = "amocrm"
     static let leadsMax = 100
@@ -61,7 +61,8 @@ public struct AmoCRMAdapter: WebhookAdapter {
             guard let leadID = lead.fields["id"] else { return .malformed("a lead without id") }
             let contact = lead.fields["main_contact_id"].flatMap { id in contacts.first { $0.fields["id"] == id } }
                 ?? (contacts.count == 1 ? contacts[0] : nil)
-            guard let contactID = lead.fields["main_contact_id"] ?? contact?.fields["id"] else { continue }
+            // Empty when the payload names no contact: the deal id finds it.
+            let contactID = lead.fields["main_contact_id"] ?? contact?.fields["id"] ?? ""
             let eventID = HookClock.eventID(provider: Self.provider, site: site, body: request.body, index: index)
             let seconds = Int64(lead.fields["last_modified"] ?? "") ?? Int64(lead.fields["date_create"] ?? "") ?? 0
             beacons.append(.with {
@@ -79,9 +80,6 @@ public struct AmoCRMAdapter: WebhookAdapter {
                     $0.currency = currency
                 }
             })
-        }
-        guard !beacons.isEmpty else {
-            return .skip(reason: "no lead names its contact (send contact events with lead events)", reply: .ok)
         }
         return .store(beacons, reply: .ok)
     }

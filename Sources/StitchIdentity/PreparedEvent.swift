@@ -30,13 +30,21 @@ public struct PreparedEvent: Sendable {
     public let callerPhoneIndex: Int?
     /// Position in `identifiers` of the session, which holds leases.
     public let sessionIndex: Int?
+    /// Deals: `crm:deal_id`, normalized as a `crm_contact` value is — the
+    /// deal's key in the graph's deal directory (`DealDirectory`); nil for
+    /// other events and for a deal whose id cannot be normalized.
+    public let dealKey: String?
+    /// Deals: the position in `identifiers` of the deal's contact (named by
+    /// the deal, or found in the deal directory by its id).
+    public let dealContactIndex: Int?
 
     public init(
         site: UInt32, eventID: UInt64 = 0, timeMs: Int64, receivedMs: Int64, type: EventType,
         identifiers: [NormalizedIdentifier], refused: [RefusedIdentifier] = [], body: [UInt8], trackingNumber: String? = nil, callStartMs: Int64? = nil,
-        callerPhoneIndex: Int? = nil
+        callerPhoneIndex: Int? = nil, dealKey: String? = nil, dealContactIndex: Int? = nil
     ) {
         precondition(callerPhoneIndex.map { identifiers.indices.contains($0) } ?? true, "caller phone out of range")
+        precondition(dealContactIndex.map { identifiers.indices.contains($0) } ?? true, "deal contact out of range")
         self.site = site
         self.eventID = eventID
         self.timeMs = timeMs
@@ -49,5 +57,7 @@ public struct PreparedEvent: Sendable {
         self.callStartMs = callStartMs ?? timeMs
         self.callerPhoneIndex = callerPhoneIndex
         self.sessionIndex = identifiers.firstIndex { $0.kind == .session }
+        self.dealKey = dealKey
+        self.dealContactIndex = dealContactIndex
     }
 }

@@ -101,13 +101,14 @@ public struct BeaconValidator: Sendable {
 
     /// Whether the body carries a field the server turns into an identifier,
     /// as listed in `proto/beacon.proto`. A call needs none: call tracking can
-    /// link it by its tracking number.
+    /// link it by its tracking number. A deal's id may stand for its contact:
+    /// the server remembers the contact a deal was last seen with.
     static func derivesIdentifier(_ body: Stitch_V1_Beacon.OneOf_Body) -> Bool {
         switch body {
         case .form(let f): !f.phone.isEmpty || !f.email.isEmpty
         case .call: true
         case .chat(let c): !c.chatID.isEmpty || !c.phone.isEmpty || !c.email.isEmpty
-        case .deal(let d): !d.contactID.isEmpty
+        case .deal(let d): !d.contactID.isEmpty || !d.dealID.isEmpty
         case .visit, .hit, .numberShown: false
         }
     }

@@ -29,7 +29,7 @@ import Testing
         let test = try populated()
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.isSound, "\(report.violations)")
-        #expect(report.checks.count == 14)
+        #expect(report.checks.count == 15)
         #expect(report.checks.first { $0.name == "nodes read" }?.count == Int(try test.graph.totals().identifiers))
         #expect(try test.graph.totals().conflicts > 0, "the fixture exercises refusals")
         #expect(try test.graph.totals().unlinkedEvents == 1)

@@ -30,14 +30,15 @@ struct CRMAdapterTests {
         #expect(beacon.identifiers.map(\.value) == ["+7 916 555-12-34", "maria.petrova@example.ru"])
     }
 
-    @Test("a status change that names its contact is won/lost; one that names none is skipped, said why")
+    @Test("a status change is won/lost under its contact; one that names none goes by its deal id alone")
     func amoStatus() throws {
         var fields = Payload.text("amocrm-lead-won.form")
-        guard case .skip(let reason, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
-            Issue.record("a deal without a contact was not skipped")
+        guard case .store(let byDeal, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
+            Issue.record("a deal without a contact was not stored")
             return
         }
-        #expect(reason.contains("contact"))
+        #expect(byDeal[0].deal.contactID.isEmpty && byDeal[0].identifiers.isEmpty)
+        #expect(byDeal[0].deal.dealID == "31926529" && byDeal[0].deal.status == .won)
         fields += "&leads%5Bstatus%5D%5B0%5D%5Bmain_contact_id%5D=7700431"
         guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
             Issue.record("not stored")

@@ -126,4 +126,40 @@ struct WebhookServerTests {
         #expect(Self.outcome(server, "jivo", "unauthenticated") == 1 && Self.outcome(server, "deals", "stored") == 1)
         await server.stopAndRemove()
     }
+
+    @Test("an amoCRM status change naming only its lead reaches the person the lead was made for; an unknown or erased one is refused")
+    func amoStatusByDeal() async throws {
+        let server = try await TestServer {
+            $0.webhooks = try! WebhookSettings.parse(#"{"1": {"amocrm": {"token": "amo-1", "currency": "RUB"}}}"#)
+        }
+        let form = ["Content-Type": "application/x-www-form-urlencoded"]
+        let add = "leads[add][0][id]=31926529&leads[add][0][status_id]=10216993&leads[add][0][price]=48900.50"
+            + "&leads[add][0][date_create]=1795520000&contacts[add][0][id]=7700431"
+            + "&contacts[add][0][custom_fields][0][code]=PHONE&contacts[add][0][custom_fields][0][values][0][value]=%2B79165551234"
+        #expect(try await Self.post(server, "/v1/hooks/amocrm/1?token=amo-1", add, headers: form).status == 200)
+        func won(_ lead: String, at seconds: Int) -> String {
+            "leads[status][0][id]=\(lead)&leads[status][0][status_id]=142&leads[status][0][price]=48900.50&leads[status][0][last_modified]=\(seconds)"
+        }
+        #expect(try await Self.post(server, "/v1/hooks/amocrm/1?token=amo-1", won("31926529", at: 1_795_529_400), headers: form).status == 200)
+        #expect(Self.outcome(server, "amocrm", "stored") == 2)
+
+        let query = try await server.queryClient()
+        let history = try await query.history(.with {
+            $0.site = 1
+            $0.person.identifier = Beacons.identifier(.phone, "+79165551234")
+            $0.limit = 10
+        })
+        #expect(history.events.map(\.beacon.deal.status) == [.open, .won], "the won lead is in its contact's history")
+        #expect(history.events.last?.beacon.identifiers.map(\.value) == ["amocrm:7700431"], "stored with the contact it was found by")
+
+        // A lead never seen with a contact reaches no one: refused, counted.
+        #expect(try await Self.post(server, "/v1/hooks/amocrm/1?token=amo-1", won("999", at: 1_795_529_500), headers: form).status == 200)
+        #expect(Self.outcome(server, "amocrm", "refused") == 1)
+        // Erasing the contact erases what the directory knew of its deals.
+        _ = try await query.forget(site: 1, identifier: Beacons.identifier(.phone, "+79165551234"))
+        #expect(try await Self.post(server, "/v1/hooks/amocrm/1?token=amo-1", won("31926529", at: 1_795_529_600), headers: form).status == 200)
+        #expect(Self.outcome(server, "amocrm", "refused") == 2)
+        await query.close()
+        await server.stopAndRemove()
+    }
 }

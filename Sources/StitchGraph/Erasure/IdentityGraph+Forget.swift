@@ -115,6 +115,7 @@ extension IdentityGraph {
             for (id, record) in members {
                 StoreKeys.identKey(site: site, kind: record.kind, value: record.value, into: &key)
                 _ = try txn.delete(tables.ident, key)
+                if record.kind == .crmContact { try forgetDeals(site: site, contact: record.value, txn) }
                 let hash = hasher.hash(identKey: key)
                 if try txn.get(tables.suppress, hash) == nil { counters.suppressions += 1 }
                 var seqBytes: [UInt8] = []

@@ -66,8 +66,9 @@ struct BatchIntake {
             if event.identifiers.isEmpty && event.type != .call {
                 rejections.append(BeaconRejection(
                     index: Int(index), reason: .noIdentifiers,
-                    detail: event.refused.isEmpty
-                        ? "no identifier" : "every identifier was refused (see refused_identifiers)"))
+                    detail: !event.refused.isEmpty
+                        ? "every identifier was refused (see refused_identifiers)"
+                        : event.dealKey.map { "deal \($0) is not known yet: send it once with its contact_id" } ?? "no identifier"))
                 continue
             }
             events.append(event)

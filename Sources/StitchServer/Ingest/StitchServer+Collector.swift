@@ -16,7 +16,7 @@ extension StitchServer {
             // One intake per connection: its decoder's zlib stream and its
             // normalizer cache belong to one event loop.
             let intake = BatchIntake(
-                transport: .tcp, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
+                transport: .tcp, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, clockMs: clockMs)
             let handler = IngestTCPHandler(
                 queue: queue, intake: intake, metrics: metrics, logger: logger, repliesOwedMax: repliesOwedMax)
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -54,7 +54,7 @@ extension StitchServer {
                         IngestUDPHandler(
                             queue: queue,
                             intake: BatchIntake(
-                                transport: .udp, preparer: EventPreparer(rules: graph), metrics: metrics,
+                                transport: .udp, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics,
                                 limits: udpLimits, clockMs: clockMs),
                             metrics: metrics))
                 }

@@ -160,7 +160,7 @@ struct IntakeRoutes: Sendable {
     /// place; one that leaves the stream unreadable ends it.
     func submit(_ body: ByteBuffer, origin: String?, endpoint: String, framesMax: Int = 10_000) async throws -> Submission {
         var intake = BatchIntake(
-            transport: .http, preparer: EventPreparer(rules: graph), metrics: metrics, clockMs: clockMs)
+            transport: .http, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, clockMs: clockMs)
         var decoder = FrameDecoder()
         var buffer = body
         /// Each frame: queued, or refused as a whole in its place.

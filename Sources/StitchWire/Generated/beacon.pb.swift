@@ -758,6 +758,9 @@ public nonisolated struct Stitch_V1_Deal: Sendable {
   /// e.g. `amocrm`, `bitrix24`; namespace of contact_id
   public var crm: String = String()
 
+  /// The server remembers the contact each deal was last seen with: a deal
+  /// event without contact_id (a CRM status change naming the deal only) is
+  /// given that contact. An unknown deal without one is NO_IDENTIFIERS.
   public var dealID: String = String()
 
   /// becomes a crm_contact identifier
