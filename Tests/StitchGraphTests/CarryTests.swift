@@ -98,6 +98,19 @@ struct CarryTests {
         #expect(throws: GraphError.carryIntoStoreWithEvents(events: try new.totals().events)) {
             try new.adopt(try old.shards[0].carriedState())
         }
+
+        // Into one shard: both old shards' lists (and secrets) meet there.
+        let oneDirectory = try TemporaryDirectory("stitch-carry-one")
+        defer { oneDirectory.remove() }
+        var one = try Self.open(oneDirectory, shards: 1)
+        for shard in old.shards { _ = try one.adopt(try shard.carriedState()) }
+        one.close()
+        one = try Self.open(oneDirectory, shards: 1)
+        defer { one.close() }
+        for site: UInt32 in [1, 2] {
+            let later = try one.graph(site: site).apply([Beacons.hit(site: site, time: Self.t0 + 1, [(.cookie, "cookie-gone-\(site)")])], receivedMs: 1)
+            #expect(later.suppressed == [0], "site \(site)'s erased identifier is refused in the one-shard store")
+        }
         old.close()
     }
 }

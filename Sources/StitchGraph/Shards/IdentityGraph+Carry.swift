@@ -86,7 +86,9 @@ extension IdentityGraph {
                 try txn.put(tables.suppress, suppression.hash, seqBytes)
             }
             if report.suppressions > 0 {
-                var carried = hasher.carriedSecrets
+                // Read from the store, not the hasher made at open: an earlier
+                // adopt (another shard of the old store) may have added some.
+                var carried = try txn.get(tables.meta, IdentifierHasher.carriedSecretsMetaKey).map(IdentifierHasher.carried(decoding:)) ?? []
                 for secret in state.secrets where secret != hasher.secret && !carried.contains(secret) { carried.append(secret) }
                 try txn.put(tables.meta, IdentifierHasher.carriedSecretsMetaKey, carried.flatMap { $0 })
             }
