@@ -300,9 +300,7 @@ public struct GraphVerifier {
                 case UInt8(ascii: "d"):
                     deals += 1
                     let dealKey = key[5...]
-                    var reverse = StoreKeys.dealContactPrefix(site: site, contact: value)
-                    reverse.append(contentsOf: dealKey)
-                    if try txn.get(graph.tables.deal, reverse) == nil { violation("deal \(String(decoding: dealKey, as: UTF8.self)) of site \(site) is not listed under its contact") }
+                    if try txn.get(graph.tables.deal, StoreKeys.dealContactKey(site: site, contact: value, dealKey: dealKey)) == nil { violation("deal \(String(decoding: dealKey, as: UTF8.self)) of site \(site) is not listed under its contact") }
                     var ident: [UInt8] = []
                     StoreKeys.identKey(site: site, kind: .crmContact, value: value, into: &ident)
                     if try txn.get(graph.tables.ident, ident) == nil { violation("deal \(String(decoding: dealKey, as: UTF8.self)) of site \(site) names an unknown contact") }

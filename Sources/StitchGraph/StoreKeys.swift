@@ -76,6 +76,13 @@ enum StoreKeys {
         return key
     }
 
+    /// The `deal` entry listing deal `dealKey` under its contact.
+    static func dealContactKey(site: UInt32, contact: some Collection<UInt8>, dealKey: some Collection<UInt8>) -> [UInt8] {
+        var key = dealContactPrefix(site: site, contact: contact)
+        key.append(contentsOf: dealKey)
+        return key
+    }
+
     /// Keyed by event time first: inserts land near the tail (events arrive
     /// roughly in time order) and pruning deletes from the head, so a commit
     /// dirties a few pages of the table instead of one per random event id.

@@ -74,9 +74,7 @@ struct DealDirectoryTests {
         let event = try Self.apply(test, Self.deal("D-7", contact: "5001", status: .open, time: Self.t0))
         let dealKey = try #require(event.dealKey)
         let deleted = try test.graph.environment.write { txn in
-            var reverse = StoreKeys.dealContactPrefix(site: 1, contact: "amocrm:5001".utf8)
-            reverse.append(contentsOf: dealKey.utf8)
-            return try txn.delete(test.graph.tables.deal, reverse)
+            try txn.delete(test.graph.tables.deal, StoreKeys.dealContactKey(site: 1, contact: "amocrm:5001".utf8, dealKey: dealKey.utf8))
         }
         #expect(deleted, "the listing was there")
         let report = try GraphVerifier(graph: test.graph).verify()

@@ -44,14 +44,11 @@ extension BatchWriter {
     /// deal moved to another contact forgets the old one.
     mutating func rememberDeal(site: UInt32, dealKey: String, contact: String, _ txn: borrowing Transaction) throws {
         let key = StoreKeys.dealKey(site: site, dealKey: dealKey.utf8)
-        var reverse = StoreKeys.dealContactPrefix(site: site, contact: contact.utf8)
-        reverse.append(contentsOf: dealKey.utf8)
+        let reverse = StoreKeys.dealContactKey(site: site, contact: contact.utf8, dealKey: dealKey.utf8)
         guard max(key.count, reverse.count) <= GraphLimits.keyBytesMax else { return }
         if let known = try txn.get(graph.tables.deal, key) {
             if known.elementsEqual(contact.utf8) { return }
-            var old = StoreKeys.dealContactPrefix(site: site, contact: known)
-            old.append(contentsOf: dealKey.utf8)
-            _ = try txn.delete(graph.tables.deal, old)
+            _ = try txn.delete(graph.tables.deal, StoreKeys.dealContactKey(site: site, contact: known, dealKey: dealKey.utf8))
         }
         try txn.put(graph.tables.deal, key, Array(contact.utf8))
         try txn.put(graph.tables.deal, reverse, [])

@@ -116,11 +116,7 @@ extension IdentityGraph {
                 StoreKeys.identKey(site: site, kind: record.kind, value: record.value, into: &key)
                 _ = try txn.delete(tables.ident, key)
                 if record.kind == .crmContact { try forgetDeals(site: site, contact: record.value, txn) }
-                let hash = hasher.hash(identKey: key)
-                if try txn.get(tables.suppress, hash) == nil { counters.suppressions += 1 }
-                var seqBytes: [UInt8] = []
-                ByteCoding.appendLittleEndian(counters.nextErasure, to: &seqBytes)
-                try txn.put(tables.suppress, hash, seqBytes)
+                try suppress(hash: hasher.hash(identKey: key), erasure: counters.nextErasure, &counters, txn)
                 if let lease = try txn.get(tables.lease, StoreKeys.nodeKey(id)).map({ LeaseRecord(decoding: $0) }) {
                     _ = try txn.delete(tables.lease, StoreKeys.nodeKey(id))
                     try deleteNumberEntries(tables.leaseNumber, site: site, number: lease.number, txn) { $0 == id }
@@ -161,6 +157,18 @@ extension IdentityGraph {
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
             return erasure
         }
+    }
+
+    /// Lists an erased identifier's keyed hash in the suppression list under
+    /// erasure `erasure`; returns whether it is new there (then counted).
+    @discardableResult
+    func suppress(hash: [UInt8], erasure: UInt64, _ counters: inout GraphCounters, _ txn: borrowing Transaction) throws -> Bool {
+        let isNew = try txn.get(tables.suppress, hash) == nil
+        if isNew { counters.suppressions += 1 }
+        var seqBytes: [UInt8] = []
+        ByteCoding.appendLittleEndian(erasure, to: &seqBytes)
+        try txn.put(tables.suppress, hash, seqBytes)
+        return isNew
     }
 
     /// Erasures after `cursor`, oldest first.

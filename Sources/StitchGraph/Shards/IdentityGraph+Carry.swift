@@ -53,11 +53,11 @@ extension IdentityGraph {
             var report = CarryReport()
             for quarantine in state.quarantines where belongs(quarantine.site) {
                 let node = try nodeCreatingIfNeeded(site: quarantine.site, identifier: quarantine.identifier, nowMs: nowMs, &counters, txn)
-                var record = try nodeRecord(node, txn)
-                guard !record.isQuarantined else { continue }
-                record.flags.insert(.quarantined)
-                try txn.put(tables.node, StoreKeys.nodeKey(node), record.bytes)
-                try txn.put(tables.quarantine, StoreKeys.nodeKey(node), quarantine.record.encoded())
+                guard try !nodeRecord(node, txn).isQuarantined else { continue }
+                // The request's own step, on a node with no events yet: the
+                // repair finds nothing to split, and the record keeps the
+                // operator's reason and time.
+                _ = try self.quarantine(node: node, record: quarantine.record, reason: .quarantine, nowMs: nowMs, &counters, txn)
                 report.quarantines += 1
             }
             for (site, identifier) in state.released where belongs(site) {
@@ -77,13 +77,9 @@ extension IdentityGraph {
                 report.erasures += 1
             }
             for suppression in state.suppressions where suppression.site.map(belongs) ?? true {
-                if try txn.get(tables.suppress, suppression.hash) == nil {
-                    counters.suppressions += 1
+                if try suppress(hash: suppression.hash, erasure: erasureSeqs[suppression.erasure] ?? 0, &counters, txn) {
                     report.suppressions += 1
                 }
-                var seqBytes: [UInt8] = []
-                ByteCoding.appendLittleEndian(erasureSeqs[suppression.erasure] ?? 0, to: &seqBytes)
-                try txn.put(tables.suppress, suppression.hash, seqBytes)
             }
             if report.suppressions > 0 {
                 // Read from the store, not the hasher made at open: an earlier
