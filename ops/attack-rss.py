@@ -8,7 +8,6 @@ Scenarios: zlib, unread, slowloris, idle, udp, hellos (default: all).
 Every attack comes from loopback; `idle` spreads its connections over
 127.0.0.2… so the per-address limit does not hide the per-port one.
 """
-import json
 import os
 import socket
 import subprocess
@@ -23,28 +22,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "clients", "pyt
 from stitch_client import framing  # noqa: E402
 from stitch_client.proto import beacon_pb2  # noqa: E402
 from stitch_client.query import QueryClient  # noqa: E402
+from stitch_client.testing import ServeProcess  # noqa: E402
 
 MIB = 1 << 20
 
 
-class Server:
-    """`stitch serve` on a temporary store with OS-chosen ports."""
+class Server(ServeProcess):
+    """`stitch serve` on a temporary store, its resident memory sampled."""
 
     def __init__(self, binary, settings=()):
         self.directory = tempfile.mkdtemp(prefix="stitch-attack.")
-        ready = os.path.join(self.directory, "ready.json")
-        arguments = [binary, "serve", "--data-dir", os.path.join(self.directory, "data"), "--ingest-port", "0",
-                     "--query-port", "0", "--http-port", "0", "--intake-port", "0", "--ready-file", ready]
-        for setting in settings:
-            arguments += ["--set", setting]
-        self.log = open(os.path.join(self.directory, "serve.log"), "w")
-        self.process = subprocess.Popen(arguments, stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            if os.path.exists(ready) and os.path.getsize(ready) > 0:
-                break
-            time.sleep(0.05)
-        with open(ready) as file:
-            self.ports = json.load(file)
+        super().__init__(binary, os.path.join(self.directory, "data"), settings)
         self.peak = self.rss()
         self._sampling = True
         threading.Thread(target=self._sample, daemon=True).start()
@@ -76,9 +64,7 @@ class Server:
 
     def stop(self):
         self._sampling = False
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
+        super().stop()
         subprocess.run(["rm", "-rf", self.directory], check=False)
 
 
