@@ -19,8 +19,9 @@ public struct ApplyReport: Sendable, Equatable {
     /// Hubs the rule found in persons too large to repair in the batch's
     /// transaction (see `GraphLimits.repairIdentifiersMax`): left linked.
     public var quarantinesRefused = 0
-    /// Events with an id older than the dedup window: stored without dedup.
-    public var dedupOutsideWindow = 0
+    /// Events whose id was remembered once but had left the window (its
+    /// entry not swept yet): stored as new, like an id never seen.
+    public var dedupExpiredReplaced = 0
     /// Remembered event ids forgotten because they left the window.
     public var dedupPruned = 0
     /// Events stored with no valid identifier.

@@ -2,27 +2,41 @@ import StitchIdentity
 import StitchStore
 
 /// Exactly-once storage of events that carry an event id (proto/FRAMING.md
-/// "Exactly once"): the writer remembers each stored (site, event id, event
-/// time) in the same transaction as the event, so a batch resent after a lost
-/// ack, a crash or a reconnect is recognised however it is regrouped. A resend
-/// is the same beacon, so it carries the same time; keying by time first keeps
-/// the table append-mostly (see `StoreKeys.dedupKey`).
+/// "Exactly once"): the writer remembers each stored (site, event id) in the
+/// same transaction as the event, so a batch resent after a lost ack, a
+/// crash or a reconnect is recognised however it is regrouped.
 ///
-/// An id is remembered for `GraphConfiguration.dedupWindowMs` of event time.
-/// The window slides on the dedup clock: the latest event time the writer has
-/// seen, but never more than `GraphLimits.dedupClockSkewMs` past the server's
-/// own clock (one beacon dated 2199 must not forget every id). An event older
-/// than the window is stored without dedup (its id could already have been
-/// forgotten, so a "not seen" answer would be a guess) and counted. Entries
-/// that leave the window are pruned a bounded number per commit.
+/// An id is remembered for `GraphConfiguration.dedupWindowMs` **of arrival**:
+/// its entry holds the server's receive time, and a repeat is recognised
+/// while that time is within the window of the arrival clock (the latest
+/// receive time the writer has applied). The event's own time plays no part,
+/// so a re-import of a year of history, a backfill in any order or a producer
+/// with a wrong clock is recognised just as a live resend is. The arrival
+/// clock is the server's own and is stamped on each event before apply, so
+/// the verdict is a function of the batch and the store (DESIGN.md
+/// "Determinism").
+///
+/// Expired entries are swept, never searched for: each commit advances a
+/// cursor (`dedupsweep` in `meta`) over at most `dedupSweepBound` entries in
+/// key order, wrapping at the end, and deletes those past the window. The
+/// work per commit is bounded, and since every commit sweeps at least twice
+/// the ids it can add, one pass over the table takes at most about half a
+/// window at full ingest: an id is gone at most ~1.5 windows after arrival.
+/// An entry past the window but not swept yet counts as absent.
+///
+/// Cost per remembered id: a 12-byte key and a 16-byte value in an LMDB leaf
+/// (8-byte node header, 2-byte slot), about 38 bytes at 100% fill; random ids
+/// fill B-tree leaves to ~70%, so ~55 bytes of the file per id (README
+/// "Exactly once" has the figure measured with 10M ids).
 extension BatchWriter {
     /// What to do with an event's id.
     enum DedupVerdict {
-        /// No id, or too old to judge: store, remember nothing.
+        /// No id: store, remember nothing.
         case store
-        /// Seen before: do not store.
+        /// Seen within the window: do not store.
         case repeated
-        /// New: remembered under the seq the event is about to be stored as.
+        /// New (or its entry had expired): remembered under the seq the event
+        /// is about to be stored as.
         case remembered
     }
 
@@ -31,41 +45,94 @@ extension BatchWriter {
     /// caller stores the event as `seq` (nothing between may refuse it).
     mutating func dedup(_ event: PreparedEvent, seq: UInt64, _ txn: borrowing Transaction) throws -> DedupVerdict {
         guard event.eventID != 0 else { return .store }
-        let seen = min(event.timeMs, event.receivedMs &+ GraphLimits.dedupClockSkewMs)
-        counters.dedupClockMs = max(counters.dedupClockMs, seen)
-        guard event.timeMs >= dedupHorizonMs else {
-            report.dedupOutsideWindow += 1
-            return .store
-        }
-        var value: [UInt8] = []
-        value.reserveCapacity(8)
-        ByteCoding.appendLittleEndian(seq, to: &value)
-        let key = StoreKeys.dedupKey(timeMs: event.timeMs, site: event.site, eventID: event.eventID)
-        return try txn.insert(graph.tables.dedup, key, value) ? .remembered : .repeated
+        counters.arrivalClockMs = max(counters.arrivalClockMs, event.receivedMs)
+        let value = DedupEntry(seq: seq, arrivalMs: event.receivedMs).encoded()
+        let key = StoreKeys.dedupKey(site: event.site, eventID: event.eventID)
+        guard let existing = try txn.insert(graph.tables.dedup, key, value) else { return .remembered }
+        if DedupEntry(decoding: existing).arrivalMs >= dedupHorizonMs { return .repeated }
+        // Past the window, awaiting the sweep: as if forgotten.
+        try txn.put(graph.tables.dedup, key, value)
+        report.dedupExpiredReplaced += 1
+        return .remembered
     }
 
-    /// Event times before this are outside the window.
+    /// Arrivals before this are outside the window.
     var dedupHorizonMs: Int64 {
         counters.dedupHorizonMs(windowMs: graph.configuration.dedupWindowMs)
     }
 
-    /// Forgets ids whose event time left the window, oldest first, at most
-    /// `GraphLimits.dedupPrunedPerCommitMax` or twice the batch's events per
-    /// transaction: bounded work per commit, and a backlog (a backfill that
-    /// moves the window by days in seconds) shrinks by at least the batch's
-    /// size every commit, so pruning keeps pace with any ingest rate.
+    /// How many entries one commit sweeps: enough to outpace what the batch
+    /// could add, never unbounded (a batch is bounded by the group size).
+    var dedupSweepBound: Int {
+        max(GraphLimits.dedupSweptPerCommitMin, 2 * (report.events + report.repeats.count))
+    }
+
+    /// Advances the sweep over `dedup` by at most `dedupSweepBound` entries,
+    /// wrapping once at the end, and forgets the ids whose arrival left the
+    /// window. The position is stored in the same transaction.
     mutating func pruneDedup(_ txn: borrowing Transaction) throws {
         let horizon = dedupHorizonMs
-        let bound = max(GraphLimits.dedupPrunedPerCommitMax, 2 * report.events)
+        guard horizon != .min else { return }  // nothing remembered yet
+        let budget = dedupSweepBound
+        let start = try txn.get(graph.tables.meta, StoreKeys.dedupSweepMetaKey).map { Array($0) }
+        var visited = 0
         var expired: [[UInt8]] = []
-        try txn.scan(graph.tables.dedup) { key, _ in
-            guard expired.count < bound,
-                StoreKeys.decodeDedupKey(key).timeMs < horizon
-            else { return false }
-            expired.append(Array(key))
-            return true
+        let table = graph.tables.dedup
+        /// Visits entries from `from` until the budget is spent, `stop` says
+        /// so, or the table ends; returns where the next visit starts (nil
+        /// once the table ended: the next pass begins at the first key).
+        func sweep(from: [UInt8]?, stop: (UnsafeRawBufferPointer) -> Bool) throws -> [UInt8]? {
+            var next: [UInt8]? = nil
+            try txn.scan(table, from: from) { key, value in
+                guard visited < budget, !stop(key) else {
+                    next = Array(key)
+                    return false
+                }
+                visited += 1
+                if DedupEntry(decoding: value).arrivalMs < horizon { expired.append(Array(key)) }
+                return true
+            }
+            return next
         }
-        for key in expired { _ = try txn.delete(graph.tables.dedup, key) }
+        var position = try sweep(from: start) { _ in false }
+        if position == nil, let start, visited < budget {
+            // Wrap: from the first key up to where this sweep began.
+            position = try sweep(from: nil) { !$0.lexicographicallyPrecedes(start) }
+        }
+        for key in expired { _ = try txn.delete(table, key) }
         report.dedupPruned += expired.count
+        if let position {
+            if position != start { try txn.put(graph.tables.meta, StoreKeys.dedupSweepMetaKey, position) }
+        } else if start != nil {
+            _ = try txn.delete(graph.tables.meta, StoreKeys.dedupSweepMetaKey)
+        }
+    }
+}
+
+/// A `dedup` value: the seq the id was stored as (erasure and verify find the
+/// event by it) and the server's time of its arrival (the window counts from it).
+struct DedupEntry: Equatable {
+    var seq: UInt64
+    var arrivalMs: Int64
+
+    static let byteCount = 16
+
+    init(seq: UInt64, arrivalMs: Int64) {
+        self.seq = seq
+        self.arrivalMs = arrivalMs
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == Self.byteCount, "dedup entry of \(bytes.count) bytes")
+        seq = ByteCoding.littleEndian(bytes, at: 0, as: UInt64.self)
+        arrivalMs = ByteCoding.littleEndian(bytes, at: 8, as: Int64.self)
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.byteCount)
+        ByteCoding.appendLittleEndian(seq, to: &bytes)
+        ByteCoding.appendLittleEndian(arrivalMs, to: &bytes)
+        return bytes
     }
 }

@@ -15,9 +15,10 @@ struct GraphCounters: Equatable, Sendable {
     var events: UInt64 = 0
     /// Events stored with no valid identifier (anchor 0).
     var unlinkedEvents: UInt64 = 0
-    /// The dedup window's clock: the latest event time seen (bounded by the
-    /// server's clock); `.min` before the first event with an id.
-    var dedupClockMs: Int64 = .min
+    /// The dedup window's clock: the latest arrival (the server's receive
+    /// time) of an event with an id; `.min` before the first. Schema 7 kept
+    /// the latest event time here; the migration to 8 keeps that value.
+    var arrivalClockMs: Int64 = .min
     var nextErasure: UInt64 = 1
     /// Identifier hashes in the suppression list; while 0 the writer skips
     /// hashing new identifiers.
@@ -26,10 +27,10 @@ struct GraphCounters: Equatable, Sendable {
     static let key = Array("counters".utf8)
     static let byteCount = 80
 
-    /// Event times before this are outside a dedup window of `windowMs`
+    /// Arrivals before this are outside a dedup window of `windowMs`
     /// (`.min` before the first event with an id).
     func dedupHorizonMs(windowMs: Int64) -> Int64 {
-        dedupClockMs == .min ? .min : dedupClockMs &- windowMs
+        arrivalClockMs == .min ? .min : arrivalClockMs &- windowMs
     }
 
     var identifiers: UInt64 { nextNode - 1 }
@@ -48,7 +49,7 @@ struct GraphCounters: Equatable, Sendable {
         persons = field(4)
         events = field(5)
         unlinkedEvents = field(6)
-        dedupClockMs = Int64(bitPattern: field(7))
+        arrivalClockMs = Int64(bitPattern: field(7))
         nextErasure = field(8)
         suppressions = field(9)
     }
@@ -57,7 +58,7 @@ struct GraphCounters: Equatable, Sendable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.byteCount)
         for value in [
-            nextNode, nextEvent, nextChange, nextConflict, persons, events, unlinkedEvents, UInt64(bitPattern: dedupClockMs),
+            nextNode, nextEvent, nextChange, nextConflict, persons, events, unlinkedEvents, UInt64(bitPattern: arrivalClockMs),
             nextErasure, suppressions,
         ] {
             ByteCoding.appendLittleEndian(value, to: &bytes)

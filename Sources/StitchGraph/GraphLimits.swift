@@ -26,12 +26,10 @@ public enum GraphLimits {
     public static let leaseScanMs: Int64 = 24 * 3600 * 1000
     /// LMDB's key size limit; identifier keys over it are refused.
     public static let keyBytesMax = 511
-    /// How far past the server's clock an event time may move the dedup
-    /// window (a client's clock runs ahead a little, never by years).
-    public static let dedupClockSkewMs: Int64 = 86_400_000
-    /// Most remembered event ids forgotten per commit, so pruning after a
-    /// long pause spreads over commits instead of stalling one.
-    public static let dedupPrunedPerCommitMax = 10_000
+    /// Fewest remembered event ids the dedup sweep visits per commit (it
+    /// visits twice the batch's beacons when that is more), so a quiet
+    /// store still forgets expired ids in a bounded number of commits.
+    public static let dedupSweptPerCommitMin = 4_096
     /// Verification violations beyond this many are counted, not listed.
     public static let violationsListedMax = 100
 }

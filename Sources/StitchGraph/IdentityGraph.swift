@@ -25,9 +25,12 @@ public final class IdentityGraph: Sendable {
     let leasedSessions: Mutex<Set<UInt64>>
     /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
     let hasher: IdentifierHasher
+    /// What opening upgraded, when the store was of an earlier schema.
+    public let migration: SchemaMigration.Report?
 
-    /// Bumped when the on-disk layout changes incompatibly.
-    public static let schemaVersion: UInt32 = 7
+    /// Bumped when the on-disk layout changes; `SchemaMigration` upgrades
+    /// stores of earlier versions in place.
+    public static let schemaVersion: UInt32 = 8
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
@@ -37,8 +40,12 @@ public final class IdentityGraph: Sendable {
 
     /// Opens the graph in `path`, creating an empty one there if needed.
     ///
-    /// - Throws: `StoreError`, or `GraphError.schemaMismatch` for a store
-    ///   written by an incompatible version.
+    /// A writable open upgrades a store of an earlier schema in place (see
+    /// `migration`).
+    ///
+    /// - Throws: `StoreError`, `GraphError.schemaMismatch` for a store this
+    ///   build cannot read, or `GraphError.schemaNeedsMigration` for an older
+    ///   store opened read-only.
     public init(
         path: String,
         configuration: GraphConfiguration = GraphConfiguration(),
@@ -68,7 +75,7 @@ public final class IdentityGraph: Sendable {
             deal: environment.table(StoreKeys.deal)
         )
         leasedSessions = Mutex([])
-        try Self.checkSchema(environment, meta: tables.meta, readOnly: storeOptions.readOnly)
+        migration = try Self.checkSchema(environment, tables: tables, readOnly: storeOptions.readOnly)
         hasher = try Self.identifierHasher(environment, meta: tables.meta)
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
@@ -105,22 +112,30 @@ public final class IdentityGraph: Sendable {
         environment.staleReadersCleared
     }
 
-    private static func checkSchema(_ environment: Environment, meta: Table, readOnly: Bool) throws {
+    private static func checkSchema(_ environment: Environment, tables: Tables, readOnly: Bool) throws -> SchemaMigration.Report? {
+        let meta = tables.meta
         let stored: UInt32? = try environment.read { txn in
             try txn.get(meta, Self.schemaKey).map { ByteCoding.littleEndian($0, at: 0, as: UInt32.self) }
         }
-        if let stored {
-            guard stored == Self.schemaVersion else {
-                throw GraphError.schemaMismatch(found: stored, expected: Self.schemaVersion)
+        switch stored {
+        case Self.schemaVersion?:
+            return nil
+        case let found? where found >= SchemaMigration.oldestMigratable && found < Self.schemaVersion:
+            if readOnly { throw GraphError.schemaNeedsMigration(found: found, expected: Self.schemaVersion) }
+            return try environment.write { txn in try SchemaMigration.migrate(from: found, tables: tables, txn) }
+        case let found?:
+            throw GraphError.schemaMismatch(found: found, expected: Self.schemaVersion)
+        case nil:
+            if !readOnly {
+                try environment.write { txn in
+                    var bytes: [UInt8] = []
+                    ByteCoding.appendLittleEndian(Self.schemaVersion, to: &bytes)
+                    try txn.put(meta, Self.schemaKey, bytes)
+                    try txn.put(meta, GraphCounters.key, GraphCounters().encoded())
+                    try txn.put(meta, IdentifierHasher.secretMetaKey, IdentifierHasher.newSecret())
+                }
             }
-        } else if !readOnly {
-            try environment.write { txn in
-                var bytes: [UInt8] = []
-                ByteCoding.appendLittleEndian(Self.schemaVersion, to: &bytes)
-                try txn.put(meta, Self.schemaKey, bytes)
-                try txn.put(meta, GraphCounters.key, GraphCounters().encoded())
-                try txn.put(meta, IdentifierHasher.secretMetaKey, IdentifierHasher.newSecret())
-            }
+            return nil
         }
     }
 
@@ -154,8 +169,10 @@ extension IdentityGraph: SiteJunkRules {
 
 /// Failures of the graph that are not LMDB's.
 public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The store was written with another schema version.
+    /// The store was written with a schema version this build cannot read.
     case schemaMismatch(found: UInt32, expected: UInt32)
+    /// An older store this build upgrades, opened read-only.
+    case schemaNeedsMigration(found: UInt32, expected: UInt32)
     /// A person too large to repair or erase in one transaction.
     case personTooLarge(personID: UInt64, identifiersMax: Int)
     /// The identifier was erased; it cannot be quarantined or linked.
@@ -166,7 +183,9 @@ public enum GraphError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .schemaMismatch(let found, let expected):
-            "store has schema version \(found); this build reads version \(expected)"
+            "store has schema version \(found); this build reads version \(expected) and upgrades versions \(SchemaMigration.oldestMigratable)...\(expected - 1)"
+        case .schemaNeedsMigration(let found, let expected):
+            "store has schema version \(found), which this build upgrades to \(expected) in place when it opens the store writable: run `stitch serve` on it once (back it up first with `stitch backup`)"
         case .personTooLarge(let personID, let identifiersMax):
             "person \(personID) is too large to repair in one transaction (over \(identifiersMax) identifiers or \(GraphLimits.repairEventsMax) events)"
         case .identifierErased:

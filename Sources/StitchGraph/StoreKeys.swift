@@ -14,7 +14,7 @@ import StitchIdentity
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
 /// call     seq u64                             → CallMatch (the graph's own encoding)
-/// dedup    time* | site u32 | event id u64    → seq u64 (LE): event ids remembered, in event-time order
+/// dedup    site u32 | event id u64             → seq u64, arrival ms i64 (LE): event ids remembered (schema 8)
 /// quarantine node id u64                       → QuarantineRecord (identifiers that link nothing)
 /// qevent   node id u64 | seq u64               → (): events carrying a quarantined identifier
 /// suppress HMAC-SHA256(secret, site|kind|value) → erasure seq u64 (LE): erased identifiers
@@ -83,25 +83,23 @@ enum StoreKeys {
         return key
     }
 
-    /// Keyed by event time first: inserts land near the tail (events arrive
-    /// roughly in time order) and pruning deletes from the head, so a commit
-    /// dirties a few pages of the table instead of one per random event id.
-    static func dedupKey(timeMs: Int64, site: UInt32, eventID: UInt64) -> [UInt8] {
+    /// Keyed by (site, event id) alone: a repeat is recognised whatever its
+    /// event time (the value says when the id arrived; see `BatchWriter+Dedup`).
+    static func dedupKey(site: UInt32, eventID: UInt64) -> [UInt8] {
         var key: [UInt8] = []
-        key.reserveCapacity(20)
-        ByteCoding.appendBigEndian(ByteCoding.sortableTime(timeMs), to: &key)
+        key.reserveCapacity(12)
         ByteCoding.appendBigEndian(site, to: &key)
         ByteCoding.appendBigEndian(eventID, to: &key)
         return key
     }
 
-    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (timeMs: Int64, site: UInt32, eventID: UInt64) {
-        (
-            ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 0, as: UInt64.self)),
-            ByteCoding.bigEndian(key, at: 8, as: UInt32.self),
-            ByteCoding.bigEndian(key, at: 12, as: UInt64.self)
-        )
+    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (site: UInt32, eventID: UInt64) {
+        precondition(key.count == 12, "dedup key of \(key.count) bytes")
+        return (ByteCoding.bigEndian(key, at: 0, as: UInt32.self), ByteCoding.bigEndian(key, at: 4, as: UInt64.self))
     }
+
+    /// `meta`: the dedup sweep's position (the next key it visits).
+    static let dedupSweepMetaKey = Array("dedupsweep".utf8)
 
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {
         key.removeAll(keepingCapacity: true)

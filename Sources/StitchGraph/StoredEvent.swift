@@ -30,6 +30,11 @@ enum StoredEvent {
         bytes.append(contentsOf: event.body)
     }
 
+    /// The server's receive time of a stored event.
+    static func receivedMs(of stored: UnsafeRawBufferPointer) -> Int64 {
+        ByteCoding.littleEndian(stored, at: 1, as: Int64.self)
+    }
+
     /// The event time of a stored event.
     static func timeMs(of stored: UnsafeRawBufferPointer) -> Int64 {
         ByteCoding.littleEndian(stored, at: 9, as: Int64.self)

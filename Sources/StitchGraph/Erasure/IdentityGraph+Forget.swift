@@ -96,8 +96,8 @@ extension IdentityGraph {
                 }
                 _ = try txn.delete(tables.log, StoreKeys.logKey(seq))
                 if eventID != 0 {
-                    let dedupKey = StoreKeys.dedupKey(timeMs: event.timeMs, site: site, eventID: eventID)
-                    if let remembered = try txn.get(tables.dedup, dedupKey), ByteCoding.littleEndian(remembered, at: 0, as: UInt64.self) == seq {
+                    let dedupKey = StoreKeys.dedupKey(site: site, eventID: eventID)
+                    if let remembered = try txn.get(tables.dedup, dedupKey), DedupEntry(decoding: remembered).seq == seq {
                         _ = try txn.delete(tables.dedup, dedupKey)
                     }
                 }

@@ -86,6 +86,11 @@ public final class ShardedGraph: Sendable {
 
     public var staleReadersCleared: Int { shards.reduce(0) { $0 + $1.staleReadersCleared } }
 
+    /// The shards upgraded from an earlier schema when opened, by index.
+    public var migrations: [(shard: Int, report: SchemaMigration.Report)] {
+        shards.indices.compactMap { index in shards[index].migration.map { (index, $0) } }
+    }
+
     /// Syncs every shard (nosync mode's periodic sync).
     public func sync() throws(StoreError) {
         for shard in shards { try shard.sync() }

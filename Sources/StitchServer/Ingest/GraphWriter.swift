@@ -239,7 +239,7 @@ final class GraphWriter: Sendable {
             logger.warning("the shared-identifier rule tripped on \(report.quarantinesRefused) identifiers in persons too large to repair in one transaction (guards set above \(GraphLimits.repairIdentifiersMax) identifiers); they stay linked: quarantine them by hand after lowering the guards")
         }
         metrics.counter(.beaconsRepeated).increment(by: report.repeats.count)
-        metrics.counter(.dedupOutsideWindow).increment(by: report.dedupOutsideWindow)
+        metrics.counter(.dedupExpiredReplaced).increment(by: report.dedupExpiredReplaced)
         metrics.counter(.dedupPruned).increment(by: report.dedupPruned)
         metrics.eventsStored.increment(by: report.events)
         metrics.merges.increment(by: report.merges)

@@ -207,6 +207,10 @@ public final class StitchServer: Service, Sendable {
             "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(running.graph.layout), \(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
             "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
+        for (shard, report) in running.graph.migrations {
+            logger.notice(
+                "upgraded shard \(shard) from schema \(report.fromSchema) to \(report.toSchema) in place: \(report.steps.joined(separator: "; "))")
+        }
         if staleReaders > 0 {
             logger.notice("cleared \(staleReaders) stale LMDB reader slots left by a process that died")
         }

@@ -1,0 +1,91 @@
+import StitchStore
+
+/// In-place upgrades of a store written by an earlier schema (README
+/// "Upgrading a store"). Opening a store writable runs every step from its
+/// schema to `IdentityGraph.schemaVersion` in one write transaction, with the
+/// schema bump last: a crash mid-way leaves the old store as it was, and the
+/// next open starts over. A read-only open of an old store is refused with
+/// `GraphError.schemaNeedsMigration`, which says how to upgrade it.
+///
+/// Each step is tested on a small store of the schema before it, committed
+/// under `Tests/StitchGraphTests/Fixtures/schema-N`.
+public enum SchemaMigration {
+    /// The oldest schema this build upgrades; older stores are refused.
+    static let oldestMigratable: UInt32 = 7
+
+    /// What one upgrade did, for the operator's log.
+    public struct Report: Sendable, Equatable {
+        public var fromSchema: UInt32
+        public var toSchema: UInt32
+        /// One line per step.
+        public var steps: [String]
+    }
+
+    /// Upgrades the store from `found` to the current schema inside `txn`.
+    static func migrate(from found: UInt32, tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> Report {
+        precondition(found >= oldestMigratable && found < IdentityGraph.schemaVersion)
+        var steps: [String] = []
+        var schema = found
+        while schema < IdentityGraph.schemaVersion {
+            switch schema {
+            case 7: steps.append(try dedupByArrival(tables, txn))
+            default: preconditionFailure("no migration step from schema \(schema)")
+            }
+            schema += 1
+        }
+        var bytes: [UInt8] = []
+        ByteCoding.appendLittleEndian(IdentityGraph.schemaVersion, to: &bytes)
+        try txn.put(tables.meta, IdentityGraph.schemaKey, bytes)
+        return Report(fromSchema: found, toSchema: IdentityGraph.schemaVersion, steps: steps)
+    }
+
+    /// Schema 7 → 8: remembered event ids are keyed by (site, event id) and
+    /// hold their arrival, instead of (event time, site, event id) → seq.
+    /// Each entry's arrival is the stored event's receive time, read from the
+    /// log by its seq, so the window of every migrated id counts from when it
+    /// really arrived; the arrival clock becomes the latest of them. An entry
+    /// whose event is gone is dropped. Old keys are 20 bytes and new ones 12,
+    /// so both can share the table while it is rewritten in chunks.
+    static func dedupByArrival(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> String {
+        let oldKeyBytes = 20
+        let chunkMax = 10_000
+        var migrated = 0, dropped = 0
+        var latestArrival = Int64.min
+        var position: [UInt8]? = nil
+        while true {
+            var chunk: [(key: [UInt8], seq: UInt64)] = []
+            try txn.scan(tables.dedup, from: position) { key, value in
+                guard key.count == oldKeyBytes else { return true }  // already rewritten
+                guard chunk.count < chunkMax else { return false }
+                chunk.append((Array(key), ByteCoding.littleEndian(value, at: 0, as: UInt64.self)))
+                return true
+            }
+            guard let last = chunk.last else { break }
+            for (oldKey, seq) in chunk {
+                _ = try txn.delete(tables.dedup, oldKey)
+                guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else {
+                    dropped += 1
+                    continue
+                }
+                let arrivalMs = StoredEvent.receivedMs(of: stored)
+                let site = oldKey.withUnsafeBytes { ByteCoding.bigEndian($0, at: 8, as: UInt32.self) }
+                let eventID = oldKey.withUnsafeBytes { ByteCoding.bigEndian($0, at: 12, as: UInt64.self) }
+                let key = StoreKeys.dedupKey(site: site, eventID: eventID)
+                let entry = DedupEntry(seq: seq, arrivalMs: arrivalMs)
+                // Schema 7 could hold one id under two event times; the later
+                // stored event is the one a resend would now be judged by.
+                if let existing = try txn.get(tables.dedup, key), DedupEntry(decoding: existing).seq > seq { continue }
+                try txn.put(tables.dedup, key, entry.encoded())
+                latestArrival = max(latestArrival, arrivalMs)
+                migrated += 1
+            }
+            position = last.key
+        }
+        if let bytes = try txn.get(tables.meta, GraphCounters.key) {
+            var counters = GraphCounters(decoding: bytes)
+            counters.arrivalClockMs = latestArrival
+            try txn.put(tables.meta, GraphCounters.key, counters.encoded())
+        }
+        return "7 → 8: \(migrated) remembered event ids rekeyed by (site, id) with their arrival time, \(dropped) naming no stored event dropped"
+    }
+}
