@@ -91,7 +91,6 @@ let package = Package(
             dependencies: [
                 "StitchWire",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
 

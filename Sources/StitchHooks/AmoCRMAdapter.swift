@@ -46,7 +46,7 @@ public struct AmoCRMAdapter: WebhookAdapter {
         }
     }
 
-    public func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict {
+    public func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict {
         guard let given = request.query["token"] else { return .unauthenticated("give ?token= in the webhook URL") }
         guard secretsEqual(given, token) else { return .forbidden("wrong token for site \(site)") }
         let form = FormFields(request.bodyText)
@@ -63,11 +63,11 @@ public struct AmoCRMAdapter: WebhookAdapter {
                 ?? (contacts.count == 1 ? contacts[0] : nil)
             // Empty when the payload names no contact: the deal id finds it.
             let contactID = lead.fields["main_contact_id"] ?? contact?.fields["id"] ?? ""
-            let eventID = HookClock.eventID(provider: Self.provider, site: site, body: request.body, index: index)
+            let eventID = WebhookEventID.make(provider: Self.provider, site: site, body: request.body, index: index)
             let seconds = Int64(lead.fields["last_modified"] ?? "") ?? Int64(lead.fields["date_create"] ?? "") ?? 0
             beacons.append(.with {
                 $0.site = site
-                $0.timeMs = seconds > 0 ? seconds * 1000 : clock.firstSeenMs(eventID)
+                $0.timeMs = seconds > 0 ? seconds * 1000 : receivedMs
                 $0.eventID = eventID
                 $0.identifiers = (contact?.custom("PHONE") ?? []).prefix(5).map { phone in .with { $0.kind = .phone; $0.value = phone } }
                     + (contact?.custom("EMAIL") ?? []).prefix(5).map { email in .with { $0.kind = .email; $0.value = email } }

@@ -29,7 +29,7 @@ public struct DealAdapter: WebhookAdapter {
         self.token = token
     }
 
-    public func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict {
+    public func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict {
         let bearer = request.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard let given = bearer ?? request.query["token"] else {
             return .unauthenticated("give Authorization: Bearer TOKEN")
@@ -71,8 +71,8 @@ public struct DealAdapter: WebhookAdapter {
                 return .malformed("\(label): contact needs an id, a phone or an e-mail")
             }
             let eventID = deal[text: "event_id"].map { id in
-                HookClock.eventID(provider: Self.provider, site: site, body: Array("\(crm)|\(dealID)|\(id)".utf8), index: 0)
-            } ?? HookClock.eventID(provider: Self.provider, site: site, body: request.body, index: index)
+                WebhookEventID.make(provider: Self.provider, site: site, body: Array("\(crm)|\(dealID)|\(id)".utf8), index: 0)
+            } ?? WebhookEventID.make(provider: Self.provider, site: site, body: request.body, index: index)
             beacons.append(.with {
                 $0.site = site
                 $0.timeMs = timeMs

@@ -16,7 +16,8 @@ import StitchWire
 ///   `page.url` as landing), so the chat's campaign is not lost.
 /// - Times: `chat_finished` is dated by its last message, `offline_message` by
 ///   its id (Jivo's is a millisecond time); the others carry no time and are
-///   dated when first seen (`HookClock`).
+///   dated by their arrival; their ids come from the request (`WebhookEventID`), so a
+///   retry is a repeat whenever it comes.
 /// - Any other `event_name` is answered `{"result":"ok"}` and skipped.
 public struct JivoAdapter: WebhookAdapter {
     public static let provider = "jivo"
@@ -28,7 +29,7 @@ public struct JivoAdapter: WebhookAdapter {
         self.token = token
     }
 
-    public func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict {
+    public func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict {
         guard let given = request.query["token"] else { return .unauthenticated("give ?token= in the webhook URL") }
         guard secretsEqual(given, token) else { return .forbidden("wrong token for site \(site)") }
         guard let json = JSONFields(body: request.body), let event = json[text: "event_name"] else {
@@ -44,9 +45,9 @@ public struct JivoAdapter: WebhookAdapter {
         }
         let userToken = json[text: "user_token"]
         func eventID(_ index: Int) -> UInt64 {
-            HookClock.eventID(provider: Self.provider, site: site, body: request.body, index: index)
+            WebhookEventID.make(provider: Self.provider, site: site, body: request.body, index: index)
         }
-        let timeMs = eventTimeMs(event, json, clock: clock, id: eventID(0))
+        let timeMs = eventTimeMs(event, json, receivedMs: receivedMs)
         func beacon(_ index: Int) -> Stitch_V1_Beacon {
             .with {
                 $0.site = site
@@ -81,7 +82,7 @@ public struct JivoAdapter: WebhookAdapter {
         return .store(beacons, reply: .jsonOK)
     }
 
-    private func eventTimeMs(_ event: String, _ json: JSONFields, clock: HookClock, id: UInt64) -> Int64 {
+    private func eventTimeMs(_ event: String, _ json: JSONFields, receivedMs: Int64) -> Int64 {
         switch event {
         case "chat_finished":
             if let last = json[object: "chat"][array: "messages"].compactMap({ $0[integer: "timestamp"] }).max(), last > 0 {
@@ -93,6 +94,6 @@ public struct JivoAdapter: WebhookAdapter {
         default:
             break
         }
-        return clock.firstSeenMs(id)
+        return receivedMs
     }
 }

@@ -31,7 +31,7 @@ public struct MangoAdapter: WebhookAdapter {
         SHA256.hash(data: Data((apiKey + json + apiSalt).utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    public func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict {
+    public func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict {
         let form = FormFields(request.bodyText)
         guard let key = form["vpbx_api_key"], let sign = form["sign"] else {
             return .unauthenticated("no vpbx_api_key and sign")
@@ -60,7 +60,7 @@ public struct MangoAdapter: WebhookAdapter {
         let beacon = Stitch_V1_Beacon.with {
             $0.site = site
             $0.timeMs = created * 1000
-            $0.eventID = HookClock.eventID(provider: Self.provider, site: site, body: Array(json.utf8), index: 0)
+            $0.eventID = WebhookEventID.make(provider: Self.provider, site: site, body: Array(json.utf8), index: 0)
             $0.call = .with {
                 $0.callID = entry
                 $0.callerPhone = fields[object: "from"][text: "number"] ?? ""

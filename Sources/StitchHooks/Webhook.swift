@@ -56,6 +56,8 @@ public struct WebhookReply: Sendable, Equatable {
 public protocol WebhookAdapter: Sendable {
     /// The path segment of `/v1/hooks/PROVIDER/SITE` and the `provider` metric label.
     static var provider: String { get }
-    /// Maps `request` for `site`. `clock` dates events whose payload carries no time.
-    func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict
+    /// Maps `request` for `site`. `receivedMs` (the server's time of arrival)
+    /// dates events whose payload carries no time; their ids come from the
+    /// request alone (`WebhookEventID`), so a retry is still a repeat.
+    func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict
 }

@@ -37,7 +37,7 @@ public struct ZadarmaAdapter: WebhookAdapter {
         return Data(hex.utf8).base64EncodedString()
     }
 
-    public func verdict(for request: WebhookRequest, site: UInt32, clock: HookClock) -> WebhookVerdict {
+    public func verdict(for request: WebhookRequest, site: UInt32, receivedMs: Int64) -> WebhookVerdict {
         if let echo = request.query["zd_echo"] {
             return .skip(reason: "zd_echo check", reply: WebhookReply(body: echo))
         }
@@ -61,7 +61,7 @@ public struct ZadarmaAdapter: WebhookAdapter {
         let beacon = Stitch_V1_Beacon.with {
             $0.site = site
             $0.timeMs = startMs
-            $0.eventID = HookClock.eventID(provider: Self.provider, site: site, body: request.body, index: 0)
+            $0.eventID = WebhookEventID.make(provider: Self.provider, site: site, body: request.body, index: 0)
             $0.call = .with {
                 $0.callID = callID
                 $0.callerPhone = callerID

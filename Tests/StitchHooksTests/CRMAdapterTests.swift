@@ -13,7 +13,7 @@ struct CRMAdapterTests {
 
     @Test("an amoCRM lead with its contact: a Deal under the contact, its phone and e-mail")
     func amoLeadAdd() throws {
-        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form")), site: 3, clock: Payload.clock) else {
+        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form")), site: 3, receivedMs: Payload.receivedMs) else {
             Issue.record("not stored")
             return
         }
@@ -33,14 +33,14 @@ struct CRMAdapterTests {
     @Test("a status change is won/lost under its contact; one that names none goes by its deal id alone")
     func amoStatus() throws {
         var fields = Payload.text("amocrm-lead-won.form")
-        guard case .store(let byDeal, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
+        guard case .store(let byDeal, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, receivedMs: Payload.receivedMs) else {
             Issue.record("a deal without a contact was not stored")
             return
         }
         #expect(byDeal[0].deal.contactID.isEmpty && byDeal[0].identifiers.isEmpty)
         #expect(byDeal[0].deal.dealID == "31926529" && byDeal[0].deal.status == .won)
         fields += "&leads%5Bstatus%5D%5B0%5D%5Bmain_contact_id%5D=7700431"
-        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, clock: Payload.clock) else {
+        guard case .store(let beacons, _) = amo.verdict(for: amoRequest(Array(fields.utf8)), site: 3, receivedMs: Payload.receivedMs) else {
             Issue.record("not stored")
             return
         }
@@ -48,15 +48,15 @@ struct CRMAdapterTests {
         #expect(beacons[0].deal.revenueMinor == 4_890_050)
         #expect(beacons[0].deal.contactID == "7700431")
         let lost = "leads[delete][0][id]=9&leads[delete][0][main_contact_id]=5"
-        guard case .store(let deleted, _) = amo.verdict(for: amoRequest(Array(lost.utf8)), site: 3, clock: Payload.clock) else { return }
+        guard case .store(let deleted, _) = amo.verdict(for: amoRequest(Array(lost.utf8)), site: 3, receivedMs: Payload.receivedMs) else { return }
         #expect(deleted[0].deal.status == .deleted)
         #expect(deleted[0].timeMs == 1_795_437_000_000)  // undated: first seen
     }
 
     @Test("amoCRM without the URL's token is 401, with a wrong one 403")
     func amoRefusals() {
-        #expect(isUnauthenticated(amo.verdict(for: WebhookRequest(body: Payload.bytes("amocrm-lead-add.form")), site: 3, clock: Payload.clock)))
-        #expect(isForbidden(amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form"), token: "nope"), site: 3, clock: Payload.clock)))
+        #expect(isUnauthenticated(amo.verdict(for: WebhookRequest(body: Payload.bytes("amocrm-lead-add.form")), site: 3, receivedMs: Payload.receivedMs)))
+        #expect(isForbidden(amo.verdict(for: amoRequest(Payload.bytes("amocrm-lead-add.form"), token: "nope"), site: 3, receivedMs: Payload.receivedMs)))
     }
 
     let deals = DealAdapter(token: "deal-secret")
@@ -64,7 +64,7 @@ struct CRMAdapterTests {
     @Test("a generic deal: status, revenue in minor units, the contact's id and phone; its event_id names the change")
     func genericDeal() throws {
         let request = WebhookRequest(headers: ["Authorization": "Bearer deal-secret"], body: Payload.bytes("deal-won.json"))
-        guard case .store(let beacons, _) = deals.verdict(for: request, site: 3, clock: Payload.clock) else {
+        guard case .store(let beacons, _) = deals.verdict(for: request, site: 3, receivedMs: Payload.receivedMs) else {
             Issue.record("not stored")
             return
         }
@@ -77,14 +77,14 @@ struct CRMAdapterTests {
         #expect(beacon.timeMs == 1_795_531_000_000)
         // The same change re-sent with other whitespace is the same event.
         let reformatted = WebhookRequest(headers: ["Authorization": "Bearer deal-secret"], body: Array(Payload.text("deal-won.json").replacingOccurrences(of: "\n", with: " ").utf8))
-        guard case .store(let again, _) = deals.verdict(for: reformatted, site: 3, clock: Payload.clock) else { return }
+        guard case .store(let again, _) = deals.verdict(for: reformatted, site: 3, receivedMs: Payload.receivedMs) else { return }
         #expect(again[0].eventID == beacon.eventID)
     }
 
     @Test("a generic deal without auth, status, time or contact is refused with the reason")
     func genericDealRefusals() {
         func verdict(_ json: String, auth: String? = "Bearer deal-secret") -> WebhookVerdict {
-            deals.verdict(for: WebhookRequest(headers: auth.map { ["Authorization": $0] } ?? [:], body: Array(json.utf8)), site: 3, clock: Payload.clock)
+            deals.verdict(for: WebhookRequest(headers: auth.map { ["Authorization": $0] } ?? [:], body: Array(json.utf8)), site: 3, receivedMs: Payload.receivedMs)
         }
         let good = #"{"crm":"x","deal_id":"1","status":"won","time_ms":1795531000000,"contact":{"id":"7"}}"#
         if case .store = verdict(good) {} else { Issue.record("a good deal was not stored") }

@@ -11,6 +11,6 @@ enum Payload {
 
     static func text(_ name: String) -> String { String(decoding: bytes(name), as: UTF8.self) }
 
-    /// A clock whose "now" is fixed, for events the payload does not date.
-    static let clock = HookClock(nowMs: { 1_795_437_000_000 })
+    /// The arrival time given to adapters, which dates events the payload does not date.
+    static let receivedMs: Int64 = 1_795_437_000_000
 }

@@ -25,7 +25,7 @@ struct TelephonyAdapterTests {
 
     @Test("NOTIFY_END is the call: caller, tracking number, start in the site's offset, talk time, answered")
     func zadarmaEnd() throws {
-        guard case .store(let beacons, _) = zadarma.verdict(for: zadarmaRequest("zadarma-notify-end.form"), site: 2, clock: Payload.clock) else {
+        guard case .store(let beacons, _) = zadarma.verdict(for: zadarmaRequest("zadarma-notify-end.form"), site: 2, receivedMs: Payload.receivedMs) else {
             Issue.record("not stored")
             return
         }
@@ -41,26 +41,26 @@ struct TelephonyAdapterTests {
 
     @Test("NOTIFY_START is verified and skipped; other events skipped; zd_echo echoed")
     func zadarmaSkips() {
-        guard case .skip(_, let reply) = zadarma.verdict(for: zadarmaRequest("zadarma-notify-start.form"), site: 2, clock: Payload.clock) else {
+        guard case .skip(_, let reply) = zadarma.verdict(for: zadarmaRequest("zadarma-notify-start.form"), site: 2, receivedMs: Payload.receivedMs) else {
             Issue.record("start not skipped")
             return
         }
         #expect(reply == .ok)
-        if case .store = zadarma.verdict(for: zadarmaRequest("zadarma-notify-record.form"), site: 2, clock: Payload.clock) {
+        if case .store = zadarma.verdict(for: zadarmaRequest("zadarma-notify-record.form"), site: 2, receivedMs: Payload.receivedMs) {
             Issue.record("a record notification was stored")
         }
         let echo = WebhookRequest(query: ["zd_echo": "a1b2c3"], body: [])
-        #expect(zadarma.verdict(for: echo, site: 2, clock: Payload.clock) == .skip(reason: "zd_echo check", reply: WebhookReply(body: "a1b2c3")))
+        #expect(zadarma.verdict(for: echo, site: 2, receivedMs: Payload.receivedMs) == .skip(reason: "zd_echo check", reply: WebhookReply(body: "a1b2c3")))
     }
 
     @Test("a bad or missing Signature is refused, even on NOTIFY_START")
     func zadarmaBadSignature() {
-        #expect(isForbidden(zadarma.verdict(for: zadarmaRequest("zadarma-notify-end.form", signature: "Zm9v"), site: 2, clock: Payload.clock)))
-        #expect(isForbidden(zadarma.verdict(for: zadarmaRequest("zadarma-notify-start.form", signature: "Zm9v"), site: 2, clock: Payload.clock)))
+        #expect(isForbidden(zadarma.verdict(for: zadarmaRequest("zadarma-notify-end.form", signature: "Zm9v"), site: 2, receivedMs: Payload.receivedMs)))
+        #expect(isForbidden(zadarma.verdict(for: zadarmaRequest("zadarma-notify-start.form", signature: "Zm9v"), site: 2, receivedMs: Payload.receivedMs)))
         let unsigned = WebhookRequest(body: Payload.bytes("zadarma-notify-end.form"))
-        #expect(isUnauthenticated(zadarma.verdict(for: unsigned, site: 2, clock: Payload.clock)))
+        #expect(isUnauthenticated(zadarma.verdict(for: unsigned, site: 2, receivedMs: Payload.receivedMs)))
         let otherSecret = ZadarmaAdapter(secret: "another", utcOffsetMinutes: 180)
-        #expect(isForbidden(otherSecret.verdict(for: zadarmaRequest("zadarma-notify-end.form"), site: 2, clock: Payload.clock)))
+        #expect(isForbidden(otherSecret.verdict(for: zadarmaRequest("zadarma-notify-end.form"), site: 2, receivedMs: Payload.receivedMs)))
     }
 
     static let mangoKey = "mango-key", mangoSalt = "mango-salt"
@@ -82,7 +82,7 @@ struct TelephonyAdapterTests {
 
     @Test("a Mango summary of an incoming call is the call; call-state events are skipped")
     func mangoSummary() throws {
-        guard case .store(let beacons, _) = mango.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary"), site: 2, clock: Payload.clock) else {
+        guard case .store(let beacons, _) = mango.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary"), site: 2, receivedMs: Payload.receivedMs) else {
             Issue.record("not stored")
             return
         }
@@ -93,7 +93,7 @@ struct TelephonyAdapterTests {
         #expect(call.startedAtMs == 1_795_442_100_000)
         #expect(call.durationS == 120)
         #expect(call.answered)
-        guard case .skip = mango.verdict(for: Self.mangoRequest("mango-call.json", path: "/events/call"), site: 2, clock: Payload.clock) else {
+        guard case .skip = mango.verdict(for: Self.mangoRequest("mango-call.json", path: "/events/call"), site: 2, receivedMs: Payload.receivedMs) else {
             Issue.record("call event not skipped")
             return
         }
@@ -101,9 +101,9 @@ struct TelephonyAdapterTests {
 
     @Test("a Mango request with a wrong sign or key is refused")
     func mangoRefusals() {
-        #expect(isForbidden(mango.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary", sign: String(repeating: "0", count: 64)), site: 2, clock: Payload.clock)))
+        #expect(isForbidden(mango.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary", sign: String(repeating: "0", count: 64)), site: 2, receivedMs: Payload.receivedMs)))
         let wrongKey = MangoAdapter(apiKey: "other-key", apiSalt: Self.mangoSalt)
-        #expect(isForbidden(wrongKey.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary"), site: 2, clock: Payload.clock)))
-        #expect(isUnauthenticated(mango.verdict(for: WebhookRequest(subpath: "/events/summary", body: Array("json={}".utf8)), site: 2, clock: Payload.clock)))
+        #expect(isForbidden(wrongKey.verdict(for: Self.mangoRequest("mango-summary.json", path: "/events/summary"), site: 2, receivedMs: Payload.receivedMs)))
+        #expect(isUnauthenticated(mango.verdict(for: WebhookRequest(subpath: "/events/summary", body: Array("json={}".utf8)), site: 2, receivedMs: Payload.receivedMs)))
     }
 }

@@ -56,7 +56,7 @@ final class HTTPIntake: Sendable {
             queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
-            webhooks: configuration.webhooks, hookClock: HookClock(nowMs: clockMs), logger: logger)
+            webhooks: configuration.webhooks, logger: logger)
         let router = Router(context: Context.self)
         routes.add(to: router)
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -37,7 +37,7 @@ extension IntakeRoutes {
             subpath: subpath,
             query: request.uri.queryParameters.reduce(into: [:]) { $0[String($1.key)] = String($1.value) },
             headers: headers, body: Array(buffer: body))
-        switch adapter.verdict(for: hook, site: site, clock: hookClock) {
+        switch adapter.verdict(for: hook, site: site, receivedMs: clockMs()) {
         case .store(let beacons, let reply):
             return try await store(beacons, reply: reply, provider: provider, site: site)
         case .skip(let reason, let reply):

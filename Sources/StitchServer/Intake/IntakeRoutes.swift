@@ -21,8 +21,6 @@ struct IntakeRoutes: Sendable {
     let limiter: IntakeRateLimiter
     /// Each site's webhook credentials (`/v1/hooks/PROVIDER/SITE`).
     let webhooks: [UInt32: WebhookSettings]
-    /// Ids and times of webhook events, so a provider's retry is a repeat.
-    let hookClock: HookClock
     let logger: Logger
 
     func add(to router: Router<HTTPIntake.Context>) {
