@@ -16,7 +16,12 @@
 //   StitchHooks                  (pure) webhook adapters: provider request -> beacons
 //   StitchIdentity               (pure) identifier kinds, normalization, junk rules, the
 //                                prepared event the graph applies; imported by everything above
+//   StitchRandom                 (pure) SplitMix64, the one seeded generator (load worlds, tests)
 //   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
+//
+// One edge skips a level on purpose: StitchServer and stitch import
+// StitchStore, because the graph's API takes StoreOptions and reports
+// StoreError and Environment.Info (map size, used bytes) as they are.
 //
 // "Pure" means: no sockets, no files, no clocks. StitchIdentity imports
 // nothing at all; StitchWire imports NIOCore (ByteBuffer and the decoder
@@ -48,6 +53,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // Named for its HTTPTypes import in StitchServer (Hummingbird's request types).
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -64,6 +71,7 @@ let package = Package(
 
         // MARK: Pure modules
         .target(name: "StitchIdentity"),
+        .target(name: "StitchRandom"),
         .target(
             name: "StitchWire",
             dependencies: [
@@ -123,11 +131,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Clients of the two protocols: ingest (TCP with acks, UDP) and query.
@@ -138,6 +149,7 @@ let package = Package(
                 "StitchWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -145,11 +157,11 @@ let package = Package(
         // The load harness's traffic: seeded synthetic worlds with ground
         // truth and the scoring of a server's stitching against it (pure).
         // Uses StitchBeacon's EventPreparer to derive identifiers as the writer does.
-        .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchBeacon"]),
+        .target(name: "StitchLoad", dependencies: ["StitchWire", "StitchIdentity", "StitchBeacon", "StitchRandom"]),
 
         // Helpers for tests of every module: seeded randomness (the load
         // harness's generator, with the seed printed), temporary directories.
-        .target(name: "StitchTesting", dependencies: ["StitchLoad"]),
+        .target(name: "StitchTesting", dependencies: ["StitchRandom"]),
 
         // MARK: Executables
         .executableTarget(
@@ -159,7 +171,6 @@ let package = Package(
                 "StitchStore",
                 "StitchIdentity",
                 "StitchWire",
-                "StitchBeacon",
                 "StitchMapping",
                 "StitchServer",
                 "StitchClient",
@@ -167,8 +178,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,4 +1,5 @@
 import Foundation
+import StitchRandom
 import StitchWire
 
 /// A plain, seeded beacon stream shaped like a live site's: a pool of visits

@@ -1,4 +1,5 @@
 import Foundation
+import StitchRandom
 import StitchWire
 
 /// A seeded synthetic world per site, with ground truth: persons with one to

@@ -1,5 +1,5 @@
 import Foundation
-import StitchLoad
+import StitchRandom
 
 /// The seeded generator of randomized tests: the load harness's SplitMix64,
 /// so the same seed gives the same sequence on every machine and a failure

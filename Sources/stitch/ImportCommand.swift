@@ -18,11 +18,19 @@ struct ImportCommand: AsyncParsableCommand {
             "IDENTIFIER_KIND_COOKIE", "value": "ck-7f3a9b2c"}], "hit": {"url": "https://a.example/"}}. \
             The README shows a line of every body type; `stitch export events` writes this format.
 
+            Importing is exactly once: a line with an `event_id` keeps it, and a line \
+            without one is given an id derived from its content (the beacon's bytes), so \
+            importing the same file again, or resuming an interrupted import from the top, \
+            stores nothing twice. The server recognises an id for its `dedup_window_ms` \
+            (7 days) of arrival, whatever the event's time. Two lines that are the same \
+            beacon to the byte are one event; --no-derived-ids stores every line without \
+            an id as given.
+
             A line that fails (bad JSON, unknown field, a limit of FRAMING.md, or refused \
             by the server) is reported with its number and reason and does not stop the \
-            rest. The summary says how many were imported and rejected; the exit status is \
-            0 when every line was imported, 1 when some were rejected, 2 when the server \
-            could not be reached.
+            rest. The summary says how many lines were imported, how many were repeats \
+            (already stored) and how many were rejected; the exit status is 0 when no line \
+            was rejected, 1 when some were, 2 when the server could not be reached.
             """
     )
 
@@ -40,6 +48,9 @@ struct ImportCommand: AsyncParsableCommand {
 
     @Option(help: "Print at most this many rejected lines (all are counted).")
     var reportMax = 100
+
+    @Flag(help: "Send lines without an event_id as they are, without an id derived from their content (a second import stores them again).")
+    var noDerivedIds = false
 
     func validate() throws {
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
@@ -78,7 +89,7 @@ struct ImportCommand: AsyncParsableCommand {
         while let line = reader.next() {
             number += 1
             if line.allSatisfy(\.isWhitespace) { continue }
-            let beacon: Stitch_V1_Beacon
+            var beacon: Stitch_V1_Beacon
             do {
                 beacon = try Stitch_V1_Beacon(jsonString: line, options: options)
             } catch {
@@ -89,6 +100,7 @@ struct ImportCommand: AsyncParsableCommand {
                 report.reject(line: number, "\(reason.rawValue): \(detail)")
                 continue
             }
+            if beacon.eventID == 0 && !noDerivedIds { beacon.eventID = ContentEventID.of(beacon) }
             beacons.append(beacon)
             lines.append(number)
             if beacons.count >= batch { await send() }
@@ -96,7 +108,8 @@ struct ImportCommand: AsyncParsableCommand {
         await send()
         for entry in pending { await report.settle(entry) }
         await client.close()
-        print("imported \(report.imported), rejected \(report.rejected) of \(report.imported + report.rejected) lines from \(file)")
+        let total = report.imported + report.repeated + report.rejected
+        print("imported \(report.imported), repeats \(report.repeated) (already stored), rejected \(report.rejected) of \(total) lines from \(file)")
         if report.rejected > 0 { throw ExitCode.failure }
     }
 
@@ -104,6 +117,8 @@ struct ImportCommand: AsyncParsableCommand {
     struct Report {
         let reportMax: Int
         var imported = 0
+        /// Lines the server already held (same site and event id): not stored again.
+        var repeated = 0
         var rejected = 0
 
         mutating func reject(line: Int, _ reason: String) {
@@ -118,9 +133,12 @@ struct ImportCommand: AsyncParsableCommand {
                 switch try await entry.reply.get() {
                 case .ack(let ack):
                     let refused = Dictionary(ack.rejections.map { (Int($0.index), $0) }, uniquingKeysWith: { a, _ in a })
+                    let repeats = Set(ack.repeatIndexes.map(Int.init))
                     for (index, line) in entry.lines.enumerated() {
                         if let rejection = refused[index] {
                             reject(line: line, "refused by the server: \(rejection.reason): \(rejection.detail)")
+                        } else if repeats.contains(index) {
+                            repeated += 1
                         } else {
                             imported += 1
                         }

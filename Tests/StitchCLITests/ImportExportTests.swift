@@ -39,11 +39,15 @@ struct ImportExportTests {
         let first = try ServeProcessTests.ServeProcess(directory: directory, dataName: "first")
         let imported = try CLITests.stitch("import", input, "--server", "127.0.0.1:\(first.ports["ingest"]!)")
         #expect(imported.status == 1, "some lines were rejected")
-        #expect(imported.out.contains("imported 6, rejected 3 of 9 lines"))
+        #expect(imported.out.contains("imported 6, repeats 0 (already stored), rejected 3 of 9 lines"))
         #expect(imported.err.contains("line 3: not a Beacon in JSON"))
         #expect(imported.err.contains("line 4: not a Beacon in JSON"))
         #expect(imported.err.contains("line 6: bad_time"))
         #expect(!imported.err.contains("line 5"), "blank lines are skipped")
+        // The same file again (a re-run after an interruption): its lines carry
+        // no event_id, so import derives one from each line; nothing is stored twice.
+        let twice = try CLITests.stitch("import", input, "--server", "127.0.0.1:\(first.ports["ingest"]!)")
+        #expect(twice.out.contains("imported 0, repeats 6 (already stored), rejected 3 of 9 lines"), "\(twice.out)")
 
         let events = directory.appending("events.ndjson")
         let exportEvents = try CLITests.stitch("export", "events", "--data-dir", directory.appending("first"), "--output", events)
@@ -60,7 +64,9 @@ struct ImportExportTests {
         let second = try ServeProcessTests.ServeProcess(directory: directory, dataName: "second")
         let again = try CLITests.stitch("import", events, "--server", "127.0.0.1:\(second.ports["ingest"]!)")
         #expect(again.status == 0, "\(again.err)")
-        #expect(again.out.contains("imported 6, rejected 0"))
+        #expect(again.out.contains("imported 6, repeats 0 (already stored), rejected 0"))
+        let againTwice = try CLITests.stitch("import", events, "--server", "127.0.0.1:\(second.ports["ingest"]!)")
+        #expect(againTwice.status == 0 && againTwice.out.contains("imported 0, repeats 6 (already stored), rejected 0 of 6 lines"), "\(againTwice.out)")
         #expect(second.signal(SIGTERM) == 0)
         let personsAfter = try CLITests.stitch("export", "persons", "--data-dir", directory.appending("second"))
         #expect(try Self.partition(personsAfter.out) == partition)
