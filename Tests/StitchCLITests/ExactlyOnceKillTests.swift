@@ -15,13 +15,14 @@ import Testing
 struct ExactlyOnceKillTests {
     static let beaconsPerBatch = 20
 
-    /// Batch `number`'s beacons: each with its own cookie and event id.
-    static func batch(_ number: Int) -> [Stitch_V1_Beacon] {
+    /// Batch `number`'s beacons: each with its own cookie and event id, at
+    /// `time(id)` (by default a millisecond apart, in id order).
+    static func batch(_ number: Int, time: (Int) -> Int64 = { 1_767_225_600_000 + Int64($0) }) -> [Stitch_V1_Beacon] {
         (0..<beaconsPerBatch).map { i in
             let id = number * beaconsPerBatch + i + 1
             return .with {
                 $0.site = 1
-                $0.timeMs = 1_767_225_600_000 + Int64(id)
+                $0.timeMs = time(id)
                 $0.eventID = UInt64(id)
                 $0.identifiers = [.with {
                     $0.kind = .cookie
@@ -44,7 +45,9 @@ struct ExactlyOnceKillTests {
     /// Runs one client session against a server that may be killed at any
     /// moment: resend the unacked batches, then send `newBatches` new ones,
     /// pipelined; returns once every reply has settled (acked or failed).
-    static func runOnce(port: Int, ledger: inout Ledger, newBatches: Int) async {
+    static func runOnce(
+        port: Int, ledger: inout Ledger, newBatches: Int, batch: (Int) -> [Stitch_V1_Beacon] = { Self.batch($0) }
+    ) async {
         ledger.resent += ledger.unacked.count
         let toSend = ledger.unacked + Array(ledger.nextBatch..<(ledger.nextBatch + newBatches))
         ledger.nextBatch += newBatches
@@ -98,6 +101,64 @@ struct ExactlyOnceKillTests {
         } while !ledger.unacked.isEmpty && rounds < 5
         #expect(ledger.unacked.isEmpty, "seed \(seed): every batch is acked in the end")
 
+        try await Self.expectEachStoredOnce(serve, ledger: ledger, cycles: cycles, seed: seed)
+        #expect(serve.signal(SIGTERM) == 0)
+        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+
+    @Test("a shuffled 60-day world sent twice, SIGKILLed during the second send: every event is stored once")
+    func backfillSentTwice() async throws {
+        let cycles = ProcessInfo.processInfo.environment["STITCH_KILL_CYCLES"].flatMap(Int.init).map { max(1, $0 / 2) } ?? 10
+        var random = SeededGenerator.forTest("a 60-day world sent twice under SIGKILL")
+        let seed = random.state
+        let batches = 300
+        // Event times spread over 60 days in random order: a re-import or a
+        // backfill, which a window of event time would mostly not remember.
+        var times = (0..<batches * Self.beaconsPerBatch).map { _ in 1_767_225_600_000 - Int64(random.next(below: 60 * 86_400)) * 1000 }
+        times.shuffle(using: &random)
+        let world: (Int) -> [Stitch_V1_Beacon] = { number in Self.batch(number) { times[$0 - 1] } }
+        let directory = try TemporaryDirectory("stitch-once-60d")
+        defer { directory.remove() }
+
+        // First send, no kill: all of it, acked.
+        var first = Ledger()
+        let serve = try ServeProcessTests.ServeProcess(directory: directory)
+        await Self.runOnce(port: serve.ports["ingest"]!, ledger: &first, newBatches: batches, batch: world)
+        #expect(first.unacked.isEmpty && first.repeatsReported == 0, "seed \(seed)")
+        #expect(serve.signal(SIGTERM) == 0)
+
+        // Second send of the same world, killed at random moments; the
+        // sender resends whatever it holds no ack for after each restart.
+        var second = Ledger()
+        let perLife = batches / cycles + 1
+        for _ in 0..<cycles {
+            let serve = try ServeProcessTests.ServeProcess(directory: directory)
+            let pid = serve.process.processIdentifier
+            let delayMs = Int(random.next() % 200)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delayMs)) { kill(pid, SIGKILL) }
+            await Self.runOnce(port: serve.ports["ingest"]!, ledger: &second, newBatches: min(perLife, batches - second.nextBatch), batch: world)
+            serve.process.waitUntilExit()
+        }
+        let last = try ServeProcessTests.ServeProcess(directory: directory)
+        var rounds = 0
+        repeat {
+            await Self.runOnce(port: last.ports["ingest"]!, ledger: &second, newBatches: batches - second.nextBatch, batch: world)
+            rounds += 1
+        } while !second.unacked.isEmpty && rounds < 5
+        #expect(second.unacked.isEmpty && second.nextBatch == batches, "seed \(seed): every batch is acked in the end")
+        print("60-day world sent twice: \(batches * Self.beaconsPerBatch) beacons, second send \(cycles) SIGKILLs, \(second.resent) batches resent, \(second.repeatsReported) beacons answered as repeats (seed \(seed))")
+        #expect(second.repeatsReported == batches * Self.beaconsPerBatch, "seed \(seed): the whole second send is repeats")
+        try await Self.expectEachStoredOnce(last, ledger: second, cycles: cycles, seed: seed)
+        #expect(last.signal(SIGTERM) == 0)
+        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+
+    /// Every beacon of the ledger's batches is stored exactly once: the event
+    /// count equals the beacons sent, and each beacon's own cookie finds a
+    /// person with one event.
+    static func expectEachStoredOnce(_ serve: ServeProcessTests.ServeProcess, ledger: Ledger, cycles: Int, seed: UInt64) async throws {
         let total = ledger.nextBatch * Self.beaconsPerBatch
         let query = try await QueryClient.connect(host: "127.0.0.1", port: serve.ports["query"]!)
         let events = try await query.stats().events
@@ -115,8 +176,5 @@ struct ExactlyOnceKillTests {
             #expect(missing.isEmpty, "seed \(seed): beacons not stored exactly once: \(missing.prefix(10))")
         }
         await query.close()
-        #expect(serve.signal(SIGTERM) == 0)
-        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
-        #expect(verify.status == 0, "\(verify.out)")
     }
 }
