@@ -19,6 +19,15 @@ def identifier(kind, value, namespace=""):
     return beacon_pb2.Identifier(kind=kind, value=value, namespace=namespace)
 
 
+def _batch_entry(entry):
+    """(kind, value, person_id, namespace) of a batch entry: (kind, value) or (kind, value, namespace)."""
+    if len(entry) == 2:
+        return entry[0], entry[1], None, ""
+    if len(entry) == 3:
+        return entry[0], entry[1], None, entry[2]
+    raise ValueError(f"a batch entry is (kind, value) or (kind, value, namespace), not {entry!r}")
+
+
 def _person_ref(kind=None, value=None, person_id=None, namespace=""):
     if person_id is not None:
         return query_pb2.PersonRef(person_id=person_id)
@@ -84,14 +93,16 @@ class QueryClient:
         return answer.person
 
     def batch_lookup(self, site, identifiers, include_identifiers=False):
-        """Persons for many `(kind, value)` pairs, in order; None where not found.
-        Sent 1,000 per request (the protocol's limit)."""
+        """Persons for many identifiers, in order; None where not found. Each is a
+        `(kind, value)` pair, or `(kind, value, namespace)` for kinds that need one
+        (`chat` with its provider, `crm_contact` with its CRM). Sent 1,000 per request
+        (the protocol's limit)."""
         results = []
-        pairs = list(identifiers)
-        for start in range(0, len(pairs), 1000):
-            chunk = pairs[start:start + 1000]
+        refs = [_person_ref(*_batch_entry(entry)) for entry in identifiers]
+        for start in range(0, len(refs), 1000):
+            chunk = refs[start:start + 1000]
             answer = self._call("batch_lookup", query_pb2.BatchLookupRequest(
-                site=site, persons=[_person_ref(kind, value) for kind, value in chunk],
+                site=site, persons=chunk,
                 include_identifiers=include_identifiers))
             results.extend(result.person if result.found else None for result in answer.results)
         return results

@@ -61,6 +61,22 @@ def test_lookup_history_explain_and_errors(server):
         assert stitch.stats().events == 3
 
 
+def test_batch_lookup_takes_namespaces(server):
+    chat = beacon_pb2.Beacon(site=8, time_ms=T0, identifiers=[identifier("cookie", "cookie-py-ns-1"),
+                                                               identifier("chat", "v-77", "jivo"),
+                                                               identifier("crm_contact", "501", "amocrm")],
+                             hit=beacon_pb2.Hit(url="https://shop.example/"))
+    assert send(server, [chat]).accepted == 1
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        found = stitch.batch_lookup(8, [("chat", "v-77", "jivo"), ("crm_contact", "501", "amocrm"),
+                                        ("cookie", "cookie-py-ns-1"), ("chat", "v-77", "other-provider")])
+        assert found[0] is not None and found[1] is not None and found[2] is not None
+        assert found[0].person_id == found[1].person_id == found[2].person_id
+        assert found[3] is None
+        with pytest.raises(ValueError):
+            stitch.batch_lookup(8, [("chat",)])
+
+
 def test_merges_since_follows_the_feed(server):
     send(server, [form(7, "cookie-feed-0001", "+7 903 000-00-01", T0)])  # cookie and phone: one merge
     with QueryClient.connect(port=server.ports["query"]) as stitch:
