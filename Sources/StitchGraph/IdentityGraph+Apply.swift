@@ -285,16 +285,7 @@ struct BatchWriter {
         return root
     }
 
-    /// The node an event is stored under: the newest of its identifiers in the
-    /// person that holds most of them (ties: the person of the newest one).
-    ///
-    /// When a guard refused a link, the event's identifiers sit in several
-    /// persons; the event belongs to where most of them are, not to a lone
-    /// refused identifier that happens to be newest (an office phone's sixth
-    /// e-mail would otherwise carry the visitor's form off into a person of
-    /// its own). Usually all are in one person and the anchor is this visit's
-    /// session, so events and anchor updates land in the hot tail of their
-    /// tables.
+    /// The node an event is stored under (`AnchorRule`).
     mutating func anchor(of eventNodes: [UInt64], _ txn: borrowing Transaction) throws -> UInt64 {
         guard let newest = eventNodes.max() else { return 0 }
         // Usually every identifier is in one person by now: no arrays needed.
@@ -305,16 +296,9 @@ struct BatchWriter {
             break
         }
         if oneRoot { return newest }
-        var roots: [(root: UInt64, node: UInt64)] = []
-        for node in eventNodes { roots.append((try find(node, txn), node)) }
-        if roots.allSatisfy({ $0.root == roots[0].root }) { return newest }
-        var counts: [UInt64: Int] = [:]
-        for entry in roots { counts[entry.root, default: 0] += 1 }
-        let newestRoot = roots.first { $0.node == newest }!.root
-        let best = counts.max { a, b in
-            (a.value, a.key == newestRoot ? 1 : 0) < (b.value, b.key == newestRoot ? 1 : 0)
-        }!.key
-        return roots.filter { $0.root == best }.map(\.node).max()!
+        var persons: [(person: UInt64, node: UInt64)] = []
+        for node in eventNodes { persons.append((try find(node, txn), node)) }
+        return AnchorRule.anchor(persons)
     }
 
     /// Links the persons of `a` and `b` unless a guard refuses (recorded as a

@@ -207,17 +207,8 @@ struct PersonRepair {
         return outcome
     }
 
-    /// The writer's anchor rule (`BatchWriter.anchor`) on known parts: the
-    /// newest node in the part holding most of them; 0 for no nodes.
+    /// The writer's anchor rule (`AnchorRule`) on known parts; 0 for no nodes.
     static func anchor(of nodes: [UInt64], partOf: [UInt64: UInt64]) -> UInt64 {
-        guard let newest = nodes.max() else { return 0 }
-        var counts: [UInt64: Int] = [:]
-        for node in nodes { counts[partOf[node]!, default: 0] += 1 }
-        if counts.count == 1 { return newest }
-        let newestPart = partOf[newest]!
-        let best = counts.max { a, b in
-            (a.value, a.key == newestPart ? 1 : 0) < (b.value, b.key == newestPart ? 1 : 0)
-        }!.key
-        return nodes.filter { partOf[$0] == best }.max()!
+        AnchorRule.anchor(nodes.map { (partOf[$0]!, $0) })
     }
 }
