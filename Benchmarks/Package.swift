@@ -45,5 +45,15 @@ let package = Package(
             ],
             path: "Sources/GraphScale"
         ),
+        // What a remembered event id costs on disk, up to 10M ids. Run with ops/bench-dedup.sh.
+        .executableTarget(
+            name: "DedupCost",
+            dependencies: [
+                .product(name: "StitchGraph", package: "stitch"),
+                .product(name: "StitchStore", package: "stitch"),
+                .product(name: "StitchIdentity", package: "stitch"),
+            ],
+            path: "Sources/DedupCost"
+        ),
     ]
 )

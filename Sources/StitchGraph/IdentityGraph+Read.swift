@@ -328,3 +328,15 @@ extension IdentityGraph {
         }
     }
 }
+
+extension IdentityGraph {
+    /// The size of each of the graph's tables, by name (`StoreKeys`): what a
+    /// remembered event id or an index entry costs on disk.
+    public func tableStatistics() throws -> [String: TableStatistics] {
+        try environment.read { txn in
+            var sizes: [String: TableStatistics] = [:]
+            for name in StoreKeys.allTables { sizes[name] = try txn.statistics(environment.table(name)) }
+            return sizes
+        }
+    }
+}

@@ -70,9 +70,16 @@ public struct Transaction: ~Copyable {
 
     /// Number of entries in `table`.
     public func count(_ table: Table) throws(StoreError) -> Int {
+        try statistics(table).entries
+    }
+
+    /// Entries and pages of `table` (LMDB's `mdb_stat`).
+    public func statistics(_ table: Table) throws(StoreError) -> TableStatistics {
         var stat = MDB_stat()
         try check(mdb_stat(txn, table.dbi, &stat), "mdb_stat(\(table.name))")
-        return stat.ms_entries
+        return TableStatistics(
+            entries: stat.ms_entries, depth: Int(stat.ms_depth),
+            pages: stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages, pageBytes: Int(stat.ms_psize))
     }
 
     /// Runs `body` with a cursor over `table`, closed when `body` returns.
