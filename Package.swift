@@ -215,6 +215,7 @@ let package = Package(
             resources: [.copy("Payloads")]
         ),
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
+        .testTarget(name: "StitchBeaconTests", dependencies: ["StitchBeacon", "StitchIdentity", "StitchWire"]),
         .testTarget(
             name: "StitchGraphTests",
             // StitchBeacon prepares the beacons the tests apply; StitchMapping

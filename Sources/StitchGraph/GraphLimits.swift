@@ -26,10 +26,10 @@ public enum GraphLimits {
     public static let leaseScanMs: Int64 = 24 * 3600 * 1000
     /// LMDB's key size limit; identifier keys over it are refused.
     public static let keyBytesMax = 511
-    /// Fewest remembered event ids the dedup sweep visits per commit (it
-    /// visits twice the batch's beacons when that is more), so a quiet
-    /// store still forgets expired ids in a bounded number of commits.
-    public static let dedupSweptPerCommitMin = 4_096
+    /// Expired event ids one commit forgets at least, if there are that
+    /// many (twice the batch's beacons when that is more): bounded work per
+    /// commit that still outpaces what the batch can add.
+    public static let dedupPrunedPerCommitMin = 4_096
     /// Verification violations beyond this many are counted, not listed.
     public static let violationsListedMax = 100
 }

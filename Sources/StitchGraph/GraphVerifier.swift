@@ -261,35 +261,45 @@ public struct GraphVerifier {
             report.checks.append(("leases listed under their numbers", count))
         }
 
-        /// Every remembered event id names a stored event of its site and id
-        /// that arrived when the entry says, no later than the arrival clock;
-        /// how many have left the window and wait for the sweep is reported.
+        /// Every remembered event id names a stored event with that id that
+        /// arrived when the key says, no later than the arrival clock; the
+        /// table holds no other keys; a writable graph's in-memory index
+        /// (`DedupMemory`) says exactly what the table says. How many ids
+        /// have left the window and wait for pruning is reported.
         mutating func checkDedup(_ txn: borrowing Transaction) throws {
             var count = 0
             var stale = 0
+            var latest: [DedupID: Int64] = [:]
             let counters = try graph.counters(txn)
             let horizon = counters.dedupHorizonMs(windowMs: graph.configuration.dedupWindowMs)
             try txn.scan(graph.tables.dedup) { key, value in
                 count += 1
-                let (site, eventID) = StoreKeys.decodeDedupKey(key)
-                let entry = DedupEntry(decoding: value)
-                if entry.arrivalMs < horizon { stale += 1 }
-                if entry.arrivalMs > counters.arrivalClockMs {
-                    violation("event id \(eventID) of site \(site): arrived at \(entry.arrivalMs), after the arrival clock \(counters.arrivalClockMs)")
+                guard StoreKeys.isDedupKey(key) else {
+                    violation("dedup holds a key of \(key.count) bytes that is not of schema \(IdentityGraph.schemaVersion)")
+                    return true
                 }
-                if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(entry.seq)) {
-                    if StoredEvent.eventID(of: stored) != eventID || StoredEvent.receivedMs(of: stored) != entry.arrivalMs {
-                        violation("event id \(eventID) of site \(site): remembered as event \(entry.seq) arrived at \(entry.arrivalMs), which is another event")
+                let (arrivalMs, id) = StoreKeys.decodeDedupKey(key)
+                latest[id] = max(latest[id] ?? .min, arrivalMs)
+                if arrivalMs < horizon { stale += 1 }
+                if arrivalMs > counters.arrivalClockMs {
+                    violation("event id \(id.eventID) of site \(id.site): arrived at \(arrivalMs), after the arrival clock \(counters.arrivalClockMs)")
+                }
+                let seq = ByteCoding.littleEndian(value, at: 0, as: UInt64.self)
+                if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
+                    if StoredEvent.eventID(of: stored) != id.eventID || StoredEvent.receivedMs(of: stored) != arrivalMs {
+                        violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq) arrived at \(arrivalMs), which is another event")
                     }
                 } else {
-                    violation("event id \(eventID) of site \(site): remembered as event \(entry.seq), which is not stored")
+                    violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq), which is not stored")
                 }
                 return true
             }
             report.checks.append(("remembered event ids name stored events", count))
-            // Not a violation: the sweep visits a bounded number per commit,
-            // so ids can outlive the window by up to about half a window.
-            report.checks.append(("remembered event ids past the window, awaiting the sweep", stale))
+            if !graph.isReadOnly, graph.dedupMemory.snapshot() != latest {
+                violation("the in-memory index of remembered event ids differs from the dedup table (\(graph.dedupMemory.count) ids in memory, \(latest.count) in the table)")
+            }
+            // Not a violation: pruning forgets a bounded number per commit.
+            report.checks.append(("remembered event ids past the window, awaiting pruning", stale))
         }
 
         /// Every call waiting for a lease is a stored call recorded as unknown.

@@ -11,7 +11,7 @@ extension IdentityGraph {
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
     public func apply(_ events: [PreparedEvent], nowMs: Int64 = wallClockMs()) throws -> ApplyReport {
-        try environment.write { txn in
+        let (report, added, pruned) = try environment.write { txn in
             var writer = BatchWriter(graph: self, counters: try counters(txn))
             for (index, event) in events.enumerated() {
                 try writer.apply(event, index: index, txn)
@@ -36,8 +36,10 @@ extension IdentityGraph {
                 }
             }
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
-            return report
+            return (report, writer.dedupAdded, writer.dedupPruned)
         }
+        dedupMemory.commit(added: added, removed: pruned)
+        return report
     }
 }
 
@@ -56,6 +58,10 @@ struct BatchWriter {
     var changeIdentifierNode: UInt64 = 0
     /// Identifiers the shared-identifier rule tripped on in this batch.
     var hubsTripped: [(node: UInt64, seq: UInt64, links: UInt16)] = []
+    /// Event ids this transaction remembered, and the entries it pruned:
+    /// `DedupMemory` takes both once the transaction has committed.
+    var dedupAdded: [DedupID: Int64] = [:]
+    var dedupPruned: [(id: DedupID, arrivalMs: Int64)] = []
 
     /// Each site's number pool, read once per batch.
     var sitePools: [UInt32: NumberPool] = [:]

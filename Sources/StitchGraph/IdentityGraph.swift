@@ -27,6 +27,9 @@ public final class IdentityGraph: Sendable {
     let hasher: IdentifierHasher
     /// What opening upgraded, when the store was of an earlier schema.
     public let migration: SchemaMigration.Report?
+    /// The `dedup` table indexed by (site, event id) (empty when read-only).
+    let dedupMemory: DedupMemory
+    let isReadOnly: Bool
 
     /// Bumped when the on-disk layout changes; `SchemaMigration` upgrades
     /// stores of earlier versions in place.
@@ -76,6 +79,8 @@ public final class IdentityGraph: Sendable {
         )
         leasedSessions = Mutex([])
         migration = try Self.checkSchema(environment, tables: tables, readOnly: storeOptions.readOnly)
+        isReadOnly = storeOptions.readOnly
+        dedupMemory = storeOptions.readOnly ? DedupMemory() : try DedupMemory(environment, table: tables.dedup)
         hasher = try Self.identifierHasher(environment, meta: tables.meta)
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }

@@ -14,7 +14,7 @@ import StitchIdentity
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
 /// call     seq u64                             → CallMatch (the graph's own encoding)
-/// dedup    site u32 | event id u64             → seq u64, arrival ms i64 (LE): event ids remembered (schema 8)
+/// dedup    'a' | arrival* | site u32 | event id u64 → seq u64 (LE): event ids remembered, by arrival (schema 8)
 /// quarantine node id u64                       → QuarantineRecord (identifiers that link nothing)
 /// qevent   node id u64 | seq u64               → (): events carrying a quarantined identifier
 /// suppress HMAC-SHA256(secret, site|kind|value) → erasure seq u64 (LE): erased identifiers
@@ -83,23 +83,33 @@ enum StoreKeys {
         return key
     }
 
-    /// Keyed by (site, event id) alone: a repeat is recognised whatever its
-    /// event time (the value says when the id arrived; see `BatchWriter+Dedup`).
-    static func dedupKey(site: UInt32, eventID: UInt64) -> [UInt8] {
-        var key: [UInt8] = []
-        key.reserveCapacity(12)
-        ByteCoding.appendBigEndian(site, to: &key)
-        ByteCoding.appendBigEndian(eventID, to: &key)
+    /// The first byte of every schema-8 `dedup` key: it tells them from the
+    /// keys of schema 7 (which began with a sortable event time, 0x80 and up
+    /// for any time after 1970) while `SchemaMigration` rewrites the table.
+    static let dedupKeyPrefix: [UInt8] = [UInt8(ascii: "a")]
+
+    /// Ordered by arrival, so remembering an id appends near the tail and
+    /// pruning deletes from the head (see `BatchWriter+Dedup`).
+    static func dedupKey(arrivalMs: Int64, _ id: DedupID) -> [UInt8] {
+        var key = dedupKeyPrefix
+        key.reserveCapacity(21)
+        ByteCoding.appendBigEndian(ByteCoding.sortableTime(arrivalMs), to: &key)
+        ByteCoding.appendBigEndian(id.site, to: &key)
+        ByteCoding.appendBigEndian(id.eventID, to: &key)
         return key
     }
 
-    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (site: UInt32, eventID: UInt64) {
-        precondition(key.count == 12, "dedup key of \(key.count) bytes")
-        return (ByteCoding.bigEndian(key, at: 0, as: UInt32.self), ByteCoding.bigEndian(key, at: 4, as: UInt64.self))
+    static func isDedupKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        key.count == 21 && key[0] == dedupKeyPrefix[0]
     }
 
-    /// `meta`: the dedup sweep's position (the next key it visits).
-    static let dedupSweepMetaKey = Array("dedupsweep".utf8)
+    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (arrivalMs: Int64, id: DedupID) {
+        precondition(isDedupKey(key), "not a dedup key: \(key.count) bytes")
+        return (
+            ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 1, as: UInt64.self)),
+            DedupID(site: ByteCoding.bigEndian(key, at: 9, as: UInt32.self), eventID: ByteCoding.bigEndian(key, at: 13, as: UInt64.self))
+        )
+    }
 
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {
         key.removeAll(keepingCapacity: true)

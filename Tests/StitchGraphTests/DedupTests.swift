@@ -59,33 +59,25 @@ struct DedupTests {
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
 
-    @Test("the sweep visits a bounded number per commit; an expired id it has not reached yet counts as absent")
-    func sweepIsBounded() throws {
+    @Test("pruning forgets a bounded number per commit, oldest first; an expired id not pruned yet counts as absent")
+    func pruningIsBounded() throws {
         let test = try TestGraph(configuration: GraphConfiguration(dedupWindowMs: 10_000))
-        let count = GraphLimits.dedupSweptPerCommitMin + 1_000
+        let count = GraphLimits.dedupPrunedPerCommitMin + 1_000
         for start in stride(from: 1, through: count, by: 1_000) {
-            try test.apply((start...min(count, start + 999)).map { Self.hit(UInt64($0), at: Self.t0) }, receivedMs: Self.t0)
+            // Later ids arrive later: a millisecond a batch.
+            try test.apply((start...min(count, start + 999)).map { Self.hit(UInt64($0), at: Self.t0) }, receivedMs: Self.t0 + Int64(start / 1_000))
         }
         #expect(try Self.dedupEntries(test) == count)
-        // One event a window later: its commit's sweep visits the minimum
-        // (one of them perhaps the new id itself), not the whole table.
+        // One event a window later: its commit forgets the bound, not all.
         let first = try test.apply([Self.hit(1_000_000, at: Self.t0)], receivedMs: Self.t0 + 20_000)
-        #expect(first.dedupPruned >= GraphLimits.dedupSweptPerCommitMin - 1 && first.dedupPruned <= GraphLimits.dedupSweptPerCommitMin)
-        // An expired id the sweep has not reached: absent, stored anew.
-        let unswept = try test.graph.environment.read { txn in
-            var found: UInt64?
-            try txn.scan(test.graph.tables.dedup) { key, value in
-                if DedupEntry(decoding: value).arrivalMs == Self.t0 { found = StoreKeys.decodeDedupKey(key).eventID }
-                return found == nil
-            }
-            return found
-        }
-        let late = try test.apply([Self.hit(try #require(unswept), at: Self.t0)], receivedMs: Self.t0 + 20_000)
+        #expect(first.dedupPruned == GraphLimits.dedupPrunedPerCommitMin)
+        // The last id arrived last, so it is not pruned yet: expired, stored anew.
+        let late = try test.apply([Self.hit(UInt64(count), at: Self.t0)], receivedMs: Self.t0 + 20_000)
         #expect(late.events == 1 && late.dedupExpiredReplaced == 1)
-        // That commit's sweep goes on where the last one stopped, wraps, and
-        // leaves only the two live ids.
-        #expect(first.dedupPruned + late.dedupPruned == count - 1)
+        // That commit pruned the rest (its old entry among them): only the two live ids are left.
+        #expect(first.dedupPruned + late.dedupPruned == count)
         #expect(try Self.dedupEntries(test) == 2)
+        #expect(try test.apply([Self.hit(UInt64(count), at: Self.t0)], receivedMs: Self.t0 + 20_001).repeats == [0], "remembered from its new arrival")
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
 
@@ -118,7 +110,7 @@ struct DedupTests {
             let report = try test.apply(batch, receivedMs: now)
             #expect(report.repeats == expected, "seed \(seed)")
             let live = arrivals.values.filter { $0 >= clock - window }.count
-            #expect(try Self.dedupEntries(test) == live, "seed \(seed): the sweep keeps exactly the live ids while they are few")
+            #expect(try Self.dedupEntries(test) == live, "seed \(seed): pruning keeps exactly the live ids while they are few")
         }
         #expect(try test.graph.totals().events == UInt64(stored), "seed \(seed)")
         #expect(try GraphVerifier(graph: test.graph).verify().isSound, "seed \(seed)")

@@ -35,7 +35,7 @@ struct MigrationTests {
         let graph = try IdentityGraph(path: path, storeOptions: options)
         let migration = try #require(graph.migration)
         #expect(migration.fromSchema == 7 && migration.toSchema == 8)
-        #expect(migration.steps == ["7 → 8: 57 remembered event ids rekeyed by (site, id) with their arrival time, 0 naming no stored event dropped"])
+        #expect(migration.steps == ["7 → 8: 57 remembered event ids rekeyed by arrival, 0 naming no stored event dropped"])
         let totals = try graph.totals()
         #expect(totals.events == 2510 && totals.persons == 87 && totals.identifiers == 734 && totals.merges == 647)
         let verification = try GraphVerifier(graph: graph).verify()
@@ -44,17 +44,17 @@ struct MigrationTests {
         // Every remembered id is still recognised: resent at the store's
         // arrival clock, with another event time, each is a repeat.
         let (remembered, clock) = try graph.environment.read { txn in
-            var ids: [(site: UInt32, eventID: UInt64)] = []
+            var ids: [DedupID] = []
             try txn.scan(graph.tables.dedup) { key, _ in
-                ids.append(StoreKeys.decodeDedupKey(key))
+                ids.append(StoreKeys.decodeDedupKey(key).id)
                 return true
             }
             return (ids, try graph.counters(txn).arrivalClockMs)
         }
         #expect(remembered.count == 57)
-        let resends = remembered.map { site, eventID in
+        let resends = remembered.map { id in
             PreparedEvent(
-                site: site, eventID: eventID, timeMs: 1_000, receivedMs: clock, type: .hit,
+                site: id.site, eventID: id.eventID, timeMs: 1_000, receivedMs: clock, type: .hit,
                 identifiers: [NormalizedIdentifier(uncheckedKind: .cookie, value: "ck-resend")], body: [])
         }
         let report = try graph.apply(resends, nowMs: clock)

@@ -15,6 +15,15 @@ struct ResourceBoundsTests {
         server.server.metrics.counterValues().filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.value }
     }
 
+    /// The value of gauge `name` (no labels) in the server's exposition.
+    static func gauge(_ server: TestServer, _ name: String) -> Double? {
+        let text = String(decoding: server.server.metrics.exposition(), as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.dropFirst(name.count + 1))
+        }
+        return nil
+    }
+
     /// A plain TCP connection that reads nothing (autoRead off).
     static func rawConnection(port: Int, receiveBufferBytes: Int? = nil) async throws -> any Channel {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -38,7 +47,7 @@ struct ResourceBoundsTests {
     func connectionLimit() async throws {
         let server = try await TestServer { $0.ingestConnectionsMax = 2 }
         let kept = [try await Self.rawConnection(port: server.ports.ingest), try await Self.rawConnection(port: server.ports.ingest)]
-        try await Task.sleep(for: .milliseconds(100))  // both accepted (the kernel hands them over in order anyway)
+        try await eventually("both accepted") { Self.gauge(server, "stitch_ingest_connections") == 2 }
         let third = try await Self.rawConnection(port: server.ports.ingest)
         #expect(await Self.isClosed(third, within: 5), "the third connection is closed by the server")
         #expect(Self.counter(server, "stitch_connections_refused_total{port=\"ingest\",reason=\"limit\"") == 1)
@@ -46,12 +55,12 @@ struct ResourceBoundsTests {
         #expect(try await query.stats().events == 0, "the query port is not affected")
         for channel in kept { try await channel.close() }
         // Closed connections give their places back.
-        try await eventually("places released") {
-            let again = try await Self.rawConnection(port: server.ports.ingest)
-            defer { again.close(promise: nil) }
-            try await Task.sleep(for: .milliseconds(50))
-            return again.isActive
-        }
+        try await eventually("places released") { Self.gauge(server, "stitch_ingest_connections") == 0 }
+        let again = try await Self.rawConnection(port: server.ports.ingest)
+        try await eventually("a new connection is accepted") { Self.gauge(server, "stitch_ingest_connections") == 1 }
+        #expect(again.isActive)
+        #expect(Self.counter(server, "stitch_connections_refused_total{port=\"ingest\",reason=\"limit\"") == 1)
+        try await again.close()
         await query.close()
         await server.stopAndRemove()
     }
@@ -85,16 +94,24 @@ struct ResourceBoundsTests {
         #expect(await Self.isClosed(slow, within: 5))
         #expect(Self.counter(server, "stitch_connections_timed_out_total{port=\"ingest\",reason=\"partial_frame\"") == 1)
 
+        // A client that keeps sending whole frames is left alone: it sends
+        // back to back for as long as a silent connection takes to be
+        // closed for idling, so the busy one has outlived an idle timeout.
+        let ingest = try await server.ingestClient()
+        let busy = Task {
+            var sequence: UInt64 = 0
+            while !Task.isCancelled {
+                sequence += 1
+                _ = try await ingest.send([Beacons.hit(timeMs: 1_767_225_600_000, cookie: "cookie-busy-1", session: "session-busy-1")], sequence: sequence).get()
+            }
+            return sequence
+        }
         let silent = try await Self.rawConnection(port: server.ports.query)
         #expect(await Self.isClosed(silent, within: 15))
         #expect(Self.counter(server, "stitch_connections_timed_out_total{port=\"query\",reason=\"idle\"") == 1)
-
-        // A client that keeps sending whole frames is left alone.
-        let ingest = try await server.ingestClient()
-        for sequence in 1...16 {  // about 5.6 s in all, longer than the idle timeout
-            _ = try await ingest.send([Beacons.hit(timeMs: 1_767_225_600_000, cookie: "cookie-busy-1", session: "session-busy-1")], sequence: UInt64(sequence)).get()
-            try await Task.sleep(for: .milliseconds(350))
-        }
+        busy.cancel()
+        let sent = try await busy.value
+        #expect(try await ingest.send([Beacons.hit(timeMs: 1_767_225_600_000, cookie: "cookie-busy-1", session: "session-busy-1")], sequence: sent + 1).get().ack?.accepted == 1)
         #expect(Self.counter(server, "stitch_connections_timed_out_total") == 2)
         await ingest.close()
         await server.stopAndRemove()
@@ -245,7 +262,7 @@ struct ResourceBoundsTests {
         }
         let heavyStart = ContinuousClock.now
         let futures = heavy.sendFrames(frames)
-        try await Task.sleep(for: .milliseconds(20))  // the heavy pipeline is being answered
+        _ = try await futures[0].get()  // the heavy pipeline is being answered
         let lightStart = ContinuousClock.now
         let lookup = try await light.lookup(site: 1, kind: .cookie, value: "cookie-heavy-1")
         let lightTook = ContinuousClock.now - lightStart

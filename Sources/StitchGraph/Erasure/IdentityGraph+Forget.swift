@@ -18,7 +18,10 @@ extension IdentityGraph {
     /// - Returns: the erasure record, or nil if the identifier is unknown.
     public func forget(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> ErasureRecord? {
         let requestedHash = hasher.hash(site: site, identifier: identifier)
-        return try environment.write { txn -> ErasureRecord? in
+        // The erased events' remembered ids, for `DedupMemory` after the commit.
+        var forgottenIDs: [(id: DedupID, arrivalMs: Int64)] = []
+        let record = try environment.write { txn -> ErasureRecord? in
+            forgottenIDs = []  // the closure runs again if the map had to grow
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
             var counters = try counters(txn)
             let root = try root(of: node, txn)
@@ -96,9 +99,11 @@ extension IdentityGraph {
                 }
                 _ = try txn.delete(tables.log, StoreKeys.logKey(seq))
                 if eventID != 0 {
-                    let dedupKey = StoreKeys.dedupKey(site: site, eventID: eventID)
-                    if let remembered = try txn.get(tables.dedup, dedupKey), DedupEntry(decoding: remembered).seq == seq {
+                    let id = DedupID(site: site, eventID: eventID)
+                    let dedupKey = StoreKeys.dedupKey(arrivalMs: event.receivedMs, id)
+                    if let remembered = try txn.get(tables.dedup, dedupKey), ByteCoding.littleEndian(remembered, at: 0, as: UInt64.self) == seq {
                         _ = try txn.delete(tables.dedup, dedupKey)
+                        forgottenIDs.append((id, event.receivedMs))
                     }
                 }
                 for node in eventNodes { _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq)) }
@@ -157,6 +162,8 @@ extension IdentityGraph {
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
             return erasure
         }
+        dedupMemory.commit(added: [:], removed: forgottenIDs)
+        return record
     }
 
     /// Lists an erased identifier's keyed hash in the suppression list under

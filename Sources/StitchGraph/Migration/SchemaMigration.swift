@@ -39,13 +39,15 @@ public enum SchemaMigration {
         return Report(fromSchema: found, toSchema: IdentityGraph.schemaVersion, steps: steps)
     }
 
-    /// Schema 7 → 8: remembered event ids are keyed by (site, event id) and
-    /// hold their arrival, instead of (event time, site, event id) → seq.
-    /// Each entry's arrival is the stored event's receive time, read from the
-    /// log by its seq, so the window of every migrated id counts from when it
-    /// really arrived; the arrival clock becomes the latest of them. An entry
-    /// whose event is gone is dropped. Old keys are 20 bytes and new ones 12,
-    /// so both can share the table while it is rewritten in chunks.
+    /// Schema 7 → 8: remembered event ids are kept by arrival — key
+    /// (`a`, arrival, site, event id) → seq — instead of by event time
+    /// ((event time, site, event id) → seq), and a repeat is judged by
+    /// arrival (`BatchWriter+Dedup`). Each entry's arrival is the stored
+    /// event's receive time, read from the log by its seq, so the window of
+    /// every migrated id counts from when it really arrived; the arrival
+    /// clock becomes the latest of them. An entry whose event is gone is
+    /// dropped. Old keys are 20 bytes and new ones 21, so both can share the
+    /// table while it is rewritten in chunks.
     static func dedupByArrival(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> String {
         let oldKeyBytes = 20
         let chunkMax = 10_000
@@ -68,14 +70,12 @@ public enum SchemaMigration {
                     continue
                 }
                 let arrivalMs = StoredEvent.receivedMs(of: stored)
-                let site = oldKey.withUnsafeBytes { ByteCoding.bigEndian($0, at: 8, as: UInt32.self) }
-                let eventID = oldKey.withUnsafeBytes { ByteCoding.bigEndian($0, at: 12, as: UInt64.self) }
-                let key = StoreKeys.dedupKey(site: site, eventID: eventID)
-                let entry = DedupEntry(seq: seq, arrivalMs: arrivalMs)
-                // Schema 7 could hold one id under two event times; the later
-                // stored event is the one a resend would now be judged by.
-                if let existing = try txn.get(tables.dedup, key), DedupEntry(decoding: existing).seq > seq { continue }
-                try txn.put(tables.dedup, key, entry.encoded())
+                let id = oldKey.withUnsafeBytes {
+                    DedupID(site: ByteCoding.bigEndian($0, at: 8, as: UInt32.self), eventID: ByteCoding.bigEndian($0, at: 12, as: UInt64.self))
+                }
+                var value: [UInt8] = []
+                ByteCoding.appendLittleEndian(seq, to: &value)
+                try txn.put(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, id), value)
                 latestArrival = max(latestArrival, arrivalMs)
                 migrated += 1
             }
@@ -86,6 +86,6 @@ public enum SchemaMigration {
             counters.arrivalClockMs = latestArrival
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
         }
-        return "7 → 8: \(migrated) remembered event ids rekeyed by (site, id) with their arrival time, \(dropped) naming no stored event dropped"
+        return "7 → 8: \(migrated) remembered event ids rekeyed by arrival, \(dropped) naming no stored event dropped"
     }
 }
