@@ -216,6 +216,15 @@ let package = Package(
         ),
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
         .testTarget(name: "StitchBeaconTests", dependencies: ["StitchBeacon", "StitchIdentity", "StitchWire"]),
+        .testTarget(name: "StitchMappingTests", dependencies: ["StitchMapping", "StitchGraph", "StitchIdentity", "StitchWire"]),
+        .testTarget(
+            name: "StitchClientTests",
+            dependencies: [
+                "StitchClient", "StitchWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "StitchGraphTests",
             // StitchBeacon prepares the beacons the tests apply; StitchMapping

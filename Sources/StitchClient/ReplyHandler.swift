@@ -34,7 +34,11 @@ final class ReplyHandler<Reply: Sendable>: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         guard waiting[request.sequence] == nil else {
-            request.promise.fail(ClientError.protocolViolation("sequence \(request.sequence) is already waiting"))
+            // Both promises fail: the reply's, and the write's (a write
+            // promise left pending would hang whoever waits on it).
+            let error = ClientError.protocolViolation("sequence \(request.sequence) is already waiting")
+            request.promise.fail(error)
+            promise?.fail(error)
             return
         }
         waiting[request.sequence] = request.promise

@@ -46,7 +46,7 @@ extension BatchWriter {
         guard event.eventID != 0 else { return .store }
         counters.arrivalClockMs = max(counters.arrivalClockMs, event.receivedMs)
         let id = DedupID(site: event.site, eventID: event.eventID)
-        let earlier = dedupAdded[id] ?? graph.dedupMemory.arrival(of: id)
+        let earlier = dedupAddedIndex.arrival(of: id) ?? graph.dedupMemory.arrival(of: id)
         if let earlier {
             if earlier >= dedupHorizonMs { return .repeated }
             report.dedupExpiredReplaced += 1  // past the window, awaiting pruning: as if forgotten
@@ -55,7 +55,8 @@ extension BatchWriter {
         value.reserveCapacity(8)
         ByteCoding.appendLittleEndian(seq, to: &value)
         try txn.put(graph.tables.dedup, StoreKeys.dedupKey(arrivalMs: event.receivedMs, id), value)
-        dedupAdded[id] = event.receivedMs
+        dedupAdded.append((id, event.receivedMs))
+        dedupAddedIndex.set(id, event.receivedMs)
         return .remembered
     }
 

@@ -13,21 +13,21 @@ import Synchronization
 /// function of the store (DESIGN.md "Determinism"), and `GraphVerifier`
 /// checks it against the table.
 ///
-/// Cost: about 40–50 bytes of memory per remembered id (a Swift dictionary
-/// entry of 24 bytes at a load factor of up to 3/4), and a scan of the table
-/// at open (README "Exactly once" has both measured).
+/// Cost: 20 bytes a slot of `DedupTable`, at most 11/16 full, so 29–58
+/// bytes of memory per remembered id, and a scan of the table at open
+/// (README "Exactly once" has both measured).
 final class DedupMemory: Sendable {
-    private let arrivals: Mutex<[DedupID: Int64]>
+    private let arrivals: Mutex<DedupTable>
 
     /// Reads the whole `dedup` table.
     init(_ environment: Environment, table: Table) throws {
-        var arrivals: [DedupID: Int64] = [:]
+        var arrivals = DedupTable()
         try environment.read { txn in
-            arrivals.reserveCapacity(try txn.count(table))
+            // In arrival order: a later entry of the same id is the newer one.
             try txn.scan(table, from: StoreKeys.dedupKeyPrefix) { key, _ in
                 guard StoreKeys.isDedupKey(key) else { return false }
                 let (arrivalMs, id) = StoreKeys.decodeDedupKey(key)
-                arrivals[id] = max(arrivals[id] ?? .min, arrivalMs)
+                arrivals.set(id, arrivalMs)
                 return true
             }
         }
@@ -36,28 +36,32 @@ final class DedupMemory: Sendable {
 
     /// An empty index, for a graph opened read-only (it never writes).
     init() {
-        arrivals = Mutex([:])
+        arrivals = Mutex(DedupTable())
     }
 
     /// The latest committed arrival of `id`, if it is remembered.
     func arrival(of id: DedupID) -> Int64? {
-        arrivals.withLock { $0[id] }
+        arrivals.withLock { $0.arrival(of: id) }
     }
 
     /// Records a committed transaction: `added` ids were remembered with
     /// these arrivals; `removed` entries left the table. An id both
     /// re-remembered and pruned of its older arrival keeps the newer one.
-    func commit(added: [DedupID: Int64], removed: [(id: DedupID, arrivalMs: Int64)]) {
+    func commit(added: [(id: DedupID, arrivalMs: Int64)], removed: [(id: DedupID, arrivalMs: Int64)]) {
         guard !added.isEmpty || !removed.isEmpty else { return }
         arrivals.withLock { arrivals in
-            for (id, arrivalMs) in added { arrivals[id] = arrivalMs }
-            for (id, arrivalMs) in removed where arrivals[id] == arrivalMs { arrivals[id] = nil }
+            for (id, arrivalMs) in added { arrivals.set(id, arrivalMs) }
+            for (id, arrivalMs) in removed { arrivals.remove(id, ifArrival: arrivalMs) }
         }
     }
 
     /// Every remembered id with its arrival (for the verifier).
     func snapshot() -> [DedupID: Int64] {
-        arrivals.withLock { $0 }
+        arrivals.withLock { table in
+            var copy: [DedupID: Int64] = [:]
+            table.forEach { copy[$0] = $1 }
+            return copy
+        }
     }
 
     var count: Int { arrivals.withLock { $0.count } }

@@ -58,9 +58,11 @@ struct BatchWriter {
     var changeIdentifierNode: UInt64 = 0
     /// Identifiers the shared-identifier rule tripped on in this batch.
     var hubsTripped: [(node: UInt64, seq: UInt64, links: UInt16)] = []
-    /// Event ids this transaction remembered, and the entries it pruned:
-    /// `DedupMemory` takes both once the transaction has committed.
-    var dedupAdded: [DedupID: Int64] = [:]
+    /// Event ids this transaction remembered (in order, and by id for the
+    /// batch's own repeats) and the entries it pruned: `DedupMemory` takes
+    /// them once the transaction has committed.
+    var dedupAdded: [(id: DedupID, arrivalMs: Int64)] = []
+    var dedupAddedIndex = DedupTable()
     var dedupPruned: [(id: DedupID, arrivalMs: Int64)] = []
 
     /// Each site's number pool, read once per batch.

@@ -162,7 +162,7 @@ extension IdentityGraph {
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
             return erasure
         }
-        dedupMemory.commit(added: [:], removed: forgottenIDs)
+        dedupMemory.commit(added: [], removed: forgottenIDs)
         return record
     }
 
