@@ -16,13 +16,12 @@ import StitchStore
 /// (DESIGN.md "Determinism").
 ///
 /// Where the ids live, and why: the `dedup` table is ordered by arrival
-/// (`StoreKeys.dedupKey`), so remembering an id appends near the tail and
-/// forgetting one deletes from the head — a commit dirties a few pages of it,
-/// not one page per random id (random ids keyed by id made unpaced ingest
-/// 2.4× slower on a store of 5M events). Looking an id up by (site, id) is
-/// then done in `DedupMemory`, the graph's in-memory index of that table,
-/// rebuilt from it at open and changed only after a commit succeeded, so it
-/// never holds anything the store does not.
+/// (`StoreKeys.dedupKey`), so remembering an id is an append and forgetting
+/// one deletes from the head — a commit dirties a few pages of it, not one
+/// page per random id (random ids keyed by id made unpaced ingest 2.4×
+/// slower on a store of 5M events). Looking an id up by (site, id) is then
+/// done in `DedupMemory`, the graph's in-memory index of that table, which
+/// holds exactly what the store holds (see there).
 ///
 /// Expired ids are pruned from the head of the table, at most
 /// `dedupPruneBound` per commit. An id past the window that is not pruned
@@ -46,17 +45,15 @@ extension BatchWriter {
         guard event.eventID != 0 else { return .store }
         counters.arrivalClockMs = max(counters.arrivalClockMs, event.receivedMs)
         let id = DedupID(site: event.site, eventID: event.eventID)
-        let earlier = dedupAddedIndex.arrival(of: id) ?? graph.dedupMemory.arrival(of: id)
-        if let earlier {
+        if let earlier = graph.dedupMemory.arrival(of: id) {
             if earlier >= dedupHorizonMs { return .repeated }
             report.dedupExpiredReplaced += 1  // past the window, awaiting pruning: as if forgotten
         }
-        var value: [UInt8] = []
-        value.reserveCapacity(8)
-        ByteCoding.appendLittleEndian(seq, to: &value)
-        try txn.put(graph.tables.dedup, StoreKeys.dedupKey(arrivalMs: event.receivedMs, id), value)
-        dedupAdded.append((id, event.receivedMs))
-        dedupAddedIndex.set(id, event.receivedMs)
+        // Keyed by the arrival clock, not the event's own receive time: the
+        // clock never goes back, so with the seq the key is always the largest.
+        let arrivalMs = counters.arrivalClockMs
+        try txn.put(graph.tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq), StoreKeys.dedupValue(id), append: true)
+        graph.dedupMemory.remember(id, arrivalMs: arrivalMs)
         return .remembered
     }
 
@@ -79,12 +76,12 @@ extension BatchWriter {
         guard horizon != .min else { return }  // nothing remembered yet
         let bound = dedupPruneBound
         var expired: [[UInt8]] = []
-        try txn.scan(graph.tables.dedup, from: StoreKeys.dedupKeyPrefix) { key, _ in
+        try txn.scan(graph.tables.dedup, from: StoreKeys.dedupKeyPrefix) { key, value in
             guard expired.count < bound, StoreKeys.isDedupKey(key) else { return false }
-            let (arrivalMs, id) = StoreKeys.decodeDedupKey(key)
+            let arrivalMs = StoreKeys.decodeDedupKey(key).arrivalMs
             guard arrivalMs < horizon else { return false }
             expired.append(Array(key))
-            dedupPruned.append((id, arrivalMs))
+            dedupPruned.append((StoreKeys.decodeDedupValue(value), arrivalMs))
             return true
         }
         for key in expired { _ = try txn.delete(graph.tables.dedup, key) }

@@ -4,65 +4,101 @@ import Synchronization
 /// The in-memory index of the `dedup` table by (site, event id): for each
 /// remembered id, its latest arrival. The table is ordered by arrival, so
 /// that writing it is an append; this index answers "was this id seen, and
-/// when" without a random B-tree descent per beacon.
+/// when" without a B-tree search per beacon.
 ///
 /// It is derived from the store and nothing else: built from the table when
-/// the graph opens writable, and changed only by `commit` after a write
-/// transaction that changed the table has committed (an aborted or retried
-/// transaction leaves it as it was). So the writer's verdicts remain a
-/// function of the store (DESIGN.md "Determinism"), and `GraphVerifier`
-/// checks it against the table.
+/// the graph opens writable, and kept equal to it transaction by transaction.
+/// The writer records each id it remembers as it goes (`remember`), with an
+/// undo entry; `commitRemembered` drops the undo entries once the write
+/// transaction has committed, and `rollBack` restores the committed state
+/// when it aborted or is about to be retried (LMDB reruns a transaction after
+/// growing the map). Entries leave the index only after the transaction that
+/// deleted them has committed (`forget`). So the writer's verdicts remain a
+/// function of the store (DESIGN.md "Determinism"); `GraphVerifier` checks
+/// the index against the table.
 ///
-/// Cost: 20 bytes a slot of `DedupTable`, at most 11/16 full, so 29–58
-/// bytes of memory per remembered id, and a scan of the table at open
-/// (README "Exactly once" has both measured).
+/// Cost: 20 bytes a slot of `DedupTable`, at most 11/16 full, so 29–58 bytes
+/// of memory per remembered id, and a scan of the table at open (README
+/// "Exactly once" has both measured).
 final class DedupMemory: Sendable {
-    private let arrivals: Mutex<DedupTable>
+    private struct State {
+        var arrivals = DedupTable()
+        /// Ids remembered by the open write transaction, with what they held before.
+        var undo: [(id: DedupID, before: Int64?)] = []
+    }
+
+    private let state: Mutex<State>
 
     /// Reads the whole `dedup` table.
     init(_ environment: Environment, table: Table) throws {
         var arrivals = DedupTable()
         try environment.read { txn in
             // In arrival order: a later entry of the same id is the newer one.
-            try txn.scan(table, from: StoreKeys.dedupKeyPrefix) { key, _ in
+            try txn.scan(table, from: StoreKeys.dedupKeyPrefix) { key, value in
                 guard StoreKeys.isDedupKey(key) else { return false }
-                let (arrivalMs, id) = StoreKeys.decodeDedupKey(key)
-                arrivals.set(id, arrivalMs)
+                arrivals.set(StoreKeys.decodeDedupValue(value), StoreKeys.decodeDedupKey(key).arrivalMs)
                 return true
             }
         }
-        self.arrivals = Mutex(arrivals)
+        state = Mutex(State(arrivals: arrivals))
     }
 
     /// An empty index, for a graph opened read-only (it never writes).
     init() {
-        arrivals = Mutex(DedupTable())
+        state = Mutex(State())
     }
 
-    /// The latest committed arrival of `id`, if it is remembered.
+    /// The latest arrival of `id`, if it is remembered (the open write
+    /// transaction's own ids included, for the writer that opened it).
     func arrival(of id: DedupID) -> Int64? {
-        arrivals.withLock { $0.arrival(of: id) }
+        state.withLock { $0.arrivals.arrival(of: id) }
     }
 
-    /// Records a committed transaction: `added` ids were remembered with
-    /// these arrivals; `removed` entries left the table. An id both
-    /// re-remembered and pruned of its older arrival keeps the newer one.
-    func commit(added: [(id: DedupID, arrivalMs: Int64)], removed: [(id: DedupID, arrivalMs: Int64)]) {
-        guard !added.isEmpty || !removed.isEmpty else { return }
-        arrivals.withLock { arrivals in
-            for (id, arrivalMs) in added { arrivals.set(id, arrivalMs) }
-            for (id, arrivalMs) in removed { arrivals.remove(id, ifArrival: arrivalMs) }
+    /// The open write transaction remembered `id` as arriving at `arrivalMs`.
+    func remember(_ id: DedupID, arrivalMs: Int64) {
+        state.withLock { state in
+            state.undo.append((id, state.arrivals.arrival(of: id)))
+            state.arrivals.set(id, arrivalMs)
+        }
+    }
+
+    /// The write transaction that remembered ids has committed.
+    func commitRemembered() {
+        state.withLock { $0.undo.removeAll(keepingCapacity: true) }
+    }
+
+    /// The write transaction that remembered ids did not commit: back to
+    /// what the store holds.
+    func rollBack() {
+        state.withLock { state in
+            for (id, before) in state.undo.reversed() {
+                if let before {
+                    state.arrivals.set(id, before)
+                } else {
+                    state.arrivals.remove(id, ifArrival: state.arrivals.arrival(of: id) ?? .min)
+                }
+            }
+            state.undo.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// A committed transaction deleted these entries from the table. An id
+    /// remembered again since (a newer arrival) stays.
+    func forget(_ removed: [(id: DedupID, arrivalMs: Int64)]) {
+        guard !removed.isEmpty else { return }
+        state.withLock { state in
+            for (id, arrivalMs) in removed { state.arrivals.remove(id, ifArrival: arrivalMs) }
         }
     }
 
     /// Every remembered id with its arrival (for the verifier).
     func snapshot() -> [DedupID: Int64] {
-        arrivals.withLock { table in
+        state.withLock { state in
             var copy: [DedupID: Int64] = [:]
-            table.forEach { copy[$0] = $1 }
+            state.arrivals.forEach { copy[$0] = $1 }
             return copy
         }
     }
 
-    var count: Int { arrivals.withLock { $0.count } }
+    var count: Int { state.withLock { $0.arrivals.count } }
 }

@@ -11,7 +11,21 @@ extension IdentityGraph {
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
     public func apply(_ events: [PreparedEvent], nowMs: Int64 = wallClockMs()) throws -> ApplyReport {
-        let (report, added, pruned) = try environment.write { txn in
+        let report: ApplyReport, pruned: [(id: DedupID, arrivalMs: Int64)]
+        do {
+            (report, pruned) = try applyTransaction(events, nowMs: nowMs)
+        } catch {
+            dedupMemory.rollBack()
+            throw error
+        }
+        dedupMemory.commitRemembered()
+        dedupMemory.forget(pruned)
+        return report
+    }
+
+    private func applyTransaction(_ events: [PreparedEvent], nowMs: Int64) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
+        try environment.write { txn in
+            dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
             var writer = BatchWriter(graph: self, counters: try counters(txn))
             for (index, event) in events.enumerated() {
                 try writer.apply(event, index: index, txn)
@@ -36,10 +50,8 @@ extension IdentityGraph {
                 }
             }
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
-            return (report, writer.dedupAdded, writer.dedupPruned)
+            return (report, writer.dedupPruned)
         }
-        dedupMemory.commit(added: added, removed: pruned)
-        return report
     }
 }
 
@@ -58,11 +70,8 @@ struct BatchWriter {
     var changeIdentifierNode: UInt64 = 0
     /// Identifiers the shared-identifier rule tripped on in this batch.
     var hubsTripped: [(node: UInt64, seq: UInt64, links: UInt16)] = []
-    /// Event ids this transaction remembered (in order, and by id for the
-    /// batch's own repeats) and the entries it pruned: `DedupMemory` takes
+    /// The dedup entries this transaction pruned: `DedupMemory` forgets
     /// them once the transaction has committed.
-    var dedupAdded: [(id: DedupID, arrivalMs: Int64)] = []
-    var dedupAddedIndex = DedupTable()
     var dedupPruned: [(id: DedupID, arrivalMs: Int64)] = []
 
     /// Each site's number pool, read once per batch.

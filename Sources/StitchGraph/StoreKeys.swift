@@ -14,7 +14,7 @@ import StitchIdentity
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
 /// callwait site u32 | number† | time* | seq u64 → caller phone node u64, event time i64 (LE)
 /// call     seq u64                             → CallMatch (the graph's own encoding)
-/// dedup    'a' | arrival* | site u32 | event id u64 → seq u64 (LE): event ids remembered, by arrival (schema 8)
+/// dedup    'a' | arrival* | seq u64            → site u32 | event id u64: event ids remembered, by arrival (schema 8)
 /// quarantine node id u64                       → QuarantineRecord (identifiers that link nothing)
 /// qevent   node id u64 | seq u64               → (): events carrying a quarantined identifier
 /// suppress HMAC-SHA256(secret, site|kind|value) → erasure seq u64 (LE): erased identifiers
@@ -84,31 +84,46 @@ enum StoreKeys {
     }
 
     /// The first byte of every schema-8 `dedup` key: it tells them from the
-    /// keys of schema 7 (which began with a sortable event time, 0x80 and up
-    /// for any time after 1970) while `SchemaMigration` rewrites the table.
+    /// keys of schema 7 (20 bytes, beginning with a sortable event time) while
+    /// `SchemaMigration` rewrites the table.
     static let dedupKeyPrefix: [UInt8] = [UInt8(ascii: "a")]
 
-    /// Ordered by arrival, so remembering an id appends near the tail and
-    /// pruning deletes from the head (see `BatchWriter+Dedup`).
-    static func dedupKey(arrivalMs: Int64, _ id: DedupID) -> [UInt8] {
+    /// Ordered by arrival, then seq: the writer keys each id by the arrival
+    /// clock (never decreasing) and the event's seq (always increasing), so
+    /// every new key is the table's largest — an append that fills pages —
+    /// and pruning deletes from the head (see `BatchWriter+Dedup`).
+    static func dedupKey(arrivalMs: Int64, seq: UInt64) -> [UInt8] {
         var key = dedupKeyPrefix
-        key.reserveCapacity(21)
+        key.reserveCapacity(17)
         ByteCoding.appendBigEndian(ByteCoding.sortableTime(arrivalMs), to: &key)
-        ByteCoding.appendBigEndian(id.site, to: &key)
-        ByteCoding.appendBigEndian(id.eventID, to: &key)
+        ByteCoding.appendBigEndian(seq, to: &key)
         return key
     }
 
     static func isDedupKey(_ key: UnsafeRawBufferPointer) -> Bool {
-        key.count == 21 && key[0] == dedupKeyPrefix[0]
+        key.count == 17 && key[0] == dedupKeyPrefix[0]
     }
 
-    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (arrivalMs: Int64, id: DedupID) {
+    static func decodeDedupKey(_ key: UnsafeRawBufferPointer) -> (arrivalMs: Int64, seq: UInt64) {
         precondition(isDedupKey(key), "not a dedup key: \(key.count) bytes")
         return (
             ByteCoding.time(fromSortable: ByteCoding.bigEndian(key, at: 1, as: UInt64.self)),
-            DedupID(site: ByteCoding.bigEndian(key, at: 9, as: UInt32.self), eventID: ByteCoding.bigEndian(key, at: 13, as: UInt64.self))
+            ByteCoding.bigEndian(key, at: 9, as: UInt64.self)
         )
+    }
+
+    /// A `dedup` value: the id remembered.
+    static func dedupValue(_ id: DedupID) -> [UInt8] {
+        var value: [UInt8] = []
+        value.reserveCapacity(12)
+        ByteCoding.appendBigEndian(id.site, to: &value)
+        ByteCoding.appendBigEndian(id.eventID, to: &value)
+        return value
+    }
+
+    static func decodeDedupValue(_ value: UnsafeRawBufferPointer) -> DedupID {
+        precondition(value.count == 12, "dedup value of \(value.count) bytes")
+        return DedupID(site: ByteCoding.bigEndian(value, at: 0, as: UInt32.self), eventID: ByteCoding.bigEndian(value, at: 4, as: UInt64.self))
     }
 
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {

@@ -60,12 +60,4 @@ public struct DecodedBatch: Sendable {
         self.sequence = sequence
     }
 
-    /// The ack payload for this batch once its beacons are committed.
-    public var ack: Stitch_V1_BatchAck {
-        .with {
-            $0.accepted = UInt32(beacons.count)
-            $0.rejected = UInt32(rejections.count)
-            $0.rejections = rejections.map(\.wireMessage)
-        }
-    }
 }

@@ -45,8 +45,8 @@ struct MigrationTests {
         // arrival clock, with another event time, each is a repeat.
         let (remembered, clock) = try graph.environment.read { txn in
             var ids: [DedupID] = []
-            try txn.scan(graph.tables.dedup) { key, _ in
-                ids.append(StoreKeys.decodeDedupKey(key).id)
+            try txn.scan(graph.tables.dedup) { _, value in
+                ids.append(StoreKeys.decodeDedupValue(value))
                 return true
             }
             return (ids, try graph.counters(txn).arrivalClockMs)

@@ -35,10 +35,12 @@ import Testing
         let encoder = FrameEncoder()
         let decoder = PayloadDecoder()
         var stream = ByteBuffer()
-        var decoded = DecodedBatch(sequence: 5)
-        decoded.beacons = [Fixtures.visit]
-        decoded.rejections = [BeaconRejection(index: 1, reason: .missingSite, detail: "site is 0")]
-        try encoder.encode(decoded.ack, type: .ack, sequence: 5, into: &stream)
+        let sentAck = Stitch_V1_BatchAck.with {
+            $0.accepted = 1
+            $0.rejected = 1
+            $0.rejections = [BeaconRejection(index: 1, reason: .missingSite, detail: "site is 0").wireMessage]
+        }
+        try encoder.encode(sentAck, type: .ack, sequence: 5, into: &stream)
         try encoder.encode(FrameError.emptyBatch.wireMessage, type: .error, sequence: 6, into: &stream)
         let request = Stitch_V1_Request.with { $0.requestID = 9; $0.stats = .init() }
         try encoder.encode(request, type: .request, sequence: 9, compressed: true, into: &stream)

@@ -99,11 +99,12 @@ extension IdentityGraph {
                 }
                 _ = try txn.delete(tables.log, StoreKeys.logKey(seq))
                 if eventID != 0 {
+                    // The entry is keyed by (arrival, seq); the index knows the arrival.
                     let id = DedupID(site: site, eventID: eventID)
-                    let dedupKey = StoreKeys.dedupKey(arrivalMs: event.receivedMs, id)
-                    if let remembered = try txn.get(tables.dedup, dedupKey), ByteCoding.littleEndian(remembered, at: 0, as: UInt64.self) == seq {
-                        _ = try txn.delete(tables.dedup, dedupKey)
-                        forgottenIDs.append((id, event.receivedMs))
+                    if let arrivalMs = dedupMemory.arrival(of: id),
+                        try txn.delete(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq))
+                    {
+                        forgottenIDs.append((id, arrivalMs))
                     }
                 }
                 for node in eventNodes { _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq)) }
@@ -162,7 +163,7 @@ extension IdentityGraph {
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
             return erasure
         }
-        dedupMemory.commit(added: [], removed: forgottenIDs)
+        dedupMemory.forget(forgottenIDs)
         return record
     }
 

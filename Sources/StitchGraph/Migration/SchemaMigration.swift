@@ -40,13 +40,13 @@ public enum SchemaMigration {
     }
 
     /// Schema 7 → 8: remembered event ids are kept by arrival — key
-    /// (`a`, arrival, site, event id) → seq — instead of by event time
+    /// (`a`, arrival, seq) → (site, event id) — instead of by event time
     /// ((event time, site, event id) → seq), and a repeat is judged by
     /// arrival (`BatchWriter+Dedup`). Each entry's arrival is the stored
     /// event's receive time, read from the log by its seq, so the window of
     /// every migrated id counts from when it really arrived; the arrival
     /// clock becomes the latest of them. An entry whose event is gone is
-    /// dropped. Old keys are 20 bytes and new ones 21, so both can share the
+    /// dropped. Old keys are 20 bytes and new ones 17, so both can share the
     /// table while it is rewritten in chunks.
     static func dedupByArrival(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> String {
         let oldKeyBytes = 20
@@ -73,9 +73,7 @@ public enum SchemaMigration {
                 let id = oldKey.withUnsafeBytes {
                     DedupID(site: ByteCoding.bigEndian($0, at: 8, as: UInt32.self), eventID: ByteCoding.bigEndian($0, at: 12, as: UInt64.self))
                 }
-                var value: [UInt8] = []
-                ByteCoding.appendLittleEndian(seq, to: &value)
-                try txn.put(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, id), value)
+                try txn.put(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq), StoreKeys.dedupValue(id))
                 latestArrival = max(latestArrival, arrivalMs)
                 migrated += 1
             }

@@ -158,7 +158,7 @@ final class GraphWriter: Sendable {
         }
         repeats.sort()
         suppressed.sort()
-        var outcomes = acks(of: group, repeats: repeats, suppressed: suppressed)
+        var outcomes = IngestItem.completedAcks(of: group, repeats: repeats, suppressed: suppressed)
         if let failure {
             // A store failure (disk full, map cannot grow) loses no accepted
             // data: that shard's transaction is aborted and every batch with a
@@ -199,33 +199,6 @@ final class GraphWriter: Sendable {
         } catch {
             return .failure(error)
         }
-    }
-
-    /// Each batch's ack, with the repeats and suppressed beacons the graph
-    /// found among its events (positions in the group's events, ascending).
-    private func acks(of group: [IngestItem], repeats: [Int], suppressed: [Int]) -> [BatchOutcome] {
-        var outcomes: [BatchOutcome] = []
-        outcomes.reserveCapacity(group.count)
-        var next = 0
-        var nextSuppressed = 0
-        var offset = 0
-        for item in group {
-            var ack = item.ack
-            let end = offset + item.events.count
-            while next < repeats.count, repeats[next] < end {
-                ack.repeatIndexes.append(item.beaconIndexes[repeats[next] - offset])
-                next += 1
-            }
-            while nextSuppressed < suppressed.count, suppressed[nextSuppressed] < end {
-                ack.suppressed += 1
-                nextSuppressed += 1
-            }
-            ack.repeated = UInt32(ack.repeatIndexes.count)
-            ack.accepted -= ack.repeated + ack.suppressed
-            outcomes.append(.committed(sequence: item.sequence, ack: ack))
-            offset = end
-        }
-        return outcomes
     }
 
     private func record(_ report: ApplyReport, beacons: Int) {

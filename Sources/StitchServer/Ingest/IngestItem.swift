@@ -37,3 +37,35 @@ protocol AckTarget: AnyObject, Sendable {
     /// with every outcome of this sender's batches in that group.
     func deliver(_ outcomes: [BatchOutcome])
 }
+
+extension IngestItem {
+    /// Each batch's ack once its group has committed: the ack `BatchIntake`
+    /// made (counts, rejections, refused identifiers), with the repeats and
+    /// suppressed beacons the graph found among the group's events
+    /// (`repeats` and `suppressed` are positions in the group's events,
+    /// ascending) put back at each batch's own beacon indexes.
+    static func completedAcks(of group: [IngestItem], repeats: [Int], suppressed: [Int]) -> [BatchOutcome] {
+        var outcomes: [BatchOutcome] = []
+        outcomes.reserveCapacity(group.count)
+        var next = 0
+        var nextSuppressed = 0
+        var offset = 0
+        for item in group {
+            var ack = item.ack
+            let end = offset + item.events.count
+            while next < repeats.count, repeats[next] < end {
+                ack.repeatIndexes.append(item.beaconIndexes[repeats[next] - offset])
+                next += 1
+            }
+            while nextSuppressed < suppressed.count, suppressed[nextSuppressed] < end {
+                ack.suppressed += 1
+                nextSuppressed += 1
+            }
+            ack.repeated = UInt32(ack.repeatIndexes.count)
+            ack.accepted -= ack.repeated + ack.suppressed
+            outcomes.append(.committed(sequence: item.sequence, ack: ack))
+            offset = end
+        }
+        return outcomes
+    }
+}

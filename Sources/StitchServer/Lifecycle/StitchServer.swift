@@ -177,17 +177,40 @@ public final class StitchServer: Service, Sendable {
         return running.ports
     }
 
+    /// The collector's TCP listener and its UDP sockets on the same port, one
+    /// per event loop (SO_REUSEPORT makes the kernel spread datagrams over
+    /// them by source address). With port 0 the OS picks a free TCP port,
+    /// whose UDP twin may still be another process's (an ephemeral UDP
+    /// socket): then another port is tried, a few times.
+    private func bindIngest(_ running: Running) async throws -> (listener: any Channel, sockets: [any Channel]) {
+        let host = configuration.host
+        let attempts = configuration.ingestPort == 0 ? 8 : 1
+        var attempt = 1
+        while true {
+            let listener = try await ingestTCPBootstrap(running).bind(host: host, port: configuration.ingestPort).get()
+            var sockets: [any Channel] = []
+            do {
+                for loop in running.group.makeIterator() {
+                    sockets.append(try await udpBootstrap(loop, running).bind(host: host, port: listener.localAddress!.port!).get())
+                }
+                return (listener, sockets)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < attempts {
+                logger.debug("UDP port \(listener.localAddress!.port!) is taken; trying another (\(error))")
+                for channel in sockets + [listener] { try? await channel.close() }
+                attempt += 1
+            } catch {
+                for channel in sockets + [listener] { try? await channel.close() }
+                throw error
+            }
+        }
+    }
+
     private func bind(_ running: inout Running) async throws {
         let host = configuration.host
-        let ingestListener = try await ingestTCPBootstrap(running).bind(host: host, port: configuration.ingestPort).get()
+        let (ingestListener, sockets) = try await bindIngest(running)
         running.listeners.append(ingestListener)
+        running.udpSockets = sockets
         let ingestPort = ingestListener.localAddress!.port!
-        // One UDP socket per event loop on the same port: SO_REUSEPORT makes
-        // the kernel spread datagrams over them by source address.
-        for loop in running.group.makeIterator() {
-            let socket = try await udpBootstrap(loop, running).bind(host: host, port: ingestPort).get()
-            running.udpSockets.append(socket)
-        }
         let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
         running.listeners.append(queryListener)
         let httpListener = try await httpBootstrap(running.queryGroup).bind(host: host, port: configuration.httpPort).get()
