@@ -45,15 +45,13 @@ extension BatchWriter {
         guard event.eventID != 0 else { return .store }
         counters.arrivalClockMs = max(counters.arrivalClockMs, event.receivedMs)
         let id = DedupID(site: event.site, eventID: event.eventID)
-        if let earlier = graph.dedupMemory.arrival(of: id) {
-            if earlier >= dedupHorizonMs { return .repeated }
-            report.dedupExpiredReplaced += 1  // past the window, awaiting pruning: as if forgotten
-        }
         // Keyed by the arrival clock, not the event's own receive time: the
         // clock never goes back, so with the seq the key is always the largest.
         let arrivalMs = counters.arrivalClockMs
+        let verdict = graph.dedupMemory.judge(id, arrivalMs: arrivalMs, horizonMs: dedupHorizonMs)
+        if verdict.repeated { return .repeated }
+        if verdict.earlierMs != nil { report.dedupExpiredReplaced += 1 }  // past the window, awaiting pruning: as if forgotten
         try txn.put(graph.tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq), StoreKeys.dedupValue(id), append: true)
-        graph.dedupMemory.remember(id, arrivalMs: arrivalMs)
         return .remembered
     }
 

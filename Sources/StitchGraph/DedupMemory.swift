@@ -54,11 +54,22 @@ final class DedupMemory: Sendable {
         state.withLock { $0.arrivals.arrival(of: id) }
     }
 
-    /// The open write transaction remembered `id` as arriving at `arrivalMs`.
-    func remember(_ id: DedupID, arrivalMs: Int64) {
+    /// Judges `id` arriving at `arrivalMs` in one probe: if it is remembered
+    /// at or after `horizonMs`, a repeat (returns that arrival and changes
+    /// nothing); else the open write transaction remembers it now (returns
+    /// the expired arrival it replaces, or nil).
+    func judge(_ id: DedupID, arrivalMs: Int64, horizonMs: Int64) -> (repeated: Bool, earlierMs: Int64?) {
         state.withLock { state in
-            state.undo.append((id, state.arrivals.arrival(of: id)))
-            state.arrivals.set(id, arrivalMs)
+            var repeated = false
+            let before = state.arrivals.update(id) { earlier in
+                if let earlier, earlier >= horizonMs {
+                    repeated = true
+                    return nil
+                }
+                return arrivalMs
+            }
+            if !repeated { state.undo.append((id, before)) }
+            return (repeated, before)
         }
     }
 

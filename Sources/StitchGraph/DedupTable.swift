@@ -1,14 +1,20 @@
 /// A hash table from (site, event id) to an arrival time, made for the dedup
 /// window's tens of millions of random ids: open addressing with linear
-/// probing in flat arrays (20 bytes a slot, no per-entry allocation), a
-/// multiplicative mix instead of SipHash (event ids are the sender's random
-/// numbers, and nothing here is keyed by an attacker who could profit from
-/// collisions more than from sending repeats), and 64 shards that grow one
-/// at a time, so a resize moves 1/64 of the table, not all of it in one
-/// pause of the writer.
+/// probing over one flat array of 24-byte slots (a probe touches one cache
+/// line; no per-entry allocation), a multiplicative mix instead of SipHash
+/// (event ids are the sender's random numbers, and nothing here is keyed by
+/// an attacker who could profit from collisions more than from sending
+/// repeats), and 64 shards that grow one at a time, so a resize moves 1/64
+/// of the table, not all of it in one pause of the writer.
 ///
 /// Event id 0 marks an empty slot: it means "no id" and is never stored.
 struct DedupTable: Sendable {
+    struct Slot: Sendable {
+        var eventID: UInt64
+        var arrivalMs: Int64
+        var site: UInt32
+    }
+
     private var shards: [Shard]
 
     init() {
@@ -29,9 +35,16 @@ struct DedupTable: Sendable {
 
     /// Stores `arrivalMs` for `id`, replacing what was there.
     mutating func set(_ id: DedupID, _ arrivalMs: Int64) {
+        _ = update(id) { _ in arrivalMs }
+    }
+
+    /// One probe for a read-then-write: `decide` sees what `id` holds (nil
+    /// for nothing) and returns what it should hold (nil: leave it). Returns
+    /// what it held before.
+    mutating func update(_ id: DedupID, _ decide: (Int64?) -> Int64?) -> Int64? {
         precondition(id.eventID != 0, "event id 0 is never remembered")
         let hash = Self.mix(id)
-        shards[Int(hash >> 58)].set(id, arrivalMs, hash: hash)
+        return shards[Int(hash >> 58)].update(id, hash: hash, decide)
     }
 
     /// Removes `id` if its stored arrival is `arrivalMs` (a newer arrival of
@@ -57,16 +70,12 @@ struct DedupTable: Sendable {
     }
 
     struct Shard: Sendable {
-        var eventIDs: [UInt64]
-        var sites: [UInt32]
-        var arrivals: [Int64]
+        var slots: [Slot]
         var count = 0
         var mask: Int
 
         init(capacity: Int) {
-            eventIDs = Array(repeating: 0, count: capacity)
-            sites = Array(repeating: 0, count: capacity)
-            arrivals = Array(repeating: 0, count: capacity)
+            slots = Array(repeating: Slot(eventID: 0, arrivalMs: 0, site: 0), count: capacity)
             mask = capacity - 1
         }
 
@@ -74,7 +83,7 @@ struct DedupTable: Sendable {
         @inline(__always)
         func slot(of id: DedupID, hash: UInt64) -> Int {
             var slot = Int(truncatingIfNeeded: hash) & mask
-            while eventIDs[slot] != 0 && (eventIDs[slot] != id.eventID || sites[slot] != id.site) {
+            while slots[slot].eventID != 0 && (slots[slot].eventID != id.eventID || slots[slot].site != id.site) {
                 slot = (slot + 1) & mask
             }
             return slot
@@ -82,56 +91,56 @@ struct DedupTable: Sendable {
 
         func arrival(of id: DedupID, hash: UInt64) -> Int64? {
             let slot = slot(of: id, hash: hash)
-            return eventIDs[slot] == 0 ? nil : arrivals[slot]
+            return slots[slot].eventID == 0 ? nil : slots[slot].arrivalMs
         }
 
-        mutating func set(_ id: DedupID, _ arrivalMs: Int64, hash: UInt64) {
+        mutating func update(_ id: DedupID, hash: UInt64, _ decide: (Int64?) -> Int64?) -> Int64? {
             let slot = slot(of: id, hash: hash)
-            if eventIDs[slot] == 0 {
-                if (count + 1) * 16 > eventIDs.count * DedupTable.loadSixteenthsMax {
+            let before = slots[slot].eventID == 0 ? nil : slots[slot].arrivalMs
+            guard let after = decide(before) else { return before }
+            if before == nil {
+                if (count + 1) * 16 > slots.count * DedupTable.loadSixteenthsMax {
                     grow()
-                    set(id, arrivalMs, hash: hash)
-                    return
+                    return update(id, hash: hash) { _ in after }
                 }
-                eventIDs[slot] = id.eventID
-                sites[slot] = id.site
+                slots[slot].eventID = id.eventID
+                slots[slot].site = id.site
                 count += 1
             }
-            arrivals[slot] = arrivalMs
+            slots[slot].arrivalMs = after
+            return before
         }
 
         /// Deletion with backward shift: the entries after the hole that
         /// probed past it move back, so no tombstones pile up.
         mutating func remove(_ id: DedupID, ifArrival arrivalMs: Int64, hash: UInt64) {
             var hole = slot(of: id, hash: hash)
-            guard eventIDs[hole] != 0, arrivals[hole] == arrivalMs else { return }
+            guard slots[hole].eventID != 0, slots[hole].arrivalMs == arrivalMs else { return }
             count -= 1
             var next = (hole + 1) & mask
-            while eventIDs[next] != 0 {
-                let home = Int(truncatingIfNeeded: DedupTable.mix(DedupID(site: sites[next], eventID: eventIDs[next]))) & mask
+            while slots[next].eventID != 0 {
+                let home = Int(truncatingIfNeeded: DedupTable.mix(DedupID(site: slots[next].site, eventID: slots[next].eventID))) & mask
                 // Move `next` into the hole unless its home lies in (hole, next].
                 let homeAfterHole = (home - hole) & mask
                 let nextAfterHole = (next - hole) & mask
                 if homeAfterHole == 0 || homeAfterHole > nextAfterHole {
-                    eventIDs[hole] = eventIDs[next]
-                    sites[hole] = sites[next]
-                    arrivals[hole] = arrivals[next]
+                    slots[hole] = slots[next]
                     hole = next
                 }
                 next = (next + 1) & mask
             }
-            eventIDs[hole] = 0
+            slots[hole].eventID = 0
         }
 
         mutating func grow() {
-            var bigger = Shard(capacity: eventIDs.count * 2)
-            forEach { id, arrival in bigger.set(id, arrival, hash: DedupTable.mix(id)) }
+            var bigger = Shard(capacity: slots.count * 2)
+            forEach { id, arrival in _ = bigger.update(id, hash: DedupTable.mix(id)) { _ in arrival } }
             self = bigger
         }
 
         func forEach(_ body: (DedupID, Int64) -> Void) {
-            for slot in eventIDs.indices where eventIDs[slot] != 0 {
-                body(DedupID(site: sites[slot], eventID: eventIDs[slot]), arrivals[slot])
+            for slot in slots where slot.eventID != 0 {
+                body(DedupID(site: slot.site, eventID: slot.eventID), slot.arrivalMs)
             }
         }
     }
