@@ -31,7 +31,7 @@ final class DedupMemory: Sendable {
 
     /// Reads the whole `dedup` table.
     init(_ environment: Environment, table: Table) throws {
-        var arrivals = DedupTable()
+        let arrivals = DedupTable()
         try environment.read { txn in
             // In arrival order: a later entry of the same id is the newer one.
             try txn.scan(table, from: StoreKeys.dedupKeyPrefix) { key, value in

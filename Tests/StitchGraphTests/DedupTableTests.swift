@@ -10,7 +10,7 @@ struct DedupTableTests {
     func agreesWithDictionary() {
         var random = SeededGenerator.forTest("dedup table model")
         let seed = random.state
-        var table = DedupTable()
+        let table = DedupTable()
         var model: [DedupID: Int64] = [:]
         // Few distinct ids, so removes and overwrites hit often and probe
         // chains wrap; then many, so every shard grows several times.
