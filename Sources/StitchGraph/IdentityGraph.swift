@@ -4,10 +4,12 @@ import Synchronization
 
 /// The durable identity graph (DESIGN.md §2–§4) on an LMDB environment.
 ///
-/// Writes go through `apply`, one write transaction per batch, and must come
-/// from one thread at a time (the server's writer). Reads (`lookup`,
-/// `history`, `merges`, …) run on read transactions from any thread and never
-/// wait for the writer.
+/// Beacons are written through `apply`, one write transaction per batch,
+/// from the server's writer; admin requests (quarantine, release, forget,
+/// junk declarations) write from the query server's heavy pool. LMDB's write
+/// lock serializes the two, and every write keeps the graph's invariants in
+/// its own transaction. Reads (`lookup`, `history`, `merges`, …) run on read
+/// transactions from any thread and never wait for a writer.
 public final class IdentityGraph: Sendable {
     /// The LMDB environment the graph lives in. Not public: callers get what
     /// they need through the graph (`sync`, `storeInfo`), so no one outside
@@ -19,9 +21,11 @@ public final class IdentityGraph: Sendable {
     public let callTracking: CallTracking
     let tables: Tables
     /// Session nodes that hold or held a lease: most sessions never see a
-    /// tracking number, and this spares their events a lease lookup. Only
-    /// the writer adds to it (before its commit: an aborted write leaves a
-    /// harmless extra entry, never a missing one); rebuilt at open.
+    /// tracking number, and this spares their events a lease lookup. Writes
+    /// add to it before they commit (an aborted write leaves an extra entry:
+    /// harmless, the lookup then finds no lease); `forget` removes its
+    /// sessions only after its erasure committed, so no session with a
+    /// lease is ever missing. Rebuilt at open.
     let leasedSessions: Mutex<Set<UInt64>>
     /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
     let hasher: IdentifierHasher

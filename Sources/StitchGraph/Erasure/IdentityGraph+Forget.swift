@@ -20,8 +20,13 @@ extension IdentityGraph {
         let requestedHash = hasher.hash(site: site, identifier: identifier)
         // The erased events' remembered ids, for `DedupMemory` after the commit.
         var forgottenIDs: [(id: DedupID, arrivalMs: Int64)] = []
+        // The erased nodes, dropped from `leasedSessions` only once the erasure
+        // has committed: dropped earlier, an aborted erasure would leave
+        // sessions with leases the writer no longer refreshes.
+        var erasedNodes: [UInt64] = []
         let record = try environment.write { txn -> ErasureRecord? in
             forgottenIDs = []  // the closure runs again if the map had to grow
+            erasedNodes = []
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
             var counters = try counters(txn)
             let root = try root(of: node, txn)
@@ -138,7 +143,7 @@ extension IdentityGraph {
                 tombstone.erase(id: id)
                 try txn.put(tables.node, StoreKeys.nodeKey(id), tombstone.bytes)
             }
-            leasedSessions.withLock { sessions in for id in members.keys { sessions.remove(id) } }
+            erasedNodes = Array(members.keys)
             // A person elsewhere that lost an event may have lost the link it
             // made: re-derive it from what remains.
             var repaired: Set<UInt64> = []
@@ -164,6 +169,7 @@ extension IdentityGraph {
             return erasure
         }
         dedupMemory.forget(forgottenIDs)
+        leasedSessions.withLock { sessions in for id in erasedNodes { sessions.remove(id) } }
         return record
     }
 

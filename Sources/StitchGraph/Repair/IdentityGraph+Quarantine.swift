@@ -29,7 +29,7 @@ extension IdentityGraph {
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
-    // MARK: Requests (writer thread)
+    // MARK: Requests (admin, from the query server's heavy pool)
 
     /// Quarantines an identifier: from now on it links nothing, and the person
     /// holding it is re-derived from its events without it (one write

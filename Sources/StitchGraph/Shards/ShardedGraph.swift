@@ -36,6 +36,12 @@ public final class ShardedGraph: Sendable {
         shards = opened
     }
 
+    /// The one shard of a one-shard store; nil when there are several (then
+    /// a question about every site, like the change feed, has one answer per shard).
+    public var onlyShard: IdentityGraph? {
+        shards.count == 1 ? shards[0] : nil
+    }
+
     /// The shard holding `site`.
     @inline(__always)
     public func graph(site: UInt32) -> IdentityGraph {

@@ -224,12 +224,11 @@ struct QueryExecutor: Sendable {
         if site == nil, let sites = access.sites, sites.count == 1 { site = sites.first }
         // A change seq is a position in one shard's feed: a feed of every site
         // is one per shard, so with several shards it is asked for per site.
-        guard site != nil || shards.layout.count == 1 else {
+        guard let graph = site.map({ shards.graph(site: $0) }) ?? shards.onlyShard else {
             throw QueryFailure(
                 .invalidArgument,
                 "this server keeps its sites in \(shards.layout.count) shards, each with its own change feed: give a site")
         }
-        let graph = site.map { shards.graph(site: $0) } ?? shards.shards[0]
         var (records, scannedThrough) = try graph.mergesPage(after: request.cursor, limit: limit, site: site)
         // The page's cursor is the last merge scanned, so a page filtered down
         // (one quiet site, or a multi-site token) still moves the client forward.
