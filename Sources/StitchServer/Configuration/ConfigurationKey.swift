@@ -69,7 +69,7 @@ public struct ConfigurationKey: Sendable {
             }, current: { $0.durability.rawValue }),
         int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
-        int("dedup_window_ms", "how long (event time) an event id is remembered to drop resent beacons", \.dedupWindowMs),
+        int("dedup_window_ms", "how long from its arrival an event id is remembered to drop resent beacons (whatever the event time)", \.dedupWindowMs),
         int("ingest_connections_max", "open TCP ingest connections, at most", \.ingestConnectionsMax),
         int("query_connections_max", "open query connections, at most", \.queryConnectionsMax),
         int("connections_per_address_max", "open connections from one address per port, at most",
