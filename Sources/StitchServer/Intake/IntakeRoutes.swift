@@ -105,14 +105,13 @@ struct IntakeRoutes: Sendable {
         if let origin = request.headers[.origin], !allows(origin: origin, site: site) {
             return refuse(.forbidden, "origin \(origin) may not use site \(site)", endpoint: "lease")
         }
-        let normalized: String
+        let grant: LeaseGrant
         do {
-            normalized = try IdentifierNormalizer(junk: graph.junkRules(site: site)).normalize(.session, session).value
+            grant = try LeaseDesk(callTracking: graph.callTracking, metrics: metrics).grant(
+                site: site, session: session, normalizer: IdentifierNormalizer(junk: graph.junkRules(site: site)), nowMs: clockMs())
         } catch {
             return refuse(.badRequest, "session: \(error)", endpoint: "lease", request: request)
         }
-        let grant = graph.callTracking.lease(site: site, session: normalized, nowMs: clockMs())
-        metrics.leases(kind: grant.kind, site: site)
         let json: [String: Any] = [
             "tracking_number": grant.number ?? "", "kind": grant.kind.rawValue, "held_until_ms": grant.heldUntilMs,
         ]

@@ -274,9 +274,13 @@ struct QueryExecutor: Sendable {
         guard request.session.kind == .session else {
             throw QueryFailure(.invalidArgument, "session: give an identifier of kind SESSION")
         }
-        let session = try normalize(request.session, site: request.site)
-        let grant = shards.callTracking.lease(site: request.site, session: session.value, nowMs: clockMs())
-        metrics.leases(kind: grant.kind, site: request.site)
+        let grant: LeaseGrant
+        do {
+            grant = try LeaseDesk(callTracking: shards.callTracking, metrics: metrics).grant(
+                site: request.site, session: request.session.value, normalizer: normalizers.normalizer(site: request.site), nowMs: clockMs())
+        } catch {
+            throw QueryFailure(.invalidArgument, "session '\(request.session.value)' refused: \(error)")
+        }
         return .with {
             $0.trackingNumber = grant.number ?? ""
             $0.heldUntilMs = grant.heldUntilMs
