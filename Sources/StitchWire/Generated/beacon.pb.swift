@@ -518,9 +518,10 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
   public var identifiers: [Stitch_V1_Identifier] = []
 
   /// Client-chosen id of this event, unique within the site; 0 = none. A beacon
-  /// whose (site, event_id, time_ms) was already stored is not stored again: its ack
-  /// lists it under `repeat_indexes` (FRAMING.md, "Exactly once"). Beacons
-  /// without an event id are stored every time they arrive.
+  /// whose (site, event_id) was stored within the dedup window (7 days of arrival,
+  /// whatever time_ms says) is not stored again: its ack lists it under
+  /// `repeat_indexes` (FRAMING.md, "Exactly once"). Beacons without an event id
+  /// are stored every time they arrive.
   public var eventID: UInt64 = 0
 
   public var body: Stitch_V1_Beacon.OneOf_Body? = nil
