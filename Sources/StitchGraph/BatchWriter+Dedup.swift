@@ -7,9 +7,9 @@ import StitchStore
 /// crash or a reconnect is recognised however it is regrouped.
 ///
 /// An id is remembered for `GraphConfiguration.dedupWindowMs` **of arrival**:
-/// it is recognised while the server's receive time of the event that stored
-/// it is within the window of the arrival clock (the latest receive time the
-/// writer has applied). The event's own time plays no part, so a re-import of
+/// it is recognised while its entry's arrival (the arrival clock when it was
+/// stored: the latest receive time the writer had applied, its own included)
+/// is within the window of the arrival clock now. The event's own time plays no part, so a re-import of
 /// a year of history, a backfill in any order or a producer with a wrong
 /// clock is recognised just as a live resend is. Receive times are stamped
 /// before apply, so the verdict is a function of the batch and the store
