@@ -20,7 +20,7 @@ public struct ApplyReport: Sendable, Equatable {
     /// transaction (see `GraphLimits.repairIdentifiersMax`): left linked.
     public var quarantinesRefused = 0
     /// Events whose id was remembered once but had left the window (its
-    /// entry not swept yet): stored as new, like an id never seen.
+    /// entry not pruned yet): stored as new, like an id never seen.
     public var dedupExpiredReplaced = 0
     /// Remembered event ids forgotten because they left the window.
     public var dedupPruned = 0

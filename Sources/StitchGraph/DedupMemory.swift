@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// It is derived from the store and nothing else: built from the table when
 /// the graph opens writable, and kept equal to it transaction by transaction.
-/// The writer records each id it remembers as it goes (`remember`), with an
+/// The writer records each id it remembers as it goes (`judge`), with an
 /// undo entry; `commitRemembered` drops the undo entries once the write
 /// transaction has committed, and `rollBack` restores the committed state
 /// when it aborted or is about to be retried (LMDB reruns a transaction after
@@ -17,9 +17,9 @@ import Synchronization
 /// function of the store (DESIGN.md "Determinism"); `GraphVerifier` checks
 /// the index against the table.
 ///
-/// Cost: 20 bytes a slot of `DedupTable`, at most 11/16 full, so 29–58 bytes
+/// Cost: a 24-byte slot of `DedupTable`, at most half full, so 48–96 bytes
 /// of memory per remembered id, and a scan of the table at open (README
-/// "Exactly once" has both measured).
+/// "Exactly once").
 final class DedupMemory: Sendable {
     private struct State {
         var arrivals = DedupTable()

@@ -17,7 +17,8 @@ struct GraphCounters: Equatable, Sendable {
     var unlinkedEvents: UInt64 = 0
     /// The dedup window's clock: the latest arrival (the server's receive
     /// time) of an event with an id; `.min` before the first. Schema 7 kept
-    /// the latest event time here; the migration to 8 keeps that value.
+    /// the latest event time here; the migration to 8 sets it to the latest
+    /// arrival among the ids it rekeys.
     var arrivalClockMs: Int64 = .min
     var nextErasure: UInt64 = 1
     /// Identifier hashes in the suppression list; while 0 the writer skips

@@ -45,19 +45,6 @@ public struct Transaction: ~Copyable {
         )
     }
 
-    /// Stores `value` under `key` unless the key is there already. Returns
-    /// `nil` when it stored, else the value already there (valid until the
-    /// next write). One descent of the B-tree where a `get` and then a `put`
-    /// would make two (`MDB_NOOVERWRITE`, which hands back the existing value).
-    public func insert(_ table: Table, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(StoreError) -> UnsafeRawBufferPointer? {
-        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var valueVal = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        let status = mdb_put(txn, table.dbi, &keyVal, &valueVal, UInt32(MDB_NOOVERWRITE))
-        if status == MDB_KEYEXIST { return UnsafeRawBufferPointer(start: valueVal.mv_data, count: valueVal.mv_size) }
-        try check(status, "mdb_put(\(table.name), no overwrite)")
-        return nil
-    }
-
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ table: Table, _ key: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
@@ -120,14 +107,6 @@ extension Transaction {
             try value.span.withUnsafeBytes { (rawValue) throws(StoreError) in
                 try put(table, rawKey, rawValue, append: append)
             }
-        }
-    }
-
-    /// Stores `value` under `key` unless the key is there; returns the value
-    /// already there, or `nil` when it stored (see `insert(_:_:_:)`).
-    public func insert(_ table: Table, _ key: [UInt8], _ value: [UInt8]) throws(StoreError) -> UnsafeRawBufferPointer? {
-        try key.span.withUnsafeBytes { (rawKey) throws(StoreError) in
-            try value.span.withUnsafeBytes { (rawValue) throws(StoreError) in try insert(table, rawKey, rawValue) }
         }
     }
 

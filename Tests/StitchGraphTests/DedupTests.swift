@@ -44,12 +44,12 @@ struct DedupTests {
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
 
-    @Test("an id is forgotten a window after it arrived: swept, then stored anew; the window slides on arrival")
+    @Test("an id is forgotten a window after it arrived: pruned, then stored anew; the window slides on arrival")
     func windowCountsFromArrival() throws {
         let test = try TestGraph(configuration: GraphConfiguration(dedupWindowMs: 10_000))
         #expect(try test.apply([Self.hit(1, at: Self.t0)], receivedMs: Self.t0).events == 1)
         #expect(try test.apply([Self.hit(1, at: Self.t0)], receivedMs: Self.t0 + 9_000).repeats == [0])
-        // 20 s after its arrival: any commit's sweep forgets it.
+        // 20 s after its arrival: any commit's pruning forgets it.
         let later = try test.apply([Self.hit(2, at: Self.t0 - 86_400_000)], receivedMs: Self.t0 + 20_000)
         #expect(later.dedupPruned == 1)
         #expect(try Self.dedupEntries(test) == 1)
