@@ -175,6 +175,7 @@ let package = Package(
                 "StitchServer",
                 "StitchClient",
                 "StitchLoad",
+                "StitchRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -250,7 +251,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchBeacon", "StitchTesting"]),
+        .testTarget(name: "StitchLoadTests", dependencies: ["StitchLoad", "StitchWire", "StitchBeacon", "StitchRandom", "StitchTesting"]),
         .testTarget(
             name: "StitchCLITests",
             dependencies: [

@@ -16,6 +16,10 @@
 #      writer's busy time (apply + commit) beside the throughput
 #   7. what the shared-identifier rule costs: the world of scenario 6 (office phone undeclared) unpaced,
 #      hub_links_max=0 (off) and 4 (default) interleaved twice
+#   8. what exactly-once costs: a store prefilled with about 6M events (40 s unpaced, with
+#      event ids), then 15 s unpaced with and without --no-event-ids, interleaved
+#      (with, without, without, with) twice; every run its own seed, so no run
+#      finds another's sessions already stored
 #
 #   ops/load-scenarios.sh            # all, about 5 minutes after the build
 #   DURATION=10 ops/load-scenarios.sh
@@ -29,7 +33,7 @@ duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-only="${ONLY:-1 2 3 4 5 6 7}"
+only="${ONLY:-1 2 3 4 5 6 7 8}"
 wanted() { [[ " $only " == *" $1 "* ]]; }
 
 start_server() {
@@ -146,4 +150,21 @@ if wanted 7; then
       END {printf "writer busy %.2f s (apply + commit); %d identifiers quarantined automatically, %d persons split off\n", busy, q, p}'
     stop_server
   done
+fi
+
+if wanted 8; then
+  start_server
+  echo
+  echo "== exactly-once cost: prefill 40 s unpaced with event ids"
+  "$stitch" load --port "$ingest" --query-port "$query" --duration 40 --seed 1 | grep -E '^(acked|server)'
+  seed=100
+  for ids in with without without with with without without with; do
+    flag=""
+    [ "$ids" = without ] && flag="--no-event-ids"
+    echo "-- $ids event ids, seed $seed"
+    # shellcheck disable=SC2086
+    "$stitch" load --port "$ingest" --query-port "$query" --duration 15 --seed "$seed" $flag | grep -E '^(acked|server)'
+    seed=$((seed + 100))
+  done
+  stop_server
 fi

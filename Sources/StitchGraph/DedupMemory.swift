@@ -36,7 +36,8 @@ final class DedupMemory: Sendable {
             // In arrival order: a later entry of the same id is the newer one.
             try txn.scan(table, from: StoreKeys.dedupKeyPrefix) { key, value in
                 guard StoreKeys.isDedupKey(key) else { return false }
-                arrivals.set(StoreKeys.decodeDedupValue(value), StoreKeys.decodeDedupKey(key).arrivalMs)
+                let (arrivalMs, firstSeq) = StoreKeys.decodeDedupKey(key)
+                StoreKeys.forEachDedupRecord(value, firstSeq: firstSeq) { id, _ in arrivals.set(id, arrivalMs) }
                 return true
             }
         }

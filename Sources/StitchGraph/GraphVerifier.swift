@@ -261,41 +261,47 @@ public struct GraphVerifier {
             report.checks.append(("leases listed under their numbers", count))
         }
 
-        /// Every remembered event id names the stored event of the key's seq,
-        /// which has that id and arrived no later than the key says, itself
-        /// no later than the arrival clock; the table holds no other keys; a
+        /// Every remembered event id names the stored event of its seq, which
+        /// has that id and arrived no later than its entry's arrival, itself
+        /// no later than the arrival clock; the table holds no other keys or
+        /// values; a
         /// writable graph's in-memory index (`DedupMemory`) says exactly what
         /// the table says. How many ids have left the window and wait for
         /// pruning is reported.
         mutating func checkDedup(_ txn: borrowing Transaction) throws {
-            var count = 0
+            var ids = 0
             var stale = 0
             var latest: [DedupID: Int64] = [:]
             let counters = try graph.counters(txn)
             let horizon = counters.dedupHorizonMs(windowMs: graph.configuration.dedupWindowMs)
             try txn.scan(graph.tables.dedup) { key, value in
-                count += 1
                 guard StoreKeys.isDedupKey(key) else {
                     violation("dedup holds a key of \(key.count) bytes that is not of schema \(IdentityGraph.schemaVersion)")
                     return true
                 }
-                let (arrivalMs, seq) = StoreKeys.decodeDedupKey(key)
-                let id = StoreKeys.decodeDedupValue(value)
-                latest[id] = max(latest[id] ?? .min, arrivalMs)
-                if arrivalMs < horizon { stale += 1 }
-                if arrivalMs > counters.arrivalClockMs {
-                    violation("event id \(id.eventID) of site \(id.site): arrived at \(arrivalMs), after the arrival clock \(counters.arrivalClockMs)")
+                let (arrivalMs, firstSeq) = StoreKeys.decodeDedupKey(key)
+                guard StoreKeys.isDedupValue(value) else {
+                    violation("dedup entry at arrival \(arrivalMs), seq \(firstSeq): a value of \(value.count) bytes")
+                    return true
                 }
-                if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
-                    if StoredEvent.eventID(of: stored) != id.eventID || StoredEvent.receivedMs(of: stored) > arrivalMs {
-                        violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq) arrived at \(arrivalMs), which is another event")
+                if arrivalMs > counters.arrivalClockMs {
+                    violation("dedup entry at seq \(firstSeq): arrived at \(arrivalMs), after the arrival clock \(counters.arrivalClockMs)")
+                }
+                try StoreKeys.forEachDedupRecord(value, firstSeq: firstSeq) { id, seq in
+                    ids += 1
+                    if arrivalMs < horizon { stale += 1 }
+                    latest[id] = max(latest[id] ?? .min, arrivalMs)
+                    if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(seq)) {
+                        if StoredEvent.eventID(of: stored) != id.eventID || StoredEvent.receivedMs(of: stored) > arrivalMs {
+                            violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq) arrived at \(arrivalMs), which is another event")
+                        }
+                    } else {
+                        violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq), which is not stored")
                     }
-                } else {
-                    violation("event id \(id.eventID) of site \(id.site): remembered as event \(seq), which is not stored")
                 }
                 return true
             }
-            report.checks.append(("remembered event ids name stored events", count))
+            report.checks.append(("remembered event ids name stored events", ids))
             if !graph.isReadOnly, graph.dedupMemory.snapshot() != latest {
                 violation("the in-memory index of remembered event ids differs from the dedup table (\(graph.dedupMemory.count) ids in memory, \(latest.count) in the table)")
             }

@@ -27,6 +27,7 @@ extension IdentityGraph {
         try environment.write { txn in
             dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
             var writer = BatchWriter(graph: self, counters: try counters(txn))
+            writer.startArrival(events)
             for (index, event) in events.enumerated() {
                 try writer.apply(event, index: index, txn)
             }
@@ -73,6 +74,9 @@ struct BatchWriter {
     /// The dedup entries this transaction pruned: `DedupMemory` forgets
     /// them once the transaction has committed.
     var dedupPruned: [(id: DedupID, arrivalMs: Int64)] = []
+    /// The ids this transaction remembered, with their events' seqs, in
+    /// seq order: written to the `dedup` table at flush.
+    var dedupRemembered: [(id: DedupID, seq: UInt64)] = []
 
     /// Each site's number pool, read once per batch.
     var sitePools: [UInt32: NumberPool] = [:]
@@ -106,7 +110,7 @@ struct BatchWriter {
             return
         }
         let seq = counters.nextEvent
-        if case .repeated = try dedup(event, seq: seq, txn) {
+        if case .repeated = dedup(event, seq: seq) {
             report.repeats.append(index)
             return
         }
@@ -188,6 +192,7 @@ struct BatchWriter {
             StoreKeys.eventKey(anchor: event.anchor, timeMs: event.timeMs, seq: event.seq, into: &key)
             try txn.put(graph.tables.event, key, [event.type])
         }
+        try writeRemembered(txn)
         try pruneDedup(txn)
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }

@@ -37,7 +37,7 @@ public final class IdentityGraph: Sendable {
 
     /// Bumped when the on-disk layout changes; `SchemaMigration` upgrades
     /// stores of earlier versions in place.
-    public static let schemaVersion: UInt32 = 8
+    public static let schemaVersion: UInt32 = 9
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {

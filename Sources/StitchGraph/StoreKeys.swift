@@ -83,15 +83,16 @@ enum StoreKeys {
         return key
     }
 
-    /// The first byte of every schema-8 `dedup` key: it tells them from the
-    /// keys of schema 7 (20 bytes, beginning with a sortable event time) while
-    /// `SchemaMigration` rewrites the table.
+    /// The first byte of every `dedup` key (schema 8 on): it tells them from
+    /// the keys of schema 7 (20 bytes, beginning with a sortable event time)
+    /// while `SchemaMigration` rewrites the table.
     static let dedupKeyPrefix: [UInt8] = [UInt8(ascii: "a")]
 
-    /// Ordered by arrival, then seq: the writer keys each id by the arrival
-    /// clock (never decreasing) and the event's seq (always increasing), so
-    /// every new key is the table's largest — an append that fills pages —
-    /// and pruning deletes from the head (see `BatchWriter+Dedup`).
+    /// Ordered by arrival, then seq: an entry is keyed by the arrival clock
+    /// of the transaction that wrote it (never decreasing) and the seq of
+    /// its first event (always increasing), so every new key is the table's
+    /// largest — an append that fills pages — and pruning deletes from the
+    /// head (see `BatchWriter+Dedup`).
     static func dedupKey(arrivalMs: Int64, seq: UInt64) -> [UInt8] {
         var key = dedupKeyPrefix
         key.reserveCapacity(17)
@@ -112,18 +113,49 @@ enum StoreKeys {
         )
     }
 
-    /// A `dedup` value: the id remembered.
-    static func dedupValue(_ id: DedupID) -> [UInt8] {
-        var value: [UInt8] = []
-        value.reserveCapacity(12)
+    /// Bytes of one id in a `dedup` entry (schema 9): site u32, event id
+    /// u64, and the event's seq as u32 past the key's seq.
+    static let dedupRecordBytes = 16
+    /// Bytes of a schema-8 `dedup` value: one id (site, event id), stored
+    /// as the key's seq. Such entries are read as they are until pruned.
+    static let dedupSingleBytes = 12
+    /// Most ids in one `dedup` entry: 120 × 16 bytes with the key keeps an
+    /// entry within LMDB's inline node limit on 4 KiB pages (2,038 bytes),
+    /// so entries never need overflow pages, which LMDB allocates by
+    /// searching its free list for contiguous runs.
+    static let dedupRecordsPerEntryMax = 120
+
+    /// Appends one id of a `dedup` entry whose key's seq is `firstSeq`.
+    static func appendDedupRecord(_ id: DedupID, seq: UInt64, firstSeq: UInt64, to value: inout [UInt8]) {
+        precondition(seq >= firstSeq && seq - firstSeq <= UInt64(UInt32.max), "seq \(seq) does not fit entry \(firstSeq)")
         ByteCoding.appendBigEndian(id.site, to: &value)
         ByteCoding.appendBigEndian(id.eventID, to: &value)
-        return value
+        ByteCoding.appendBigEndian(UInt32(seq - firstSeq), to: &value)
     }
 
-    static func decodeDedupValue(_ value: UnsafeRawBufferPointer) -> DedupID {
-        precondition(value.count == 12, "dedup value of \(value.count) bytes")
-        return DedupID(site: ByteCoding.bigEndian(value, at: 0, as: UInt32.self), eventID: ByteCoding.bigEndian(value, at: 4, as: UInt64.self))
+    /// Whether `value` is a `dedup` value of schema 8 or 9.
+    static func isDedupValue(_ value: UnsafeRawBufferPointer) -> Bool {
+        value.count == dedupSingleBytes
+            || (value.count > 0 && value.count % dedupRecordBytes == 0 && value.count / dedupRecordBytes <= dedupRecordsPerEntryMax)
+    }
+
+    /// Calls `body` with each id of a `dedup` entry and its event's seq: the
+    /// records of schema 9, or schema 8's single id (the key's seq).
+    static func forEachDedupRecord(
+        _ value: UnsafeRawBufferPointer, firstSeq: UInt64, _ body: (DedupID, UInt64) throws -> Void
+    ) rethrows {
+        precondition(isDedupValue(value), "dedup value of \(value.count) bytes")
+        if value.count == dedupSingleBytes {
+            let id = DedupID(site: ByteCoding.bigEndian(value, at: 0, as: UInt32.self), eventID: ByteCoding.bigEndian(value, at: 4, as: UInt64.self))
+            try body(id, firstSeq)
+            return
+        }
+        for offset in stride(from: 0, to: value.count, by: dedupRecordBytes) {
+            let id = DedupID(
+                site: ByteCoding.bigEndian(value, at: offset, as: UInt32.self),
+                eventID: ByteCoding.bigEndian(value, at: offset + 4, as: UInt64.self))
+            try body(id, firstSeq + UInt64(ByteCoding.bigEndian(value, at: offset + 12, as: UInt32.self)))
+        }
     }
 
     static func identKey(site: UInt32, kind: IdentifierKind, value: some Collection<UInt8>, into key: inout [UInt8]) {

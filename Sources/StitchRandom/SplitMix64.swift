@@ -22,6 +22,16 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         Int(next() % UInt64(bound))
     }
 
+    /// A seed for substream `index` of `seed`: two (seed, index) pairs give
+    /// unrelated seeds, so runs whose seeds differ by 1 share no stream (a
+    /// plain `seed + index` made run 101's connection 0 replay run 100's
+    /// connection 1).
+    public static func substreamSeed(_ seed: UInt64, index: UInt64) -> UInt64 {
+        var mixer = SplitMix64(seed: seed)
+        var inner = SplitMix64(seed: mixer.next() ^ index)
+        return inner.next()
+    }
+
     /// True with probability `percent`/100.
     public mutating func chance(_ percent: Int) -> Bool {
         next(below: 100) < percent

@@ -1,4 +1,5 @@
 @testable import StitchGraph
+import StitchIdentity
 import StitchStore
 import StitchTesting
 import StitchWire
@@ -25,6 +26,18 @@ struct DedupTests {
 
     static func dedupEntries(_ test: TestGraph) throws -> Int {
         try test.graph.environment.read { txn in try txn.count(test.graph.tables.dedup) }
+    }
+
+    /// Ids in the `dedup` table (an entry holds up to 120).
+    static func dedupIDs(_ test: TestGraph) throws -> Int {
+        try test.graph.environment.read { txn in
+            var ids = 0
+            try txn.scan(test.graph.tables.dedup) { _, value in
+                ids += value.count / StoreKeys.dedupRecordBytes
+                return true
+            }
+            return ids
+        }
     }
 
     @Test("a resend is a repeat whatever its event time: a year back, a day ahead, in any order")
@@ -67,16 +80,18 @@ struct DedupTests {
             // Later ids arrive later: a millisecond a batch.
             try test.apply((start...min(count, start + 999)).map { Self.hit(UInt64($0), at: Self.t0) }, receivedMs: Self.t0 + Int64(start / 1_000))
         }
-        #expect(try Self.dedupEntries(test) == count)
-        // One event a window later: its commit forgets the bound, not all.
+        #expect(try Self.dedupIDs(test) == count)
+        // One event a window later: its commit forgets up to the bound, in
+        // whole entries, not all.
         let first = try test.apply([Self.hit(1_000_000, at: Self.t0)], receivedMs: Self.t0 + 20_000)
-        #expect(first.dedupPruned == GraphLimits.dedupPrunedPerCommitMin)
+        #expect(first.dedupPruned <= GraphLimits.dedupPrunedPerCommitMin)
+        #expect(first.dedupPruned > GraphLimits.dedupPrunedPerCommitMin - StoreKeys.dedupRecordsPerEntryMax)
         // The last id arrived last, so it is not pruned yet: expired, stored anew.
         let late = try test.apply([Self.hit(UInt64(count), at: Self.t0)], receivedMs: Self.t0 + 20_000)
         #expect(late.events == 1 && late.dedupExpiredReplaced == 1)
         // That commit pruned the rest (its old entry among them): only the two live ids are left.
         #expect(first.dedupPruned + late.dedupPruned == count)
-        #expect(try Self.dedupEntries(test) == 2)
+        #expect(try Self.dedupIDs(test) == 2)
         #expect(try test.apply([Self.hit(UInt64(count), at: Self.t0)], receivedMs: Self.t0 + 20_001).repeats == [0], "remembered from its new arrival")
         #expect(try GraphVerifier(graph: test.graph).verify().isSound)
     }
@@ -110,10 +125,29 @@ struct DedupTests {
             let report = try test.apply(batch, receivedMs: now)
             #expect(report.repeats == expected, "seed \(seed)")
             let live = arrivals.values.filter { $0 >= clock - window }.count
-            #expect(try Self.dedupEntries(test) == live, "seed \(seed): pruning keeps exactly the live ids while they are few")
+            #expect(try Self.dedupIDs(test) == live, "seed \(seed): pruning keeps exactly the live ids while they are few")
         }
         #expect(try test.graph.totals().events == UInt64(stored), "seed \(seed)")
         #expect(try GraphVerifier(graph: test.graph).verify().isSound, "seed \(seed)")
+    }
+
+    @Test("erasing a person takes their ids out of the entries that hold them, whatever their place; the rest stay remembered")
+    func erasureRemovesRecords() throws {
+        let test = try TestGraph(configuration: GraphConfiguration(dedupWindowMs: 7 * 86_400_000))
+        // 300 ids in one transaction (three entries); ids 7, 14, … carry cookie 0.
+        let batch = (1...300).map { Self.hit(UInt64($0), at: Self.t0) }
+        #expect(try test.apply(batch, receivedMs: Self.t0).events == 300)
+        #expect(try Self.dedupEntries(test) == 3)
+        let erased = batch.filter { $0.eventID % 7 == 0 }
+        let erasure = try test.graph.forget(
+            site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "cookie-dedup-0"), nowMs: Self.t0 + 1)
+        #expect(erasure != nil)
+        #expect(try Self.dedupIDs(test) == 300 - erased.count)
+        let verification = try GraphVerifier(graph: test.graph).verify()
+        #expect(verification.isSound, "\(verification.violations)")
+        // The others are still repeats.
+        let kept = batch.filter { $0.eventID % 7 != 0 }
+        #expect(try test.apply(kept, receivedMs: Self.t0 + 2).repeats.count == kept.count)
     }
 
     @Test("a far-future event time moves nothing: the window runs on the server's arrival clock")

@@ -33,8 +33,8 @@ struct DedupCost {
         let graph = try IdentityGraph(path: directory, storeOptions: StoreOptions(mapBytes: 1 << 33, durability: .nosync))
         defer { graph.close() }
 
-        print("| ids remembered | dedup table MB | bytes per id | B-tree depth | apply events/s (last stretch) | store MB |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("| ids remembered | dedup entries | dedup table MB | bytes per id | B-tree depth | apply events/s (last stretch) | store MB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
         var state: UInt64 = 0x5EED
         func random() -> UInt64 {  // SplitMix64, inline: the benchmark needs no other module
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -66,8 +66,8 @@ struct DedupCost {
             let dedup = try graph.tableStatistics()["dedup"]!
             let storeMB = Double(graph.storeInfo().usedBytes) / 1e6
             print(String(
-                format: "| %d | %.1f | %.1f | %d | %.0f | %.0f |", dedup.entries, Double(dedup.bytes) / 1e6,
-                Double(dedup.bytes) / Double(max(1, dedup.entries)), dedup.depth, Double(stretch) / seconds, storeMB))
+                format: "| %d | %d | %.1f | %.1f | %d | %.0f | %.0f |", sent, dedup.entries, Double(dedup.bytes) / 1e6,
+                Double(dedup.bytes) / Double(max(1, sent)), dedup.depth, Double(stretch) / seconds, storeMB))
             fflush(nil)
         }
     }

@@ -104,10 +104,10 @@ extension IdentityGraph {
                 }
                 _ = try txn.delete(tables.log, StoreKeys.logKey(seq))
                 if eventID != 0 {
-                    // The entry is keyed by (arrival, seq); the index knows the arrival.
+                    // The index knows the id's arrival, so the entry holding it.
                     let id = DedupID(site: site, eventID: eventID)
                     if let arrivalMs = dedupMemory.arrival(of: id),
-                        try txn.delete(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq))
+                        try removeDedupRecord(id, seq: seq, arrivalMs: arrivalMs, txn)
                     {
                         forgottenIDs.append((id, arrivalMs))
                     }
@@ -199,6 +199,39 @@ extension IdentityGraph {
 
     /// Deletes the `leasenum` or `callwait` entries of one number whose
     /// trailing id (session node or seq) `matches`.
+    /// Removes event `seq`'s id from the `dedup` entry holding it: the
+    /// entry of its arrival with the largest first seq not after `seq`. The
+    /// entry is rewritten without it, or deleted when it held only that id.
+    /// Returns whether the id was there.
+    private func removeDedupRecord(_ id: DedupID, seq: UInt64, arrivalMs: Int64, _ txn: borrowing Transaction) throws -> Bool {
+        let found: (key: [UInt8], rest: [UInt8])? = try txn.withCursor(tables.dedup) { cursor in
+            var entry = try cursor.seek(atLeast: StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq + 1))
+            entry = entry == nil ? try cursor.last() : try cursor.previous()
+            guard let (key, value) = entry, StoreKeys.isDedupKey(key), StoreKeys.decodeDedupKey(key).arrivalMs == arrivalMs
+            else { return nil }
+            let firstSeq = StoreKeys.decodeDedupKey(key).seq
+            var rest: [UInt8] = []
+            var held = false
+            StoreKeys.forEachDedupRecord(value, firstSeq: firstSeq) { other, otherSeq in
+                if other == id && otherSeq == seq {
+                    held = true
+                } else {
+                    StoreKeys.appendDedupRecord(other, seq: otherSeq, firstSeq: firstSeq, to: &rest)
+                }
+            }
+            return held ? (Array(key), rest) : nil
+        }
+        guard let found else { return false }
+        if found.rest.isEmpty {
+            _ = try txn.delete(tables.dedup, found.key)
+        } else {
+            // The key keeps its first seq even when that event is the one
+            // erased: records are offsets from it, and order is unchanged.
+            try txn.put(tables.dedup, found.key, found.rest)
+        }
+        return true
+    }
+
     private func deleteNumberEntries(
         _ table: Table, site: UInt32, number: String, _ txn: borrowing Transaction, matches: (UInt64) -> Bool
     ) throws {

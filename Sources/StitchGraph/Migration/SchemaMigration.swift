@@ -29,6 +29,7 @@ public enum SchemaMigration {
         while schema < IdentityGraph.schemaVersion {
             switch schema {
             case 7: steps.append(try dedupByArrival(tables, txn))
+            case 8: steps.append(dedupEntriesHoldMany())
             default: preconditionFailure("no migration step from schema \(schema)")
             }
             schema += 1
@@ -73,7 +74,9 @@ public enum SchemaMigration {
                 let id = oldKey.withUnsafeBytes {
                     DedupID(site: ByteCoding.bigEndian($0, at: 8, as: UInt32.self), eventID: ByteCoding.bigEndian($0, at: 12, as: UInt64.self))
                 }
-                try txn.put(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq), StoreKeys.dedupValue(id))
+                var value: [UInt8] = []
+                StoreKeys.appendDedupRecord(id, seq: seq, firstSeq: seq, to: &value)
+                try txn.put(tables.dedup, StoreKeys.dedupKey(arrivalMs: arrivalMs, seq: seq), value)
                 latestArrival = max(latestArrival, arrivalMs)
                 migrated += 1
             }
@@ -85,5 +88,16 @@ public enum SchemaMigration {
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())
         }
         return "7 → 8: \(migrated) remembered event ids rekeyed by arrival, \(dropped) naming no stored event dropped"
+    }
+
+    /// Schema 8 → 9: a `dedup` entry holds up to 120 ids of one transaction
+    /// (16 bytes each: site, event id, seq past the key's) instead of one id
+    /// (12 bytes: site, event id; the key's seq). Schema 8's entries stay as
+    /// they are: they read as entries of one id (`StoreKeys.forEachDedupRecord`)
+    /// until pruning forgets them, a window after they arrived, so nothing is
+    /// rewritten. The bump keeps an older build, which would misread the new
+    /// entries, from opening the store.
+    static func dedupEntriesHoldMany() -> String {
+        "8 → 9: remembered event ids are written up to 120 to an entry; the schema-8 entries are read as they are"
     }
 }
