@@ -199,8 +199,9 @@ struct BatchWriter {
 
     // MARK: Shared identifiers
 
-    /// Counts the links each phone or e-mail of the event is the sole
-    /// evidence for (see `HubRule`), and notes those past the rule's limit.
+    /// Counts a link for each phone or e-mail of the event that is the sole
+    /// evidence joining two distinguishable persons (see `HubRule`), and
+    /// notes those past the rule's limit.
     private mutating func countHubLinks(
         _ nodes: [UInt64], existingBelow nodesBefore: UInt64, rule: HubRule, timeMs: Int64, seq: UInt64,
         _ txn: borrowing Transaction
@@ -218,16 +219,21 @@ struct BatchWriter {
         for index in candidates {
             let own = roots[index]
             if roots.indices.contains(where: { $0 != index && roots[$0] == own }) { continue }  // not the sole evidence
-            var bridged: Set<UInt64> = []
-            for other in nodes.indices where other != index && nodes[other] < nodesBefore { bridged.insert(roots[other]) }
-            guard !bridged.isEmpty else { continue }
+            // The candidate's person without it, and the persons it joins
+            // (new identifiers of the event among them: a visitor's first e-mail).
+            var ownCounts = KindCounts(try record(own, txn))
+            ownCounts.remove(try record(nodes[index], txn).kind)
+            var otherCounts = KindCounts()
+            var seen: Set<UInt64> = [own]
+            for root in roots where seen.insert(root).inserted { otherCounts.absorb(KindCounts(try record(root, txn))) }
+            guard HubRule.distinguishable(ownCounts, otherCounts) else { continue }
             var links: UInt16 = 0
             try updateNode(nodes[index], txn) { record in
                 if record.hubLinks == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
                     record.hubWindowStartMs = timeMs
                     record.hubLinks = 0
                 }
-                record.hubLinks = UInt16(clamping: Int(record.hubLinks) + bridged.count)
+                record.hubLinks = UInt16(clamping: Int(record.hubLinks) + 1)
                 links = record.hubLinks
             }
             if Int(links) > rule.linksMax, !hubsTripped.contains(where: { $0.node == nodes[index] }) {

@@ -44,6 +44,14 @@ public enum IdentifierKind: UInt8, CaseIterable, Hashable, Sendable {
         self = kind
     }
 
+    /// Whether a value of this kind names one human: a phone, an e-mail, a
+    /// login or a CRM contact — not a device, a visit or a chat. Two persons
+    /// that each hold one of the same kind are told apart by it (the
+    /// shared-identifier rule counts only links between such persons).
+    public var isPersonal: Bool {
+        self == .phone || self == .email || self == .userID || self == .crmContact
+    }
+
     /// Whether values of this kind carry a namespace (`provider:value`).
     public var isNamespaced: Bool {
         self == .chat || self == .crmContact
