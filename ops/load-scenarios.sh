@@ -8,7 +8,8 @@
 #   3. lookups at 20k/s alone, then during TCP ingest at 50k beacons/s
 #   4. the default world with ground truth, --verify (precision, recall, history),
 #      also with the office phone undeclared, with anonymous devices, and with the
-#      shared-identifier rule off and the office phone declared after ingest
+#      shared-identifier rule off and the office phone declared after ingest, and with 10% of
+#      persons repeat customers on weekly-reset cookies (with and without the office phone declared)
 #   5. lease requests at 5k/s with light ingest, then during TCP ingest at 50k beacons/s
 #   6. what call matching costs: a world of 4 × 8,000 persons (about 1M events
 #      with number_shown and calls) sent unpaced, call_matching off/on twice,
@@ -85,7 +86,7 @@ fi
 # Then the same world with the office phone left undeclared (the guards'
 # case), and with 30% of multi-device persons' devices anonymous.
 if wanted 4; then
-  for variant in "" "--no-pools" "--anonymous-devices 30"; do
+  for variant in "" "--no-pools" "--anonymous-devices 30" "--weekly-cookies 10" "--no-pools --weekly-cookies 10"; do
     start_server
     echo
     echo "== the default world (4 sites × 2,000 persons), --verify ${variant}"

@@ -74,6 +74,9 @@ struct BatchWriter {
     /// The dedup entries this transaction pruned: `DedupMemory` forgets
     /// them once the transaction has committed.
     var dedupPruned: [(id: DedupID, arrivalMs: Int64)] = []
+    /// Whether `flush` prunes expired ids: only `apply` hands what it pruned
+    /// to `DedupMemory` after the commit, so other writers leave them.
+    var prunesDedup = true
     /// The ids this transaction remembered, with their events' seqs, in
     /// seq order: written to the `dedup` table at flush.
     var dedupRemembered: [(id: DedupID, seq: UInt64)] = []
@@ -193,7 +196,7 @@ struct BatchWriter {
             try txn.put(graph.tables.event, key, [event.type])
         }
         try writeRemembered(txn)
-        try pruneDedup(txn)
+        if prunesDedup { try pruneDedup(txn) }
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
     }
 

@@ -31,6 +31,10 @@ public final class IdentityGraph: Sendable {
     let hasher: IdentifierHasher
     /// What opening upgraded, when the store was of an earlier schema.
     public let migration: SchemaMigration.Report?
+    /// What re-judging the automatic quarantines did at this open, when an
+    /// upgrade asked for it (`rejudgeHubsIfPending`).
+    public var hubRejudging: HubRejudging? { rejudged.withLock { $0 } }
+    private let rejudged = Mutex<HubRejudging?>(nil)
     /// The `dedup` table indexed by (site, event id) (empty when read-only).
     let dedupMemory: DedupMemory
     let isReadOnly: Bool
@@ -88,6 +92,10 @@ public final class IdentityGraph: Sendable {
         hasher = try Self.identifierHasher(environment, meta: tables.meta)
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
+        if !isReadOnly {
+            let outcome = try rejudgeHubsIfPending()
+            rejudged.withLock { $0 = outcome }
+        }
     }
 
     /// Closes the store; the graph is unusable afterwards.

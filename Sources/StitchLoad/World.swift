@@ -54,6 +54,12 @@ public struct World: Sendable {
         /// journeys are linked in practice; this percent of their devices is
         /// never signed in on, and nothing in the beacons links those visits.
         public var anonymousDevicePercent = 0
+        /// Percent of persons who are repeat customers on a browser that
+        /// resets script cookies every week (Safari, every iOS browser): 6–10
+        /// visits 3–10 days apart, each on a new tracker cookie, `_ga` and
+        /// `_ym_uid`, most with a form carrying their phone or e-mail — the
+        /// only thing that joins their visits.
+        public var weeklyCookiePercent = 0
         public init() {}
     }
 
@@ -190,6 +196,10 @@ struct SiteGenerator {
         let dayMs: Int64 = 86_400_000
         for person in 0..<parameters.personsPerSite {
             let truth = UInt64(site) << 32 | UInt64(person)
+            if parameters.weeklyCookiePercent > 0 && random.chance(parameters.weeklyCookiePercent) {
+                weeklyCookieCustomer(truth: truth, into: &events, random: &random)
+                continue
+            }
             var devices = (0..<(1 + (random.chance(40) ? 1 : 0) + (random.chance(10) ? 1 : 0))).map { _ in
                 Device(
                     cookie: Self.token(&random, 16),
@@ -226,6 +236,27 @@ struct SiteGenerator {
         }
     }
 
+    /// A repeat customer whose browser resets its cookies every week: a new
+    /// device identity on every visit, a form (phone and/or e-mail) on 80%.
+    mutating func weeklyCookieCustomer(truth: UInt64, into events: inout [World.Event], random: inout SplitMix64) {
+        let dayMs: Int64 = 86_400_000
+        let phoneDigits = random.chance(70) ? "9\(100_000_000 + random.next(below: 899_999_999))" : nil
+        let email = phoneDigits == nil || random.chance(40)
+            ? "repeat\(site)x\(truth & 0xFFFF_FFFF).\(Self.token(&random, 4).lowercased())@\(Self.domains[random.next(below: Self.domains.count)])" : nil
+        var time = parameters.startMs + Int64(random.next(below: parameters.days)) * dayMs + Int64(random.next(below: 86_400)) * 1000
+        var revealed = Revealed()
+        for _ in 0..<(6 + random.next(below: 5)) {
+            let device = Device(
+                cookie: Self.token(&random, 16),
+                gaClientID: "GA1.2.\(1_000_000_000 + random.next(below: 999_999_999)).\(1_700_000_000 + random.next(below: 60_000_000))",
+                ymClientID: "\(1_700_000_000 + random.next(below: 60_000_000))\(100_000_000 + random.next(below: 899_999_999))")
+            _ = visit(device: device, truth: truth, phone: phoneDigits.map { Self.format(phone: $0, &random) },
+                      callerPhone: phoneDigits.map { "+7\($0)" }, email: email, revealed: &revealed, time: &time,
+                      into: &events, random: &random, formPercent: 80)
+            time += Int64(3 + random.next(below: 8)) * dayMs + Int64(random.next(below: 40_000)) * 1000
+        }
+    }
+
     /// The contacts a person has left with the site so far.
     struct Revealed {
         var phone = false
@@ -235,7 +266,8 @@ struct SiteGenerator {
     /// One visit; returns whether it converted (form, call or chat).
     mutating func visit(
         device: Device, truth: UInt64, phone: String?, callerPhone: String?, email: String?,
-        revealed: inout Revealed, time: inout Int64, into events: inout [World.Event], random: inout SplitMix64
+        revealed: inout Revealed, time: inout Int64, into events: inout [World.Event], random: inout SplitMix64,
+        formPercent: Int = 6
     ) -> Bool {
         let session = "ss\(site)v\(nextSession)\(Self.token(&random, 6))"
         nextSession += 1
@@ -268,7 +300,7 @@ struct SiteGenerator {
                        body: .numberShown(.with { $0.trackingNumber = trackingNumber! }), session: session)
             }
         }
-        if random.chance(6) {
+        if random.chance(formPercent) {
             time += 30_000
             // The shared office phone, typed instead of the visitor's own.
             let typed = random.chance(3) ? Self.officePhoneTyped(site) : phone

@@ -10,9 +10,9 @@ import Testing
 @Suite("Schema migration")
 struct MigrationTests {
     /// A copy of the committed `schema-N` store in a temporary directory.
-    static func copyOfFixture(schema: Int) throws -> TemporaryDirectory {
+    static func copyOfFixture(schema: Int, variant: String = "") throws -> TemporaryDirectory {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/schema-\(schema)")
+            .appendingPathComponent("Fixtures/schema-\(schema)\(variant)")
         let directory = try TemporaryDirectory("stitch-migrate")
         let data = directory.appending("data")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -90,7 +90,7 @@ struct MigrationTests {
         }
         let graph = try IdentityGraph(path: path, storeOptions: options)
         let migration = try #require(graph.migration)
-        #expect(migration.fromSchema == 8 && migration.toSchema == 9 && migration.steps.count == 1)
+        #expect(migration.fromSchema == 8 && migration.toSchema == 9 && migration.steps.count == 2)
         let totals = try graph.totals()
         #expect(totals.events == 2908 && totals.identifiers == 1177 && totals.merges == 1032)
         let (remembered, clock) = try Self.remembered(graph)
@@ -118,6 +118,46 @@ struct MigrationTests {
         let again = try IdentityGraph(path: path, storeOptions: options)
         #expect(again.migration == nil)
         #expect(try again.apply(fresh, nowMs: clock + 3).repeats.count == 300, "the index is rebuilt from both kinds of entry")
+        again.close()
+    }
+
+    /// `Fixtures/schema-8-hubs`: `hubs.ndjson` imported by a schema-8 build
+    /// (one shard): a repeat customer's phone on 8 weekly cookies and an
+    /// office phone typed by 6 visitors who each left their own e-mail. The
+    /// earlier rule quarantined both.
+    @Test("upgrading re-judges the earlier rule's quarantines: a repeat customer's phone is released and links again, the office phone stays")
+    func hubsRejudged() throws {
+        let directory = try Self.copyOfFixture(schema: 8, variant: "-hubs")
+        defer { directory.remove() }
+        let path = directory.appending("data")
+        let options = StoreOptions(mapBytes: 64 << 20, durability: .nosync)
+        let graph = try IdentityGraph(path: path, storeOptions: options)
+        let migration = try #require(graph.migration)
+        #expect(migration.steps.last == "8 → 9: 2 automatic quarantines to re-judge under the distinguishable-persons rule")
+        let outcome = try #require(graph.hubRejudging)
+        #expect(outcome.judged == 2 && outcome.released.count == 1)
+        let shared = try graph.shared(site: 1, limit: 10)
+        #expect(shared.map(\.identifier.value) == ["+74951234567"], "the office phone stays quarantined")
+        let customer = try graph.personID(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: "+79161234567"))
+        #expect(customer != nil)
+        for visit in 1...8 {
+            let person = try graph.personID(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "weekly-\(visit)"))
+            #expect(person == customer, "weekly cookie \(visit) is the customer's again")
+        }
+        let visitors = try Set((1...6).map { try graph.personID(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .email, value: "visitor\($0)@mail.ru")) })
+        #expect(visitors.count == 6, "the office phone's visitors stay apart")
+        let relinked = try graph.merges(after: 0, limit: 1000).filter { $0.reason == .unquarantine }
+        #expect(relinked.count == 8, "the change feed records the phone and its 8 weekly cookies joined again")
+        let verification = try GraphVerifier(graph: graph).verify()
+        #expect(verification.isSound, "\(verification.violations)")
+        let watched = try graph.environment.read { txn in
+            let node = try #require(try graph.identNode(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .phone, value: "+79161234567"), txn))
+            return try !graph.nodeRecord(node, txn).flags.contains(.released)
+        }
+        #expect(watched, "a re-judged phone is watched again by the rule, not exempt like an operator's release")
+        graph.close()
+        let again = try IdentityGraph(path: path, storeOptions: options)
+        #expect(again.migration == nil && again.hubRejudging == nil, "re-judged once")
         again.close()
     }
 }

@@ -29,7 +29,9 @@ public enum SchemaMigration {
         while schema < IdentityGraph.schemaVersion {
             switch schema {
             case 7: steps.append(try dedupByArrival(tables, txn))
-            case 8: steps.append(dedupEntriesHoldMany())
+            case 8:
+                steps.append(dedupEntriesHoldMany())
+                steps.append(try hubsToRejudge(tables, txn))
             default: preconditionFailure("no migration step from schema \(schema)")
             }
             schema += 1
@@ -99,5 +101,20 @@ public enum SchemaMigration {
     /// entries, from opening the store.
     static func dedupEntriesHoldMany() -> String {
         "8 → 9: remembered event ids are written up to 120 to an entry; the schema-8 entries are read as they are"
+    }
+
+    /// Also 8 → 9: the shared-identifier rule now counts only links between
+    /// distinguishable persons (`HubRule`), so the automatic quarantines the
+    /// earlier rule made are re-judged once the graph is open
+    /// (`IdentityGraph.rejudgeHubsIfPending`), which needs the whole graph.
+    static func hubsToRejudge(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> String {
+        var automatic = 0
+        try txn.scan(tables.quarantine) { _, value in
+            if QuarantineRecord(decoding: value).source == .automatic { automatic += 1 }
+            return true
+        }
+        guard automatic > 0 else { return "8 → 9: no automatic quarantine to re-judge" }
+        try txn.put(tables.meta, IdentityGraph.hubRejudgePendingKey, [1])
+        return "8 → 9: \(automatic) automatic quarantines to re-judge under the distinguishable-persons rule"
     }
 }

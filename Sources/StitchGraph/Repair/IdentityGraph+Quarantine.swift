@@ -78,69 +78,78 @@ extension IdentityGraph {
     public func unquarantine(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> RepairResult? {
         try environment.write { txn in
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
-            var record = try nodeRecord(node, txn)
-            guard record.isQuarantined else {
-                return RepairResult(changed: false, identifierNode: node, personsRepaired: 0, personIDs: [try root(of: node, txn)], lastChangeSeq: try counters(txn).changes)
-            }
-            record.flags.remove(.quarantined)
-            record.flags.insert(.released)
-            record.hubLinks = 0
-            try txn.put(tables.node, StoreKeys.nodeKey(node), record.bytes)
-            _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(node))
-
-            var seqs: [UInt64] = []
-            try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
-                guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
-                seqs.append(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
-                return true
-            }
-            var writer = BatchWriter(graph: self, counters: try counters(txn))
-            writer.changeReason = .unquarantine
-            writer.changeIdentifierNode = node
-            let guards = configuration.rules(for: site).guards
-            var joined: Set<UInt64> = []
-            for seq in seqs {
-                _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq))
-                guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }  // erased since
-                let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
-                var allNodes: [UInt64] = []
-                var nodes: [UInt64] = []
-                for identifier in event.identifiers {
-                    guard let other = try identNode(site: site, identifier: identifier, txn) else { continue }
-                    allNodes.append(other)
-                    if try !writer.record(other, txn).isQuarantined { nodes.append(other) }
-                }
-                var sessionNode: UInt64?
-                if let session = event.callMatch?.session, event.callMatch?.kind == .session {
-                    sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
-                }
-                if let sessionNode, let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone }) {
-                    try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
-                }
-                for other in nodes.dropFirst() {
-                    try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
-                }
-                for other in nodes { joined.insert(try writer.find(other, txn)) }
-                // An event that only quarantined identifiers held (anchored at
-                // one of them) moves to the released one's person, so every
-                // event lives in the person of an identifier that links.
-                let current = try (allNodes + (sessionNode.map { [$0] } ?? [])).first { node in
-                    try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
-                }
-                let wanted = try writer.anchor(of: nodes, txn)
-                if let current, wanted != 0, wanted != current, try writer.record(current, txn).isQuarantined {
-                    _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: current, timeMs: event.timeMs, seq: seq))
-                    try txn.put(tables.event, StoreKeys.eventKey(anchor: wanted, timeMs: event.timeMs, seq: seq), [UInt8(event.type.rawValue)])
-                    try writer.updateNode(current, txn) { $0.removeAnchored(event.type) }
-                    try writer.updateNode(wanted, txn) { $0.addAnchored(event.type) }
-                }
-            }
-            try writer.flush(txn)
-            let person = try root(of: node, txn)
-            return RepairResult(
-                changed: true, identifierNode: node, personsRepaired: writer.report.merges,
-                personIDs: [person] + joined.subtracting([person]).sorted(), lastChangeSeq: writer.counters.changes)
+            return try release(node: node, site: site, watchedAfter: false, txn)
         }
+    }
+
+    /// Releases a quarantined node: its listed events link it again. An
+    /// identifier an operator released is left alone by the automatic rule
+    /// from then on; one the rule re-judged (`watchedAfter`) is watched again,
+    /// its count started afresh.
+    func release(node: UInt64, site: UInt32, watchedAfter: Bool, _ txn: borrowing Transaction) throws -> RepairResult {
+        var record = try nodeRecord(node, txn)
+        guard record.isQuarantined else {
+            return RepairResult(changed: false, identifierNode: node, personsRepaired: 0, personIDs: [try root(of: node, txn)], lastChangeSeq: try counters(txn).changes)
+        }
+        record.flags.remove(.quarantined)
+        if !watchedAfter { record.flags.insert(.released) }
+        record.hubLinks = 0
+        try txn.put(tables.node, StoreKeys.nodeKey(node), record.bytes)
+        _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(node))
+
+        var seqs: [UInt64] = []
+        try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
+            guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
+            seqs.append(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+            return true
+        }
+        var writer = BatchWriter(graph: self, counters: try counters(txn))
+        writer.prunesDedup = false  // DedupMemory forgets only what `apply` pruned
+        writer.changeReason = .unquarantine
+        writer.changeIdentifierNode = node
+        let guards = configuration.rules(for: site).guards
+        var joined: Set<UInt64> = []
+        for seq in seqs {
+            _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq))
+            guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }  // erased since
+            let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+            var allNodes: [UInt64] = []
+            var nodes: [UInt64] = []
+            for identifier in event.identifiers {
+                guard let other = try identNode(site: site, identifier: identifier, txn) else { continue }
+                allNodes.append(other)
+                if try !writer.record(other, txn).isQuarantined { nodes.append(other) }
+            }
+            var sessionNode: UInt64?
+            if let session = event.callMatch?.session, event.callMatch?.kind == .session {
+                sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
+            }
+            if let sessionNode, let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone }) {
+                try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+            }
+            for other in nodes.dropFirst() {
+                try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+            }
+            for other in nodes { joined.insert(try writer.find(other, txn)) }
+            // An event that only quarantined identifiers held (anchored at
+            // one of them) moves to the released one's person, so every
+            // event lives in the person of an identifier that links.
+            let current = try (allNodes + (sessionNode.map { [$0] } ?? [])).first { node in
+                try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
+            }
+            let wanted = try writer.anchor(of: nodes, txn)
+            if let current, wanted != 0, wanted != current, try writer.record(current, txn).isQuarantined {
+                _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: current, timeMs: event.timeMs, seq: seq))
+                try txn.put(tables.event, StoreKeys.eventKey(anchor: wanted, timeMs: event.timeMs, seq: seq), [UInt8(event.type.rawValue)])
+                try writer.updateNode(current, txn) { $0.removeAnchored(event.type) }
+                try writer.updateNode(wanted, txn) { $0.addAnchored(event.type) }
+            }
+        }
+        try writer.flush(txn)
+        let person = try root(of: node, txn)
+        return RepairResult(
+            changed: true, identifierNode: node, personsRepaired: writer.report.merges,
+            personIDs: [person] + joined.subtracting([person]).sorted(), lastChangeSeq: writer.counters.changes)
     }
 
     // MARK: Reads

@@ -97,6 +97,11 @@ public final class ShardedGraph: Sendable {
         shards.indices.compactMap { index in shards[index].migration.map { (index, $0) } }
     }
 
+    /// Each shard whose automatic quarantines were re-judged at this open.
+    public var hubRejudgings: [(shard: Int, outcome: HubRejudging)] {
+        shards.indices.compactMap { index in shards[index].hubRejudging.map { (index, $0) } }
+    }
+
     /// Syncs every shard (nosync mode's periodic sync).
     public func sync() throws(StoreError) {
         for shard in shards { try shard.sync() }

@@ -234,6 +234,10 @@ public final class StitchServer: Service, Sendable {
             logger.notice(
                 "upgraded shard \(shard) from schema \(report.fromSchema) to \(report.toSchema) in place: \(report.steps.joined(separator: "; "))")
         }
+        for (shard, outcome) in running.graph.hubRejudgings {
+            logger.notice(
+                "shard \(shard): re-judged \(outcome.judged) automatic quarantines under the distinguishable-persons rule; released \(outcome.released.count) (their events link again, UNQUARANTINE merges in the change feed), the rest stay")
+        }
         if staleReaders > 0 {
             logger.notice("cleared \(staleReaders) stale LMDB reader slots left by a process that died")
         }

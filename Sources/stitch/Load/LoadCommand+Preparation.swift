@@ -39,6 +39,7 @@ extension LoadCommand {
         parameters.sites = sites
         parameters.personsPerSite = worldPersons
         parameters.anonymousDevicePercent = anonymousDevices
+        parameters.weeklyCookiePercent = weeklyCookies
         return parameters
     }
 
