@@ -34,7 +34,7 @@ struct LifecycleTests {
                 ackedBeacons += Int(ack.accepted)
                 acked.append(batch.cookies)
             case .refused(let error)?:
-                #expect(error.code == .overloaded)
+                #expect(error.code == .shuttingDown && error.closing)
                 refused.append(batch.cookies)
             case nil:
                 refused.append(batch.cookies)  // never read by the server: not stored

@@ -214,13 +214,9 @@ struct IngestConnectionStateMachine {
     }
 
     /// A batch the server will not store, because it is stopping: answered
-    /// OVERLOADED in its turn.
+    /// SHUTTING_DOWN in its turn.
     private mutating func refuse(_ item: IngestItem, _ action: inout Action) {
-        let message = Stitch_V1_FrameError.with {
-            $0.code = .overloaded
-            $0.message = "server is shutting down; resend this batch to a running server"
-            $0.closing = true
-        }
+        let message = Stitch_V1_FrameError.shuttingDown
         // Its `.batch` place becomes an error in the same place: the batches
         // still waiting are the last ones owed, so it is the one before them.
         owed[owedIndex(batchesAfter: waiting.count)] = .error(message, sequence: item.sequence)

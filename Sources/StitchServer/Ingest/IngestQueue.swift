@@ -80,6 +80,20 @@ final class IngestQueue: @unchecked Sendable {
         if callNow { callback() }
     }
 
+    /// Queues one batch, waiting for room as long as it takes: the async
+    /// twin of what a TCP connection does through its state machine (which
+    /// stops reading instead). False when the queue is closed (the server
+    /// is stopping); the caller answers `FrameError.shuttingDown`.
+    func offerWaitingForRoom(_ item: IngestItem) async -> Bool {
+        while true {
+            switch offer(item) {
+            case .accepted: return true
+            case .closed: return false
+            case .full: await withCheckedContinuation { continuation in whenSpace { continuation.resume() } }
+            }
+        }
+    }
+
     /// Refuses further offers; the writer drains what is queued, then
     /// `takeGroup` returns nil.
     func close() {

@@ -157,7 +157,7 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .outcome(.committed(let sequence, let ack)):
                 try! encoder.encode(ack, type: .ack, sequence: sequence, into: &buffer)
             case .outcome(.refused(let sequence, let error)), .error(let error, let sequence):
-                if error.code == .overloaded { metrics.frameRejected(reason: "overloaded", transport: "tcp") }
+                if error.code == .shuttingDown { metrics.frameRejected(reason: "shutting_down", transport: "tcp") }
                 try! encoder.encode(error, type: .error, sequence: sequence, into: &buffer)
             }
         }

@@ -85,7 +85,7 @@ struct IntakeRoutes: Sendable {
                 let reasons = ack.rejections.map { "\($0.index): \($0.reason) \($0.detail)" }.joined(separator: "; ")
                 return refuse(.badRequest, "no beacon was stored: \(reasons)", endpoint: "beacon", request: request)
             case .refused(_, let error):
-                let status: HTTPResponse.Status = error.code == .storeUnavailable || error.code == .overloaded ? .serviceUnavailable : .badRequest
+                let status: HTTPResponse.Status = [.storeUnavailable, .overloaded, .shuttingDown].contains(error.code) ? .serviceUnavailable : .badRequest
                 return refuse(status, "\(error.code): \(error.message)", endpoint: "beacon", request: request)
             case nil:
                 return refuse(.badRequest, "the body holds no frame", endpoint: "beacon", request: request)
@@ -199,12 +199,8 @@ struct IntakeRoutes: Sendable {
         let replies = HTTPReplies(expected: queued.count)
         for var item in queued {
             item.replyTo = replies
-            if await !offer(item) {
-                replies.deliver([BatchOutcome.refused(sequence: item.sequence, error: Stitch_V1_FrameError.with {
-                    $0.code = .overloaded
-                    $0.message = "the server is shutting down; nothing of this batch is stored, send it again later"
-                    $0.closing = true
-                })])
+            if await !queue.offerWaitingForRoom(item) {
+                replies.deliver([BatchOutcome.refused(sequence: item.sequence, error: .shuttingDown)])
             }
         }
         var outcomes = await replies.all().makeIterator()
@@ -220,18 +216,6 @@ struct IntakeRoutes: Sendable {
     func body(of request: Request) async -> ByteBuffer? {
         var request = request
         return try? await request.collectBody(upTo: bodyBytesMax)
-    }
-
-    /// Queues one batch, waiting for room as a TCP connection would; false
-    /// when the queue is closed (the server is stopping).
-    private func offer(_ item: IngestItem) async -> Bool {
-        while true {
-            switch queue.offer(item) {
-            case .accepted: return true
-            case .closed: return false
-            case .full: await withCheckedContinuation { continuation in queue.whenSpace { continuation.resume() } }
-            }
-        }
     }
 
     /// The rate limit per client address; a refusal, or nil to go on.

@@ -366,7 +366,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
   case tooManyBeacons // = 12
   case emptyBatch // = 13
 
-  /// server is shutting down (closing = true)
+  /// the server cannot take this batch now; resend later (not sent by this version; clients retry it)
   case overloaded // = 14
 
   /// the store could not commit (disk full, map cannot grow); nothing stored, resend later
@@ -374,6 +374,9 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
 
   /// a BATCH with sequence 0 (0 is reserved for "header unreadable")
   case badSequence // = 16
+
+  /// the server is stopping (closing = true); nothing of the batch is stored, resend it to a running server
+  case shuttingDown // = 17
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -399,6 +402,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 14: self = .overloaded
     case 15: self = .storeUnavailable
     case 16: self = .badSequence
+    case 17: self = .shuttingDown
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -422,6 +426,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .overloaded: return 14
     case .storeUnavailable: return 15
     case .badSequence: return 16
+    case .shuttingDown: return 17
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -445,6 +450,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     .overloaded,
     .storeUnavailable,
     .badSequence,
+    .shuttingDown,
   ]
 
 }
@@ -918,7 +924,7 @@ nonisolated extension Stitch_V1_BeaconRejectReason: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Stitch_V1_FrameErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0\u{1}FRAME_ERROR_CODE_SHUTTING_DOWN\0")
 }
 
 nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

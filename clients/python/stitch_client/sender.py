@@ -12,7 +12,11 @@ from .errors import BatchRefused, ConnectionLost
 from .proto import beacon_pb2
 
 #: ERROR codes after which the same batch may succeed later (resent, not raised).
-RETRYABLE = {beacon_pb2.FRAME_ERROR_CODE_OVERLOADED, beacon_pb2.FRAME_ERROR_CODE_STORE_UNAVAILABLE}
+RETRYABLE = {
+    beacon_pb2.FRAME_ERROR_CODE_OVERLOADED,
+    beacon_pb2.FRAME_ERROR_CODE_STORE_UNAVAILABLE,
+    beacon_pb2.FRAME_ERROR_CODE_SHUTTING_DOWN,
+}
 
 
 @dataclasses.dataclass
