@@ -22,6 +22,19 @@ struct MigrationTests {
         return directory
     }
 
+    /// A copy of the `schema-N` fixture, refused read-only (it needs an
+    /// upgrade), then opened writable: upgraded in place.
+    static func upgraded(schema: Int, variant: String = "") throws -> (directory: TemporaryDirectory, graph: IdentityGraph, path: String) {
+        let directory = try copyOfFixture(schema: schema, variant: variant)
+        let path = directory.appending("data")
+        #expect(throws: GraphError.schemaNeedsMigration(found: UInt32(schema), expected: IdentityGraph.schemaVersion)) {
+            _ = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 64 << 20, readOnly: true))
+        }
+        return (directory, try IdentityGraph(path: path, storeOptions: Self.options), path)
+    }
+
+    static let options = StoreOptions(mapBytes: 64 << 20, durability: .nosync)
+
     /// Every id the `dedup` table remembers, and the arrival clock.
     static func remembered(_ graph: IdentityGraph) throws -> (ids: [DedupID], clock: Int64) {
         try graph.environment.read { txn in
@@ -45,15 +58,8 @@ struct MigrationTests {
 
     @Test("a schema-7 store upgrades to 9 in place: totals kept, remembered ids rekeyed by arrival, resends still repeats")
     func schema7Upgrades() throws {
-        let directory = try Self.copyOfFixture(schema: 7)
+        let (directory, graph, path) = try Self.upgraded(schema: 7)
         defer { directory.remove() }
-        let path = directory.appending("data")
-        let options = StoreOptions(mapBytes: 64 << 20, durability: .nosync)
-
-        #expect(throws: GraphError.schemaNeedsMigration(found: 7, expected: IdentityGraph.schemaVersion)) {
-            _ = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 64 << 20, readOnly: true))
-        }
-        let graph = try IdentityGraph(path: path, storeOptions: options)
         let migration = try #require(graph.migration)
         #expect(migration.fromSchema == 7 && migration.toSchema == IdentityGraph.schemaVersion)
         #expect(migration.steps.first == "7 → 8: 57 remembered event ids rekeyed by arrival, 0 naming no stored event dropped")
@@ -72,7 +78,7 @@ struct MigrationTests {
         graph.close()
 
         // A second open finds the current schema: nothing to upgrade.
-        let again = try IdentityGraph(path: path, storeOptions: options)
+        let again = try IdentityGraph(path: path, storeOptions: Self.options)
         #expect(again.migration == nil)
         #expect(try again.totals().events == 2510)
         again.close()
@@ -80,15 +86,8 @@ struct MigrationTests {
 
     @Test("a schema-8 store upgrades to 9 in place: its one-id entries still read, resends are repeats, new ids are written many to an entry")
     func schema8Upgrades() throws {
-        let directory = try Self.copyOfFixture(schema: 8)
+        let (directory, graph, path) = try Self.upgraded(schema: 8)
         defer { directory.remove() }
-        let path = directory.appending("data")
-        let options = StoreOptions(mapBytes: 64 << 20, durability: .nosync)
-
-        #expect(throws: GraphError.schemaNeedsMigration(found: 8, expected: IdentityGraph.schemaVersion)) {
-            _ = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 64 << 20, readOnly: true))
-        }
-        let graph = try IdentityGraph(path: path, storeOptions: options)
         let migration = try #require(graph.migration)
         #expect(migration.fromSchema == 8 && migration.toSchema == 9 && migration.steps.count == 2)
         let totals = try graph.totals()
@@ -115,7 +114,7 @@ struct MigrationTests {
         #expect(verification.isSound, "\(verification.violations)")
         graph.close()
 
-        let again = try IdentityGraph(path: path, storeOptions: options)
+        let again = try IdentityGraph(path: path, storeOptions: Self.options)
         #expect(again.migration == nil)
         #expect(try again.apply(fresh, nowMs: clock + 3).repeats.count == 300, "the index is rebuilt from both kinds of entry")
         again.close()
@@ -127,11 +126,8 @@ struct MigrationTests {
     /// earlier rule quarantined both.
     @Test("upgrading re-judges the earlier rule's quarantines: a repeat customer's phone is released and links again, the office phone stays")
     func hubsRejudged() throws {
-        let directory = try Self.copyOfFixture(schema: 8, variant: "-hubs")
+        let (directory, graph, path) = try Self.upgraded(schema: 8, variant: "-hubs")
         defer { directory.remove() }
-        let path = directory.appending("data")
-        let options = StoreOptions(mapBytes: 64 << 20, durability: .nosync)
-        let graph = try IdentityGraph(path: path, storeOptions: options)
         let migration = try #require(graph.migration)
         #expect(migration.steps.last == "8 → 9: 2 automatic quarantines to re-judge under the distinguishable-persons rule")
         let outcome = try #require(graph.hubRejudging)
@@ -156,7 +152,7 @@ struct MigrationTests {
         }
         #expect(watched, "a re-judged phone is watched again by the rule, not exempt like an operator's release")
         graph.close()
-        let again = try IdentityGraph(path: path, storeOptions: options)
+        let again = try IdentityGraph(path: path, storeOptions: Self.options)
         #expect(again.migration == nil && again.hubRejudging == nil, "re-judged once")
         again.close()
     }

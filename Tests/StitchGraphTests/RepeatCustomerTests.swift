@@ -34,27 +34,19 @@ struct RepeatCustomerTests {
         Set(try (1...visits).map { try test.person(.cookie, "weekly-\(tag)-\($0)") })
     }
 
-    @Test("a customer with 8, 15 and 30 weekly cookies and the same phone on each is one person; the phone is never quarantined",
-          arguments: [8, 15, 30])
-    func phoneOnEveryCookie(visits: Int) throws {
+    @Test("a customer with 8, 15 and 30 weekly cookies and the same phone, or e-mail, on each is one person; it is never quarantined",
+          arguments: [IdentifierKind.phone, .email], [8, 15, 30])
+    func contactOnEveryCookie(kind: IdentifierKind, visits: Int) throws {
         let test = try TestGraph()
-        let phone = "+79161234567"
-        #expect(try Self.customer(test, visits: visits, tag: "phone", phone: phone).quarantined == 0)
-        let persons = try Self.personsOfCookies(test, visits: visits, tag: "phone")
+        let value = kind == .phone ? "+79161234567" : "repeat@mail.ru"
+        let report = try Self.customer(
+            test, visits: visits, tag: kind.name, phone: kind == .phone ? value : "", email: kind == .email ? value : "")
+        #expect(report.quarantined == 0)
+        let persons = try Self.personsOfCookies(test, visits: visits, tag: kind.name)
         #expect(persons.count == 1 && persons.first! != nil)
-        #expect(try test.person(.phone, phone) == persons.first!)
+        #expect(try test.person(kind, value) == persons.first!)
         #expect(try test.graph.shared(site: 1, limit: 10).isEmpty)
         try RepairTests.sound(test)
-    }
-
-    @Test("the same with an e-mail", arguments: [8, 15, 30])
-    func emailOnEveryCookie(visits: Int) throws {
-        let test = try TestGraph()
-        let email = "repeat@mail.ru"
-        #expect(try Self.customer(test, visits: visits, tag: "email", email: email).quarantined == 0)
-        let persons = try Self.personsOfCookies(test, visits: visits, tag: "email")
-        #expect(persons.count == 1 && persons.first! != nil)
-        #expect(try test.graph.shared(site: 1, limit: 10).isEmpty)
     }
 
     @Test("the same with a second device that keeps its cookie")
