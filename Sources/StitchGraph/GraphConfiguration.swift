@@ -6,13 +6,17 @@ public struct SiteRules: Hashable, Sendable {
     public var junk: JunkRules
     /// Caps on what one person may hold.
     public var guards: Guards
-    /// When an identifier is quarantined as shared by unrelated visitors.
+    /// When a phone or e-mail is quarantined as shared by unrelated visitors.
     public var hub: HubRule
+    /// When a device (tracker cookie, GA or Yandex client id) is quarantined
+    /// as shared: a kiosk, an office PC (see `HubRule`).
+    public var device: HubRule
 
-    public init(junk: JunkRules = .standard, guards: Guards = .standard, hub: HubRule = .standard) {
+    public init(junk: JunkRules = .standard, guards: Guards = .standard, hub: HubRule = .standard, device: HubRule = .devices) {
         self.junk = junk
         self.guards = guards
         self.hub = hub
+        self.device = device
     }
 }
 

@@ -37,13 +37,19 @@ extension IdentityGraph {
             // Identifiers the shared-identifier rule tripped on: quarantined
             // and their persons re-derived, in this same transaction.
             for hub in writer.hubsTripped {
+                let isDevice = try nodeRecord(hub.node, txn).kind.isDevice
                 let record = QuarantineRecord(
                     source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
-                    reason: "linked \(hub.links) unrelated persons within the site's hub period")
+                    reason: isDevice
+                        ? "shared device: linked \(hub.links) distinguishable persons within the site's device period"
+                        : "linked \(hub.links) unrelated persons within the site's hub period")
                 do {
                     let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
                     report.quarantined += 1
                     report.splits += repair.parts.count - 1
+                    if isDevice {
+                        try quarantineCompanions(of: hub.node, events: repair.eventsCarrying, cause: hub.seq, nowMs: nowMs, &report, &counters, txn)
+                    }
                 } catch GraphError.personTooLarge {
                     // Only with guards configured far above their defaults;
                     // the batch still commits, the hub is left for an operator.
@@ -135,9 +141,9 @@ struct BatchWriter {
             linkNodes.removeAll { $0 == node }
             try txn.put(graph.tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq), [])
         }
-        let hub = graph.configuration.rules(for: event.site).hub
-        if hub.isOn, linkNodes.count > 1 {
-            try countHubLinks(linkNodes, existingBelow: nodesBefore, rule: hub, timeMs: event.timeMs, seq: seq, txn)
+        let rules = graph.configuration.rules(for: event.site)
+        if rules.hub.isOn || rules.device.isOn, linkNodes.count > 1 {
+            try countHubLinks(linkNodes, existingBelow: nodesBefore, rules: rules, timeMs: event.timeMs, seq: seq, txn)
         }
         for other in linkNodes.dropFirst() {
             try union(linkNodes[0], other, guards: guards, site: event.site, timeMs: event.timeMs, cause: seq, txn)
@@ -202,26 +208,35 @@ struct BatchWriter {
 
     // MARK: Shared identifiers
 
-    /// Counts a link for each phone or e-mail of the event that is the sole
-    /// evidence joining two distinguishable persons (see `HubRule`), and
-    /// notes those past the rule's limit.
+    /// Counts a link for each shared-identifier candidate of the event that
+    /// joins two distinguishable persons (see `HubRule`), and notes those
+    /// past their rule's limit. Candidates are known identifiers not released
+    /// by an operator: a phone or e-mail that is the sole evidence of the
+    /// link (`SiteRules.hub`), or a device — tracker cookie, GA or Yandex
+    /// client id (`SiteRules.device`). A device need not be the sole
+    /// evidence: the visit's session joined the device's person when the
+    /// visit began, so a kiosk visitor's form reaches the kiosk through both.
     private mutating func countHubLinks(
-        _ nodes: [UInt64], existingBelow nodesBefore: UInt64, rule: HubRule, timeMs: Int64, seq: UInt64,
+        _ nodes: [UInt64], existingBelow nodesBefore: UInt64, rules: SiteRules, timeMs: Int64, seq: UInt64,
         _ txn: borrowing Transaction
     ) throws {
-        var candidates: [Int] = []
+        var candidates: [(index: Int, rule: HubRule, isDevice: Bool)] = []
         for (index, node) in nodes.enumerated() where node < nodesBefore {
             let record = try record(node, txn)
-            if (record.kind == .phone || record.kind == .email) && !record.flags.contains(.released) {
-                candidates.append(index)
+            guard !record.flags.contains(.released) else { continue }
+            if record.kind == .phone || record.kind == .email, rules.hub.isOn {
+                candidates.append((index, rules.hub, false))
+            } else if record.kind.isDevice, rules.device.isOn {
+                candidates.append((index, rules.device, true))
             }
         }
         guard !candidates.isEmpty else { return }
         var roots: [UInt64] = []
         for node in nodes { roots.append(try find(node, txn)) }
-        for index in candidates {
+        for (index, rule, isDevice) in candidates {
             let own = roots[index]
-            if roots.indices.contains(where: { $0 != index && roots[$0] == own }) { continue }  // not the sole evidence
+            let soleEvidence = !roots.indices.contains { $0 != index && roots[$0] == own }
+            guard isDevice || soleEvidence else { continue }
             // The candidate's person without it, and the persons it joins
             // (new identifiers of the event among them: a visitor's first e-mail).
             var ownCounts = KindCounts(try record(own, txn))

@@ -52,6 +52,13 @@ public enum IdentifierKind: UInt8, CaseIterable, Hashable, Sendable {
         self == .phone || self == .email || self == .userID || self == .crmContact
     }
 
+    /// Whether a value of this kind names a browser: the tracker's cookie or
+    /// an analytics client id. Many people may use one (a kiosk, an office
+    /// PC); the shared-device rule watches these.
+    public var isDevice: Bool {
+        self == .cookie || self == .gaClientID || self == .ymClientID
+    }
+
     /// Whether values of this kind carry a namespace (`provider:value`).
     public var isNamespaced: Bool {
         self == .chat || self == .crmContact

@@ -121,7 +121,7 @@ import Testing
         var random = SeededGenerator.forTest(name)
         // The shared-identifier rule is off: random links would trip it (the
         // repair model test covers it).
-        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(guards: guards, hub: .off)))
+        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(guards: guards, hub: .off, device: .off)))
         var model = Model(guards: guards)
         var time: Int64 = 1_700_000_000_000
         var events = 0

@@ -53,7 +53,7 @@ struct RepairModelTests {
     @Test("random merges, quarantines, releases, forgets and re-ingests match a BFS model at every step")
     func matchesModel() throws {
         var random = SeededGenerator.forTest("repair model")
-        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(guards: .off, hub: .off)))
+        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(guards: .off, hub: .off, device: .off)))
         var model = Model()
         var time: Int64 = 1_767_225_600_000
         for step in 0..<150 {

@@ -36,7 +36,7 @@ struct RepairTests {
 
     @Test("quarantining a shared phone splits its person into the visitors; ids stay stable; the feed says so")
     func quarantineSplits() throws {
-        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(hub: .off)))
+        let test = try TestGraph(configuration: GraphConfiguration(defaultRules: SiteRules(hub: .off, device: .off)))
         try Self.glued(test, visitors: 4)
         let blob = try #require(try test.person(.cookie, "cookie-visitor-1"))
         for visitor in 2...4 { #expect(try test.person(.cookie, "cookie-visitor-\(visitor)") == blob, "glued before the repair") }

@@ -49,6 +49,12 @@ public struct HubRule: Hashable, Sendable {
     /// cookies never do, and a small count is still strong evidence.
     public static let standard = HubRule()
     public static let off = HubRule(linksMax: 0)
+    /// Devices: three links (four distinguishable persons on one browser) in
+    /// 30 days. A household typing its two or three phones on one computer,
+    /// or a person who mistyped their e-mail twice, stays one person; a
+    /// kiosk, a shared office PC or an internet café's browser trips at its
+    /// fifth person who leaves a phone, an e-mail or a login of their own.
+    public static let devices = HubRule(linksMax: 3)
 
     var isOn: Bool { linksMax > 0 }
 

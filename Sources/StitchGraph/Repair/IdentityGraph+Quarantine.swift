@@ -111,45 +111,56 @@ extension IdentityGraph {
         var joined: Set<UInt64> = []
         for seq in seqs {
             _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: node, seq: seq))
-            guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { continue }  // erased since
-            let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
-            var allNodes: [UInt64] = []
-            var nodes: [UInt64] = []
-            for identifier in event.identifiers {
-                guard let other = try identNode(site: site, identifier: identifier, txn) else { continue }
-                allNodes.append(other)
-                if try !writer.record(other, txn).isQuarantined { nodes.append(other) }
-            }
-            var sessionNode: UInt64?
-            if let session = event.callMatch?.session, event.callMatch?.kind == .session {
-                sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
-            }
-            if let sessionNode, let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone }) {
-                try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
-            }
-            for other in nodes.dropFirst() {
-                try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
-            }
-            for other in nodes { joined.insert(try writer.find(other, txn)) }
-            // An event that only quarantined identifiers held (anchored at
-            // one of them) moves to the released one's person, so every
-            // event lives in the person of an identifier that links.
-            let current = try (allNodes + (sessionNode.map { [$0] } ?? [])).first { node in
-                try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
-            }
-            let wanted = try writer.anchor(of: nodes, txn)
-            if let current, wanted != 0, wanted != current, try writer.record(current, txn).isQuarantined {
-                _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: current, timeMs: event.timeMs, seq: seq))
-                try txn.put(tables.event, StoreKeys.eventKey(anchor: wanted, timeMs: event.timeMs, seq: seq), [UInt8(event.type.rawValue)])
-                try writer.updateNode(current, txn) { $0.removeAnchored(event.type) }
-                try writer.updateNode(wanted, txn) { $0.addAnchored(event.type) }
-            }
+            joined.formUnion(try relink(seq: seq, site: site, guards: guards, &writer, txn))
         }
         try writer.flush(txn)
         let person = try root(of: node, txn)
         return RepairResult(
             changed: true, identifierNode: node, personsRepaired: writer.report.merges,
             personIDs: [person] + joined.subtracting([person]).sorted(), lastChangeSeq: writer.counters.changes)
+    }
+
+    /// Links again the identifiers of stored event `seq` that are not
+    /// quarantined (subject to the guards), as `apply` would have linked them
+    /// without the quarantined ones; an event that only quarantined
+    /// identifiers held moves to its linking identifiers' person. Returns
+    /// the persons the event's identifiers are in afterwards.
+    func relink(seq: UInt64, site: UInt32, guards: Guards, _ writer: inout BatchWriter, _ txn: borrowing Transaction) throws -> Set<UInt64> {
+        guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { return [] }  // erased since
+        let event = try withCallMatch(StoredEvent.decode(stored, seq: seq), txn)
+        var allNodes: [UInt64] = []
+        var nodes: [UInt64] = []
+        for identifier in event.identifiers {
+            guard let other = try identNode(site: site, identifier: identifier, txn) else { continue }
+            allNodes.append(other)
+            if try !writer.record(other, txn).isQuarantined { nodes.append(other) }
+        }
+        var sessionNode: UInt64?
+        if let session = event.callMatch?.session, event.callMatch?.kind == .session {
+            sessionNode = try identNode(site: site, identifier: NormalizedIdentifier(uncheckedKind: .session, value: session), txn)
+        }
+        if let sessionNode, let phone = try nodes.first(where: { try writer.record($0, txn).kind == .phone }) {
+            try writer.union(phone, sessionNode, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+        }
+        for other in nodes.dropFirst() {
+            try writer.union(nodes[0], other, guards: guards, site: site, timeMs: event.timeMs, cause: seq, txn)
+        }
+        var joined: Set<UInt64> = []
+        for other in nodes { joined.insert(try writer.find(other, txn)) }
+        // An event that only quarantined identifiers held (anchored at
+        // one of them) moves to the released one's person, so every
+        // event lives in the person of an identifier that links.
+        let current = try (allNodes + (sessionNode.map { [$0] } ?? [])).first { node in
+            try txn.get(tables.event, StoreKeys.eventKey(anchor: node, timeMs: event.timeMs, seq: seq)) != nil
+        }
+        let wanted = try writer.anchor(of: nodes, txn)
+        if let current, wanted != 0, wanted != current, try writer.record(current, txn).isQuarantined {
+            _ = try txn.delete(tables.event, StoreKeys.eventKey(anchor: current, timeMs: event.timeMs, seq: seq))
+            try txn.put(tables.event, StoreKeys.eventKey(anchor: wanted, timeMs: event.timeMs, seq: seq), [UInt8(event.type.rawValue)])
+            try writer.updateNode(current, txn) { $0.removeAnchored(event.type) }
+            try writer.updateNode(wanted, txn) { $0.addAnchored(event.type) }
+        }
+        return joined
     }
 
     // MARK: Reads

@@ -80,12 +80,18 @@ public struct ConfigurationKey: Sendable {
         int("ingest_replies_owed_max", "replies an ingest connection may owe before reads stop",
             \.ingestRepliesOwedMax),
         int("udp_inflated_bytes_max", "largest inflated UDP payload (zlib bomb bound)", \.udpInflatedBytesMax),
-        int("hub_links_max", "links a phone or e-mail may make alone between existing persons within hub_period_ms before it is quarantined as shared (0 = off)", \.hubLinksMax),
+        int("hub_links_max", "links a phone or e-mail may make alone between distinguishable persons within hub_period_ms before it is quarantined as shared (0 = off)", \.hubLinksMax),
         int("hub_period_ms", "the shared-identifier rule's period, in event time", \.hubPeriodMs),
         ConfigurationKey(
             name: "hub_sites", help: "per-site shared-identifier rule: SITE=LINKS_MAX/PERIOD_MS;SITE=…",
-            apply: { (config, text) throws(ConfigurationError) in config.hubSites = try parseHubSites(text) },
+            apply: { (config, text) throws(ConfigurationError) in config.hubSites = try parseHubSites(text, key: "hub_sites") },
             current: { $0.hubSites.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.linksMax)/\($0.value.periodMs)" }.joined(separator: ";") }),
+        int("device_links_max", "links a cookie, GA or Yandex client id may make between distinguishable persons within device_period_ms before it is quarantined as a shared device, with the browser's other ids (0 = off)", \.deviceLinksMax),
+        int("device_period_ms", "the shared-device rule's period, in event time", \.devicePeriodMs),
+        ConfigurationKey(
+            name: "device_sites", help: "per-site shared-device rule: SITE=LINKS_MAX/PERIOD_MS;SITE=…",
+            apply: { (config, text) throws(ConfigurationError) in config.deviceSites = try parseHubSites(text, key: "device_sites") },
+            current: { $0.deviceSites.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.linksMax)/\($0.value.periodMs)" }.joined(separator: ";") }),
         ConfigurationKey(
             name: "junk_phones", help: "each site's own phones, never identifiers: SITE=PHONE,PHONE;SITE=…",
             apply: { (config, text) throws(ConfigurationError) in config.junkPhones = try parseJunkPhones(text) },
@@ -266,7 +272,7 @@ public struct ConfigurationKey: Sendable {
         return result
     }
 
-    static func parseHubSites(_ text: String) throws(ConfigurationError) -> [UInt32: HubRule] {
+    static func parseHubSites(_ text: String, key: String) throws(ConfigurationError) -> [UInt32: HubRule] {
         var result: [UInt32: HubRule] = [:]
         for entry in text.split(separator: ";") where !entry.isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
@@ -274,7 +280,7 @@ public struct ConfigurationKey: Sendable {
             guard parts.count == 2, let site = UInt32(parts[0]), site > 0, rule.count == 2,
                 let links = rule[0], let period = rule[1], links >= 0, links <= Int64(UInt16.max) - 1, period > 0
             else {
-                throw .invalidValue(key: "hub_sites", value: String(entry), reason: "expected SITE=LINKS_MAX/PERIOD_MS")
+                throw .invalidValue(key: key, value: String(entry), reason: "expected SITE=LINKS_MAX/PERIOD_MS")
             }
             result[site] = HubRule(linksMax: Int(links), periodMs: period)
         }

@@ -83,6 +83,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var hubLinksMax = HubRule.standard.linksMax
     public var hubPeriodMs = Int(HubRule.standard.periodMs)
     public var hubSites: [UInt32: HubRule] = [:]
+    /// The shared-device rule (`SiteRules.device`) for sites not listed in
+    /// `deviceSites`: links a cookie or client id may make between
+    /// distinguishable persons within the period.
+    public var deviceLinksMax = HubRule.devices.linksMax
+    public var devicePeriodMs = Int(HubRule.devices.periodMs)
+    public var deviceSites: [UInt32: HubRule] = [:]
 
     // MARK: Bounds against hostile or broken clients
     /// Open TCP ingest connections, at most; more are closed at accept (counted).
@@ -152,9 +158,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         var sites: [UInt32: SiteRules] = [:]
         let normalizer = IdentifierNormalizer(junk: .standard)
         let hub = HubRule(linksMax: hubLinksMax, periodMs: Int64(hubPeriodMs))
-        for (site, rule) in hubSites { sites[site] = SiteRules(hub: rule) }
+        let device = HubRule(linksMax: deviceLinksMax, periodMs: Int64(devicePeriodMs))
+        for site in Set(hubSites.keys).union(deviceSites.keys) {
+            sites[site] = SiteRules(hub: hubSites[site] ?? hub, device: deviceSites[site] ?? device)
+        }
         for (site, phones) in junkPhones {
-            var rules = sites[site] ?? SiteRules(hub: hub)
+            var rules = sites[site] ?? SiteRules(hub: hub, device: device)
             for phone in phones {
                 do {
                     rules.junk.phones.insert(try normalizer.normalize(.phone, phone).value)
@@ -165,7 +174,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             sites[site] = rules
         }
         return GraphConfiguration(
-            defaultRules: SiteRules(hub: hub), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
+            defaultRules: SiteRules(hub: hub, device: device), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
     }
 
     /// The shard layout asked for, nil when left to the store (see `shards`).
@@ -212,6 +221,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(dedupWindowMs >= 1000, "dedup_window_ms", "at least 1000 (one second)")
         try check(hubLinksMax >= 0 && hubLinksMax < Int(UInt16.max), "hub_links_max", "between 0 (off) and 65534")
         try check(hubPeriodMs >= 1000, "hub_period_ms", "at least 1000 (one second)")
+        try check(deviceLinksMax >= 0 && deviceLinksMax < Int(UInt16.max), "device_links_max", "between 0 (off) and 65534")
+        try check(devicePeriodMs >= 1000, "device_period_ms", "at least 1000 (one second)")
         try check(ingestConnectionsMax >= 1, "ingest_connections_max", "at least 1")
         try check(queryConnectionsMax >= 1, "query_connections_max", "at least 1")
         try check(connectionsPerAddressMax >= 1, "connections_per_address_max", "at least 1")

@@ -1,0 +1,101 @@
+@testable import StitchGraph
+import StitchIdentity
+import Testing
+
+/// The shared-device rule (issue 27): a browser that many people use — a
+/// kiosk, an office PC — must not glue them; one person's own devices, a
+/// household's computer and a returning visitor must stay whole.
+@Suite("Shared devices")
+struct SharedDeviceTests {
+    static let t0: Int64 = 1_767_225_600_000
+
+    /// A visit on a browser known by `cookie`, `_ga` and `_ym_uid`, signed in
+    /// as `userID` if given, then a form with `phone` if given.
+    static func visit(
+        _ test: TestGraph, at time: Int64, cookie: String, ga: String, ym: String, session: String,
+        userID: String? = nil, phone: String = "", email: String = ""
+    ) throws -> ApplyReport {
+        var identifiers: [(IdentifierKind, String)] = [(.cookie, cookie), (.session, session), (.gaClientID, ga), (.ymClientID, ym)]
+        if let userID { identifiers.append((.userID, userID)) }
+        var beacons = [Beacons.hit(time: time, identifiers)]
+        if !phone.isEmpty || !email.isEmpty {
+            var form = Beacons.form(time: time + 30_000, cookie: cookie, phone: phone, email: email)
+            form.identifiers.append(.with { $0.kind = .session; $0.value = session })
+            beacons.append(form)
+        }
+        return try test.apply(beacons)
+    }
+
+    static func kiosk(_ test: TestGraph, at time: Int64, session: String, phone: String = "", userID: String? = nil) throws -> ApplyReport {
+        try visit(test, at: time, cookie: "kiosk-cookie", ga: "1111.2222", ym: "17000000001", session: session, userID: userID, phone: phone)
+    }
+
+    @Test("a kiosk used by 15 people who each leave their own phone is quarantined, with its GA and Yandex ids; each visitor is their own person")
+    func kioskSplits() throws {
+        let test = try TestGraph()
+        var trippedAt = 0
+        for visitor in 1...15 {
+            let report = try Self.kiosk(test, at: Self.t0 + Int64(visitor) * 3_600_000, session: "kiosk-visit-\(visitor)", phone: "+7916200\(String(format: "%04d", visitor))")
+            if report.quarantined > 0 && trippedAt == 0 { trippedAt = visitor }
+        }
+        #expect(trippedAt == 5, "three links allowed (visitors 2, 3 and 4), the fifth person trips it")
+        let shared = try test.graph.shared(site: 1, limit: 10)
+        #expect(Set(shared.map(\.identifier.kind)) == [.cookie, .gaClientID, .ymClientID])
+        #expect(shared.allSatisfy { $0.record.source == .automatic && $0.record.reason.hasPrefix("shared device") })
+        let persons = try (1...15).map { try test.person(.phone, "+7916200\(String(format: "%04d", $0))") }
+        #expect(Set(persons).count == 15, "no two visitors share a person")
+        for visitor in 1...15 {
+            #expect(try test.person(.session, "kiosk-visit-\(visitor)") == persons[visitor - 1], "visitor \(visitor)'s visit is theirs")
+        }
+        let explained = try test.graph.explain(site: 1, a: RepairTests.cookie("kiosk-cookie"), b: RepairTests.phone("+79162000001"))
+        #expect(explained.verdict == .refused && explained.refusal?.reason.contains("shared device") == true)
+        try RepairTests.sound(test)
+    }
+
+    @Test("an office PC on which 6 colleagues sign in with their own user_id is split into the 6")
+    func officePCSplits() throws {
+        let test = try TestGraph()
+        for colleague in 1...6 {
+            _ = try Self.kiosk(test, at: Self.t0 + Int64(colleague) * 3_600_000, session: "office-visit-\(colleague)", userID: "login-\(colleague)")
+        }
+        #expect(try test.graph.shared(site: 1, limit: 10).count == 3)
+        let persons = try (1...6).map { try test.person(.userID, "login-\($0)") }
+        #expect(Set(persons).count == 6)
+        for colleague in 1...6 {
+            #expect(try test.person(.session, "office-visit-\(colleague)") == persons[colleague - 1])
+        }
+        try RepairTests.sound(test)
+    }
+
+    @Test("one person on three devices with their phone and e-mail, a household's two phones on one computer, a returning visitor: no device is quarantined")
+    func realPeopleStayWhole() throws {
+        let test = try TestGraph()
+        var time = Self.t0
+        // One person, three devices, phone and e-mail on each, several visits.
+        for round in 1...3 {
+            for device in 1...3 {
+                time += 3_600_000
+                _ = try Self.visit(
+                    test, at: time, cookie: "anna-device-\(device)", ga: "10\(device).1", ym: "17000000\(device)00", session: "anna-\(device)-\(round)",
+                    phone: "+79161111111", email: "anna@mail.ru")
+            }
+        }
+        // A household: the family computer, her phone, his phone, hers again, an e-mail.
+        for (round, phone) in ["+79162222221", "+79162222222", "+79162222221", ""].enumerated() {
+            time += 86_400_000
+            _ = try Self.visit(test, at: time, cookie: "family-pc", ga: "200.9", ym: "17000000999", session: "family-\(round)", phone: phone, email: round == 3 ? "family@mail.ru" : "")
+        }
+        // A returning visitor: one cookie outliving ten sessions and forms with the same phone.
+        for round in 1...10 {
+            time += 2 * 86_400_000
+            _ = try Self.visit(test, at: time, cookie: "returning", ga: "300.9", ym: "17000000888", session: "returning-\(round)", phone: "+79163333333")
+        }
+        let sharedNow = try test.graph.shared(site: 1, limit: 10)
+        #expect(sharedNow.isEmpty, "\(sharedNow.map { "\($0.identifier.kind) \($0.identifier.value) \($0.record.reason)" })")
+        let anna = try test.person(.phone, "+79161111111")
+        #expect(try (1...3).allSatisfy { try test.person(.cookie, "anna-device-\($0)") == anna })
+        #expect(try test.person(.phone, "+79162222221") == test.person(.phone, "+79162222222"), "a household's two phones on one computer stay one person")
+        #expect(try (1...10).allSatisfy { try test.person(.session, "returning-\($0)") == test.person(.phone, "+79163333333") })
+        try RepairTests.sound(test)
+    }
+}
