@@ -22,6 +22,10 @@
 #      (with, without, without, with) twice; every run its own seed, so no run
 #      finds another's sessions already stored
 #
+#   9. what the shared-device rule costs: the world of scenario 6 with 1% kiosk visitors and 2%
+#      salesperson e-mails, office phone undeclared, unpaced, device_links_max=0 (off) and 3
+#      (default) interleaved twice
+#
 #   ops/load-scenarios.sh            # all, about 5 minutes after the build
 #   DURATION=10 ops/load-scenarios.sh
 #   ONLY="5 6" ops/load-scenarios.sh # some of them
@@ -34,7 +38,7 @@ duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-only="${ONLY:-1 2 3 4 5 6 7 8}"
+only="${ONLY:-1 2 3 4 5 6 7 8 9}"
 wanted() { [[ " $only " == *" $1 "* ]]; }
 
 start_server() {
@@ -168,4 +172,18 @@ if wanted 8; then
     seed=$((seed + 100))
   done
   stop_server
+fi
+
+if wanted 9; then
+  for links in 0 3 0 3; do
+    start_server --set "device_links_max=$links"
+    echo
+    echo "== a world of 4 × 8,000 persons, kiosks 1%, salesperson e-mails 2%, office phone undeclared, unpaced, device_links_max=$links"
+    big_world --no-pools --kiosks 1 --salesperson-emails 2
+    server_metrics '
+      /^stitch_commit_seconds_sum/ {busy=$2}
+      /^stitch_quarantines_total\{source="automatic"\}/ {q=$2}
+      END {printf "writer busy %.2f s (apply + commit); %d identifiers quarantined automatically\n", busy, q}'
+    stop_server
+  done
 fi

@@ -45,6 +45,11 @@ extension GraphLimits {
     public static let quarantineReasonBytesMax = 200
     /// Most quarantined identifiers one `shared` answer lists.
     public static let sharedListedMax = 10_000
+    /// How long before a shared device's first counted link its sharing is
+    /// taken to have begun: the visit that made the link started up to this
+    /// long before it. Events of the device before then are its first
+    /// owner's (`QuarantineRecord.ownerBeforeMs`).
+    public static let sharedDeviceVisitMs: Int64 = 30 * 60 * 1000
     /// Most persons one junk declaration repairs in one transaction.
     public static let junkRepairsMax = 10_000
 }

@@ -37,18 +37,25 @@ extension IdentityGraph {
             // Identifiers the shared-identifier rule tripped on: quarantined
             // and their persons re-derived, in this same transaction.
             for hub in writer.hubsTripped {
-                let isDevice = try nodeRecord(hub.node, txn).kind.isDevice
+                let tripped = try nodeRecord(hub.node, txn)
+                let isDevice = tripped.kind.isDevice
+                // A device's sharing began with its first counted link; the
+                // visit that made it began up to a visit's length before.
+                let ownerBeforeMs = isDevice ? tripped.hubWindowStartMs - GraphLimits.sharedDeviceVisitMs : 0
                 let record = QuarantineRecord(
                     source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
                     reason: isDevice
                         ? "shared device: linked \(hub.links) distinguishable persons within the site's device period"
-                        : "linked \(hub.links) unrelated persons within the site's hub period")
+                        : "linked \(hub.links) unrelated persons within the site's hub period",
+                    ownerBeforeMs: ownerBeforeMs)
                 do {
                     let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
                     report.quarantined += 1
                     report.splits += repair.parts.count - 1
                     if isDevice {
-                        try quarantineCompanions(of: hub.node, events: repair.eventsCarrying, cause: hub.seq, nowMs: nowMs, &report, &counters, txn)
+                        try quarantineCompanions(
+                            of: hub.node, events: repair.eventsCarrying, cause: hub.seq, ownerBeforeMs: ownerBeforeMs, nowMs: nowMs,
+                            &report, &counters, txn)
                     }
                 } catch GraphError.personTooLarge {
                     // Only with guards configured far above their defaults;

@@ -60,12 +60,22 @@ public struct World: Sendable {
         /// `_ym_uid`, most with a form carrying their phone or e-mail — the
         /// only thing that joins their visits.
         public var weeklyCookiePercent = 0
+        /// Percent of persons who also visit once from the site's in-store
+        /// kiosk: one browser for everyone (the same cookie, `_ga` and
+        /// `_ym_uid`), a session each, a form with their phone if they have one.
+        public var kioskPercent = 0
+        /// Percent of forms where a salesperson's e-mail is typed instead of
+        /// the visitor's (beside the visitor's phone).
+        public var salespersonEmailPercent = 0
         public init() {}
     }
 
     public let parameters: Parameters
     /// Every event, in time order.
     public let events: [Event]
+
+    /// The salesperson's e-mail some forms carry with `salespersonEmailPercent`.
+    public static func salespersonEmail(site: UInt32) -> String { "manager@shop\(site).example.ru" }
 
     /// The office phone every site's forms sometimes carry (noise).
     public static func officePhone(site: UInt32) -> String { "+7 495 000-00-\(String(format: "%02d", Int(site) % 100))" }
@@ -227,6 +237,13 @@ struct SiteGenerator {
                 time += Int64(1 + random.next(below: 5)) * dayMs + Int64(random.next(below: 40_000)) * 1000
                 if random.chance(parameters.botPercent) { bot(time: time + 1000, into: &events, random: &random) }
             }
+            if parameters.kioskPercent > 0 && random.chance(parameters.kioskPercent) {
+                let kiosk = Device(cookie: "kiosk\(site)Q7xL2mP9aZ", gaClientID: "GA1.2.1000000\(site).1700000000", ymClientID: "17000000000\(site)000")
+                var kioskTime = parameters.startMs + Int64(random.next(below: parameters.days)) * dayMs + Int64(random.next(below: 86_400)) * 1000
+                converted = visit(device: kiosk, truth: truth, phone: phoneDigits.map { Self.format(phone: $0, &random) },
+                                  callerPhone: phoneDigits.map { "+7\($0)" }, email: nil, revealed: &revealed, time: &kioskTime,
+                                  into: &events, random: &random, formPercent: phoneDigits == nil ? 0 : 100) || converted
+            }
             // The CRM knows the contacts the person left with the site (a
             // form, a call, a chat): the lead the deal was made from.
             if converted && (revealed.phone || revealed.email) && random.chance(60) {
@@ -304,14 +321,15 @@ struct SiteGenerator {
             time += 30_000
             // The shared office phone, typed instead of the visitor's own.
             let typed = random.chance(3) ? Self.officePhoneTyped(site) : phone
+            let salesperson = parameters.salespersonEmailPercent > 0 && random.chance(parameters.salespersonEmailPercent)
             append(&events, truth: truth, probe: sessionID, time: time, identifiers: [cookie, sessionID], body: .form(.with {
                     $0.formID = "callback"
                     $0.pageURL = landing
                     $0.phone = typed ?? ""
-                    $0.email = email.map { random.chance(30) ? $0.uppercased() : $0 } ?? ""
+                    $0.email = salesperson ? World.salespersonEmail(site: site) : email.map { random.chance(30) ? $0.uppercased() : $0 } ?? ""
                 }))
             revealed.phone = revealed.phone || (typed != nil && typed == phone)
-            revealed.email = revealed.email || email != nil
+            revealed.email = revealed.email || (email != nil && !salesperson)
             converted = true
         }
         if let trackingNumber, random.chance(40) {

@@ -98,4 +98,38 @@ struct SharedDeviceTests {
         #expect(try (1...10).allSatisfy { try test.person(.session, "returning-\($0)") == test.person(.phone, "+79163333333") })
         try RepairTests.sound(test)
     }
+
+    @Test("a device that first belonged to one person and is later shared: the first owner keeps their history from before the sharing")
+    func firstOwnerKeepsHistory() throws {
+        let test = try TestGraph()
+        let day: Int64 = 86_400_000
+        // The owner: five visits on days 1…5, their phone on the first only.
+        for visit in 1...5 {
+            _ = try Self.kiosk(test, at: Self.t0 + Int64(visit) * day, session: "owner-visit-\(visit)", phone: visit == 1 ? "+79164000000" : "")
+        }
+        // From day 20 the browser stands in a shop: visitors leave their own phones.
+        var trippedAt = 0
+        for visitor in 1...6 {
+            let report = try Self.kiosk(test, at: Self.t0 + 20 * day + Int64(visitor) * 3_600_000, session: "shop-visit-\(visitor)", phone: "+7916500000\(visitor)")
+            if report.quarantined > 0 && trippedAt == 0 { trippedAt = visitor }
+        }
+        #expect(trippedAt == 4, "the owner is the first person: visitors 1, 2 and 3 link, the fourth trips it")
+        let owner = try #require(try test.person(.phone, "+79164000000"))
+        for visit in 1...5 {
+            #expect(try test.person(.session, "owner-visit-\(visit)") == owner, "the owner's visit \(visit), before the sharing, is still theirs")
+        }
+        let visitors = try (1...6).map { try test.person(.phone, "+7916500000\($0)") }
+        #expect(Set(visitors).count == 6 && !visitors.contains(owner), "each visitor is their own person, none the owner")
+        for visitor in 1...6 {
+            #expect(try test.person(.session, "shop-visit-\(visitor)") == visitors[visitor - 1])
+        }
+        let shared = try test.graph.shared(site: 1, limit: 10)
+        // The first link was visitor 1's form (30 s into the visit); the sharing began a visit's length before.
+        #expect(shared.count == 3 && shared.allSatisfy { $0.record.ownerBeforeMs == Self.t0 + 20 * day + 3_600_000 + 30_000 - GraphLimits.sharedDeviceVisitMs })
+        try RepairTests.sound(test)
+        // Another repair of the owner's person (their phone quarantined by an operator and released) keeps it.
+        _ = try test.graph.quarantine(site: 1, identifier: RepairTests.phone("+79164000000"), reason: "test")
+        #expect(try Set((2...5).map { try test.person(.session, "owner-visit-\($0)") }).count == 1, "the owner's era stays together without the phone too")
+        try RepairTests.sound(test)
+    }
 }

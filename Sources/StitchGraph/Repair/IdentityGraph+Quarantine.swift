@@ -205,7 +205,8 @@ extension IdentityGraph {
         _ counters: inout GraphCounters, _ txn: borrowing Transaction
     ) throws -> PersonRepair.Outcome {
         let repair = PersonRepair(graph: self, reason: reason, causeEvent: record.causeEvent, identifierNode: node, nowMs: nowMs)
-        let outcome = try repair.run(root: try root(of: node, txn), isolating: node, counters: &counters, txn)
+        let outcome = try repair.run(
+            root: try root(of: node, txn), isolating: node, watchOwnerBeforeMs: record.ownerBeforeMs, counters: &counters, txn)
         // Flagged after the repair, which refuses a person too large before
         // writing anything.
         var nodeRecord = try nodeRecord(node, txn)

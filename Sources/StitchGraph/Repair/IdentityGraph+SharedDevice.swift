@@ -6,9 +6,10 @@ extension IdentityGraph {
     /// cookie, the GA and the Yandex client id. When one is quarantined as a
     /// shared device, the others that arrived in the same events (a visit
     /// carries all three) are the same browser and are quarantined with it;
-    /// otherwise they would keep gluing the kiosk's visitors together.
+    /// otherwise they would keep gluing the kiosk's visitors together. They
+    /// keep the device's first owner (`ownerBeforeMs`) as it does.
     func quarantineCompanions(
-        of node: UInt64, events: [UInt64], cause: UInt64, nowMs: Int64,
+        of node: UInt64, events: [UInt64], cause: UInt64, ownerBeforeMs: Int64, nowMs: Int64,
         _ report: inout ApplyReport, _ counters: inout GraphCounters, _ txn: borrowing Transaction
     ) throws {
         let device = try nodeRecord(node, txn)
@@ -27,7 +28,7 @@ extension IdentityGraph {
         for companion in companions {
             let record = QuarantineRecord(
                 source: .automatic, sinceMs: nowMs, causeEvent: cause,
-                reason: "shared device: the same browser as a \(device.kind.name) quarantined as shared")
+                reason: "shared device: the same browser as a \(device.kind.name) quarantined as shared", ownerBeforeMs: ownerBeforeMs)
             do {
                 let repair = try quarantine(node: companion, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
                 report.quarantined += 1

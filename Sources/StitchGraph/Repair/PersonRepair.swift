@@ -44,6 +44,9 @@ struct PersonRepair {
         var nodes: [UInt64]
         /// A matched call: the session node whose lease covered it.
         var matchedSession: UInt64?
+        /// Quarantined devices the event carried before their sharing
+        /// began (`QuarantineRecord.ownerBeforeMs`): the first owner's era.
+        var ownerDevices: [UInt64] = []
     }
 
     /// Re-derives the person whose root is `root`; `isolating` is a node to
@@ -51,7 +54,15 @@ struct PersonRepair {
     /// carrying events are listed in the outcome. Everything is read (and
     /// the size bounds checked) before anything is written, so a refusal
     /// leaves the transaction untouched.
-    func run(root: UInt64, isolating watch: UInt64 = 0, counters: inout GraphCounters, _ txn: borrowing Transaction) throws -> Outcome {
+    ///
+    /// Events before a quarantined device's `ownerBeforeMs` (the watched
+    /// node's is `watchOwnerBeforeMs`) stay linked to each other, as the
+    /// device linked them then: the first owner keeps the history from
+    /// before the device was shared, and the device itself stays apart.
+    func run(
+        root: UInt64, isolating watch: UInt64 = 0, watchOwnerBeforeMs: Int64 = 0, counters: inout GraphCounters,
+        _ txn: borrowing Transaction
+    ) throws -> Outcome {
         // 1. Members and their records.
         var members: [UInt64] = []
         var records: [UInt64: NodeRecord] = [:]
@@ -71,6 +82,7 @@ struct PersonRepair {
         // 2. Their events, with the identifiers each names among the members.
         var events: [EventLinks] = []
         var nodeOfKey: [ByteKey: UInt64?] = [:]
+        var ownerBeforeOf: [UInt64: Int64] = [:]
         var key: [UInt8] = []
         var outcome = Outcome()
         for member in members {
@@ -96,6 +108,10 @@ struct PersonRepair {
                     nodeOfKey[cacheKey] = node
                 }
                 if let node, records[node] != nil { events[index].nodes.append(node) }
+                if let node {
+                    let ownerBefore = try ownerBeforeMs(of: node, watch: watch, watchOwnerBeforeMs: watchOwnerBeforeMs, members: records, &ownerBeforeOf, txn)
+                    if events[index].timeMs < ownerBefore { events[index].ownerDevices.append(node) }
+                }
             }
             if watch != 0, events[index].nodes.contains(watch) { outcome.eventsCarrying.append(events[index].seq) }
             if let match = event.callMatch, match.kind == .session, let session = match.session {
@@ -142,9 +158,14 @@ struct PersonRepair {
             counts[winner]!.absorb(counts[loser]!)
         }
         let linkable = { (node: UInt64) in node != watch && !records[node]!.isQuarantined }
+        var ownerAnchor: [UInt64: UInt64] = [:]
         for event in events {
             let links = event.nodes.filter(linkable)
             for other in links.dropFirst() { union(links[0], other, event: event) }
+            for device in event.ownerDevices {
+                guard let first = links.first else { continue }
+                if let anchor = ownerAnchor[device] { union(anchor, first, event: event) } else { ownerAnchor[device] = first }
+            }
             if let session = event.matchedSession, linkable(session), let caller = links.first(where: { records[$0]!.kind == .phone }) {
                 union(caller, session, event: event)
             }
@@ -210,5 +231,23 @@ struct PersonRepair {
     /// The writer's anchor rule (`AnchorRule`) on known parts; 0 for no nodes.
     static func anchor(of nodes: [UInt64], partOf: [UInt64: UInt64]) -> UInt64 {
         AnchorRule.anchor(nodes.map { (partOf[$0]!, $0) })
+    }
+}
+
+extension PersonRepair {
+    /// A node's `QuarantineRecord.ownerBeforeMs`: the watched node's as
+    /// given, a quarantined node's as recorded, 0 for any other (cached).
+    fileprivate func ownerBeforeMs(
+        of node: UInt64, watch: UInt64, watchOwnerBeforeMs: Int64, members: [UInt64: NodeRecord],
+        _ cache: inout [UInt64: Int64], _ txn: borrowing Transaction
+    ) throws -> Int64 {
+        if node == watch { return watchOwnerBeforeMs }
+        if let cached = cache[node] { return cached }
+        var ownerBefore: Int64 = 0
+        if members[node] == nil, try graph.nodeRecord(node, txn).isQuarantined {
+            ownerBefore = try graph.quarantineRecord(node: node, txn)?.ownerBeforeMs ?? 0
+        }
+        cache[node] = ownerBefore
+        return ownerBefore
     }
 }

@@ -4,7 +4,8 @@ import StitchIdentity
 /// node id (big-endian).
 ///
 /// ```
-/// u8 source, u8 reserved, u16 links (LE), i64 since ms, u64 cause event, then the reason (UTF-8)
+/// u8 source, u8 flags, u16 links (LE), i64 since ms, u64 cause event,
+/// [flags bit 0: i64 owner-before ms (LE)], then the reason (UTF-8)
 /// ```
 public struct QuarantineRecord: Hashable, Sendable {
     public enum Source: UInt8, Sendable {
@@ -25,8 +26,14 @@ public struct QuarantineRecord: Hashable, Sendable {
     public var causeEvent: UInt64
     /// For operators (at most `GraphLimits.quarantineReasonBytesMax` bytes).
     public var reason: String
+    /// A shared device's first owner: events before this time (ms, event
+    /// time) that carried the identifier still belong together — the
+    /// person who had the device before it was shared keeps that history
+    /// (`PersonRepair`). 0 = none: the identifier links nothing at all.
+    public var ownerBeforeMs: Int64
 
-    public init(source: Source, links: UInt16 = 0, sinceMs: Int64, causeEvent: UInt64 = 0, reason: String) {
+    public init(source: Source, links: UInt16 = 0, sinceMs: Int64, causeEvent: UInt64 = 0, reason: String, ownerBeforeMs: Int64 = 0) {
+        self.ownerBeforeMs = ownerBeforeMs
         self.source = source
         self.links = links
         self.sinceMs = sinceMs
@@ -35,10 +42,11 @@ public struct QuarantineRecord: Hashable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var bytes: [UInt8] = [source.rawValue, 0]
+        var bytes: [UInt8] = [source.rawValue, ownerBeforeMs != 0 ? 1 : 0]
         ByteCoding.appendLittleEndian(links, to: &bytes)
         ByteCoding.appendLittleEndian(sinceMs, to: &bytes)
         ByteCoding.appendLittleEndian(causeEvent, to: &bytes)
+        if ownerBeforeMs != 0 { ByteCoding.appendLittleEndian(ownerBeforeMs, to: &bytes) }
         bytes.append(contentsOf: reason.utf8)
         return bytes
     }
@@ -50,7 +58,10 @@ public struct QuarantineRecord: Hashable, Sendable {
         links = ByteCoding.littleEndian(bytes, at: 2, as: UInt16.self)
         sinceMs = ByteCoding.littleEndian(bytes, at: 4, as: Int64.self)
         causeEvent = ByteCoding.littleEndian(bytes, at: 12, as: UInt64.self)
-        reason = String(decoding: bytes[20...], as: UTF8.self)
+        let hasOwner = bytes[1] & 1 != 0
+        precondition(!hasOwner || bytes.count >= 28, "quarantine record of \(bytes.count) bytes with an owner time")
+        ownerBeforeMs = hasOwner ? ByteCoding.littleEndian(bytes, at: 20, as: Int64.self) : 0
+        reason = String(decoding: bytes[(hasOwner ? 28 : 20)...], as: UTF8.self)
     }
 }
 

@@ -40,6 +40,8 @@ extension LoadCommand {
         parameters.personsPerSite = worldPersons
         parameters.anonymousDevicePercent = anonymousDevices
         parameters.weeklyCookiePercent = weeklyCookies
+        parameters.kioskPercent = kiosks
+        parameters.salespersonEmailPercent = salespersonEmails
         return parameters
     }
 

@@ -98,6 +98,12 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Percent of the world's persons who are repeat customers on weekly-reset cookies (Safari): 6–10 visits days apart, a new cookie each, their phone or e-mail on most.")
     var weeklyCookies = 0
 
+    @Option(help: "Percent of the world's persons who also visit once from their site's in-store kiosk (one browser for all: the same cookie, _ga and _ym_uid), leaving their phone there.")
+    var kiosks = 0
+
+    @Option(help: "Percent of the world's forms carrying a salesperson's e-mail instead of the visitor's.")
+    var salespersonEmails = 0
+
     @Flag(help: "After the run, score the server's stitching against the world's truth and check every acked beacon is in its person's history (implies --traffic world, TCP). Exit 1 if any is missing.")
     var verify = false
 
@@ -115,8 +121,8 @@ struct LoadCommand: AsyncParsableCommand {
         guard transport == .tcp || rate > 0 else { throw ValidationError("UDP needs a --rate") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
         guard connections >= 1, window >= 1, duration > 0 else { throw ValidationError("positive values, please") }
-        guard (0...100).contains(anonymousDevices), (0...100).contains(weeklyCookies) else {
-            throw ValidationError("--anonymous-devices and --weekly-cookies are percents: 0...100")
+        guard [anonymousDevices, weeklyCookies, kiosks, salespersonEmails].allSatisfy({ (0...100).contains($0) }) else {
+            throw ValidationError("--anonymous-devices, --weekly-cookies, --kiosks and --salesperson-emails are percents: 0...100")
         }
     }
 
