@@ -58,18 +58,10 @@ extension NodeRecord: PersonCounts {}
 struct KindCounts: PersonCounts {
     var counts = [UInt32](repeating: 0, count: IdentifierKind.allCases.count)
 
-    init() {}
-
-    /// A person's counts, as its root records them.
-    init(_ person: some PersonCounts) {
-        for kind in IdentifierKind.allCases { counts[Int(kind.rawValue) - 1] = person.kindCount(kind) }
-    }
-
     func kindCount(_ kind: IdentifierKind) -> UInt32 { counts[Int(kind.rawValue) - 1] }
     var size: UInt64 { counts.reduce(0) { $0 + UInt64($1) } }
 
     mutating func add(_ kind: IdentifierKind) { counts[Int(kind.rawValue) - 1] += 1 }
-    mutating func remove(_ kind: IdentifierKind) { counts[Int(kind.rawValue) - 1] -= 1 }
     mutating func absorb(_ other: KindCounts) {
         for index in counts.indices { counts[index] += other.counts[index] }
     }

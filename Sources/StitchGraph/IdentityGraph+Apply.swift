@@ -242,16 +242,11 @@ struct BatchWriter {
         for node in nodes { roots.append(try find(node, txn)) }
         for (index, rule, isDevice) in candidates {
             let own = roots[index]
+            // Most events join nothing: every identifier is in one person.
+            guard roots.contains(where: { $0 != own }) else { continue }
             let soleEvidence = !roots.indices.contains { $0 != index && roots[$0] == own }
             guard isDevice || soleEvidence else { continue }
-            // The candidate's person without it, and the persons it joins
-            // (new identifiers of the event among them: a visitor's first e-mail).
-            var ownCounts = KindCounts(try record(own, txn))
-            ownCounts.remove(try record(nodes[index], txn).kind)
-            var otherCounts = KindCounts()
-            var seen: Set<UInt64> = [own]
-            for root in roots where seen.insert(root).inserted { otherCounts.absorb(KindCounts(try record(root, txn))) }
-            guard HubRule.distinguishable(ownCounts, otherCounts) else { continue }
+            guard try distinguishable(candidate: nodes[index], own: own, roots: roots, txn) else { continue }
             var links: UInt16 = 0
             try updateNode(nodes[index], txn) { record in
                 if record.hubLinks == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
@@ -265,6 +260,24 @@ struct BatchWriter {
                 hubsTripped.append((nodes[index], seq, links))
             }
         }
+    }
+
+    /// Whether the candidate's person (without the candidate) and the
+    /// persons of the event's other identifiers (new ones among them: a
+    /// visitor's first e-mail) each hold a personal identifier of one kind
+    /// (`HubRule`). Read from the roots' counts, nothing allocated: it runs
+    /// for every event that joins persons.
+    private mutating func distinguishable(candidate: UInt64, own: UInt64, roots: [UInt64], _ txn: borrowing Transaction) throws -> Bool {
+        let candidateKind = try record(candidate, txn).kind
+        let ownRecord = try record(own, txn)
+        for kind in IdentifierKind.allCases where kind.isPersonal {
+            let ownHolds = ownRecord.kindCount(kind) > (kind == candidateKind ? 1 : 0)
+            guard ownHolds else { continue }
+            for root in roots where root != own {
+                if try record(root, txn).kindCount(kind) > 0 { return true }
+            }
+        }
+        return false
     }
 
     mutating func guards(_ site: UInt32) -> Guards {

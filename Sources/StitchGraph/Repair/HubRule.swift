@@ -1,5 +1,3 @@
-import StitchIdentity
-
 /// The automatic shared-identifier rule (issues 13 and 30): a phone or e-mail
 /// that alone joins distinguishable persons more than `linksMax` times within
 /// `periodMs` of event time is a hub — an office phone, a manager's e-mail
@@ -57,12 +55,4 @@ public struct HubRule: Hashable, Sendable {
     public static let devices = HubRule(linksMax: 3)
 
     var isOn: Bool { linksMax > 0 }
-
-    /// Whether the persons on the two sides of a link are told apart: each
-    /// holds a personal identifier of a kind the other also holds.
-    static func distinguishable(_ a: some PersonCounts, _ b: some PersonCounts) -> Bool {
-        IdentifierKind.allCases.contains { kind in
-            kind.isPersonal && a.kindCount(kind) > 0 && b.kindCount(kind) > 0
-        }
-    }
 }

@@ -193,7 +193,12 @@ struct PersonRepair {
             records[anchor]!.addAnchored(EventType(rawValue: Int(event.type))!)
         }
 
-        // 6. Rings, parents and counts, written once per member.
+        // 6. Rings, parents and counts, written once per member. A person
+        // split off a shared identifier starts its shared-rule counts
+        // afresh: links counted while it was glued to strangers (a
+        // visitor's own e-mail meeting the kiosk's other visitors) say
+        // nothing about the person alone.
+        let countsVoid = reason == .sharedIdentifier && partMembers.count > 1
         for (_, group) in partMembers {
             let ordered = group.sorted()
             let name = ordered[0]
@@ -204,6 +209,7 @@ struct PersonRepair {
                 record.parent = name
                 record.next = ordered[(position + 1) % ordered.count]
                 for kind in IdentifierKind.allCases { record.setKindCount(kind, member == name ? total.kindCount(kind) : 0) }
+                if countsVoid && member != watch { record.hubLinks = 0 }
                 try txn.put(graph.tables.node, StoreKeys.nodeKey(member), record.bytes)
             }
         }
