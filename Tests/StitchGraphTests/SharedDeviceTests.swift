@@ -132,4 +132,29 @@ struct SharedDeviceTests {
         #expect(try Set((2...5).map { try test.person(.session, "owner-visit-\($0)") }).count == 1, "the owner's era stays together without the phone too")
         try RepairTests.sound(test)
     }
+
+    @Test("a visitor's own browser, glued to a kiosk through their phone until the kiosk trips, starts its count afresh")
+    func splitOffDeviceCountsAfresh() throws {
+        let test = try TestGraph()
+        let hour: Int64 = 3_600_000
+        func home(_ at: Int64, _ phone: String) throws {
+            _ = try Self.visit(test, at: Self.t0 + at * hour, cookie: "home-of-anna", ga: "500.1", ym: "17000000500", session: "home-\(at)", phone: phone)
+        }
+        try home(1, "+79166000000")  // her own phone, at home
+        _ = try Self.kiosk(test, at: Self.t0 + 2 * hour, session: "kiosk-1", phone: "+79166000001")
+        _ = try Self.kiosk(test, at: Self.t0 + 3 * hour, session: "kiosk-2", phone: "+79166000002")
+        _ = try Self.kiosk(test, at: Self.t0 + 4 * hour, session: "kiosk-anna", phone: "+79166000000")  // glues her home browser to the kiosk
+        // At home, two more phones of hers: each a link for her browser while glued.
+        try home(5, "+79166000010")
+        try home(6, "+79166000011")
+        for visitor in 3...4 { _ = try Self.kiosk(test, at: Self.t0 + Int64(6 + visitor) * hour, session: "kiosk-\(visitor)", phone: "+7916600000\(visitor)") }
+        #expect(try test.graph.shared(site: 1, limit: 10).count == 3, "the kiosk tripped")
+        // Two more of her own phones at home: counted from zero, not on top of the glued era's two.
+        try home(20, "+79166000012")
+        try home(21, "+79166000013")
+        #expect(try test.graph.shared(site: 1, limit: 10).count == 3, "her home browser is not a shared device")
+        let anna = try test.person(.phone, "+79166000000")
+        #expect(try test.person(.cookie, "home-of-anna") == anna && test.person(.phone, "+79166000013") == anna)
+        try RepairTests.sound(test)
+    }
 }

@@ -193,11 +193,12 @@ struct PersonRepair {
             records[anchor]!.addAnchored(EventType(rawValue: Int(event.type))!)
         }
 
-        // 6. Rings, parents and counts, written once per member. A person
-        // split off a shared identifier starts its shared-rule counts
-        // afresh: links counted while it was glued to strangers (a
-        // visitor's own e-mail meeting the kiosk's other visitors) say
-        // nothing about the person alone.
+        // 6. Rings, parents and counts, written once per member. The
+        // devices of a person split off a shared identifier start their
+        // counts afresh: links counted while it was glued to strangers (a
+        // visitor's own e-mail typed at home meeting the kiosk's other
+        // visitors) say nothing about the visitor's own browser. Phones and
+        // e-mails keep theirs: an office phone glued to a kiosk is still one.
         let countsVoid = reason == .sharedIdentifier && partMembers.count > 1
         for (_, group) in partMembers {
             let ordered = group.sorted()
@@ -209,7 +210,7 @@ struct PersonRepair {
                 record.parent = name
                 record.next = ordered[(position + 1) % ordered.count]
                 for kind in IdentifierKind.allCases { record.setKindCount(kind, member == name ? total.kindCount(kind) : 0) }
-                if countsVoid && member != watch { record.hubLinks = 0 }
+                if countsVoid && member != watch && record.kind.isDevice { record.hubLinks = 0 }
                 try txn.put(graph.tables.node, StoreKeys.nodeKey(member), record.bytes)
             }
         }
