@@ -196,12 +196,23 @@ public struct GraphVerifier {
         }
 
         /// Quarantined identifiers are persons of their own with a record,
-        /// and the events listed as carrying one are stored.
+        /// and the events listed as carrying one are stored. A first owner's
+        /// era (`ownerBeforeMs`) belongs only to a device the shared-device
+        /// rule quarantined.
         mutating func checkQuarantines(_ txn: borrowing Transaction) throws {
             var recorded: Set<UInt64> = []
-            try txn.scan(graph.tables.quarantine) { key, _ in
-                recorded.insert(ByteCoding.bigEndian(key, at: 0, as: UInt64.self))
+            var owners: [(node: UInt64, record: QuarantineRecord)] = []
+            try txn.scan(graph.tables.quarantine) { key, value in
+                let node = ByteCoding.bigEndian(key, at: 0, as: UInt64.self)
+                recorded.insert(node)
+                let record = QuarantineRecord(decoding: value)
+                if record.ownerBeforeMs != 0 { owners.append((node, record)) }
                 return true
+            }
+            for (node, record) in owners {
+                if record.source != .automatic || nodes[node]?.kind.isDevice != true {
+                    violation("quarantine of node \(node) keeps a first owner's era but is not a shared device's")
+                }
             }
             for (id, record) in nodes where record.isQuarantined {
                 if !recorded.contains(id) { violation("node \(id) is quarantined without a record") }

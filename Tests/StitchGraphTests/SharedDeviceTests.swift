@@ -1,5 +1,6 @@
 @testable import StitchGraph
 import StitchIdentity
+import StitchStore
 import Testing
 
 /// The shared-device rule (issue 27): a browser that many people use — a
@@ -156,5 +157,19 @@ struct SharedDeviceTests {
         let anna = try test.person(.phone, "+79166000000")
         #expect(try test.person(.cookie, "home-of-anna") == anna && test.person(.phone, "+79166000013") == anna)
         try RepairTests.sound(test)
+    }
+
+    @Test("the verifier refuses a first owner's era on a quarantine that is not a shared device's")
+    func verifierChecksOwnerEra() throws {
+        let test = try TestGraph()
+        _ = try Self.visit(test, at: Self.t0, cookie: "verifier-cookie", ga: "700.1", ym: "17000000700", session: "verifier-visit", phone: "+79167000000")
+        let result = try test.graph.quarantine(site: 1, identifier: RepairTests.phone("+79167000000"), reason: "manual")
+        try RepairTests.sound(test)
+        try test.graph.environment.write { txn in
+            let record = QuarantineRecord(source: .manual, sinceMs: Self.t0, reason: "manual", ownerBeforeMs: Self.t0)
+            try txn.put(test.graph.tables.quarantine, StoreKeys.nodeKey(result.identifierNode), record.encoded())
+        }
+        let report = try GraphVerifier(graph: test.graph).verify()
+        #expect(report.violations.contains { $0.contains("first owner's era") })
     }
 }
