@@ -249,7 +249,10 @@ struct BatchWriter {
             guard try distinguishable(candidate: nodes[index], own: own, roots: roots, txn) else { continue }
             var links: UInt16 = 0
             try updateNode(nodes[index], txn) { record in
-                if record.hubLinks == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
+                // A window begins at the first link and tumbles after the
+                // period. Counts voided by a repair keep their window's start:
+                // a shared device's sharing began then (`ownerBeforeMs`).
+                if record.hubWindowStartMs == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
                     record.hubWindowStartMs = timeMs
                     record.hubLinks = 0
                 }

@@ -44,6 +44,9 @@ public struct WorldEvaluation: Sendable {
         /// Acked events found in none of the histories of their identifiers' persons.
         public var missing = 0
         public var missingExamples: [String] = []
+        /// A few server persons that hold events of several true persons:
+        /// the person, and one event of each of two of them.
+        public var overMergedExamples: [String] = []
         /// Pieces split off true persons (every piece but each person's
         /// largest), by what they hold: only calls, only deals (with calls),
         /// or visits of a device the person never identified on.
@@ -120,6 +123,7 @@ public struct WorldEvaluation: Sendable {
             predicted.append(home.map { label(PersonKey(site: event.beacon.site, person: $0)) })
         }
         outcome.score = StitchingScore.compute(truth: scored.map { world.events[$0].truth }, predicted: predicted)
+        outcome.overMergedExamples = overMergedExamples(scored, predicted, labels: personLabels)
         // A linkable person: one true person within one component.
         let components = linkableComponents(scored)
         var labels: [Pair: UInt64] = [:]
@@ -137,6 +141,23 @@ public struct WorldEvaluation: Sendable {
     struct Pair: Hashable {
         var truth: UInt64
         var component: Int
+    }
+
+    /// Up to three server persons holding events of several true persons,
+    /// each with one event id of two of them, to look up and `explain`.
+    func overMergedExamples(_ scored: [Int], _ predicted: [UInt64?], labels: [PersonKey: UInt64]) -> [String] {
+        var firstEvent: [UInt64: [UInt64: UInt64]] = [:]  // label → truth → an event id
+        for (position, index) in scored.enumerated() {
+            guard let label = predicted[position] else { continue }
+            let event = world.events[index]
+            if firstEvent[label, default: [:]][event.truth] == nil { firstEvent[label, default: [:]][event.truth] = event.beacon.eventID }
+        }
+        let keyOf = Dictionary(uniqueKeysWithValues: labels.map { ($1, $0) })
+        return firstEvent.filter { $0.value.count > 1 }.keys.sorted().prefix(3).map { label in
+            let events = firstEvent[label]!.sorted { $0.key < $1.key }.prefix(2).map { "\($0.value)" }
+            let key = keyOf[label]!
+            return "site \(key.site) person \(key.person) holds \(firstEvent[label]!.count) true persons (events \(events.joined(separator: " and ")))"
+        }
     }
 
     /// For each scored event, the component of the identifier graph built

@@ -104,9 +104,13 @@ struct SharedDeviceTests {
     func firstOwnerKeepsHistory() throws {
         let test = try TestGraph()
         let day: Int64 = 86_400_000
-        // The owner: five visits on days 1…5, their phone on the first only.
+        // Someone who used the browser before its owner and left nothing of their own.
+        _ = try Self.kiosk(test, at: Self.t0, session: "stranger-visit")
+        // The owner: five visits on days 1…5, their phone on the first, their e-mail on the third.
         for visit in 1...5 {
-            _ = try Self.kiosk(test, at: Self.t0 + Int64(visit) * day, session: "owner-visit-\(visit)", phone: visit == 1 ? "+79164000000" : "")
+            _ = try Self.visit(
+                test, at: Self.t0 + Int64(visit) * day, cookie: "kiosk-cookie", ga: "1111.2222", ym: "17000000001",
+                session: "owner-visit-\(visit)", phone: visit == 1 ? "+79164000000" : "", email: visit == 3 ? "owner@mail.ru" : "")
         }
         // From day 20 the browser stands in a shop: visitors leave their own phones.
         var trippedAt = 0
@@ -119,6 +123,7 @@ struct SharedDeviceTests {
         for visit in 1...5 {
             #expect(try test.person(.session, "owner-visit-\(visit)") == owner, "the owner's visit \(visit), before the sharing, is still theirs")
         }
+        #expect(try test.person(.session, "stranger-visit") != owner, "the era begins with the owner's first personal identifier")
         let visitors = try (1...6).map { try test.person(.phone, "+7916500000\($0)") }
         #expect(Set(visitors).count == 6 && !visitors.contains(owner), "each visitor is their own person, none the owner")
         for visitor in 1...6 {
@@ -128,9 +133,9 @@ struct SharedDeviceTests {
         // The first link was visitor 1's form (30 s into the visit); the sharing began a visit's length before.
         #expect(shared.count == 3 && shared.allSatisfy { $0.record.ownerBeforeMs == Self.t0 + 20 * day + 3_600_000 + 30_000 - GraphLimits.sharedDeviceVisitMs })
         try RepairTests.sound(test)
-        // Another repair of the owner's person (their phone quarantined by an operator and released) keeps it.
-        _ = try test.graph.quarantine(site: 1, identifier: RepairTests.phone("+79164000000"), reason: "test")
-        #expect(try Set((2...5).map { try test.person(.session, "owner-visit-\($0)") }).count == 1, "the owner's era stays together without the phone too")
+        // Another repair of the owner's person (their e-mail quarantined by an operator) keeps it.
+        _ = try test.graph.quarantine(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .email, value: "owner@mail.ru"), reason: "test")
+        #expect(try (1...5).allSatisfy { try test.person(.session, "owner-visit-\($0)") == owner }, "the owner's era survives a later repair")
         try RepairTests.sound(test)
     }
 

@@ -56,9 +56,10 @@ struct PersonRepair {
     /// leaves the transaction untouched.
     ///
     /// Events before a quarantined device's `ownerBeforeMs` (the watched
-    /// node's is `watchOwnerBeforeMs`) stay linked to each other, as the
-    /// device linked them then: the first owner keeps the history from
-    /// before the device was shared, and the device itself stays apart.
+    /// node's is `watchOwnerBeforeMs`), from the first that carries a
+    /// personal identifier on, stay linked to each other, as the device
+    /// linked them then: the first owner keeps the history from before the
+    /// device was shared, and the device itself stays apart.
     func run(
         root: UInt64, isolating watch: UInt64 = 0, watchOwnerBeforeMs: Int64 = 0, counters: inout GraphCounters,
         _ txn: borrowing Transaction
@@ -162,9 +163,16 @@ struct PersonRepair {
         for event in events {
             let links = event.nodes.filter(linkable)
             for other in links.dropFirst() { union(links[0], other, event: event) }
+            // The owner is the first person to leave a personal identifier
+            // on the device; its events before then may be anyone's (a
+            // kiosk's first anonymous visitors), so they stay apart.
             for device in event.ownerDevices {
                 guard let first = links.first else { continue }
-                if let anchor = ownerAnchor[device] { union(anchor, first, event: event) } else { ownerAnchor[device] = first }
+                if let anchor = ownerAnchor[device] {
+                    union(anchor, first, event: event)
+                } else if links.contains(where: { records[$0]!.kind.isPersonal }) {
+                    ownerAnchor[device] = first
+                }
             }
             if let session = event.matchedSession, linkable(session), let caller = links.first(where: { records[$0]!.kind == .phone }) {
                 union(caller, session, event: event)

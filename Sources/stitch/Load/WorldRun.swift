@@ -133,6 +133,9 @@ extension WorldEvaluation.Outcome {
         Swift.print("stitching pairwise precision \(fixed(score.precision)), recall \(fixed(score.recall)) (\(score.correctPairs) correct of \(score.predictedPairs) predicted and \(score.truePairs) true pairs)")
         Swift.print("linkable  precision \(fixed(linkableScore.precision)), recall \(fixed(linkableScore.recall)) against what the beacons can link at all (\(linkableScore.truePersons) linkable persons; the gap to 1 is the guards')")
         Swift.print("persons   \(score.truePersons) true, \(score.predictedPersons) on the server; over-merged true persons \(score.overMergedPersons), under-merged \(score.underMergedPersons)")
+        if !overMergedExamples.isEmpty {
+            Swift.print("          over-merged, e.g. \(overMergedExamples.joined(separator: "; "))")
+        }
         if score.underMergedPersons > 0 {
             Swift.print("          pieces split off true persons: \(splitOffCalls) only calls (to the fallback number, from a phone never typed on the site), \(splitOffDeals) deals (the CRM's phone or e-mail was never typed on the site), \(splitOffDevices) visits of a device the person never identified on (nothing links it)")
         }
