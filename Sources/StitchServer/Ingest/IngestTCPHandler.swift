@@ -38,6 +38,9 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The Sendable face of this handler that the writer and the server use.
     private(set) var connection: IngestConnection?
 
+    /// Whether this connection is counted in `stitch_ingest_connections_reads_held`.
+    private var readsHeldCounted = false
+
     init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics, logger: Logger, repliesOwedMax: Int = 1024) {
         self.state = IngestConnectionStateMachine(repliesOwedMax: repliesOwedMax)
         self.queue = queue
@@ -101,6 +104,10 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state.channelClosed()
+        if readsHeldCounted {
+            readsHeldCounted = false
+            metrics.ingestReadsHeld.decrement()
+        }
         context.fireChannelInactive()
     }
 
@@ -131,6 +138,10 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Carrying out actions
 
     private func perform(_ action: IngestConnectionStateMachine.Action) {
+        if state.readHeld != readsHeldCounted, context != nil {
+            readsHeldCounted = state.readHeld
+            if readsHeldCounted { metrics.ingestReadsHeld.increment() } else { metrics.ingestReadsHeld.decrement() }
+        }
         if !action.write.isEmpty { write(action.write) }
         if action.waitForRoom, let connection {
             queue.whenSpace { connection.retryWaiting() }

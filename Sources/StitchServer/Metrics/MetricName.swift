@@ -15,6 +15,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case queueBeaconsMax = "stitch_queue_beacons_max"
     case batchAckSeconds = "stitch_batch_ack_seconds"
     case ingestConnections = "stitch_ingest_connections"
+    case ingestReadsHeld = "stitch_ingest_connections_reads_held"
     // Writer
     case groupCommits = "stitch_group_commits_total"
     case groupBeacons = "stitch_group_beacons"
@@ -88,6 +89,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .queueBeaconsMax: "beacons the writer's queue holds at most (queue_beacons_max)"
         case .batchAckSeconds: "time from a batch's arrival to its answer (ACK or refusal) going to its connection: queue wait plus group commit"
         case .ingestConnections: "open TCP ingest connections"
+        case .ingestReadsHeld: "TCP ingest connections not being read: the queue is full, the client does not read its replies, or the server is stopping"
         case .groupCommits: "group commits by the writer"
         case .groupBeacons: "beacons per group commit"
         case .commitSeconds: "time to apply and commit one group"

@@ -34,6 +34,7 @@ public final class ServerMetrics: Sendable {
     let storeBytes: CoreMetrics.Gauge
     let mapBytes: CoreMetrics.Gauge
     let ingestConnections: CoreMetrics.Meter
+    let ingestReadsHeld: CoreMetrics.Meter
     let queryConnections: CoreMetrics.Meter
     let udpKernelDrops: CoreMetrics.Gauge
     let queueBeaconsMax: CoreMetrics.Gauge
@@ -74,6 +75,7 @@ public final class ServerMetrics: Sendable {
         storeBytes = CoreMetrics.Gauge(label: MetricName.storeBytes.name, factory: factory)
         mapBytes = CoreMetrics.Gauge(label: MetricName.mapBytes.name, factory: factory)
         ingestConnections = CoreMetrics.Meter(label: MetricName.ingestConnections.name, factory: factory)
+        ingestReadsHeld = CoreMetrics.Meter(label: MetricName.ingestReadsHeld.name, factory: factory)
         queryConnections = CoreMetrics.Meter(label: MetricName.queryConnections.name, factory: factory)
         udpKernelDrops = CoreMetrics.Gauge(label: MetricName.udpKernelDrops.name, factory: factory)
         queueBeaconsMax = CoreMetrics.Gauge(label: MetricName.queueBeaconsMax.name, factory: factory)
