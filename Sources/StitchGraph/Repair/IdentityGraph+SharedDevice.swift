@@ -24,6 +24,18 @@ extension IdentityGraph {
                 companions.append(other)
             }
         }
+        // The browser's sharing began at the earliest first link of any of
+        // its ids: the GA id of a kiosk counts links only on visits that
+        // carry a login, so its window may start days after the cookie's.
+        var ownerBeforeMs = ownerBeforeMs
+        for companion in companions {
+            let start = try nodeRecord(companion, txn).hubWindowStartMs
+            if start != 0 { ownerBeforeMs = min(ownerBeforeMs, start - GraphLimits.sharedDeviceVisitMs) }
+        }
+        if var record = try quarantineRecord(node: node, txn), record.ownerBeforeMs > ownerBeforeMs {
+            record.ownerBeforeMs = ownerBeforeMs
+            try txn.put(tables.quarantine, StoreKeys.nodeKey(node), record.encoded())
+        }
         var events = Set(events)
         for companion in companions {
             let record = QuarantineRecord(
