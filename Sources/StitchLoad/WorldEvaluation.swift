@@ -69,12 +69,26 @@ public struct WorldEvaluation: Sendable {
         candidates = acked.map { index in
             let event = world.events[index]
             var keys: [IdentifierKey] = []
-            for identifier in (event.probe.map { [$0] } ?? []) + event.beacon.identifiers {
+            for identifier in (event.probe.map { [$0] } ?? []) + event.beacon.identifiers + Self.bodyIdentifiers(event.beacon) {
                 let key = IdentifierKey(site: event.beacon.site, kind: identifier.kind.rawValue, value: identifier.value)
                 if !keys.contains(key) { keys.append(key) }
             }
             return keys
         }
+    }
+
+    /// The phone and e-mail a form or chat carries in its body: the server
+    /// links them like the beacon's identifiers, and an event whose other
+    /// links a guard refused lives with their person (the server normalizes
+    /// the values it is asked about).
+    static func bodyIdentifiers(_ beacon: Stitch_V1_Beacon) -> [Stitch_V1_Identifier] {
+        var found: [(Stitch_V1_IdentifierKind, String)] = []
+        switch beacon.body {
+        case .form(let form): found = [(.phone, form.phone), (.email, form.email)]
+        case .chat(let chat): found = [(.phone, chat.phone), (.email, chat.email)]
+        default: break
+        }
+        return found.filter { !$0.1.isEmpty }.map { kind, value in .with { $0.kind = kind; $0.value = value } }
     }
 
     /// Every identifier whose owner the server must be asked.

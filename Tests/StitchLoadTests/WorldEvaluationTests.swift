@@ -52,6 +52,22 @@ struct WorldEvaluationTests {
         #expect(outcome.unlinked == identifierless, "only hidden callers who dialled the fallback are unlinkable")
     }
 
+    @Test("a form that lives with its phone's person (a guard refused its session's link) is found, not missing")
+    func formWithItsPhonesPerson() throws {
+        var (owners, histories) = Self.perfectServer(Self.evaluation)
+        let form = try #require(Self.evaluation.acked.map { Self.evaluation.world.events[$0] }.first {
+            if case .form(let body) = $0.beacon.body { return !body.phone.isEmpty }
+            return false
+        })
+        let site = form.beacon.site
+        histories[Person(site: site, person: form.truth)]!.remove(form.beacon.eventID)
+        let phonePerson: UInt64 = 1 << 40
+        owners[Key(site: site, kind: Stitch_V1_IdentifierKind.phone.rawValue, value: form.beacon.form.phone)] = phonePerson
+        histories[Person(site: site, person: phonePerson), default: []].insert(form.beacon.eventID)
+        let outcome = Self.evaluation.evaluate(owners: owners, histories: histories)
+        #expect(outcome.missing == 0)
+    }
+
     @Test("a server that dropped one acked beacon is caught")
     func droppedBeacon() throws {
         var (owners, histories) = Self.perfectServer(Self.evaluation)
