@@ -38,6 +38,8 @@ extension IdentityGraph {
             // and their persons re-derived, in this same transaction.
             for hub in writer.hubsTripped {
                 let tripped = try nodeRecord(hub.node, txn)
+                // Already quarantined with a device that tripped before it in this batch.
+                guard !tripped.isQuarantined else { continue }
                 let isDevice = tripped.kind.isDevice
                 // A device's sharing began with its first counted link; the
                 // visit that made it began up to a visit's length before.

@@ -1,6 +1,7 @@
 @testable import StitchGraph
 import StitchIdentity
 import StitchStore
+import StitchWire
 import Testing
 
 /// The shared-device rule (issue 27): a browser that many people use — a
@@ -176,5 +177,23 @@ struct SharedDeviceTests {
         }
         let report = try GraphVerifier(graph: test.graph).verify()
         #expect(report.violations.contains { $0.contains("first owner's era") })
+    }
+
+    @Test("a browser whose cookie and GA id trip in one batch is quarantined once, each id once")
+    func cookieAndGATripTogether() throws {
+        let test = try TestGraph()
+        // Logins on every visit: each visit links the cookie, the GA and the Yandex id at once.
+        var batch: [Stitch_V1_Beacon] = []
+        for colleague in 1...6 {
+            batch.append(Beacons.hit(time: Self.t0 + Int64(colleague) * 3_600_000, [
+                (.cookie, "shared-pc-cookie"), (.session, "shared-pc-\(colleague)"), (.gaClientID, "800.1"),
+                (.ymClientID, "17000000800"), (.userID, "colleague-\(colleague)"),
+            ]))
+        }
+        let report = try test.apply(batch)
+        #expect(report.quarantined == 3, "the cookie, the GA and the Yandex id, each once")
+        #expect(try test.graph.shared(site: 1, limit: 10).count == 3)
+        #expect(try Set((1...6).map { try test.person(.userID, "colleague-\($0)") }).count == 6)
+        try RepairTests.sound(test)
     }
 }
