@@ -50,19 +50,12 @@ extension IdentityGraph {
                         ? "shared device: linked \(hub.links) distinguishable persons within the site's device period"
                         : "linked \(hub.links) unrelated persons within the site's hub period",
                     ownerBeforeMs: ownerBeforeMs)
-                do {
-                    let repair = try quarantine(node: hub.node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
-                    report.quarantined += 1
-                    report.splits += repair.parts.count - 1
-                    if isDevice {
-                        try quarantineCompanions(
-                            of: hub.node, events: repair.eventsCarrying, cause: hub.seq, ownerBeforeMs: ownerBeforeMs, nowMs: nowMs,
-                            &report, &counters, txn)
-                    }
-                } catch GraphError.personTooLarge {
-                    // Only with guards configured far above their defaults;
-                    // the batch still commits, the hub is left for an operator.
-                    report.quarantinesRefused += 1
+                guard let repair = try quarantineAutomatically(node: hub.node, record: record, nowMs: nowMs, &report, &counters, txn)
+                else { continue }
+                if isDevice {
+                    try quarantineCompanions(
+                        of: hub.node, events: repair.eventsCarrying, cause: hub.seq, ownerBeforeMs: ownerBeforeMs, nowMs: nowMs,
+                        &report, &counters, txn)
                 }
             }
             try txn.put(tables.meta, GraphCounters.key, counters.encoded())

@@ -22,7 +22,7 @@ extension IdentityGraph {
     /// each in its own write transaction, the pending mark removed with the
     /// last, so a crash part-way re-judges the rest at the next open (a
     /// re-judged identifier that stays quarantined is judged the same again).
-    func rejudgeHubsIfPending(nowMs: Int64 = wallClockMs()) throws -> HubRejudging? {
+    func rejudgeHubsIfPending() throws -> HubRejudging? {
         let pending = try environment.read { txn in try txn.get(tables.meta, Self.hubRejudgePendingKey) != nil }
         guard pending else { return nil }
         let automatic: [(node: UInt64, site: UInt32)] = try environment.read { txn in

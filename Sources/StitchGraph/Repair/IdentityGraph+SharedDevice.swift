@@ -2,6 +2,26 @@ import StitchIdentity
 import StitchStore
 
 extension IdentityGraph {
+    /// Quarantines `node` for the automatic rules inside an `apply`
+    /// transaction and counts it in `report`. Nil when its person is too
+    /// large to repair — only with guards configured far above their
+    /// defaults; counted as refused, the batch still commits, and the
+    /// identifier is left for an operator.
+    func quarantineAutomatically(
+        node: UInt64, record: QuarantineRecord, nowMs: Int64,
+        _ report: inout ApplyReport, _ counters: inout GraphCounters, _ txn: borrowing Transaction
+    ) throws -> PersonRepair.Outcome? {
+        do {
+            let repair = try quarantine(node: node, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
+            report.quarantined += 1
+            report.splits += repair.parts.count - 1
+            return repair
+        } catch GraphError.personTooLarge {
+            report.quarantinesRefused += 1
+            return nil
+        }
+    }
+
     /// A browser is known by up to three device identifiers: the tracker's
     /// cookie, the GA and the Yandex client id. When one is quarantined as a
     /// shared device, the others that arrived in the same events (a visit
@@ -41,13 +61,8 @@ extension IdentityGraph {
             let record = QuarantineRecord(
                 source: .automatic, sinceMs: nowMs, causeEvent: cause,
                 reason: "shared device: the same browser as a \(device.kind.name) quarantined as shared", ownerBeforeMs: ownerBeforeMs)
-            do {
-                let repair = try quarantine(node: companion, record: record, reason: .sharedIdentifier, nowMs: nowMs, &counters, txn)
-                report.quarantined += 1
-                report.splits += repair.parts.count - 1
+            if let repair = try quarantineAutomatically(node: companion, record: record, nowMs: nowMs, &report, &counters, txn) {
                 events.formUnion(repair.eventsCarrying)
-            } catch GraphError.personTooLarge {
-                report.quarantinesRefused += 1
             }
         }
         // Links the device glued refused (a colleague's own login beside
