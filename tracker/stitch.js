@@ -22,6 +22,7 @@
 
   const KIND = { cookie: 1, session: 2, ga: 3, ym: 4, phone: 5, email: 6 };
   const DEVICE = { desktop: 1, mobile: 2, tablet: 3, bot: 4 };
+  const CLOCK_DEVICE = 2;  // ProducerClock: the browser's clock may be off by hours
   const utf8 = new TextEncoder();
 
   function varint(out, value) {
@@ -51,8 +52,12 @@
     }],
   };
 
-  /** A BeaconBatch: beacons are {site, timeMs, eventId, identifiers: [[kind, value]], type, body}. */
-  function encodeBatch(beacons) {
+  /**
+   * A BeaconBatch: beacons are {site, timeMs, eventId, identifiers: [[kind, value]], type, body}.
+   * `sentMs` is when it is sent, by the same clock as the beacons' times: the
+   * server then re-bases every time on its own clock (FRAMING.md, "Event times").
+   */
+  function encodeBatch(beacons, sentMs) {
     const out = [];
     for (const beacon of beacons) {
       message(out, 1, (b) => {
@@ -66,6 +71,7 @@
         message(b, field, (m) => write(m, beacon.body));
       });
     }
+    if (sentMs) { uint(out, 2, sentMs); uint(out, 3, CLOCK_DEVICE); }
     return new Uint8Array(out);
   }
 
@@ -202,7 +208,9 @@
     if (!queue.length) return;
     const beacons = queue;
     queue = [];
-    const raw = encodeBatch(beacons);
+    // Stamped now, also for beacons kept from an earlier page: the server
+    // places each one at (its arrival − how long before sending it happened).
+    const raw = encodeBatch(beacons, Date.now());
     const url = endpoint + "/v1/beacon";
     if (leaving) {
       // No time for compression: the page is going away.
@@ -269,24 +277,64 @@
 
   // Dynamic number replacement: the session's leased number in every
   // element matching data-number-selector (text and tel: links).
+  const leaseUrl = `${endpoint}/v1/lease?site=${site}&session=${encodeURIComponent(session)}`;
+  let replaced = [];  // [element, original text, original href]
   async function replaceNumbers() {
     if (!numberSelector) return;
     const elements = document.querySelectorAll(numberSelector);
     if (!elements.length) return;
     try {
-      const response = await fetch(`${endpoint}/v1/lease?site=${site}&session=${encodeURIComponent(session)}`, { mode: "cors", credentials: "omit" });
+      const response = await fetch(leaseUrl, { mode: "cors", credentials: "omit" });
       const lease = await response.json();
       if (!lease.tracking_number) return;
       const shown = lease.tracking_number.replace(/^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/, "+7 ($1) $2-$3-$4");
       for (const element of elements) {
+        if (!replaced.some(([e]) => e === element)) replaced.push([element, element.textContent, element.getAttribute("href")]);
         element.textContent = shown;
         if (element.tagName === "A") element.href = "tel:" + lease.tracking_number;
       }
       track("numberShown", { trackingNumber: lease.tracking_number });
+      if (lease.kind === "new" || lease.kind === "sticky") keepWhileVisible(lease.renew_after_ms);
     } catch (_) { /* the site's own number stays */ }
   }
   if (document.readyState === "loading") addEventListener("DOMContentLoaded", replaceNumbers);
   else replaceNumbers();
+
+  // An open page keeps its number: while it is visible, the lease is renewed
+  // every `renew_after_ms` (a third of the hold). Renewals store no event.
+  // Hidden, the page stops; back, it renews at once, and if the number lapsed
+  // meanwhile it asks for one again. When the server's cap on an idle page
+  // is reached (`capped`), the site's own number is put back: the number on
+  // the screen is never one the pool may give someone else.
+  let renewEveryMs = 0, renewTimer = 0, lastRenewalMs = 0;
+  function keepWhileVisible(everyMs) {
+    renewEveryMs = everyMs || 0;
+    lastRenewalMs = performance.now();
+    scheduleRenewal();
+  }
+  function scheduleRenewal() {
+    clearTimeout(renewTimer);
+    renewTimer = 0;
+    if (!renewEveryMs || document.visibilityState !== "visible") return;
+    renewTimer = setTimeout(renew, Math.max(0, renewEveryMs - (performance.now() - lastRenewalMs)));
+  }
+  async function renew() {
+    renewTimer = 0;
+    lastRenewalMs = performance.now();
+    let lease;
+    try {
+      lease = await (await fetch(leaseUrl + "&renew=1", { mode: "cors", credentials: "omit" })).json();
+    } catch (_) { scheduleRenewal(); return; }  // one lost renewal leaves two thirds of the hold
+    if (lease.kind === "renewed") { scheduleRenewal(); return; }
+    renewEveryMs = 0;
+    if (lease.kind === "lapsed") { replaceNumbers(); return; }
+    for (const [element, text, href] of replaced) {
+      element.textContent = text;
+      if (href === null) element.removeAttribute("href"); else element.setAttribute("href", href);
+    }
+    replaced = [];
+  }
+  addEventListener("visibilitychange", scheduleRenewal);
 
   // Jivo: our visitor id as its user token, so its webhooks carry it.
   function bridgeJivo() {

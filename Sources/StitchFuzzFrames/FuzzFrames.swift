@@ -20,6 +20,8 @@ import StitchWire
 
 /// Small limits so the fuzzer reaches every limit check quickly.
 let fuzzLimits = WireLimits(frameBytesMax: 4096, inflatedBytesMax: 16384, batchBeaconsMax: 64)
+/// The collector's clock for device-clock batches: fixed, so a run replays exactly.
+let fuzzReceivedMs: Int64 = 1_790_000_000_000
 
 /// libFuzzer calls this with each input; returning 0 means "keep going".
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -30,11 +32,11 @@ public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     precondition(whole == dripped, "decoding whole and byte by byte disagree: \(whole) vs \(dripped)")
     // The same bytes as one UDP datagram.
     if let frame = try? Frame.parseDatagram(ByteBuffer(bytes: bytes), limits: fuzzLimits) {
-        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame)
+        _ = try? BatchDecoder(limits: fuzzLimits).decode(frame, receivedMs: fuzzReceivedMs)
     }
     if let repaired = repairedFrame(bytes) {
         let frame = try! Frame.parseDatagram(repaired, limits: fuzzLimits)
-        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame))
+        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame, receivedMs: fuzzReceivedMs))
     }
     for compressed in [false, true] {
         var framed = ByteBuffer()
@@ -42,7 +44,7 @@ public func fuzzFrames(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             payload: bytes, type: .batch, sequence: 1, compressed: compressed, into: &framed
         )) != nil else { continue }
         let frame = try! Frame.parseDatagram(framed, limits: fuzzLimits)
-        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame))
+        normalizeIdentifiers(of: try? BatchDecoder(limits: fuzzLimits).decode(frame, receivedMs: fuzzReceivedMs))
     }
     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes.prefix(512)), as: UTF8.self)
     for kind in IdentifierKind.allCases {
@@ -98,7 +100,7 @@ func decodeAll(_ input: ByteBuffer, chunk: Int) -> [String] {
             let piece = rest.readSlice(length: min(max(chunk, 1), rest.readableBytes))!
             try processor.process(buffer: piece) { frame in
                 do throws(FrameError) {
-                    let batch = try batches.decode(frame)
+                    let batch = try batches.decode(frame, receivedMs: fuzzReceivedMs)
                     precondition(batch.beacons.count + batch.rejections.count <= fuzzLimits.batchBeaconsMax)
                     results.append("batch \(batch.sequence) \(batch.beacons.count)+\(batch.rejections.count)")
                 } catch {

@@ -6,14 +6,17 @@ extension IdentityGraph {
     /// creates their identifiers' nodes, links the identifiers of each event
     /// (subject to the guards), keeps leases and matches calls, and stores
     /// every event under its anchor. Events are prepared (normalized) off the
-    /// writer's thread, by `StitchBeacon.EventPreparer` in the server.
+    /// writer's thread, by `StitchBeacon.EventPreparer` in the server. Then
+    /// extends the leases of `renewals` (open pages still showing a number).
     ///
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
-    public func apply(_ events: [PreparedEvent], nowMs: Int64 = wallClockMs()) throws -> ApplyReport {
+    public func apply(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64 = wallClockMs()
+    ) throws -> ApplyReport {
         let report: ApplyReport, pruned: [(id: DedupID, arrivalMs: Int64)]
         do {
-            (report, pruned) = try applyTransaction(events, nowMs: nowMs)
+            (report, pruned) = try applyTransaction(events, renewals: renewals, nowMs: nowMs)
         } catch {
             dedupMemory.rollBack()
             throw error
@@ -23,13 +26,18 @@ extension IdentityGraph {
         return report
     }
 
-    private func applyTransaction(_ events: [PreparedEvent], nowMs: Int64) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
+    private func applyTransaction(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64
+    ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
         try environment.write { txn in
             dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
             var writer = BatchWriter(graph: self, counters: try counters(txn))
             writer.startArrival(events)
             for (index, event) in events.enumerated() {
                 try writer.apply(event, index: index, txn)
+            }
+            for renewal in renewals {
+                try writer.renew(renewal, txn)
             }
             try writer.flush(txn)
             var report = writer.report

@@ -15,12 +15,15 @@ public final class BatchDecoder {
         self.validator = BeaconValidator(limits: limits)
     }
 
-    /// Decodes and validates one BATCH frame.
+    /// Decodes and validates one BATCH frame, and puts the times of a
+    /// device-clock batch on the collector's clock (`BatchClock`).
+    ///
+    /// - Parameter receivedMs: when the frame arrived, by the collector's clock.
     ///
     /// Throws for a frame refused as a whole (every beacon in it is lost to
     /// the server, and the client is told so). Otherwise every beacon is either
     /// in `beacons` or in `rejections`.
-    public func decode(_ frame: Frame) throws(FrameError) -> DecodedBatch {
+    public func decode(_ frame: Frame, receivedMs: Int64) throws(FrameError) -> DecodedBatch {
         guard frame.header.sequence != 0 || frame.header.type != .batch else { throw .badSequence }
         let beaconsMax = limits.batchBeaconsMax
         let batch = try payloadDecoder.withPlainPayload(frame, expecting: .batch) { (bytes) throws(FrameError) in
@@ -30,15 +33,21 @@ public final class BatchDecoder {
             return try BeaconBatchWireDecoder.decode(bytes)
         }
         guard !batch.beacons.isEmpty else { throw .emptyBatch }
-        var decoded = DecodedBatch(sequence: frame.header.sequence)
+        let clock = BatchClock(batch, receivedMs: receivedMs, timeMsMax: limits.timeMsMax)
+        var decoded = DecodedBatch(sequence: frame.header.sequence, clock: clock)
         decoded.beacons.reserveCapacity(batch.beacons.count)
         for (index, beacon) in batch.beacons.enumerated() {
             if let (reason, detail) = validator.problem(in: beacon) {
                 decoded.rejections.append(BeaconRejection(index: index, reason: reason, detail: detail))
-            } else {
-                decoded.beacons.append(beacon)
-                decoded.beaconIndexes.append(UInt32(index))
+                continue
             }
+            var beacon = beacon
+            if let detail = clock.rebase(&beacon) {
+                decoded.rejections.append(BeaconRejection(index: index, reason: .badTime, detail: detail))
+                continue
+            }
+            decoded.beacons.append(beacon)
+            decoded.beaconIndexes.append(UInt32(index))
         }
         return decoded
     }
@@ -49,6 +58,9 @@ public final class BatchDecoder {
 public struct DecodedBatch: Sendable {
     /// The frame's sequence number, echoed in the ack.
     public var sequence: UInt64
+    /// Whose clock the batch's times were on (its beacons' times are already
+    /// on the collector's clock).
+    public var clock: BatchClock
     /// Beacons that passed validation, in batch order.
     public var beacons: [Stitch_V1_Beacon] = []
     /// Each accepted beacon's position in the batch, from 0.
@@ -56,8 +68,9 @@ public struct DecodedBatch: Sendable {
     /// Beacons that did not, with why.
     public var rejections: [BeaconRejection] = []
 
-    public init(sequence: UInt64) {
+    public init(sequence: UInt64, clock: BatchClock = .asSent) {
         self.sequence = sequence
+        self.clock = clock
     }
 
 }

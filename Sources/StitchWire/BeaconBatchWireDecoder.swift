@@ -25,6 +25,10 @@ public enum BeaconBatchWireDecoder {
                 var beacon = Stitch_V1_Beacon()
                 try decodeBeacon(bytes, into: &beacon)
                 batch.beacons.append(beacon)
+            } else if field == 2 {
+                try reader.int64(wireType, into: &batch.sentMs)
+            } else if field == 3 {
+                try reader.enumeration(wireType, into: &batch.clock)
             } else {
                 try reader.skip(wireType)
             }
@@ -52,6 +56,7 @@ public enum BeaconBatchWireDecoder {
                 }
                 beacon.identifiers.append(identifier)
             case 4: try reader.uint64(wireType, into: &beacon.eventID)
+            case 5: try reader.int64(wireType, into: &beacon.deviceTimeMs)
             case 10:
                 guard let bytes = try reader.message(wireType) else { continue }
                 var body = beacon.visitIfSet ?? Stitch_V1_Visit()

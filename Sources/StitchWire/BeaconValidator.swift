@@ -16,6 +16,9 @@ public struct BeaconValidator: Sendable {
         if beacon.timeMs <= 0 || beacon.timeMs > limits.timeMsMax {
             return (.badTime, "time_ms \(beacon.timeMs) is not a Unix time in milliseconds")
         }
+        if beacon.deviceTimeMs < 0 || beacon.deviceTimeMs > limits.timeMsMax {
+            return (.badTime, "device_time_ms \(beacon.deviceTimeMs) is not a Unix time in milliseconds")
+        }
         if let problem = identifiersProblem(beacon.identifiers) { return problem }
         guard let body = beacon.body else { return (.missingBody, "no body, or one this server does not know") }
         if let problem = bodyProblem(body) { return problem }

@@ -78,8 +78,12 @@ struct InspectCommand: ParsableCommand {
         do throws(FrameError) {
             switch h.type {
             case .batch:
-                let decoded = try batches.decode(frame)
+                // Device-clock times are shown re-based as if the frame arrived now.
+                let decoded = try batches.decode(frame, receivedMs: Int64(Date().timeIntervalSince1970 * 1000))
                 print("  \(decoded.beacons.count) beacon(s) accepted, \(decoded.rejections.count) rejected")
+                if case .device(let offsetMs, _) = decoded.clock {
+                    print("  device clock: times re-based by \(offsetMs) ms as if received now (device_time_ms keeps each original)")
+                }
                 // Accepted beacons keep batch order; name each by its index in the batch.
                 let rejected = Set(decoded.rejections.map(\.index))
                 let batchIndexes = (0...).lazy.filter { !rejected.contains($0) }

@@ -19,11 +19,14 @@ enum Render {
         return lines.joined(separator: "\n")
     }
 
-    static func history(_ history: Stitch_V1_HistoryResponse) -> String {
+    /// - Parameter deviceTimes: also show, for events stamped by a visitor's
+    ///   device, the device's own time (event times are on the server's clock).
+    static func history(_ history: Stitch_V1_HistoryResponse, deviceTimes: Bool = false) -> String {
         var lines = ["person \(history.personID): \(history.events.count) events"]
         for event in history.events {
             let beacon = event.beacon
-            lines.append("  \(time(beacon.timeMs))  #\(event.seq)  \(body(beacon))")
+            let device = deviceTimes && beacon.deviceTimeMs != 0 ? "  (device clock \(time(beacon.deviceTimeMs)))" : ""
+            lines.append("  \(time(beacon.timeMs))  #\(event.seq)  \(body(beacon))\(device)")
             if event.hasCallMatch { lines.append("      matched: \(callMatch(event.callMatch))") }
             if event.hasConversion { lines.append("      " + conversion(event.conversion)) }
         }

@@ -32,10 +32,8 @@ struct BrowserTrackerTests {
         """
     }
 
-    /// Starts the shop; its pages load the tracker from `intakePort`, read
-    /// per request (Stitch starts after the shop, whose origin it must allow).
-    static func startShop(intakePort: NIOLockedValueBox<Int>) async throws -> (port: Int, task: Task<Void, any Error>) {
-        let router = Router()
+    /// Starts the shop; its pages load the tracker from `intakePort`.
+    static func startShop(intakePort: NIOLockedValueBox<Int>) async throws -> ShopServer {
         let bodies: [String: (title: String, body: String)] = [
             "/landing": ("Sofas", #"<a id="next" href="/catalog">Catalog</a>"#),
             "/catalog": ("Catalog", """
@@ -45,24 +43,9 @@ struct BrowserTrackerTests {
                 </form>
                 """),
         ]
-        for (path, content) in bodies {
-            router.get(RouterPath(path)) { _, _ in
-                let text = page(content.title, intakePort: intakePort.withLockedValue { $0 }, body: content.body)
-                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
-            }
-        }
-        router.get("/thanks") { _, _ in "Thanks" }
-        let (bound, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var port = 0
-        for await value in bound { port = value }
-        return (port, task)
+        return try await ShopServer.start(intakePort: intakePort, pages: bodies.mapValues { content in
+            { _, port in page(content.title, intakePort: port, body: content.body) }
+        })
     }
 
     @Test("two page views, a replaced number, a form and a Jivo chat make one person", .timeLimit(.minutes(3)))
@@ -70,7 +53,7 @@ struct BrowserTrackerTests {
         let intakePort = NIOLockedValueBox(0)
         let shop = try await Self.startShop(intakePort: intakePort)
         defer { shop.task.cancel() }
-        let origin = "http://127.0.0.1:\(shop.port)"
+        let origin = shop.origin
         let server = try await TestServer {
             $0.corsOrigins = [1: [origin]]
             $0.numberPools = try! CallTrackingServerTests.pools()

@@ -72,6 +72,11 @@ final class WebDriver {
         _ = try await call("POST", "/session/\(session)/url", ["url": url])
     }
 
+    /// Forgets every cookie the browser holds: the next page is a new visitor.
+    func deleteCookies() async throws {
+        _ = try await call("DELETE", "/session/\(session)/cookie")
+    }
+
     /// Runs `script` in the page (`return …` gives a value).
     func execute(_ script: String) async throws -> Any? {
         try await call("POST", "/session/\(session)/execute/sync", ["script": script, "args": [Any]()])

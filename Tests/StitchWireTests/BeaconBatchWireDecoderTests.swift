@@ -31,6 +31,7 @@ struct BeaconBatchWireDecoderTests {
             beacon.site = UInt32.random(in: 0...UInt32.max, using: &random) >> UInt32.random(in: 0...31, using: &random)
             beacon.timeMs = Int64.random(in: Int64.min...Int64.max, using: &random) >> Int64.random(in: 0...63, using: &random)
             beacon.eventID = UInt64.random(in: 0...UInt64.max, using: &random) >> UInt64.random(in: 0...63, using: &random)
+            beacon.deviceTimeMs = Int64.random(in: Int64.min...Int64.max, using: &random) >> Int64.random(in: 0...63, using: &random)
             for _ in 0..<Int.random(in: 0...3, using: &random) {
                 beacon.identifiers.append(.with {
                     $0.kind = Stitch_V1_IdentifierKind(rawValue: Int.random(in: -2...12, using: &random)) ?? .cookie
@@ -76,6 +77,8 @@ struct BeaconBatchWireDecoderTests {
     static func batchBytes(_ random: inout SeededGenerator) throws -> [UInt8] {
         let batch = Stitch_V1_BeaconBatch.with { batch in
             batch.beacons = (0..<Int.random(in: 0...5, using: &random)).map { _ in beacon(&random) }
+            batch.sentMs = Int64.random(in: Int64.min...Int64.max, using: &random) >> Int64.random(in: 0...63, using: &random)
+            batch.clock = Stitch_V1_ProducerClock(rawValue: Int.random(in: -1...4, using: &random))!
         }
         return try batch.serializedBytes()
     }

@@ -10,6 +10,7 @@ import Testing
         ("site 0", { $0.site = 0 }, .missingSite),
         ("time 0", { $0.timeMs = 0 }, .badTime),
         ("time in microseconds", { $0.timeMs = 1_767_225_600_000_000 }, .badTime),
+        ("negative device time", { $0.deviceTimeMs = -1 }, .badTime),
         ("no body", { $0.body = nil }, .missingBody),
         ("17 identifiers", { $0.identifiers = Array(repeating: $0.identifiers[0], count: 17) }, .tooManyIdentifiers),
         ("kind 0", { $0.identifiers[0].kind = .unspecified }, .missingKind),

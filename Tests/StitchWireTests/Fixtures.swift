@@ -7,6 +7,8 @@ import SwiftProtobuf
 enum Fixtures {
     static let site: UInt32 = 101
     static let time: Int64 = 1_767_225_600_000
+    /// When the collector received a decoded frame (matters to device-clock batches only).
+    static let receivedMs: Int64 = time + 5_000
 
     static func identifiers(_ pairs: [(Stitch_V1_IdentifierKind, String)]) -> [Stitch_V1_Identifier] {
         pairs.map { kind, value in .with { $0.kind = kind; $0.value = value } }
@@ -140,5 +142,5 @@ func decodeBatch(_ input: ByteBuffer, limits: WireLimits = .standard) throws -> 
     let (frames, streamError) = decodeStream(input, chunks: [input.readableBytes], limits: limits)
     if let streamError { throw streamError }
     guard frames.count == 1 else { throw FrameError.lengthMismatch(declared: 1, actual: frames.count) }
-    return try BatchDecoder(limits: limits).decode(frames[0])
+    return try BatchDecoder(limits: limits).decode(frames[0], receivedMs: Fixtures.receivedMs)
 }

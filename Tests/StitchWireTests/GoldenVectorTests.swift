@@ -41,7 +41,7 @@ import Testing
         case "stitch.v1.BeaconBatch":
             let decoded = try decoder.decode(frame, as: Stitch_V1_BeaconBatch.self, expecting: .batch)
             #expect(decoded == (try Stitch_V1_BeaconBatch(textFormatString: text)))
-            let batch = try BatchDecoder().decode(frame)
+            let batch = try BatchDecoder().decode(frame, receivedMs: Fixtures.receivedMs)
             #expect(batch.rejections == [], "golden batches are valid")
         case "stitch.v1.BatchAck":
             #expect(try decoder.decode(frame, as: Stitch_V1_BatchAck.self, expecting: .ack)

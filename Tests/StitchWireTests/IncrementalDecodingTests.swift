@@ -28,7 +28,7 @@ import Testing
         #expect(whole.0.count == count && whole.1 == nil)
         #expect(dripped.0 == whole.0)
         #expect(dripped.1 == nil)
-        let outcomes = whole.0.map { frame in Result { try BatchDecoder().decode(frame).sequence } }
+        let outcomes = whole.0.map { frame in Result { try BatchDecoder().decode(frame, receivedMs: Fixtures.receivedMs).sequence } }
         #expect(outcomes.map { (try? $0.get()) != nil } == [true, false, true, false, false])
     }
 

@@ -49,7 +49,7 @@ import Testing
     @Test func datagramMustHoldExactlyOneFrame() throws {
         let frame = try Fixtures.batchFrame([Fixtures.visit])
         let good = try Frame.parseDatagram(frame, limits: .standard)
-        #expect(try BatchDecoder().decode(good).beacons == [Fixtures.visit])
+        #expect(try BatchDecoder().decode(good, receivedMs: Fixtures.receivedMs).beacons == [Fixtures.visit])
 
         let short = frame.getSlice(at: 0, length: frame.readableBytes - 3)!
         #expect(throws: FrameError.lengthMismatch(declared: frame.readableBytes, actual: frame.readableBytes - 3)) {
@@ -170,8 +170,8 @@ import Testing
         #expect(streamError == nil)
         try #require(frames.count == 2)
         let decoder = BatchDecoder()
-        #expect(throws: FrameError.self) { try decoder.decode(frames[0]) }
-        #expect(try decoder.decode(frames[1]).beacons == [Fixtures.visit], "the decoder recovers after an error")
+        #expect(throws: FrameError.self) { try decoder.decode(frames[0], receivedMs: Fixtures.receivedMs) }
+        #expect(try decoder.decode(frames[1], receivedMs: Fixtures.receivedMs).beacons == [Fixtures.visit], "the decoder recovers after an error")
     }
 
     private func expectRefused(

@@ -57,7 +57,11 @@ extension BatchWriter {
 
     /// Activity of `session` at `timeMs` keeps its lease alive until
     /// `timeMs + hold`; calls waiting in the newly covered time are matched.
-    mutating func refreshLease(session: UInt64, site: UInt32, timeMs: Int64, _ txn: borrowing Transaction) throws {
+    /// The allocator hears of it unless `notifyAllocator` is false (a renewal
+    /// it granted itself).
+    mutating func refreshLease(
+        session: UInt64, site: UInt32, timeMs: Int64, notifyAllocator: Bool = true, _ txn: borrowing Transaction
+    ) throws {
         guard graph.leasedSessions.withLock({ $0.contains(session) }) else { return }
         let sessionKey = StoreKeys.nodeKey(session)
         guard let stored = try txn.get(graph.tables.lease, sessionKey) else { return }
@@ -71,7 +75,7 @@ extension BatchWriter {
         try txn.put(graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: lease.startMs, session),
             Self.endBytes(end))
         try matchWaiting(prefix, site: site, from: previousEnd + 1, to: end, session: session, txn)
-        try noteActivity(session, lease, txn)
+        if notifyAllocator { try noteActivity(session, lease, txn) }
     }
 
     /// Places a call and records how (`call` table). Returns the session it

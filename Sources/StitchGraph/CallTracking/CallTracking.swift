@@ -17,9 +17,16 @@ public final class CallTracking: Sendable {
 
     private let state: Mutex<State>
     private let generationCounter = Atomic<UInt64>(0)
+    /// How long an open page may keep renewing its number after the
+    /// holder's last activity (`lease_renewal_max_seconds`).
+    public let renewalMaxMs: Int64
+
+    /// Renewals stop after two hours of one idle page by default.
+    public static let renewalMaxMsDefault: Int64 = 2 * 3_600_000
 
     /// Starts with `pools` (site → pool).
-    public init(pools: [UInt32: NumberPool] = [:]) {
+    public init(pools: [UInt32: NumberPool] = [:], renewalMaxMs: Int64 = renewalMaxMsDefault) {
+        self.renewalMaxMs = renewalMaxMs
         var initial = State()
         for (site, pool) in pools {
             initial.pools[site] = pool
@@ -74,6 +81,23 @@ public final class CallTracking: Sendable {
             state.allocators[site] = allocator
             return grant
         }
+    }
+
+    /// An open page of `session` still shows its number: see `LeaseAllocator.renew`.
+    public func renew(site: UInt32, session: String, nowMs: Int64) -> LeaseGrant {
+        state.withLock { state in
+            guard var allocator = state.allocators[site] else {
+                return LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
+            }
+            let grant = allocator.renew(session: session, nowMs: nowMs, renewalMaxMs: renewalMaxMs)
+            state.allocators[site] = allocator
+            return grant
+        }
+    }
+
+    /// Each pool's use at `nowMs`, by site.
+    public func pressure(nowMs: Int64) -> [UInt32: LeasePressure] {
+        state.withLock { $0.allocators.mapValues { $0.pressure(nowMs: nowMs) } }
     }
 
     /// Tells the allocators what the writer saw: sessions active on numbers.

@@ -12,6 +12,10 @@ struct LeaseAllocator: Sendable {
         /// The number is held until then; it was released then if in the past
         /// (0: never held).
         var heldUntilMs: Int64 = 0
+        /// The holder's last activity (a lease request or an event) plus the
+        /// hold. Renewals from an open page extend `heldUntilMs` only, so a
+        /// page left open is capped from its last activity.
+        var activeUntilMs: Int64 = 0
     }
 
     private(set) var numbers: [NumberState]
@@ -31,8 +35,9 @@ struct LeaseAllocator: Sendable {
     mutating func lease(session: String, nowMs: Int64) -> LeaseGrant {
         guard !numbers.isEmpty else { return LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0) }
         let until = nowMs + pool.holdMs
-        if let index = indexOfHolder[session], numbers[index].holder == session, numbers[index].heldUntilMs >= nowMs {
+        if let index = heldIndex(session: session, nowMs: nowMs) {
             numbers[index].heldUntilMs = max(numbers[index].heldUntilMs, until)
+            numbers[index].activeUntilMs = max(numbers[index].activeUntilMs, until)
             return LeaseGrant(kind: .sticky, number: numbers[index].number, heldUntilMs: numbers[index].heldUntilMs)
         }
         // Pools are small (hundreds of numbers): a scan is cheaper to keep
@@ -48,16 +53,60 @@ struct LeaseAllocator: Sendable {
         return LeaseGrant(kind: .new, number: numbers[index].number, heldUntilMs: until)
     }
 
+    /// A page still showing the number `session` holds keeps it: the hold
+    /// runs from `nowMs` again, unless the number has lapsed (the holder may
+    /// ask for a lease again) or the holder has been idle longer than
+    /// `renewalMaxMs` (a tab left open does not hold a number forever).
+    mutating func renew(session: String, nowMs: Int64, renewalMaxMs: Int64) -> LeaseGrant {
+        guard let index = heldIndex(session: session, nowMs: nowMs) else {
+            return LeaseGrant(kind: .lapsed, number: nil, heldUntilMs: 0)
+        }
+        let lastActivityMs = numbers[index].activeUntilMs - pool.holdMs
+        guard nowMs - lastActivityMs <= renewalMaxMs else {
+            return LeaseGrant(kind: .capped, number: numbers[index].number, heldUntilMs: numbers[index].heldUntilMs)
+        }
+        numbers[index].heldUntilMs = max(numbers[index].heldUntilMs, nowMs + pool.holdMs)
+        return LeaseGrant(kind: .renewed, number: numbers[index].number, heldUntilMs: numbers[index].heldUntilMs)
+    }
+
     /// The graph saw `session` active on `number` (or shown it): the number is
     /// held until `untilMs` at least.
     mutating func noteActivity(session: String, number: String, untilMs: Int64) {
-        guard let index = indexOfNumber[number], untilMs > numbers[index].heldUntilMs else { return }
-        assign(index, to: session, until: untilMs)
+        guard let index = indexOfNumber[number] else { return }
+        if numbers[index].holder == session {
+            numbers[index].heldUntilMs = max(numbers[index].heldUntilMs, untilMs)
+            numbers[index].activeUntilMs = max(numbers[index].activeUntilMs, untilMs)
+        } else if untilMs > numbers[index].heldUntilMs {
+            assign(index, to: session, until: untilMs)
+        }
     }
 
     /// Dynamic numbers held at `nowMs`.
     func heldCount(nowMs: Int64) -> Int {
         numbers.count { $0.heldUntilMs >= nowMs }
+    }
+
+    /// The pool at `nowMs`: numbers held by recent activity, held only by
+    /// an open page's renewals, and free.
+    func pressure(nowMs: Int64) -> LeasePressure {
+        var pressure = LeasePressure()
+        for state in numbers {
+            if state.activeUntilMs >= nowMs {
+                pressure.active += 1
+            } else if state.heldUntilMs >= nowMs {
+                pressure.openPage += 1
+            } else {
+                pressure.free += 1
+            }
+        }
+        return pressure
+    }
+
+    /// The number `session` holds at `nowMs`, if any.
+    private func heldIndex(session: String, nowMs: Int64) -> Int? {
+        guard let index = indexOfHolder[session], numbers[index].holder == session, numbers[index].heldUntilMs >= nowMs
+        else { return nil }
+        return index
     }
 
     private mutating func assign(_ index: Int, to session: String, until: Int64) {
@@ -66,6 +115,7 @@ struct LeaseAllocator: Sendable {
         }
         numbers[index].holder = session
         numbers[index].heldUntilMs = until
+        numbers[index].activeUntilMs = until
         indexOfHolder[session] = index
     }
 }
@@ -75,6 +125,14 @@ public struct LeaseGrant: Sendable, Equatable {
     /// Raw values are the `kind` label of `stitch_leases_total`.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
         case sticky, new, fallback, noPool = "no_pool"
+        /// Renewals by an open page: the hold runs from now again.
+        case renewed
+        /// A renewal refused: the holder has been idle past the renewal cap;
+        /// the number is released when its hold ends.
+        case capped
+        /// A renewal refused: the session holds no number (it lapsed, or
+        /// another session holds it now); ask for a lease again.
+        case lapsed
     }
 
     public var kind: Kind
@@ -87,5 +145,21 @@ public struct LeaseGrant: Sendable, Equatable {
         self.kind = kind
         self.number = number
         self.heldUntilMs = heldUntilMs
+    }
+}
+
+/// How a site's dynamic numbers are used at one moment (`stitch_lease_numbers`).
+public struct LeasePressure: Sendable, Equatable {
+    /// Held through the holder's recent activity (page views, events).
+    public var active = 0
+    /// Held only because an open page keeps renewing it.
+    public var openPage = 0
+    /// Free to be leased.
+    public var free = 0
+
+    public init(active: Int = 0, openPage: Int = 0, free: Int = 0) {
+        self.active = active
+        self.openPage = openPage
+        self.free = free
     }
 }

@@ -109,6 +109,9 @@ public struct ConfigurationKey: Sendable {
                 }
                 config.callMatching = on
             }, current: { $0.callMatching ? "on" : "off" }),
+        int("lease_renewal_max_seconds",
+            "an open page renews its tracking number for at most this long after the visitor's last activity",
+            \.leaseRenewalMaxSeconds),
         int("unique_period_ms", "a conversion is unique if the person had none of its type this long before",
             \.uniquePeriodMs),
         int("target_call_seconds", "a call at least this long is a target call", \.targetCallSeconds),

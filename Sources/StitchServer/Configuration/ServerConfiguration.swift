@@ -123,6 +123,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Leases and call matching on (the default) or off (calls link by the
     /// caller's phone only), to measure what matching costs.
     public var callMatching = true
+    /// An open page keeps renewing its number (the tracker's renewals) for at
+    /// most this long after the visitor's last activity; then the number is
+    /// released when its hold ends.
+    public var leaseRenewalMaxSeconds = Int(CallTracking.renewalMaxMsDefault / 1000)
     /// A conversion is unique when the person had none of its type this long before.
     public var uniquePeriodMs = Int(ConversionOptions.uniquePeriodMsDefault)
     /// A call lasting at least this long is a target call.
@@ -233,6 +237,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             udpInflatedBytesMax >= 1024 && udpInflatedBytesMax <= 4 << 20, "udp_inflated_bytes_max",
             "1024...4194304")
         try check(uniquePeriodMs >= 0, "unique_period_ms", "not negative")
+        try check(leaseRenewalMaxSeconds >= 0, "lease_renewal_max_seconds", "not negative (0: renewals never extend a hold)")
         try check(targetCallSeconds >= 0 && targetCallSeconds <= 86_400, "target_call_seconds", "0...86400")
         _ = try graphConfiguration()
     }

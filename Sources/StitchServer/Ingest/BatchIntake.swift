@@ -39,14 +39,16 @@ struct BatchIntake {
     /// The batch in `frame`, ready for the queue, or the typed error to
     /// answer it with (already counted).
     mutating func intake(_ frame: Frame, replyTo: (any AckTarget)?) -> Result<IngestItem, FrameError> {
+        let receivedMs = clockMs()
         let batch: DecodedBatch
         do {
-            batch = try decoder.decode(frame)
+            batch = try decoder.decode(frame, receivedMs: receivedMs)
         } catch {
             rejected(error)
             return .failure(error)
         }
         metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
+        if let offset = batch.clock.offsetLabel { metrics.deviceClockBatch(offset: offset) }
         var rejections = batch.rejections
         var refusals: [Stitch_V1_IdentifierRefusal] = []
         var refusalCount = 0
@@ -54,7 +56,6 @@ struct BatchIntake {
         var indexes: [UInt32] = []
         events.reserveCapacity(batch.beacons.count)
         indexes.reserveCapacity(batch.beacons.count)
-        let receivedMs = clockMs()
         for (beacon, index) in zip(batch.beacons, batch.beaconIndexes) {
             let event = preparer.prepare(beacon, receivedMs: receivedMs)
             for refusal in event.refused {

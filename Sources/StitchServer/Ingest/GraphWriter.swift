@@ -113,6 +113,7 @@ final class GraphWriter: Sendable {
     /// the group's events (to map the shard's findings back to batches).
     private struct ShardPart {
         var events: [PreparedEvent] = []
+        var renewals: [LeaseRenewal] = []
         var positions: [Int] = []
         var result: Result<ApplyReport, any Error>?
     }
@@ -129,18 +130,21 @@ final class GraphWriter: Sendable {
                 parts[shard].positions.append(position)
                 position += 1
             }
+            for renewal in item.renewals {
+                parts[graph.layout.shard(of: renewal.site)].renewals.append(renewal)
+            }
         }
-        guard position > 0 else {
+        let busy = parts.indices.filter { !parts[$0].events.isEmpty || !parts[$0].renewals.isEmpty }
+        guard !busy.isEmpty else {
             return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
         }
         let nowMs = clockMs()
-        let busy = parts.indices.filter { !parts[$0].events.isEmpty }
         // Every part but the first on its shard's worker; the first here.
         for shard in busy.dropFirst() {
-            let events = parts[shard].events
-            workers[shard - 1].run { [self] in apply(events, shard: shard, nowMs: nowMs) }
+            let (events, renewals) = (parts[shard].events, parts[shard].renewals)
+            workers[shard - 1].run { [self] in apply(events, renewals: renewals, shard: shard, nowMs: nowMs) }
         }
-        parts[busy[0]].result = apply(parts[busy[0]].events, shard: busy[0], nowMs: nowMs)
+        parts[busy[0]].result = apply(parts[busy[0]].events, renewals: parts[busy[0]].renewals, shard: busy[0], nowMs: nowMs)
         for shard in busy.dropFirst() { parts[shard].result = workers[shard - 1].wait() }
         var repeats: [Int] = []
         var suppressed: [Int] = []
@@ -189,10 +193,12 @@ final class GraphWriter: Sendable {
     }
 
     /// Applies and commits one shard's part; runs on the writer thread or a worker.
-    private func apply(_ events: [PreparedEvent], shard: Int, nowMs: Int64) -> Result<ApplyReport, any Error> {
+    private func apply(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal], shard: Int, nowMs: Int64
+    ) -> Result<ApplyReport, any Error> {
         let start = ContinuousClock.now
         do {
-            let report = try graph.shards[shard].apply(events, nowMs: nowMs)
+            let report = try graph.shards[shard].apply(events, renewals: renewals, nowMs: nowMs)
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
             record(report, beacons: events.count)
             return .success(report)

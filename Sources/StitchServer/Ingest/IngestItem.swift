@@ -21,6 +21,18 @@ struct IngestItem: Sendable {
     /// When the batch was decoded (`IngestQueue.monotonicNanoseconds`), for
     /// `stitch_batch_ack_seconds`; 0 when unknown.
     var arrivedNanoseconds: Int64 = 0
+    /// Leases open pages renewed (`GET /v1/lease?renew=1`); they ride the
+    /// writer's group commit and store no event.
+    var renewals: [LeaseRenewal] = []
+
+    /// What the item weighs in the queue's bounds: its events and renewals.
+    var weight: Int { events.count + renewals.count }
+
+    /// An item carrying one renewal and nothing to answer.
+    static func renewal(_ renewal: LeaseRenewal) -> IngestItem {
+        IngestItem(events: [], beaconIndexes: [], sequence: 0, ack: Stitch_V1_BatchAck(), replyTo: nil,
+            arrivedNanoseconds: IngestQueue.monotonicNanoseconds(), renewals: [renewal])
+    }
 }
 
 /// What the writer tells a batch's sender after its group commit.

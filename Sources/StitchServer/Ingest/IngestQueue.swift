@@ -58,7 +58,7 @@ final class IngestQueue: @unchecked Sendable {
     func offer(_ item: IngestItem) -> Offer {
         let result: Offer = locked {
             if closed { return .closed }
-            let count = item.events.count
+            let count = item.weight
             guard beaconsQueued == 0 || beaconsQueued + count <= beaconsMax else { return .full }
             items.append(item)
             beaconsQueued += count
@@ -127,9 +127,9 @@ final class IngestQueue: @unchecked Sendable {
         }
         var group: [IngestItem] = []
         var taken = 0
-        while let first = items.first, group.isEmpty || taken + first.events.count <= groupMax {
+        while let first = items.first, group.isEmpty || taken + first.weight <= groupMax {
             items.removeFirst()
-            taken += first.events.count
+            taken += first.weight
             group.append(first)
         }
         beaconsQueued -= taken

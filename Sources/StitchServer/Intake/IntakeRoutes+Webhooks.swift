@@ -62,7 +62,7 @@ extension IntakeRoutes {
     private func store(_ beacons: [Stitch_V1_Beacon], reply: WebhookReply, provider: String, site: UInt32) async throws -> Response {
         var frame = ByteBufferAllocator().buffer(capacity: 512)
         do {
-            try FrameEncoder().encode(Stitch_V1_BeaconBatch.with { $0.beacons = beacons }, type: .batch, sequence: 1, into: &frame)
+            try FrameEncoder().encode(Stitch_V1_BeaconBatch.with { $0.beacons = beacons; $0.clock = .trusted }, type: .batch, sequence: 1, into: &frame)
         } catch {
             count(provider, "malformed")
             return refuse(.contentTooLarge, "the webhook's events are over the frame limit: \(error)", endpoint: "hooks")

@@ -105,15 +105,29 @@ struct IntakeRoutes: Sendable {
         if let origin = request.headers[.origin], !allows(origin: origin, site: site) {
             return refuse(.forbidden, "origin \(origin) may not use site \(site)", endpoint: "lease")
         }
+        let desk = LeaseDesk(callTracking: graph.callTracking, metrics: metrics)
+        let normalizer = IdentifierNormalizer(junk: graph.junkRules(site: site))
+        let nowMs = clockMs()
         let grant: LeaseGrant
         do {
-            grant = try LeaseDesk(callTracking: graph.callTracking, metrics: metrics).grant(
-                site: site, session: session, normalizer: IdentifierNormalizer(junk: graph.junkRules(site: site)), nowMs: clockMs())
+            if parameters["renew"] == "1" {
+                let renewed = try desk.renew(site: site, session: session, normalizer: normalizer, nowMs: nowMs)
+                grant = renewed.grant
+                // The allocator holds the number already; the stored lease
+                // follows with the writer's next group (dropped, and counted,
+                // when the queue is full: the next renewal carries it).
+                if let renewal = renewed.renewal, queue.offer(.renewal(renewal)) != .accepted {
+                    metrics.counter(.leaseRenewalsDropped).increment()
+                }
+            } else {
+                grant = try desk.grant(site: site, session: session, normalizer: normalizer, nowMs: nowMs)
+            }
         } catch {
             return refuse(.badRequest, "session: \(error)", endpoint: "lease", request: request)
         }
         let json: [String: Any] = [
             "tracking_number": grant.number ?? "", "kind": grant.kind.rawValue, "held_until_ms": grant.heldUntilMs,
+            "renew_after_ms": desk.renewAfterMs(site: site),
         ]
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         return Response(

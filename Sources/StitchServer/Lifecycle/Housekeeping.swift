@@ -4,9 +4,10 @@ import NIOCore
 import StitchGraph
 
 /// Periodic chores of a running server, on one event loop every few seconds:
-/// free LMDB reader slots of dead processes, and read the kernel's drop count
+/// free LMDB reader slots of dead processes, read the kernel's drop count
 /// of the collector's UDP sockets (datagrams lost before the server saw them,
-/// which its own counters cannot know).
+/// which its own counters cannot know), and record how each number pool is
+/// used (held by activity, held by open pages, free).
 struct Housekeeping {
     static let interval = TimeAmount.seconds(10)
 
@@ -14,6 +15,7 @@ struct Housekeeping {
     let metrics: ServerMetrics
     let logger: Logger
     let udpPort: Int
+    let clockMs: @Sendable () -> Int64
 
     /// Starts the chores; cancel the returned task to stop them.
     func start(on loop: any EventLoop) -> RepeatedTask {
@@ -33,6 +35,7 @@ struct Housekeeping {
             logger.warning("reader check failed: \(error)")
         }
         if let drops = Self.kernelDrops(port: udpPort) { metrics.udpKernelDrops.record(drops) }
+        metrics.leaseNumbers(graph.callTracking.pressure(nowMs: clockMs()))
     }
 
     /// The `drops` column of `/proc/net/udp` and `/proc/net/udp6`, summed

@@ -128,7 +128,9 @@ public final class StitchServer: Service, Sendable {
         let graph = try ShardedGraph(
             dataDirectory: configuration.dataDirectory, layout: layout,
             configuration: try configuration.graphConfiguration(),
-            callTracking: CallTracking(pools: try pools(overriddenBy: poolOverrides)),
+            callTracking: CallTracking(
+                pools: try pools(overriddenBy: poolOverrides),
+                renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
         )
         try quarantineDeclaredJunk(graph, sites: Array(graph.configuration.sites.keys) + Array(graph.callTracking.pools.keys))
@@ -169,7 +171,7 @@ public final class StitchServer: Service, Sendable {
             throw error
         }
         running.housekeeping = Housekeeping(
-            graph: graph, metrics: metrics, logger: logger, udpPort: running.ports.ingest
+            graph: graph, metrics: metrics, logger: logger, udpPort: running.ports.ingest, clockMs: clockMs
         ).start(on: queryGroup.any())
         state.withLockedValue { $0 = .running(running) }
         healthy.store(true, ordering: .relaxed)

@@ -6,6 +6,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case beaconsReceived = "stitch_beacons_received_total"
     case beaconsAccepted = "stitch_beacons_accepted_total"
     case beaconsRejected = "stitch_beacons_rejected_total"
+    case deviceClockBatches = "stitch_device_clock_batches_total"
     case framesRejected = "stitch_frames_rejected_total"
     case tcpBatches = "stitch_tcp_batches_total"
     case udpDatagrams = "stitch_udp_datagrams_total"
@@ -37,6 +38,8 @@ public enum MetricName: String, CaseIterable, Sendable {
     case queryConnections = "stitch_query_connections"
     case leases = "stitch_leases_total"
     case leasePoolExhausted = "stitch_lease_pool_exhausted_total"
+    case leaseRenewalsDropped = "stitch_lease_renewals_dropped_total"
+    case leaseNumbers = "stitch_lease_numbers"
     case beaconsRepeated = "stitch_beacons_repeated_total"
     case dedupExpiredReplaced = "stitch_dedup_expired_seen_again_total"
     case dedupPruned = "stitch_dedup_pruned_total"
@@ -62,10 +65,12 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .beaconsRejected, .conflicts, .identifiersRejected: ["reason"]
         case .framesRejected: ["reason", "transport"]
         case .calls: ["match"]
+        case .deviceClockBatches: ["offset"]
         case .querySeconds: ["type"]
         case .queryErrors: ["type", "code"]
         case .leases: ["kind"]
         case .leasePoolExhausted: ["site"]
+        case .leaseNumbers: ["site", "state"]
         case .quarantines: ["source"]
         case .intakeRefused: ["endpoint", "status"]
         case .webhooks: ["provider", "outcome"]
@@ -78,6 +83,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     public var help: String {
         switch self {
         case .beaconsReceived: "beacons in decoded batches, accepted or not"
+        case .deviceClockBatches: "batches stamped by a visitor's device clock and re-based on the server's, by how far the device was off (under_1m, 1m_to_1h, over_1h; invalid: a sent_ms no time could be placed by)"
         case .beaconsAccepted: "beacons committed to the store"
         case .beaconsRejected: "beacons refused one by one, by wire reject reason"
         case .framesRejected: "frames refused as a whole, by reason and transport"
@@ -107,8 +113,10 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .querySeconds: "time to answer one query, by request type"
         case .queryErrors: "queries answered with an error, by type and code"
         case .queryConnections: "open query connections"
-        case .leases: "lease answers, by kind"
+        case .leases: "lease answers, by kind: sticky, new, fallback, no_pool; renewals by open pages: renewed, capped (idle past lease_renewal_max_seconds), lapsed"
         case .leasePoolExhausted: "lease requests answered with the fallback number, by site"
+        case .leaseRenewalsDropped: "renewals by open pages the allocator granted but the writer's full queue could not take (the stored lease waits for the next renewal)"
+        case .leaseNumbers: "each site's dynamic numbers by state: active (the holder was active within the hold), open_page (held only by an open page's renewals), free"
         case .beaconsRepeated: "beacons recognised by their event id as already stored; not stored again"
         case .dedupExpiredReplaced: "beacons whose event id arrived before, longer ago than the dedup window: stored as new"
         case .dedupPruned: "remembered event ids forgotten as they left the dedup window"

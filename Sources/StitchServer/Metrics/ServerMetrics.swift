@@ -130,6 +130,21 @@ public final class ServerMetrics: Sendable {
         counter(.beaconsRejected, [("reason", reason)]).increment(by: count)
     }
 
+    /// Records each site's pool use (`stitch_lease_numbers{site,state}`).
+    func leaseNumbers(_ pressure: [UInt32: LeasePressure]) {
+        for (site, counts) in pressure {
+            for (state, count) in [("active", counts.active), ("open_page", counts.openPage), ("free", counts.free)] {
+                CoreMetrics.Gauge(label: MetricName.leaseNumbers.name, dimensions: [("site", String(site)), ("state", state)], factory: factory)
+                    .record(count)
+            }
+        }
+    }
+
+    /// A device-clock batch, by how far its clock was off (`BatchClock.offsetLabel`).
+    func deviceClockBatch(offset: String) {
+        counter(.deviceClockBatches, [("offset", offset)]).increment()
+    }
+
     /// Counts quarantines and the persons their repairs made (the
     /// identifier's own and every part beyond the one keeping the id).
     func countRepairs(_ results: [RepairResult], source: String) {

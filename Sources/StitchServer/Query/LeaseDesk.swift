@@ -19,4 +19,24 @@ struct LeaseDesk {
         metrics.leases(kind: grant.kind, site: site)
         return grant
     }
+
+    /// An open page of `session` still shows its number (see
+    /// `LeaseAllocator.renew`); the renewal to store is returned when the
+    /// allocator granted it, for the writer to extend the stored lease.
+    func renew(
+        site: UInt32, session: String, normalizer: IdentifierNormalizer, nowMs: Int64
+    ) throws -> (grant: LeaseGrant, renewal: LeaseRenewal?) {
+        let normalized = try normalizer.normalize(.session, session).value
+        let grant = callTracking.renew(site: site, session: normalized, nowMs: nowMs)
+        metrics.leases(kind: grant.kind, site: site)
+        let renewal = grant.kind == .renewed ? LeaseRenewal(site: site, session: normalized, timeMs: nowMs) : nil
+        return (grant, renewal)
+    }
+
+    /// How long the tracker waits between renewals: a third of the hold, so
+    /// two lost renewals still leave the number held; at least a second and
+    /// at most five minutes.
+    func renewAfterMs(site: UInt32) -> Int64 {
+        min(300_000, max(1_000, callTracking.pool(site: site).holdMs / 3))
+    }
 }

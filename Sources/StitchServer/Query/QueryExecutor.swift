@@ -289,6 +289,7 @@ struct QueryExecutor: Sendable {
             case .new: $0.kind = .new
             case .fallback: $0.kind = .fallback
             case .noPool: $0.kind = .noPool
+            case .renewed, .capped, .lapsed: $0.kind = .unspecified  // renewals come to the HTTP intake only
             }
         }
     }

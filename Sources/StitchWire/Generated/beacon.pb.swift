@@ -258,6 +258,54 @@ public nonisolated enum Stitch_V1_DealStatus: SwiftProtobuf.Enum, Swift.CaseIter
 
 }
 
+/// Whose clock stamped a batch's times (`Beacon.time_ms`, `sent_ms`).
+public nonisolated enum Stitch_V1_ProducerClock: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// as TRUSTED: what clients older than this field send
+  case unspecified // = 0
+
+  /// A server's NTP-disciplined clock: telephony, CRMs, back ends, imports.
+  /// Times are stored as sent.
+  case trusted // = 1
+
+  /// A visitor's device (the browser tracker, a mobile app), often wrong by
+  /// minutes or hours. With `sent_ms`, the collector re-bases every time of the
+  /// batch on its own clock (FRAMING.md, "Event times").
+  case device // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .trusted
+    case 2: self = .device
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .trusted: return 1
+    case .device: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_ProducerClock] = [
+    .unspecified,
+    .trusted,
+    .device,
+  ]
+
+}
+
 /// Why one beacon of a batch was not accepted. The other beacons of the batch
 /// are unaffected.
 public nonisolated enum Stitch_V1_BeaconRejectReason: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -530,6 +578,12 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
   /// are stored every time they arrive.
   public var eventID: UInt64 = 0
 
+  /// Set by the collector, not by producers: when it derived `time_ms` from its
+  /// own clock (a DEVICE-clock batch with `sent_ms`, see BeaconBatch), the time
+  /// the device stamped, so both stay visible. A trusted producer re-sending
+  /// stored events (`stitch import`) may carry it; 0 = time_ms is as sent.
+  public var deviceTimeMs: Int64 = 0
+
   public var body: Stitch_V1_Beacon.OneOf_Body? = nil
 
   public var visit: Stitch_V1_Visit {
@@ -795,6 +849,13 @@ public nonisolated struct Stitch_V1_BeaconBatch: Sendable {
   /// 1 to 4096 beacons
   public var beacons: [Stitch_V1_Beacon] = []
 
+  /// When the producer sent this batch, by the same clock that stamped its
+  /// beacons (Unix epoch ms): a retried batch carries the time of the retry,
+  /// not of its first attempt. 0 = not given; times are then stored as sent.
+  public var sentMs: Int64 = 0
+
+  public var clock: Stitch_V1_ProducerClock = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -919,6 +980,10 @@ nonisolated extension Stitch_V1_DealStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DEAL_STATUS_UNSPECIFIED\0\u{1}DEAL_STATUS_OPEN\0\u{1}DEAL_STATUS_WON\0\u{1}DEAL_STATUS_LOST\0\u{1}DEAL_STATUS_DELETED\0")
 }
 
+nonisolated extension Stitch_V1_ProducerClock: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PRODUCER_CLOCK_UNSPECIFIED\0\u{1}PRODUCER_CLOCK_TRUSTED\0\u{1}PRODUCER_CLOCK_DEVICE\0")
+}
+
 nonisolated extension Stitch_V1_BeaconRejectReason: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BEACON_REJECT_REASON_UNSPECIFIED\0\u{1}BEACON_REJECT_REASON_MISSING_SITE\0\u{1}BEACON_REJECT_REASON_BAD_TIME\0\u{1}BEACON_REJECT_REASON_MISSING_BODY\0\u{1}BEACON_REJECT_REASON_TOO_MANY_IDENTIFIERS\0\u{1}BEACON_REJECT_REASON_STRING_TOO_LONG\0\u{1}BEACON_REJECT_REASON_NO_IDENTIFIERS\0\u{1}BEACON_REJECT_REASON_MISSING_KIND\0\u{1}BEACON_REJECT_REASON_BAD_STATUS\0")
 }
@@ -969,7 +1034,7 @@ nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Beacon"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}time_ms\0\u{1}identifiers\0\u{3}event_id\0\u{2}\u{6}visit\0\u{1}hit\0\u{3}number_shown\0\u{1}form\0\u{1}call\0\u{1}chat\0\u{1}deal\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}time_ms\0\u{1}identifiers\0\u{3}event_id\0\u{3}device_time_ms\0\u{2}\u{5}visit\0\u{1}hit\0\u{3}number_shown\0\u{1}form\0\u{1}call\0\u{1}chat\0\u{1}deal\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -981,6 +1046,7 @@ nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.identifiers) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.eventID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.deviceTimeMs) }()
       case 10: try {
         var v: Stitch_V1_Visit?
         var hadOneofValue = false
@@ -1094,6 +1160,9 @@ nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.eventID != 0 {
       try visitor.visitSingularUInt64Field(value: self.eventID, fieldNumber: 4)
     }
+    if self.deviceTimeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.deviceTimeMs, fieldNumber: 5)
+    }
     switch self.body {
     case .visit?: try {
       guard case .visit(let v)? = self.body else { preconditionFailure() }
@@ -1133,6 +1202,7 @@ nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.timeMs != rhs.timeMs {return false}
     if lhs.identifiers != rhs.identifiers {return false}
     if lhs.eventID != rhs.eventID {return false}
+    if lhs.deviceTimeMs != rhs.deviceTimeMs {return false}
     if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1501,7 +1571,7 @@ nonisolated extension Stitch_V1_Deal: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Stitch_V1_BeaconBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BeaconBatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}beacons\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}beacons\0\u{3}sent_ms\0\u{1}clock\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1510,6 +1580,8 @@ nonisolated extension Stitch_V1_BeaconBatch: SwiftProtobuf.Message, SwiftProtobu
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.beacons) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.sentMs) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.clock) }()
       default: break
       }
     }
@@ -1519,11 +1591,19 @@ nonisolated extension Stitch_V1_BeaconBatch: SwiftProtobuf.Message, SwiftProtobu
     if !self.beacons.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.beacons, fieldNumber: 1)
     }
+    if self.sentMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.sentMs, fieldNumber: 2)
+    }
+    if self.clock != .unspecified {
+      try visitor.visitSingularEnumField(value: self.clock, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Stitch_V1_BeaconBatch, rhs: Stitch_V1_BeaconBatch) -> Bool {
     if lhs.beacons != rhs.beacons {return false}
+    if lhs.sentMs != rhs.sentMs {return false}
+    if lhs.clock != rhs.clock {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

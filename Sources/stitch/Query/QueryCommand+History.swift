@@ -31,6 +31,9 @@ extension QueryCommand {
         @Flag(help: "Annotate conversions (forms, calls, chats, deals): unique/target flags and credited sources.")
         var conversions = false
 
+        @Flag(help: "Also show the device's own clock for events the tracker stamped (times are on the server's clock: proto/FRAMING.md, \"Event times\").")
+        var deviceTimes = false
+
         @Option(help: "Attribution model: first_click, last_click, last_non_direct, linear, time_decay, position.")
         var model = "last_non_direct"
 
@@ -76,7 +79,7 @@ extension QueryCommand {
                     if connection.json {
                         try connection.printJSON(history)
                     } else {
-                        print(Render.history(history))
+                        print(Render.history(history, deviceTimes: deviceTimes))
                     }
                 case .error(let error) where error.code == .notFound:
                     print("not found: \(target.kind) '\(target.value)' in site \(target.site)")
