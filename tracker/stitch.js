@@ -202,12 +202,17 @@
     } catch (_) { /* storage full or blocked: the beacons are lost */ }
   }
 
+  // Batches taken for a compressed send that has not reached `fetch` yet: a
+  // page that starts leaving meanwhile sends them with its own beacons.
+  const compressing = new Set();
+
   async function flush(leaving) {
     clearTimeout(timer);
     timer = 0;
-    if (!queue.length) return;
-    const beacons = queue;
+    const beacons = leaving ? [...compressing].flat().concat(queue) : queue;
     queue = [];
+    if (leaving) compressing.clear();
+    if (!beacons.length) return;
     // Stamped now, also for beacons kept from an earlier page: the server
     // places each one at (its arrival − how long before sending it happened).
     const raw = encodeBatch(beacons, Date.now());
@@ -218,7 +223,9 @@
       if (!navigator.sendBeacon || !navigator.sendBeacon(url, body)) keepForRetry(beacons);
       return;
     }
+    compressing.add(beacons);
     const payload = raw.length > 200 ? await deflate(raw) : raw;
+    if (!compressing.delete(beacons)) return;  // the page began leaving and sent them
     try {
       const response = await fetch(url, {
         method: "POST", body: frame(payload, ++sequence, raw.length), keepalive: true,

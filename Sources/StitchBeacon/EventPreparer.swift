@@ -70,6 +70,21 @@ public struct EventPreparer: Sendable {
             dealContactIndex: dealContactIndex)
     }
 
+    /// A lease renewal's session and the number its page shows (nil: any),
+    /// normalized; nil when the session id is refused. Renewals are not
+    /// events: nothing else of the beacon is kept.
+    public mutating func renewal(_ beacon: Stitch_V1_Beacon) -> (session: String, trackingNumber: String?)? {
+        guard case .leaseRenewal(let renewal) = beacon.body else { return nil }
+        let normalizer = normalizers.normalizer(site: beacon.site)
+        for identifier in beacon.identifiers where identifier.kind == .session {
+            if let session = try? normalizer.normalize(.session, identifier.value) {
+                let number = renewal.trackingNumber.isEmpty ? nil : try? trackingNumberNormalizer.normalize(.phone, renewal.trackingNumber).value
+                return (session.value, number)
+            }
+        }
+        return nil
+    }
+
     /// The event's identifiers, normalized and without repeats: the explicit
     /// ones in order, then those derived from the body (proto/beacon.proto).
     /// Refused values are dropped and reported in `refused`. Public so that
@@ -108,7 +123,7 @@ public struct EventPreparer: Sendable {
             if !deal.contactID.isEmpty {
                 add(.crmContact, deal.contactID, namespace: deal.crm, field: "deal.contact_id")
             }
-        case .visit, .hit, .numberShown, nil:
+        case .visit, .hit, .numberShown, .leaseRenewal, nil:
             break
         }
         return result

@@ -28,7 +28,9 @@ extension EventType {
         self.init(rawValue: wire.rawValue - 1)
     }
 
-    /// The type of a beacon's body; validated beacons always have one.
+    /// The type of a beacon's body; validated beacons always have one. A
+    /// lease renewal is no event: the collector takes renewals out of a batch
+    /// before preparing its events (`BatchIntake`), so none gets here.
     public init(_ body: Stitch_V1_Beacon.OneOf_Body?) {
         switch body {
         case .visit, nil: self = .visit
@@ -38,6 +40,7 @@ extension EventType {
         case .call: self = .call
         case .chat: self = .chat
         case .deal: self = .deal
+        case .leaseRenewal: preconditionFailure("a lease renewal is not an event: take it out before preparing")
         }
     }
 }

@@ -40,6 +40,8 @@ public struct ApplyReport: Sendable, Equatable {
     public var callsUnmatched = 0
     /// Waiting calls matched by a late `number_shown` or hit in this batch.
     public var callsMatchedLate = 0
+    /// Lease renewals by open pages applied (they store no event).
+    public var leasesRenewed = 0
     /// Sessions seen active on tracking numbers, for the lease allocators.
     public var leaseActivity: [LeaseActivity] = []
 

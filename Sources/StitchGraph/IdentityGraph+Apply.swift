@@ -296,7 +296,7 @@ struct BatchWriter {
     // MARK: Identifiers
 
     /// The node of an identifier, created (as a new singleton person) if new.
-    private mutating func node(
+    mutating func node(
         for identifier: NormalizedIdentifier,
         site: UInt32,
         timeMs: Int64,

@@ -67,6 +67,15 @@ public struct World: Sendable {
         /// Percent of forms where a salesperson's e-mail is typed instead of
         /// the visitor's (beside the visitor's phone).
         public var salespersonEmailPercent = 0
+        /// Percent of callers who read the page longer than the hold (16 to
+        /// 46 minutes) before calling the number on it.
+        public var readingPercent = 0
+        /// Whether the tracker renews an open page's lease (a `lease_renewal`
+        /// every third of the hold while the visitor reads), as it does since
+        /// renewals exist. Off, a reader's number lapses and is leased to the
+        /// next visitor while still on the reader's screen: the world of the
+        /// tracker before renewals, to measure what they fix.
+        public var renewals = true
         public init() {}
     }
 
@@ -86,6 +95,9 @@ public struct World: Sendable {
     /// How long a number stays a session's after its last activity (the
     /// server's default hold).
     public static let holdMs: Int64 = 15 * 60 * 1000
+    /// How often an open page renews its lease: a third of the hold, as the
+    /// server tells the tracker (`renew_after_ms`).
+    public static let renewalIntervalMs: Int64 = holdMs / 3
 
     /// A site's call-tracking pool, as the operator declares it (`pool_set`):
     /// its dynamic numbers, the fallback and the office number.
@@ -157,6 +169,11 @@ public struct World: Sendable {
                 numberOfSession[session] = (site, index)
                 events[position].beacon.numberShown.trackingNumber =
                     index.map { pools[site]!.numbers[$0] } ?? pools[site]!.fallback
+            case .leaseRenewal:
+                // The page renews the number it shows, if a dynamic one.
+                if let held = numberOfSession[events[position].session!], let index = held.index {
+                    events[position].beacon.leaseRenewal.trackingNumber = pools[site]!.numbers[index]
+                }
             case .call:
                 let held = numberOfSession[events[position].session!]
                 let number = held?.index.map { pools[site]!.numbers[$0] } ?? pools[site]!.fallback
@@ -334,6 +351,18 @@ struct SiteGenerator {
         }
         if let trackingNumber, random.chance(40) {
             time += 60_000
+            if parameters.readingPercent > 0 && random.chance(parameters.readingPercent) {
+                // Reads the page past the hold, then calls the number on it;
+                // the open page renews its lease every third of the hold.
+                let reading = World.holdMs + Int64(60 + random.next(below: 1800)) * 1000
+                var renewal = time + World.renewalIntervalMs
+                while parameters.renewals && renewal < time + reading {
+                    append(&events, truth: truth, probe: nil, time: renewal, identifiers: [sessionID],
+                           body: .leaseRenewal(Stitch_V1_LeaseRenewal()), session: session)
+                    renewal += World.renewalIntervalMs
+                }
+                time += reading
+            }
             // A call carries no cookie: only the caller's number, if shown.
             let hidden = callerPhone == nil || random.chance(5)
             revealed.phone = revealed.phone || !hidden

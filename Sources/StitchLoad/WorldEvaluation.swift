@@ -65,6 +65,10 @@ public struct WorldEvaluation: Sendable {
 
     public init(world: World, acked: [Int]) {
         self.world = world
+        // Lease renewals are acked but store nothing: no history holds them.
+        let acked = acked.filter {
+            if case .leaseRenewal = world.events[$0].beacon.body { false } else { true }
+        }
         self.acked = acked
         candidates = acked.map { index in
             let event = world.events[index]

@@ -145,6 +145,14 @@ public enum BeaconBatchWireDecoder {
                     }
                 }
                 beacon.body = .deal(body)
+            case 17:
+                var body = beacon.leaseRenewalIfSet ?? Stitch_V1_LeaseRenewal()
+                guard let bytes = try reader.message(wireType) else { continue }
+                var fields = WireReader(bytes)
+                while let (field, wireType) = try fields.tag() {
+                    if field == 1 { try fields.string(wireType, into: &body.trackingNumber) } else { try fields.skip(wireType) }
+                }
+                beacon.body = .leaseRenewal(body)
             default:
                 try reader.skip(wireType)
             }
@@ -182,6 +190,7 @@ extension Stitch_V1_Beacon {
     fileprivate var callIfSet: Stitch_V1_Call? { if case .call(let v) = body { v } else { nil } }
     fileprivate var chatIfSet: Stitch_V1_Chat? { if case .chat(let v) = body { v } else { nil } }
     fileprivate var dealIfSet: Stitch_V1_Deal? { if case .deal(let v) = body { v } else { nil } }
+    fileprivate var leaseRenewalIfSet: Stitch_V1_LeaseRenewal? { if case .leaseRenewal(let v) = body { v } else { nil } }
 }
 
 /// A cursor over protobuf wire bytes.

@@ -22,6 +22,9 @@ public struct BeaconValidator: Sendable {
         if let problem = identifiersProblem(beacon.identifiers) { return problem }
         guard let body = beacon.body else { return (.missingBody, "no body, or one this server does not know") }
         if let problem = bodyProblem(body) { return problem }
+        if case .leaseRenewal = body, !beacon.identifiers.contains(where: { $0.kind == .session }) {
+            return (.noIdentifiers, "a lease renewal names its session (an identifier of kind SESSION)")
+        }
         if beacon.identifiers.isEmpty && !Self.derivesIdentifier(body) {
             return (.noIdentifiers, "no identifier links this beacon to a person")
         }
@@ -88,6 +91,8 @@ public struct BeaconValidator: Sendable {
                 ("deal.crm", d.crm, text), ("deal.deal_id", d.dealID, text),
                 ("deal.contact_id", d.contactID, text), ("deal.currency", d.currency, text),
             ])
+        case .leaseRenewal(let r):
+            return firstTooLong([("lease_renewal.tracking_number", r.trackingNumber, text)])
         }
     }
 
@@ -112,7 +117,7 @@ public struct BeaconValidator: Sendable {
         case .call: true
         case .chat(let c): !c.chatID.isEmpty || !c.phone.isEmpty || !c.email.isEmpty
         case .deal(let d): !d.contactID.isEmpty || !d.dealID.isEmpty
-        case .visit, .hit, .numberShown: false
+        case .visit, .hit, .numberShown, .leaseRenewal: false
         }
     }
 }

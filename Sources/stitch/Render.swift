@@ -47,6 +47,7 @@ enum Render {
         case .call(let call): return "call from \(call.callerPhone) to \(call.trackingNumber), \(call.durationS) s"
         case .chat(let chat): return "chat \(chat.provider):\(chat.chatID)"
         case .deal(let deal): return "deal \(deal.dealID) \(deal.status) \(deal.revenueMinor) \(deal.currency)"
+        case .leaseRenewal(let renewal): return "lease renewal \(renewal.trackingNumber)"
         case nil: return "event"
         }
     }

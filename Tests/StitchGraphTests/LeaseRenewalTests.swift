@@ -71,11 +71,35 @@ struct LeaseRenewalTests {
         #expect(try test.person(.phone, "+79161112233") == test.person(.cookie, "cookie-1"))
         // Past the last renewal's hold (15 + 15 min): unknown traffic.
         #expect(try test.apply([Calls.call(from: "+7 916 111-22-44", at: t0 + 31 * minute)]).callsMatched == 0)
-        // Renewals store no event and create no identifier.
+        // Renewals store no event; one naming no number creates no identifier.
         let events = try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "cookie-1"), query: HistoryQuery())
         #expect(events?.events.count == 2, "number_shown and the matched call")
         try test.graph.apply([], renewals: [LeaseRenewal(site: 1, session: "session-unknown", timeMs: t0)])
         #expect(try test.person(.session, "session-unknown") == nil)
+    }
+
+    @Test("renewals naming their number count in any arrival order; a stale one for a number the session left does not")
+    func renewalsInAnyOrder() throws {
+        let test = try TestGraph(callTracking: try Calls.tracking())
+        let t0 = Calls.t0, minute = Calls.minute
+        // The renewals come first, before any event of their session.
+        for renewal: Int64 in [10, 5] {
+            try test.graph.apply([], renewals: [
+                LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + renewal * minute, trackingNumber: "+74951000001"),
+            ])
+        }
+        try test.apply([Calls.shown(session: "session-1", cookie: "cookie-1", at: t0)])
+        #expect(try test.apply([Calls.call(from: "+7 916 111-22-55", at: t0 + 24 * minute)]).callsMatched == 1)
+        #expect(try test.person(.phone, "+79161112255") == test.person(.cookie, "cookie-1"))
+
+        // Shown another number later: a late renewal of the first is stale.
+        try test.apply([Calls.shown(session: "session-1", cookie: "cookie-1", at: t0 + 60 * minute, number: "+74951000002")])
+        try test.graph.apply([], renewals: [
+            LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + 70 * minute, trackingNumber: "+74951000001"),
+        ])
+        #expect(try test.apply([Calls.call(from: "+7 916 111-22-66", at: t0 + 80 * minute)]).callsMatched == 0,
+                "the first number is not the session's any more")
+        #expect(try test.apply([Calls.call(from: "+7 916 111-22-77", to: "+74951000002", at: t0 + 74 * minute)]).callsMatched == 1)
     }
 }

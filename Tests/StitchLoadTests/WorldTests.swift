@@ -38,6 +38,7 @@ struct WorldTests {
             case .call: bodies.insert("call")
             case .chat: bodies.insert("chat")
             case .deal: bodies.insert("deal")
+            case .leaseRenewal: bodies.insert("lease_renewal")
             case nil: break
             }
         }
@@ -119,5 +120,46 @@ struct WorldCallTrackingTests {
         }
         #expect(calls > 100)
         #expect(fallbacks > 0, "a pool of \(World.poolSize) runs out on crowded days")
+    }
+}
+
+@Suite("World: readers and open pages")
+struct WorldReadingTests {
+    /// For each call to a dynamic number: whether the session last shown
+    /// that number, in time order, is the caller's own.
+    static func callsToTheirOwnNumber(_ world: World) -> (own: Int, taken: Int) {
+        var lastShown: [String: String] = [:]
+        var own = 0, taken = 0
+        for event in world.events {
+            switch event.beacon.body {
+            case .numberShown(let shown) where shown.trackingNumber != World.pool(site: event.beacon.site).fallbackNumber:
+                lastShown[shown.trackingNumber] = event.session
+            case .call(let call) where lastShown[call.trackingNumber] != nil:
+                if lastShown[call.trackingNumber] == event.session { own += 1 } else { taken += 1 }
+            default: break
+            }
+        }
+        return (own, taken)
+    }
+
+    @Test("readers' open pages renew their leases; without renewals their numbers go to other visitors while on screen")
+    func renewalsKeepReadersNumbers() {
+        // Busy enough that a lapsed number is soon leased again.
+        var parameters = WorldTests.small
+        parameters.days = 1
+        parameters.personsPerSite = 1000
+        parameters.readingPercent = 60
+        let renewing = World(parameters)
+        #expect(renewing.events.contains { if case .leaseRenewal = $0.beacon.body { true } else { false } })
+        #expect(renewing.events.allSatisfy { BeaconValidator().problem(in: $0.beacon) == nil })
+        let kept = Self.callsToTheirOwnNumber(renewing)
+        #expect(kept.taken == 0 && kept.own > 0, "\(kept)")
+
+        parameters.renewals = false
+        let lapsing = World(parameters)
+        #expect(!lapsing.events.contains { if case .leaseRenewal = $0.beacon.body { true } else { false } })
+        let lost = Self.callsToTheirOwnNumber(lapsing)
+        #expect(lost.taken > 0, "a small pool gives a lapsed reader's number to someone else: \(lost)")
+        print("readers' calls to their own number: \(kept) with renewals, \(lost) without")
     }
 }

@@ -14,9 +14,12 @@ extension BatchWriter {
     }
 
     /// `session` was shown `number` at `timeMs`: opens its lease, or widens it
-    /// (a repeated or late `number_shown` of the same number).
+    /// (a repeated or late `number_shown` of the same number). A `renewal`
+    /// is told to the allocator as one (it holds the number, but is not the
+    /// holder's activity).
     mutating func openLease(
-        session: UInt64, site: UInt32, number: String, timeMs: Int64, _ txn: borrowing Transaction
+        session: UInt64, site: UInt32, number: String, timeMs: Int64, renewal: Bool = false,
+        _ txn: borrowing Transaction
     ) throws {
         let pool = pool(site)
         guard pool.role(of: number) == .dynamic else { return }
@@ -43,7 +46,7 @@ extension BatchWriter {
         graph.leasedSessions.withLock { _ = $0.insert(session) }
         try txn.put(graph.tables.lease, sessionKey, lease.encoded())
         try list(lease, prefix, session: session, txn)
-        try noteActivity(session, lease, txn)
+        try noteActivity(session, lease, renewal: renewal, txn)
     }
 
     /// Lists a lease under its number and matches the calls waiting in it.
@@ -57,10 +60,10 @@ extension BatchWriter {
 
     /// Activity of `session` at `timeMs` keeps its lease alive until
     /// `timeMs + hold`; calls waiting in the newly covered time are matched.
-    /// The allocator hears of it unless `notifyAllocator` is false (a renewal
-    /// it granted itself).
+    /// A `renewal` by an open page is told to the allocator as one, not as
+    /// the holder's activity.
     mutating func refreshLease(
-        session: UInt64, site: UInt32, timeMs: Int64, notifyAllocator: Bool = true, _ txn: borrowing Transaction
+        session: UInt64, site: UInt32, timeMs: Int64, renewal: Bool = false, _ txn: borrowing Transaction
     ) throws {
         guard graph.leasedSessions.withLock({ $0.contains(session) }) else { return }
         let sessionKey = StoreKeys.nodeKey(session)
@@ -75,7 +78,7 @@ extension BatchWriter {
         try txn.put(graph.tables.leaseNumber, StoreKeys.numberKey(prefix, timeMs: lease.startMs, session),
             Self.endBytes(end))
         try matchWaiting(prefix, site: site, from: previousEnd + 1, to: end, session: session, txn)
-        if notifyAllocator { try noteActivity(session, lease, txn) }
+        try noteActivity(session, lease, renewal: renewal, txn)
     }
 
     /// Places a call and records how (`call` table). Returns the session it
@@ -186,9 +189,12 @@ extension BatchWriter {
         counters.unlinkedEvents -= 1
     }
 
-    private mutating func noteActivity(_ session: UInt64, _ lease: LeaseRecord, _ txn: borrowing Transaction) throws {
+    private mutating func noteActivity(
+        _ session: UInt64, _ lease: LeaseRecord, renewal: Bool = false, _ txn: borrowing Transaction
+    ) throws {
         report.leaseActivity.append(LeaseActivity(
-            site: lease.site, number: lease.number, session: try sessionValue(session, txn), heldUntilMs: lease.endMs))
+            site: lease.site, number: lease.number, session: try sessionValue(session, txn), heldUntilMs: lease.endMs,
+            renewal: renewal))
     }
 
     private mutating func sessionValue(_ session: UInt64, _ txn: borrowing Transaction) throws -> String {

@@ -106,7 +106,7 @@ public final class CallTracking: Sendable {
         state.withLock { state in
             for note in notes {
                 state.allocators[note.site]?.noteActivity(
-                    session: note.session, number: note.number, untilMs: note.heldUntilMs)
+                    session: note.session, number: note.number, untilMs: note.heldUntilMs, renewal: note.renewal)
             }
         }
     }
@@ -125,12 +125,17 @@ public struct LeaseActivity: Sendable, Equatable {
     public var session: String
     /// Last activity + hold, event time.
     public var heldUntilMs: Int64
+    /// An open page's renewal, not the holder's activity: it holds the
+    /// number for its holder but takes it from nobody, and does not restart
+    /// the renewal cap.
+    public var renewal: Bool
 
-    public init(site: UInt32, number: String, session: String, heldUntilMs: Int64) {
+    public init(site: UInt32, number: String, session: String, heldUntilMs: Int64, renewal: Bool = false) {
         self.site = site
         self.number = number
         self.session = session
         self.heldUntilMs = heldUntilMs
+        self.renewal = renewal
     }
 }
 

@@ -70,13 +70,14 @@ struct LeaseAllocator: Sendable {
     }
 
     /// The graph saw `session` active on `number` (or shown it): the number is
-    /// held until `untilMs` at least.
-    mutating func noteActivity(session: String, number: String, untilMs: Int64) {
+    /// held until `untilMs` at least. A `renewal` holds it for its holder
+    /// only and is not activity.
+    mutating func noteActivity(session: String, number: String, untilMs: Int64, renewal: Bool = false) {
         guard let index = indexOfNumber[number] else { return }
         if numbers[index].holder == session {
             numbers[index].heldUntilMs = max(numbers[index].heldUntilMs, untilMs)
-            numbers[index].activeUntilMs = max(numbers[index].activeUntilMs, untilMs)
-        } else if untilMs > numbers[index].heldUntilMs {
+            if !renewal { numbers[index].activeUntilMs = max(numbers[index].activeUntilMs, untilMs) }
+        } else if !renewal, untilMs > numbers[index].heldUntilMs {
             assign(index, to: session, until: untilMs)
         }
     }

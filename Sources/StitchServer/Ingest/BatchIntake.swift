@@ -1,4 +1,5 @@
 import StitchBeacon
+import StitchGraph
 import StitchIdentity
 import StitchWire
 
@@ -54,9 +55,20 @@ struct BatchIntake {
         var refusalCount = 0
         var events: [PreparedEvent] = []
         var indexes: [UInt32] = []
+        var renewals: [LeaseRenewal] = []
         events.reserveCapacity(batch.beacons.count)
         indexes.reserveCapacity(batch.beacons.count)
         for (beacon, index) in zip(batch.beacons, batch.beaconIndexes) {
+            if case .leaseRenewal = beacon.body {
+                // Not an event: the writer extends the session's lease.
+                guard let (session, number) = preparer.renewal(beacon) else {
+                    rejections.append(BeaconRejection(
+                        index: Int(index), reason: .noIdentifiers, detail: "the renewal's session id was refused"))
+                    continue
+                }
+                renewals.append(LeaseRenewal(site: beacon.site, session: session, timeMs: beacon.timeMs, trackingNumber: number))
+                continue
+            }
             let event = preparer.prepare(beacon, receivedMs: receivedMs)
             for refusal in event.refused {
                 refusalCount += 1
@@ -80,7 +92,7 @@ struct BatchIntake {
         }
         rejections.sort { $0.index < $1.index }
         let ack = Stitch_V1_BatchAck.with {
-            $0.accepted = UInt32(events.count)
+            $0.accepted = UInt32(events.count + renewals.count)
             $0.rejected = UInt32(rejections.count)
             $0.rejections = rejections.map(\.wireMessage)
             $0.refusedIdentifiers = refusals
@@ -88,7 +100,7 @@ struct BatchIntake {
         }
         return .success(IngestItem(
             events: events, beaconIndexes: indexes, sequence: batch.sequence, ack: ack, replyTo: replyTo,
-            arrivedNanoseconds: IngestQueue.monotonicNanoseconds()))
+            arrivedNanoseconds: IngestQueue.monotonicNanoseconds(), renewals: renewals))
     }
 
     /// Counts a frame refused before its batch could be decoded.

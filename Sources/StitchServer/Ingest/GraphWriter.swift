@@ -232,6 +232,7 @@ final class GraphWriter: Sendable {
         metrics.counter(.calls, [("match", "session")]).increment(by: report.callsMatched)
         metrics.counter(.calls, [("match", "waiting")]).increment(by: report.callsUnmatched)
         metrics.counter(.callsMatchedLate).increment(by: report.callsMatchedLate)
+        metrics.counter(.leaseRenewalsApplied).increment(by: report.leasesRenewed)
         graph.callTracking.noteActivity(report.leaseActivity)
     }
 

@@ -28,10 +28,10 @@ struct IngestItem: Sendable {
     /// What the item weighs in the queue's bounds: its events and renewals.
     var weight: Int { events.count + renewals.count }
 
-    /// An item carrying one renewal and nothing to answer.
-    static func renewal(_ renewal: LeaseRenewal) -> IngestItem {
+    /// An item carrying renewals only, with nothing to answer.
+    static func renewals(_ renewals: [LeaseRenewal]) -> IngestItem {
         IngestItem(events: [], beaconIndexes: [], sequence: 0, ack: Stitch_V1_BatchAck(), replyTo: nil,
-            arrivedNanoseconds: IngestQueue.monotonicNanoseconds(), renewals: [renewal])
+            arrivedNanoseconds: IngestQueue.monotonicNanoseconds(), renewals: renewals)
     }
 }
 

@@ -16,7 +16,8 @@ import StitchWire
 /// - `POST /v1/beacon`: the browser path — one (compressed) frame sent by
 ///   `navigator.sendBeacon` or `fetch(…, {keepalive: true})` with a
 ///   CORS-safelisted content type, so no preflight; 204 once stored.
-/// - `GET /v1/lease?site=N&session=S`: the number to show (JSON).
+/// - `GET /v1/lease?site=N&session=S`: the number to show (JSON); with
+///   `&renew=1`, an open page still showing it (`LeaseRenewalBuffer`).
 /// - `GET /v1/stitch.js`: the browser tracker (`tracker/stitch.js`).
 /// - `POST /v1/hooks/PROVIDER/SITE`: webhooks of chat, telephony and CRM
 ///   providers (`StitchHooks`), answered once what they carry is committed.
@@ -40,11 +41,18 @@ final class HTTPIntake: Sendable {
     let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
+    private let renewals: LeaseRenewalBuffer
+    private let renewalFlushing: RepeatedTask
 
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(
+        port: Int, group: ServiceGroup, task: Task<Void, any Error>, renewals: LeaseRenewalBuffer,
+        renewalFlushing: RepeatedTask
+    ) {
         self.port = port
         self.group = group
         self.task = task
+        self.renewals = renewals
+        self.renewalFlushing = renewalFlushing
     }
 
     /// Binds the port and starts serving; returns once it listens.
@@ -52,11 +60,12 @@ final class HTTPIntake: Sendable {
         configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
         eventLoopGroup: any EventLoopGroup, logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
+        let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
         let routes = IntakeRoutes(
             queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
-            webhooks: configuration.webhooks, logger: logger)
+            webhooks: configuration.webhooks, renewals: renewals, logger: logger)
         let router = Router(context: Context.self)
         routes.add(to: router)
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -83,14 +92,19 @@ final class HTTPIntake: Sendable {
             _ = try? await task.value
             throw IntakeStartError(port: configuration.intakePort)
         }
-        return HTTPIntake(port: port, group: group, task: task)
+        return HTTPIntake(
+            port: port, group: group, task: task, renewals: renewals,
+            renewalFlushing: renewals.start(on: eventLoopGroup.any()))
     }
 
     /// Stops accepting; requests in flight finish first (their batches are
-    /// answered by the draining writer).
+    /// answered by the draining writer), and the renewals gathered so far go
+    /// to the writer.
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
+        renewalFlushing.cancel()
+        renewals.flush()
     }
 }
 

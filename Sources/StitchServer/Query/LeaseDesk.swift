@@ -29,7 +29,8 @@ struct LeaseDesk {
         let normalized = try normalizer.normalize(.session, session).value
         let grant = callTracking.renew(site: site, session: normalized, nowMs: nowMs)
         metrics.leases(kind: grant.kind, site: site)
-        let renewal = grant.kind == .renewed ? LeaseRenewal(site: site, session: normalized, timeMs: nowMs) : nil
+        let renewal = grant.kind == .renewed
+            ? LeaseRenewal(site: site, session: normalized, timeMs: nowMs, trackingNumber: grant.number) : nil
         return (grant, renewal)
     }
 

@@ -642,6 +642,14 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
     set {body = .deal(newValue)}
   }
 
+  public var leaseRenewal: Stitch_V1_LeaseRenewal {
+    get {
+      if case .leaseRenewal(let v)? = body {return v}
+      return Stitch_V1_LeaseRenewal()
+    }
+    set {body = .leaseRenewal(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -652,6 +660,7 @@ public nonisolated struct Stitch_V1_Beacon: Sendable {
     case call(Stitch_V1_Call)
     case chat(Stitch_V1_Chat)
     case deal(Stitch_V1_Deal)
+    case leaseRenewal(Stitch_V1_LeaseRenewal)
 
   }
 
@@ -804,6 +813,28 @@ public nonisolated struct Stitch_V1_Chat: Sendable {
 
   /// given in the chat, raw
   public var email: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The page showing this beacon's session its tracking number is still open
+/// and visible: the session's lease is held to time_ms + the pool's hold, as
+/// by any activity, but nothing is stored (no event, no history entry, no
+/// identifier) and the ack counts it as accepted. Needs a SESSION identifier.
+/// The browser tracker renews through `GET /v1/lease?renew=1`, which also
+/// answers whether to go on (a page idle past `lease_renewal_max_seconds` is
+/// told to stop); a server-side tracker sends this body, every third of the
+/// hold at most, and keeps such a cap itself.
+public nonisolated struct Stitch_V1_LeaseRenewal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The number on the page: a lease of another number is not renewed.
+  /// Empty = whatever number the session holds.
+  public var trackingNumber: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1034,7 +1065,7 @@ nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Beacon"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}time_ms\0\u{1}identifiers\0\u{3}event_id\0\u{3}device_time_ms\0\u{2}\u{5}visit\0\u{1}hit\0\u{3}number_shown\0\u{1}form\0\u{1}call\0\u{1}chat\0\u{1}deal\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}time_ms\0\u{1}identifiers\0\u{3}event_id\0\u{3}device_time_ms\0\u{2}\u{5}visit\0\u{1}hit\0\u{3}number_shown\0\u{1}form\0\u{1}call\0\u{1}chat\0\u{1}deal\0\u{3}lease_renewal\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1138,6 +1169,19 @@ nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.body = .deal(v)
         }
       }()
+      case 17: try {
+        var v: Stitch_V1_LeaseRenewal?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .leaseRenewal(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .leaseRenewal(v)
+        }
+      }()
       default: break
       }
     }
@@ -1191,6 +1235,10 @@ nonisolated extension Stitch_V1_Beacon: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .deal?: try {
       guard case .deal(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .leaseRenewal?: try {
+      guard case .leaseRenewal(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
     }()
     case nil: break
     }
@@ -1509,6 +1557,36 @@ nonisolated extension Stitch_V1_Chat: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.visitorID != rhs.visitorID {return false}
     if lhs.phone != rhs.phone {return false}
     if lhs.email != rhs.email {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LeaseRenewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseRenewal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tracking_number\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.trackingNumber) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.trackingNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.trackingNumber, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LeaseRenewal, rhs: Stitch_V1_LeaseRenewal) -> Bool {
+    if lhs.trackingNumber != rhs.trackingNumber {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -42,6 +42,8 @@ extension LoadCommand {
         parameters.weeklyCookiePercent = weeklyCookies
         parameters.kioskPercent = kiosks
         parameters.salespersonEmailPercent = salespersonEmails
+        parameters.readingPercent = reading
+        parameters.renewals = !noRenewals
         return parameters
     }
 

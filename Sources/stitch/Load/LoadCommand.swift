@@ -104,6 +104,12 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Percent of the world's forms carrying a salesperson's e-mail instead of the visitor's.")
     var salespersonEmails = 0
 
+    @Option(help: "Percent of the world's callers who read the page longer than the hold (16–46 min) before calling; the open page renews its lease (lease_renewal beacons) every third of the hold.")
+    var reading = 0
+
+    @Flag(help: "The world's tracker does not renew open pages' leases (as before renewals): a reader's number lapses and goes to the next visitor while still on the reader's screen.")
+    var noRenewals = false
+
     @Flag(help: "After the run, score the server's stitching against the world's truth and check every acked beacon is in its person's history (implies --traffic world, TCP). Exit 1 if any is missing.")
     var verify = false
 
