@@ -27,6 +27,8 @@ public final class IdentityGraph: Sendable {
     /// sessions only after its erasure committed, so no session with a
     /// lease is ever missing. Rebuilt at open.
     let leasedSessions: Mutex<Set<UInt64>>
+    /// Activity of sessions with no lease yet (see `UnleasedActivity`).
+    let unleasedActivity = Mutex(UnleasedActivity())
     /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
     let hasher: IdentifierHasher
     /// What opening upgraded, when the store was of an earlier schema.

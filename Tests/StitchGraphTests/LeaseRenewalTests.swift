@@ -103,3 +103,23 @@ struct LeaseRenewalTests {
         #expect(try test.apply([Calls.call(from: "+7 916 111-22-77", to: "+74951000002", at: t0 + 74 * minute)]).callsMatched == 1)
     }
 }
+
+@Suite("Leases in any arrival order")
+struct LeaseOrderTests {
+    @Test("hits applied before their session's number_shown keep the lease it opens alive, as in order")
+    func activityBeforeTheLease() throws {
+        let t0 = Calls.t0, minute = Calls.minute
+        let beacons = [
+            Calls.shown(session: "session-1", cookie: "cookie-1", at: t0),
+            Calls.hit(session: "session-1", cookie: "cookie-1", at: t0 + 12 * minute),
+        ]
+        for order in [beacons, beacons.reversed()] {
+            let test = try TestGraph(callTracking: try Calls.tracking())
+            for beacon in order { try test.apply([beacon]) }
+            // 20 minutes after shown, 8 after the hit: covered only thanks to the hit.
+            var call = Calls.call(from: "", at: t0 + 20 * minute)
+            call.call.callerPhone = ""
+            #expect(try test.apply([call]).callsMatched == 1, "applied \(order.map(\.timeMs))")
+        }
+    }
+}

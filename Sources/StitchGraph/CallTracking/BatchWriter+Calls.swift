@@ -26,6 +26,11 @@ extension BatchWriter {
         let sessionKey = StoreKeys.nodeKey(session)
         let prefix = StoreKeys.numberPrefix(site: site, number: number)
         var lease = LeaseRecord(site: site, number: number, startMs: timeMs, endMs: timeMs + pool.holdMs)
+        // Activity of the session applied before this (out of order) keeps
+        // the new lease alive as it would have in order.
+        if let activeMs = graph.unleasedActivity.withLock({ $0.latest(session: session) }), activeMs >= timeMs {
+            lease.endMs = max(lease.endMs, activeMs + pool.holdMs)
+        }
         if let stored = try txn.get(graph.tables.lease, sessionKey) {
             let current = LeaseRecord(decoding: stored)
             if current.number == number && current.site == site {
@@ -65,7 +70,12 @@ extension BatchWriter {
     mutating func refreshLease(
         session: UInt64, site: UInt32, timeMs: Int64, renewal: Bool = false, _ txn: borrowing Transaction
     ) throws {
-        guard graph.leasedSessions.withLock({ $0.contains(session) }) else { return }
+        guard graph.leasedSessions.withLock({ $0.contains(session) }) else {
+            if !pool(site).dynamicNumbers.isEmpty {
+                graph.unleasedActivity.withLock { $0.note(session: session, timeMs: timeMs) }
+            }
+            return
+        }
         let sessionKey = StoreKeys.nodeKey(session)
         guard let stored = try txn.get(graph.tables.lease, sessionKey) else { return }
         var lease = LeaseRecord(decoding: stored)
