@@ -13,10 +13,21 @@ public enum Attribution {
     /// person's visits and conversions from `options.contextMs` before the
     /// page's earliest conversion up to its latest, in (time, seq) order.
     public static func annotate(_ page: inout [Stitch_V1_Event], context: [Stitch_V1_Event], options: ConversionOptions) {
-        let visits = context.filter { $0.beacon.body.isVisit }
+        // Each visit is classified once per page, however many conversions
+        // it may be credited for; nil: no new touch.
+        var visits: [Touch] = []
+        for event in context where event.beacon.body.isVisit {
+            visits.append(Touch(event: event, source: options.classifier.source(of: event.beacon.visit)))
+        }
         for index in page.indices where isConversion(page[index]) {
             page[index].conversion = conversion(of: page[index], visits: visits, context: context, options: options)
         }
+    }
+
+    /// A visit and its source (nil when it is no new touch).
+    struct Touch {
+        let event: Stitch_V1_Event
+        let source: Stitch_V1_Source?
     }
 
     /// Forms, calls, chats and deals get flags; forms, calls, chats and won
@@ -26,7 +37,7 @@ public enum Attribution {
     }
 
     static func conversion(
-        of event: Stitch_V1_Event, visits: [Stitch_V1_Event], context: [Stitch_V1_Event], options: ConversionOptions
+        of event: Stitch_V1_Event, visits: [Touch], context: [Stitch_V1_Event], options: ConversionOptions
     ) -> Stitch_V1_Conversion {
         var conversion = Stitch_V1_Conversion()
         let time = event.beacon.timeMs
@@ -44,19 +55,29 @@ public enum Attribution {
     }
 
     /// The sources credited for one conversion, largest weight first.
-    static func credits(of event: Stitch_V1_Event, visits: [Stitch_V1_Event], options: ConversionOptions)
+    static func credits(of event: Stitch_V1_Event, visits: [Touch], options: ConversionOptions)
         -> [Stitch_V1_Credit]
     {
         let time = event.beacon.timeMs
         if event.hasCallMatch, event.callMatch.kind == .static {
-            return [single(event.callMatch.source, event: event)]
+            return [single(staticNumberSource(event.callMatch.source), event: event)]
         }
-        let touches = visits.filter { $0.beacon.timeMs <= time && $0.beacon.timeMs >= time - options.lookbackMs }
+        // Visits that are no new touch (back from a payment page, in from the
+        // site itself) continue the previous source: they are left out.
+        var touches: [Stitch_V1_Event] = []
+        var sources: [Stitch_V1_Source] = []
+        for visit in visits where visit.event.beacon.timeMs <= time && visit.event.beacon.timeMs >= time - options.lookbackMs {
+            guard let source = visit.source else { continue }
+            touches.append(visit.event)
+            sources.append(source)
+        }
         guard !touches.isEmpty else {
             let unknownCall = event.hasCallMatch && event.callMatch.kind == .unknown
-            return [single(.with { $0.kind = unknownCall ? .unknownCall : .direct }, event: event)]
+            return [single(.with {
+                $0.kind = unknownCall ? .unknownCall : .direct
+                $0.channel = unknownCall ? .unspecified : .direct
+            }, event: event)]
         }
-        let sources = touches.map { source(of: $0.beacon.visit) }
         let weights = weights(model: options.model, sources: sources, times: touches.map(\.beacon.timeMs),
             conversionMs: time, halfLifeMs: options.halfLifeMs)
         // One credit per distinct source; it points at that source's latest visit.
@@ -79,6 +100,16 @@ public enum Attribution {
             for index in credits.indices { credits[index].revenueMinor = shares[index] }
         }
         return credits
+    }
+
+    /// A static number's source as its pool declares it, with its channel
+    /// (by medium; a static number without one is offline media, what such
+    /// numbers are bought for).
+    static func staticNumberSource(_ declared: Stitch_V1_Source) -> Stitch_V1_Source {
+        var source = declared
+        let medium = SourceClassifier.tag(declared.medium)
+        source.channel = medium.isEmpty ? .offline : SourceClassifier.channel(medium: medium, source: SourceClassifier.tag(declared.source))
+        return source
     }
 
     private static func single(_ source: Stitch_V1_Source, event: Stitch_V1_Event) -> Stitch_V1_Credit {
@@ -122,7 +153,7 @@ public enum Attribution {
                 for index in 1..<(count - 1) { weights[index] = 0.2 / Double(count - 2) }
             }
         case .lastNonDirect, .unspecified, .UNRECOGNIZED:
-            let last = sources.lastIndex { $0.kind != .direct } ?? count - 1
+            let last = sources.lastIndex { $0.channel != .direct } ?? count - 1
             weights[last] = 1
         }
         return weights
@@ -142,37 +173,6 @@ public enum Attribution {
             next += 1
         }
         return shares
-    }
-
-    /// A visit's source: its utm tags, else another site's referrer, else direct.
-    public static func source(of visit: Stitch_V1_Visit) -> Stitch_V1_Source {
-        if !visit.utmSource.isEmpty {
-            return .with {
-                $0.kind = .utm
-                $0.source = visit.utmSource
-                $0.medium = visit.utmMedium
-                $0.campaign = visit.utmCampaign
-            }
-        }
-        if let referrer = host(of: visit.referrer), referrer != host(of: visit.landingURL) {
-            return .with {
-                $0.kind = .referrer
-                $0.source = referrer
-                $0.medium = "referral"
-            }
-        }
-        return .with { $0.kind = .direct }
-    }
-
-    /// The host of a URL, lower-cased, without `www.`; nil when there is none.
-    static func host(of url: String) -> String? {
-        var rest = Substring(url)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
-        if let at = rest.firstIndex(of: "@"), !rest[..<at].contains("/") { rest = rest[rest.index(after: at)...] }
-        let end = rest.firstIndex { $0 == "/" || $0 == ":" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        var host = rest[..<end].lowercased()
-        if host.hasPrefix("www.") { host.removeFirst(4) }
-        return host.isEmpty ? nil : host
     }
 }
 

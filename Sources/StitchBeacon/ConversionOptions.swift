@@ -12,6 +12,9 @@ public struct ConversionOptions: Hashable, Sendable {
     public var uniquePeriodMs: Int64
     /// A call is a target call when it lasted at least this long.
     public var targetCallSeconds: UInt32
+    /// How visits are sorted into sources and channels (the site's own
+    /// domains and referral exclusions).
+    public var classifier: SourceClassifier
 
     public static let lookbackMsDefault: Int64 = 30 * 86_400_000
     public static let halfLifeMsDefault: Int64 = 7 * 86_400_000
@@ -23,13 +26,15 @@ public struct ConversionOptions: Hashable, Sendable {
         lookbackMs: Int64 = lookbackMsDefault,
         halfLifeMs: Int64 = halfLifeMsDefault,
         uniquePeriodMs: Int64 = uniquePeriodMsDefault,
-        targetCallSeconds: UInt32 = targetCallSecondsDefault
+        targetCallSeconds: UInt32 = targetCallSecondsDefault,
+        classifier: SourceClassifier = SourceClassifier()
     ) {
         self.model = model == .unspecified ? .lastNonDirect : model
         self.lookbackMs = lookbackMs
         self.halfLifeMs = halfLifeMs
         self.uniquePeriodMs = uniquePeriodMs
         self.targetCallSeconds = targetCallSeconds
+        self.classifier = classifier
     }
 
     /// How far before the earliest conversion of a page the annotator must see.

@@ -71,12 +71,33 @@ enum Render {
         return flags.joined(separator: ", ") + (credits.isEmpty ? "" : "; credit: " + credits.joined(separator: ", "))
     }
 
+    /// `source/medium/campaign [channel]`, e.g. `yandex/cpc/brand [paid search]`.
     static func source(_ source: Stitch_V1_Source) -> String {
         switch source.kind {
-        case .direct: "(direct)"
-        case .unknownCall: "(unknown call)"
-        case .referrer: "\(source.source) (referral)"
-        default: [source.source, source.medium, source.campaign].filter { !$0.isEmpty }.joined(separator: "/")
+        case .direct: return "(direct)"
+        case .unknownCall: return "(unknown call)"
+        default:
+            let name = [source.source, source.medium, source.campaign].filter { !$0.isEmpty }.joined(separator: "/")
+            return name + " [\(channelName(source.channel))]"
+        }
+    }
+
+    /// A channel as analysts say it: `paid search`, `organic search`, ….
+    static func channelName(_ channel: Stitch_V1_Channel) -> String {
+        switch channel {
+        case .paidSearch: "paid search"
+        case .organicSearch: "organic search"
+        case .paidSocial: "paid social"
+        case .social: "social"
+        case .referral: "referral"
+        case .email: "e-mail"
+        case .messenger: "messenger"
+        case .internal: "internal"
+        case .direct: "direct"
+        case .display: "display"
+        case .offline: "offline"
+        case .other: "other"
+        case .unspecified, .UNRECOGNIZED: "unknown"
         }
     }
 

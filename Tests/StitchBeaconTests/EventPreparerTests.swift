@@ -117,25 +117,4 @@ struct EventPreparerTests {
         #expect(stored.hit.url == "https://shop.example/" && stored.site == 3 && stored.timeMs == beacon.timeMs)
         #expect(!event.body.isEmpty && event.body.count < (try! beacon.serializedBytes() as [UInt8]).count)
     }
-
-    @Test("a visit's source: utm tags, else another site's referrer, else direct (the shop's own pages are direct)")
-    func visitSource() {
-        let tagged = Attribution.source(of: .with {
-            $0.utmSource = "yandex"
-            $0.utmMedium = "cpc"
-            $0.utmCampaign = "brand"
-        })
-        #expect(tagged.kind == .utm && tagged.source == "yandex" && tagged.medium == "cpc" && tagged.campaign == "brand")
-        let referred = Attribution.source(of: .with {
-            $0.referrer = "https://www.News.example/article?id=1"
-            $0.landingURL = "https://shop.example/"
-        })
-        #expect(referred.kind == .referrer && referred.source == "news.example" && referred.medium == "referral")
-        let own = Attribution.source(of: .with {
-            $0.referrer = "https://www.shop.example/cart"
-            $0.landingURL = "https://shop.example/landing"
-        })
-        #expect(own.kind == .direct)
-        #expect(Attribution.source(of: Stitch_V1_Visit()).kind == .direct)
-    }
 }

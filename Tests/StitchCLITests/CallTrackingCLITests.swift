@@ -50,7 +50,7 @@ struct CallTrackingCLITests {
             "--model", "first_click", "--server", serve.queryServer)
         #expect(history.status == 0, "\(history.err)")
         #expect(history.out.contains("matched: session session-cli-0001 (lease of +74951000001)"))
-        #expect(history.out.contains("unique, target; credit: yandex/cpc/brand 100.0%"))
+        #expect(history.out.contains("unique, target; credit: yandex/cpc/brand [paid search] 100.0%"))
         let badModel = try CLITests.stitch(
             "query", "history", "phone", "89165554433", "--site", "7", "--conversions", "--model", "vibes",
             "--server", serve.queryServer)

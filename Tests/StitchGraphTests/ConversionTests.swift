@@ -28,7 +28,7 @@ struct ConversionTests {
 
     /// Five visits, then a won deal of 1,000.00 on day 7:
     /// V1 day 0 yandex/cpc, V2 day 2 direct, V3 day 5 from news.example,
-    /// V4 day 6 google/cpc, V5 day 6.5 from the shop's own page (= direct).
+    /// V4 day 6 google/cpc, V5 day 6.5 from the shop's own page (no new touch).
     static func journey() throws -> TestGraph {
         let test = try TestGraph()
         let t0 = Self.t0, day = Self.day
@@ -93,27 +93,27 @@ struct ConversionTests {
 
     @Test func everyModelOnAHandComputedJourney() throws {
         let test = try Self.journey()
+        // V5 came from the shop's own page: no new touch, so four touches.
         Self.expect(try Self.table(test, .firstClick), ["yandex": (1, 100_000)])
-        Self.expect(try Self.table(test, .lastClick), ["(direct)": (1, 100_000)])
+        Self.expect(try Self.table(test, .lastClick), ["google": (1, 100_000)])
         Self.expect(try Self.table(test, .lastNonDirect), ["google": (1, 100_000)])
         Self.expect(try Self.table(test, .unspecified), ["google": (1, 100_000)])  // the default
-        // Linear: five visits, 1/5 each; direct twice.
+        // Linear: four visits, 1/4 each.
         Self.expect(try Self.table(test, .linear), [
-            "(direct)": (0.4, 40_000), "yandex": (0.2, 20_000), "news.example": (0.2, 20_000), "google": (0.2, 20_000),
+            "(direct)": (0.25, 25_000), "yandex": (0.25, 25_000), "news.example": (0.25, 25_000), "google": (0.25, 25_000),
         ])
-        // Position: 40% first (yandex), 40% last (direct), 20% over the three
-        // in the middle (direct, news, google): 1/15 each.
+        // Position: 40% first (yandex), 40% last (google), 20% over the two
+        // in the middle (direct, news): 1/10 each.
         Self.expect(try Self.table(test, .position), [
-            "yandex": (0.4, 40_000), "(direct)": (0.4 + 0.2 / 3, 46_667),
-            "news.example": (0.2 / 3, 6_667), "google": (0.2 / 3, 6_667),
-        ], revenueSlack: 1)
-        // Time decay, half-life 7 days: ages 7, 5, 2, 1, 0.5 days give raw
-        // weights 0.5, 0.609507, 0.820335, 0.905724, 0.951694 (sum 3.787260).
-        Self.expect(try Self.table(test, .timeDecay), [
-            "yandex": (0.132022, 13_202), "(direct)": (0.412225, 41_223),
-            "news.example": (0.216604, 21_660), "google": (0.239150, 23_915),
+            "yandex": (0.4, 40_000), "google": (0.4, 40_000), "(direct)": (0.1, 10_000), "news.example": (0.1, 10_000),
         ])
-        // A 3-day lookback leaves V3, V4, V5: the first of them is news.example.
+        // Time decay, half-life 7 days: ages 7, 5, 2, 1 days give raw
+        // weights 0.5, 0.609507, 0.820335, 0.905724 (sum 2.835566).
+        Self.expect(try Self.table(test, .timeDecay), [
+            "yandex": (0.176332, 17_633), "(direct)": (0.214951, 21_495),
+            "news.example": (0.289302, 28_930), "google": (0.319415, 31_942),
+        ])
+        // A 3-day lookback leaves V3, V4 (and V5, no touch): the first of them is news.example.
         Self.expect(try Self.table(test, .firstClick, lookbackMs: 3 * Self.day), ["news.example": (1, 100_000)])
     }
 
@@ -141,6 +141,7 @@ struct ConversionTests {
             $0.kind = .staticNumber
             $0.source = "billboard"
             $0.medium = "offline"
+            $0.channel = .offline
         })
         #expect(try source(.phone, "+79160000002").kind == .unknownCall)
         #expect(try source(.cookie, "cookie-lonely").kind == .direct)

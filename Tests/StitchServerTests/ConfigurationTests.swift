@@ -56,6 +56,18 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
+    @Test("a site's own domains and referral exclusions: SITE=domain,domain; a URL or a bare word is refused by name")
+    func siteDomains() throws {
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyAssignment("site_domains=7=Shop.example, shop-pay.example;8=other.example", to: &configuration)
+        try ConfigurationKey.applyAssignment("referral_exclusions=7=bnpl.example", to: &configuration)
+        #expect(configuration.siteDomains == [7: ["shop.example", "shop-pay.example"], 8: ["other.example"]])
+        #expect(configuration.referralExclusions == [7: ["bnpl.example"]])
+        for bad in ["site_domains=7=https://shop.example", "site_domains=7=localhost", "referral_exclusions=x=pay.example"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try ConfigurationKey.applyAssignment(bad, to: &configuration) }
+        }
+    }
+
     @Test("tokens from one string: TOKEN=SITES;TOKEN=*")
     func tokenString() throws {
         var configuration = ServerConfiguration()

@@ -12,4 +12,5 @@ let benchmarks: @Sendable () -> Void = {
     identityBenchmarks()
     graphBenchmarks()
     repairBenchmarks()
+    attributionBenchmarks()
 }

@@ -54,7 +54,7 @@ func wireBenchmarks() {
                 var buffer = frameBytes
                 var frameDecoder = FrameDecoder()
                 let frame = try frameDecoder.decode(buffer: &buffer)!
-                let batch = try decoder.decode(frame)
+                let batch = try decoder.decode(frame, receivedMs: 1_767_225_605_000)
                 precondition(batch.beacons.count == typicalBatchBeacons)
                 blackHole(batch)
             }

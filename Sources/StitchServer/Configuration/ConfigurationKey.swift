@@ -112,6 +112,16 @@ public struct ConfigurationKey: Sendable {
         int("lease_renewal_max_seconds",
             "an open page renews its tracking number for at most this long after the visitor's last activity",
             \.leaseRenewalMaxSeconds),
+        ConfigurationKey(
+            name: "site_domains",
+            help: "each site's own domains, subdomains included (referrers from them are internal, no new source): SITE=shop.example,shop-pay.example;SITE=…",
+            apply: { (config, text) throws(ConfigurationError) in config.siteDomains = try parseSiteDomains(text, key: "site_domains") },
+            current: { $0.siteDomains.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
+        ConfigurationKey(
+            name: "referral_exclusions",
+            help: "referrer domains that are no new source for a site, beside the payment gateways excluded by default: SITE=pay.example;SITE=…",
+            apply: { (config, text) throws(ConfigurationError) in config.referralExclusions = try parseSiteDomains(text, key: "referral_exclusions") },
+            current: { $0.referralExclusions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";") }),
         int("unique_period_ms", "a conversion is unique if the person had none of its type this long before",
             \.uniquePeriodMs),
         int("target_call_seconds", "a call at least this long is a target call", \.targetCallSeconds),
@@ -153,7 +163,7 @@ public struct ConfigurationKey: Sendable {
             let value = object[name]!
             if name.hasPrefix("_") { continue }  // "_comment" and friends
             guard let key = named(name) else { throw .unknownKey(name, source: path) }
-            if name == "junk_phones", let bySite = value as? [String: [String]] {
+            if ["junk_phones", "site_domains", "referral_exclusions"].contains(name), let bySite = value as? [String: [String]] {
                 try key.apply(&config, bySite.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: ";"))
                 continue
             }
@@ -244,6 +254,23 @@ public struct ConfigurationKey: Sendable {
                 throw .invalidValue(key: "junk_phones", value: String(entry), reason: "expected SITE=PHONE,PHONE")
             }
             result[site, default: []].append(contentsOf: parts[1].split(separator: ",").map(String.init))
+        }
+        return result
+    }
+
+    /// `SITE=domain,domain;SITE=…`: lower-case host names, no scheme or path.
+    static func parseSiteDomains(_ text: String, key: String) throws(ConfigurationError) -> [UInt32: [String]] {
+        var result: [UInt32: [String]] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            let domains = parts.count == 2 ? parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } : []
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+            guard parts.count == 2, let site = UInt32(parts[0]), site > 0, !domains.isEmpty,
+                domains.allSatisfy({ $0.contains(".") && $0.allSatisfy(allowed.contains) && !$0.hasPrefix(".") && !$0.hasSuffix(".") })
+            else {
+                throw .invalidValue(key: key, value: String(entry), reason: "expected SITE=domain.example,other.example (host names only)")
+            }
+            result[site, default: []].append(contentsOf: domains)
         }
         return result
     }

@@ -127,6 +127,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// most this long after the visitor's last activity; then the number is
     /// released when its hold ends.
     public var leaseRenewalMaxSeconds = Int(CallTracking.renewalMaxMsDefault / 1000)
+    /// Each site's own domains (subdomains included): referrers from them
+    /// are internal, not a new source.
+    public var siteDomains: [UInt32: [String]] = [:]
+    /// Referrer domains that are no new source for a site, beside the
+    /// payment gateways `SourceRules.excludedReferrers` lists.
+    public var referralExclusions: [UInt32: [String]] = [:]
     /// A conversion is unique when the person had none of its type this long before.
     public var uniquePeriodMs = Int(ConversionOptions.uniquePeriodMsDefault)
     /// A call lasting at least this long is a target call.

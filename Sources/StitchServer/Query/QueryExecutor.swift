@@ -19,6 +19,8 @@ struct QueryExecutor: Sendable {
     /// Conversion flags when a history request leaves them 0.
     let uniquePeriodMs: Int64
     let targetCallSeconds: UInt32
+    /// Each site's source rules (its own domains, its referral exclusions).
+    let classifiers: [UInt32: SourceClassifier]
     /// Largest response payload; a batch lookup stops building past it.
     let responseBytesMax: Int
     /// Normalizers per site; rebuilt when a pool changes (on any connection),
@@ -36,6 +38,9 @@ struct QueryExecutor: Sendable {
         self.clockMs = clockMs
         uniquePeriodMs = Int64(configuration.uniquePeriodMs)
         targetCallSeconds = UInt32(configuration.targetCallSeconds)
+        classifiers = Dictionary(uniqueKeysWithValues: Set(configuration.siteDomains.keys).union(configuration.referralExclusions.keys).map {
+            ($0, SourceClassifier(siteDomains: configuration.siteDomains[$0] ?? [], extraExclusions: configuration.referralExclusions[$0] ?? []))
+        })
         responseBytesMax = configuration.responseBytesMax
     }
 
@@ -265,7 +270,8 @@ struct QueryExecutor: Sendable {
             lookbackMs: request.lookbackMs == 0 ? ConversionOptions.lookbackMsDefault : request.lookbackMs,
             halfLifeMs: request.halfLifeMs == 0 ? ConversionOptions.halfLifeMsDefault : request.halfLifeMs,
             uniquePeriodMs: request.uniquePeriodMs == 0 ? uniquePeriodMs : request.uniquePeriodMs,
-            targetCallSeconds: request.targetCallSeconds == 0 ? targetCallSeconds : request.targetCallSeconds)
+            targetCallSeconds: request.targetCallSeconds == 0 ? targetCallSeconds : request.targetCallSeconds,
+            classifier: classifiers[request.site] ?? SourceClassifier())
     }
 
     // MARK: Call tracking

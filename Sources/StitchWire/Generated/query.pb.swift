@@ -455,17 +455,18 @@ public nonisolated enum Stitch_V1_CallMatchKind: SwiftProtobuf.Enum, Swift.CaseI
 
 }
 
+/// How a visit's source was found (README "Traffic sources" has the rules).
 public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// the visit's utm_source/medium/campaign
+  /// the visit's utm tags (lower-cased, trimmed)
   case utm // = 1
 
-  /// another site linked to it: source = its host
+  /// another site linked to it: a known search engine, network or messenger, else its host
   case referrer // = 2
 
-  /// no utm, no outside referrer (or no visit at all)
+  /// no utm, no click id, no outside referrer (or no visit at all)
   case direct // = 3
 
   /// a call to a static number
@@ -473,6 +474,9 @@ public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIter
 
   /// a call no lease covered and no visit explains
   case unknownCall // = 5
+
+  /// an ad network's click id on the landing page (gclid, yclid, …) without utm tags
+  case clickID // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -487,6 +491,7 @@ public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIter
     case 3: self = .direct
     case 4: self = .staticNumber
     case 5: self = .unknownCall
+    case 6: self = .clickID
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -499,6 +504,7 @@ public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIter
     case .direct: return 3
     case .staticNumber: return 4
     case .unknownCall: return 5
+    case .clickID: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -511,6 +517,113 @@ public nonisolated enum Stitch_V1_SourceKind: SwiftProtobuf.Enum, Swift.CaseIter
     .direct,
     .staticNumber,
     .unknownCall,
+    .clickID,
+  ]
+
+}
+
+/// The channel a source belongs to, as Yandex Metrica's and Google
+/// Analytics' default groupings sort traffic.
+public nonisolated enum Stitch_V1_Channel: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// unknown calls
+  case unspecified // = 0
+
+  /// Yandex Direct, Google Ads, Microsoft Ads: cpc/ppc/paid tags or their click ids
+  case paidSearch // = 1
+
+  /// a search engine's results
+  case organicSearch // = 2
+
+  /// paid on a social network: VK Ads, myTarget, Telegram Ads, TikTok, Meta
+  case paidSocial // = 3
+
+  /// a social network's posts and links
+  case social // = 4
+
+  /// another site
+  case referral // = 5
+
+  /// newsletters, webmail
+  case email // = 6
+
+  /// Telegram, WhatsApp, Viber, MAX links
+  case messenger // = 7
+
+  /// the site's own domains: never credited (the visit continues the last source)
+  case `internal` // = 8
+
+  /// typed, bookmarked, or nothing says
+  case direct // = 9
+
+  /// banners, video, cpm
+  case display // = 10
+
+  /// print, outdoor, TV, radio, QR codes; static numbers so tagged
+  case offline // = 11
+
+  /// tagged with a medium no rule knows
+  case other // = 12
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .paidSearch
+    case 2: self = .organicSearch
+    case 3: self = .paidSocial
+    case 4: self = .social
+    case 5: self = .referral
+    case 6: self = .email
+    case 7: self = .messenger
+    case 8: self = .internal
+    case 9: self = .direct
+    case 10: self = .display
+    case 11: self = .offline
+    case 12: self = .other
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .paidSearch: return 1
+    case .organicSearch: return 2
+    case .paidSocial: return 3
+    case .social: return 4
+    case .referral: return 5
+    case .email: return 6
+    case .messenger: return 7
+    case .internal: return 8
+    case .direct: return 9
+    case .display: return 10
+    case .offline: return 11
+    case .other: return 12
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Stitch_V1_Channel] = [
+    .unspecified,
+    .paidSearch,
+    .organicSearch,
+    .paidSocial,
+    .social,
+    .referral,
+    .email,
+    .messenger,
+    .internal,
+    .direct,
+    .display,
+    .offline,
+    .other,
   ]
 
 }
@@ -1827,11 +1940,15 @@ public nonisolated struct Stitch_V1_Source: Sendable {
 
   public var kind: Stitch_V1_SourceKind = .unspecified
 
+  /// e.g. `yandex`, `google`, `vk`, or another site's host
   public var source: String = String()
 
+  /// e.g. `cpc`, `organic`, `social`, `referral`
   public var medium: String = String()
 
   public var campaign: String = String()
+
+  public var channel: Stitch_V1_Channel = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2040,7 +2157,11 @@ nonisolated extension Stitch_V1_CallMatchKind: SwiftProtobuf._ProtoNameProviding
 }
 
 nonisolated extension Stitch_V1_SourceKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_KIND_UNSPECIFIED\0\u{1}SOURCE_KIND_UTM\0\u{1}SOURCE_KIND_REFERRER\0\u{1}SOURCE_KIND_DIRECT\0\u{1}SOURCE_KIND_STATIC_NUMBER\0\u{1}SOURCE_KIND_UNKNOWN_CALL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_KIND_UNSPECIFIED\0\u{1}SOURCE_KIND_UTM\0\u{1}SOURCE_KIND_REFERRER\0\u{1}SOURCE_KIND_DIRECT\0\u{1}SOURCE_KIND_STATIC_NUMBER\0\u{1}SOURCE_KIND_UNKNOWN_CALL\0\u{1}SOURCE_KIND_CLICK_ID\0")
+}
+
+nonisolated extension Stitch_V1_Channel: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANNEL_UNSPECIFIED\0\u{1}CHANNEL_PAID_SEARCH\0\u{1}CHANNEL_ORGANIC_SEARCH\0\u{1}CHANNEL_PAID_SOCIAL\0\u{1}CHANNEL_SOCIAL\0\u{1}CHANNEL_REFERRAL\0\u{1}CHANNEL_EMAIL\0\u{1}CHANNEL_MESSENGER\0\u{1}CHANNEL_INTERNAL\0\u{1}CHANNEL_DIRECT\0\u{1}CHANNEL_DISPLAY\0\u{1}CHANNEL_OFFLINE\0\u{1}CHANNEL_OTHER\0")
 }
 
 nonisolated extension Stitch_V1_AttributionModel: SwiftProtobuf._ProtoNameProviding {
@@ -4343,7 +4464,7 @@ nonisolated extension Stitch_V1_CallMatch: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Stitch_V1_Source: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Source"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}source\0\u{1}medium\0\u{1}campaign\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}source\0\u{1}medium\0\u{1}campaign\0\u{1}channel\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4355,6 +4476,7 @@ nonisolated extension Stitch_V1_Source: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.medium) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.campaign) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
       default: break
       }
     }
@@ -4373,6 +4495,9 @@ nonisolated extension Stitch_V1_Source: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.campaign.isEmpty {
       try visitor.visitSingularStringField(value: self.campaign, fieldNumber: 4)
     }
+    if self.channel != .unspecified {
+      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4381,6 +4506,7 @@ nonisolated extension Stitch_V1_Source: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.source != rhs.source {return false}
     if lhs.medium != rhs.medium {return false}
     if lhs.campaign != rhs.campaign {return false}
+    if lhs.channel != rhs.channel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -15,12 +15,12 @@ from .errors import (
     Unauthenticated,
     Unavailable,
 )
-from .query import QueryClient
+from .query import QueryClient, channel_name, source_label
 from .sender import BeaconSender, SendResult
 from .proto import beacon_pb2, query_pb2
 
 __all__ = [
-    "QueryClient", "BeaconSender", "SendResult",
+    "QueryClient", "BeaconSender", "SendResult", "channel_name", "source_label",
     "StitchError", "Unauthenticated", "PermissionDenied", "InvalidArgument", "NotFound",
     "ResponseTooLarge", "Unavailable", "ConnectionLost", "BatchRefused",
     "beacon_pb2", "query_pb2",

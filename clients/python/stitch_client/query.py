@@ -174,3 +174,20 @@ class QueryClient:
         if which != kind:
             raise StitchError(f"the server answered {which} to {kind}")
         return getattr(response, kind)
+
+
+def channel_name(channel):
+    """A `query_pb2.Channel` as analysts say it: `"paid search"`, `"organic search"`, `"e-mail"`, …"""
+    name = query_pb2.Channel.Name(channel)[len("CHANNEL_"):].lower().replace("_", " ")
+    return {"email": "e-mail", "unspecified": "unknown"}.get(name, name)
+
+
+def source_label(source):
+    """A credited `query_pb2.Source` as the CLI prints it: `"yandex/cpc/brand [paid search]"`."""
+    if source.kind == query_pb2.SOURCE_KIND_DIRECT:
+        return "(direct)"
+    if source.kind == query_pb2.SOURCE_KIND_UNKNOWN_CALL:
+        return "(unknown call)"
+    name = "/".join(part for part in (source.source, source.medium, source.campaign) if part)
+    return f"{name} [{channel_name(source.channel)}]"
+

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from stitch_client import (BeaconSender, InvalidArgument, NotFound, PermissionDenied, QueryClient, beacon_pb2,
-                           query_pb2)
+                           query_pb2, source_label)
 from stitch_client.query import identifier
 
 T0 = 1_767_225_600_000  # 2026-01-01
@@ -136,3 +136,23 @@ def test_readme_example_runs(server):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "person" in run.stdout
+
+
+def test_conversions_show_their_channel(server):
+    """Paid Google, organic Yandex, paid Yandex, back from the bank, a form: Yandex Direct is credited."""
+    day = 86_400_000
+    cookie = "cookie-py-chan"
+
+    def visit(t, referrer, landing):
+        return beacon_pb2.Beacon(site=7, time_ms=t, identifiers=[identifier("cookie", cookie)],
+                                 visit=beacon_pb2.Visit(referrer=referrer, landing_url=landing))
+    send(server, [visit(T0, "https://www.google.com/", "https://shop.example/?gclid=Cj0"),
+                  visit(T0 + day, "https://yandex.ru/search/?text=sofa", "https://shop.example/"),
+                  visit(T0 + 2 * day, "https://yandex.ru/", "https://shop.example/?yclid=77"),
+                  visit(T0 + 2 * day + 600_000, "https://3ds.sberbank.ru/acs", "https://shop.example/ok"),
+                  form(7, cookie, "8 (916) 765-43-21", T0 + 2 * day + 660_000)])
+    with QueryClient.connect(port=server.ports["query"]) as stitch:
+        forms = list(stitch.history(7, "cookie", cookie, types=["form"], conversions=True))
+        credits = forms[0].conversion.credits
+        assert [source_label(c.source) for c in credits] == ["yandex/cpc [paid search]"]
+        assert credits[0].source.channel == query_pb2.CHANNEL_PAID_SEARCH
