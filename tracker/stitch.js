@@ -2,7 +2,19 @@
  * Stitch browser tracker. Plain modern JavaScript, no build step.
  *
  *   <script async src="https://stitch.example/v1/stitch.js" data-site="7"
- *           data-number-selector=".phone"></script>
+ *           data-numbers="+7 495 000-00-00" data-number-selector=".phone"></script>
+ *
+ * Options (data- attributes of the script tag):
+ *   data-site              the site's number (required)
+ *   data-numbers           the site's own phones to replace with its tracking
+ *                          number, comma-separated, in any writing: found in
+ *                          text and tel: links, also when they appear later
+ *   data-number-selector   elements whose whole text is the phone
+ *   data-consent="required"  nothing (no cookie, no beacon, no number) until
+ *                          the page calls Stitch.consent(true)
+ *   data-cookie-domain     where the cookies live (default: the registrable
+ *                          domain, found by trying, so subdomains share them)
+ *   data-endpoint          the Stitch server (default: where this came from)
  *
  * Sends beacons (proto/beacon.proto) in frames (proto/FRAMING.md) to the
  * server it was loaded from: POST /v1/beacon with a CORS-safelisted content
@@ -129,43 +141,82 @@
   if (!site) { console.warn("stitch.js: data-site is required"); return; }
   const endpoint = (script.dataset.endpoint || new URL(script.src).origin).replace(/\/$/, "");
   const numberSelector = script.dataset.numberSelector || "";
+  const consentRequired = script.dataset.consent === "required";
   const SESSION_IDLE_MS = 30 * 60 * 1000;
-  const BATCH_MAX = 20, FLUSH_MS = 1000, RETRY_KEY = "_stitch_retry", RETRY_MAX = 50;
+  const BATCH_MAX = 20, FLUSH_MS = 1000, RETRY_KEY = "_stitch_retry", RETRY_MAX = 50, SHOWN_KEY = "_stitch_shown";
+  const VISITOR = "_stitch_vid", SESSION = "_stitch_s", OLD_VISITOR = "_stitch_id", OLD_SESSION = "_stitch_sid";
+  // Crawlers that render JavaScript (Googlebot, YandexBot, …): the server's
+  // table (CrawlerRules), put here when the script is served. They are
+  // tracked as bots but never take a tracking number.
+  const CRAWLER = /__CRAWLERS__/i;
+  const crawler = CRAWLER.test(navigator.userAgent);
+
+  // ---- Cookies on the site's registrable domain ----
 
   function readCookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
     return match ? decodeURIComponent(match[1]) : "";
   }
+  /** The highest domain the browser accepts a cookie on: the registrable
+   *  domain (browsers refuse public suffixes like co.uk), no list shipped. */
+  function findCookieDomain() {
+    if (script.dataset.cookieDomain) return script.dataset.cookieDomain;
+    const host = location.hostname, labels = host.split(".");
+    if (labels.length < 2 || /^[\d.]+$/.test(host) || host.includes(":")) return "";
+    for (let i = labels.length - 2; i >= 0; i--) {
+      const candidate = labels.slice(i).join(".");
+      document.cookie = `_stitch_probe=1; domain=${candidate}; path=/; SameSite=Lax`;
+      if (readCookie("_stitch_probe") === "1") {
+        document.cookie = `_stitch_probe=; domain=${candidate}; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+        return candidate;
+      }
+    }
+    return "";
+  }
+  let cookieDomain = "";
   function writeCookie(name, value, days) {
     const expires = new Date(Date.now() + days * 864e5).toUTCString();
-    document.cookie = `${name}=${encodeURIComponent(value)}; expires=${expires}; path=/; SameSite=Lax`;
+    const domain = cookieDomain ? `; domain=${cookieDomain}` : "";
+    document.cookie = `${name}=${encodeURIComponent(value)}; expires=${expires}; path=/${domain}; SameSite=Lax`;
+  }
+  function deleteCookie(name, domain) {
+    document.cookie = `${name}=; path=/${domain ? "; domain=" + domain : ""}; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
   }
   function randomId() {
     return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // The visitor: a first-party cookie kept two years.
-  let visitor = readCookie("_stitch_id");
-  if (!visitor) visitor = randomId();
-  writeCookie("_stitch_id", visitor, 730);
-
-  // The campaign this page came from, if any: a new one starts a session.
+  // The visitor (2 years) and the session ("id.lastActivityMs.campaign",
+  // 30 minutes idle or a new campaign): set in start(), after consent.
+  let visitor = "", session = "", sessionCampaign = "", fresh = false, previousVisitor = "";
   const query = new URLSearchParams(location.search);
   const campaign = ["utm_source", "utm_medium", "utm_campaign", "gclid", "yclid"].map((k) => query.get(k) || "").join("|");
   const hasCampaign = campaign.replace(/\|/g, "") !== "";
 
-  // The session: "id.lastActivityMs.campaign" in a cookie.
-  const [storedSession, lastMs, storedCampaign] = readCookie("_stitch_sid").split(".");
-  const fresh = !storedSession || Date.now() - Number(lastMs) > SESSION_IDLE_MS ||
-    (hasCampaign && campaign !== decodeURIComponent(storedCampaign || ""));
-  const session = fresh ? randomId() : storedSession;
-  function touchSession() {
-    writeCookie("_stitch_sid", `${session}.${Date.now()}.${encodeURIComponent(hasCampaign ? campaign : storedCampaign ? decodeURIComponent(storedCampaign) : "")}`, 1);
+  function setUpIdentity() {
+    cookieDomain = findCookieDomain();
+    // An earlier version kept host-only cookies: carry them over, and link
+    // a different host's id to this one (both go in the next beacons).
+    const old = readCookie(OLD_VISITOR);
+    visitor = readCookie(VISITOR) || old || randomId();
+    if (old && old !== visitor) previousVisitor = old;
+    if (old) deleteCookie(OLD_VISITOR, "");
+    writeCookie(VISITOR, visitor, 730);
+    const [storedSession, lastMs, storedCampaign] = (readCookie(SESSION) || readCookie(OLD_SESSION)).split(".");
+    deleteCookie(OLD_SESSION, "");
+    fresh = !storedSession || Date.now() - Number(lastMs) > SESSION_IDLE_MS ||
+      (hasCampaign && campaign !== decodeURIComponent(storedCampaign || ""));
+    session = fresh ? randomId() : storedSession;
+    sessionCampaign = hasCampaign ? campaign : storedCampaign ? decodeURIComponent(storedCampaign) : "";
+    touchSession();
   }
-  touchSession();
+  function touchSession() {
+    writeCookie(SESSION, `${session}.${Date.now()}.${encodeURIComponent(sessionCampaign)}`, 1);
+  }
 
   function identifiers() {
     const ids = [[KIND.cookie, visitor], [KIND.session, session]];
+    if (previousVisitor) ids.push([KIND.cookie, previousVisitor]);
     const ga = readCookie("_ga"), ym = readCookie("_ym_uid");
     if (ga) ids.push([KIND.ga, ga]);
     if (ym) ids.push([KIND.ym, ym]);
@@ -174,7 +225,7 @@
 
   function device() {
     const ua = navigator.userAgent;
-    if (/bot|crawl|spider|headless/i.test(ua)) return DEVICE.bot;
+    if (crawler || /bot|crawl|spider|headless/i.test(ua)) return DEVICE.bot;
     if (/iPad|Tablet/i.test(ua)) return DEVICE.tablet;
     return /Mobi|Android/i.test(ua) ? DEVICE.mobile : DEVICE.desktop;
   }
@@ -184,11 +235,10 @@
   let queue = [];
   let sequence = Date.now();
   let timer = 0;
-  try { queue = JSON.parse(localStorage.getItem(RETRY_KEY) || "[]"); localStorage.removeItem(RETRY_KEY); } catch (_) { queue = []; }
-  for (const beacon of queue) beacon.eventId = BigInt(beacon.eventId);  // kept as text
 
-  function track(type, body, extra) {
-    queue.push({ site, timeMs: Date.now(), eventId: eventId(), identifiers: identifiers().concat(extra || []), type, body });
+  function track(type, body) {
+    if (!started) return;
+    queue.push({ site, timeMs: Date.now(), eventId: eventId(), identifiers: identifiers(), type, body });
     touchSession();
     if (queue.length >= BATCH_MAX) flush(false);
     else if (!timer) timer = setTimeout(() => flush(false), FLUSH_MS);
@@ -205,7 +255,10 @@
   // Batches taken for a compressed send that has not reached `fetch` yet: a
   // page that starts leaving meanwhile sends them with its own beacons.
   const compressing = new Set();
+  // Sends not answered yet: a lease request waits for them (see getLease).
+  const sending = new Set();
 
+  /** Sends what is queued; resolves once the server answered (or failed). */
   async function flush(leaving) {
     clearTimeout(timer);
     timer = 0;
@@ -223,33 +276,29 @@
       if (!navigator.sendBeacon || !navigator.sendBeacon(url, body)) keepForRetry(beacons);
       return;
     }
-    compressing.add(beacons);
-    const payload = raw.length > 200 ? await deflate(raw) : raw;
-    if (!compressing.delete(beacons)) return;  // the page began leaving and sent them
-    try {
-      const response = await fetch(url, {
-        method: "POST", body: frame(payload, ++sequence, raw.length), keepalive: true,
-        headers: { "Content-Type": "text/plain" }, mode: "cors", credentials: "omit",
-      });
-      if (response.status >= 500 || response.status === 429) keepForRetry(beacons);
-    } catch (_) {
-      keepForRetry(beacons);
-    }
+    const send = (async () => {
+      compressing.add(beacons);
+      const payload = raw.length > 200 ? await deflate(raw) : raw;
+      if (!compressing.delete(beacons)) return;  // the page began leaving and sent them
+      try {
+        const response = await fetch(url, {
+          method: "POST", body: frame(payload, ++sequence, raw.length), keepalive: true,
+          headers: { "Content-Type": "text/plain" }, mode: "cors", credentials: "omit",
+        });
+        if (response.status >= 500 || response.status === 429) keepForRetry(beacons);
+      } catch (_) {
+        keepForRetry(beacons);
+      }
+    })();
+    sending.add(send);
+    await send;
+    sending.delete(send);
   }
 
-  addEventListener("pagehide", () => flush(true));
-  addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flush(true); });
+  addEventListener("pagehide", () => { if (started) flush(true); });
+  addEventListener("visibilitychange", () => { if (started && document.visibilityState === "hidden") flush(true); });
 
-  // ---- What is tracked ----
-
-  if (fresh) {
-    track("visit", {
-      utmSource: query.get("utm_source"), utmMedium: query.get("utm_medium"), utmCampaign: query.get("utm_campaign"),
-      utmContent: query.get("utm_content"), utmTerm: query.get("utm_term"), referrer: document.referrer,
-      landingUrl: location.href, gclid: query.get("gclid"), yclid: query.get("yclid"), fbclid: query.get("fbclid"),
-      device: device(),
-    });
-  }
+  // ---- Page views and forms ----
 
   let lastUrl = "";
   function pageView() {
@@ -257,7 +306,6 @@
     lastUrl = location.href;
     track("hit", { url: location.href });
   }
-  pageView();
   for (const method of ["pushState", "replaceState"]) {
     const original = history[method];
     history[method] = function () { const result = original.apply(this, arguments); setTimeout(pageView, 0); return result; };
@@ -275,37 +323,144 @@
   }
   addEventListener("submit", (event) => {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement)) return;
+    if (!started || !(form instanceof HTMLFormElement)) return;
     const phone = field(form, /phone|tel/i, "tel"), email = field(form, /mail/i, "email");
     const name = field(form, /name|fio/i, "__none__");
     track("form", { formId: form.id || form.getAttribute("name") || "form", pageUrl: location.href, phone, email, name });
     flush(true);
   }, true);
 
-  // Dynamic number replacement: the session's leased number in every
-  // element matching data-number-selector (text and tel: links).
-  const leaseUrl = `${endpoint}/v1/lease?site=${site}&session=${encodeURIComponent(session)}`;
-  let replaced = [];  // [element, original text, original href]
-  async function replaceNumbers() {
-    if (!numberSelector) return;
-    const elements = document.querySelectorAll(numberSelector);
-    if (!elements.length) return;
-    try {
-      const response = await fetch(leaseUrl, { mode: "cors", credentials: "omit" });
-      const lease = await response.json();
-      if (!lease.tracking_number) return;
-      const shown = lease.tracking_number.replace(/^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/, "+7 ($1) $2-$3-$4");
-      for (const element of elements) {
-        if (!replaced.some(([e]) => e === element)) replaced.push([element, element.textContent, element.getAttribute("href")]);
-        element.textContent = shown;
-        if (element.tagName === "A") element.href = "tel:" + lease.tracking_number;
+  // ---- Dynamic number replacement ----
+  //
+  // The session's leased number replaces the site's own: in elements of
+  // data-number-selector (their whole text), and wherever one of
+  // data-numbers appears in text or a tel: link, in any usual writing. A
+  // MutationObserver keeps doing so for markup that appears later (SPA
+  // headers, lazy blocks, modals): at most one pass per animation frame,
+  // over what changed only. A number is leased only when the page shows one
+  // of the site's phones, and `number_shown` is sent once per session and
+  // number, once it is really on the page.
+
+  const digits = (text) => text.replace(/\D/g, "");
+  const last10 = (text) => digits(text).slice(-10);
+  const siteNumbers = new Set((script.dataset.numbers || "").split(",").map(last10).filter((d) => d.length === 10));
+  const PHONE = /(?:\+7|8)[\s\u00a0\-()]*\d{3}[\s\u00a0\-()]*\d{3}[\s\u00a0\-]*\d{2}[\s\u00a0\-]*\d{2}/g;
+  const leaseUrl = () => `${endpoint}/v1/lease?site=${site}&session=${encodeURIComponent(session)}`;
+  let lease = null, leasing = null, numbersStopped = false, observer = null, framePending = false;
+  const changed = new Set();
+  let replaced = [];  // [node, "text" | "href", original value]
+  const stats = { passes: 0, lastPassMs: 0, maxPassMs: 0, flushWaitMs: 0, numberShownMs: 0 };
+
+  const pretty = (number) => number.replace(/^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/, "+7 ($1) $2-$3-$4");
+  const isSiteNumber = (text) => siteNumbers.has(last10(text));
+
+  /** Replaces what `root` holds; true when something of the site's showed. */
+  function scan(root, apply) {
+    let found = false;
+    const shown = lease && pretty(lease.tracking_number);
+    const set = (node, kind, value) => {
+      found = true;
+      if (!apply) return;
+      const current = kind === "text" ? node.nodeValue : node.getAttribute("href");
+      if (current === value) return;
+      if (!replaced.some(([n, k]) => n === node && k === kind)) replaced.push([node, kind, current]);
+      if (kind === "text") node.nodeValue = value; else node.setAttribute("href", value);
+    };
+    const elements = root.nodeType === 1 ? [root, ...root.querySelectorAll("*")] : [];
+    for (const element of elements) {
+      if (numberSelector && element.matches(numberSelector)) {
+        found = true;
+        if (apply && element.textContent !== shown) {
+          if (!replaced.some(([n]) => n === element)) replaced.push([element, "content", element.textContent]);
+          element.textContent = shown;
+        }
       }
-      track("numberShown", { trackingNumber: lease.tracking_number });
-      if (lease.kind === "new" || lease.kind === "sticky") keepWhileVisible(lease.renew_after_ms);
-    } catch (_) { /* the site's own number stays */ }
+      if (element.tagName === "A" && /^tel:/i.test(element.getAttribute("href") || "")) {
+        const href = element.getAttribute("href");
+        if (isSiteNumber(href) || (numberSelector && element.matches(numberSelector))) set(element, "href", "tel:" + (lease ? lease.tracking_number : ""));
+      }
+    }
+    if (!siteNumbers.size) return found;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = root.nodeType === 3 ? root : walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.nodeValue;
+      if (!PHONE.test(text)) continue;
+      PHONE.lastIndex = 0;
+      const next = text.replace(PHONE, (match) => isSiteNumber(match) ? (found = true, shown || match) : match);
+      if (apply && next !== text) set(node, "text", next);
+      if (root.nodeType === 3) break;
+    }
+    return found;
   }
-  if (document.readyState === "loading") addEventListener("DOMContentLoaded", replaceNumbers);
-  else replaceNumbers();
+
+  /** One pass over what changed since the last frame. */
+  function pass() {
+    framePending = false;
+    if (!started || numbersStopped) { changed.clear(); return; }
+    const begin = performance.now();
+    const roots = [...changed].filter((node) => node.isConnected);
+    changed.clear();
+    let wanted = false;
+    for (const root of roots) wanted = scan(root, !!lease) || wanted;
+    const took = performance.now() - begin;
+    stats.passes++;
+    stats.lastPassMs = took;
+    stats.maxPassMs = Math.max(stats.maxPassMs, took);
+    if (wanted && !lease) getLease();
+    else if (wanted && lease) noteShown();
+  }
+  function schedule(node) {
+    changed.add(node);
+    if (!framePending) { framePending = true; requestAnimationFrame(pass); }
+  }
+
+  async function getLease() {
+    if (crawler || leasing || numbersStopped) return;
+    leasing = (async () => {
+      try {
+        // The server leases only to a session it has seen: what this page
+        // tracked (its visit, its hit) is sent and committed first.
+        const waitStart = performance.now();
+        await Promise.all([flush(false), ...sending]);
+        stats.flushWaitMs = performance.now() - waitStart;
+        const answer = await (await fetch(leaseUrl(), { mode: "cors", credentials: "omit" })).json();
+        if (!answer.tracking_number || numbersStopped) return;
+        lease = answer;
+        if (scan(document.documentElement, true)) {
+          stats.numberShownMs = performance.now();
+          noteShown();
+        }
+        if (answer.kind === "new" || answer.kind === "sticky") keepWhileVisible(answer.renew_after_ms);
+      } catch (_) { /* the site's own number stays */ } finally { leasing = null; }
+    })();
+  }
+
+  function noteShown() {
+    const key = `${session}|${lease.tracking_number}`;
+    try { if (localStorage.getItem(SHOWN_KEY) === key) return; localStorage.setItem(SHOWN_KEY, key); } catch (_) { /* counted per page */ }
+    track("numberShown", { trackingNumber: lease.tracking_number });
+  }
+
+  function restoreNumbers() {
+    for (const [node, kind, original] of replaced) {
+      if (kind === "content") node.textContent = original;
+      else if (kind === "text") node.nodeValue = original;
+      else if (original === null) node.removeAttribute("href"); else node.setAttribute("href", original);
+    }
+    replaced = [];
+  }
+
+  function watchNumbers() {
+    if (crawler || (!numberSelector && !siteNumbers.size)) return;
+    observer = new MutationObserver((records) => {
+      for (const record of records) {
+        if (record.type === "childList") for (const node of record.addedNodes) schedule(node);
+        else schedule(record.target);
+      }
+    });
+    observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["href"] });
+    schedule(document.documentElement);
+  }
 
   // An open page keeps its number: while it is visible, the lease is renewed
   // every `renew_after_ms` (a third of the hold). Renewals store no event.
@@ -322,34 +477,88 @@
   function scheduleRenewal() {
     clearTimeout(renewTimer);
     renewTimer = 0;
-    if (!renewEveryMs || document.visibilityState !== "visible") return;
+    if (!started || !renewEveryMs || document.visibilityState !== "visible") return;
     renewTimer = setTimeout(renew, Math.max(0, renewEveryMs - (performance.now() - lastRenewalMs)));
   }
   async function renew() {
     renewTimer = 0;
     lastRenewalMs = performance.now();
-    let lease;
+    let answer;
     try {
-      lease = await (await fetch(leaseUrl + "&renew=1", { mode: "cors", credentials: "omit" })).json();
+      answer = await (await fetch(leaseUrl() + "&renew=1", { mode: "cors", credentials: "omit" })).json();
     } catch (_) { scheduleRenewal(); return; }  // one lost renewal leaves two thirds of the hold
-    if (lease.kind === "renewed") { scheduleRenewal(); return; }
+    if (answer.kind === "renewed") { scheduleRenewal(); return; }
     renewEveryMs = 0;
-    if (lease.kind === "lapsed") { replaceNumbers(); return; }
-    for (const [element, text, href] of replaced) {
-      element.textContent = text;
-      if (href === null) element.removeAttribute("href"); else element.setAttribute("href", href);
-    }
-    replaced = [];
+    if (answer.kind === "lapsed") { restoreNumbers(); lease = null; getLease(); return; }
+    numbersStopped = true;
+    restoreNumbers();
   }
   addEventListener("visibilitychange", scheduleRenewal);
 
+  // ---- Start, consent, prerender ----
+
+  let started = false;
+  /** Everything the tracker does, once the visitor may be tracked. */
+  function start() {
+    if (started) return;
+    started = true;
+    numbersStopped = false;
+    setUpIdentity();
+    try {
+      const kept = JSON.parse(localStorage.getItem(RETRY_KEY) || "[]");
+      localStorage.removeItem(RETRY_KEY);
+      for (const beacon of kept) { beacon.eventId = BigInt(beacon.eventId); queue.push(beacon); }  // kept as text
+    } catch (_) { /* nothing kept */ }
+    if (fresh) {
+      track("visit", {
+        utmSource: query.get("utm_source"), utmMedium: query.get("utm_medium"), utmCampaign: query.get("utm_campaign"),
+        utmContent: query.get("utm_content"), utmTerm: query.get("utm_term"), referrer: document.referrer,
+        landingUrl: location.href, gclid: query.get("gclid"), yclid: query.get("yclid"), fbclid: query.get("fbclid"),
+        device: device(),
+      });
+    }
+    lastUrl = "";
+    pageView();
+    if (document.readyState === "loading") addEventListener("DOMContentLoaded", watchNumbers, { once: true });
+    else watchNumbers();
+    bridgeJivo();
+  }
+  /** Consent withdrawn: stop, forget what is queued, delete the cookies. */
+  function stop() {
+    if (!started) return;
+    started = false;
+    queue = [];
+    clearTimeout(timer);
+    clearTimeout(renewTimer);
+    if (observer) observer.disconnect();
+    observer = null;
+    numbersStopped = true;
+    restoreNumbers();
+    lease = null;
+    for (const name of [VISITOR, SESSION]) { deleteCookie(name, cookieDomain); deleteCookie(name, ""); }
+    try { localStorage.removeItem(RETRY_KEY); localStorage.removeItem(SHOWN_KEY); } catch (_) { /* blocked */ }
+  }
+  /** Starts when the page is really shown: a prerendered page waits. */
+  function whenShown(then) {
+    if (document.prerendering) document.addEventListener("prerenderingchange", then, { once: true });
+    else then();
+  }
+
   // Jivo: our visitor id as its user token, so its webhooks carry it.
   function bridgeJivo() {
-    if (root.jivo_api && typeof root.jivo_api.setUserToken === "function") root.jivo_api.setUserToken(visitor);
+    if (started && root.jivo_api && typeof root.jivo_api.setUserToken === "function") root.jivo_api.setUserToken(visitor);
   }
   const previousJivoCallback = root.jivo_onLoadCallback;
   root.jivo_onLoadCallback = function () { bridgeJivo(); if (typeof previousJivoCallback === "function") previousJivoCallback(); };
-  bridgeJivo();
 
-  root.stitch = { visitor, session, track, flush };
+  const api = {
+    get visitor() { return visitor; },
+    get session() { return session; },
+    get tracking() { return started; },
+    track, flush, stats,
+    /** The visitor agreed (true) or withdrew (false); see data-consent. */
+    consent(granted) { if (granted) whenShown(start); else stop(); },
+  };
+  root.Stitch = root.stitch = api;
+  if (!consentRequired || root.stitchConsent === true) whenShown(start);
 })(typeof window !== "undefined" ? window : globalThis);

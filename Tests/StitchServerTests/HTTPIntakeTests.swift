@@ -99,6 +99,7 @@ struct HTTPIntakeTests {
             $0.numberPools = try! CallTrackingServerTests.pools()
             $0.intakeRequestsPerSecondMax = 3
         }
+        try await server.pageView(session: "session-http-lease-1")
         let lease = try await Self.get(server, "/v1/lease?site=1&session=session-http-lease-1")
         #expect(lease.status == 200)
         let json = try JSONSerialization.jsonObject(with: lease.body) as? [String: Any]
@@ -138,13 +139,26 @@ struct IntakeRateLimiterTests {
 struct TrackerTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test("the served tracker is tracker/stitch.js (ops/embed-tracker.sh embeds it) and under 16 KB")
+    @Test("the served tracker is tracker/stitch.js with the crawler table (ops/embed-tracker.sh embeds it), deflated on request")
     func servedMatchesFile() async throws {
         let file = try String(contentsOf: Self.repository.appendingPathComponent("tracker/stitch.js"), encoding: .utf8)
         let server = try await TestServer()
-        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.ports.intake)/v1/stitch.js")!)
-        #expect(String(decoding: data, as: UTF8.self) == file, "run ops/embed-tracker.sh")
-        #expect(data.count < 16 << 10)
+        let url = URL(string: "http://127.0.0.1:\(server.ports.intake)/v1/stitch.js")!
+        var plainRequest = URLRequest(url: url)
+        plainRequest.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
+        let (data, _) = try await URLSession.shared.data(for: plainRequest)
+        let served = String(decoding: data, as: UTF8.self)
+        #expect(file.contains("/__CRAWLERS__/i"))
+        #expect(served == file.replacingOccurrences(of: "__CRAWLERS__", with: CrawlerRules.javaScriptPattern), "run ops/embed-tracker.sh")
+        #expect(served.contains("googlebot|google\\-inspectiontool|"))
+        #expect(data.count < 32 << 10)
+        // Browsers ask for deflate: a third of the bytes, the same script.
+        let deflated = try await MetricsEndpointTests.rawGetOffPool("/v1/stitch.js", port: server.ports.intake, headers: ["Accept-Encoding": "gzip, deflate, br"])
+        #expect(deflated.status == 200 && deflated.headers["content-encoding"] == "deflate")
+        #expect(deflated.body.count < 12 << 10)
+        let inflater = ZlibInflater()
+        try deflated.body.withUnsafeBytes { try inflater.inflate($0, expectedBytes: data.count) }
+        #expect(Array(inflater.output[0..<data.count]) == Array(data))
         await server.stopAndRemove()
     }
 

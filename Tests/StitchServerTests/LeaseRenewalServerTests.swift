@@ -15,6 +15,7 @@ struct LeaseRenewalServerTests {
     @Test("GET /v1/lease?renew=1 renews the session's number, says when to renew again, and says when it lapsed")
     func renewOverHTTP() async throws {
         let server = try await TestServer { $0.numberPools = try! CallTrackingServerTests.pools() }
+        try await server.pageView(session: "session-renew-1")
         let granted = Self.json(try await HTTPIntakeTests.get(server, "/v1/lease?site=1&session=session-renew-1"))
         #expect(granted["kind"] as? String == "new" && granted["renew_after_ms"] as? Int == 300_000, "\(granted)")
         let renewed = Self.json(try await HTTPIntakeTests.get(server, "/v1/lease?site=1&session=session-renew-1&renew=1"))

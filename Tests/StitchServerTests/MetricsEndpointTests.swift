@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Dispatch
 import Glibc
 #endif
 import StitchServer
@@ -9,6 +10,26 @@ import Testing
 struct MetricsEndpointTests {
     /// One HTTP/1.0 GET over a plain socket: the whole response as text.
     static func get(_ path: String, port: Int) throws -> String {
+        String(decoding: try rawGet(path, port: port).raw, as: UTF8.self)
+    }
+
+    /// `rawGet` on a Dispatch thread: Hummingbird (the intake) answers on
+    /// Swift's cooperative pool, which a blocking read there would starve.
+    static func rawGetOffPool(_ path: String, port: Int, headers: [String: String] = [:]) async throws
+        -> (status: Int, headers: [String: String], body: [UInt8], raw: [UInt8])
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try rawGet(path, port: port, headers: headers) })
+            }
+        }
+    }
+
+    /// One HTTP/1.0 GET over a plain socket (no client-side decoding): the
+    /// status, the headers (lower-cased names), the body and the whole response.
+    static func rawGet(_ path: String, port: Int, headers extra: [String: String] = [:]) throws
+        -> (status: Int, headers: [String: String], body: [UInt8], raw: [UInt8])
+    {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #expect(fd >= 0)
         defer { close(fd) }
@@ -20,16 +41,44 @@ struct MetricsEndpointTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         #expect(connected == 0)
-        let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
+        // A blocking read must not hang a test (and the 2-thread concurrency
+        // pool with it): the server closes after answering, and 10 s is the most.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let lines = extra.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let request = Array("GET \(path) HTTP/1.0\r\nConnection: close\r\n\(lines)\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        func headEnd() -> Int? {
+            guard response.count >= 4 else { return nil }
+            return (0...(response.count - 4)).first { response[$0..<($0 + 4)].elementsEqual(separator) }
+        }
+        // Until the server closes, or the body its Content-Length announces is in.
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count <= 0 { break }
             response.append(contentsOf: chunk[0..<count])
+            if let end = headEnd() {
+                let head = String(decoding: response[..<end], as: UTF8.self).lowercased()
+                if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                    let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
+                    response.count >= end + 4 + length
+                {
+                    break
+                }
+            }
         }
-        return String(decoding: response, as: UTF8.self)
+        let split = headEnd() ?? response.count
+        let head = String(decoding: response[..<split], as: UTF8.self).split(separator: "\r\n")
+        var fields: [String: String] = [:]
+        for line in head.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return (status, fields, Array(response[min(split + 4, response.count)...]), response)
     }
 
     @Test("/metrics shows the ingest counters in Prometheus text; /healthz says ok; others are 404")

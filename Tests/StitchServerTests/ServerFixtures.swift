@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,6 +43,17 @@ final class TestServer: Sendable {
 
     func queryClient(token: String = "") async throws -> QueryClient {
         try await QueryClient.connect(host: "127.0.0.1", port: ports.query, token: token, clientName: "test")
+    }
+
+    /// A page view of `session` (site 1 unless told), committed: what the
+    /// public intake wants to have seen before it leases the session a number.
+    func pageView(session: String, cookie: String? = nil, site: UInt32 = 1) async throws {
+        let ingest = try await ingestClient()
+        var hit = Beacons.hit(timeMs: Int64(Date().timeIntervalSince1970 * 1000), cookie: cookie ?? "cookie-of-\(session)", session: session)
+        hit.site = site
+        let ack = try await ingest.send([hit], sequence: 1).get().ack
+        precondition(ack?.accepted == 1, "the page view was not stored: \(String(describing: ack))")
+        await ingest.close()
     }
 
     func udpSender() async throws -> UDPSender {

@@ -71,13 +71,14 @@ public final class CallTracking: Sendable {
         generationCounter.add(1, ordering: .releasing)
     }
 
-    /// Which number `session` (a normalized session id) should be shown.
-    public func lease(site: UInt32, session: String, nowMs: Int64) -> LeaseGrant {
+    /// Which number `session` (a normalized session id) should be shown;
+    /// see `LeaseAllocator.lease` for the per-address bound.
+    public func lease(site: UInt32, session: String, nowMs: Int64, address: String? = nil, addressMax: Int = 0) -> LeaseGrant {
         state.withLock { state in
             guard var allocator = state.allocators[site] else {
                 return LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
             }
-            let grant = allocator.lease(session: session, nowMs: nowMs)
+            let grant = allocator.lease(session: session, nowMs: nowMs, address: address, addressMax: addressMax)
             state.allocators[site] = allocator
             return grant
         }

@@ -16,6 +16,9 @@ struct LeaseAllocator: Sendable {
         /// hold. Renewals from an open page extend `heldUntilMs` only, so a
         /// page left open is capped from its last activity.
         var activeUntilMs: Int64 = 0
+        /// The client address that asked for it, when the public intake did
+        /// (for the per-address bound); nil when unknown.
+        var address: String?
     }
 
     private(set) var numbers: [NumberState]
@@ -31,14 +34,20 @@ struct LeaseAllocator: Sendable {
 
     /// The number `session` should show at `nowMs`: the one it holds while its
     /// lease lives, else the least recently released free one, else the
-    /// fallback.
-    mutating func lease(session: String, nowMs: Int64) -> LeaseGrant {
+    /// fallback. A client `address` already holding `addressMax` numbers (0:
+    /// no bound) gets no new one: the fallback, kind `addressLimit`.
+    mutating func lease(session: String, nowMs: Int64, address: String? = nil, addressMax: Int = 0) -> LeaseGrant {
         guard !numbers.isEmpty else { return LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0) }
         let until = nowMs + pool.holdMs
         if let index = heldIndex(session: session, nowMs: nowMs) {
             numbers[index].heldUntilMs = max(numbers[index].heldUntilMs, until)
             numbers[index].activeUntilMs = max(numbers[index].activeUntilMs, until)
             return LeaseGrant(kind: .sticky, number: numbers[index].number, heldUntilMs: numbers[index].heldUntilMs)
+        }
+        if let address, addressMax > 0,
+            numbers.count(where: { $0.address == address && $0.heldUntilMs >= nowMs }) >= addressMax
+        {
+            return LeaseGrant(kind: .addressLimit, number: pool.fallbackNumber, heldUntilMs: 0)
         }
         // Pools are small (hundreds of numbers): a scan is cheaper to keep
         // right than a heap kept in step with activity from the writer.
@@ -50,6 +59,7 @@ struct LeaseAllocator: Sendable {
             return LeaseGrant(kind: .fallback, number: pool.fallbackNumber, heldUntilMs: 0)
         }
         assign(index, to: session, until: until)
+        numbers[index].address = address
         return LeaseGrant(kind: .new, number: numbers[index].number, heldUntilMs: until)
     }
 
@@ -91,6 +101,11 @@ struct LeaseAllocator: Sendable {
     /// an open page's renewals, and free.
     func pressure(nowMs: Int64) -> LeasePressure {
         var pressure = LeasePressure()
+        var byAddress: [String: Int] = [:]
+        for state in numbers where state.heldUntilMs >= nowMs {
+            if let address = state.address { byAddress[address, default: 0] += 1 }
+        }
+        pressure.heldByTopAddresses = byAddress.values.sorted(by: >).prefix(LeasePressure.topAddresses).reduce(0, +)
         for state in numbers {
             if state.activeUntilMs >= nowMs {
                 pressure.active += 1
@@ -117,6 +132,7 @@ struct LeaseAllocator: Sendable {
         numbers[index].holder = session
         numbers[index].heldUntilMs = until
         numbers[index].activeUntilMs = until
+        numbers[index].address = nil
         indexOfHolder[session] = index
     }
 }
@@ -134,6 +150,15 @@ public struct LeaseGrant: Sendable, Equatable {
         /// A renewal refused: the session holds no number (it lapsed, or
         /// another session holds it now); ask for a lease again.
         case lapsed
+        /// Refused, the fallback shown: the public intake's caller is a
+        /// crawler (`CrawlerRules`).
+        case crawler
+        /// Refused, the fallback shown: the public intake has seen no recent
+        /// event of this session (a made-up id).
+        case unknownSession = "unknown_session"
+        /// Refused, the fallback shown: the caller's address holds
+        /// `lease_numbers_per_address_max` numbers already.
+        case addressLimit = "address_limit"
     }
 
     public var kind: Kind
@@ -157,10 +182,16 @@ public struct LeasePressure: Sendable, Equatable {
     public var openPage = 0
     /// Free to be leased.
     public var free = 0
+    /// Held numbers whose leases the `topAddresses` client addresses that
+    /// hold the most asked for: a pool held mostly by a few addresses is
+    /// being drained.
+    public var heldByTopAddresses = 0
+    public static let topAddresses = 3
 
-    public init(active: Int = 0, openPage: Int = 0, free: Int = 0) {
+    public init(active: Int = 0, openPage: Int = 0, free: Int = 0, heldByTopAddresses: Int = 0) {
         self.active = active
         self.openPage = openPage
         self.free = free
+        self.heldByTopAddresses = heldByTopAddresses
     }
 }

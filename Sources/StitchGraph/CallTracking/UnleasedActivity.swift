@@ -1,3 +1,5 @@
+import StitchIdentity
+
 /// The latest activity of sessions that hold no lease yet, kept in memory so
 /// that a `number_shown` applied after its session's later events (which came
 /// in another connection's batch) opens a lease those events keep alive, as
@@ -38,5 +40,21 @@ struct UnleasedActivity: Sendable {
         let times = latest.values.sorted()
         let cutoff = times[times.count / 2]
         latest = latest.filter { $0.value > cutoff }
+    }
+}
+
+extension IdentityGraph {
+    /// Whether `session` (normalized) of `site` may be given a tracking
+    /// number at all: it holds or held a lease, or it sent an event (a visit,
+    /// a hit) at or after `sinceMs`, as the writer saw since it started. A
+    /// made-up session id is neither (`GET /v1/lease` on the public intake
+    /// refuses it).
+    public func sessionIsActive(site: UInt32, session: String, sinceMs: Int64) throws -> Bool {
+        let identifier = NormalizedIdentifier(uncheckedKind: .session, value: session)
+        guard let node = try environment.read({ txn in try identNode(site: site, identifier: identifier, txn) }) else {
+            return false
+        }
+        if leasedSessions.withLock({ $0.contains(node) }) { return true }
+        return (unleasedActivity.withLock { $0.latest(session: node) } ?? .min) >= sinceMs
     }
 }

@@ -109,6 +109,18 @@ public struct ConfigurationKey: Sendable {
                 }
                 config.callMatching = on
             }, current: { $0.callMatching ? "on" : "off" }),
+        int("lease_numbers_per_address_max",
+            "most tracking numbers one client address holds at once through the public intake (0: no bound)",
+            \.leaseNumbersPerAddressMax),
+        ConfigurationKey(
+            name: "trusted_proxies",
+            help: "reverse proxies whose X-Forwarded-For names the client, as addresses or CIDRs: 10.0.0.0/8,::1",
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let proxies = TrustedProxies.parse(text) else {
+                    throw .invalidValue(key: "trusted_proxies", value: text, reason: "expected addresses or CIDRs, comma-separated: 10.0.0.0/8,::1")
+                }
+                config.trustedProxies = proxies
+            }, current: { $0.trustedProxies.text }),
         int("lease_renewal_max_seconds",
             "an open page renews its tracking number for at most this long after the visitor's last activity",
             \.leaseRenewalMaxSeconds),

@@ -127,6 +127,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// most this long after the visitor's last activity; then the number is
     /// released when its hold ends.
     public var leaseRenewalMaxSeconds = Int(CallTracking.renewalMaxMsDefault / 1000)
+    /// Most tracking numbers one client address holds at once through the
+    /// public intake (0: no bound). Visitors behind one carrier-grade NAT
+    /// address share it: see README "Nobody may drain the number pool".
+    public var leaseNumbersPerAddressMax = 3
+    /// Reverse proxies in front of the HTTP intake whose `X-Forwarded-For`
+    /// names the client (empty: the peer is the client).
+    var trustedProxies = TrustedProxies()
     /// Each site's own domains (subdomains included): referrers from them
     /// are internal, not a new source.
     public var siteDomains: [UInt32: [String]] = [:]
@@ -243,6 +250,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             udpInflatedBytesMax >= 1024 && udpInflatedBytesMax <= 4 << 20, "udp_inflated_bytes_max",
             "1024...4194304")
         try check(uniquePeriodMs >= 0, "unique_period_ms", "not negative")
+        try check(leaseNumbersPerAddressMax >= 0, "lease_numbers_per_address_max", "not negative (0: no bound)")
         try check(leaseRenewalMaxSeconds >= 0, "lease_renewal_max_seconds", "not negative (0: renewals never extend a hold)")
         try check(targetCallSeconds >= 0 && targetCallSeconds <= 86_400, "target_call_seconds", "0...86400")
         _ = try graphConfiguration()

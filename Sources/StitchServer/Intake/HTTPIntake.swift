@@ -65,7 +65,8 @@ final class HTTPIntake: Sendable {
             queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
-            webhooks: configuration.webhooks, renewals: renewals, logger: logger)
+            webhooks: configuration.webhooks, renewals: renewals, proxies: configuration.trustedProxies,
+            leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, logger: logger)
         let router = Router(context: Context.self)
         routes.add(to: router)
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -19,7 +19,7 @@ import StitchWire
 extension IntakeRoutes {
     func webhook(_ request: Request, _ context: HTTPIntake.Context, subpath: String) async throws -> Response {
         let provider = context.parameters.get("provider") ?? ""
-        if let refusal = admit(context, endpoint: "hooks") { return refusal }
+        if let refusal = admit(request, context, endpoint: "hooks") { return refusal }
         guard let site = context.parameters.get("site").flatMap({ UInt32($0) }), site > 0,
             let adapter = webhooks[site]?.adapter(for: provider)
         else {

@@ -23,6 +23,10 @@ struct IntakeRoutes: Sendable {
     let webhooks: [UInt32: WebhookSettings]
     /// Granted renewals on their way to the writer.
     let renewals: LeaseRenewalBuffer
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    let proxies: TrustedProxies
+    /// Most numbers one client address holds at once (0: no bound).
+    let leaseNumbersPerAddressMax: Int
     let logger: Logger
 
     func add(to router: Router<HTTPIntake.Context>) {
@@ -45,7 +49,7 @@ struct IntakeRoutes: Sendable {
 
     /// Frames in, their ACK/ERROR frames out, in order.
     private func frames(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
-        if let refusal = admit(context, endpoint: "frames") { return refusal }
+        if let refusal = admit(request, context, endpoint: "frames") { return refusal }
         guard let body = await body(of: request) else {
             return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "frames")
         }
@@ -72,7 +76,7 @@ struct IntakeRoutes: Sendable {
 
     /// One frame from a browser: 204 once stored, 400 with the reason if not.
     private func beacon(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
-        if let refusal = admit(context, endpoint: "beacon") { return refusal }
+        if let refusal = admit(request, context, endpoint: "beacon") { return refusal }
         guard let body = await body(of: request) else {
             return refuse(.contentTooLarge, "the body is over \(bodyBytesMax) bytes", endpoint: "beacon")
         }
@@ -97,7 +101,7 @@ struct IntakeRoutes: Sendable {
 
     /// The tracking number a session should show, as JSON.
     private func lease(_ request: Request, _ context: HTTPIntake.Context) async throws -> Response {
-        if let refusal = admit(context, endpoint: "lease") { return refusal }
+        if let refusal = admit(request, context, endpoint: "lease") { return refusal }
         let parameters = request.uri.queryParameters
         guard let site = parameters["site"].flatMap({ UInt32($0) }), site > 0,
             let session = parameters["session"].map(String.init), !session.isEmpty
@@ -119,7 +123,10 @@ struct IntakeRoutes: Sendable {
                 // follows within a second.
                 if let renewal = renewed.renewal { renewals.add(renewal) }
             } else {
-                grant = try desk.grant(site: site, session: session, normalizer: normalizer, nowMs: nowMs)
+                grant = try desk.publicGrant(
+                    site: site, session: session, normalizer: normalizer, nowMs: nowMs, graph: graph.graph(site: site),
+                    userAgent: request.headers[.userAgent] ?? "", address: clientAddress(request, context),
+                    addressMax: leaseNumbersPerAddressMax)
             }
         } catch {
             return refuse(.badRequest, "session: \(error)", endpoint: "lease", request: request)
@@ -144,8 +151,14 @@ struct IntakeRoutes: Sendable {
         if request.headers[.ifNoneMatch] == TrackerScript.etag {
             return Response(status: .notModified, headers: headers)
         }
-        headers[.contentLength] = String(TrackerScript.body.readableBytes)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: TrackerScript.body))
+        headers[.vary] = "Accept-Encoding"
+        let acceptsDeflate = (request.headers[.acceptEncoding] ?? "").split(separator: ",").contains {
+            $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "deflate"
+        }
+        let body = acceptsDeflate ? TrackerScript.deflated : TrackerScript.body
+        if acceptsDeflate { headers[.contentEncoding] = "deflate" }
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// CORS preflight (a `fetch` with a content type browsers do not
@@ -233,12 +246,20 @@ struct IntakeRoutes: Sendable {
     }
 
     /// The rate limit per client address; a refusal, or nil to go on.
-    func admit(_ context: HTTPIntake.Context, endpoint: String) -> Response? {
-        let address = context.remoteAddress?.ipAddress ?? "unknown"
+    func admit(_ request: Request, _ context: HTTPIntake.Context, endpoint: String) -> Response? {
+        let address = clientAddress(request, context)
         guard limiter.admit(address, nowNanoseconds: DispatchTime.now().uptimeNanoseconds) else {
             return refuse(.tooManyRequests, "over \(limiter.requestsPerSecond) requests per second from \(address)", endpoint: endpoint)
         }
         return nil
+    }
+
+    private static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    /// The client's address: the peer's, or behind a trusted proxy the one
+    /// its `X-Forwarded-For` names (`TrustedProxies`).
+    func clientAddress(_ request: Request, _ context: HTTPIntake.Context) -> String {
+        proxies.client(peer: context.remoteAddress?.ipAddress ?? "unknown", forwardedFor: request.headers[Self.forwardedFor])
     }
 
     private func allows(origin: String, site: UInt32) -> Bool {

@@ -41,6 +41,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case leaseRenewalsDropped = "stitch_lease_renewals_dropped_total"
     case leaseRenewalsApplied = "stitch_lease_renewals_applied_total"
     case leaseNumbers = "stitch_lease_numbers"
+    case leaseNumbersTopAddresses = "stitch_lease_numbers_held_by_top_addresses"
     case beaconsRepeated = "stitch_beacons_repeated_total"
     case dedupExpiredReplaced = "stitch_dedup_expired_seen_again_total"
     case dedupPruned = "stitch_dedup_pruned_total"
@@ -72,6 +73,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .leases: ["kind"]
         case .leasePoolExhausted: ["site"]
         case .leaseNumbers: ["site", "state"]
+        case .leaseNumbersTopAddresses: ["site"]
         case .quarantines: ["source"]
         case .intakeRefused: ["endpoint", "status"]
         case .webhooks: ["provider", "outcome"]
@@ -114,10 +116,11 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .querySeconds: "time to answer one query, by request type"
         case .queryErrors: "queries answered with an error, by type and code"
         case .queryConnections: "open query connections"
-        case .leases: "lease answers, by kind: sticky, new, fallback, no_pool; renewals by open pages: renewed, capped (idle past lease_renewal_max_seconds), lapsed"
+        case .leases: "lease answers, by kind: sticky, new, fallback, no_pool; refused on the public intake (the fallback shown): crawler, unknown_session, address_limit; renewals by open pages: renewed, capped (idle past lease_renewal_max_seconds), lapsed"
         case .leasePoolExhausted: "lease requests answered with the fallback number, by site"
         case .leaseRenewalsDropped: "renewals by open pages the allocator granted but the writer's full queue could not take (the stored lease waits for the next renewal)"
         case .leaseRenewalsApplied: "renewals by open pages the writer applied to stored leases (GET /v1/lease?renew=1 and lease_renewal beacons); they store no event"
+        case .leaseNumbersTopAddresses: "each site's numbers held through the public intake by the 3 client addresses holding the most: near the pool's size, a few addresses drain it"
         case .leaseNumbers: "each site's dynamic numbers by state: active (the holder was active within the hold), open_page (held only by an open page's renewals), free"
         case .beaconsRepeated: "beacons recognised by their event id as already stored; not stored again"
         case .dedupExpiredReplaced: "beacons whose event id arrived before, longer ago than the dedup window: stored as new"

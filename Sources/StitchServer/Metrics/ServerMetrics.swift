@@ -137,6 +137,8 @@ public final class ServerMetrics: Sendable {
                 CoreMetrics.Gauge(label: MetricName.leaseNumbers.name, dimensions: [("site", String(site)), ("state", state)], factory: factory)
                     .record(count)
             }
+            CoreMetrics.Gauge(label: MetricName.leaseNumbersTopAddresses.name, dimensions: [("site", String(site))], factory: factory)
+                .record(counts.heldByTopAddresses)
         }
     }
 

@@ -40,4 +40,33 @@ struct LeaseDesk {
     func renewAfterMs(site: UInt32) -> Int64 {
         min(300_000, max(1_000, callTracking.pool(site: site).holdMs / 3))
     }
+
+    /// The public intake's lease (`GET /v1/lease`), which anyone can call:
+    /// a crawler (by its user agent), a session the graph has not seen active
+    /// in the last `sessionActiveWindowMs` (a made-up id), and an address
+    /// already holding `addressMax` numbers get the fallback, each counted
+    /// by its kind. Otherwise as `grant`.
+    func publicGrant(
+        site: UInt32, session: String, normalizer: IdentifierNormalizer, nowMs: Int64, graph: IdentityGraph,
+        userAgent: String, address: String, addressMax: Int
+    ) throws -> LeaseGrant {
+        let normalized = try normalizer.normalize(.session, session).value
+        let fallback = callTracking.pool(site: site).fallbackNumber
+        let grant: LeaseGrant
+        if callTracking.pool(site: site).dynamicNumbers.isEmpty {
+            grant = LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
+        } else if CrawlerRules.isCrawler(userAgent) {
+            grant = LeaseGrant(kind: .crawler, number: fallback, heldUntilMs: 0)
+        } else if try !graph.sessionIsActive(site: site, session: normalized, sinceMs: nowMs - Self.sessionActiveWindowMs) {
+            grant = LeaseGrant(kind: .unknownSession, number: fallback, heldUntilMs: 0)
+        } else {
+            grant = callTracking.lease(site: site, session: normalized, nowMs: nowMs, address: address, addressMax: addressMax)
+        }
+        metrics.leases(kind: grant.kind, site: site)
+        return grant
+    }
+
+    /// How recently a session must have sent an event to be given a number
+    /// on the public intake.
+    static let sessionActiveWindowMs: Int64 = 30 * 60 * 1000
 }

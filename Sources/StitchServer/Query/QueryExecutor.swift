@@ -295,7 +295,8 @@ struct QueryExecutor: Sendable {
             case .new: $0.kind = .new
             case .fallback: $0.kind = .fallback
             case .noPool: $0.kind = .noPool
-            case .renewed, .capped, .lapsed: $0.kind = .unspecified  // renewals come to the HTTP intake only
+            // Renewals and the public intake's refusals never come from grant(); unspecified for completeness.
+            case .renewed, .capped, .lapsed, .crawler, .unknownSession, .addressLimit: $0.kind = .unspecified
             }
         }
     }
