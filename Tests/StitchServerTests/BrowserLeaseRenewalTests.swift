@@ -38,7 +38,8 @@ struct BrowserLeaseRenewalTests {
                 if let renewalMaxSeconds { $0.leaseRenewalMaxSeconds = renewalMaxSeconds }
             }
             intakePort.withLockedValue { $0 = server.ports.intake }
-            return World(shop: shop, server: server, first: try await WebDriver.start(), second: try await WebDriver.start())
+            let (first, second) = try await WebDriver.startTwo()
+            return World(shop: shop, server: server, first: first, second: second)
         }
 
         func stop() async {

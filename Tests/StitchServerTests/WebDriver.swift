@@ -18,14 +18,49 @@ final class WebDriver {
     private let process: Process
     private let base: URL
     private var session = ""
+    private var released = false
 
     private init(process: Process, base: URL) {
         self.process = process
         self.base = base
     }
 
-    /// Starts chromedriver and a headless Chromium session.
-    static func start() async throws -> WebDriver {
+    /// Starts chromedriver and a headless Chromium session; `arguments` go
+    /// to Chromium (a user agent, host mapping rules). At most
+    /// `BrowserSlots.max` run at once across the test run: each Chromium
+    /// start takes a core for seconds, and timing-sensitive tests share the
+    /// machine.
+    static func start(arguments: [String] = []) async throws -> WebDriver {
+        await BrowserSlots.shared.acquire(1)
+        do {
+            return try await launch(arguments: arguments)
+        } catch {
+            await BrowserSlots.shared.release(1)
+            throw error
+        }
+    }
+
+    /// Two browsers at once (two visitors side by side), taken as one claim
+    /// so two tests waiting for their second browser cannot block each other.
+    static func startTwo() async throws -> (WebDriver, WebDriver) {
+        await BrowserSlots.shared.acquire(2)
+        let first: WebDriver
+        do {
+            first = try await launch(arguments: [])
+        } catch {
+            await BrowserSlots.shared.release(2)
+            throw error
+        }
+        do {
+            return (first, try await launch(arguments: []))
+        } catch {
+            first.stop()
+            await BrowserSlots.shared.release(1)
+            throw error
+        }
+    }
+
+    private static func launch(arguments: [String]) async throws -> WebDriver {
         let driverPath = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let browserPath = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let driverPath else { throw Failure.missing("chromedriver") }
@@ -56,7 +91,7 @@ final class WebDriver {
                 "browserName": "chrome",
                 "goog:chromeOptions": [
                     "binary": browserPath,
-                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"] + arguments,
                 ],
             ]],
         ])
@@ -84,6 +119,10 @@ final class WebDriver {
 
     /// Ends the session and chromedriver.
     func stop() {
+        if !released {
+            released = true
+            Task { await BrowserSlots.shared.release(1) }
+        }
         if !session.isEmpty {
             _ = try? Self.exchange(port: base.port!, method: "DELETE", path: "/session/\(session)", body: Data())
             session = ""
@@ -159,5 +198,31 @@ final class WebDriver {
         }
         guard bound else { throw Failure.command("freePort", "bind failed") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// How many Chromium sessions the tests run at once.
+actor BrowserSlots {
+    static let shared = BrowserSlots()
+    static let max = 2
+
+    private var free = max
+    private var waiting: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    func acquire(_ count: Int) async {
+        if free >= count {
+            free -= count
+            return
+        }
+        await withCheckedContinuation { waiting.append((count, $0)) }
+    }
+
+    func release(_ count: Int) {
+        free += count
+        while let index = waiting.firstIndex(where: { $0.count <= free }) {
+            let waiter = waiting.remove(at: index)
+            free -= waiter.count
+            waiter.continuation.resume()
+        }
     }
 }

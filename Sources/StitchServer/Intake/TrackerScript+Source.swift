@@ -357,6 +357,7 @@ extension TrackerScript {
 
   const pretty = (number) => number.replace(/^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/, "+7 ($1) $2-$3-$4");
   const isSiteNumber = (text) => siteNumbers.has(last10(text));
+  const SKIPPED = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEXTAREA", "TEMPLATE", "TITLE"]);
 
   /** Replaces what `root` holds; true when something of the site's showed. */
   function scan(root, apply) {
@@ -387,6 +388,7 @@ extension TrackerScript {
     if (!siteNumbers.size) return found;
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let node = root.nodeType === 3 ? root : walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentNode && SKIPPED.has(node.parentNode.nodeName)) continue;  // code and form fields, not text
       const text = node.nodeValue;
       if (!PHONE.test(text)) continue;
       PHONE.lastIndex = 0;
@@ -559,6 +561,7 @@ extension TrackerScript {
     get visitor() { return visitor; },
     get session() { return session; },
     get tracking() { return started; },
+    get cookieDomain() { return cookieDomain; },
     track, flush, stats,
     /** The visitor agreed (true) or withdrew (false); see data-consent. */
     consent(granted) { if (granted) whenShown(start); else stop(); },
