@@ -1,4 +1,5 @@
 import Foundation
+import StitchWire
 
 /// Each site's webhook credentials, from the `webhooks` setting:
 ///
@@ -7,6 +8,7 @@ import Foundation
 ///        "zadarma": {"secret": "…", "utc_offset_minutes": 180},
 ///        "mango":   {"api_key": "…", "api_salt": "…"},
 ///        "amocrm":  {"token": "…", "currency": "RUB"},
+///        "retailcrm": {"token": "…", "currency": "RUB", "statuses": {"prepayed": "won"}},
 ///        "deals":   {"token": "…"}}}
 /// ```
 ///
@@ -25,6 +27,12 @@ public struct WebhookSettings: Sendable, Equatable {
     public var amoCRMToken: String?
     /// amoCRM's `price` is in the account's currency, which the webhook does not name.
     public var amoCRMCurrency = "RUB"
+    /// RetailCRM's trigger signs nothing: its URL carries `?token=`.
+    public var retailCRMToken: String?
+    /// The currency of orders whose trigger body names none.
+    public var retailCRMCurrency = "RUB"
+    /// The site's own status codes (or groups) → deal status, over RetailCRM's groups.
+    public var retailCRMStatuses: [String: Stitch_V1_DealStatus] = [:]
     /// The generic deal webhook: `Authorization: Bearer TOKEN` or `?token=`.
     public var dealsToken: String?
 
@@ -85,11 +93,25 @@ public struct WebhookSettings: Sendable, Equatable {
                     try only(["token", "currency"])
                     settings.amoCRMToken = try text("token")
                     if fields["currency"] != nil { settings.amoCRMCurrency = try text("currency") }
+                case "retailcrm":
+                    try only(["token", "currency", "statuses"])
+                    settings.retailCRMToken = try text("token")
+                    if fields["currency"] != nil { settings.retailCRMCurrency = try text("currency") }
+                    if let statuses = fields["statuses"] {
+                        let outcomes: [String: Stitch_V1_DealStatus] = ["open": .open, "won": .won, "lost": .lost, "deleted": .deleted]
+                        guard let map = statuses as? [String: String], let parsed = try? map.mapValues({ (name) throws(ParseError) in
+                            guard let status = outcomes[name] else { throw ParseError(description: name) }
+                            return status
+                        }) else {
+                            throw ParseError(description: "site \(site) retailcrm: \"statuses\" maps status or group codes to open, won, lost or deleted")
+                        }
+                        settings.retailCRMStatuses = parsed
+                    }
                 case "deals":
                     try only(["token"])
                     settings.dealsToken = try text("token")
                 default:
-                    throw ParseError(description: "site \(site): unknown provider \"\(provider)\" (jivo, zadarma, mango, amocrm, deals)")
+                    throw ParseError(description: "site \(site): unknown provider \"\(provider)\" (jivo, zadarma, mango, amocrm, retailcrm, deals)")
                 }
             }
             result[site] = settings
@@ -106,6 +128,7 @@ public struct WebhookSettings: Sendable, Equatable {
             if settings.zadarmaSecret != nil { providers.append("zadarma") }
             if settings.mangoAPIKey != nil { providers.append("mango") }
             if settings.amoCRMToken != nil { providers.append("amocrm") }
+            if settings.retailCRMToken != nil { providers.append("retailcrm") }
             if settings.dealsToken != nil { providers.append("deals") }
             return "\(site)=\(providers.joined(separator: ","))"
         }.joined(separator: ";")
@@ -114,7 +137,7 @@ public struct WebhookSettings: Sendable, Equatable {
 
 extension WebhookSettings {
     /// The providers `/v1/hooks/PROVIDER/SITE` knows.
-    public static let providers = [JivoAdapter.provider, ZadarmaAdapter.provider, MangoAdapter.provider, AmoCRMAdapter.provider, DealAdapter.provider]
+    public static let providers = [JivoAdapter.provider, ZadarmaAdapter.provider, MangoAdapter.provider, AmoCRMAdapter.provider, RetailCRMAdapter.provider, DealAdapter.provider]
 
     /// The adapter for `provider` with this site's credentials; nil when the
     /// site has none for it (or the provider is unknown).
@@ -124,6 +147,8 @@ extension WebhookSettings {
         case ZadarmaAdapter.provider: zadarmaSecret.map { ZadarmaAdapter(secret: $0, utcOffsetMinutes: zadarmaUTCOffsetMinutes) }
         case MangoAdapter.provider: mangoAPIKey.flatMap { key in mangoAPISalt.map { MangoAdapter(apiKey: key, apiSalt: $0) } }
         case AmoCRMAdapter.provider: amoCRMToken.map { AmoCRMAdapter(token: $0, currency: amoCRMCurrency) }
+        case RetailCRMAdapter.provider:
+            retailCRMToken.map { RetailCRMAdapter(token: $0, currency: retailCRMCurrency, statuses: retailCRMStatuses) }
         case DealAdapter.provider: dealsToken.map { DealAdapter(token: $0) }
         default: nil
         }

@@ -108,13 +108,93 @@ struct CRMAdapterTests {
 
     @Test("the webhooks setting: every provider parsed, unknown ones and fields refused")
     func settings() throws {
-        let sites = try WebhookSettings.parse(#"{"1": {"jivo": {"token": "a"}, "zadarma": {"secret": "b", "utc_offset_minutes": 180}, "mango": {"api_key": "c", "api_salt": "d"}, "amocrm": {"token": "e", "currency": "USD"}, "deals": {"token": "f"}}}"#)
+        let sites = try WebhookSettings.parse(#"{"1": {"jivo": {"token": "a"}, "zadarma": {"secret": "b", "utc_offset_minutes": 180}, "mango": {"api_key": "c", "api_salt": "d"}, "amocrm": {"token": "e", "currency": "USD"}, "retailcrm": {"token": "g"}, "deals": {"token": "f"}}}"#)
         let one = try #require(sites[1])
         #expect(one.zadarmaUTCOffsetMinutes == 180 && one.amoCRMCurrency == "USD" && one.mangoAPISalt == "d")
         #expect(WebhookSettings.providers.allSatisfy { one.adapter(for: $0) != nil })
-        #expect(WebhookSettings.redactedText(sites) == "1=jivo,zadarma,mango,amocrm,deals")
+        #expect(WebhookSettings.redactedText(sites) == "1=jivo,zadarma,mango,amocrm,retailcrm,deals")
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"bitrix": {"token": "a"}}}"#) }
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"jivo": {"tokn": "a"}}}"#) }
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"0": {"jivo": {"token": "a"}}}"#) }
+    }
+}
+
+@Suite("RetailCRM orders")
+struct RetailCRMAdapterTests {
+    let retail = RetailCRMAdapter(token: "retail-secret", currency: "RUB")
+
+    func verdict(_ body: [UInt8], token: String = "retail-secret", adapter: RetailCRMAdapter? = nil) -> WebhookVerdict {
+        (adapter ?? retail).verdict(for: WebhookRequest(query: ["token": token], body: body), site: 4, receivedMs: Payload.receivedMs)
+    }
+
+    @Test("a completed order: a won Deal under its customer, its phones, e-mail and the tracker's ids from custom fields")
+    func completedOrder() throws {
+        guard case .store(let beacons, let reply) = verdict(Payload.bytes("retailcrm-order-complete.json")) else {
+            Issue.record("not stored")
+            return
+        }
+        let beacon = try #require(beacons.first)
+        #expect(reply == .jsonOK)
+        #expect(beacon.deal.crm == "retailcrm" && beacon.deal.dealID == "4321" && beacon.deal.contactID == "77")
+        #expect(beacon.deal.status == .won && beacon.deal.revenueMinor == 1_250_050 && beacon.deal.currency == "RUB")
+        #expect(beacon.timeMs == 1_795_440_000_000)
+        #expect(beacon.identifiers.map(\.kind) == [.phone, .email, .cookie, .gaClientID])
+        #expect(beacon.identifiers.map(\.value) == ["+7 (916) 555-77-88", "Olga.Smirnova@mail.ru", "c0ffee00retail0000000001", "GA1.2.555666777.1795000000"])
+    }
+
+    @Test("status groups: new, approval, assembling, delivery open; complete won; cancel lost; the site's codes first")
+    func statuses() {
+        #expect(retail.status(code: "new", group: "new") == .open)
+        #expect(retail.status(code: "send-to-delivery", group: "delivery") == .open)
+        #expect(retail.status(code: "complete", group: "complete") == .won)
+        #expect(retail.status(code: "cancel-other", group: "cancel") == .lost)
+        #expect(retail.status(code: "weird", group: "unknown-group") == nil)
+        let mine = RetailCRMAdapter(token: "t", currency: "RUB", statuses: ["prepayed": .won, "approval": .lost])
+        #expect(mine.status(code: "prepayed", group: "approval") == .won, "a status code's own mapping wins")
+        #expect(mine.status(code: "availability-confirmed", group: "approval") == .lost, "then its group's")
+    }
+
+    @Test("a retry is the same event; a later status change is a new event of the same deal")
+    func retriesAndChanges() throws {
+        let body = Payload.bytes("retailcrm-order-complete.json")
+        guard case .store(let first, _) = verdict(body), case .store(let again, _) = verdict(body) else {
+            Issue.record("not stored")
+            return
+        }
+        #expect(first[0].eventID == again[0].eventID)
+        let cancelled = Array(Payload.text("retailcrm-order-complete.json")
+            .replacingOccurrences(of: #""status": "complete", "status_group": "complete""#, with: #""status": "cancel-other", "status_group": "cancel""#).utf8)
+        guard case .store(let changed, _) = verdict(cancelled) else {
+            Issue.record("not stored")
+            return
+        }
+        #expect(changed[0].eventID != first[0].eventID && changed[0].deal.dealID == first[0].deal.dealID && changed[0].deal.status == .lost)
+    }
+
+    @Test("no token, a wrong token, a body that is not an order, an unknown status: refused with reasons")
+    func refusals() {
+        #expect(RetailCRMAdapter(token: "x", currency: "RUB").verdict(for: WebhookRequest(body: []), site: 4, receivedMs: 0)
+            == .unauthenticated("give ?token= in the trigger's URL"))
+        #expect(verdict(Payload.bytes("retailcrm-order-complete.json"), token: "nope") == .forbidden("wrong token for site 4"))
+        #expect(verdict(Array("[1,2]".utf8)) == .malformed("the body is not a JSON object"))
+        #expect(verdict(Array(#"{"order": {"status": "new"}}"#.utf8)) == .malformed("an order without id or number"))
+        if case .malformed(let reason) = verdict(Array(#"{"order": {"id": 1, "status": "odd", "status_group": "odd"}}"#.utf8)) {
+            #expect(reason.contains("odd"))
+        } else {
+            Issue.record("an unknown status was accepted")
+        }
+        if case .malformed = verdict(Array(#"{"order": {"id": 1, "status_group": "new", "total": "12 500"}}"#.utf8)) {} else {
+            Issue.record("a bad total was accepted")
+        }
+    }
+
+    @Test("the webhooks setting takes retailcrm with its status overrides; a bad outcome is refused")
+    func settings() throws {
+        let sites = try WebhookSettings.parse(#"{"4": {"retailcrm": {"token": "t", "currency": "KZT", "statuses": {"prepayed": "won"}}}}"#)
+        #expect(sites[4]?.retailCRMStatuses == ["prepayed": .won] && sites[4]?.retailCRMCurrency == "KZT")
+        #expect(sites[4]?.adapter(for: "retailcrm") != nil)
+        #expect(throws: WebhookSettings.ParseError.self) {
+            try WebhookSettings.parse(#"{"4": {"retailcrm": {"token": "t", "statuses": {"prepayed": "paid"}}}}"#)
+        }
     }
 }

@@ -139,6 +139,41 @@ struct WebhookServerTests {
         await server.stopAndRemove()
     }
 
+    @Test("a RetailCRM order whose custom field holds the tracker's visitor id lands in that visitor's person, its revenue credited to the visitor's ad")
+    func retailCRMOrderJoinsTheVisitor() async throws {
+        let server = try await TestServer {
+            $0.webhooks = try! WebhookSettings.parse(#"{"1": {"retailcrm": {"token": "retail-1"}}}"#)
+        }
+        let visitor = "c0ffee00retail0000000009", t = Int64(1_795_430_000_000)
+        let ingest = try await server.ingestClient()
+        var visit = Beacons.hit(timeMs: t, cookie: visitor, session: "session-retail-9")
+        visit.visit = .with {
+            $0.utmSource = "yandex"
+            $0.utmMedium = "cpc"
+            $0.utmCampaign = "sofas"
+            $0.landingURL = "https://shop.example/?utm_source=yandex"
+        }
+        #expect(try await ingest.send([visit], sequence: 1).get().ack?.accepted == 1)
+        await ingest.close()
+        let order = #"{"order": {"id": 9001, "number": "9001A", "status": "complete", "status_group": "complete", "total": "15990", "#
+            + #""currency": "RUB", "updated_at": "1795433600", "customer_id": 501, "phones": [], "emails": [], "visitor_id": "\#(visitor)"}}"#
+        #expect(try await Self.post(server, "/v1/hooks/retailcrm/1?token=retail-1", order).status == 200)
+        #expect(try await Self.post(server, "/v1/hooks/retailcrm/1?token=retail-1", order).status == 200, "a trigger's retry")
+        #expect(Self.outcome(server, "retailcrm", "stored") == 1 && Self.outcome(server, "retailcrm", "repeated") == 1)
+        let query = try await server.queryClient()
+        let history = try await query.history(.with {
+            $0.site = 1
+            $0.person.identifier = Beacons.identifier(.cookie, visitor)
+            $0.types = [.deal]
+            $0.conversions = true
+        })
+        let deal = try #require(history.events.first)
+        #expect(deal.beacon.deal.dealID == "9001" && deal.beacon.deal.status == .won)
+        #expect(deal.conversion.credits.map(\.source.source) == ["yandex"] && deal.conversion.credits.first?.revenueMinor == 1_599_000)
+        await query.close()
+        await server.stopAndRemove()
+    }
+
     @Test("an amoCRM status change naming only its lead reaches the person the lead was made for; an unknown or erased one is refused")
     func amoStatusByDeal() async throws {
         let server = try await TestServer {
