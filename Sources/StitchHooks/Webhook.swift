@@ -30,6 +30,10 @@ public enum WebhookVerdict: Sendable, Equatable {
     /// `reason` for the log and counted. Providers disable endpoints that keep
     /// failing, so an event we do not use is never an error.
     case skip(reason: String, reply: WebhookReply)
+    /// Answer `reply` (200) now; the server fetches these entities from the
+    /// provider afterwards (Bitrix24's webhooks carry ids only), durably and
+    /// with retries, and stores what they say.
+    case fetch([Bitrix24Fetch], reply: WebhookReply)
     /// 401: the request carries no credentials.
     case unauthenticated(String)
     /// 403: the credentials are wrong.

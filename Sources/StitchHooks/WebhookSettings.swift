@@ -9,6 +9,7 @@ import StitchWire
 ///        "mango":   {"api_key": "…", "api_salt": "…"},
 ///        "amocrm":  {"token": "…", "currency": "RUB"},
 ///        "retailcrm": {"token": "…", "currency": "RUB", "statuses": {"prepayed": "won"}},
+///        "bitrix24": {"application_token": "…", "rest_url": "https://portal.bitrix24.ru/rest/1/secret/"},
 ///        "deals":   {"token": "…"}}}
 /// ```
 ///
@@ -33,6 +34,11 @@ public struct WebhookSettings: Sendable, Equatable {
     public var retailCRMCurrency = "RUB"
     /// The site's own status codes (or groups) → deal status, over RetailCRM's groups.
     public var retailCRMStatuses: [String: Stitch_V1_DealStatus] = [:]
+    /// Bitrix24's outbound webhook carries this `application_token`.
+    public var bitrix24ApplicationToken: String?
+    /// The portal's inbound REST webhook, ending in `/`: entities are fetched
+    /// as `REST_URL` + `crm.deal.get.json?id=…`.
+    public var bitrix24RESTURL: String?
     /// The generic deal webhook: `Authorization: Bearer TOKEN` or `?token=`.
     public var dealsToken: String?
 
@@ -107,11 +113,19 @@ public struct WebhookSettings: Sendable, Equatable {
                         }
                         settings.retailCRMStatuses = parsed
                     }
+                case "bitrix24":
+                    try only(["application_token", "rest_url"])
+                    settings.bitrix24ApplicationToken = try text("application_token")
+                    let url = try text("rest_url")
+                    guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.hasSuffix("/") else {
+                        throw ParseError(description: "site \(site) bitrix24: \"rest_url\" is the inbound webhook's URL, http(s)://… ending in /")
+                    }
+                    settings.bitrix24RESTURL = url
                 case "deals":
                     try only(["token"])
                     settings.dealsToken = try text("token")
                 default:
-                    throw ParseError(description: "site \(site): unknown provider \"\(provider)\" (jivo, zadarma, mango, amocrm, retailcrm, deals)")
+                    throw ParseError(description: "site \(site): unknown provider \"\(provider)\" (jivo, zadarma, mango, amocrm, retailcrm, bitrix24, deals)")
                 }
             }
             result[site] = settings
@@ -129,6 +143,7 @@ public struct WebhookSettings: Sendable, Equatable {
             if settings.mangoAPIKey != nil { providers.append("mango") }
             if settings.amoCRMToken != nil { providers.append("amocrm") }
             if settings.retailCRMToken != nil { providers.append("retailcrm") }
+            if settings.bitrix24ApplicationToken != nil { providers.append("bitrix24") }
             if settings.dealsToken != nil { providers.append("deals") }
             return "\(site)=\(providers.joined(separator: ","))"
         }.joined(separator: ";")
@@ -137,7 +152,9 @@ public struct WebhookSettings: Sendable, Equatable {
 
 extension WebhookSettings {
     /// The providers `/v1/hooks/PROVIDER/SITE` knows.
-    public static let providers = [JivoAdapter.provider, ZadarmaAdapter.provider, MangoAdapter.provider, AmoCRMAdapter.provider, RetailCRMAdapter.provider, DealAdapter.provider]
+    public static let providers = [
+        JivoAdapter.provider, ZadarmaAdapter.provider, MangoAdapter.provider, AmoCRMAdapter.provider, RetailCRMAdapter.provider, Bitrix24Adapter.provider, DealAdapter.provider,
+    ]
 
     /// The adapter for `provider` with this site's credentials; nil when the
     /// site has none for it (or the provider is unknown).
@@ -149,6 +166,7 @@ extension WebhookSettings {
         case AmoCRMAdapter.provider: amoCRMToken.map { AmoCRMAdapter(token: $0, currency: amoCRMCurrency) }
         case RetailCRMAdapter.provider:
             retailCRMToken.map { RetailCRMAdapter(token: $0, currency: retailCRMCurrency, statuses: retailCRMStatuses) }
+        case Bitrix24Adapter.provider: bitrix24ApplicationToken.map { Bitrix24Adapter(applicationToken: $0) }
         case DealAdapter.provider: dealsToken.map { DealAdapter(token: $0) }
         default: nil
         }

@@ -108,11 +108,11 @@ struct CRMAdapterTests {
 
     @Test("the webhooks setting: every provider parsed, unknown ones and fields refused")
     func settings() throws {
-        let sites = try WebhookSettings.parse(#"{"1": {"jivo": {"token": "a"}, "zadarma": {"secret": "b", "utc_offset_minutes": 180}, "mango": {"api_key": "c", "api_salt": "d"}, "amocrm": {"token": "e", "currency": "USD"}, "retailcrm": {"token": "g"}, "deals": {"token": "f"}}}"#)
+        let sites = try WebhookSettings.parse(#"{"1": {"jivo": {"token": "a"}, "zadarma": {"secret": "b", "utc_offset_minutes": 180}, "mango": {"api_key": "c", "api_salt": "d"}, "amocrm": {"token": "e", "currency": "USD"}, "retailcrm": {"token": "g"}, "bitrix24": {"application_token": "h", "rest_url": "https://shop.bitrix24.ru/rest/1/x/"}, "deals": {"token": "f"}}}"#)
         let one = try #require(sites[1])
         #expect(one.zadarmaUTCOffsetMinutes == 180 && one.amoCRMCurrency == "USD" && one.mangoAPISalt == "d")
         #expect(WebhookSettings.providers.allSatisfy { one.adapter(for: $0) != nil })
-        #expect(WebhookSettings.redactedText(sites) == "1=jivo,zadarma,mango,amocrm,retailcrm,deals")
+        #expect(WebhookSettings.redactedText(sites) == "1=jivo,zadarma,mango,amocrm,retailcrm,bitrix24,deals")
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"bitrix": {"token": "a"}}}"#) }
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"1": {"jivo": {"tokn": "a"}}}"#) }
         #expect(throws: WebhookSettings.ParseError.self) { try WebhookSettings.parse(#"{"0": {"jivo": {"token": "a"}}}"#) }
@@ -196,5 +196,58 @@ struct RetailCRMAdapterTests {
         #expect(throws: WebhookSettings.ParseError.self) {
             try WebhookSettings.parse(#"{"4": {"retailcrm": {"token": "t", "statuses": {"prepayed": "paid"}}}}"#)
         }
+    }
+}
+
+@Suite("Bitrix24 leads and deals")
+struct Bitrix24AdapterTests {
+    let bitrix = Bitrix24Adapter(applicationToken: "b24-app")
+
+    func verdict(_ event: String, id: String = "11", token: String = "b24-app") -> WebhookVerdict {
+        let body = "event=\(event)&data%5BFIELDS%5D%5BID%5D=\(id)&auth%5Bapplication_token%5D=\(token)"
+        return bitrix.verdict(for: WebhookRequest(body: Array(body.utf8)), site: 5, receivedMs: Payload.receivedMs)
+    }
+
+    @Test("leads and deals are fetched later, deletions stored at once, contacts skipped; the application token is checked")
+    func verdicts() {
+        #expect(verdict("ONCRMLEADADD") == .fetch([Bitrix24Fetch(site: 5, entity: .lead, id: "11")], reply: .ok))
+        #expect(verdict("ONCRMDEALUPDATE", id: "21") == .fetch([Bitrix24Fetch(site: 5, entity: .deal, id: "21")], reply: .ok))
+        if case .store(let beacons, _) = verdict("ONCRMDEALDELETE", id: "21") {
+            #expect(beacons.first?.deal.dealID == "deal-21" && beacons.first?.deal.status == .deleted)
+        } else {
+            Issue.record("a deletion was not stored")
+        }
+        if case .skip = verdict("ONCRMCONTACTUPDATE") {} else { Issue.record("a contact event was not skipped") }
+        #expect(verdict("ONCRMLEADADD", token: "nope") == .forbidden("wrong application_token for site 5"))
+        #expect(bitrix.verdict(for: WebhookRequest(body: Array("event=ONCRMLEADADD".utf8)), site: 5, receivedMs: 0)
+            == .unauthenticated("no auth[application_token] in the webhook"))
+        #expect(verdict("ONCRMLEADADD", id: "") == .malformed("no data[FIELDS][ID]"))
+    }
+
+    @Test("a lead: its UTM as a visit, an open deal without revenue, the contact's phone, the lead as a CRM contact")
+    func lead() throws {
+        let lead: [String: Any] = ["ID": "11", "STATUS_SEMANTIC_ID": "P", "CONTACT_ID": "501", "UTM_SOURCE": "yandex", "UTM_MEDIUM": "cpc",
+                                   "OPPORTUNITY": "900.00", "DATE_CREATE": "2026-11-20T14:00:00+03:00", "DATE_MODIFY": "2026-11-20T15:00:00+03:00"]
+        let contact: [String: Any] = ["ID": "501", "PHONE": [["VALUE": "+7 916 888-77-66"]]]
+        let beacons = Bitrix24Adapter.beacons(of: Bitrix24Fetch(site: 5, entity: .lead, id: "11"), entity: lead, contact: contact, receivedMs: 0)
+        #expect(beacons.count == 2)
+        #expect(beacons[0].visit.utmSource == "yandex" && beacons[0].timeMs == 1_795_172_400_000)
+        #expect(beacons[1].deal.dealID == "lead-11" && beacons[1].deal.status == .open && beacons[1].deal.revenueMinor == 0)
+        #expect(beacons[1].deal.contactID == "501" && beacons[1].timeMs == 1_795_176_000_000)
+        #expect(beacons[1].identifiers.map(\.value) == ["+7 916 888-77-66", "lead-11"])
+    }
+
+    @Test("a deal: won by its stage's semantics, its revenue, the lead it came from as a CRM contact; a failed one lost")
+    func deal() throws {
+        var deal: [String: Any] = ["ID": "21", "LEAD_ID": "11", "CONTACT_ID": "0", "STAGE_SEMANTIC_ID": "S", "OPPORTUNITY": "15000.50",
+                                   "CURRENCY_ID": "KZT", "UTM_SOURCE": "google", "DATE_MODIFY": "2026-11-22T10:00:00+03:00"]
+        let fetch = Bitrix24Fetch(site: 5, entity: .deal, id: "21")
+        var beacons = Bitrix24Adapter.beacons(of: fetch, entity: deal, contact: nil, receivedMs: 0)
+        #expect(beacons.count == 1, "a deal from a lead takes the lead's source, not its own visit")
+        #expect(beacons[0].deal.status == .won && beacons[0].deal.revenueMinor == 1_500_050 && beacons[0].deal.currency == "KZT")
+        #expect(beacons[0].deal.contactID == "lead-11" && beacons[0].identifiers.map(\.value) == ["lead-11"])
+        deal["STAGE_SEMANTIC_ID"] = "F"
+        beacons = Bitrix24Adapter.beacons(of: fetch, entity: deal, contact: nil, receivedMs: 0)
+        #expect(beacons[0].deal.status == .lost)
     }
 }

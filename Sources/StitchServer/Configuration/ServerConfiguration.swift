@@ -134,6 +134,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Reverse proxies in front of the HTTP intake whose `X-Forwarded-For`
     /// names the client (empty: the peer is the client).
     var trustedProxies = TrustedProxies()
+    /// Bitrix24 fetch timeouts and backoff (tests shorten them).
+    var bitrix24Timing = Bitrix24Fetcher.Timing()
     /// Each site's own domains (subdomains included): referrers from them
     /// are internal, not a new source.
     public var siteDomains: [UInt32: [String]] = [:]

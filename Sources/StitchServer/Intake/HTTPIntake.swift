@@ -43,11 +43,13 @@ final class HTTPIntake: Sendable {
     private let task: Task<Void, any Error>
     private let renewals: LeaseRenewalBuffer
     private let renewalFlushing: RepeatedTask
+    private let fetcher: Bitrix24Fetcher?
 
     private init(
         port: Int, group: ServiceGroup, task: Task<Void, any Error>, renewals: LeaseRenewalBuffer,
-        renewalFlushing: RepeatedTask
+        renewalFlushing: RepeatedTask, fetcher: Bitrix24Fetcher?
     ) {
+        self.fetcher = fetcher
         self.port = port
         self.group = group
         self.task = task
@@ -61,12 +63,22 @@ final class HTTPIntake: Sendable {
         eventLoopGroup: any EventLoopGroup, logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
-        let routes = IntakeRoutes(
+        var routes = IntakeRoutes(
             queue: queue, graph: graph, metrics: metrics, clockMs: clockMs,
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
             webhooks: configuration.webhooks, renewals: renewals, proxies: configuration.trustedProxies,
-            leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, logger: logger)
+            leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger)
+        let restURLs = configuration.webhooks.compactMapValues(\.bitrix24RESTURL)
+        if !restURLs.isEmpty {
+            let storing = routes
+            let fetcher = Bitrix24Fetcher(
+                dataDirectory: configuration.dataDirectory, restURLs: restURLs,
+                store: { beacons in await storing.storeFetched(beacons, provider: Bitrix24Adapter.provider) },
+                metrics: metrics, logger: logger, clockMs: clockMs, timing: configuration.bitrix24Timing)
+            await fetcher.start()
+            routes.fetcher = fetcher
+        }
         let router = Router(context: Context.self)
         routes.add(to: router)
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -95,7 +107,7 @@ final class HTTPIntake: Sendable {
         }
         return HTTPIntake(
             port: port, group: group, task: task, renewals: renewals,
-            renewalFlushing: renewals.start(on: eventLoopGroup.any()))
+            renewalFlushing: renewals.start(on: eventLoopGroup.any()), fetcher: routes.fetcher)
     }
 
     /// Stops accepting; requests in flight finish first (their batches are
@@ -106,6 +118,7 @@ final class HTTPIntake: Sendable {
         _ = try? await task.value
         renewalFlushing.cancel()
         renewals.flush()
+        await fetcher?.stop()
     }
 }
 

@@ -40,6 +40,13 @@ extension IntakeRoutes {
         switch adapter.verdict(for: hook, site: site, receivedMs: clockMs()) {
         case .store(let beacons, let reply):
             return try await store(beacons, reply: reply, provider: provider, site: site)
+        case .fetch(let fetches, let reply):
+            guard let fetcher, await fetcher.enqueue(fetches) else {
+                count(provider, "unavailable")
+                return refuse(.serviceUnavailable, "\(Bitrix24Fetcher.jobsMax) fetches are waiting already; send it again later", endpoint: "hooks")
+            }
+            count(provider, "deferred")
+            return answer(reply)
         case .skip(let reason, let reply):
             count(provider, "skipped")
             logger.debug("webhook skipped", metadata: ["provider": "\(provider)", "site": "\(site)", "reason": "\(reason)"])
@@ -96,6 +103,15 @@ extension IntakeRoutes {
             count(provider, "malformed")
             return refuse(.badRequest, "no events", endpoint: "hooks")
         }
+    }
+
+    /// Stores what a deferred fetch found (`Bitrix24Fetcher`), counted like
+    /// a webhook; true once committed (or all repeats), false to retry.
+    func storeFetched(_ beacons: [Stitch_V1_Beacon], provider: String) async -> Bool {
+        guard let site = beacons.first?.site,
+            let response = try? await store(beacons, reply: .ok, provider: provider, site: site)
+        else { return false }
+        return response.status == .ok
     }
 
     private func answer(_ reply: WebhookReply) -> Response {

@@ -27,6 +27,8 @@ struct IntakeRoutes: Sendable {
     let proxies: TrustedProxies
     /// Most numbers one client address holds at once (0: no bound).
     let leaseNumbersPerAddressMax: Int
+    /// Fetches what Bitrix24's webhooks only name (nil: no site uses it).
+    var fetcher: Bitrix24Fetcher?
     let logger: Logger
 
     func add(to router: Router<HTTPIntake.Context>) {

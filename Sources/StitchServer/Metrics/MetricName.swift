@@ -52,6 +52,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case udpKernelDrops = "stitch_udp_kernel_drops"
     case intakeRefused = "stitch_intake_refused_total"
     case webhooks = "stitch_webhooks_total"
+    case webhookFetches = "stitch_webhook_fetches_total"
     // Repair
     case quarantines = "stitch_quarantines_total"
     case personsSplit = "stitch_persons_split_total"
@@ -76,7 +77,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .leaseNumbersTopAddresses: ["site"]
         case .quarantines: ["source"]
         case .intakeRefused: ["endpoint", "status"]
-        case .webhooks: ["provider", "outcome"]
+        case .webhooks, .webhookFetches: ["provider", "outcome"]
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         default: []
         }
@@ -130,6 +131,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .helloFailures: "query hellos refused (wrong token, bad version)"
         case .staleReadersCleared: "LMDB reader slots of dead processes freed by the periodic reader check"
         case .webhooks: "webhook requests by provider and outcome: stored, repeated (all beacons already stored), refused (beacons rejected), skipped (an event not recorded), unauthenticated, forbidden, malformed, unavailable"
+        case .webhookFetches: "entities fetched after a webhook that named them only (Bitrix24), by outcome: stored, retried (the portal failed or timed out; kept on disk and retried with backoff), dropped (not found, or given up)"
         case .intakeRefused: "HTTP intake requests refused, by endpoint and status (413 too large, 403 origin, 429 rate, 400 bad input)"
         case .quarantines: "identifiers quarantined, by source (manual, junk, automatic: the shared-identifier rule)"
         case .personsSplit: "new persons made by repairs (a split into three parts counts two)"
