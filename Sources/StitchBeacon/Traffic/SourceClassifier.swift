@@ -119,7 +119,8 @@ public struct SourceClassifier: Hashable, Sendable {
     /// a two-label public suffix (`shop.com.ru`, `shop.msk.ru`, `shop.co.uk`).
     static func registrableDomain(_ host: String) -> String {
         let labels = host.split(separator: ".")
-        guard labels.count > 2 else { return host }
+        // An IP address is its own domain.
+        guard labels.count > 2, !host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) else { return host }
         let secondLevel = ["com", "co", "org", "net", "msk", "spb", "gov", "edu", "ac"]
         let count = secondLevel.contains(String(labels[labels.count - 2])) ? 3 : 2
         return labels.suffix(count).joined(separator: ".")

@@ -130,8 +130,11 @@ struct IntakeRoutes: Sendable {
                     userAgent: request.headers[.userAgent] ?? "", address: clientAddress(request, context),
                     addressMax: leaseNumbersPerAddressMax)
             }
+        } catch let rejection as IdentifierRejection {
+            return refuse(.badRequest, "session: \(rejection)", endpoint: "lease", request: request)
         } catch {
-            return refuse(.badRequest, "session: \(error)", endpoint: "lease", request: request)
+            logger.error("lease: the store could not be read: \(error)")
+            return refuse(.serviceUnavailable, "the store could not be read; try again", endpoint: "lease", request: request)
         }
         // Written by hand: every value is a number, a kind name or an E.164
         // number (digits and '+'), so nothing needs escaping; every open

@@ -406,6 +406,8 @@ extension TrackerScript {
     const begin = performance.now();
     const roots = [...changed].filter((node) => node.isConnected);
     changed.clear();
+    // Re-rendered markup leaves replaced nodes behind: forget those.
+    if (replaced.length > 100) replaced = replaced.filter(([node]) => node.isConnected);
     let wanted = false;
     for (const root of roots) wanted = scan(root, !!lease) || wanted;
     const took = performance.now() - begin;
