@@ -17,7 +17,8 @@
 //   StitchIdentity               (pure) identifier kinds, normalization, junk rules, the
 //                                prepared event the graph applies; imported by everything above
 //   StitchRandom                 (pure) SplitMix64, the one seeded generator (load worlds, tests)
-//   CLMDB, CZlib                 system libraries (liblmdb-dev, zlib1g-dev)
+//   StitchLog                    (I/O) the cluster's replicated log: NATS JetStream via libnats
+//   CLMDB, CZlib, CNATS          system libraries (liblmdb-dev, zlib1g-dev, libnats-dev)
 //
 // One edge skips a level on purpose: StitchServer and stitch import
 // StitchStore, because the graph's API takes StoreOptions and reports
@@ -69,6 +70,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        // The replicated log of the cluster mode (issue 24): JetStream through libnats.
+        .target(name: "StitchLog", dependencies: ["CNATS"]),
+        .testTarget(name: "StitchLogTests", dependencies: ["StitchLog"]),
 
         // MARK: Pure modules
         .target(name: "StitchIdentity"),

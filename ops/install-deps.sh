@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system libraries Stitch builds against, only when missing:
-# LMDB (liblmdb-dev), zlib (zlib1g-dev) and pkg-config, which SwiftPM uses to
-# find them. Safe to run every time; does nothing when all are present.
+# LMDB (liblmdb-dev), zlib (zlib1g-dev), the NATS C client (libnats-dev) and
+# pkg-config, which SwiftPM uses to find them. Safe to run every time; does nothing when all are present.
 #
 #   ops/install-deps.sh           what the build and `stitch serve` need
 #   ops/install-deps.sh --tests   also the tests' tools: Node (nodejs) runs the
@@ -9,13 +9,15 @@
 #                                 headless Chromium (chromium, chromium-driver), the
 #                                 monitoring test runs Prometheus and promtool
 #                                 (prometheus) and systemd-analyze (systemd), the
-#                                 Python client's tests a venv (python3-venv) and pip
+#                                 Python client's tests a venv (python3-venv) and pip,
+#                                 the replicated log's tests a NATS server (nats-server)
 #   ops/install-deps.sh --python  only python3 and its venv (ops/attack-rss.sh)
 set -euo pipefail
 
 missing=()
 pkg-config --exists lmdb 2>/dev/null || missing+=(liblmdb-dev)
 pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
+pkg-config --exists libnats 2>/dev/null || missing+=(libnats-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 if [ "${1:-}" = "--tests" ]; then
   command -v node >/dev/null || missing+=(nodejs)
@@ -24,6 +26,7 @@ if [ "${1:-}" = "--tests" ]; then
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v curl >/dev/null || missing+=(curl)
+  command -v nats-server >/dev/null || missing+=(nats-server)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--python" ]; then
   command -v python3 >/dev/null || missing+=(python3)
