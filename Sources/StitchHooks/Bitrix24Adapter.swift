@@ -81,7 +81,7 @@ public struct Bitrix24Adapter: WebhookAdapter {
                 }
             }
         }
-        let contactID = fields[text: "CONTACT_ID"].flatMap { $0 == "0" ? nil : $0 }
+        let contactID = Self.contactID(of: entity)
         let leadID = fetch.entity == .lead ? fetch.id : fields[text: "LEAD_ID"].flatMap { $0 == "0" ? nil : $0 }
         if let leadID {
             identifiers.append(.with {
@@ -130,6 +130,12 @@ public struct Bitrix24Adapter: WebhookAdapter {
             }
         })
         return beacons
+    }
+
+    /// The contact a fetched lead or deal names (Bitrix24 writes `0` for none):
+    /// the one `crm.contact.get` is asked for.
+    public static func contactID(of entity: [String: Any]) -> String? {
+        JSONFields(entity)[text: "CONTACT_ID"].flatMap { $0 == "0" ? nil : $0 }
     }
 
     /// Bitrix24's `2026-11-20T14:03:11+03:00` in Unix milliseconds.

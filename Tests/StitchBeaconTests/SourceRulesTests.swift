@@ -1,4 +1,4 @@
-import StitchBeacon
+@testable import StitchBeacon
 import StitchWire
 import Testing
 
@@ -163,7 +163,7 @@ struct SourceRulesTests {
         }
         for rule in SourceRules.referrers {
             let stem = rule.domain.hasSuffix(".*") ? String(rule.domain.dropLast(2)) : rule.domain
-            #expect(referrers.contains { SourceClassifierProbe.host($0)?.contains(stem) == true }, "no case for \(rule.domain)")
+            #expect(referrers.contains { SourceClassifier.host(of: $0)?.contains(stem) == true }, "no case for \(rule.domain)")
         }
     }
 
@@ -223,13 +223,5 @@ struct SourceRulesTests {
         #expect(Set(channels) == [.paidSearch, .organicSearch], "\(page[0].conversion.credits)")
         #expect(page[0].conversion.credits.count == 3)
         #expect(!page[0].conversion.credits.contains { $0.source.source.contains("sberbank") })
-    }
-}
-
-/// The classifier's host parsing, for the coverage check.
-enum SourceClassifierProbe {
-    static func host(_ url: String) -> String? {
-        guard let scheme = url.range(of: "://") else { return nil }
-        return url[scheme.upperBound...].split(separator: "/").first.map { String($0).lowercased() }
     }
 }

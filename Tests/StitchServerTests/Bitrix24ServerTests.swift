@@ -38,15 +38,7 @@ final class FakeBitrix24Portal: Sendable {
             let body = entities["\(method):\(id)"].map { #"{"result":\#($0)}"# } ?? #"{"error":"NOT_FOUND","error_description":"Not found"}"#
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
-        let (bound, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: {
-            continuation.yield($0.localAddress?.port ?? 0)
-            continuation.finish()
-        })
-        task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var port = 0
-        for await value in bound { port = value }
-        self.port = port
+        (port, task) = await ShopServer.serve(router)
     }
 
     var restURL: String { "http://127.0.0.1:\(port)/rest/1/secret/" }

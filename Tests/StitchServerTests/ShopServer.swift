@@ -25,6 +25,13 @@ struct ShopServer {
             }
         }
         router.get("/thanks") { _, _ in "Thanks" }
+        let (port, task) = await serve(router)
+        return ShopServer(port: port, task: task)
+    }
+
+    /// Runs `router` on an OS-chosen loopback port until the task is
+    /// cancelled; returns once it listens.
+    static func serve(_ router: Router<BasicRequestContext>) async -> (port: Int, task: Task<Void, any Error>) {
         let (bound, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -35,6 +42,6 @@ struct ShopServer {
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var port = 0
         for await value in bound { port = value }
-        return ShopServer(port: port, task: task)
+        return (port, task)
     }
 }

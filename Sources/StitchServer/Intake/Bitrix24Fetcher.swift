@@ -142,7 +142,7 @@ actor Bitrix24Fetcher {
         do {
             guard let entity = try await get(base, fetch.method, id: fetch.id) else { return .drop("\(fetch.method) \(fetch.id): not found") }
             var contact: [String: Any]?
-            if let contactID = JSONFieldsText.text(entity["CONTACT_ID"]), contactID != "0" {
+            if let contactID = Bitrix24Adapter.contactID(of: entity) {
                 contact = try await get(base, "crm.contact.get", id: contactID)
             }
             let beacons = Bitrix24Adapter.beacons(of: fetch, entity: entity, contact: contact, receivedMs: clockMs())
@@ -185,16 +185,5 @@ actor Bitrix24Fetcher {
 
     private func count(_ outcome: String) {
         metrics.counter(.webhookFetches, [("provider", Bitrix24Adapter.provider), ("outcome", outcome)]).increment()
-    }
-}
-
-/// A Bitrix24 id as text, whether JSON gave a string or a number.
-enum JSONFieldsText {
-    static func text(_ value: Any?) -> String? {
-        switch value {
-        case let text as String: text.isEmpty ? nil : text
-        case let number as NSNumber: number.stringValue
-        default: nil
-        }
     }
 }

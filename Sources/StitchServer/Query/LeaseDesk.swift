@@ -51,9 +51,10 @@ struct LeaseDesk {
         userAgent: String, address: String, addressMax: Int
     ) throws -> LeaseGrant {
         let normalized = try normalizer.normalize(.session, session).value
-        let fallback = callTracking.pool(site: site).fallbackNumber
+        let pool = callTracking.pool(site: site)
+        let fallback = pool.fallbackNumber
         let grant: LeaseGrant
-        if callTracking.pool(site: site).dynamicNumbers.isEmpty {
+        if pool.dynamicNumbers.isEmpty {
             grant = LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
         } else if CrawlerRules.isCrawler(userAgent) {
             grant = LeaseGrant(kind: .crawler, number: fallback, heldUntilMs: 0)
