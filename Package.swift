@@ -77,7 +77,7 @@ let package = Package(
         ),
         // The replicated log of the cluster mode (issue 24): JetStream through libnats.
         .target(name: "StitchLog", dependencies: ["CNATS"]),
-        .testTarget(name: "StitchLogTests", dependencies: ["StitchLog"]),
+        .testTarget(name: "StitchLogTests", dependencies: ["StitchLog", "StitchTesting"]),
 
         // MARK: Pure modules
         .target(name: "StitchIdentity"),

@@ -37,11 +37,12 @@ protoc --plugin=protoc-gen-swift="$plugin" \
   --proto_path=proto \
   --swift_opt=Visibility=Public \
   --swift_out="$OUT" \
-  proto/beacon.proto proto/query.proto
-# The Python client's modules: query.proto imports beacon.proto as a top-level
-# module; inside the package it is a sibling.
+  proto/beacon.proto proto/query.proto proto/log.proto
+# The Python client's modules: query.proto imports beacon.proto and log.proto,
+# beacon.proto imports log.proto, as top-level modules; inside the package they
+# are siblings.
 PY_OUT=clients/python/stitch_client/proto
 rm -f "$PY_OUT"/*_pb2.py
-protoc --proto_path=proto --python_out="$PY_OUT" proto/beacon.proto proto/query.proto
-sed -i 's/^import beacon_pb2 as/from . import beacon_pb2 as/' "$PY_OUT/query_pb2.py"
+protoc --proto_path=proto --python_out="$PY_OUT" proto/beacon.proto proto/query.proto proto/log.proto
+sed -i 's/^import \(beacon\|log\)_pb2 as/from . import \1_pb2 as/' "$PY_OUT/query_pb2.py" "$PY_OUT/beacon_pb2.py"
 echo "generated: $(ls "$OUT") $(ls "$PY_OUT"/*_pb2.py | xargs -n1 basename)"

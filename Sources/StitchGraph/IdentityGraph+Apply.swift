@@ -31,44 +31,54 @@ extension IdentityGraph {
     ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
         try environment.write { txn in
             dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
-            var writer = BatchWriter(graph: self, counters: try counters(txn))
-            writer.startArrival(events)
-            for (index, event) in events.enumerated() {
-                try writer.apply(event, index: index, txn)
-            }
-            for renewal in renewals {
-                try writer.renew(renewal, txn)
-            }
-            try writer.flush(txn)
-            var report = writer.report
-            var counters = writer.counters
-            // Identifiers the shared-identifier rule tripped on: quarantined
-            // and their persons re-derived, in this same transaction.
-            for hub in writer.hubsTripped {
-                let tripped = try nodeRecord(hub.node, txn)
-                // Already quarantined with a device that tripped before it in this batch.
-                guard !tripped.isQuarantined else { continue }
-                let isDevice = tripped.kind.isDevice
-                // A device's sharing began with its first counted link; the
-                // visit that made it began up to a visit's length before.
-                let ownerBeforeMs = isDevice ? tripped.hubWindowStartMs - GraphLimits.sharedDeviceVisitMs : 0
-                let record = QuarantineRecord(
-                    source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
-                    reason: isDevice
-                        ? "shared device: linked \(hub.links) distinguishable persons within the site's device period"
-                        : "linked \(hub.links) unrelated persons within the site's hub period",
-                    ownerBeforeMs: ownerBeforeMs)
-                guard let repair = try quarantineAutomatically(node: hub.node, record: record, nowMs: nowMs, &report, &counters, txn)
-                else { continue }
-                if isDevice {
-                    try quarantineCompanions(
-                        of: hub.node, events: repair.eventsCarrying, cause: hub.seq, ownerBeforeMs: ownerBeforeMs, nowMs: nowMs,
-                        &report, &counters, txn)
-                }
-            }
-            try txn.put(tables.meta, GraphCounters.key, counters.encoded())
-            return (report, writer.dedupPruned)
+            return try applySegment(events, renewals: renewals, nowMs: nowMs, txn)
         }
+    }
+
+    /// One `apply`'s work inside a write transaction: everything a commit
+    /// of these events would write, counters included. Segments applied one
+    /// after another in one transaction (`apply(segments:logSequence:)`)
+    /// write exactly what as many transactions would.
+    func applySegment(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, _ txn: borrowing Transaction
+    ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
+        var writer = BatchWriter(graph: self, counters: try counters(txn))
+        writer.startArrival(events)
+        for (index, event) in events.enumerated() {
+            try writer.apply(event, index: index, txn)
+        }
+        for renewal in renewals {
+            try writer.renew(renewal, txn)
+        }
+        try writer.flush(txn)
+        var report = writer.report
+        var counters = writer.counters
+        // Identifiers the shared-identifier rule tripped on: quarantined
+        // and their persons re-derived, in this same transaction.
+        for hub in writer.hubsTripped {
+            let tripped = try nodeRecord(hub.node, txn)
+            // Already quarantined with a device that tripped before it in this batch.
+            guard !tripped.isQuarantined else { continue }
+            let isDevice = tripped.kind.isDevice
+            // A device's sharing began with its first counted link; the
+            // visit that made it began up to a visit's length before.
+            let ownerBeforeMs = isDevice ? tripped.hubWindowStartMs - GraphLimits.sharedDeviceVisitMs : 0
+            let record = QuarantineRecord(
+                source: .automatic, links: hub.links, sinceMs: nowMs, causeEvent: hub.seq,
+                reason: isDevice
+                    ? "shared device: linked \(hub.links) distinguishable persons within the site's device period"
+                    : "linked \(hub.links) unrelated persons within the site's hub period",
+                ownerBeforeMs: ownerBeforeMs)
+            guard let repair = try quarantineAutomatically(node: hub.node, record: record, nowMs: nowMs, &report, &counters, txn)
+            else { continue }
+            if isDevice {
+                try quarantineCompanions(
+                    of: hub.node, events: repair.eventsCarrying, cause: hub.seq, ownerBeforeMs: ownerBeforeMs, nowMs: nowMs,
+                    &report, &counters, txn)
+            }
+        }
+        try txn.put(tables.meta, GraphCounters.key, counters.encoded())
+        return (report, writer.dedupPruned)
     }
 }
 

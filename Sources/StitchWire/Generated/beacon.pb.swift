@@ -966,6 +966,14 @@ public nonisolated struct Stitch_V1_BatchAck: Sendable {
   /// (ForgetRequest): they are dropped, never linked.
   public var suppressed: UInt32 = 0
 
+  /// Cluster mode: where the batch's beacons sit in the replicated log, one
+  /// position per partition they went to. In cluster mode an ack means
+  /// "replicated to a quorum of the log", and repeats and suppressed beacons
+  /// are found when the log is applied, so `repeated` and `suppressed` stay 0
+  /// here (counted in metrics). Pass a position as a query's `min_position`
+  /// to read what this batch wrote.
+  public var logPositions: [Stitch_V1_LogPosition] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1774,7 +1782,7 @@ nonisolated extension Stitch_V1_IdentifierRefusal: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0\u{1}repeated\0\u{3}repeat_indexes\0\u{3}refused_identifiers\0\u{3}identifiers_refused\0\u{1}suppressed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}rejections\0\u{1}repeated\0\u{3}repeat_indexes\0\u{3}refused_identifiers\0\u{3}identifiers_refused\0\u{1}suppressed\0\u{3}log_positions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1790,6 +1798,7 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.refusedIdentifiers) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersRefused) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.suppressed) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.logPositions) }()
       default: break
       }
     }
@@ -1820,6 +1829,9 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if self.suppressed != 0 {
       try visitor.visitSingularUInt32Field(value: self.suppressed, fieldNumber: 8)
     }
+    if !self.logPositions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.logPositions, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1832,6 +1844,7 @@ nonisolated extension Stitch_V1_BatchAck: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.refusedIdentifiers != rhs.refusedIdentifiers {return false}
     if lhs.identifiersRefused != rhs.identifiersRefused {return false}
     if lhs.suppressed != rhs.suppressed {return false}
+    if lhs.logPositions != rhs.logPositions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

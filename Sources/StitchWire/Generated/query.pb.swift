@@ -753,6 +753,19 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._requestID = newValue}
   }
 
+  /// Cluster mode: answer only once this node has applied the partition's log
+  /// up to `sequence` (an ack's `log_positions`): read-your-writes. A node
+  /// that has not got there within its wait (`cluster_read_wait_ms`) answers
+  /// UNAVAILABLE. Ignored by a single node, which acks only what it applied.
+  public var minPosition: Stitch_V1_LogPosition {
+    get {_storage._minPosition ?? Stitch_V1_LogPosition()}
+    set {_uniqueStorage()._minPosition = newValue}
+  }
+  /// Returns true if `minPosition` has been explicitly set.
+  public var hasMinPosition: Bool {_storage._minPosition != nil}
+  /// Clears the value of `minPosition`. Subsequent reads from it will return its default value.
+  public mutating func clearMinPosition() {_uniqueStorage()._minPosition = nil}
+
   public var kind: OneOf_Kind? {
     get {return _storage._kind}
     set {_uniqueStorage()._kind = newValue}
@@ -2174,10 +2187,11 @@ nonisolated extension Stitch_V1_ExplainVerdict: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}min_position\0\u{2}\u{8}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
+    var _minPosition: Stitch_V1_LogPosition? = nil
     var _kind: Stitch_V1_Request.OneOf_Kind?
 
       // This property is used as the initial default value for new instances of the type.
@@ -2190,6 +2204,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
 
     init(copying source: _StorageClass) {
       _requestID = source._requestID
+      _minPosition = source._minPosition
       _kind = source._kind
     }
   }
@@ -2210,6 +2225,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._minPosition) }()
         case 10: try {
           var v: Stitch_V1_Hello?
           var hadOneofValue = false
@@ -2407,6 +2423,9 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
       if _storage._requestID != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 1)
       }
+      try { if let v = _storage._minPosition {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
       switch _storage._kind {
       case .hello?: try {
         guard case .hello(let v)? = _storage._kind else { preconditionFailure() }
@@ -2476,6 +2495,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
         let _storage = _args.0
         let rhs_storage = _args.1
         if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._minPosition != rhs_storage._minPosition {return false}
         if _storage._kind != rhs_storage._kind {return false}
         return true
       }

@@ -11,57 +11,58 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from . import log_pb2 as log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x62\x65\x61\x63on.proto\x12\tstitch.v1\"W\n\nIdentifier\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.stitch.v1.IdentifierKind\x12\r\n\x05value\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\"\xad\x03\n\x06\x42\x65\x61\x63on\x12\x0c\n\x04site\x18\x01 \x01(\r\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12*\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x15.stitch.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\x04\x12\x16\n\x0e\x64\x65vice_time_ms\x18\x05 \x01(\x03\x12!\n\x05visit\x18\n \x01(\x0b\x32\x10.stitch.v1.VisitH\x00\x12\x1d\n\x03hit\x18\x0b \x01(\x0b\x32\x0e.stitch.v1.HitH\x00\x12.\n\x0cnumber_shown\x18\x0c \x01(\x0b\x32\x16.stitch.v1.NumberShownH\x00\x12\x1f\n\x04\x66orm\x18\r \x01(\x0b\x32\x0f.stitch.v1.FormH\x00\x12\x1f\n\x04\x63\x61ll\x18\x0e \x01(\x0b\x32\x0f.stitch.v1.CallH\x00\x12\x1f\n\x04\x63hat\x18\x0f \x01(\x0b\x32\x0f.stitch.v1.ChatH\x00\x12\x1f\n\x04\x64\x65\x61l\x18\x10 \x01(\x0b\x32\x0f.stitch.v1.DealH\x00\x12\x30\n\rlease_renewal\x18\x11 \x01(\x0b\x32\x17.stitch.v1.LeaseRenewalH\x00\x42\x06\n\x04\x62ody\"\xe4\x01\n\x05Visit\x12\x12\n\nutm_source\x18\x01 \x01(\t\x12\x12\n\nutm_medium\x18\x02 \x01(\t\x12\x14\n\x0cutm_campaign\x18\x03 \x01(\t\x12\x13\n\x0butm_content\x18\x04 \x01(\t\x12\x10\n\x08utm_term\x18\x05 \x01(\t\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x13\n\x0blanding_url\x18\x07 \x01(\t\x12\r\n\x05gclid\x18\x08 \x01(\t\x12\r\n\x05yclid\x18\t \x01(\t\x12\x0e\n\x06\x66\x62\x63lid\x18\n \x01(\t\x12!\n\x06\x64\x65vice\x18\x0b \x01(\x0e\x32\x11.stitch.v1.Device\"B\n\x03Hit\x12 \n\x04type\x18\x01 \x01(\x0e\x32\x12.stitch.v1.HitType\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04goal\x18\x03 \x01(\t\"&\n\x0bNumberShown\x12\x17\n\x0ftracking_number\x18\x01 \x01(\t\"U\n\x04\x46orm\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12\x10\n\x08page_url\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\"\x83\x01\n\x04\x43\x61ll\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61ller_phone\x18\x02 \x01(\t\x12\x17\n\x0ftracking_number\x18\x03 \x01(\t\x12\x15\n\rstarted_at_ms\x18\x04 \x01(\x03\x12\x12\n\nduration_s\x18\x05 \x01(\r\x12\x10\n\x08\x61nswered\x18\x06 \x01(\x08\"[\n\x04\x43hat\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x12\n\nvisitor_id\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\"\'\n\x0cLeaseRenewal\x12\x17\n\x0ftracking_number\x18\x01 \x01(\t\"\x88\x01\n\x04\x44\x65\x61l\x12\x0b\n\x03\x63rm\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65\x61l_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12%\n\x06status\x18\x04 \x01(\x0e\x32\x15.stitch.v1.DealStatus\x12\x15\n\rrevenue_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\"k\n\x0b\x42\x65\x61\x63onBatch\x12\"\n\x07\x62\x65\x61\x63ons\x18\x01 \x03(\x0b\x32\x11.stitch.v1.Beacon\x12\x0f\n\x07sent_ms\x18\x02 \x01(\x03\x12\'\n\x05\x63lock\x18\x03 \x01(\x0e\x32\x18.stitch.v1.ProducerClock\"_\n\x0f\x42\x65\x61\x63onRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12-\n\x06reason\x18\x02 \x01(\x0e\x32\x1d.stitch.v1.BeaconRejectReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"j\n\x11IdentifierRefusal\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.stitch.v1.IdentifierKind\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"\xf4\x01\n\x08\x42\x61tchAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12.\n\nrejections\x18\x03 \x03(\x0b\x32\x1a.stitch.v1.BeaconRejection\x12\x10\n\x08repeated\x18\x04 \x01(\r\x12\x16\n\x0erepeat_indexes\x18\x05 \x03(\r\x12\x39\n\x13refused_identifiers\x18\x06 \x03(\x0b\x32\x1c.stitch.v1.IdentifierRefusal\x12\x1b\n\x13identifiers_refused\x18\x07 \x01(\r\x12\x12\n\nsuppressed\x18\x08 \x01(\r\"W\n\nFrameError\x12\'\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x19.stitch.v1.FrameErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07\x63losing\x18\x03 \x01(\x08*\xbc\x02\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16IDENTIFIER_KIND_COOKIE\x10\x01\x12\x1b\n\x17IDENTIFIER_KIND_SESSION\x10\x02\x12 \n\x1cIDENTIFIER_KIND_GA_CLIENT_ID\x10\x03\x12 \n\x1cIDENTIFIER_KIND_YM_CLIENT_ID\x10\x04\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x05\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x06\x12\x18\n\x14IDENTIFIER_KIND_CHAT\x10\x07\x12\x1f\n\x1bIDENTIFIER_KIND_CRM_CONTACT\x10\x08\x12\x1b\n\x17IDENTIFIER_KIND_USER_ID\x10\t*j\n\x06\x44\x65vice\x12\x16\n\x12\x44\x45VICE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45VICE_DESKTOP\x10\x01\x12\x11\n\rDEVICE_MOBILE\x10\x02\x12\x11\n\rDEVICE_TABLET\x10\x03\x12\x0e\n\nDEVICE_BOT\x10\x04*M\n\x07HitType\x12\x18\n\x14HIT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11HIT_TYPE_PAGEVIEW\x10\x01\x12\x11\n\rHIT_TYPE_GOAL\x10\x02*\x83\x01\n\nDealStatus\x12\x1b\n\x17\x44\x45\x41L_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x41L_STATUS_OPEN\x10\x01\x12\x13\n\x0f\x44\x45\x41L_STATUS_WON\x10\x02\x12\x14\n\x10\x44\x45\x41L_STATUS_LOST\x10\x03\x12\x17\n\x13\x44\x45\x41L_STATUS_DELETED\x10\x04*f\n\rProducerClock\x12\x1e\n\x1aPRODUCER_CLOCK_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRODUCER_CLOCK_TRUSTED\x10\x01\x12\x19\n\x15PRODUCER_CLOCK_DEVICE\x10\x02*\xf9\x02\n\x12\x42\x65\x61\x63onRejectReason\x12$\n BEACON_REJECT_REASON_UNSPECIFIED\x10\x00\x12%\n!BEACON_REJECT_REASON_MISSING_SITE\x10\x01\x12!\n\x1d\x42\x45\x41\x43ON_REJECT_REASON_BAD_TIME\x10\x02\x12%\n!BEACON_REJECT_REASON_MISSING_BODY\x10\x03\x12-\n)BEACON_REJECT_REASON_TOO_MANY_IDENTIFIERS\x10\x04\x12(\n$BEACON_REJECT_REASON_STRING_TOO_LONG\x10\x05\x12\'\n#BEACON_REJECT_REASON_NO_IDENTIFIERS\x10\x06\x12%\n!BEACON_REJECT_REASON_MISSING_KIND\x10\x07\x12#\n\x1f\x42\x45\x41\x43ON_REJECT_REASON_BAD_STATUS\x10\x08*\xb7\x05\n\x0e\x46rameErrorCode\x12 \n\x1c\x46RAME_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46RAME_ERROR_CODE_BAD_MAGIC\x10\x01\x12(\n$FRAME_ERROR_CODE_UNSUPPORTED_VERSION\x10\x02\x12$\n FRAME_ERROR_CODE_FRAME_TOO_LARGE\x10\x03\x12!\n\x1d\x46RAME_ERROR_CODE_UNKNOWN_TYPE\x10\x04\x12&\n\"FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\x10\x05\x12&\n\"FRAME_ERROR_CODE_RESERVED_NOT_ZERO\x10\x06\x12\'\n#FRAME_ERROR_CODE_INFLATED_TOO_LARGE\x10\x07\x12$\n FRAME_ERROR_CODE_LENGTH_MISMATCH\x10\x08\x12&\n\"FRAME_ERROR_CODE_CHECKSUM_MISMATCH\x10\t\x12(\n$FRAME_ERROR_CODE_CORRUPT_COMPRESSION\x10\n\x12&\n\"FRAME_ERROR_CODE_MALFORMED_PAYLOAD\x10\x0b\x12%\n!FRAME_ERROR_CODE_TOO_MANY_BEACONS\x10\x0c\x12 \n\x1c\x46RAME_ERROR_CODE_EMPTY_BATCH\x10\r\x12\x1f\n\x1b\x46RAME_ERROR_CODE_OVERLOADED\x10\x0e\x12&\n\"FRAME_ERROR_CODE_STORE_UNAVAILABLE\x10\x0f\x12!\n\x1d\x46RAME_ERROR_CODE_BAD_SEQUENCE\x10\x10\x12\"\n\x1e\x46RAME_ERROR_CODE_SHUTTING_DOWN\x10\x11\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x62\x65\x61\x63on.proto\x12\tstitch.v1\x1a\tlog.proto\"W\n\nIdentifier\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.stitch.v1.IdentifierKind\x12\r\n\x05value\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\"\xad\x03\n\x06\x42\x65\x61\x63on\x12\x0c\n\x04site\x18\x01 \x01(\r\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12*\n\x0bidentifiers\x18\x03 \x03(\x0b\x32\x15.stitch.v1.Identifier\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\x04\x12\x16\n\x0e\x64\x65vice_time_ms\x18\x05 \x01(\x03\x12!\n\x05visit\x18\n \x01(\x0b\x32\x10.stitch.v1.VisitH\x00\x12\x1d\n\x03hit\x18\x0b \x01(\x0b\x32\x0e.stitch.v1.HitH\x00\x12.\n\x0cnumber_shown\x18\x0c \x01(\x0b\x32\x16.stitch.v1.NumberShownH\x00\x12\x1f\n\x04\x66orm\x18\r \x01(\x0b\x32\x0f.stitch.v1.FormH\x00\x12\x1f\n\x04\x63\x61ll\x18\x0e \x01(\x0b\x32\x0f.stitch.v1.CallH\x00\x12\x1f\n\x04\x63hat\x18\x0f \x01(\x0b\x32\x0f.stitch.v1.ChatH\x00\x12\x1f\n\x04\x64\x65\x61l\x18\x10 \x01(\x0b\x32\x0f.stitch.v1.DealH\x00\x12\x30\n\rlease_renewal\x18\x11 \x01(\x0b\x32\x17.stitch.v1.LeaseRenewalH\x00\x42\x06\n\x04\x62ody\"\xe4\x01\n\x05Visit\x12\x12\n\nutm_source\x18\x01 \x01(\t\x12\x12\n\nutm_medium\x18\x02 \x01(\t\x12\x14\n\x0cutm_campaign\x18\x03 \x01(\t\x12\x13\n\x0butm_content\x18\x04 \x01(\t\x12\x10\n\x08utm_term\x18\x05 \x01(\t\x12\x10\n\x08referrer\x18\x06 \x01(\t\x12\x13\n\x0blanding_url\x18\x07 \x01(\t\x12\r\n\x05gclid\x18\x08 \x01(\t\x12\r\n\x05yclid\x18\t \x01(\t\x12\x0e\n\x06\x66\x62\x63lid\x18\n \x01(\t\x12!\n\x06\x64\x65vice\x18\x0b \x01(\x0e\x32\x11.stitch.v1.Device\"B\n\x03Hit\x12 \n\x04type\x18\x01 \x01(\x0e\x32\x12.stitch.v1.HitType\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04goal\x18\x03 \x01(\t\"&\n\x0bNumberShown\x12\x17\n\x0ftracking_number\x18\x01 \x01(\t\"U\n\x04\x46orm\x12\x0f\n\x07\x66orm_id\x18\x01 \x01(\t\x12\x10\n\x08page_url\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\"\x83\x01\n\x04\x43\x61ll\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61ller_phone\x18\x02 \x01(\t\x12\x17\n\x0ftracking_number\x18\x03 \x01(\t\x12\x15\n\rstarted_at_ms\x18\x04 \x01(\x03\x12\x12\n\nduration_s\x18\x05 \x01(\r\x12\x10\n\x08\x61nswered\x18\x06 \x01(\x08\"[\n\x04\x43hat\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x12\n\nvisitor_id\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\"\'\n\x0cLeaseRenewal\x12\x17\n\x0ftracking_number\x18\x01 \x01(\t\"\x88\x01\n\x04\x44\x65\x61l\x12\x0b\n\x03\x63rm\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65\x61l_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12%\n\x06status\x18\x04 \x01(\x0e\x32\x15.stitch.v1.DealStatus\x12\x15\n\rrevenue_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\"k\n\x0b\x42\x65\x61\x63onBatch\x12\"\n\x07\x62\x65\x61\x63ons\x18\x01 \x03(\x0b\x32\x11.stitch.v1.Beacon\x12\x0f\n\x07sent_ms\x18\x02 \x01(\x03\x12\'\n\x05\x63lock\x18\x03 \x01(\x0e\x32\x18.stitch.v1.ProducerClock\"_\n\x0f\x42\x65\x61\x63onRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12-\n\x06reason\x18\x02 \x01(\x0e\x32\x1d.stitch.v1.BeaconRejectReason\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"j\n\x11IdentifierRefusal\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.stitch.v1.IdentifierKind\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"\xa3\x02\n\x08\x42\x61tchAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12.\n\nrejections\x18\x03 \x03(\x0b\x32\x1a.stitch.v1.BeaconRejection\x12\x10\n\x08repeated\x18\x04 \x01(\r\x12\x16\n\x0erepeat_indexes\x18\x05 \x03(\r\x12\x39\n\x13refused_identifiers\x18\x06 \x03(\x0b\x32\x1c.stitch.v1.IdentifierRefusal\x12\x1b\n\x13identifiers_refused\x18\x07 \x01(\r\x12\x12\n\nsuppressed\x18\x08 \x01(\r\x12-\n\rlog_positions\x18\t \x03(\x0b\x32\x16.stitch.v1.LogPosition\"W\n\nFrameError\x12\'\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x19.stitch.v1.FrameErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07\x63losing\x18\x03 \x01(\x08*\xbc\x02\n\x0eIdentifierKind\x12\x1f\n\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16IDENTIFIER_KIND_COOKIE\x10\x01\x12\x1b\n\x17IDENTIFIER_KIND_SESSION\x10\x02\x12 \n\x1cIDENTIFIER_KIND_GA_CLIENT_ID\x10\x03\x12 \n\x1cIDENTIFIER_KIND_YM_CLIENT_ID\x10\x04\x12\x19\n\x15IDENTIFIER_KIND_PHONE\x10\x05\x12\x19\n\x15IDENTIFIER_KIND_EMAIL\x10\x06\x12\x18\n\x14IDENTIFIER_KIND_CHAT\x10\x07\x12\x1f\n\x1bIDENTIFIER_KIND_CRM_CONTACT\x10\x08\x12\x1b\n\x17IDENTIFIER_KIND_USER_ID\x10\t*j\n\x06\x44\x65vice\x12\x16\n\x12\x44\x45VICE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45VICE_DESKTOP\x10\x01\x12\x11\n\rDEVICE_MOBILE\x10\x02\x12\x11\n\rDEVICE_TABLET\x10\x03\x12\x0e\n\nDEVICE_BOT\x10\x04*M\n\x07HitType\x12\x18\n\x14HIT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11HIT_TYPE_PAGEVIEW\x10\x01\x12\x11\n\rHIT_TYPE_GOAL\x10\x02*\x83\x01\n\nDealStatus\x12\x1b\n\x17\x44\x45\x41L_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x41L_STATUS_OPEN\x10\x01\x12\x13\n\x0f\x44\x45\x41L_STATUS_WON\x10\x02\x12\x14\n\x10\x44\x45\x41L_STATUS_LOST\x10\x03\x12\x17\n\x13\x44\x45\x41L_STATUS_DELETED\x10\x04*f\n\rProducerClock\x12\x1e\n\x1aPRODUCER_CLOCK_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRODUCER_CLOCK_TRUSTED\x10\x01\x12\x19\n\x15PRODUCER_CLOCK_DEVICE\x10\x02*\xf9\x02\n\x12\x42\x65\x61\x63onRejectReason\x12$\n BEACON_REJECT_REASON_UNSPECIFIED\x10\x00\x12%\n!BEACON_REJECT_REASON_MISSING_SITE\x10\x01\x12!\n\x1d\x42\x45\x41\x43ON_REJECT_REASON_BAD_TIME\x10\x02\x12%\n!BEACON_REJECT_REASON_MISSING_BODY\x10\x03\x12-\n)BEACON_REJECT_REASON_TOO_MANY_IDENTIFIERS\x10\x04\x12(\n$BEACON_REJECT_REASON_STRING_TOO_LONG\x10\x05\x12\'\n#BEACON_REJECT_REASON_NO_IDENTIFIERS\x10\x06\x12%\n!BEACON_REJECT_REASON_MISSING_KIND\x10\x07\x12#\n\x1f\x42\x45\x41\x43ON_REJECT_REASON_BAD_STATUS\x10\x08*\xb7\x05\n\x0e\x46rameErrorCode\x12 \n\x1c\x46RAME_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46RAME_ERROR_CODE_BAD_MAGIC\x10\x01\x12(\n$FRAME_ERROR_CODE_UNSUPPORTED_VERSION\x10\x02\x12$\n FRAME_ERROR_CODE_FRAME_TOO_LARGE\x10\x03\x12!\n\x1d\x46RAME_ERROR_CODE_UNKNOWN_TYPE\x10\x04\x12&\n\"FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\x10\x05\x12&\n\"FRAME_ERROR_CODE_RESERVED_NOT_ZERO\x10\x06\x12\'\n#FRAME_ERROR_CODE_INFLATED_TOO_LARGE\x10\x07\x12$\n FRAME_ERROR_CODE_LENGTH_MISMATCH\x10\x08\x12&\n\"FRAME_ERROR_CODE_CHECKSUM_MISMATCH\x10\t\x12(\n$FRAME_ERROR_CODE_CORRUPT_COMPRESSION\x10\n\x12&\n\"FRAME_ERROR_CODE_MALFORMED_PAYLOAD\x10\x0b\x12%\n!FRAME_ERROR_CODE_TOO_MANY_BEACONS\x10\x0c\x12 \n\x1c\x46RAME_ERROR_CODE_EMPTY_BATCH\x10\r\x12\x1f\n\x1b\x46RAME_ERROR_CODE_OVERLOADED\x10\x0e\x12&\n\"FRAME_ERROR_CODE_STORE_UNAVAILABLE\x10\x0f\x12!\n\x1d\x46RAME_ERROR_CODE_BAD_SEQUENCE\x10\x10\x12\"\n\x1e\x46RAME_ERROR_CODE_SHUTTING_DOWN\x10\x11\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'beacon_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _IDENTIFIERKIND._serialized_start=2032
-  _IDENTIFIERKIND._serialized_end=2348
-  _DEVICE._serialized_start=2350
-  _DEVICE._serialized_end=2456
-  _HITTYPE._serialized_start=2458
-  _HITTYPE._serialized_end=2535
-  _DEALSTATUS._serialized_start=2538
-  _DEALSTATUS._serialized_end=2669
-  _PRODUCERCLOCK._serialized_start=2671
-  _PRODUCERCLOCK._serialized_end=2773
-  _BEACONREJECTREASON._serialized_start=2776
-  _BEACONREJECTREASON._serialized_end=3153
-  _FRAMEERRORCODE._serialized_start=3156
-  _FRAMEERRORCODE._serialized_end=3851
-  _IDENTIFIER._serialized_start=27
-  _IDENTIFIER._serialized_end=114
-  _BEACON._serialized_start=117
-  _BEACON._serialized_end=546
-  _VISIT._serialized_start=549
-  _VISIT._serialized_end=777
-  _HIT._serialized_start=779
-  _HIT._serialized_end=845
-  _NUMBERSHOWN._serialized_start=847
-  _NUMBERSHOWN._serialized_end=885
-  _FORM._serialized_start=887
-  _FORM._serialized_end=972
-  _CALL._serialized_start=975
-  _CALL._serialized_end=1106
-  _CHAT._serialized_start=1108
-  _CHAT._serialized_end=1199
-  _LEASERENEWAL._serialized_start=1201
-  _LEASERENEWAL._serialized_end=1240
-  _DEAL._serialized_start=1243
-  _DEAL._serialized_end=1379
-  _BEACONBATCH._serialized_start=1381
-  _BEACONBATCH._serialized_end=1488
-  _BEACONREJECTION._serialized_start=1490
-  _BEACONREJECTION._serialized_end=1585
-  _IDENTIFIERREFUSAL._serialized_start=1587
-  _IDENTIFIERREFUSAL._serialized_end=1693
-  _BATCHACK._serialized_start=1696
-  _BATCHACK._serialized_end=1940
-  _FRAMEERROR._serialized_start=1942
-  _FRAMEERROR._serialized_end=2029
+  _IDENTIFIERKIND._serialized_start=2090
+  _IDENTIFIERKIND._serialized_end=2406
+  _DEVICE._serialized_start=2408
+  _DEVICE._serialized_end=2514
+  _HITTYPE._serialized_start=2516
+  _HITTYPE._serialized_end=2593
+  _DEALSTATUS._serialized_start=2596
+  _DEALSTATUS._serialized_end=2727
+  _PRODUCERCLOCK._serialized_start=2729
+  _PRODUCERCLOCK._serialized_end=2831
+  _BEACONREJECTREASON._serialized_start=2834
+  _BEACONREJECTREASON._serialized_end=3211
+  _FRAMEERRORCODE._serialized_start=3214
+  _FRAMEERRORCODE._serialized_end=3909
+  _IDENTIFIER._serialized_start=38
+  _IDENTIFIER._serialized_end=125
+  _BEACON._serialized_start=128
+  _BEACON._serialized_end=557
+  _VISIT._serialized_start=560
+  _VISIT._serialized_end=788
+  _HIT._serialized_start=790
+  _HIT._serialized_end=856
+  _NUMBERSHOWN._serialized_start=858
+  _NUMBERSHOWN._serialized_end=896
+  _FORM._serialized_start=898
+  _FORM._serialized_end=983
+  _CALL._serialized_start=986
+  _CALL._serialized_end=1117
+  _CHAT._serialized_start=1119
+  _CHAT._serialized_end=1210
+  _LEASERENEWAL._serialized_start=1212
+  _LEASERENEWAL._serialized_end=1251
+  _DEAL._serialized_start=1254
+  _DEAL._serialized_end=1390
+  _BEACONBATCH._serialized_start=1392
+  _BEACONBATCH._serialized_end=1499
+  _BEACONREJECTION._serialized_start=1501
+  _BEACONREJECTION._serialized_end=1596
+  _IDENTIFIERREFUSAL._serialized_start=1598
+  _IDENTIFIERREFUSAL._serialized_end=1704
+  _BATCHACK._serialized_start=1707
+  _BATCHACK._serialized_end=1998
+  _FRAMEERROR._serialized_start=2000
+  _FRAMEERROR._serialized_end=2087
 # @@protoc_insertion_point(module_scope)

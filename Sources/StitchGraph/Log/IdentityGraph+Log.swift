@@ -1,0 +1,85 @@
+import StitchIdentity
+import StitchStore
+
+/// One entry of the cluster's log, as the graph applies it: what one
+/// `apply` would be given, with the entry's own clock.
+public struct ApplySegment: Sendable {
+    public var events: [PreparedEvent]
+    public var renewals: [LeaseRenewal]
+    /// The publisher's clock: the time of the changes the entry causes
+    /// (an automatic quarantine's `sinceMs`), the same on every replica.
+    public var nowMs: Int64
+
+    public init(events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64) {
+        self.events = events
+        self.renewals = renewals
+        self.nowMs = nowMs
+    }
+}
+
+/// A replica asked to apply an entry it has applied already, or to skip
+/// one: its store and the log disagree (README "Cluster").
+public struct LogSequenceError: Error, CustomStringConvertible, Sendable {
+    public let applied: UInt64
+    public let first: UInt64
+    public var description: String {
+        "the store has applied the log through sequence \(applied), so the next entry is \(applied + 1), not \(first)"
+    }
+}
+
+extension IdentityGraph {
+    /// Meta key of the last log sequence applied to this shard (8 bytes, big-endian).
+    static let logSequenceKey = Array("log_sequence".utf8)
+
+    /// The last sequence of the cluster log applied to this shard; 0 when
+    /// none (a single node's store, or a replica that has applied nothing).
+    public func appliedLogSequence() throws -> UInt64 {
+        try environment.read { txn in try appliedLogSequence(txn) }
+    }
+
+    func appliedLogSequence(_ txn: borrowing Transaction) throws -> UInt64 {
+        guard let bytes = try txn.get(tables.meta, Self.logSequenceKey), bytes.count == 8 else { return 0 }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Applies consecutive log entries `first…first + segments.count − 1` in
+    /// one write transaction and records the last as applied in it, so an
+    /// entry is applied exactly once, whatever crashes.
+    ///
+    /// Each segment is applied as its own `apply` would be: a segment sees
+    /// everything the earlier ones wrote, and its clock is its own. So the
+    /// store after N entries is the same however they were grouped into
+    /// transactions — what lets replicas that group differently (they apply
+    /// at different speeds) end equal.
+    ///
+    /// - Throws: `LogSequenceError` if `first` is not the entry after the
+    ///   last applied one; nothing is written then.
+    @discardableResult
+    public func apply(segments: [ApplySegment], first: UInt64) throws -> [ApplyReport] {
+        let reports: [ApplyReport], pruned: [(id: DedupID, arrivalMs: Int64)]
+        do {
+            (reports, pruned) = try environment.write { txn in
+                dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
+                let applied = try appliedLogSequence(txn)
+                guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
+                var reports: [ApplyReport] = []
+                var pruned: [(id: DedupID, arrivalMs: Int64)] = []
+                for segment in segments {
+                    let (report, segmentPruned) = try applySegment(
+                        segment.events, renewals: segment.renewals, nowMs: segment.nowMs, txn)
+                    reports.append(report)
+                    pruned += segmentPruned
+                }
+                let last = first + UInt64(segments.count) - 1
+                try txn.put(tables.meta, Self.logSequenceKey, (0..<8).map { UInt8(truncatingIfNeeded: last >> (56 - 8 * $0)) })
+                return (reports, pruned)
+            }
+        } catch {
+            dedupMemory.rollBack()
+            throw error
+        }
+        dedupMemory.commitRemembered()
+        dedupMemory.forget(pruned)
+        return reports
+    }
+}

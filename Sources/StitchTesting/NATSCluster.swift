@@ -1,0 +1,103 @@
+import Foundation
+
+/// nats-server processes with JetStream on loopback, for tests: one
+/// server, or a JetStream cluster of several (routes between them), each on
+/// ports the OS chose and a store under a temporary directory. Uses
+/// Debian's nats-server, or `STITCH_NATS_SERVER` when set (`ops/test.sh`
+/// installs one).
+public final class NATSCluster: @unchecked Sendable {
+    /// One server of the cluster.
+    public struct Node: Sendable {
+        public let name: String
+        public let port: Int
+        public let clusterPort: Int
+        public var url: String { "nats://127.0.0.1:\(port)" }
+    }
+
+    public let nodes: [Node]
+    public let directory: URL
+    private var processes: [Process?]
+
+    /// Every server's client URL, comma-separated (what a Stitch node is given).
+    public var urls: String { nodes.map(\.url).joined(separator: ",") }
+
+    /// Starts `count` servers; with more than one, they form a JetStream cluster.
+    public init(count: Int = 1) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-nats-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        nodes = try (0..<count).map { index in
+            Node(name: "n\(index + 1)", port: try Self.freePort(), clusterPort: try Self.freePort())
+        }
+        processes = Array(repeating: nil, count: count)
+        for index in nodes.indices { try start(index) }
+    }
+
+    deinit { stop() }
+
+    /// The server binary tests use.
+    public static func binary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["STITCH_NATS_SERVER"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        guard let found = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "nats-server not found: run ops/test.sh, which installs it"])
+        }
+        return found
+    }
+
+    /// Starts (or restarts) server `index` with its store as it was.
+    public func start(_ index: Int) throws {
+        let node = nodes[index]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        var arguments = [
+            "-js", "-a", "127.0.0.1", "-p", "\(node.port)", "-n", node.name,
+            "-sd", directory.appendingPathComponent(node.name).path,
+        ]
+        if nodes.count > 1 {
+            let routes = nodes.filter { $0.name != node.name }.map { "nats://127.0.0.1:\($0.clusterPort)" }.joined(separator: ",")
+            arguments += ["--cluster_name", "stitch", "--cluster", "nats://127.0.0.1:\(node.clusterPort)", "--routes", routes]
+        }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        processes[index] = process
+    }
+
+    /// SIGKILLs server `index` (no goodbye to its peers).
+    public func kill(_ index: Int) {
+        guard let process = processes[index], process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        processes[index] = nil
+    }
+
+    /// Stops every server and removes their stores.
+    public func stop() {
+        for index in processes.indices {
+            guard let process = processes[index], process.isRunning else { continue }
+            process.terminate()
+            for _ in 0..<100 where process.isRunning { usleep(20_000) }
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            processes[index] = nil
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A loopback TCP port free now.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
