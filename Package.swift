@@ -135,7 +135,7 @@ let package = Package(
             name: "StitchServer",
             dependencies: [
                 "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
-                "StitchHooks",
+                "StitchHooks", "StitchLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -253,7 +253,7 @@ let package = Package(
             name: "StitchServerTests",
             dependencies: [
                 "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchBeacon",
-                "StitchMapping", "StitchHooks", "StitchTesting",
+                "StitchMapping", "StitchHooks", "StitchTesting", "StitchRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -45,14 +45,23 @@ public final class QueryClient: Sendable {
     }
 
     /// Sends one request and returns the whole response, errors included.
-    public func response(_ kind: Stitch_V1_Request.OneOf_Kind) -> EventLoopFuture<Stitch_V1_Response> {
+    /// `minPosition` (cluster mode): answer only once the node has applied
+    /// the log that far — an ack's `log_positions` entry, for read-your-writes.
+    public func response(
+        _ kind: Stitch_V1_Request.OneOf_Kind, minPosition: Stitch_V1_LogPosition? = nil
+    ) -> EventLoopFuture<Stitch_V1_Response> {
         let id = nextID.add(1, ordering: .relaxed).oldValue
-        return Self.send(.with { $0.kind = kind }, id: id, on: connection)
+        return Self.send(.with {
+            $0.kind = kind
+            if let minPosition { $0.minPosition = minPosition }
+        }, id: id, on: connection)
     }
 
     /// Sends one request; a typed error response throws `ClientError.server`.
-    public func request(_ kind: Stitch_V1_Request.OneOf_Kind) async throws -> Stitch_V1_Response.OneOf_Kind {
-        let response = try await response(kind).get()
+    public func request(
+        _ kind: Stitch_V1_Request.OneOf_Kind, minPosition: Stitch_V1_LogPosition? = nil
+    ) async throws -> Stitch_V1_Response.OneOf_Kind {
+        let response = try await response(kind, minPosition: minPosition).get()
         switch response.kind {
         case .error(let error): throw ClientError.server(error)
         case .some(let body): return body
@@ -65,9 +74,9 @@ public final class QueryClient: Sendable {
     /// Looks a person up by one raw identifier.
     public func lookup(
         site: UInt32, kind: Stitch_V1_IdentifierKind, value: String, namespace: String = "",
-        includeIdentifiers: Bool = false
+        includeIdentifiers: Bool = false, minPosition: Stitch_V1_LogPosition? = nil
     ) async throws -> Stitch_V1_LookupResponse {
-        let body = try await request(.lookup(.with {
+        let lookup = Stitch_V1_LookupRequest.with {
             $0.site = site
             $0.person.identifier = .with {
                 $0.kind = kind
@@ -75,7 +84,8 @@ public final class QueryClient: Sendable {
                 $0.namespace = namespace
             }
             $0.includeIdentifiers = includeIdentifiers
-        }))
+        }
+        let body = try await request(.lookup(lookup), minPosition: minPosition)
         guard case .lookup(let lookup) = body else { throw ClientError.protocolViolation("not a lookup response") }
         return lookup
     }

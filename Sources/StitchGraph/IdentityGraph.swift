@@ -30,7 +30,10 @@ public final class IdentityGraph: Sendable {
     /// Activity of sessions with no lease yet (see `UnleasedActivity`).
     let unleasedActivity = Mutex(UnleasedActivity())
     /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
-    let hasher: IdentifierHasher
+    /// Hashes erased identifiers under the store's secret; replaced once by
+    /// a cluster log's first entry, which gives every replica one secret.
+    private let hasherBox: Mutex<IdentifierHasher>
+    var hasher: IdentifierHasher { hasherBox.withLock { $0 } }
     /// What opening upgraded, when the store was of an earlier schema.
     public let migration: SchemaMigration.Report?
     /// What re-judging the automatic quarantines did at this open, when an
@@ -91,7 +94,7 @@ public final class IdentityGraph: Sendable {
         migration = try Self.checkSchema(environment, tables: tables, readOnly: storeOptions.readOnly)
         isReadOnly = storeOptions.readOnly
         dedupMemory = storeOptions.readOnly ? DedupMemory() : try DedupMemory(environment, table: tables.dedup)
-        hasher = try Self.identifierHasher(environment, meta: tables.meta)
+        hasherBox = Mutex(try Self.identifierHasher(environment, meta: tables.meta))
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
         if !isReadOnly {
@@ -160,6 +163,12 @@ public final class IdentityGraph: Sendable {
 
     /// The store's secrets for hashing erased identifiers (none only in a
     /// store opened read-only before it was ever written).
+    /// Reads the secrets again after a transaction replaced them.
+    func reloadIdentifierHasher() throws {
+        let fresh = try Self.identifierHasher(environment, meta: tables.meta)
+        hasherBox.withLock { $0 = fresh }
+    }
+
     private static func identifierHasher(_ environment: Environment, meta: Table) throws -> IdentifierHasher {
         try environment.read { txn in
             IdentifierHasher(

@@ -107,6 +107,8 @@ extension ApplySegment {
         var events: [PreparedEvent] = []
         events.reserveCapacity(entry.events.count)
         for event in entry.events { events.append(try PreparedEvent(event)) }
-        self.init(events: events, renewals: entry.renewals.map(LeaseRenewal.init), nowMs: entry.publishedMs)
+        self.init(
+            events: events, renewals: entry.renewals.map(LeaseRenewal.init), nowMs: entry.publishedMs,
+            identifierSecret: entry.identifierSecret.isEmpty ? nil : [UInt8](entry.identifierSecret))
     }
 }

@@ -9,11 +9,16 @@ public struct ApplySegment: Sendable {
     /// The publisher's clock: the time of the changes the entry causes
     /// (an automatic quarantine's `sinceMs`), the same on every replica.
     public var nowMs: Int64
+    /// A partition's first entry (its genesis) gives every replica the
+    /// store's secret for hashing erased identifiers, so their erasure
+    /// records and suppression lists are equal too.
+    public var identifierSecret: [UInt8]?
 
-    public init(events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64) {
+    public init(events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64, identifierSecret: [UInt8]? = nil) {
         self.events = events
         self.renewals = renewals
         self.nowMs = nowMs
+        self.identifierSecret = identifierSecret
     }
 }
 
@@ -28,6 +33,9 @@ public struct LogSequenceError: Error, CustomStringConvertible, Sendable {
 }
 
 extension IdentityGraph {
+    /// A new random secret for a cluster partition's genesis entry.
+    public static func newIdentifierSecret() -> [UInt8] { IdentifierHasher.newSecret() }
+
     /// Meta key of the last log sequence applied to this shard (8 bytes, big-endian).
     static let logSequenceKey = Array("log_sequence".utf8)
 
@@ -64,7 +72,13 @@ extension IdentityGraph {
                 guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
                 var reports: [ApplyReport] = []
                 var pruned: [(id: DedupID, arrivalMs: Int64)] = []
-                for segment in segments {
+                for (offset, segment) in segments.enumerated() {
+                    if let secret = segment.identifierSecret {
+                        guard first + UInt64(offset) == 1, secret.count == IdentifierHasher.secretBytes else {
+                            throw LogEntryRefusal(description: "a genesis entry (identifier secret) is valid only as a stream's first entry, with \(IdentifierHasher.secretBytes) bytes")
+                        }
+                        try txn.put(tables.meta, IdentifierHasher.secretMetaKey, secret)
+                    }
                     let (report, segmentPruned) = try applySegment(
                         segment.events, renewals: segment.renewals, nowMs: segment.nowMs, txn)
                     reports.append(report)
@@ -80,6 +94,12 @@ extension IdentityGraph {
         }
         dedupMemory.commitRemembered()
         dedupMemory.forget(pruned)
+        if segments.contains(where: { $0.identifierSecret != nil }) { try reloadIdentifierHasher() }
         return reports
     }
+}
+
+/// A log entry the graph will not apply (see `apply(segments:first:)`).
+public struct LogEntryRefusal: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

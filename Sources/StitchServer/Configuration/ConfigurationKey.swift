@@ -147,6 +147,31 @@ public struct ConfigurationKey: Sendable {
         int("response_bytes_max", "largest query response payload", \.responseBytesMax),
         int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
         string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),
+        ConfigurationKey(
+            name: "cluster_nats_urls", help: "cluster mode: the JetStream servers, nats://host:port,… (empty: a single node, no NATS)",
+            apply: { (config, text) throws(ConfigurationError) in config.clusterNATSURLs = text.trimmingCharacters(in: .whitespaces) },
+            current: { $0.clusterNATSURLs }),
+        string("cluster_node", "cluster mode: this node's name (message ids, logs, metrics)", \.clusterNode),
+        int("cluster_replicas", "cluster mode: NATS servers each partition's stream is kept on (1, 3 or 5)", \.clusterReplicas),
+        ConfigurationKey(
+            name: "cluster_partitions", help: "cluster mode: partitions (shards) this node holds and applies, 0,1,… (empty: all)",
+            apply: { (config, text) throws(ConfigurationError) in
+                let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                var partitions: [Int] = []
+                for part in parts {
+                    guard let partition = Int(part), partition >= 0 else {
+                        throw .invalidValue(key: "cluster_partitions", value: text, reason: "partition numbers, comma-separated: 0,2")
+                    }
+                    partitions.append(partition)
+                }
+                config.clusterPartitions = Array(Set(partitions)).sorted()
+            },
+            current: { $0.clusterPartitions.map(String.init).joined(separator: ",") }),
+        int("cluster_read_wait_ms", "cluster mode: how long a query with min_position waits for this node to apply that far", \.clusterReadWaitMs),
+        int("cluster_publish_wait_ms", "cluster mode: how long a collector waits for the stream's ack before STORE_UNAVAILABLE", \.clusterPublishWaitMs),
+        int("cluster_apply_entries_max", "cluster mode: log entries applied per LMDB transaction, at most", \.clusterApplyEntriesMax),
+        int("cluster_stream_max_age_hours", "cluster mode: how long each partition's stream keeps entries", \.clusterStreamMaxAgeHours),
+        int("cluster_stream_max_bytes", "cluster mode: bytes each partition's stream keeps at most (0: no bound but age)", \.clusterStreamMaxBytes),
     ]
 
     /// The key named `name`, if there is one.

@@ -165,6 +165,34 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
 
+    // MARK: Cluster (README "Cluster")
+    /// NATS servers of the cluster's JetStream, comma-separated
+    /// `nats://host:port`; empty (the default) runs a single node, no NATS.
+    public var clusterNATSURLs = ""
+    /// This node's name in the cluster: in message ids, logs and metrics.
+    public var clusterNode = "stitch-1"
+    /// Servers each partition's stream is kept on (1, 3 or 5).
+    public var clusterReplicas = 3
+    /// Partitions (shards) this node holds and applies; empty = all.
+    public var clusterPartitions: [Int] = []
+    /// How long a query with `min_position` waits for this node to apply
+    /// that far before it answers UNAVAILABLE.
+    public var clusterReadWaitMs = 2000
+    /// How long a collector waits for the stream's publish ack before it
+    /// answers STORE_UNAVAILABLE.
+    public var clusterPublishWaitMs = 5000
+    /// Log entries applied per LMDB transaction, at most (the result is the
+    /// same for any value; larger groups share a commit's cost).
+    public var clusterApplyEntriesMax = 64
+    /// How long the streams keep entries: a replica further behind, or a
+    /// new one, starts from a holder's backup (README "Cluster").
+    public var clusterStreamMaxAgeHours = 168
+    /// Bytes each partition's stream keeps at most (0: no bound but age).
+    public var clusterStreamMaxBytes = 0
+
+    /// Whether this node runs in cluster mode.
+    public var isCluster: Bool { !clusterNATSURLs.isEmpty }
+
     public init() {}
 
     /// The connection guard's timeouts.
@@ -255,6 +283,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(leaseNumbersPerAddressMax >= 0, "lease_numbers_per_address_max", "not negative (0: no bound)")
         try check(leaseRenewalMaxSeconds >= 0, "lease_renewal_max_seconds", "not negative (0: renewals never extend a hold)")
         try check(targetCallSeconds >= 0 && targetCallSeconds <= 86_400, "target_call_seconds", "0...86400")
+        try check([1, 3, 5].contains(clusterReplicas), "cluster_replicas", "1, 3 or 5 (JetStream's replica counts)")
+        try check(clusterReadWaitMs >= 0 && clusterReadWaitMs <= 60_000, "cluster_read_wait_ms", "0...60000")
+        try check(clusterPublishWaitMs >= 100 && clusterPublishWaitMs <= 60_000, "cluster_publish_wait_ms", "100...60000")
+        try check(clusterApplyEntriesMax >= 1 && clusterApplyEntriesMax <= 4096, "cluster_apply_entries_max", "1...4096")
+        try check(clusterStreamMaxAgeHours >= 1, "cluster_stream_max_age_hours", "at least 1")
+        try check(clusterStreamMaxBytes >= 0, "cluster_stream_max_bytes", "not negative (0: no bound)")
+        try check(
+            clusterNode.utf8.count <= 64 && !clusterNode.isEmpty && clusterNode.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }),
+            "cluster_node", "1 to 64 of A-Z a-z 0-9 - _")
+        if isCluster {
+            try check(shards > 0, "shards", "cluster mode needs the partition count set (every node the same): shards = N")
+            try check(clusterPartitions.allSatisfy { (0..<shards).contains($0) }, "cluster_partitions", "partitions are 0...shards-1")
+            try check(shardSites.isEmpty, "shard_sites", "cluster mode places sites by site % shards only")
+        }
         _ = try graphConfiguration()
     }
 }

@@ -26,7 +26,7 @@ import StitchWire
 /// is that a group waits for its slowest shard. A shard's input stays a
 /// stream of prepared events (`IdentityGraph.apply`), never a socket, so a
 /// shard can later move to another machine (DESIGN.md §8).
-final class GraphWriter: Sendable {
+final class GraphWriter: IngestConsumer {
     private let graph: ShardedGraph
     /// Threads for shards 1…N−1's parts; the writer thread applies one part itself.
     private let workers: [ShardWorker]
@@ -93,7 +93,7 @@ final class GraphWriter: Sendable {
         while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
             metrics.queueDepth.record(queue.depth)
             let outcomes = commit(group)
-            deliver(outcomes, of: group)
+            IngestItem.deliver(outcomes, of: group, metrics: metrics)
             if let interval = syncIntervalNanoseconds, IngestQueue.monotonicNanoseconds() - lastSync >= interval {
                 syncStore()
                 lastSync = IngestQueue.monotonicNanoseconds()
@@ -209,6 +209,12 @@ final class GraphWriter: Sendable {
 
     private func record(_ report: ApplyReport, beacons: Int) {
         metrics.groupCommits.increment()
+        Self.record(report, beacons: beacons, graph: graph, metrics: metrics, logger: logger)
+    }
+
+    /// Counts what one applied part did, and tells call tracking which
+    /// numbers it holds (the writer's group commits and a replica's log apply).
+    static func record(_ report: ApplyReport, beacons: Int, graph: ShardedGraph, metrics: ServerMetrics, logger: Logger) {
         metrics.groupBeacons.record(beacons)
         metrics.beaconsAccepted.increment(by: beacons - report.repeats.count - report.suppressed.count)
         metrics.counter(.beaconsSuppressed).increment(by: report.suppressed.count)
@@ -234,28 +240,6 @@ final class GraphWriter: Sendable {
         metrics.counter(.callsMatchedLate).increment(by: report.callsMatchedLate)
         metrics.counter(.leaseRenewalsApplied).increment(by: report.leasesRenewed)
         graph.callTracking.noteActivity(report.leaseActivity)
-    }
-
-    /// Hands each sender its outcomes, one call per sender per group, in
-    /// commit order.
-    private func deliver(_ outcomes: [BatchOutcome], of group: [IngestItem]) {
-        var order: [ObjectIdentifier] = []
-        var bySender: [ObjectIdentifier: (target: any AckTarget, outcomes: [BatchOutcome])] = [:]
-        let now = IngestQueue.monotonicNanoseconds()
-        for (item, outcome) in zip(group, outcomes) {
-            guard let target = item.replyTo else { continue }
-            if item.arrivedNanoseconds > 0 { metrics.batchAckSeconds.recordNanoseconds(now - item.arrivedNanoseconds) }
-            let id = ObjectIdentifier(target)
-            if bySender[id] == nil {
-                order.append(id)
-                bySender[id] = (target, [])
-            }
-            bySender[id]!.outcomes.append(outcome)
-        }
-        for id in order {
-            let entry = bySender[id]!
-            entry.target.deliver(entry.outcomes)
-        }
     }
 
     private func syncStore() {

@@ -81,3 +81,37 @@ extension IngestItem {
         return outcomes
     }
 }
+
+extension IngestItem {
+    /// Hands each sender its outcomes, one call per sender per group, in
+    /// the group's order (the writer after a commit, the publisher after
+    /// the log's acks).
+    static func deliver(_ outcomes: [BatchOutcome], of group: [IngestItem], metrics: ServerMetrics) {
+        var order: [ObjectIdentifier] = []
+        var bySender: [ObjectIdentifier: (target: any AckTarget, outcomes: [BatchOutcome])] = [:]
+        let now = IngestQueue.monotonicNanoseconds()
+        for (item, outcome) in zip(group, outcomes) {
+            guard let target = item.replyTo else { continue }
+            if item.arrivedNanoseconds > 0 { metrics.batchAckSeconds.recordNanoseconds(now - item.arrivedNanoseconds) }
+            let id = ObjectIdentifier(target)
+            if bySender[id] == nil {
+                order.append(id)
+                bySender[id] = (target, [])
+            }
+            bySender[id]!.outcomes.append(outcome)
+        }
+        for id in order {
+            let entry = bySender[id]!
+            entry.target.deliver(entry.outcomes)
+        }
+    }
+}
+
+/// What takes batches off the `IngestQueue`: the writer of a single node,
+/// or a cluster node's log publisher.
+protocol IngestConsumer: Sendable {
+    /// Starts its thread; it runs until the queue is closed and empty.
+    func start()
+    /// Returns once the last group is answered and the thread has exited.
+    func waitUntilFinished() async
+}

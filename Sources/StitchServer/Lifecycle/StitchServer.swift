@@ -56,7 +56,10 @@ public final class StitchServer: Service, Sendable {
         /// Pools set through `pool_set`, kept in the data directory.
         var poolOverrides: PoolOverrides
         var queue: IngestQueue
-        var writer: GraphWriter
+        /// The writer; in cluster mode the log publisher.
+        var writer: any IngestConsumer
+        /// Cluster mode: the log, how far this node applied it, the appliers.
+        var cluster: ClusterNode?
         var listeners: [any Channel]
         var udpSockets: [any Channel]
         var ingestConnections: ConnectionRegistry<IngestConnection>
@@ -133,7 +136,12 @@ public final class StitchServer: Service, Sendable {
                 renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
         )
-        try quarantineDeclaredJunk(graph, sites: Array(graph.configuration.sites.keys) + Array(graph.callTracking.pools.keys))
+        if configuration.isCluster {
+            // A write outside the log would make this replica differ from its peers.
+            logger.notice("cluster mode: declared junk phones are refused in new events; those linked before are not quarantined at start (quarantine them by hand)")
+        } else {
+            try quarantineDeclaredJunk(graph, sites: Array(graph.configuration.sites.keys) + Array(graph.callTracking.pools.keys))
+        }
         // Numbers still held by sessions stay theirs across the restart.
         let held = try graph.leaseActivity(heldAt: clockMs())
         graph.callTracking.noteActivity(held)
@@ -147,12 +155,30 @@ public final class StitchServer: Service, Sendable {
         heavyQueryPool.start()
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)
         metrics.queueBeaconsMax.record(configuration.queueBeaconsMax)
-        let writer = GraphWriter(
-            graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
-            clockMs: clockMs)
+        let writer: any IngestConsumer
+        var cluster: ClusterNode?
+        if configuration.isCluster {
+            let node: ClusterNode
+            do {
+                node = try ClusterNode.start(
+                    graph: graph, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
+            } catch {
+                graph.close()
+                throw error
+            }
+            cluster = node
+            writer = LogPublisher(
+                log: node.log, layout: graph.layout, queue: queue, metrics: metrics, configuration: configuration,
+                logger: logger, clockMs: clockMs)
+        } else {
+            writer = GraphWriter(
+                graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
+                clockMs: clockMs)
+        }
         writer.start()
         var running = Running(
-            group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer, listeners: [],
+            group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
+            cluster: cluster, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
@@ -164,6 +190,7 @@ public final class StitchServer: Service, Sendable {
             await running.intake?.stop()
             queue.close()
             await writer.waitUntilFinished()
+            cluster?.stop()
             graph.close()
             try? await heavyQueryPool.shutdownGracefully()
             try? await group.shutdownGracefully()
@@ -303,10 +330,25 @@ public final class StitchServer: Service, Sendable {
         for channel in running.queryConnections.all() { try? await channel.close() }
         // No heavy query may read the store after it closes.
         try? await running.heavyQueryPool.shutdownGracefully()
+        running.cluster?.stop()
         running.graph.close()
         try? await running.group.shutdownGracefully()
         try? await running.queryGroup.shutdownGracefully()
         logger.info("stopped cleanly in \(ContinuousClock.now - started); store closed")
+    }
+
+    /// Cluster mode: the last log sequence applied to each partition this
+    /// node holds; empty for a single node or when not running.
+    public var appliedLogSequences: [Int: UInt64] {
+        guard let cluster = state.withLockedValue({ if case .running(let running) = $0 { running.cluster } else { nil } }) else { return [:] }
+        return Dictionary(uniqueKeysWithValues: cluster.partitions.map { ($0, cluster.positions.applied($0)) })
+    }
+
+    /// Each shard's content digest (`IdentityGraph.contentDigest`): equal
+    /// on replicas that applied the same log; nil when not running.
+    public func shardDigests() throws -> [String]? {
+        guard let graph = state.withLockedValue({ if case .running(let running) = $0 { running.graph } else { nil } }) else { return nil }
+        return try graph.shards.map { try $0.contentDigest() }
     }
 
     /// Ports bound by `start()`; nil when not running.

@@ -58,6 +58,16 @@ public enum MetricName: String, CaseIterable, Sendable {
     case personsSplit = "stitch_persons_split_total"
     case personsErased = "stitch_persons_erased_total"
     case beaconsSuppressed = "stitch_beacons_suppressed_total"
+    // Cluster
+    case logPublishes = "stitch_log_publishes_total"
+    case logPublishSeconds = "stitch_log_publish_seconds"
+    case logEntriesApplied = "stitch_log_entries_applied_total"
+    case logAppliedSequence = "stitch_log_applied_sequence"
+    case logLastSequence = "stitch_log_last_sequence"
+    case logLagEntries = "stitch_log_lag_entries"
+    case logApplyLagSeconds = "stitch_log_apply_lag_seconds"
+    case logApplyStopped = "stitch_log_apply_stopped"
+    case logReadWaits = "stitch_log_read_waits_total"
 
     /// The Prometheus name.
     public var name: String { rawValue }
@@ -79,6 +89,8 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .intakeRefused: ["endpoint", "status"]
         case .webhooks, .webhookFetches: ["provider", "outcome"]
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
+        case .logPublishes, .logReadWaits: ["outcome"]
+        case .logAppliedSequence, .logLastSequence, .logLagEntries, .logApplyStopped: ["partition"]
         default: []
         }
     }
@@ -137,6 +149,15 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .personsSplit: "new persons made by repairs (a split into three parts counts two)"
         case .personsErased: "persons erased on request (forget)"
         case .beaconsSuppressed: "beacons not stored because they carry an erased identifier"
+        case .logPublishes: "cluster log entries published, by outcome: stored, duplicate (JetStream had the message id), failed (no quorum ack in cluster_publish_wait_ms: the batches were refused STORE_UNAVAILABLE)"
+        case .logPublishSeconds: "time to publish one group's entries and get every ack (a quorum of each stream's replicas)"
+        case .logEntriesApplied: "cluster log entries this node applied to its shards"
+        case .logAppliedSequence: "the last log sequence this node applied, by partition"
+        case .logLastSequence: "the partition stream's last sequence as this node last saw it"
+        case .logLagEntries: "entries of the partition's stream this node has not applied yet"
+        case .logApplyLagSeconds: "time from an entry's publish (the publisher's clock) to its apply on this node"
+        case .logApplyStopped: "1 while this node refuses to apply a partition: its store is ahead of the stream, the stream lost entries it needs, or an entry could not be read (the log says which)"
+        case .logReadWaits: "queries with min_position that had to wait for this node's apply, by outcome: reached, timed_out (answered UNAVAILABLE), not_held"
         case .udpKernelDrops: "datagrams the kernel dropped on the collector's UDP sockets (receive buffer full), from /proc/net/udp"
         }
     }

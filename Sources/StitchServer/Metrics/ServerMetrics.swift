@@ -39,6 +39,8 @@ public final class ServerMetrics: Sendable {
     let udpKernelDrops: CoreMetrics.Gauge
     let queueBeaconsMax: CoreMetrics.Gauge
     let batchAckSeconds: CoreMetrics.Timer
+    let logPublishSeconds: CoreMetrics.Timer
+    let logApplyLagSeconds: CoreMetrics.Timer
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -50,6 +52,12 @@ public final class ServerMetrics: Sendable {
             MetricName.batchAckSeconds.name: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
                                          .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                                          .milliseconds(1000), .milliseconds(2500), .milliseconds(10_000)],
+            MetricName.logPublishSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                           .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100),
+                                           .milliseconds(1000), .milliseconds(5000)],
+            MetricName.logApplyLagSeconds.name: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(1000),
+                                            .milliseconds(5000), .milliseconds(30_000)],
             MetricName.querySeconds.name: [.microseconds(25), .microseconds(50), .microseconds(100), .microseconds(200),
                                       .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
                                       .milliseconds(100)],
@@ -80,6 +88,8 @@ public final class ServerMetrics: Sendable {
         udpKernelDrops = CoreMetrics.Gauge(label: MetricName.udpKernelDrops.name, factory: factory)
         queueBeaconsMax = CoreMetrics.Gauge(label: MetricName.queueBeaconsMax.name, factory: factory)
         batchAckSeconds = CoreMetrics.Timer(label: MetricName.batchAckSeconds.name, factory: factory)
+        logPublishSeconds = CoreMetrics.Timer(label: MetricName.logPublishSeconds.name, factory: factory)
+        logApplyLagSeconds = CoreMetrics.Timer(label: MetricName.logApplyLagSeconds.name, factory: factory)
         for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDroppedBeacons, tcpBatches, eventsStored,
                        merges, groupCommits] {
             counters.withLockedValue { $0[metric.key] = metric }
@@ -105,6 +115,23 @@ public final class ServerMetrics: Sendable {
         for match in ["session", "waiting"] { _ = counter(.calls, [("match", match)]) }
         for kind in LeaseGrant.Kind.allCases { _ = counter(.leases, [("kind", kind.rawValue)]) }
         for source in ["manual", "junk", "automatic"] { _ = counter(.quarantines, [("source", source)]) }
+    }
+
+    /// Declares the cluster's series (a single node exports none of them).
+    func declareCluster(partitions: [Int]) {
+        for outcome in ["stored", "duplicate", "failed"] { _ = counter(.logPublishes, [("outcome", outcome)]) }
+        for outcome in ["reached", "timed_out", "not_held"] { _ = counter(.logReadWaits, [("outcome", outcome)]) }
+        for partition in partitions { logApplied(partition: partition, applied: 0, last: 0, stopped: false) }
+    }
+
+    /// One partition's apply position on this node.
+    func logApplied(partition: Int, applied: UInt64, last: UInt64, stopped: Bool) {
+        let dimensions = [("partition", String(partition))]
+        CoreMetrics.Gauge(label: MetricName.logAppliedSequence.name, dimensions: dimensions, factory: factory).record(Double(applied))
+        CoreMetrics.Gauge(label: MetricName.logLastSequence.name, dimensions: dimensions, factory: factory).record(Double(max(last, applied)))
+        CoreMetrics.Gauge(label: MetricName.logLagEntries.name, dimensions: dimensions, factory: factory)
+            .record(Double(last > applied ? last - applied : 0))
+        CoreMetrics.Gauge(label: MetricName.logApplyStopped.name, dimensions: dimensions, factory: factory).record(stopped ? 1 : 0)
     }
 
     /// The counter `metric{labels}`, created on first use. Labels are given

@@ -23,15 +23,18 @@ struct QueryExecutor: Sendable {
     let classifiers: [UInt32: SourceClassifier]
     /// Largest response payload; a batch lookup stops building past it.
     let responseBytesMax: Int
+    /// Cluster mode: the partitions this node holds (nil: a single node holds all).
+    let cluster: ClusterNode?
     /// Normalizers per site; rebuilt when a pool changes (on any connection),
     /// since a pool's office numbers are its site's junk phones.
     private var normalizers: NormalizerCache
 
     init(
         shards: ShardedGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
-        configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
+        configuration: ServerConfiguration, cluster: ClusterNode? = nil, clockMs: @escaping @Sendable () -> Int64
     ) {
         self.shards = shards
+        self.cluster = cluster
         normalizers = NormalizerCache(rules: shards)
         self.metrics = metrics
         self.poolOverrides = poolOverrides
@@ -102,6 +105,7 @@ struct QueryExecutor: Sendable {
                 guard access.isAdmin else {
                     throw QueryFailure(.permissionDenied, "pool_set changes call tracking; it needs an admin token")
                 }
+                try checkSingleNode("pool_set changes call tracking")
                 return .poolSet(try setPool(request))
             case .poolGet(let request):
                 try check(site: request.site, access)
@@ -344,6 +348,15 @@ struct QueryExecutor: Sendable {
 
     private func checkAdmin(_ access: QueryAccess, _ what: String) throws(QueryFailure) {
         guard access.isAdmin else { throw QueryFailure(.permissionDenied, "\(what); it needs an admin token") }
+        try checkSingleNode(what)
+    }
+
+    /// Changes outside the log would make replicas differ: in cluster mode
+    /// they are refused until they travel through the log too.
+    private func checkSingleNode(_ what: String) throws(QueryFailure) {
+        guard cluster == nil else {
+            throw QueryFailure(.unsupported, "\(what) outside the replicated log; cluster mode does not take it yet (README \"Cluster\")")
+        }
     }
 
     /// Runs a repair, turning a person too large into a clear refusal.
@@ -359,6 +372,14 @@ struct QueryExecutor: Sendable {
         guard site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }
         guard access.allows(site: site) else {
             throw QueryFailure(.permissionDenied, "this token may not read site \(site)")
+        }
+        if let cluster {
+            let partition = shards.layout.shard(of: site)
+            guard cluster.positions.holds(partition) else {
+                throw QueryFailure(
+                    .unavailable,
+                    "site \(site) is in partition \(partition), which this node does not hold (it holds \(cluster.partitions.map(String.init).joined(separator: ","))); ask a node that does")
+            }
         }
     }
 

@@ -80,8 +80,17 @@ final class QueryHandler: ChannelDuplexHandler {
         do throws(QueryFailure) {
             let request = try decodeRequest(frame)
             type = Self.typeName(request.kind)
-            if let kind = request.kind, Self.isHeavy(kind), case .execute(let access) = state.requestReceived(isHello: false) {
-                offload(kind, access: access, requestID: requestID, type: type, start: start, context: context)
+            // Cluster mode, read-your-writes: a request that must see a log
+            // position this node has not applied yet waits for it on the
+            // heavy pool, never on the event loop.
+            let position = request.hasMinPosition ? request.minPosition : nil
+            let mustWait = position.map { position in
+                executor.cluster.map { $0.positions.applied(Int(position.partition)) < position.sequence } ?? false
+            } ?? false
+            if let kind = request.kind, Self.isHeavy(kind) || mustWait,
+                case .execute(let access) = state.requestReceived(isHello: false)
+            {
+                offload(kind, access: access, waitingFor: mustWait ? position : nil, requestID: requestID, type: type, start: start, context: context)
                 return
             }
             body = try answer(request, context: context)
@@ -106,15 +115,19 @@ final class QueryHandler: ChannelDuplexHandler {
     /// Runs one heavy request on the pool; the connection's later requests
     /// wait for it, other connections do not.
     private func offload(
-        _ kind: Stitch_V1_Request.OneOf_Kind, access: QueryAccess, requestID: UInt64, type: String,
-        start: ContinuousClock.Instant, context: ChannelHandlerContext
+        _ kind: Stitch_V1_Request.OneOf_Kind, access: QueryAccess, waitingFor position: Stitch_V1_LogPosition? = nil,
+        requestID: UInt64, type: String, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
         offloaded = true
         let executor = self.executor  // a copy: its normalizer cache is only a cache
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let metrics = self.metrics
         heavyPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Stitch_V1_Response.OneOf_Kind, QueryFailure> in
             var executor = executor
             do throws(QueryFailure) {
+                if let position, let cluster = executor.cluster {
+                    try Self.wait(for: position, cluster: cluster, metrics: metrics)
+                }
                 return .success(try executor.answer(kind, access: access))
             } catch {
                 return .failure(error)
@@ -137,6 +150,23 @@ final class QueryHandler: ChannelDuplexHandler {
             handler.perform(handler.state.readComplete(), context)
             handler.perform(handler.state.writabilityChanged(writable: handler.canTakeMore(context)), context)
         }
+    }
+
+    /// Blocks this heavy-pool thread until the node has applied `position`,
+    /// at most `cluster_read_wait_ms`.
+    private static func wait(for position: Stitch_V1_LogPosition, cluster: ClusterNode, metrics: ServerMetrics) throws(QueryFailure) {
+        let partition = Int(position.partition)
+        guard cluster.positions.holds(partition) else {
+            metrics.counter(.logReadWaits, [("outcome", "not_held")]).increment()
+            throw QueryFailure(.unavailable, "this node does not hold partition \(partition); ask a node that does")
+        }
+        guard cluster.positions.wait(partition, through: position.sequence, waitMs: cluster.readWaitMs) else {
+            metrics.counter(.logReadWaits, [("outcome", "timed_out")]).increment()
+            throw QueryFailure(
+                .unavailable,
+                "this node has applied partition \(partition) through \(cluster.positions.applied(partition)), not yet \(position.sequence), after \(cluster.readWaitMs) ms; retry, or ask another node")
+        }
+        metrics.counter(.logReadWaits, [("outcome", "reached")]).increment()
     }
 
     /// Reads go on while the client reads its answers and few requests wait.

@@ -7,6 +7,7 @@ extension StitchServer {
         let (graph, poolOverrides, clockMs) = (running.graph, running.poolOverrides, clockMs)
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let heavyPool = running.heavyQueryPool
+        let cluster = running.cluster
         let authority = TokenAuthority(grants: configuration.tokens)
         return framedTCPBootstrap(
             group: running.queryGroup, port: "query", connectionsMax: configuration.queryConnectionsMax
@@ -15,7 +16,7 @@ extension StitchServer {
                 QueryHandler(
                     executor: QueryExecutor(
                         shards: graph, metrics: metrics, poolOverrides: poolOverrides,
-                        configuration: configuration, clockMs: clockMs),
+                        configuration: configuration, cluster: cluster, clockMs: clockMs),
                     authority: authority, metrics: metrics, configuration: configuration,
                     logger: logger, heavyPool: heavyPool))
             registry.insert(channel, for: channel)

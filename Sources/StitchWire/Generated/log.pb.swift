@@ -58,6 +58,10 @@ public nonisolated struct Stitch_V1_LogEntry: Sendable {
 
   public var renewals: [Stitch_V1_LogRenewal] = []
 
+  /// Only in a partition stream's first entry, its genesis: the secret every
+  /// replica hashes erased identifiers with (32 bytes).
+  public var identifierSecret: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -198,7 +202,7 @@ fileprivate nonisolated let _protobuf_package = "stitch.v1"
 
 nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}origin\0\u{3}published_ms\0\u{1}events\0\u{1}renewals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}origin\0\u{3}published_ms\0\u{1}events\0\u{1}renewals\0\u{3}identifier_secret\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -211,6 +215,7 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.publishedMs) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.renewals) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.identifierSecret) }()
       default: break
       }
     }
@@ -232,6 +237,9 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.renewals.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.renewals, fieldNumber: 5)
     }
+    if !self.identifierSecret.isEmpty {
+      try visitor.visitSingularBytesField(value: self.identifierSecret, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -241,6 +249,7 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.publishedMs != rhs.publishedMs {return false}
     if lhs.events != rhs.events {return false}
     if lhs.renewals != rhs.renewals {return false}
+    if lhs.identifierSecret != rhs.identifierSecret {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

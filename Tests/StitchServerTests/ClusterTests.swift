@@ -1,0 +1,135 @@
+import Foundation
+import StitchClient
+import StitchRandom
+import StitchServer
+import StitchTesting
+import StitchWire
+import Testing
+
+/// Cluster mode against a real nats-server with JetStream on loopback: two
+/// Stitch nodes in this process, each applying the same partition streams
+/// into its own store.
+@Suite("Cluster", .serialized)
+struct ClusterTests {
+    static let shards = 2
+
+    /// A cluster node: a TestServer with the cluster settings.
+    static func node(
+        _ name: String, nats: NATSCluster, directory: TemporaryDirectory? = nil, applyEntriesMax: Int = 64,
+        partitions: [Int] = []
+    ) async throws -> TestServer {
+        try await TestServer(directory: directory) {
+            $0.shards = shards
+            $0.clusterNATSURLs = nats.urls
+            $0.clusterNode = name
+            $0.clusterReplicas = 1
+            $0.clusterApplyEntriesMax = applyEntriesMax
+            $0.clusterPartitions = partitions
+            $0.clusterReadWaitMs = 5000
+            $0.durability = .nosync
+            // Shared phones trip the shared-identifier rule: automatic
+            // quarantines, whose records carry the apply's clock.
+            $0.hubLinksMax = 3
+        }
+    }
+
+    /// Seeded traffic over four sites (both partitions): visitors whose
+    /// cookies and sessions meet phones shared by a few, so persons merge,
+    /// guards refuse links and the shared-identifier rule quarantines.
+    static func traffic(seed: UInt64, batches: Int, startMs: Int64) -> [[Stitch_V1_Beacon]] {
+        var random = SplitMix64(seed: seed)
+        var eventID: UInt64 = seed << 32
+        return (0..<batches).map { batch in
+            (0..<40).map { index in
+                eventID += 1
+                let site = UInt32(1 + random.next() % 4)
+                let visitor = random.next() % 150
+                let timeMs = startMs + Int64(batch * 1000 + index * 10)
+                var beacon: Stitch_V1_Beacon
+                if random.next() % 4 == 0 {
+                    beacon = Beacons.form(site: site, timeMs: timeMs, cookie: "visitor-cookie-\(visitor)", phone: "+7 916 555-\(String(format: "%04d", random.next() % 40))")
+                    // Each visitor's own e-mail makes persons distinguishable.
+                    beacon.form.email = "visitor\(visitor)@mail.ru"
+                } else {
+                    beacon = Beacons.hit(site: site, timeMs: timeMs, cookie: "visitor-cookie-\(visitor)", session: "session-\(visitor)-\(batch / 8)-of-visitor")
+                }
+                beacon.eventID = eventID
+                return beacon
+            }
+        }
+    }
+
+    /// Sends every batch and returns the acks' highest position per partition.
+    static func send(_ batches: [[Stitch_V1_Beacon]], to node: TestServer, firstSequence: UInt64 = 1) async throws -> [UInt32: UInt64] {
+        let ingest = try await node.ingestClient()
+        defer { Task { await ingest.close() } }
+        var positions: [UInt32: UInt64] = [:]
+        for (offset, batch) in batches.enumerated() {
+            let reply = try await ingest.send(batch, sequence: firstSequence + UInt64(offset)).get()
+            let ack = try #require(reply.ack, "batch \(offset) was refused: \(String(describing: reply.refusal))")
+            #expect(ack.accepted == UInt32(batch.count))
+            #expect(!ack.logPositions.isEmpty, "a cluster ack says where the batch is in the log")
+            for position in ack.logPositions { positions[position.partition] = max(positions[position.partition] ?? 0, position.sequence) }
+        }
+        return positions
+    }
+
+    /// Waits until `node` has applied every partition through `positions`.
+    static func caughtUp(_ node: TestServer, _ positions: [UInt32: UInt64]) async throws {
+        try await eventually("the node applied the log through \(positions)", seconds: 30) {
+            let applied = node.server.appliedLogSequences
+            return positions.allSatisfy { (applied[Int($0.key)] ?? 0) >= $0.value }
+        }
+    }
+
+    @Test("two nodes apply one log into equal stores, however they group it; a restarted node catches up", .timeLimit(.minutes(3)))
+    func replicasEndEqual() async throws {
+        var seeds = SeededGenerator.forTest("cluster-replicas")
+        let seed = seeds.next() >> 33
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        // A applies 64 entries per transaction, B one: the same content.
+        let a = try await Self.node("a", nats: nats)
+        let directoryB = try TemporaryDirectory("stitch-cluster-b")
+        var b = try await Self.node("b", nats: nats, directory: directoryB, applyEntriesMax: 1)
+        let startMs: Int64 = 1_780_000_000_000
+        let first = Self.traffic(seed: seed, batches: 24, startMs: startMs)
+        // Batches go to both nodes' collectors; some are sent twice (repeats).
+        var positions = try await Self.send(Array(first[0..<12]), to: a)
+        let fromB = try await Self.send(Array(first[12...]) + Array(first[3..<6]), to: b, firstSequence: 100)
+        positions.merge(fromB) { max($0, $1) }
+
+        // Read-your-writes: B answers a lookup once it has applied A's batch.
+        let query = try await b.queryClient()
+        let lastBatchOfA = first[11]
+        let site = lastBatchOfA[0].site
+        let cookie = lastBatchOfA[0].identifiers[0].value
+        let partition = UInt32(Int(site) % Self.shards)
+        let found = try await query.lookup(
+            site: site, kind: .cookie, value: cookie,
+            minPosition: .with { $0.partition = partition; $0.sequence = positions[partition]! })
+        #expect(found.found, "B sees what A acked once it reached the ack's position")
+        // A position far ahead is answered UNAVAILABLE after the wait, not hung.
+        let ahead = try await query.response(
+            .lookup(.with { $0.site = site; $0.person.identifier = Beacons.identifier(.cookie, cookie) }),
+            minPosition: .with { $0.partition = partition; $0.sequence = 1_000_000 }).get()
+        #expect(ahead.error.code == .unavailable)
+        await query.close()
+
+        try await Self.caughtUp(a, positions)
+        try await Self.caughtUp(b, positions)
+        let digestsA = try #require(try a.server.shardDigests())
+        #expect(try b.server.shardDigests() == digestsA, "seed \(seed): replicas that applied one log hold the same content")
+
+        // B stops; A goes on taking traffic; B restarts and catches up.
+        await b.stop()
+        let second = Self.traffic(seed: seed + 1, batches: 12, startMs: startMs + 60_000)
+        positions.merge(try await Self.send(second, to: a, firstSequence: 200)) { max($0, $1) }
+        b = try await Self.node("b", nats: nats, directory: directoryB, applyEntriesMax: 7)
+        try await Self.caughtUp(a, positions)
+        try await Self.caughtUp(b, positions)
+        #expect(try b.server.shardDigests() == a.server.shardDigests(), "seed \(seed): the restarted replica caught up to equal content")
+        await a.stopAndRemove()
+        await b.stopAndRemove()
+    }
+}
