@@ -92,18 +92,28 @@ extension LeaseRenewal {
     }
 }
 
-extension ApplySegment {
-    /// Decodes and checks a log entry's bytes.
+extension Stitch_V1_LogEntry {
+    /// Decodes a log entry's bytes and checks its format.
     public init(logEntry bytes: [UInt8]) throws(LogEntryError) {
-        let entry: Stitch_V1_LogEntry
         do {
-            entry = try Stitch_V1_LogEntry(serializedBytes: bytes)
+            self = try Stitch_V1_LogEntry(serializedBytes: bytes)
         } catch {
             throw LogEntryError("not a log entry: \(error)")
         }
-        guard entry.format == LogEntryFormat.current else {
-            throw LogEntryError("entry format \(entry.format); this build reads \(LogEntryFormat.current) (upgrade the node)")
+        guard format == LogEntryFormat.current else {
+            throw LogEntryError("entry format \(format); this build reads \(LogEntryFormat.current) (upgrade the node)")
         }
+    }
+}
+
+extension ApplySegment {
+    /// Decodes and checks a log entry's bytes (one of events and renewals).
+    public init(logEntry bytes: [UInt8]) throws(LogEntryError) {
+        try self.init(try Stitch_V1_LogEntry(logEntry: bytes))
+    }
+
+    /// The events and renewals of a decoded entry.
+    public init(_ entry: Stitch_V1_LogEntry) throws(LogEntryError) {
         var events: [PreparedEvent] = []
         events.reserveCapacity(entry.events.count)
         for event in entry.events { events.append(try PreparedEvent(event)) }

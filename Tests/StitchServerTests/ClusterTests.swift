@@ -132,4 +132,52 @@ struct ClusterTests {
         await a.stopAndRemove()
         await b.stopAndRemove()
     }
+
+    @Test("admin changes go through the log: every replica quarantines, erases and sets pools at the same point", .timeLimit(.minutes(3)))
+    func adminChangesReplicate() async throws {
+        var seeds = SeededGenerator.forTest("cluster-admin")
+        let seed = seeds.next() >> 33
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        let a = try await Self.node("a", nats: nats)
+        let b = try await Self.node("b", nats: nats, applyEntriesMax: 3)
+        let batches = Self.traffic(seed: seed, batches: 10, startMs: 1_780_000_000_000)
+        var positions = try await Self.send(batches, to: a)
+        // A form of site 1 names a phone and an e-mail: quarantine the phone
+        // on A, forget the e-mail's person on B, set site 2's pool on A.
+        let form = try #require(batches.joined().first { $0.site == 1 && !$0.form.phone.isEmpty })
+        let queryA = try await a.queryClient()
+        let queryB = try await b.queryClient()
+        let partition1 = UInt32(1 % Self.shards)
+        let seen = Stitch_V1_LogPosition.with { $0.partition = partition1; $0.sequence = positions[partition1] ?? 0 }
+        _ = try await queryB.lookup(site: 1, kind: .email, value: form.form.email, minPosition: seen)
+        let quarantined = try await queryA.quarantine(site: 1, identifier: Beacons.identifier(.phone, form.form.phone), reason: "shared office phone")
+        #expect(quarantined.changed)
+        let erased = try await queryB.forget(site: 1, identifier: Beacons.identifier(.email, form.form.email))
+        #expect(erased.identifiers > 0 && erased.events > 0, "the replica that asked answers with what it erased")
+        let pool = try await queryA.setPool(site: 2, .with {
+            $0.dynamicNumbers = ["+74950000001", "+74950000002"]
+            $0.holdSeconds = 600
+        })
+        #expect(pool.pool.dynamicNumbers.count == 2)
+        // Unknown identifiers are the same refusal everywhere.
+        await #expect(throws: (any Error).self) {
+            _ = try await queryB.unquarantine(site: 1, identifier: Beacons.identifier(.phone, "+7 999 000-00-00"))
+        }
+        // More traffic after the changes, then both replicas hold the same.
+        positions.merge(try await Self.send(Self.traffic(seed: seed + 7, batches: 4, startMs: 1_780_000_100_000), to: b, firstSequence: 50)) { max($0, $1) }
+        let last = try await queryA.lookup(site: 1, kind: .email, value: form.form.email, minPosition: .with {
+            $0.partition = partition1
+            $0.sequence = positions[partition1] ?? 0
+        })
+        #expect(!last.found, "A erased the person B was asked to forget")
+        #expect(try await queryB.pool(site: 2).pool.dynamicNumbers.count == 2, "B has the pool A was given")
+        try await Self.caughtUp(a, positions)
+        try await Self.caughtUp(b, positions)
+        #expect(try a.server.shardDigests() == b.server.shardDigests(), "seed \(seed): equal content after admin changes")
+        await queryA.close()
+        await queryB.close()
+        await a.stopAndRemove()
+        await b.stopAndRemove()
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import StitchMapping
 import StitchWire
+import StitchStore
 import StitchGraph
 import StitchLog
 
@@ -16,9 +17,23 @@ final class ClusterNode: Sendable {
     let partitions: [Int]
     /// `cluster_read_wait_ms`: a query's wait for a log position.
     let readWaitMs: Int
+    /// Answers to the admin changes this node put in the log.
+    let adminResults: AdminResults
+    private let node: String
+    private let publishWaitMs: Int
+    private let layout: ShardLayout
+    private let clockMs: @Sendable () -> Int64
 
-    private init(log: JetStreamLog, positions: LogPositions, appliers: [LogApplier], partitions: [Int], readWaitMs: Int) {
-        self.readWaitMs = readWaitMs
+    private init(
+        log: JetStreamLog, positions: LogPositions, appliers: [LogApplier], partitions: [Int], adminResults: AdminResults,
+        layout: ShardLayout, configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
+    ) {
+        self.readWaitMs = configuration.clusterReadWaitMs
+        self.publishWaitMs = configuration.clusterPublishWaitMs
+        self.node = configuration.clusterNode
+        self.adminResults = adminResults
+        self.layout = layout
+        self.clockMs = clockMs
         self.log = log
         self.positions = positions
         self.appliers = appliers
@@ -27,8 +42,8 @@ final class ClusterNode: Sendable {
 
     /// Connects, makes sure the streams exist, and starts applying.
     static func start(
-        graph: ShardedGraph, metrics: ServerMetrics, configuration: ServerConfiguration, logger: Logger,
-        clockMs: @escaping @Sendable () -> Int64
+        graph: ShardedGraph, poolOverrides: PoolOverrides, metrics: ServerMetrics, configuration: ServerConfiguration,
+        logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) throws -> ClusterNode {
         let count = graph.layout.count
         let partitions = configuration.clusterPartitions.isEmpty ? Array(0..<count) : configuration.clusterPartitions
@@ -37,13 +52,16 @@ final class ClusterNode: Sendable {
         try writeGenesis(log, partitions: count, node: configuration.clusterNode, clockMs: clockMs, logger: logger)
         let positions = LogPositions(partitions: count, held: partitions)
         metrics.declareCluster(partitions: partitions)
+        let adminResults = AdminResults()
         let appliers = partitions.map { partition in
             LogApplier(
-                partition: partition, graph: graph, log: log, positions: positions, metrics: metrics,
-                configuration: configuration, logger: logger, clockMs: clockMs)
+                partition: partition, graph: graph, log: log, positions: positions, poolOverrides: poolOverrides,
+                adminResults: adminResults, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
         }
         for applier in appliers { applier.start() }
-        return ClusterNode(log: log, positions: positions, appliers: appliers, partitions: partitions, readWaitMs: configuration.clusterReadWaitMs)
+        return ClusterNode(
+            log: log, positions: positions, appliers: appliers, partitions: partitions, adminResults: adminResults,
+            layout: graph.layout, configuration: configuration, clockMs: clockMs)
     }
 
     /// Makes sure every partition's stream begins with its genesis entry
@@ -65,6 +83,38 @@ final class ClusterNode: Sendable {
                 logger.warning("partition \(partition): the genesis entry landed at sequence \(ack.sequence), not 1; replicas will refuse this stream (was it purged?)")
             }
         }
+    }
+
+    /// An admin change, through the log: published to its site's
+    /// partition, applied by every replica at that point, answered with what
+    /// this node's replica did. Needs this node to hold the partition.
+    func perform(_ change: AdminChange) throws(QueryFailure) -> Stitch_V1_Response.OneOf_Kind {
+        let partition = layout.shard(of: change.site)
+        guard positions.holds(partition) else {
+            throw QueryFailure(.unavailable, "site \(change.site) is in partition \(partition), which this node does not hold; ask a node that does")
+        }
+        let entry = Stitch_V1_LogEntry.with {
+            $0.format = LogEntryFormat.current
+            $0.origin = node
+            $0.publishedMs = clockMs()
+            $0.admin = change.logAdmin
+        }
+        let ack: JetStreamLog.Ack
+        do {
+            ack = try log.publish(
+                subject: ClusterStreams.subject(partition), data: try entry.serializedBytes(),
+                messageID: "\(node)-admin-\(UInt64.random(in: 1...UInt64.max))")
+        } catch {
+            throw QueryFailure(.unavailable, "the cluster log did not take the change (\(error)); nothing changed, retry")
+        }
+        guard positions.wait(partition, through: ack.sequence, waitMs: publishWaitMs),
+            let answer = adminResults.take(partition: partition, sequence: ack.sequence)
+        else {
+            throw QueryFailure(
+                .unavailable,
+                "the change is in the log (partition \(partition), sequence \(ack.sequence)) and every replica applies it, but this node has not yet; ask again with min_position to see it")
+        }
+        return try answer.get()
     }
 
     /// Stops every applier after its transaction under way.

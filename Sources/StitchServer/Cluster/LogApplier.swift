@@ -3,7 +3,13 @@ import Logging
 import StitchGraph
 import StitchLog
 import StitchMapping
+import StitchWire
 import Synchronization
+
+/// A store failure while applying; the applier tries again.
+struct LogApplyFailure: Error, CustomStringConvertible {
+    let description: String
+}
 
 /// Applies one partition's log to this node's shard of it, on a thread of
 /// its own: reads the stream in order from the entry after the one the
@@ -32,14 +38,21 @@ final class LogApplier: @unchecked Sendable {
     private let logger: Logger
     private let entriesMax: Int
     private let clockMs: @Sendable () -> Int64
+    private let node: String
+    private let poolOverrides: PoolOverrides
+    private let adminResults: AdminResults
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
     init(
-        partition: Int, graph: ShardedGraph, log: JetStreamLog, positions: LogPositions, metrics: ServerMetrics,
-        configuration: ServerConfiguration, logger: Logger, clockMs: @escaping @Sendable () -> Int64
+        partition: Int, graph: ShardedGraph, log: JetStreamLog, positions: LogPositions, poolOverrides: PoolOverrides,
+        adminResults: AdminResults, metrics: ServerMetrics, configuration: ServerConfiguration, logger: Logger,
+        clockMs: @escaping @Sendable () -> Int64
     ) {
         self.partition = partition
+        self.node = configuration.clusterNode
+        self.poolOverrides = poolOverrides
+        self.adminResults = adminResults
         self.graph = graph
         self.log = log
         self.positions = positions
@@ -77,6 +90,8 @@ final class LogApplier: @unchecked Sendable {
         }
         positions.advance(partition, to: applied)
         var reader: LogReader?
+        /// Fetched, not applied yet (an admin entry is applied alone).
+        var pending: ArraySlice<(sequence: UInt64, data: [UInt8])> = []
         var last: UInt64 = 0
         var lastStateCheck: Int64 = 0
         while !stopping.load(ordering: .relaxed) {
@@ -99,7 +114,8 @@ final class LogApplier: @unchecked Sendable {
                     reader = try log.reader(stream: stream, subject: ClusterStreams.subject(partition), from: applied + 1)
                     logger.info("partition \(partition): applying \(stream) from sequence \(applied + 1) (stream ends at \(state.last))")
                 }
-                let messages = try reader!.fetch(max: entriesMax, waitMs: 250)
+                if pending.isEmpty { pending = try reader!.fetch(max: entriesMax, waitMs: 250)[...] }
+                let messages = pending
                 let now = IngestQueue.monotonicNanoseconds()
                 if messages.isEmpty || now - lastStateCheck > 1_000_000_000 {
                     // The lag gauge: the stream's end, read at most once a second.
@@ -108,39 +124,46 @@ final class LogApplier: @unchecked Sendable {
                     metrics.logApplied(partition: partition, applied: applied, last: last, stopped: false)
                 }
                 guard !messages.isEmpty else { continue }
-                guard messages[0].sequence == applied + 1 else {
+                guard messages.first!.sequence == applied + 1 else {
                     // Not a fault by itself: a reader made again may start
                     // late if entries were removed; `state` judges that.
-                    logger.warning("partition \(partition): the stream gave sequence \(messages[0].sequence) after \(applied); reading again")
+                    logger.warning("partition \(partition): the stream gave sequence \(messages.first!.sequence) after \(applied); reading again")
                     reader = nil
+                    pending = []
                     continue
                 }
+                // Consecutive entries of events go in one transaction; an
+                // admin change is applied alone, in order.
                 var segments: [ApplySegment] = []
-                segments.reserveCapacity(messages.count)
-                for (offset, message) in messages.enumerated() {
+                var admin: (sequence: UInt64, entry: Stitch_V1_LogEntry)?
+                var unreadable: (sequence: UInt64, error: LogEntryError)?
+                for (offset, message) in zip(0..., messages) {
                     guard message.sequence == applied + 1 + UInt64(offset) else { break }
                     do {
-                        segments.append(try ApplySegment(logEntry: message.data))
-                    } catch {
-                        if segments.isEmpty {
-                            refuse("entry \(message.sequence) of \(stream) cannot be applied: \(error)", applied: applied, last: last)
-                            return
+                        let entry = try Stitch_V1_LogEntry(logEntry: message.data)
+                        if entry.hasAdmin {
+                            if segments.isEmpty { admin = (message.sequence, entry) }
+                            break
                         }
-                        break  // apply what came before it; the next round refuses it
+                        segments.append(try ApplySegment(entry))
+                    } catch {
+                        unreadable = (message.sequence, error)
+                        break
                     }
                 }
-                let start = ContinuousClock.now
-                let reports = try shard.apply(segments: segments, first: applied + 1)
-                metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
-                applied += UInt64(segments.count)
-                positions.advance(partition, to: applied)
-                let nowMs = clockMs()
-                for (segment, report) in zip(segments, reports) {
-                    GraphWriter.record(report, beacons: segment.events.count, graph: graph, metrics: metrics, logger: logger)
-                    metrics.logApplyLagSeconds.recordNanoseconds(max(0, nowMs - segment.nowMs) * 1_000_000)
+                if !segments.isEmpty {
+                    try applySegments(segments, first: applied + 1)
+                    applied += UInt64(segments.count)
+                    pending.removeFirst(segments.count)
+                } else if let admin {
+                    try applyAdmin(admin.entry, sequence: admin.sequence)
+                    applied = admin.sequence
+                    pending.removeFirst()
+                } else if let unreadable {
+                    refuse("entry \(unreadable.sequence) of \(stream) cannot be applied: \(unreadable.error)", applied: applied, last: last)
+                    return
                 }
-                metrics.counter(.logEntriesApplied).increment(by: segments.count)
-                metrics.groupCommits.increment()
+                positions.advance(partition, to: applied)
                 last = max(last, applied)
                 metrics.logApplied(partition: partition, applied: applied, last: last, stopped: false)
             } catch let error as LogSequenceError {
@@ -149,11 +172,48 @@ final class LogApplier: @unchecked Sendable {
             } catch {
                 logger.warning("partition \(partition): reading or applying \(stream) failed (\(error)); trying again from sequence \(applied + 1)")
                 reader = nil
+                pending = []
                 if let stored = try? shard.appliedLogSequence() { applied = stored }
                 usleep(250_000)
             }
         }
         logger.info("partition \(partition): apply stopped at sequence \(applied)")
+    }
+
+    /// Applies consecutive entries of events in one transaction.
+    private func applySegments(_ segments: [ApplySegment], first: UInt64) throws {
+        let start = ContinuousClock.now
+        let reports = try shard.apply(segments: segments, first: first)
+        metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        let nowMs = clockMs()
+        for (segment, report) in zip(segments, reports) {
+            GraphWriter.record(report, beacons: segment.events.count, graph: graph, metrics: metrics, logger: logger)
+            metrics.logApplyLagSeconds.recordNanoseconds(max(0, nowMs - segment.nowMs) * 1_000_000)
+        }
+        metrics.counter(.logEntriesApplied).increment(by: segments.count)
+        metrics.groupCommits.increment()
+    }
+
+    /// Applies an admin change with the entry's clock, then records its
+    /// sequence. A crash between the two applies it again on restart,
+    /// which changes nothing (`AdminChange` is idempotent). The answer goes
+    /// to the query that asked when this node published it.
+    private func applyAdmin(_ entry: Stitch_V1_LogEntry, sequence: UInt64) throws {
+        let answer: AdminResults.Answer
+        do {
+            let change = try AdminChange(entry.admin)
+            answer = .success(try change.apply(graph: graph, poolOverrides: poolOverrides, metrics: metrics, nowMs: entry.publishedMs))
+            logger.notice("partition \(partition): applied \(change.kindName) of site \(change.site) by \(change.tokenName) from \(entry.origin) (entry \(sequence))")
+        } catch let failure as QueryFailure where failure.code == .internal {
+            throw LogApplyFailure(description: failure.message)  // the store failed: try again
+        } catch let failure as QueryFailure {
+            answer = .failure(failure)  // the same refusal on every replica
+        } catch {
+            answer = .failure(QueryFailure(.invalidArgument, "\(error)"))
+        }
+        try shard.apply(segments: [ApplySegment(events: [], nowMs: entry.publishedMs)], first: sequence)
+        metrics.counter(.logEntriesApplied).increment()
+        if entry.origin == node { adminResults.put(partition: partition, sequence: sequence, answer) }
     }
 
     private func refuse(_ reason: String, applied: UInt64, last: UInt64) {

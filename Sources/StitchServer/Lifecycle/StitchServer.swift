@@ -161,7 +161,8 @@ public final class StitchServer: Service, Sendable {
             let node: ClusterNode
             do {
                 node = try ClusterNode.start(
-                    graph: graph, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
+                    graph: graph, poolOverrides: poolOverrides, metrics: metrics, configuration: configuration,
+                    logger: logger, clockMs: clockMs)
             } catch {
                 graph.close()
                 throw error

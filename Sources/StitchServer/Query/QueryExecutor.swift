@@ -105,8 +105,17 @@ struct QueryExecutor: Sendable {
                 guard access.isAdmin else {
                     throw QueryFailure(.permissionDenied, "pool_set changes call tracking; it needs an admin token")
                 }
-                try checkSingleNode("pool_set changes call tracking")
-                return .poolSet(try setPool(request))
+                guard request.site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }
+                try check(site: request.site, access)
+                var pool: NumberPool?
+                if request.pool != Stitch_V1_NumberPool() {
+                    do {
+                        pool = try NumberPool(request.pool)
+                    } catch {
+                        throw QueryFailure(.invalidArgument, "pool: \(error)")
+                    }
+                }
+                return try perform(AdminChange(site: request.site, kind: .poolSet(pool), tokenName: access.name))
             case .poolGet(let request):
                 try check(site: request.site, access)
                 return .poolGet(poolResponse(site: request.site))
@@ -117,19 +126,12 @@ struct QueryExecutor: Sendable {
                     throw QueryFailure(.invalidArgument, "reason: at most \(GraphLimits.quarantineReasonBytesMax) bytes")
                 }
                 let identifier = try normalize(request.identifier, site: request.site)
-                let result = try repairing {
-                    try shards.graph(site: request.site).quarantine(site: request.site, identifier: identifier, reason: request.reason, nowMs: clockMs())
-                }
-                metrics.countRepairs(result.changed ? [result] : [], source: "manual")
-                return .quarantine(Stitch_V1_RepairResponse(result))
+                return try perform(AdminChange(site: request.site, kind: .quarantine(identifier, reason: request.reason), tokenName: access.name))
             case .unquarantine(let request):
                 try checkAdmin(access, "unquarantine changes persons")
                 try check(site: request.site, access)
                 let identifier = try normalize(request.identifier, site: request.site)
-                guard let result = try repairing({ try shards.graph(site: request.site).unquarantine(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
-                    throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
-                }
-                return .unquarantine(Stitch_V1_RepairResponse(result))
+                return try perform(AdminChange(site: request.site, kind: .unquarantine(identifier), tokenName: access.name))
             case .shared(let request):
                 try check(site: request.site, access)
                 let limit = request.limit == 0 ? 1000 : min(Int(request.limit), GraphLimits.sharedListedMax)
@@ -139,11 +141,7 @@ struct QueryExecutor: Sendable {
                 try checkAdmin(access, "forget erases a person")
                 try check(site: request.site, access)
                 let identifier = try normalize(request.identifier, site: request.site)
-                guard let erasure = try repairing({ try shards.graph(site: request.site).forget(site: request.site, identifier: identifier, nowMs: clockMs()) }) else {
-                    throw QueryFailure(.notFound, "no such identifier in site \(request.site)")
-                }
-                metrics.counter(.personsErased).increment()
-                return .forget(Stitch_V1_ForgetResponse(erasure))
+                return try perform(AdminChange(site: request.site, kind: .forget(identifier), tokenName: access.name))
             }
         } catch let failure as QueryFailure {
             throw failure
@@ -315,26 +313,6 @@ struct QueryExecutor: Sendable {
         }
     }
 
-    private mutating func setPool(_ request: Stitch_V1_PoolSetRequest) throws -> Stitch_V1_PoolResponse {
-        guard request.site != 0 else { throw QueryFailure(.invalidArgument, "site is required") }
-        let removing = request.pool == Stitch_V1_NumberPool()
-        var pool: NumberPool?
-        if !removing {
-            do {
-                pool = try NumberPool(request.pool)
-            } catch {
-                throw QueryFailure(.invalidArgument, "pool: \(error)")
-            }
-        }
-        try poolOverrides.set(site: request.site, pool?.wire ?? Stitch_V1_NumberPool())
-        shards.callTracking.setPool(site: request.site, pool)
-        // Office numbers are junk phones from now on; those already linked
-        // are quarantined and their persons repaired at once.
-        let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
-        metrics.countRepairs(try shards.graph(site: request.site).quarantineJunk(site: request.site, identifiers: office, nowMs: clockMs()), source: "junk")
-        return poolResponse(site: request.site)
-    }
-
     private func poolResponse(site: UInt32) -> Stitch_V1_PoolResponse {
         let tracking = shards.callTracking
         return .with {
@@ -348,24 +326,13 @@ struct QueryExecutor: Sendable {
 
     private func checkAdmin(_ access: QueryAccess, _ what: String) throws(QueryFailure) {
         guard access.isAdmin else { throw QueryFailure(.permissionDenied, "\(what); it needs an admin token") }
-        try checkSingleNode(what)
     }
 
-    /// Changes outside the log would make replicas differ: in cluster mode
-    /// they are refused until they travel through the log too.
-    private func checkSingleNode(_ what: String) throws(QueryFailure) {
-        guard cluster == nil else {
-            throw QueryFailure(.unsupported, "\(what) outside the replicated log; cluster mode does not take it yet (README \"Cluster\")")
-        }
-    }
-
-    /// Runs a repair, turning a person too large into a clear refusal.
-    private func repairing<R>(_ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let error as GraphError {
-            throw QueryFailure(.invalidArgument, "\(error)")
-        }
+    /// Applies an admin change: here, or in cluster mode through the log,
+    /// so that every replica applies it at the same point.
+    private func perform(_ change: AdminChange) throws(QueryFailure) -> Stitch_V1_Response.OneOf_Kind {
+        if let cluster { return try cluster.perform(change) }
+        return try change.apply(graph: shards, poolOverrides: poolOverrides, metrics: metrics, nowMs: clockMs())
     }
 
     private func check(site: UInt32, _ access: QueryAccess) throws(QueryFailure) {

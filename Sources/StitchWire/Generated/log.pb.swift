@@ -62,6 +62,113 @@ public nonisolated struct Stitch_V1_LogEntry: Sendable {
   /// replica hashes erased identifiers with (32 bytes).
   public var identifierSecret: Data = Data()
 
+  /// An admin change (quarantine, unquarantine, forget, pool_set): applied
+  /// by every replica at this point of the log, alone in its entry.
+  public var admin: Stitch_V1_LogAdmin {
+    get {_admin ?? Stitch_V1_LogAdmin()}
+    set {_admin = newValue}
+  }
+  /// Returns true if `admin` has been explicitly set.
+  public var hasAdmin: Bool {self._admin != nil}
+  /// Clears the value of `admin`. Subsequent reads from it will return its default value.
+  public mutating func clearAdmin() {self._admin = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _admin: Stitch_V1_LogAdmin? = nil
+}
+
+/// An admin change as the node that took the request normalized it.
+public nonisolated struct Stitch_V1_LogAdmin: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  /// who asked, for logs (never the token)
+  public var tokenName: String = String()
+
+  public var change: Stitch_V1_LogAdmin.OneOf_Change? = nil
+
+  public var quarantine: Stitch_V1_LogQuarantine {
+    get {
+      if case .quarantine(let v)? = change {return v}
+      return Stitch_V1_LogQuarantine()
+    }
+    set {change = .quarantine(newValue)}
+  }
+
+  public var unquarantine: Stitch_V1_LogIdentifier {
+    get {
+      if case .unquarantine(let v)? = change {return v}
+      return Stitch_V1_LogIdentifier()
+    }
+    set {change = .unquarantine(newValue)}
+  }
+
+  public var forget: Stitch_V1_LogIdentifier {
+    get {
+      if case .forget(let v)? = change {return v}
+      return Stitch_V1_LogIdentifier()
+    }
+    set {change = .forget(newValue)}
+  }
+
+  public var poolSet: Stitch_V1_LogPoolSet {
+    get {
+      if case .poolSet(let v)? = change {return v}
+      return Stitch_V1_LogPoolSet()
+    }
+    set {change = .poolSet(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Change: Equatable, Sendable {
+    case quarantine(Stitch_V1_LogQuarantine)
+    case unquarantine(Stitch_V1_LogIdentifier)
+    case forget(Stitch_V1_LogIdentifier)
+    case poolSet(Stitch_V1_LogPoolSet)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_LogQuarantine: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var identifier: Stitch_V1_LogIdentifier {
+    get {_identifier ?? Stitch_V1_LogIdentifier()}
+    set {_identifier = newValue}
+  }
+  /// Returns true if `identifier` has been explicitly set.
+  public var hasIdentifier: Bool {self._identifier != nil}
+  /// Clears the value of `identifier`. Subsequent reads from it will return its default value.
+  public mutating func clearIdentifier() {self._identifier = nil}
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _identifier: Stitch_V1_LogIdentifier? = nil
+}
+
+public nonisolated struct Stitch_V1_LogPoolSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a serialized stitch.v1.NumberPool (query.proto); empty: the site has no pool
+  public var pool: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -202,7 +309,7 @@ fileprivate nonisolated let _protobuf_package = "stitch.v1"
 
 nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}origin\0\u{3}published_ms\0\u{1}events\0\u{1}renewals\0\u{3}identifier_secret\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}origin\0\u{3}published_ms\0\u{1}events\0\u{1}renewals\0\u{3}identifier_secret\0\u{1}admin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -216,12 +323,17 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.renewals) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.identifierSecret) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._admin) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.format != 0 {
       try visitor.visitSingularUInt32Field(value: self.format, fieldNumber: 1)
     }
@@ -240,6 +352,9 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.identifierSecret.isEmpty {
       try visitor.visitSingularBytesField(value: self.identifierSecret, fieldNumber: 6)
     }
+    try { if let v = self._admin {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -250,6 +365,187 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.events != rhs.events {return false}
     if lhs.renewals != rhs.renewals {return false}
     if lhs.identifierSecret != rhs.identifierSecret {return false}
+    if lhs._admin != rhs._admin {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LogAdmin: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LogAdmin"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}token_name\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}forget\0\u{3}pool_set\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.tokenName) }()
+      case 3: try {
+        var v: Stitch_V1_LogQuarantine?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .quarantine(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .quarantine(v)
+        }
+      }()
+      case 4: try {
+        var v: Stitch_V1_LogIdentifier?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .unquarantine(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .unquarantine(v)
+        }
+      }()
+      case 5: try {
+        var v: Stitch_V1_LogIdentifier?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .forget(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .forget(v)
+        }
+      }()
+      case 6: try {
+        var v: Stitch_V1_LogPoolSet?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .poolSet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .poolSet(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    if !self.tokenName.isEmpty {
+      try visitor.visitSingularStringField(value: self.tokenName, fieldNumber: 2)
+    }
+    switch self.change {
+    case .quarantine?: try {
+      guard case .quarantine(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .unquarantine?: try {
+      guard case .unquarantine(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .forget?: try {
+      guard case .forget(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .poolSet?: try {
+      guard case .poolSet(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LogAdmin, rhs: Stitch_V1_LogAdmin) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs.tokenName != rhs.tokenName {return false}
+    if lhs.change != rhs.change {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LogQuarantine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LogQuarantine"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identifier\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._identifier) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._identifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LogQuarantine, rhs: Stitch_V1_LogQuarantine) -> Bool {
+    if lhs._identifier != rhs._identifier {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LogPoolSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LogPoolSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pool\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.pool) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.pool.isEmpty {
+      try visitor.visitSingularBytesField(value: self.pool, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LogPoolSet, rhs: Stitch_V1_LogPoolSet) -> Bool {
+    if lhs.pool != rhs.pool {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,147 @@
+import Foundation
+import StitchGraph
+import StitchIdentity
+import StitchMapping
+import StitchWire
+
+/// One admin change to a site — quarantine, unquarantine, forget, pool_set
+/// — checked and normalized, applied in one place: by the query executor
+/// on a single node, and in cluster mode by every replica's applier when
+/// the change's log entry comes (so replicas change at the same point of
+/// the log, with the entry's clock).
+///
+/// Each is idempotent: applied twice (a replica that crashed between the
+/// change's transaction and recording its log sequence applies it again),
+/// the second time changes nothing.
+struct AdminChange: Sendable {
+    enum Kind: Sendable {
+        case quarantine(NormalizedIdentifier, reason: String)
+        case unquarantine(NormalizedIdentifier)
+        case forget(NormalizedIdentifier)
+        /// nil: the site has no pool any more.
+        case poolSet(NumberPool?)
+    }
+
+    var site: UInt32
+    var kind: Kind
+    /// The token's name that asked (logs); never the token.
+    var tokenName: String
+
+    /// What the change did, as the query protocol answers it.
+    func apply(
+        graph: ShardedGraph, poolOverrides: PoolOverrides, metrics: ServerMetrics, nowMs: Int64
+    ) throws(QueryFailure) -> Stitch_V1_Response.OneOf_Kind {
+        do {
+            let shard = graph.graph(site: site)
+            switch kind {
+            case .quarantine(let identifier, let reason):
+                let result = try shard.quarantine(site: site, identifier: identifier, reason: reason, nowMs: nowMs)
+                metrics.countRepairs(result.changed ? [result] : [], source: "manual")
+                return .quarantine(Stitch_V1_RepairResponse(result))
+            case .unquarantine(let identifier):
+                guard let result = try shard.unquarantine(site: site, identifier: identifier, nowMs: nowMs) else {
+                    throw QueryFailure(.notFound, "no such identifier in site \(site)")
+                }
+                return .unquarantine(Stitch_V1_RepairResponse(result))
+            case .forget(let identifier):
+                guard let erasure = try shard.forget(site: site, identifier: identifier, nowMs: nowMs) else {
+                    throw QueryFailure(.notFound, "no such identifier in site \(site)")
+                }
+                metrics.counter(.personsErased).increment()
+                return .forget(Stitch_V1_ForgetResponse(erasure))
+            case .poolSet(let pool):
+                try poolOverrides.set(site: site, pool?.wire ?? Stitch_V1_NumberPool())
+                graph.callTracking.setPool(site: site, pool)
+                // Office numbers are junk phones from now on; those already
+                // linked are quarantined and their persons repaired at once.
+                let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
+                metrics.countRepairs(try shard.quarantineJunk(site: site, identifiers: office, nowMs: nowMs), source: "junk")
+                let tracking = graph.callTracking
+                return .poolSet(.with {
+                    $0.site = site
+                    if let pool = tracking.pools[site] { $0.pool = pool.wire }
+                    $0.numbersHeld = UInt32(tracking.heldCount(site: site, nowMs: nowMs))
+                })
+            }
+        } catch let failure as QueryFailure {
+            throw failure
+        } catch let error as GraphError {
+            // A person too large to repair: a clear refusal, not a store failure.
+            throw QueryFailure(.invalidArgument, "\(error)")
+        } catch {
+            throw QueryFailure(.internal, "store error: \(error)")
+        }
+    }
+
+    /// The request type's name, for logs.
+    var kindName: String {
+        switch kind {
+        case .quarantine: "quarantine"
+        case .unquarantine: "unquarantine"
+        case .forget: "forget"
+        case .poolSet: "pool_set"
+        }
+    }
+
+    // MARK: In the cluster's log
+
+    /// The change as a log entry's `admin`.
+    var logAdmin: Stitch_V1_LogAdmin {
+        func wire(_ identifier: NormalizedIdentifier) -> Stitch_V1_LogIdentifier {
+            .with {
+                $0.kind = UInt32(identifier.kind.rawValue)
+                $0.value = identifier.value
+            }
+        }
+        return .with {
+            $0.site = site
+            $0.tokenName = tokenName
+            switch kind {
+            case .quarantine(let identifier, let reason):
+                $0.quarantine = .with {
+                    $0.identifier = wire(identifier)
+                    $0.reason = reason
+                }
+            case .unquarantine(let identifier): $0.unquarantine = wire(identifier)
+            case .forget(let identifier): $0.forget = wire(identifier)
+            case .poolSet(let pool):
+                $0.poolSet = .with { $0.pool = pool.map { (try? $0.wire.serializedData()) ?? Data() } ?? Data() }
+            }
+        }
+    }
+
+    /// The change a log entry carries.
+    init(_ admin: Stitch_V1_LogAdmin) throws(LogEntryError) {
+        func identifier(_ wire: Stitch_V1_LogIdentifier) throws(LogEntryError) -> NormalizedIdentifier {
+            guard wire.kind <= UInt32(UInt8.max), let kind = IdentifierKind(rawValue: UInt8(wire.kind)) else {
+                throw LogEntryError("unknown identifier kind \(wire.kind)")
+            }
+            return NormalizedIdentifier(uncheckedKind: kind, value: wire.value)
+        }
+        site = admin.site
+        tokenName = admin.tokenName
+        switch admin.change {
+        case .quarantine(let change): kind = .quarantine(try identifier(change.identifier), reason: change.reason)
+        case .unquarantine(let wire): kind = .unquarantine(try identifier(wire))
+        case .forget(let wire): kind = .forget(try identifier(wire))
+        case .poolSet(let change):
+            if change.pool.isEmpty {
+                kind = .poolSet(nil)
+            } else {
+                do {
+                    kind = .poolSet(try NumberPool(try Stitch_V1_NumberPool(serializedBytes: change.pool)))
+                } catch {
+                    throw LogEntryError("pool_set: \(error)")
+                }
+            }
+        case nil:
+            throw LogEntryError("an admin entry without a change (written by a newer Stitch?)")
+        }
+    }
+
+    init(site: UInt32, kind: Kind, tokenName: String) {
+        self.site = site
+        self.kind = kind
+        self.tokenName = tokenName
+    }
+}
