@@ -61,7 +61,13 @@ public final class JetStreamLog: @unchecked Sendable {
         var options: OpaquePointer?
         try Self.check(natsOptions_Create(&options), "NATS options")
         defer { natsOptions_Destroy(options) }
-        try Self.check(natsOptions_SetURL(options, urls), "NATS servers \(urls)")
+        // SetServers takes the list (SetURL takes one URL only).
+        let servers = urls.split(separator: ",").map { strdup(String($0.filter { $0 != " " })) }
+        defer { servers.forEach { free($0) } }
+        var pointers = servers.map { UnsafePointer<CChar>($0) }
+        try Self.check(
+            pointers.withUnsafeMutableBufferPointer { natsOptions_SetServers(options, $0.baseAddress, Int32($0.count)) },
+            "NATS servers \(urls)")
         try Self.check(natsOptions_SetName(options, name), "NATS connection name")
         try Self.check(natsOptions_SetMaxReconnect(options, -1), "NATS reconnects")
         try Self.check(natsOptions_SetReconnectWait(options, 250), "NATS reconnect wait")

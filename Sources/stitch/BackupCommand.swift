@@ -12,7 +12,12 @@ struct BackupCommand: ParsableCommand {
             is LMDB's compacting copy: only pages in use are written, so it is smaller and holds \
             none of the bytes of data deleted since — after `stitch query forget`, ship or keep \
             the compact copy and replace the store with it to leave no erased value on disk. \
-            OUT must not exist or be an empty directory.
+            OUT must not exist or be an empty directory. The pools set through pool_set \
+            (pools.json) are copied too.
+
+            In cluster mode each shard's copy records the last log entry it applied: a new \
+            replica started on the copy resumes the log from there (README "Cluster", \
+            `ops/cluster.sh add-node`).
             """)
 
     @Option(help: "The store's directory.")
@@ -37,20 +42,28 @@ struct BackupCommand: ParsableCommand {
         let store = try openStoreReadOnly(dataDir)
         defer { store.close() }
         var bytes = 0
+        var positions: [String] = []
         do {
             // Each shard is its own snapshot: shards commit independently, so
             // the copy is consistent per shard (and so per site).
             for (index, graph) in store.shards.enumerated() {
                 let directory = ShardLayout.directory(of: index, in: out)
                 try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Read before the copy: the copy holds at least this much.
+                let applied = try graph.appliedLogSequence()
                 try graph.backup(to: directory, compact: compact)
                 bytes += (try? files.attributesOfItem(atPath: directory + "/data.mdb")[.size] as? Int) ?? 0
+                if applied > 0 { positions.append("partition \(index) through at least \(applied)") }
             }
             try store.layout.record(in: out)
+            let pools = (dataDir as NSString).appendingPathComponent("pools.json")
+            if files.fileExists(atPath: pools) {
+                try files.copyItem(atPath: pools, toPath: (out as NSString).appendingPathComponent("pools.json"))
+            }
         } catch {
             printToStandardError("backup of \(dataDir) into \(out) failed: \(error)")
             throw ExitCode.failure
         }
-        print("copied \(dataDir) (\(store.layout)) into \(out)\(compact ? " (compact)" : ""): \(bytes) bytes")
+        print("copied \(dataDir) (\(store.layout)) into \(out)\(compact ? " (compact)" : ""): \(bytes) bytes\(positions.isEmpty ? "" : "; cluster log applied: " + positions.joined(separator: ", "))")
     }
 }

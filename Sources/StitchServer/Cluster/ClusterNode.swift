@@ -48,8 +48,9 @@ final class ClusterNode: Sendable {
         let count = graph.layout.count
         let partitions = configuration.clusterPartitions.isEmpty ? Array(0..<count) : configuration.clusterPartitions
         logger.info("cluster mode: node \(configuration.clusterNode), \(count) partitions, holding \(partitions.map(String.init).joined(separator: ",")); JetStream at \(configuration.clusterNATSURLs), streams kept on \(configuration.clusterReplicas) servers")
-        let log = try ClusterStreams.connect(configuration, partitions: count)
-        try writeGenesis(log, partitions: count, node: configuration.clusterNode, clockMs: clockMs, logger: logger)
+        let log = try ClusterStreams.connect(configuration, partitions: count) { log in
+            try writeGenesis(log, partitions: count, node: configuration.clusterNode, clockMs: clockMs, logger: logger)
+        }
         let positions = LogPositions(partitions: count, held: partitions)
         metrics.declareCluster(partitions: partitions)
         let adminResults = AdminResults()

@@ -10,9 +10,12 @@ enum ClusterStreams {
 
     /// Connects to the cluster's NATS servers and makes sure every
     /// partition's stream exists with the configured replicas and
-    /// retention. Retries while JetStream is not ready yet (a cluster
-    /// electing its leaders after a start), up to `waitMs`.
-    static func connect(_ configuration: ServerConfiguration, partitions: Int, waitMs: Int = 30_000) throws -> JetStreamLog {
+    /// retention, then runs `prepare` (the genesis entries). Retries while
+    /// JetStream is not ready yet (a cluster electing its leaders after a
+    /// start, a stream just made by another node), up to `waitMs`.
+    static func connect(
+        _ configuration: ServerConfiguration, partitions: Int, waitMs: Int = 30_000, prepare: (JetStreamLog) throws -> Void
+    ) throws -> JetStreamLog {
         let deadline = IngestQueue.monotonicNanoseconds() + Int64(waitMs) * 1_000_000
         while true {
             do {
@@ -23,6 +26,7 @@ enum ClusterStreams {
                         maxAgeSeconds: Int64(configuration.clusterStreamMaxAgeHours) * 3600,
                         maxBytes: configuration.clusterStreamMaxBytes == 0 ? -1 : Int64(configuration.clusterStreamMaxBytes))
                 }
+                try prepare(log)
                 return log
             } catch {
                 guard IngestQueue.monotonicNanoseconds() < deadline else { throw error }
