@@ -47,10 +47,17 @@ stitch_binary() {
 }
 
 # Starts the process whose command line is in DIR/NAME.cmd, logging to DIR/NAME.log.
+# Descriptors other than 0-2 are closed first: a caller's pipe left open in a
+# long-lived server would keep the caller waiting for its end for ever.
 launch() {
   local dir=$1 name=$2
-  # shellcheck disable=SC2046
-  (exec setsid bash -c "exec $(cat "$dir/$name.cmd")" >>"$dir/$name.log" 2>&1 </dev/null) &
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec setsid bash -c "exec $(cat "$dir/$name.cmd")" >>"$dir/$name.log" 2>&1 </dev/null
+  ) &
   echo $! >"$dir/$name.pid"
 }
 

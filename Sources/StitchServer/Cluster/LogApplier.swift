@@ -94,6 +94,8 @@ final class LogApplier: @unchecked Sendable {
         var pending: ArraySlice<(sequence: UInt64, data: [UInt8])> = []
         var last: UInt64 = 0
         var lastStateCheck: Int64 = 0
+        /// Empty fetches in a row while the stream holds entries past `applied`.
+        var idleBehind = 0
         while !stopping.load(ordering: .relaxed) {
             do {
                 if reader == nil {
@@ -123,7 +125,21 @@ final class LogApplier: @unchecked Sendable {
                     lastStateCheck = now
                     metrics.logApplied(partition: partition, applied: applied, last: last, stopped: false)
                 }
-                guard !messages.isEmpty else { continue }
+                guard !messages.isEmpty else {
+                    // Nothing came although the stream holds more: the
+                    // reader's consumer went with a NATS server that died
+                    // (an ephemeral consumer lives on one). Make a new one.
+                    if last > applied {
+                        idleBehind += 1
+                        if idleBehind >= 2 {
+                            logger.notice("partition \(partition): the stream is at \(last) but the reader gives nothing after \(applied); reading again")
+                            reader = nil
+                            idleBehind = 0
+                        }
+                    }
+                    continue
+                }
+                idleBehind = 0
                 guard messages.first!.sequence == applied + 1 else {
                     // Not a fault by itself: a reader made again may start
                     // late if entries were removed; `state` judges that.

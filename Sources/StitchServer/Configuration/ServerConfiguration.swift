@@ -180,7 +180,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var clusterReadWaitMs = 2000
     /// How long a collector waits for the stream's publish ack before it
     /// answers STORE_UNAVAILABLE.
-    public var clusterPublishWaitMs = 5000
+    public var clusterPublishWaitMs = 2000
     /// Log entries applied per LMDB transaction, at most (the result is the
     /// same for any value; larger groups share a commit's cost).
     public var clusterApplyEntriesMax = 64
