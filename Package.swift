@@ -135,7 +135,7 @@ let package = Package(
             name: "StitchServer",
             dependencies: [
                 "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
-                "StitchHooks", "StitchLog",
+                "StitchHooks", "StitchLog", "StitchClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

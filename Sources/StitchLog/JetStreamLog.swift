@@ -53,6 +53,8 @@ public final class JetStreamLog: @unchecked Sendable {
     private var connection: OpaquePointer?
     private var context: OpaquePointer?
     private let acks = AsyncAcks()
+    /// For the key-value buckets on this connection.
+    var contextPointer: OpaquePointer? { context }
 
     /// Connects to `urls` (comma-separated `nats://host:port`), reconnecting
     /// without end when a server goes away (another in the list takes over).
@@ -328,5 +330,65 @@ public final class LogReader: @unchecked Sendable {
             messages.append((meta!.pointee.Sequence.Stream, JetStreamLog.data(of: message)))
         }
         return messages
+    }
+}
+
+/// A JetStream key-value bucket: the cluster's membership (which node is
+/// where, holding which partitions). Entries expire `ttlSeconds` after
+/// their last put, so a node that stops refreshing its entry leaves.
+public final class KeyValueBucket: @unchecked Sendable {
+    private var store: OpaquePointer?
+    public let bucket: String
+
+    /// Binds to `bucket`, making it when missing.
+    public init(log: JetStreamLog, bucket: String, ttlSeconds: Int64, replicas: Int) throws {
+        self.bucket = bucket
+        let context = log.contextPointer
+        if js_KeyValue(&store, context, bucket) == NATS_OK { return }
+        var config = kvConfig()
+        try JetStreamLog.check(kvConfig_Init(&config), "key-value config")
+        let status: natsStatus = bucket.withCString { name in
+            config.Bucket = name
+            config.History = 1
+            config.TTL = ttlSeconds * 1_000_000_000
+            config.Replicas = Int32(replicas)
+            config.StorageType = js_FileStorage
+            return js_CreateKeyValue(&store, context, &config)
+        }
+        // Another node may have made it meanwhile.
+        if status != NATS_OK, js_KeyValue(&store, context, bucket) == NATS_OK { return }
+        try JetStreamLog.check(status, "key-value bucket \(bucket)")
+    }
+
+    deinit {
+        if store != nil { kvStore_Destroy(store) }
+    }
+
+    public func put(_ key: String, _ value: [UInt8]) throws {
+        var revision: UInt64 = 0
+        let status = value.withUnsafeBytes { kvStore_Put(&revision, store, key, $0.baseAddress, Int32($0.count)) }
+        try JetStreamLog.check(status, "put \(bucket)/\(key)")
+    }
+
+    /// The key's value; nil when it has none (never put, deleted or expired).
+    public func get(_ key: String) throws -> [UInt8]? {
+        var entry: OpaquePointer?
+        let status = kvStore_Get(&entry, store, key)
+        defer { if entry != nil { kvEntry_Destroy(entry) } }
+        if status == NATS_NOT_FOUND { return nil }
+        try JetStreamLog.check(status, "get \(bucket)/\(key)")
+        let length = Int(kvEntry_ValueLen(entry))
+        guard length > 0, let pointer = kvEntry_Value(entry) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    /// Every key with a value.
+    public func keys() throws -> [String] {
+        var list = kvKeysList()
+        let status = kvStore_Keys(&list, store, nil)
+        if status == NATS_NOT_FOUND { return [] }
+        try JetStreamLog.check(status, "keys of \(bucket)")
+        defer { kvKeysList_Destroy(&list) }
+        return (0..<Int(list.Count)).compactMap { list.Keys[$0].map { String(cString: $0) } }
     }
 }

@@ -180,4 +180,55 @@ struct ClusterTests {
         await a.stopAndRemove()
         await b.stopAndRemove()
     }
+
+    @Test("any node answers: a site held elsewhere is forwarded to a holder, a lease to its partition's lease node", .timeLimit(.minutes(2)))
+    func queriesFromAnyNode() async throws {
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        let a = try await Self.node("a", nats: nats)
+        let b = try await Self.node("b", nats: nats)
+        // c holds partition 0 only (sites 2, 4): it forwards site 1 and 3.
+        let c = try await Self.node("c", nats: nats, partitions: [0])
+        let positions = try await Self.send(Self.traffic(seed: 11, batches: 4, startMs: 1_780_000_000_000), to: c)
+        let beacon = try #require(Self.traffic(seed: 11, batches: 4, startMs: 1_780_000_000_000).joined().first { $0.site == 1 })
+        let queryC = try await c.queryClient()
+        let found = try await queryC.lookup(
+            site: 1, kind: .cookie, value: beacon.identifiers[0].value,
+            minPosition: .with { $0.partition = 1; $0.sequence = positions[1]! })
+        #expect(found.found, "c does not hold site 1's partition; a holder answered for it")
+        #expect(c.server.appliedLogSequences.keys.sorted() == [0], "c applies only what it holds")
+
+        // Leases of partition 0 are granted by its first live holder by
+        // name, a: a number b hands out is held in a's allocator.
+        let queryA = try await a.queryClient()
+        let queryB = try await b.queryClient()
+        _ = try await queryA.setPool(site: 2, .with {
+            $0.dynamicNumbers = ["+74950000001", "+74950000002", "+74950000003"]
+            $0.holdSeconds = 900
+        })
+        try await eventually("b has a's pool", seconds: 10) {
+            (try? await queryB.pool(site: 2).pool.dynamicNumbers.count) == 3
+        }
+        let viaB = try await queryB.lease(site: 2, session: "session-lease-on-b-0001")
+        let viaA = try await queryA.lease(site: 2, session: "session-lease-on-a-0002")
+        #expect(viaB.kind == .new && viaA.kind == .new)
+        #expect(viaB.trackingNumber != viaA.trackingNumber, "one allocator for the partition: two sessions never get one number")
+        let again = try await queryC.lease(site: 2, session: "session-lease-on-b-0001")
+        #expect(again.trackingNumber == viaB.trackingNumber, "the lease is sticky whichever node is asked")
+        // The tracker's GET /v1/lease on b is answered by a's allocator too.
+        var hit = Beacons.hit(site: 2, timeMs: Int64(Date().timeIntervalSince1970 * 1000), cookie: "cookie-http-lease-1", session: "session-http-lease-0003")
+        hit.eventID = 77
+        let seen = try await Self.send([[hit]], to: b, firstSequence: 900)
+        _ = try await queryA.lookup(site: 2, kind: .session, value: "session-http-lease-0003", minPosition: .with { $0.partition = 0; $0.sequence = seen[0]! })
+        let http = try await MetricsEndpointTests.rawGetOffPool("/v1/lease?site=2&session=session-http-lease-0003", port: b.ports.intake)
+        #expect(http.status == 200, "\(String(decoding: http.body, as: UTF8.self))")
+        let granted = try JSONSerialization.jsonObject(with: Data(http.body)) as? [String: Any]
+        #expect(granted?["kind"] as? String == "new")
+        let number = granted?["tracking_number"] as? String
+        #expect(number != nil && number != viaA.trackingNumber && number != viaB.trackingNumber)
+        let sticky = try await queryA.lease(site: 2, session: "session-http-lease-0003")
+        #expect(sticky.trackingNumber == number, "a's allocator holds the number b's intake handed out")
+        for client in [queryA, queryB, queryC] { await client.close() }
+        for node in [a, b, c] { await node.stopAndRemove() }
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import StitchMapping
 import StitchWire
 import StitchStore
+import Synchronization
 import StitchGraph
 import StitchLog
 
@@ -19,6 +20,13 @@ final class ClusterNode: Sendable {
     let readWaitMs: Int
     /// Answers to the admin changes this node put in the log.
     let adminResults: AdminResults
+    /// Who else is in the cluster; nil until this node's ports are bound.
+    private let membershipBox = Mutex<ClusterMembership?>(nil)
+    var membership: ClusterMembership? { membershipBox.withLock { $0 } }
+    /// This node's name.
+    var name: String { node }
+    private let replicas: Int
+    private let logger: Logger
     private let node: String
     private let publishWaitMs: Int
     private let layout: ShardLayout
@@ -26,9 +34,11 @@ final class ClusterNode: Sendable {
 
     private init(
         log: JetStreamLog, positions: LogPositions, appliers: [LogApplier], partitions: [Int], adminResults: AdminResults,
-        layout: ShardLayout, configuration: ServerConfiguration, clockMs: @escaping @Sendable () -> Int64
+        layout: ShardLayout, configuration: ServerConfiguration, logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) {
         self.readWaitMs = configuration.clusterReadWaitMs
+        self.replicas = configuration.clusterReplicas
+        self.logger = logger
         self.publishWaitMs = configuration.clusterPublishWaitMs
         self.node = configuration.clusterNode
         self.adminResults = adminResults
@@ -62,7 +72,7 @@ final class ClusterNode: Sendable {
         for applier in appliers { applier.start() }
         return ClusterNode(
             log: log, positions: positions, appliers: appliers, partitions: partitions, adminResults: adminResults,
-            layout: graph.layout, configuration: configuration, clockMs: clockMs)
+            layout: graph.layout, configuration: configuration, logger: logger, clockMs: clockMs)
     }
 
     /// Makes sure every partition's stream begins with its genesis entry
@@ -118,8 +128,20 @@ final class ClusterNode: Sendable {
         return try answer.get()
     }
 
-    /// Stops every applier after its transaction under way.
+    /// Tells the other nodes where this one is, once its ports are bound,
+    /// and starts keeping the list of members.
+    func join(host: String, ports: StitchServer.BoundPorts) throws {
+        let me = ClusterMember(
+            node: node, host: host, ingest: ports.ingest, query: ports.query, http: ports.http, intake: ports.intake,
+            partitions: partitions)
+        let membership = try ClusterMembership(log: log, me: me, replicas: replicas, logger: logger)
+        membership.start()
+        membershipBox.withLock { $0 = membership }
+    }
+
+    /// Stops the membership refresh and every applier (after its transaction under way).
     func stop() {
+        membership?.stop()
         for applier in appliers { applier.stop() }
     }
 }

@@ -152,6 +152,10 @@ public struct ConfigurationKey: Sendable {
             apply: { (config, text) throws(ConfigurationError) in config.clusterNATSURLs = text.trimmingCharacters(in: .whitespaces) },
             current: { $0.clusterNATSURLs }),
         string("cluster_node", "cluster mode: this node's name (message ids, logs, metrics)", \.clusterNode),
+        ConfigurationKey(
+            name: "cluster_advertise_host", help: "cluster mode: the address other nodes reach this one at (empty: host, or the machine's name when host is 0.0.0.0)",
+            apply: { (config, text) throws(ConfigurationError) in config.clusterAdvertiseHost = text.trimmingCharacters(in: .whitespaces) },
+            current: { $0.clusterAdvertiseHost }),
         int("cluster_replicas", "cluster mode: NATS servers each partition's stream is kept on (1, 3 or 5)", \.clusterReplicas),
         ConfigurationKey(
             name: "cluster_partitions", help: "cluster mode: partitions (shards) this node holds and applies, 0,1,… (empty: all)",

@@ -1,3 +1,4 @@
+import Foundation
 import StitchBeacon
 import StitchGraph
 import StitchHooks
@@ -171,6 +172,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var clusterNATSURLs = ""
     /// This node's name in the cluster: in message ids, logs and metrics.
     public var clusterNode = "stitch-1"
+    /// The address other nodes reach this one at (forwarded queries and
+    /// leases); empty: `host`, or this machine's name when `host` is a
+    /// wildcard (0.0.0.0, ::).
+    public var clusterAdvertiseHost = ""
     /// Servers each partition's stream is kept on (1, 3 or 5).
     public var clusterReplicas = 3
     /// Partitions (shards) this node holds and applies; empty = all.
@@ -189,6 +194,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var clusterStreamMaxAgeHours = 168
     /// Bytes each partition's stream keeps at most (0: no bound but age).
     public var clusterStreamMaxBytes = 0
+
+    /// The address other nodes reach this one at.
+    public var advertisedHost: String {
+        if !clusterAdvertiseHost.isEmpty { return clusterAdvertiseHost }
+        return ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+    }
 
     /// Whether this node runs in cluster mode.
     public var isCluster: Bool { !clusterNATSURLs.isEmpty }

@@ -44,12 +44,14 @@ final class HTTPIntake: Sendable {
     private let renewals: LeaseRenewalBuffer
     private let renewalFlushing: RepeatedTask
     private let fetcher: Bitrix24Fetcher?
+    private let leaseForwarder: LeaseForwarder?
 
     private init(
         port: Int, group: ServiceGroup, task: Task<Void, any Error>, renewals: LeaseRenewalBuffer,
-        renewalFlushing: RepeatedTask, fetcher: Bitrix24Fetcher?
+        renewalFlushing: RepeatedTask, fetcher: Bitrix24Fetcher?, leaseForwarder: LeaseForwarder?
     ) {
         self.fetcher = fetcher
+        self.leaseForwarder = leaseForwarder
         self.port = port
         self.group = group
         self.task = task
@@ -60,7 +62,8 @@ final class HTTPIntake: Sendable {
     /// Binds the port and starts serving; returns once it listens.
     static func start(
         configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
-        eventLoopGroup: any EventLoopGroup, logger: Logger, clockMs: @escaping @Sendable () -> Int64
+        eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil,
+        clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
         var routes = IntakeRoutes(
@@ -68,7 +71,8 @@ final class HTTPIntake: Sendable {
             bodyBytesMax: configuration.intakeBodyBytesMax, corsOrigins: configuration.corsOrigins,
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
             webhooks: configuration.webhooks, renewals: renewals, proxies: configuration.trustedProxies,
-            leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger)
+            leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger,
+            cluster: cluster, leaseForwarder: cluster.map { LeaseForwarder(node: $0.name) })
         let restURLs = configuration.webhooks.compactMapValues(\.bitrix24RESTURL)
         if !restURLs.isEmpty {
             let storing = routes
@@ -107,7 +111,8 @@ final class HTTPIntake: Sendable {
         }
         return HTTPIntake(
             port: port, group: group, task: task, renewals: renewals,
-            renewalFlushing: renewals.start(on: eventLoopGroup.any()), fetcher: routes.fetcher)
+            renewalFlushing: renewals.start(on: eventLoopGroup.any()), fetcher: routes.fetcher,
+            leaseForwarder: routes.leaseForwarder)
     }
 
     /// Stops accepting; requests in flight finish first (their batches are
@@ -119,6 +124,7 @@ final class HTTPIntake: Sendable {
         renewalFlushing.cancel()
         renewals.flush()
         await fetcher?.stop()
+        await leaseForwarder?.shutdown()
     }
 }
 

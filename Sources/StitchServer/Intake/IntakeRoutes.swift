@@ -30,6 +30,9 @@ struct IntakeRoutes: Sendable {
     /// Fetches what Bitrix24's webhooks only name (nil: no site uses it).
     var fetcher: Bitrix24Fetcher?
     let logger: Logger
+    /// Cluster mode: leases belong to each partition's lease node.
+    var cluster: ClusterNode? = nil
+    var leaseForwarder: LeaseForwarder? = nil
 
     func add(to router: Router<HTTPIntake.Context>) {
         router.post("/v1/frames") { request, context in try await frames(request, context) }
@@ -112,6 +115,17 @@ struct IntakeRoutes: Sendable {
         }
         if let origin = request.headers[.origin], !allows(origin: origin, site: site) {
             return refuse(.forbidden, "origin \(origin) may not use site \(site)", endpoint: "lease")
+        }
+        if let cluster, let leaseForwarder, request.headers[LeaseForwarder.forwardedHeader] == nil,
+            let leaseNode = cluster.membership?.leaseNode(of: graph.layout.shard(of: site)), leaseNode.node != cluster.name
+        {
+            // One allocator per partition: the lease node's.
+            let (status, body) = await leaseForwarder.forward(
+                query: request.uri.query ?? "", to: leaseNode, client: clientAddress(request, context),
+                userAgent: request.headers[.userAgent], origin: request.headers[.origin])
+            return Response(
+                status: status, headers: corsHeaders(request, [.contentType: "application/json", .cacheControl: "no-store"]),
+                body: .init(byteBuffer: body))
         }
         let desk = LeaseDesk(callTracking: graph.callTracking, metrics: metrics)
         let normalizer = IdentifierNormalizer(junk: graph.junkRules(site: site))
@@ -264,7 +278,14 @@ struct IntakeRoutes: Sendable {
     /// The client's address: the peer's, or behind a trusted proxy the one
     /// its `X-Forwarded-For` names (`TrustedProxies`).
     func clientAddress(_ request: Request, _ context: HTTPIntake.Context) -> String {
-        proxies.client(peer: context.remoteAddress?.ipAddress ?? "unknown", forwardedFor: request.headers[Self.forwardedFor])
+        let peer = context.remoteAddress?.ipAddress ?? "unknown"
+        // Another node of the cluster forwarding a lease names the browser.
+        if request.headers[LeaseForwarder.forwardedHeader] != nil, cluster?.membership?.isPeer(address: peer) == true,
+            let named = request.headers[Self.forwardedFor]?.split(separator: ",").last
+        {
+            return named.trimmingCharacters(in: .whitespaces)
+        }
+        return proxies.client(peer: peer, forwardedFor: request.headers[Self.forwardedFor])
     }
 
     private func allows(origin: String, site: UInt32) -> Bool {

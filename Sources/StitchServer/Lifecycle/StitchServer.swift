@@ -60,6 +60,8 @@ public final class StitchServer: Service, Sendable {
         var writer: any IngestConsumer
         /// Cluster mode: the log, how far this node applied it, the appliers.
         var cluster: ClusterNode?
+        /// Cluster mode: queries for partitions held elsewhere go there.
+        var forwarder: QueryForwarder?
         var listeners: [any Channel]
         var udpSockets: [any Channel]
         var ingestConnections: ConnectionRegistry<IngestConnection>
@@ -179,7 +181,7 @@ public final class StitchServer: Service, Sendable {
         writer.start()
         var running = Running(
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
-            cluster: cluster, listeners: [],
+            cluster: cluster, forwarder: cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics) }, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
@@ -197,6 +199,13 @@ public final class StitchServer: Service, Sendable {
             try? await group.shutdownGracefully()
             try? await queryGroup.shutdownGracefully()
             throw error
+        }
+        if let cluster {
+            do {
+                try cluster.join(host: configuration.advertisedHost, ports: running.ports)
+            } catch {
+                logger.error("cluster mode: could not join the membership list (\(error)); queries for partitions not held here are refused, not forwarded, until a restart")
+            }
         }
         running.housekeeping = Housekeeping(
             graph: graph, metrics: metrics, logger: logger, udpPort: running.ports.ingest, clockMs: clockMs
@@ -247,7 +256,7 @@ public final class StitchServer: Service, Sendable {
         running.listeners.append(httpListener)
         let intake = try await HTTPIntake.start(
             configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
-            eventLoopGroup: running.group, logger: logger, clockMs: clockMs)
+            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, clockMs: clockMs)
         running.intake = intake
         running.ports = BoundPorts(
             ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!,
@@ -329,6 +338,7 @@ public final class StitchServer: Service, Sendable {
         }
         await intakeStopped.value
         for channel in running.queryConnections.all() { try? await channel.close() }
+        await running.forwarder?.close()
         // No heavy query may read the store after it closes.
         try? await running.heavyQueryPool.shutdownGracefully()
         running.cluster?.stop()

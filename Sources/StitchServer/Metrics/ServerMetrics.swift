@@ -121,6 +121,7 @@ public final class ServerMetrics: Sendable {
     func declareCluster(partitions: [Int]) {
         for outcome in ["stored", "duplicate", "failed"] { _ = counter(.logPublishes, [("outcome", outcome)]) }
         for outcome in ["reached", "timed_out", "not_held"] { _ = counter(.logReadWaits, [("outcome", outcome)]) }
+        for outcome in ["answered", "failed"] { _ = counter(.queryForwards, [("outcome", outcome)]) }
         for partition in partitions { logApplied(partition: partition, applied: 0, last: 0, stopped: false) }
     }
 

@@ -46,10 +46,17 @@ final class QueryHandler: ChannelDuplexHandler {
     /// stats), so one connection's pipeline of them never holds the event
     /// loop that answers every other connection's lookups.
     private let heavyPool: NIOThreadPool
+    /// Cluster mode: sends requests for partitions held elsewhere to a holder.
+    private let forwarder: QueryForwarder?
+    /// The hello's token (forwarded requests carry it) and whether this
+    /// connection is another node's forwarding (never forwarded again).
+    private var helloToken = ""
+    private var isForwarded = false
 
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
-         logger: Logger, heavyPool: NIOThreadPool) {
+         logger: Logger, heavyPool: NIOThreadPool, forwarder: QueryForwarder? = nil) {
         self.heavyPool = heavyPool
+        self.forwarder = forwarder
         self.authority = authority
         self.metrics = metrics
         self.logger = logger
@@ -87,10 +94,15 @@ final class QueryHandler: ChannelDuplexHandler {
             let mustWait = position.map { position in
                 executor.cluster.map { $0.positions.applied(Int(position.partition)) < position.sequence } ?? false
             } ?? false
-            if let kind = request.kind, Self.isHeavy(kind) || mustWait,
+            let target = request.kind.flatMap { forwardTarget(of: $0) }
+            if let kind = request.kind, Self.isHeavy(kind) || mustWait || target != nil,
                 case .execute(let access) = state.requestReceived(isHello: false)
             {
-                offload(kind, access: access, waitingFor: mustWait ? position : nil, requestID: requestID, type: type, start: start, context: context)
+                if let target, let forwarder {
+                    forward(kind, minPosition: position, to: target, forwarder: forwarder, requestID: requestID, type: type, start: start, context: context)
+                } else {
+                    offload(kind, access: access, waitingFor: mustWait ? position : nil, requestID: requestID, type: type, start: start, context: context)
+                }
                 return
             }
             body = try answer(request, context: context)
@@ -143,6 +155,48 @@ final class QueryHandler: ChannelDuplexHandler {
                 handler.metrics.counter(.queryErrors, [("type", type), ("code", failure.label)]).increment()
             case .failure(let error):  // the pool is stopping
                 body = .error(QueryFailure(.unavailable, "server is shutting down (\(error))").wireMessage)
+            }
+            handler.finish(body, requestID: requestID, type: type, start: start, context: context)
+            guard context.channel.isActive else { return }
+            handler.answerPending(context: context)
+            handler.perform(handler.state.readComplete(), context)
+            handler.perform(handler.state.writabilityChanged(writable: handler.canTakeMore(context)), context)
+        }
+    }
+
+    /// Cluster mode: the node that answers `kind` when it is not this one —
+    /// a live holder of the site's partition when this node holds none of
+    /// it, and for a lease the partition's lease node. nil: answer here.
+    private func forwardTarget(of kind: Stitch_V1_Request.OneOf_Kind) -> ClusterMember? {
+        guard let cluster = executor.cluster, !isForwarded, let membership = cluster.membership, let site = kind.site else { return nil }
+        let partition = executor.shards.layout.shard(of: site)
+        if case .lease = kind, let leaseNode = membership.leaseNode(of: partition) {
+            return leaseNode.node == cluster.name ? nil : leaseNode
+        }
+        return cluster.positions.holds(partition) ? nil : membership.forwardTarget(for: partition)
+    }
+
+    /// Sends one request to `target` and answers with its answer; the
+    /// connection's later requests wait, as behind a heavy request.
+    private func forward(
+        _ kind: Stitch_V1_Request.OneOf_Kind, minPosition: Stitch_V1_LogPosition?, to target: ClusterMember,
+        forwarder: QueryForwarder, requestID: UInt64, type: String, start: ContinuousClock.Instant, context: ChannelHandlerContext
+    ) {
+        offloaded = true
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let token = helloToken
+        let promise = context.eventLoop.makePromise(of: Stitch_V1_Response.OneOf_Kind.self)
+        promise.completeWithTask { await forwarder.forward(kind, minPosition: minPosition, token: token, to: target) }
+        promise.futureResult.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.offloaded = false
+            let body: Stitch_V1_Response.OneOf_Kind
+            switch result {
+            case .success(let answer): body = answer
+            case .failure(let error): body = .error(QueryFailure(.unavailable, "forwarding failed (\(error))").wireMessage)
+            }
+            if case .error(let error) = body {
+                handler.metrics.counter(.queryErrors, [("type", type), ("code", error.code.label)]).increment()
             }
             handler.finish(body, requestID: requestID, type: type, start: start, context: context)
             guard context.channel.isActive else { return }
@@ -274,6 +328,8 @@ final class QueryHandler: ChannelDuplexHandler {
             throw failure
         }
         state.helloAccepted(granted)
+        helloToken = hello.token
+        isForwarded = hello.clientName == QueryForwarder.clientName
         logger.debug("query client '\(hello.clientName)' authenticated as \(granted.name)")
         return .with {
             $0.sites = granted.sites.map { $0.sorted() } ?? []

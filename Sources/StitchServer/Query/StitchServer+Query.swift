@@ -8,6 +8,7 @@ extension StitchServer {
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let heavyPool = running.heavyQueryPool
         let cluster = running.cluster
+        let forwarder = running.forwarder
         let authority = TokenAuthority(grants: configuration.tokens)
         return framedTCPBootstrap(
             group: running.queryGroup, port: "query", connectionsMax: configuration.queryConnectionsMax
@@ -18,7 +19,7 @@ extension StitchServer {
                         shards: graph, metrics: metrics, poolOverrides: poolOverrides,
                         configuration: configuration, cluster: cluster, clockMs: clockMs),
                     authority: authority, metrics: metrics, configuration: configuration,
-                    logger: logger, heavyPool: heavyPool))
+                    logger: logger, heavyPool: heavyPool, forwarder: forwarder))
             registry.insert(channel, for: channel)
             metrics.queryConnections.increment()
             channel.closeFuture.whenComplete { _ in
