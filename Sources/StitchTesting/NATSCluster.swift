@@ -3,7 +3,7 @@ import Foundation
 /// nats-server processes with JetStream on loopback, for tests: one
 /// server, or a JetStream cluster of several (routes between them), each on
 /// ports the OS chose and a store under a temporary directory. Uses
-/// Debian's nats-server, or `STITCH_NATS_SERVER` when set (`ops/test.sh`
+/// Debian's nats-server, or `NATS_SERVER_BINARY` when set (`ops/test.sh`
 /// installs one).
 public final class NATSCluster: @unchecked Sendable {
     /// One server of the cluster.
@@ -36,7 +36,7 @@ public final class NATSCluster: @unchecked Sendable {
 
     /// The server binary tests use.
     public static func binary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["STITCH_NATS_SERVER"], FileManager.default.isExecutableFile(atPath: path) {
+        if let path = ProcessInfo.processInfo.environment["NATS_SERVER_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
             return path
         }
         guard let found = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]

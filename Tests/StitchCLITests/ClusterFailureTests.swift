@@ -69,6 +69,10 @@ struct ClusterFailureTests {
 
         func kill(_ name: String) throws { try Self.script("kill", path, name, "KILL") }
 
+        func addNode(_ name: String, from holder: String) throws {
+            for line in try Self.script("add-node", path, name, "--from", holder) { try remember(line) }
+        }
+
         func start(_ name: String) throws {
             for line in try Self.script("start", path, name) { try remember(line) }
         }
@@ -261,5 +265,13 @@ struct ClusterFailureTests {
         try await Self.expectEachStoredOnce(cluster, node: "s1", ledger: ledger)
         try await Self.expectEachStoredOnce(cluster, node: "s2", ledger: ledger)
         #expect(try cluster.digests("s1") == cluster.digests("s2"), "equal content after everything was SIGKILLed")
+
+        // 4. A new replica from a holder's backup resumes the log from the
+        //    backup's recorded position and ends equal.
+        try cluster.addNode("s3", from: "s1")
+        await Self.send(port: cluster.ingestPort("s3"), ledger: &ledger, newBatches: 20)
+        await Self.resendUntilAcked(port: cluster.ingestPort("s3"), ledger: &ledger)
+        for node in ["s1", "s2", "s3"] { try await Self.expectEachStoredOnce(cluster, node: node, ledger: ledger) }
+        #expect(try cluster.digests("s3") == cluster.digests("s1"), "the added replica holds what its peers hold")
     }
 }
