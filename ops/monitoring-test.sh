@@ -2,7 +2,8 @@
 # Checks the operator's kit against the real tools (run by ops/test.sh):
 #   1. ops/prometheus: `promtool check rules` and `promtool test rules` (alert unit tests);
 #   2. ops/grafana/stitch.json: a real `stitch serve` under `stitch load` (beacons, lookups,
-#      leases), scraped every second by Debian's Prometheus; every panel's query is then
+#      leases) and a cluster node (ops/cluster.sh: its log metrics) under a short load,
+#      scraped every second by Debian's Prometheus; every panel's query is then
 #      evaluated through Prometheus's HTTP API and any invalid query or one with no series fails;
 #   3. ops/systemd/stitch.service: `systemd-analyze verify` (with ExecStart pointed at the
 #      built binary), which must print nothing.
@@ -16,7 +17,7 @@ fi
 cd "$(dirname "$0")/.."
 stitch="$(realpath "${1:-.build/debug/stitch}")"
 work="$(mktemp -d /tmp/stitch-monitoring.XXXXXX)"
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'ops/cluster.sh down "$work/cluster" 2>/dev/null || true; kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== alert rules"
 promtool check rules ops/prometheus/stitch-rules.yml
@@ -36,13 +37,16 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 echo $! >"$work/stitch.pid"
 for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
 port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+# A one-node cluster beside it, for the cluster panels (log lag, publishes).
+ops/cluster.sh up "$work/cluster" --nodes 1 --replicas 1 --stitch "$stitch" >"$work/cluster.jsonl"
+cluster() { python3 -c "import json;print([json.loads(l) for l in open('$work/cluster.jsonl') if '\"stitch\"' in l][0]['$1'])"; }
 prometheus_port="$(free_port)"
 cat >"$work/prometheus.yml" <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [$PWD/ops/prometheus/stitch-rules.yml]
 scrape_configs:
   - job_name: stitch
-    static_configs: [{targets: ["127.0.0.1:$(port http)"]}]
+    static_configs: [{targets: ["127.0.0.1:$(port http)", "127.0.0.1:$(cluster http)"]}]
 YAML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
   --web.listen-address="127.0.0.1:$prometheus_port" >"$work/prometheus.log" 2>&1 &
@@ -52,6 +56,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$prometheus_port/-/ready" >/d
   --query-rate 100 >"$work/load.txt"
 "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --rate 500 --duration 3 --persons 2000 \
   --query-rate 50 --query-kind lease >"$work/load-leases.txt"
+"$stitch" load --port "$(cluster ingest)" --query-port "$(cluster query)" --rate 1000 --duration 3 --persons 2000 \
+  >"$work/load-cluster.txt"
 # One query error for certain (the history of an identifier never seen is NOT_FOUND), so the
 # errors-by-code query has its series whatever the random lookups met.
 "$stitch" query history cookie cookie-never-seen-01 --site 1 --server "127.0.0.1:$(port query)" >/dev/null 2>&1 || true
