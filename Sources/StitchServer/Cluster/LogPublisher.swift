@@ -95,10 +95,12 @@ final class LogPublisher: IngestConsumer {
     /// Publishes one group and returns each batch's outcome.
     private func publish(_ group: [IngestItem], counter: inout UInt64) -> [BatchOutcome] {
         let publishedMs = clockMs()
-        var open: [Int: Part] = [:]
+        // Each partition's open entry, mutated in place (a copy taken out
+        // of a container and put back would copy the events on every append).
+        var open = [Part?](repeating: nil, count: layout.count)
         var parts: [Part] = []
-        func part(_ partition: Int) -> Part {
-            open[partition] ?? Part(partition: partition, entry: .with {
+        func fresh(_ partition: Int) -> Part {
+            Part(partition: partition, entry: .with {
                 $0.format = LogEntryFormat.current
                 $0.origin = node
                 $0.publishedMs = publishedMs
@@ -107,32 +109,26 @@ final class LogPublisher: IngestConsumer {
         for (index, item) in group.enumerated() {
             for event in item.events {
                 let partition = layout.shard(of: event.site)
-                var current = part(partition)
                 let logEvent = Stitch_V1_LogEvent(event)
                 let size = logEvent.body.count + 64 + logEvent.identifiers.reduce(0) { $0 + $1.value.utf8.count + 4 }
-                if current.bytes + size > Self.entryBytesMax, !current.entry.events.isEmpty {
-                    parts.append(current)
-                    current = Part(partition: partition, entry: .with {
-                        $0.format = LogEntryFormat.current
-                        $0.origin = node
-                        $0.publishedMs = publishedMs
-                    })
+                if open[partition] == nil { open[partition] = fresh(partition) }
+                if open[partition]!.bytes + size > Self.entryBytesMax, !open[partition]!.entry.events.isEmpty {
+                    parts.append(open[partition]!)
+                    open[partition] = fresh(partition)
                 }
-                current.entry.events.append(logEvent)
-                current.bytes += size
-                current.items.insert(index)
-                open[partition] = current
+                open[partition]!.entry.events.append(logEvent)
+                open[partition]!.bytes += size
+                open[partition]!.items.insert(index)
             }
             for renewal in item.renewals {
                 let partition = layout.shard(of: renewal.site)
-                var current = part(partition)
-                current.entry.renewals.append(Stitch_V1_LogRenewal(renewal))
-                current.bytes += renewal.session.utf8.count + 32
-                current.items.insert(index)
-                open[partition] = current
+                if open[partition] == nil { open[partition] = fresh(partition) }
+                open[partition]!.entry.renewals.append(Stitch_V1_LogRenewal(renewal))
+                open[partition]!.bytes += renewal.session.utf8.count + 32
+                open[partition]!.items.insert(index)
             }
         }
-        parts += open.keys.sorted().map { open[$0]! }
+        parts += open.compactMap { $0 }
         guard !parts.isEmpty else { return group.map { .committed(sequence: $0.sequence, ack: $0.ack) } }
         var messages: [JetStreamLog.Message] = []
         messages.reserveCapacity(parts.count)
