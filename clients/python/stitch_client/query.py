@@ -81,12 +81,17 @@ class QueryClient:
 
     # Requests
 
-    def lookup(self, site, kind=None, value=None, *, person_id=None, namespace="", include_identifiers=False):
+    def lookup(self, site, kind=None, value=None, *, person_id=None, namespace="", include_identifiers=False,
+               min_position=None):
         """The person behind an identifier (raw value: the server normalizes it) or a person id.
+
+        `min_position` (cluster mode): a `(partition, sequence)` from `SendResult.position`;
+        the node answers once it has applied the log that far, or raises `Unavailable`.
 
         Returns a `query_pb2.Person`; raises `NotFound` when there is none."""
         answer = self._call("lookup", query_pb2.LookupRequest(
-            site=site, person=_person_ref(kind, value, person_id, namespace), include_identifiers=include_identifiers))
+            site=site, person=_person_ref(kind, value, person_id, namespace), include_identifiers=include_identifiers),
+            min_position=min_position)
         if not answer.found:
             raise NotFound(f"no person for {kind} {value!r} on site {site}" if person_id is None
                            else f"no person {person_id} on site {site}", 4)
@@ -155,11 +160,13 @@ class QueryClient:
 
     # Transport
 
-    def _call(self, kind, message):
+    def _call(self, kind, message, min_position=None):
         with self._lock:
             request_id = self._next_id
             self._next_id += 1
             request = query_pb2.Request(request_id=request_id, **{kind: message})
+            if min_position is not None:
+                request.min_position.partition, request.min_position.sequence = min_position
             try:
                 self._sock.sendall(framing.encode(framing.REQUEST, request_id, request.SerializeToString()))
                 frame_type, sequence, payload = framing.read(self._sock)

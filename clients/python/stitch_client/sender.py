@@ -31,6 +31,15 @@ class SendResult:
     rejections: list = dataclasses.field(default_factory=list)
     #: Reconnects made to resend unacknowledged batches.
     reconnects: int = 0
+    #: Cluster mode: the furthest log position acked per partition
+    #: (partition -> sequence). Pass `position(partition)` as a query's
+    #: `min_position` to read what these batches wrote (read-your-writes).
+    log_positions: dict = dataclasses.field(default_factory=dict)
+
+    def position(self, partition):
+        """`(partition, sequence)` for a query's `min_position`, or None when nothing went there."""
+        sequence = self.log_positions.get(partition)
+        return None if sequence is None else (partition, sequence)
 
 
 class BeaconSender:
@@ -131,6 +140,8 @@ class BeaconSender:
             r.repeated += ack.repeated
             r.suppressed += ack.suppressed
             r.rejections.extend((sequence, rejection) for rejection in ack.rejections)
+            for position in ack.log_positions:
+                r.log_positions[position.partition] = max(r.log_positions.get(position.partition, 0), position.sequence)
         elif frame_type == framing.ERROR:
             error = beacon_pb2.FrameError.FromString(payload)
             if error.code in RETRYABLE:

@@ -1,6 +1,7 @@
 """The Python client against a real server: every call, the typed errors, the
 sender's resend after a crash, and the README's example."""
 import itertools
+import os
 import pathlib
 import re
 import subprocess
@@ -12,6 +13,9 @@ import pytest
 from stitch_client import (BeaconSender, InvalidArgument, NotFound, PermissionDenied, QueryClient, beacon_pb2,
                            query_pb2, source_label)
 from stitch_client.query import identifier
+from stitch_client.testing import ServeProcess
+
+from conftest import BINARY
 
 T0 = 1_767_225_600_000  # 2026-01-01
 
@@ -156,3 +160,38 @@ def test_conversions_show_their_channel(server):
         credits = forms[0].conversion.credits
         assert [source_label(c.source) for c in credits] == ["yandex/cpc [paid search]"]
         assert credits[0].source.channel == query_pb2.CHANNEL_PAID_SEARCH
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cluster_reads_its_own_writes(tmp_path):
+    """Cluster mode: an ack says where the batch is in the log; a lookup with that
+    position as `min_position` sees it, on a node that has applied it."""
+    nats_binary = next((p for p in (os.environ.get("NATS_SERVER_BINARY"), "/usr/sbin/nats-server", "/usr/bin/nats-server")
+                        if p and os.path.exists(p)), None)
+    if nats_binary is None:
+        pytest.skip("no nats-server (ops/install-deps.sh --tests installs it)")
+    port = _free_port()
+    nats = subprocess.Popen([nats_binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(tmp_path / "nats")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        node = ServeProcess(BINARY, tmp_path / "data", ("shards=2", "cluster_replicas=1",
+                                                        f"cluster_nats_urls=nats://127.0.0.1:{port}", "cluster_node=py-1"))
+        try:
+            result = send(node, [hit(7, "cookie-cluster-py-%03d" % i, "session-cluster-py-%03d" % i, T0 + i) for i in range(40)])
+            assert result.accepted == 40
+            position = result.position(7 % 2)  # site 7's partition
+            assert position is not None and position[1] > 0
+            with QueryClient.connect(port=node.ports["query"]) as stitch:
+                person = stitch.lookup(7, "cookie", "cookie-cluster-py-039", min_position=position)
+                assert person.event_counts
+        finally:
+            node.stop()
+    finally:
+        nats.terminate()
+        nats.wait(10)
