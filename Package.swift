@@ -5,7 +5,9 @@
 // Module map (dependencies point downward only; README "Architecture"):
 //
 //   stitch (executable)          CLI: serve, query, load, import, export, normalize, inspect, verify
-//     ├── StitchServer           collector, writer (group commit), query server, metrics, lifecycle
+//     ├── StitchServer           collector, writer (group commit), query server, metrics, lifecycle;
+//     │                          cluster mode: log publisher, appliers, membership, forwarding
+//     │                          (uses StitchLog, and StitchClient to forward queries)
 //     ├── StitchClient           ingest and query clients (CLI, load generator, tests)
 //     ├── StitchLoad             (pure) synthetic worlds with ground truth, scoring
 //     └── StitchMapping          graph types <-> protobuf messages, one file per message family
@@ -17,7 +19,7 @@
 //   StitchIdentity               (pure) identifier kinds, normalization, junk rules, the
 //                                prepared event the graph applies; imported by everything above
 //   StitchRandom                 (pure) SplitMix64, the one seeded generator (load worlds, tests)
-//   StitchLog                    (I/O) the cluster's replicated log: NATS JetStream via libnats
+//   StitchLog                    (I/O) the cluster's replicated log and member list: NATS JetStream via libnats
 //   CLMDB, CZlib, CNATS          system libraries (liblmdb-dev, zlib1g-dev, libnats-dev)
 //
 // One edge skips a level on purpose: StitchServer and stitch import

@@ -27,12 +27,7 @@ extension Stitch_V1_LogEvent {
         timeMs = event.timeMs
         receivedMs = event.receivedMs
         type = UInt32(event.type.rawValue)
-        identifiers = event.identifiers.map { identifier in
-            .with {
-                $0.kind = UInt32(identifier.kind.rawValue)
-                $0.value = identifier.value
-            }
-        }
+        identifiers = event.identifiers.map(Stitch_V1_LogIdentifier.init)
         body = Data(event.body)
         if let number = event.trackingNumber { trackingNumber = number }
         callStartMs = event.callStartMs
@@ -52,12 +47,7 @@ extension PreparedEvent {
         }
         var identifiers: [NormalizedIdentifier] = []
         identifiers.reserveCapacity(event.identifiers.count)
-        for identifier in event.identifiers {
-            guard identifier.kind <= UInt32(UInt8.max), let kind = IdentifierKind(rawValue: UInt8(identifier.kind)) else {
-                throw LogEntryError("unknown identifier kind \(identifier.kind)")
-            }
-            identifiers.append(NormalizedIdentifier(uncheckedKind: kind, value: identifier.value))
-        }
+        for identifier in event.identifiers { identifiers.append(try NormalizedIdentifier(identifier)) }
         func index(_ has: Bool, _ value: UInt32, _ name: String) throws(LogEntryError) -> Int? {
             guard has else { return nil }
             guard Int(value) < identifiers.count else { throw LogEntryError("\(name) \(value) is past the event's \(identifiers.count) identifiers") }
@@ -71,6 +61,24 @@ extension PreparedEvent {
             callerPhoneIndex: try index(event.hasCallerPhoneIndex, event.callerPhoneIndex, "caller_phone_index"),
             dealKey: event.hasDealKey ? event.dealKey : nil,
             dealContactIndex: try index(event.hasDealContactIndex, event.dealContactIndex, "deal_contact_index"))
+    }
+}
+
+extension NormalizedIdentifier {
+    /// An identifier a log entry carries, normalized by the node that wrote it.
+    public init(_ wire: Stitch_V1_LogIdentifier) throws(LogEntryError) {
+        guard wire.kind <= UInt32(UInt8.max), let kind = IdentifierKind(rawValue: UInt8(wire.kind)) else {
+            throw LogEntryError("unknown identifier kind \(wire.kind)")
+        }
+        self.init(uncheckedKind: kind, value: wire.value)
+    }
+}
+
+extension Stitch_V1_LogIdentifier {
+    public init(_ identifier: NormalizedIdentifier) {
+        self.init()
+        kind = UInt32(identifier.kind.rawValue)
+        value = identifier.value
     }
 }
 

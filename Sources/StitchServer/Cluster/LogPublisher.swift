@@ -34,7 +34,7 @@ final class LogPublisher: IngestConsumer {
     private let groupBeaconsMax: Int
     private let flushIntervalNanoseconds: Int64
     private let publishWaitMs: Int64
-    private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    private let finished = FinishedSignal()
 
     init(
         log: JetStreamLog, layout: ShardLayout, queue: IngestQueue, metrics: ServerMetrics,
@@ -59,14 +59,7 @@ final class LogPublisher: IngestConsumer {
     }
 
     func waitUntilFinished() async {
-        await withCheckedContinuation { continuation in
-            let done: Bool = finished.withLockedValue { waiters in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await finished.wait()
     }
 
     private func run() {
@@ -77,11 +70,7 @@ final class LogPublisher: IngestConsumer {
             IngestItem.deliver(outcomes, of: group, metrics: metrics)
         }
         logger.info("publisher stopped: queue drained, last group acked by the log")
-        let waiters = finished.withLockedValue { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        finished.finish()
     }
 
     /// One log entry to publish, and the group's items with beacons in it.

@@ -40,7 +40,7 @@ final class GraphWriter: IngestConsumer {
     private let ingestNice: Int
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
-    private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    private let finished = FinishedSignal()
     /// Where the store lives, to tell a full disk from other failures.
     private let dataDirectory: String
 
@@ -78,14 +78,7 @@ final class GraphWriter: IngestConsumer {
 
     /// Returns once the writer has committed the last group and exited.
     func waitUntilFinished() async {
-        await withCheckedContinuation { continuation in
-            let done: Bool = finished.withLockedValue { waiters in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await finished.wait()
     }
 
     private func run() {
@@ -102,11 +95,7 @@ final class GraphWriter: IngestConsumer {
         if syncIntervalNanoseconds != nil { syncStore() }
         for worker in workers { worker.stop() }
         logger.info("writer stopped: queue drained, last group committed")
-        let waiters = finished.withLockedValue { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        finished.finish()
     }
 
     /// One shard's part of a group: its events, and where each sits among

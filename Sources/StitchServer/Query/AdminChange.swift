@@ -87,23 +87,17 @@ struct AdminChange: Sendable {
 
     /// The change as a log entry's `admin`.
     var logAdmin: Stitch_V1_LogAdmin {
-        func wire(_ identifier: NormalizedIdentifier) -> Stitch_V1_LogIdentifier {
-            .with {
-                $0.kind = UInt32(identifier.kind.rawValue)
-                $0.value = identifier.value
-            }
-        }
-        return .with {
+        .with {
             $0.site = site
             $0.tokenName = tokenName
             switch kind {
             case .quarantine(let identifier, let reason):
                 $0.quarantine = .with {
-                    $0.identifier = wire(identifier)
+                    $0.identifier = Stitch_V1_LogIdentifier(identifier)
                     $0.reason = reason
                 }
-            case .unquarantine(let identifier): $0.unquarantine = wire(identifier)
-            case .forget(let identifier): $0.forget = wire(identifier)
+            case .unquarantine(let identifier): $0.unquarantine = Stitch_V1_LogIdentifier(identifier)
+            case .forget(let identifier): $0.forget = Stitch_V1_LogIdentifier(identifier)
             case .poolSet(let pool):
                 $0.poolSet = .with { $0.pool = pool.map { (try? $0.wire.serializedData()) ?? Data() } ?? Data() }
             }
@@ -112,12 +106,7 @@ struct AdminChange: Sendable {
 
     /// The change a log entry carries.
     init(_ admin: Stitch_V1_LogAdmin) throws(LogEntryError) {
-        func identifier(_ wire: Stitch_V1_LogIdentifier) throws(LogEntryError) -> NormalizedIdentifier {
-            guard wire.kind <= UInt32(UInt8.max), let kind = IdentifierKind(rawValue: UInt8(wire.kind)) else {
-                throw LogEntryError("unknown identifier kind \(wire.kind)")
-            }
-            return NormalizedIdentifier(uncheckedKind: kind, value: wire.value)
-        }
+        let identifier = { (wire: Stitch_V1_LogIdentifier) throws(LogEntryError) in try NormalizedIdentifier(wire) }
         site = admin.site
         tokenName = admin.tokenName
         switch admin.change {
