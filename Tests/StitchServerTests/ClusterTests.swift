@@ -16,7 +16,7 @@ struct ClusterTests {
     /// A cluster node: a TestServer with the cluster settings.
     static func node(
         _ name: String, nats: NATSCluster, directory: TemporaryDirectory? = nil, applyEntriesMax: Int = 64,
-        partitions: [Int] = []
+        partitions: [Int] = [], configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         try await TestServer(directory: directory) {
             $0.shards = shards
@@ -30,6 +30,7 @@ struct ClusterTests {
             // Shared phones trip the shared-identifier rule: automatic
             // quarantines, whose records carry the apply's clock.
             $0.hubLinksMax = 3
+            configure(&$0)
         }
     }
 
@@ -188,7 +189,8 @@ struct ClusterTests {
         let a = try await Self.node("a", nats: nats)
         let b = try await Self.node("b", nats: nats)
         // c holds partition 0 only (sites 2, 4): it forwards site 1 and 3.
-        let c = try await Self.node("c", nats: nats, partitions: [0])
+        // Its dedup window differs: the others see a member with other settings.
+        let c = try await Self.node("c", nats: nats, partitions: [0]) { $0.dedupWindowMs = 3_600_000 }
         let positions = try await Self.send(Self.traffic(seed: 11, batches: 4, startMs: 1_780_000_000_000), to: c)
         let beacon = try #require(Self.traffic(seed: 11, batches: 4, startMs: 1_780_000_000_000).joined().first { $0.site == 1 })
         let queryC = try await c.queryClient()
@@ -228,6 +230,10 @@ struct ClusterTests {
         #expect(number != nil && number != viaA.trackingNumber && number != viaB.trackingNumber)
         let sticky = try await queryA.lease(site: 2, session: "session-http-lease-0003")
         #expect(sticky.trackingNumber == number, "a's allocator holds the number b's intake handed out")
+        try await eventually("a counts one member with other settings", seconds: 10) {
+            ResourceBoundsTests.gauge(a, "stitch_cluster_settings_mismatch") == 1
+        }
+        #expect(ResourceBoundsTests.gauge(c, "stitch_cluster_settings_mismatch") == 2)
         for client in [queryA, queryB, queryC] { await client.close() }
         for node in [a, b, c] { await node.stopAndRemove() }
     }

@@ -13,6 +13,9 @@ struct ClusterMember: Codable, Sendable, Equatable {
     var http: Int
     var intake: Int
     var partitions: [Int]
+    /// `ServerConfiguration.clusterSettingsFingerprint`: nodes with other
+    /// settings would prepare and apply differently.
+    var settings: String
 }
 
 /// Who is in the cluster now: each node keeps its `ClusterMember` in the
@@ -34,13 +37,15 @@ final class ClusterMembership: Sendable {
     let me: ClusterMember
     private let kv: KeyValueBucket
     private let logger: Logger
+    private let metrics: ServerMetrics
     private let members = Mutex<[ClusterMember]>([])
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
-    init(log: JetStreamLog, me: ClusterMember, replicas: Int, logger: Logger) throws {
+    init(log: JetStreamLog, me: ClusterMember, replicas: Int, metrics: ServerMetrics, logger: Logger) throws {
         self.me = me
         self.logger = logger
+        self.metrics = metrics
         kv = try KeyValueBucket(log: log, bucket: Self.bucket, ttlSeconds: Self.ttlSeconds, replicas: replicas)
         try refresh()
     }
@@ -80,6 +85,11 @@ final class ClusterMembership: Sendable {
             return current.map(\.node) != found.map(\.node)
         }
         if changed { logger.notice("cluster members: \(found.map { "\($0.node) (\($0.partitions.map(String.init).joined(separator: ",")))" }.joined(separator: ", "))") }
+        let differing = found.filter { $0.settings != me.settings }.map(\.node)
+        metrics.clusterSettingsMismatch.record(differing.count)
+        if changed, !differing.isEmpty {
+            logger.error("cluster members \(differing.joined(separator: ", ")) run other settings than this node (\(ServerConfiguration.clusterEqualKeys.joined(separator: ", ")) must be equal on every node): replicas would diverge. `stitch serve --print-config` on each shows them")
+        }
     }
 
     /// Every live node, by name.

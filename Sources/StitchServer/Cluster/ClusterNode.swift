@@ -130,11 +130,11 @@ final class ClusterNode: Sendable {
 
     /// Tells the other nodes where this one is, once its ports are bound,
     /// and starts keeping the list of members.
-    func join(host: String, ports: StitchServer.BoundPorts) throws {
+    func join(host: String, ports: StitchServer.BoundPorts, settings: String, metrics: ServerMetrics) throws {
         let me = ClusterMember(
             node: node, host: host, ingest: ports.ingest, query: ports.query, http: ports.http, intake: ports.intake,
-            partitions: partitions)
-        let membership = try ClusterMembership(log: log, me: me, replicas: replicas, logger: logger)
+            partitions: partitions, settings: settings)
+        let membership = try ClusterMembership(log: log, me: me, replicas: replicas, metrics: metrics, logger: logger)
         membership.start()
         membershipBox.withLock { $0 = membership }
     }

@@ -195,6 +195,27 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Bytes each partition's stream keeps at most (0: no bound but age).
     public var clusterStreamMaxBytes = 0
 
+    /// Settings that must be equal on every node of a cluster: what a
+    /// collector prepares with and what apply decides by. A fingerprint
+    /// (FNV-1a, 64 bits, hex) of their values, compared through the
+    /// membership list (`stitch_cluster_settings_mismatch`).
+    public static let clusterEqualKeys = [
+        "shards", "dedup_window_ms", "hub_links_max", "hub_period_ms", "hub_sites", "device_links_max",
+        "device_period_ms", "device_sites", "junk_phones", "number_pools", "call_matching", "lease_renewal_max_seconds",
+        "unique_period_ms", "target_call_seconds", "site_domains", "referral_exclusions",
+    ]
+
+    public var clusterSettingsFingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for name in Self.clusterEqualKeys {
+            guard let key = ConfigurationKey.named(name) else { continue }
+            for byte in "\(name)=\(key.value(in: self))\n".utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        return String(hash, radix: 16)
+    }
+
     /// The address other nodes reach this one at.
     public var advertisedHost: String {
         if !clusterAdvertiseHost.isEmpty { return clusterAdvertiseHost }

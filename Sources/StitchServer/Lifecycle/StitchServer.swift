@@ -202,7 +202,9 @@ public final class StitchServer: Service, Sendable {
         }
         if let cluster {
             do {
-                try cluster.join(host: configuration.advertisedHost, ports: running.ports)
+                try cluster.join(
+                    host: configuration.advertisedHost, ports: running.ports,
+                    settings: configuration.clusterSettingsFingerprint, metrics: metrics)
             } catch {
                 logger.error("cluster mode: could not join the membership list (\(error)); queries for partitions not held here are refused, not forwarded, until a restart")
             }

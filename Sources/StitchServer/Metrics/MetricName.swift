@@ -69,6 +69,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case logApplyStopped = "stitch_log_apply_stopped"
     case logReadWaits = "stitch_log_read_waits_total"
     case queryForwards = "stitch_query_forwards_total"
+    case clusterSettingsMismatch = "stitch_cluster_settings_mismatch"
 
     /// The Prometheus name.
     public var name: String { rawValue }
@@ -159,6 +160,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .logApplyLagSeconds: "time from an entry's publish (the publisher's clock) to its apply on this node"
         case .logApplyStopped: "1 while this node refuses to apply a partition: its store is ahead of the stream, the stream lost entries it needs, or an entry could not be read (the log says which)"
         case .logReadWaits: "queries with min_position that had to wait for this node's apply, by outcome: reached, timed_out (answered UNAVAILABLE), not_held"
+        case .clusterSettingsMismatch: "cluster members whose settings that must be equal on every node (ServerConfiguration.clusterEqualKeys) differ from this node's"
         case .queryForwards: "queries this node sent on to another node, by outcome (answered, failed): the site's partition is held elsewhere, or a lease belongs to the partition's lease node"
         case .udpKernelDrops: "datagrams the kernel dropped on the collector's UDP sockets (receive buffer full), from /proc/net/udp"
         }

@@ -41,6 +41,7 @@ public final class ServerMetrics: Sendable {
     let batchAckSeconds: CoreMetrics.Timer
     let logPublishSeconds: CoreMetrics.Timer
     let logApplyLagSeconds: CoreMetrics.Timer
+    let clusterSettingsMismatch: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -90,6 +91,7 @@ public final class ServerMetrics: Sendable {
         batchAckSeconds = CoreMetrics.Timer(label: MetricName.batchAckSeconds.name, factory: factory)
         logPublishSeconds = CoreMetrics.Timer(label: MetricName.logPublishSeconds.name, factory: factory)
         logApplyLagSeconds = CoreMetrics.Timer(label: MetricName.logApplyLagSeconds.name, factory: factory)
+        clusterSettingsMismatch = CoreMetrics.Gauge(label: MetricName.clusterSettingsMismatch.name, factory: factory)
         for metric in [beaconsReceived, beaconsAccepted, udpDatagrams, udpDroppedBeacons, tcpBatches, eventsStored,
                        merges, groupCommits] {
             counters.withLockedValue { $0[metric.key] = metric }
