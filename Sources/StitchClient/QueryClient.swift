@@ -12,8 +12,11 @@ public final class QueryClient: Sendable {
     private let nextID = Atomic<UInt64>(1)
     /// What the server said to our hello: readable sites and limits.
     public let hello: Stitch_V1_HelloResponse
+    /// Cluster mode: the `min_position` of every request that names none.
+    public let defaultMinPosition: Stitch_V1_LogPosition?
 
-    private init(connection: Connection<Stitch_V1_Response>, hello: Stitch_V1_HelloResponse) {
+    private init(connection: Connection<Stitch_V1_Response>, hello: Stitch_V1_HelloResponse, defaultMinPosition: Stitch_V1_LogPosition? = nil) {
+        self.defaultMinPosition = defaultMinPosition
         self.connection = connection
         self.hello = hello
     }
@@ -29,7 +32,8 @@ public final class QueryClient: Sendable {
         token: String = "",
         clientName: String = "stitch-client",
         sayHello: Bool = true,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        minPosition: Stitch_V1_LogPosition? = nil
     ) async throws -> QueryClient {
         let connection = try await Connection<Stitch_V1_Response>.open(
             host: host, port: port, group: group, parse: parseResponse)
@@ -37,7 +41,7 @@ public final class QueryClient: Sendable {
         let helloRequest = QueryHello.request(token: token, clientName: clientName)
         let response = try await send(helloRequest, id: QueryHello.requestID, on: connection).get()
         do {
-            return QueryClient(connection: connection, hello: try QueryHello.accepted(response))
+            return QueryClient(connection: connection, hello: try QueryHello.accepted(response), defaultMinPosition: minPosition)
         } catch {
             await connection.close()
             throw error
@@ -53,7 +57,7 @@ public final class QueryClient: Sendable {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         return Self.send(.with {
             $0.kind = kind
-            if let minPosition { $0.minPosition = minPosition }
+            if let minPosition = minPosition ?? defaultMinPosition { $0.minPosition = minPosition }
         }, id: id, on: connection)
     }
 

@@ -233,6 +233,15 @@ struct ClusterFailureTests {
         let catchUp = ContinuousClock.now - restarted
         try await Self.expectEachStoredOnce(cluster, node: "s1", ledger: ledger)
         #expect(try cluster.digests("s1") == cluster.digests("s2"), "the restarted replica's content equals its peer's")
+        // The CLI reads its writes by position too.
+        let cli = try CLITests.stitch(
+            "query", "lookup", "cookie", "cookie-cluster-1", "--site", "1", "--server", "127.0.0.1:\(cluster.queryPort("s2"))",
+            "--min-position", "1:\(ledger.positions[1] ?? 0)")
+        #expect(cli.status == 0, "\(cli.out) \(cli.err)")
+        let ahead = try CLITests.stitch(
+            "query", "lookup", "cookie", "cookie-cluster-1", "--site", "1", "--server", "127.0.0.1:\(cluster.queryPort("s2"))",
+            "--min-position", "1:99999999")
+        #expect(ahead.status == 1 && ahead.err.contains("unavailable"), "a position not reached: \(ahead.err)")
         print("cluster: s2 SIGKILLed and restarted: caught up \(60 * Self.beaconsPerBatch) beacons in \(catchUp) (start included)")
 
         // 2. SIGKILL the NATS server leading partition 1's stream while s1

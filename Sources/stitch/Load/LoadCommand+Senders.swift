@@ -31,6 +31,9 @@ extension LoadCommand {
                         totals.beaconsAcked += Int(ack.accepted)
                         totals.beaconsRejected += Int(ack.rejected)
                         _ = totals.ackMicros.record(micros)
+                        for position in ack.logPositions {
+                            totals.logPositions[position.partition] = max(totals.logPositions[position.partition] ?? 0, position.sequence)
+                        }
                         if recordAcks {
                             totals.worldAcks[BatchKey(connection: index, offset: offset)] = Set(ack.rejections.map { Int($0.index) })
                         }

@@ -189,7 +189,7 @@ struct LoadCommand: AsyncParsableCommand {
                 printToStandardError("stitch load: --verify needs the query port \(queryPort)")
                 throw ExitCode.failure
             }
-            let outcome = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, client: statsClient).run()
+            let outcome = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, positions: recorder.totals.logPositions, client: statsClient).run()
             outcome.print(stats: after)
             try await printShared(statsClient)
             var missing = outcome.missing
@@ -197,7 +197,7 @@ struct LoadCommand: AsyncParsableCommand {
                 let started = ContinuousClock.now
                 try await declarePools(statsClient)
                 print("repair    declaring the office phones after ingest took \(String(format: "%.3f", (ContinuousClock.now - started).seconds)) s (pool_set quarantines them and repairs their persons)")
-                let again = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, client: statsClient).run()
+                let again = try await WorldVerification(plan: world, acks: recorder.totals.worldAcks, positions: recorder.totals.logPositions, client: statsClient).run()
                 again.print(stats: try? await statsClient.stats())
                 try await printShared(statsClient)
                 missing += again.missing

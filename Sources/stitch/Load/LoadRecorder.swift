@@ -18,6 +18,8 @@ final class LoadRecorder: Sendable {
         var sendersDone = false
         /// World runs: the rejected indexes of every acked batch.
         var worldAcks: [BatchKey: Set<Int>] = [:]
+        /// Cluster mode: the furthest log position acked per partition.
+        var logPositions: [UInt32: UInt64] = [:]
         var queries = 0
         var queryErrors = 0
         var queryMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)

@@ -43,9 +43,12 @@ struct WorldPlan: Sendable {
 struct WorldVerification {
     let plan: WorldPlan
     let acks: [BatchKey: Set<Int>]
+    /// Cluster mode: how far the acks reach in each partition's log.
+    let positions: [UInt32: UInt64]
     let client: QueryClient
 
     func run() async throws -> WorldEvaluation.Outcome {
+        try await awaitApplied()
         var acked: [Int] = []
         for (key, rejected) in acks {
             for (position, index) in plan.batches[key.connection][key.offset].enumerated() where !rejected.contains(position) {
@@ -57,6 +60,29 @@ struct WorldVerification {
         let owners = try await lookUp(probes: evaluation.identifiersToLookUp)
         let histories = try await histories(of: evaluation.personsToRead(owners: owners))
         return evaluation.evaluate(owners: owners, histories: histories)
+    }
+
+    /// Cluster mode: read-your-writes before verifying. One request per
+    /// partition carries the acks' position as `min_position`; the node
+    /// answers once it has applied that far (UNAVAILABLE after its wait, so
+    /// ask again, up to a minute). A single node acks nothing unapplied.
+    private func awaitApplied() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        for (partition, sequence) in positions.sorted(by: { $0.key < $1.key }) {
+            let position = Stitch_V1_LogPosition.with {
+                $0.partition = partition
+                $0.sequence = sequence
+            }
+            while true {
+                let answer = try await client.response(.stats(.init()), minPosition: position).get()
+                // Any answer but UNAVAILABLE means the wait is over (a token
+                // that may not read stats is refused after it).
+                guard answer.error.code == .unavailable, !answer.error.message.contains("does not hold") else { break }
+                guard ContinuousClock.now < deadline else {
+                    throw ClientError.protocolViolation("the node did not apply partition \(partition) through \(sequence) within a minute: \(answer.error.message)")
+                }
+            }
+        }
     }
 
     typealias ProbeKey = WorldEvaluation.IdentifierKey

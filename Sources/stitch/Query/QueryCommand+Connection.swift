@@ -1,5 +1,6 @@
 import ArgumentParser
 import StitchClient
+import StitchWire
 import SwiftProtobuf
 
 extension QueryCommand {
@@ -14,10 +15,26 @@ extension QueryCommand {
         @Flag(help: "Print the response as JSON (protobuf JSON mapping).")
         var json = false
 
+        @Option(help: ArgumentHelp(
+            "Cluster mode: answer only once the node has applied partition P's log through SEQ (an ack's log position; read-your-writes), else UNAVAILABLE.",
+            valueName: "P:SEQ"))
+        var minPosition: String?
+
         func connect() async throws -> QueryClient {
             let (host, port) = try serverAddress(server, example: "127.0.0.1:7071")
+            var position: Stitch_V1_LogPosition?
+            if let minPosition {
+                let parts = minPosition.split(separator: ":")
+                guard parts.count == 2, let partition = UInt32(parts[0]), let sequence = UInt64(parts[1]) else {
+                    throw ValidationError("--min-position takes PARTITION:SEQUENCE, e.g. 1:4821")
+                }
+                position = .with {
+                    $0.partition = partition
+                    $0.sequence = sequence
+                }
+            }
             return try await run {
-                try await QueryClient.connect(host: host, port: port, token: token, clientName: "stitch-cli")
+                try await QueryClient.connect(host: host, port: port, token: token, clientName: "stitch-cli", minPosition: position)
             }
         }
 
