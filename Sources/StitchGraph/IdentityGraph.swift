@@ -27,8 +27,6 @@ public final class IdentityGraph: Sendable {
     /// sessions only after its erasure committed, so no session with a
     /// lease is ever missing. Rebuilt at open.
     let leasedSessions: Mutex<Set<UInt64>>
-    /// Activity of sessions with no lease yet (see `UnleasedActivity`).
-    let unleasedActivity = Mutex(UnleasedActivity())
     /// Keys erased identifiers in the suppression list (see `IdentifierHasher`).
     /// Hashes erased identifiers under the store's secret; replaced once by
     /// a cluster log's first entry, which gives every replica one secret.

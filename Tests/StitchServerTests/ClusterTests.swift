@@ -350,4 +350,57 @@ struct ClusterTests {
         for query in queries { await query.close() }
         for node in nodes { await node.stopAndRemove() }
     }
+
+    @Test("a replica restarted between a session's hits and its late number_shown matches the later call as its peer does", .timeLimit(.minutes(2)))
+    func activityBeforeTheNumberSurvivesARestart() async throws {
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        let a = try await Self.node("a", nats: nats)
+        let directoryB = try TemporaryDirectory("stitch-cluster-b")
+        var b = try await Self.node("b", nats: nats, directory: directoryB)
+        let queryA = try await a.queryClient()
+        _ = try await queryA.setPool(site: 2, .with {
+            $0.dynamicNumbers = ["+74950000011", "+74950000012"]
+            $0.holdSeconds = 900
+        })
+        let t0: Int64 = 1_780_000_000_000
+        let session = "session-reading-long-0001"
+        // 20 minutes of hits (the page stays open), applied before the
+        // number_shown they follow, which another connection sends late.
+        let hits = (0..<5).map { minute in
+            var hit = Beacons.hit(site: 2, timeMs: t0 + Int64(minute) * 300_000, cookie: "cookie-reading-long-1", session: session)
+            hit.eventID = UInt64(500 + minute)
+            return hit
+        }
+        var positions = try await Self.send([hits], to: a)
+        try await Self.caughtUp(b, positions)
+        await b.stop()
+        b = try await Self.node("b", nats: nats, directory: directoryB)
+        var shown = Beacons.hit(site: 2, timeMs: t0, cookie: "cookie-reading-long-1", session: session)
+        shown.eventID = 600
+        shown.numberShown = .with { $0.trackingNumber = "+74950000011" }
+        // A hidden caller 30 minutes in: past shown + hold, within the last hit + hold.
+        let call = Stitch_V1_Beacon.with {
+            $0.site = 2
+            $0.timeMs = t0 + 30 * 60_000
+            $0.eventID = 601
+            $0.call = .with {
+                $0.callID = "call-reading-long-1"
+                $0.trackingNumber = "+74950000011"
+                $0.durationS = 90
+            }
+        }
+        positions.merge(try await Self.send([[shown], [call]], to: b, firstSequence: 10)) { max($0, $1) }
+        try await Self.caughtUp(a, positions)
+        try await Self.caughtUp(b, positions)
+        #expect(try a.server.shardDigests() == b.server.shardDigests(), "the restarted replica matched the call as its peer did")
+        let history = try await queryA.history(.with {
+            $0.site = 2
+            $0.person.identifier = Beacons.identifier(.session, session)
+        })
+        #expect(history.events.contains { if case .call = $0.beacon.body { true } else { false } }, "the call is the reader's")
+        await queryA.close()
+        await a.stopAndRemove()
+        await b.stopAndRemove()
+    }
 }

@@ -27,8 +27,11 @@ extension BatchWriter {
         let prefix = StoreKeys.numberPrefix(site: site, number: number)
         var lease = LeaseRecord(site: site, number: number, startMs: timeMs, endMs: timeMs + pool.holdMs)
         // Activity of the session applied before this (out of order) keeps
-        // the new lease alive as it would have in order.
-        if let activeMs = graph.unleasedActivity.withLock({ $0.latest(session: session) }), activeMs >= timeMs {
+        // the new lease alive as it would have in order. The session's node
+        // records its latest activity (`refreshLease` notes it while no lease
+        // is held), in the store: the same on every replica and after a restart.
+        let activeMs = try record(session, txn).lastSeenMs
+        if activeMs >= timeMs {
             lease.endMs = max(lease.endMs, activeMs + pool.holdMs)
         }
         if let stored = try txn.get(graph.tables.lease, sessionKey) {
@@ -71,8 +74,11 @@ extension BatchWriter {
         session: UInt64, site: UInt32, timeMs: Int64, renewal: Bool = false, _ txn: borrowing Transaction
     ) throws {
         guard graph.leasedSessions.withLock({ $0.contains(session) }) else {
-            if !pool(site).dynamicNumbers.isEmpty {
-                graph.unleasedActivity.withLock { $0.note(session: session, timeMs: timeMs) }
+            // No lease yet: remember the activity on the session's node, so a
+            // `number_shown` applied after it (another connection's batch)
+            // opens a lease this activity keeps alive.
+            if !pool(site).dynamicNumbers.isEmpty, try record(session, txn).lastSeenMs < timeMs {
+                try updateNode(session, txn) { $0.lastSeenMs = timeMs }
             }
             return
         }

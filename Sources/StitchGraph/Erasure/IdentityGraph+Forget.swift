@@ -170,7 +170,6 @@ extension IdentityGraph {
         }
         dedupMemory.forget(forgottenIDs)
         leasedSessions.withLock { sessions in for id in erasedNodes { sessions.remove(id) } }
-        unleasedActivity.withLock { $0.forget(erasedNodes) }
         return record
     }
 
