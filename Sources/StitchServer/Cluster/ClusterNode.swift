@@ -1,11 +1,11 @@
 import Foundation
 import Logging
-import StitchMapping
-import StitchWire
-import StitchStore
-import Synchronization
 import StitchGraph
 import StitchLog
+import StitchMapping
+import StitchStore
+import StitchWire
+import Synchronization
 
 /// What cluster mode adds to a node (README "Cluster"): the connection to
 /// JetStream, how far each held partition is applied, and an applier per

@@ -185,6 +185,9 @@ final class LogApplier: @unchecked Sendable {
             } catch let error as LogSequenceError {
                 refuse("\(error)", applied: applied, last: last)
                 return
+            } catch let error as LogEntryRefusal {
+                refuse("an entry of \(stream) after \(applied) cannot be applied: \(error)", applied: applied, last: last)
+                return
             } catch {
                 logger.warning("partition \(partition): reading or applying \(stream) failed (\(error)); trying again from sequence \(applied + 1)")
                 reader = nil
