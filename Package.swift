@@ -59,6 +59,7 @@ let package = Package(
         // Named for its HTTPTypes import in StitchServer (Hummingbird's request types).
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
     ],
     targets: [
         // MARK: System libraries
@@ -80,6 +81,18 @@ let package = Package(
         // The replicated log of the cluster mode (issue 24): JetStream through libnats.
         .target(name: "StitchLog", dependencies: ["CNATS"]),
         .testTarget(name: "StitchLogTests", dependencies: ["StitchLog", "StitchTesting"]),
+
+        // The JSON query API's types and routing, generated from
+        // proto/openapi.yaml by ops/generate-openapi.sh (committed; issue 25:
+        // the contract and its types are here, the server does not serve
+        // them yet).
+        .target(
+            name: "StitchAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
 
         // MARK: Pure modules
         .target(name: "StitchIdentity"),
