@@ -23,7 +23,7 @@
 #   ops/cluster.sh leader DIR PARTITION  the NATS server leading that partition's stream
 #
 # nats-server: $NATS_SERVER_BINARY, else the one on PATH or in /usr/sbin
-# (ops/install-deps.sh --tests installs Debian's). stitch: --stitch PATH, else
+# (installed from Debian by ops/install-deps.sh --cluster when missing). stitch: --stitch PATH, else
 # .build/release/stitch, else .build/debug/stitch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,7 @@ free_port() {
 
 nats_binary() {
   if [ -n "${NATS_SERVER_BINARY:-}" ]; then echo "$NATS_SERVER_BINARY"; return; fi
+  command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || "$ROOT/ops/install-deps.sh" --cluster >&2
   command -v nats-server 2>/dev/null || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || die "no nats-server: run ops/install-deps.sh --tests"
 }
 

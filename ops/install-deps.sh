@@ -12,6 +12,7 @@
 #                                 Python client's tests a venv (python3-venv) and pip,
 #                                 the replicated log's tests a NATS server (nats-server)
 #   ops/install-deps.sh --python  only python3 and its venv (ops/attack-rss.sh)
+#   ops/install-deps.sh --cluster also a NATS server (nats-server), for ops/cluster.sh
 set -euo pipefail
 
 missing=()
@@ -27,6 +28,9 @@ if [ "${1:-}" = "--tests" ]; then
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v curl >/dev/null || missing+=(curl)
   command -v nats-server >/dev/null || missing+=(nats-server)
+fi
+if [ "${1:-}" = "--cluster" ]; then
+  command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--python" ]; then
   command -v python3 >/dev/null || missing+=(python3)
