@@ -95,41 +95,55 @@ final class LogPublisher: IngestConsumer {
                 $0.publishedMs = publishedMs
             })
         }
+        /// The partition's open entry, closed first when `size` more bytes would pass the bound.
+        func room(_ partition: Int, _ size: Int) {
+            if open[partition] == nil { open[partition] = fresh(partition) }
+            let entry = open[partition]!.entry
+            if open[partition]!.bytes + size > Self.entryBytesMax, !entry.events.isEmpty || !entry.renewals.isEmpty {
+                parts.append(open[partition]!)
+                open[partition] = fresh(partition)
+            }
+        }
         for (index, item) in group.enumerated() {
             for event in item.events {
                 let partition = layout.shard(of: event.site)
                 let logEvent = Stitch_V1_LogEvent(event)
                 let size = logEvent.body.count + 64 + logEvent.identifiers.reduce(0) { $0 + $1.value.utf8.count + 4 }
-                if open[partition] == nil { open[partition] = fresh(partition) }
-                if open[partition]!.bytes + size > Self.entryBytesMax, !open[partition]!.entry.events.isEmpty {
-                    parts.append(open[partition]!)
-                    open[partition] = fresh(partition)
-                }
+                room(partition, size)
                 open[partition]!.entry.events.append(logEvent)
                 open[partition]!.bytes += size
                 open[partition]!.items.insert(index)
             }
             for renewal in item.renewals {
                 let partition = layout.shard(of: renewal.site)
-                if open[partition] == nil { open[partition] = fresh(partition) }
+                let size = renewal.session.utf8.count + 32
+                room(partition, size)
                 open[partition]!.entry.renewals.append(Stitch_V1_LogRenewal(renewal))
-                open[partition]!.bytes += renewal.session.utf8.count + 32
+                open[partition]!.bytes += size
                 open[partition]!.items.insert(index)
             }
         }
         parts += open.compactMap { $0 }
         guard !parts.isEmpty else { return group.map { .committed(sequence: $0.sequence, ack: $0.ack) } }
         var messages: [JetStreamLog.Message] = []
+        var unencodable: [Int: JetStreamLog.Failure] = [:]
         messages.reserveCapacity(parts.count)
-        for part in parts {
+        for (index, part) in parts.enumerated() {
             counter += 1
-            let data: [UInt8] = (try? part.entry.serializedBytes()) ?? []
-            messages.append(.init(
-                subject: ClusterStreams.subject(part.partition), data: data,
-                id: "\(node)-\(String(bootID, radix: 36))-\(counter)"))
+            do {
+                messages.append(.init(
+                    subject: ClusterStreams.subject(part.partition), data: try part.entry.serializedBytes(),
+                    id: "\(node)-\(String(bootID, radix: 36))-\(counter)"))
+            } catch {
+                // Never published empty: an entry replicas cannot read stops them.
+                unencodable[index] = .init(description: "the entry could not be encoded: \(error)")
+            }
         }
         let start = ContinuousClock.now
-        let results = log.publishAll(messages, waitMs: publishWaitMs)
+        var published = log.publishAll(messages, waitMs: publishWaitMs)[...]
+        let results: [Result<JetStreamLog.Ack, JetStreamLog.Failure>] = parts.indices.map { index in
+            unencodable[index].map { .failure($0) } ?? published.removeFirst()
+        }
         metrics.logPublishSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         var positions = [[Stitch_V1_LogPosition]](repeating: [], count: group.count)
         var failed = [String?](repeating: nil, count: group.count)
