@@ -39,6 +39,11 @@ final class ClusterMembership: Sendable {
     private let logger: Logger
     private let metrics: ServerMetrics
     private let members = Mutex<[ClusterMember]>([])
+    /// The other members' addresses as a peer address reads (their
+    /// advertised host resolved), for trusting their forwarded leases.
+    private let peerAddresses = Mutex<Set<String>>([])
+    /// Resolved hosts, so a name is looked up once.
+    private let resolved = Mutex<[String: [String]]>([:])
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
@@ -85,6 +90,11 @@ final class ClusterMembership: Sendable {
             return current.map(\.node) != found.map(\.node)
         }
         if changed { logger.notice("cluster members: \(found.map { "\($0.node) (\($0.partitions.map(String.init).joined(separator: ",")))" }.joined(separator: ", "))") }
+        var peers: Set<String> = []
+        for member in found where member.node != me.node {
+            peers.formUnion(addresses(of: member.host))
+        }
+        peerAddresses.withLock { $0 = peers }
         let differing = found.filter { $0.settings != me.settings }.map(\.node)
         metrics.clusterSettingsMismatch.record(differing.count)
         if changed, !differing.isEmpty {
@@ -113,6 +123,28 @@ final class ClusterMembership: Sendable {
     /// Whether `address` is another node of the cluster (its forwarded
     /// requests name their client in X-Forwarded-For).
     func isPeer(address: String) -> Bool {
-        all.contains { $0.node != me.node && $0.host == address }
+        peerAddresses.withLock { $0.contains(address) }
+    }
+
+    /// `host` as numeric addresses (itself when it is one), looked up once.
+    private func addresses(of host: String) -> [String] {
+        if let known = resolved.withLock({ $0[host] }) { return known }
+        var found = [host]
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        if getaddrinfo(host, nil, &hints, &list) == 0 {
+            var next = list
+            while let info = next {
+                var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                if getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    found.append(String(cString: buffer))
+                }
+                next = info.pointee.ai_next
+            }
+            freeaddrinfo(list)
+        }
+        resolved.withLock { $0[host] = found }
+        return found
     }
 }
