@@ -2,6 +2,7 @@
 import Dispatch
 import Glibc
 #endif
+import Foundation
 import StitchServer
 import Testing
 
@@ -97,6 +98,25 @@ struct MetricsEndpointTests {
         #expect(health.hasPrefix("HTTP/1.0 200 OK"))
         #expect(health.hasSuffix("ok\n"))
         #expect(try Self.get("/nothing", port: server.ports.http).hasPrefix("HTTP/1.0 404"))
+        await server.stopAndRemove()
+    }
+
+    @Test("the JSON API's contract is served as JSON on the internal port, never on the public intake")
+    func openAPIContract() async throws {
+        let server = try await TestServer()
+        let answer = try await Self.rawGetOffPool("/api/openapi.json", port: server.ports.http)
+        #expect(answer.status == 200)
+        #expect(answer.headers["content-type"] == "application/json")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
+        #expect((document["openapi"] as? String)?.hasPrefix("3.") == true)
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let operations = Set(paths.values.flatMap { $0.values.compactMap { ($0 as? [String: Any])?["operationId"] as? String } })
+        #expect(operations == [
+            "lookupPerson", "batchLookup", "personHistory", "explainLink", "leaseNumber", "changesSince", "stats",
+            "quarantine", "unquarantine", "forget", "getPool", "setPool",
+        ])
+        let intake = try await Self.rawGetOffPool("/api/openapi.json", port: server.ports.intake)
+        #expect(intake.status == 404, "the public intake does not serve it")
         await server.stopAndRemove()
     }
 }

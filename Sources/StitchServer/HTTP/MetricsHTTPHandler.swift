@@ -44,14 +44,18 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             status = healthy ? .ok : .serviceUnavailable
             contentType = "text/plain; charset=utf-8"
             body.writeString(healthy ? "ok\n" : "stopping\n")
-        case (_, "/metrics"), (_, "/healthz"):
+        case (.GET, OpenAPIDocument.path):
+            status = .ok
+            contentType = "application/json"
+            body.writeString(OpenAPIDocument.json)
+        case (_, "/metrics"), (_, "/healthz"), (_, OpenAPIDocument.path):
             status = .methodNotAllowed
             contentType = "text/plain; charset=utf-8"
             body.writeString("use GET\n")
         default:
             status = .notFound
             contentType = "text/plain; charset=utf-8"
-            body.writeString("not found; try /metrics or /healthz\n")
+            body.writeString("not found; try /metrics, /healthz or \(OpenAPIDocument.path)\n")
         }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
