@@ -14,30 +14,34 @@ extension IdentityGraph {
     public func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64 = wallClockMs()
     ) throws -> ApplyReport {
-        let report: ApplyReport, pruned: [(id: DedupID, arrivalMs: Int64)]
+        try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
+    }
+
+    /// Runs an apply's write transaction and keeps `DedupMemory` equal to
+    /// the store: the ids the transaction remembered are kept once it has
+    /// committed (and those it pruned forgotten), dropped when it aborted
+    /// or is rerun (LMDB reruns the closure after growing the map).
+    func writeApplying<Result>(
+        _ body: (borrowing Transaction) throws -> (Result, [(id: DedupID, arrivalMs: Int64)])
+    ) throws -> Result {
+        let result: Result, pruned: [(id: DedupID, arrivalMs: Int64)]
         do {
-            (report, pruned) = try applyTransaction(events, renewals: renewals, nowMs: nowMs)
+            (result, pruned) = try environment.write { txn in
+                dedupMemory.rollBack()
+                return try body(txn)
+            }
         } catch {
             dedupMemory.rollBack()
             throw error
         }
         dedupMemory.commitRemembered()
         dedupMemory.forget(pruned)
-        return report
-    }
-
-    private func applyTransaction(
-        _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64
-    ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
-        try environment.write { txn in
-            dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
-            return try applySegment(events, renewals: renewals, nowMs: nowMs, txn)
-        }
+        return result
     }
 
     /// One `apply`'s work inside a write transaction: everything a commit
     /// of these events would write, counters included. Segments applied one
-    /// after another in one transaction (`apply(segments:logSequence:)`)
+    /// after another in one transaction (`apply(segments:first:)`)
     /// write exactly what as many transactions would.
     func applySegment(
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, _ txn: borrowing Transaction

@@ -26,7 +26,7 @@ public final class NATSCluster: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         nodes = try (0..<count).map { index in
-            Node(name: "n\(index + 1)", port: try Self.freePort(), clusterPort: try Self.freePort())
+            Node(name: "n\(index + 1)", port: try LoopbackPort.free(), clusterPort: try LoopbackPort.free())
         }
         processes = Array(repeating: nil, count: count)
         for index in nodes.indices { try start(index) }
@@ -85,19 +85,5 @@ public final class NATSCluster: @unchecked Sendable {
             processes[index] = nil
         }
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// A loopback TCP port free now.
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -64,7 +64,7 @@ struct JetStreamLogTests {
 
     @Test("a server that is not there is a clear error")
     func noServer() throws {
-        let port = try NATSCluster.freePort()
+        let port = try LoopbackPort.free()
         #expect(throws: JetStreamLog.Failure.self) {
             _ = try JetStreamLog(urls: "nats://127.0.0.1:\(port)", timeoutMs: 500)
         }

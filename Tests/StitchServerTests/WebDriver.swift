@@ -1,4 +1,5 @@
 import Foundation
+import StitchTesting
 
 /// A minimal W3C WebDriver client for the browser tests: starts Debian's
 /// `chromedriver` on a free port, opens one headless Chromium session, and
@@ -65,7 +66,7 @@ final class WebDriver {
         let browserPath = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let driverPath else { throw Failure.missing("chromedriver") }
         guard let browserPath else { throw Failure.missing("chromium") }
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: driverPath)
         process.arguments = ["--port=\(port)"]
@@ -182,22 +183,6 @@ final class WebDriver {
             }
         }
         throw Failure.command(path, "the response ended early")
-    }
-
-    /// A port the OS has just handed out and released.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw Failure.command("freePort", "bind failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

@@ -47,7 +47,7 @@ extension IdentityGraph {
 
     func appliedLogSequence(_ txn: borrowing Transaction) throws -> UInt64 {
         guard let bytes = try txn.get(tables.meta, Self.logSequenceKey), bytes.count == 8 else { return 0 }
-        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+        return ByteCoding.bigEndian(bytes, at: 0, as: UInt64.self)
     }
 
     /// Applies consecutive log entries `first…first + segments.count − 1` in
@@ -64,36 +64,28 @@ extension IdentityGraph {
     ///   last applied one; nothing is written then.
     @discardableResult
     public func apply(segments: [ApplySegment], first: UInt64) throws -> [ApplyReport] {
-        let reports: [ApplyReport], pruned: [(id: DedupID, arrivalMs: Int64)]
-        do {
-            (reports, pruned) = try environment.write { txn in
-                dedupMemory.rollBack()  // LMDB reruns this closure after growing the map
-                let applied = try appliedLogSequence(txn)
-                guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
-                var reports: [ApplyReport] = []
-                var pruned: [(id: DedupID, arrivalMs: Int64)] = []
-                for (offset, segment) in segments.enumerated() {
-                    if let secret = segment.identifierSecret {
-                        guard first + UInt64(offset) == 1, secret.count == IdentifierHasher.secretBytes else {
-                            throw LogEntryRefusal(description: "a genesis entry (identifier secret) is valid only as a stream's first entry, with \(IdentifierHasher.secretBytes) bytes")
-                        }
-                        try txn.put(tables.meta, IdentifierHasher.secretMetaKey, secret)
+        let reports = try writeApplying { txn in
+            let applied = try appliedLogSequence(txn)
+            guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
+            var reports: [ApplyReport] = []
+            var pruned: [(id: DedupID, arrivalMs: Int64)] = []
+            for (offset, segment) in segments.enumerated() {
+                if let secret = segment.identifierSecret {
+                    guard first + UInt64(offset) == 1, secret.count == IdentifierHasher.secretBytes else {
+                        throw LogEntryRefusal(description: "a genesis entry (identifier secret) is valid only as a stream's first entry, with \(IdentifierHasher.secretBytes) bytes")
                     }
-                    let (report, segmentPruned) = try applySegment(
-                        segment.events, renewals: segment.renewals, nowMs: segment.nowMs, txn)
-                    reports.append(report)
-                    pruned += segmentPruned
+                    try txn.put(tables.meta, IdentifierHasher.secretMetaKey, secret)
                 }
-                let last = first + UInt64(segments.count) - 1
-                try txn.put(tables.meta, Self.logSequenceKey, (0..<8).map { UInt8(truncatingIfNeeded: last >> (56 - 8 * $0)) })
-                return (reports, pruned)
+                let (report, segmentPruned) = try applySegment(
+                    segment.events, renewals: segment.renewals, nowMs: segment.nowMs, txn)
+                reports.append(report)
+                pruned += segmentPruned
             }
-        } catch {
-            dedupMemory.rollBack()
-            throw error
+            var last: [UInt8] = []
+            ByteCoding.appendBigEndian(first + UInt64(segments.count) - 1, to: &last)
+            try txn.put(tables.meta, Self.logSequenceKey, last)
+            return (reports, pruned)
         }
-        dedupMemory.commitRemembered()
-        dedupMemory.forget(pruned)
         if segments.contains(where: { $0.identifierSecret != nil }) { try reloadIdentifierHasher() }
         return reports
     }

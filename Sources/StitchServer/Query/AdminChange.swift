@@ -56,12 +56,7 @@ struct AdminChange: Sendable {
                 // linked are quarantined and their persons repaired at once.
                 let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
                 metrics.countRepairs(try shard.quarantineJunk(site: site, identifiers: office, nowMs: nowMs), source: "junk")
-                let tracking = graph.callTracking
-                return .poolSet(.with {
-                    $0.site = site
-                    if let pool = tracking.pools[site] { $0.pool = pool.wire }
-                    $0.numbersHeld = UInt32(tracking.heldCount(site: site, nowMs: nowMs))
-                })
+                return .poolSet(Stitch_V1_PoolResponse(site: site, callTracking: graph.callTracking, nowMs: nowMs))
             }
         } catch let failure as QueryFailure {
             throw failure
@@ -132,5 +127,16 @@ struct AdminChange: Sendable {
         self.site = site
         self.kind = kind
         self.tokenName = tokenName
+    }
+}
+
+extension Stitch_V1_PoolResponse {
+    /// A site's pool as `pool_get` and `pool_set` answer it: the pool and how
+    /// many of its numbers are held at `nowMs`.
+    init(site: UInt32, callTracking: CallTracking, nowMs: Int64) {
+        self.init()
+        self.site = site
+        if let pool = callTracking.pools[site] { self.pool = pool.wire }
+        numbersHeld = UInt32(callTracking.heldCount(site: site, nowMs: nowMs))
     }
 }

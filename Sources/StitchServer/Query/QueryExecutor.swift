@@ -314,12 +314,7 @@ struct QueryExecutor: Sendable {
     }
 
     private func poolResponse(site: UInt32) -> Stitch_V1_PoolResponse {
-        let tracking = shards.callTracking
-        return .with {
-            $0.site = site
-            if let pool = tracking.pools[site] { $0.pool = pool.wire }
-            $0.numbersHeld = UInt32(tracking.heldCount(site: site, nowMs: clockMs()))
-        }
+        Stitch_V1_PoolResponse(site: site, callTracking: shards.callTracking, nowMs: clockMs())
     }
 
     // MARK: Helpers

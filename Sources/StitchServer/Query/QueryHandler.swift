@@ -146,7 +146,6 @@ final class QueryHandler: ChannelDuplexHandler {
             }
         }.whenComplete { result in
             let (handler, context) = bound.value
-            handler.offloaded = false
             let body: Stitch_V1_Response.OneOf_Kind
             switch result {
             case .success(.success(let answer)): body = answer
@@ -156,12 +155,22 @@ final class QueryHandler: ChannelDuplexHandler {
             case .failure(let error):  // the pool is stopping
                 body = .error(QueryFailure(.unavailable, "server is shutting down (\(error))").wireMessage)
             }
-            handler.finish(body, requestID: requestID, type: type, start: start, context: context)
-            guard context.channel.isActive else { return }
-            handler.answerPending(context: context)
-            handler.perform(handler.state.readComplete(), context)
-            handler.perform(handler.state.writabilityChanged(writable: handler.canTakeMore(context)), context)
+            handler.resume(answering: body, requestID: requestID, type: type, start: start, context: context)
         }
+    }
+
+    /// Answers a request that was answered off the event loop (heavy pool or
+    /// another node), then reads on: the connection's later requests waited.
+    private func resume(
+        answering body: Stitch_V1_Response.OneOf_Kind, requestID: UInt64, type: String, start: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
+        offloaded = false
+        finish(body, requestID: requestID, type: type, start: start, context: context)
+        guard context.channel.isActive else { return }
+        answerPending(context: context)
+        perform(state.readComplete(), context)
+        perform(state.writabilityChanged(writable: canTakeMore(context)), context)
     }
 
     /// Cluster mode: the node that answers `kind` when it is not this one —
@@ -189,7 +198,6 @@ final class QueryHandler: ChannelDuplexHandler {
         promise.completeWithTask { await forwarder.forward(kind, minPosition: minPosition, token: token, to: target) }
         promise.futureResult.whenComplete { result in
             let (handler, context) = bound.value
-            handler.offloaded = false
             let body: Stitch_V1_Response.OneOf_Kind
             switch result {
             case .success(let answer): body = answer
@@ -198,11 +206,7 @@ final class QueryHandler: ChannelDuplexHandler {
             if case .error(let error) = body {
                 handler.metrics.counter(.queryErrors, [("type", type), ("code", error.code.label)]).increment()
             }
-            handler.finish(body, requestID: requestID, type: type, start: start, context: context)
-            guard context.channel.isActive else { return }
-            handler.answerPending(context: context)
-            handler.perform(handler.state.readComplete(), context)
-            handler.perform(handler.state.writabilityChanged(writable: handler.canTakeMore(context)), context)
+            handler.resume(answering: body, requestID: requestID, type: type, start: start, context: context)
         }
     }
 
