@@ -5,7 +5,8 @@
 // Module map (dependencies point downward only; README "Architecture"):
 //
 //   stitch (executable)          CLI: serve, query, load, import, export, normalize, inspect, verify
-//     ├── StitchServer           collector, writer (group commit), query server, metrics, lifecycle;
+//     ├── StitchServer           collector, writer (group commit), query server, metrics, lifecycle,
+//     │                          JSON API (StitchAPI, generated from proto/openapi.yaml), profile explorer;
 //     │                          cluster mode: log publisher, appliers, membership, forwarding
 //     │                          (uses StitchLog, and StitchClient to forward queries)
 //     ├── StitchClient           ingest and query clients (CLI, load generator, tests)
@@ -60,6 +61,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -83,9 +85,9 @@ let package = Package(
         .testTarget(name: "StitchLogTests", dependencies: ["StitchLog", "StitchTesting"]),
 
         // The JSON query API's types and routing, generated from
-        // proto/openapi.yaml by ops/generate-openapi.sh (committed; issue 25:
-        // the contract and its types are here, the server does not serve
-        // them yet).
+        // proto/openapi.yaml by ops/generate-openapi.sh (committed). The
+        // server implements its APIProtocol over the query executor
+        // (StitchServer/HTTP/QueryAPI.swift).
         .target(
             name: "StitchAPI",
             dependencies: [
@@ -145,12 +147,15 @@ let package = Package(
 
         // MARK: Network (I/O)
         // The service: collector (UDP/TCP), writer with group commit, query
-        // server, metrics over HTTP, lifecycle.
+        // server, the internal HTTP port (metrics, the JSON API, the profile
+        // explorer), lifecycle.
         .target(
             name: "StitchServer",
             dependencies: [
                 "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
-                "StitchHooks", "StitchLog", "StitchClient",
+                "StitchHooks", "StitchLog", "StitchClient", "StitchAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -162,6 +167,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -268,8 +274,11 @@ let package = Package(
             name: "StitchServerTests",
             dependencies: [
                 "StitchServer", "StitchClient", "StitchGraph", "StitchWire", "StitchIdentity", "StitchBeacon",
-                "StitchMapping", "StitchHooks", "StitchTesting", "StitchRandom",
+                "StitchMapping", "StitchHooks", "StitchTesting", "StitchRandom", "StitchAPI", "StitchLoad",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

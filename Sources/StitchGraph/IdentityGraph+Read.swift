@@ -108,7 +108,7 @@ extension IdentityGraph {
             person.lastSeenMs = max(person.lastSeenMs, record.lastSeenMs)
             for type in EventType.allCases { byType[type.rawValue] += UInt64(record.anchored(type)) }
             if includeIdentifiers {
-                person.identifiers.append(PersonIdentifier(identifier: record.identifier, firstSeenMs: record.firstSeenMs))
+                person.identifiers.append(PersonIdentifier(record))
             }
         }
         person.identifiers.sort {

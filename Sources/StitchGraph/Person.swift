@@ -19,13 +19,29 @@ public struct Person: Sendable, Equatable {
     public var eventCount: UInt64 { eventCounts.values.reduce(0, +) }
 }
 
-/// One identifier of a person, with when the graph first saw it.
+/// One identifier of a person, with when the graph first and last saw it.
 public struct PersonIdentifier: Sendable, Hashable {
     public var identifier: NormalizedIdentifier
     public var firstSeenMs: Int64
+    /// The latest event time that carried it (its node's `lastSeenMs`).
+    public var lastSeenMs: Int64
+    /// It links nothing: a person of its own (quarantine), kept so its
+    /// history and the reason stay readable.
+    public var quarantined: Bool
 
-    public init(identifier: NormalizedIdentifier, firstSeenMs: Int64) {
+    public init(identifier: NormalizedIdentifier, firstSeenMs: Int64, lastSeenMs: Int64? = nil, quarantined: Bool = false) {
         self.identifier = identifier
         self.firstSeenMs = firstSeenMs
+        self.lastSeenMs = lastSeenMs ?? firstSeenMs
+        self.quarantined = quarantined
+    }
+}
+
+extension PersonIdentifier {
+    /// A member as its node records it.
+    init(_ record: NodeRecord) {
+        self.init(
+            identifier: record.identifier, firstSeenMs: record.firstSeenMs, lastSeenMs: record.lastSeenMs,
+            quarantined: record.isQuarantined)
     }
 }

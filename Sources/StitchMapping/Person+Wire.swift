@@ -4,8 +4,9 @@ import StitchIdentity
 import StitchWire
 
 extension Stitch_V1_Person {
-    /// The wire form of a person (query.proto `Person`).
-    public init(_ person: Person) {
+    /// The wire form of a person (query.proto `Person`), with the server's
+    /// per-kind identifier caps.
+    public init(_ person: Person, caps: [IdentifierKind: Int] = [:]) {
         self.init()
         personID = person.personID
         site = person.site
@@ -21,6 +22,13 @@ extension Stitch_V1_Person {
                 $0.count = count
             }
         }
+        identifierCaps = IdentifierKind.allCases.compactMap { kind in
+            guard let cap = caps[kind] else { return nil }
+            return .with {
+                $0.kind = Stitch_V1_IdentifierKind(kind)
+                $0.cap = UInt32(clamping: cap)
+            }
+        }
     }
 }
 
@@ -31,5 +39,7 @@ extension Stitch_V1_StoredIdentifier {
         kind = Stitch_V1_IdentifierKind(member.identifier.kind)
         value = member.identifier.value
         firstSeenMs = member.firstSeenMs
+        lastSeenMs = member.lastSeenMs
+        quarantined = member.quarantined
     }
 }

@@ -38,6 +38,17 @@ extension APIProtocol {
         )
         try transport.register(
             {
+                try await server.tokenInfo(
+                    request: $0,
+                    body: $1,
+                    metadata: $2
+                )
+            },
+            method: .get,
+            path: server.apiPathComponentsWithServerPrefix("/api/v1/token")
+        )
+        try transport.register(
+            {
                 try await server.lookupPerson(
                     request: $0,
                     body: $1,
@@ -68,6 +79,17 @@ extension APIProtocol {
             },
             method: .get,
             path: server.apiPathComponentsWithServerPrefix("/api/v1/sites/{site}/persons/{person_id}/history")
+        )
+        try transport.register(
+            {
+                try await server.personGraph(
+                    request: $0,
+                    body: $1,
+                    metadata: $2
+                )
+            },
+            method: .get,
+            path: server.apiPathComponentsWithServerPrefix("/api/v1/sites/{site}/persons/{person_id}/graph")
         )
         try transport.register(
             {
@@ -172,6 +194,69 @@ extension APIProtocol {
 }
 
 fileprivate extension UniversalServer where APIHandler: APIProtocol {
+    /// What the presented token may do — the binary protocol's hello answer.
+    ///
+    /// - Remark: HTTP `GET /api/v1/token`.
+    /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)`.
+    func tokenInfo(
+        request: HTTPTypes.HTTPRequest,
+        body: OpenAPIRuntime.HTTPBody?,
+        metadata: OpenAPIRuntime.ServerRequestMetadata
+    ) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?) {
+        try await handle(
+            request: request,
+            requestBody: body,
+            metadata: metadata,
+            forOperation: Operations.TokenInfo.id,
+            using: {
+                APIHandler.tokenInfo($0)
+            },
+            deserializer: { request, requestBody, metadata in
+                let headers: Operations.TokenInfo.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
+                return Operations.TokenInfo.Input(headers: headers)
+            },
+            serializer: { output, request in
+                switch output {
+                case let .ok(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 200)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .json(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .`default`(statusCode, value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: statusCode)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .json(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                }
+            }
+        )
+    }
     /// The person behind an identifier (raw value, normalized by the server) or a person id.
     ///
     /// - Remark: HTTP `GET /api/v1/sites/{site}/person`.
@@ -425,6 +510,20 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "limit",
                         as: Swift.Int.self
                     ),
+                    fromMs: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "from_ms",
+                        as: Swift.Int64.self
+                    ),
+                    toMs: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "to_ms",
+                        as: Swift.Int64.self
+                    ),
                     types: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
@@ -453,6 +552,20 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "model",
                         as: Components.Schemas.AttributionModel.self
                     ),
+                    lookbackMs: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "lookback_ms",
+                        as: Swift.Int64.self
+                    ),
+                    halfLifeMs: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "half_life_ms",
+                        as: Swift.Int64.self
+                    ),
                     minPosition: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
@@ -463,6 +576,108 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                 )
                 let headers: Operations.PersonHistory.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
                 return Operations.PersonHistory.Input(
+                    path: path,
+                    query: query,
+                    headers: headers
+                )
+            },
+            serializer: { output, request in
+                switch output {
+                case let .ok(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 200)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .json(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .`default`(statusCode, value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: statusCode)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .json(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                }
+            }
+        )
+    }
+    /// The person as a graph — identifiers, the events that link them, and the links guards refused — a page of identifiers at a time.
+    ///
+    /// - Remark: HTTP `GET /api/v1/sites/{site}/persons/{person_id}/graph`.
+    /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)`.
+    func personGraph(
+        request: HTTPTypes.HTTPRequest,
+        body: OpenAPIRuntime.HTTPBody?,
+        metadata: OpenAPIRuntime.ServerRequestMetadata
+    ) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?) {
+        try await handle(
+            request: request,
+            requestBody: body,
+            metadata: metadata,
+            forOperation: Operations.PersonGraph.id,
+            using: {
+                APIHandler.personGraph($0)
+            },
+            deserializer: { request, requestBody, metadata in
+                let path: Operations.PersonGraph.Input.Path = .init(
+                    site: try converter.getPathParameterAsURI(
+                        in: metadata.pathParameters,
+                        name: "site",
+                        as: Components.Parameters.Site.self
+                    ),
+                    personId: try converter.getPathParameterAsURI(
+                        in: metadata.pathParameters,
+                        name: "person_id",
+                        as: Swift.Int64.self
+                    )
+                )
+                let query: Operations.PersonGraph.Input.Query = .init(
+                    offset: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "offset",
+                        as: Swift.Int.self
+                    ),
+                    limit: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "limit",
+                        as: Swift.Int.self
+                    ),
+                    minPosition: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "min_position",
+                        as: Components.Parameters.MinPosition.self
+                    )
+                )
+                let headers: Operations.PersonGraph.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
+                return Operations.PersonGraph.Input(
                     path: path,
                     query: query,
                     headers: headers

@@ -75,11 +75,13 @@ extension Components {
             case chat = "chat"
             case deal = "deal"
         }
+        /// Absent: last_non_direct.
+        ///
         /// - Remark: Generated from `#/components/schemas/AttributionModel`.
         @frozen package enum AttributionModel: String, Codable, Hashable, Sendable, CaseIterable {
-            case lastNonDirect = "last_non_direct"
             case firstClick = "first_click"
             case lastClick = "last_click"
+            case lastNonDirect = "last_non_direct"
             case linear = "linear"
             case timeDecay = "time_decay"
             case position = "position"
@@ -119,7 +121,7 @@ extension Components {
         package struct StoredIdentifier: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/kind`.
             package var kind: Components.Schemas.IdentifierKind
-            /// Normalized.
+            /// Normalized; `namespace:value` for chat and crm_contact.
             ///
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/value`.
             package var value: Swift.String
@@ -127,16 +129,18 @@ extension Components {
             package var firstSeenMs: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/last_seen_ms`.
             package var lastSeenMs: Swift.Int64
+            /// It links nothing: a person of its own.
+            ///
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/quarantined`.
             package var quarantined: Swift.Bool
             /// Creates a new `StoredIdentifier`.
             ///
             /// - Parameters:
             ///   - kind:
-            ///   - value: Normalized.
+            ///   - value: Normalized; `namespace:value` for chat and crm_contact.
             ///   - firstSeenMs:
             ///   - lastSeenMs:
-            ///   - quarantined:
+            ///   - quarantined: It links nothing: a person of its own.
             package init(
                 kind: Components.Schemas.IdentifierKind,
                 value: Swift.String,
@@ -160,6 +164,8 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Person`.
         package struct Person: Codable, Hashable, Sendable {
+            /// The current root id; any id the person ever had resolves to it.
+            ///
             /// - Remark: Generated from `#/components/schemas/Person/person_id`.
             package var personId: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Person/site`.
@@ -170,7 +176,9 @@ extension Components {
             package var lastSeenMs: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Person/identifier_count`.
             package var identifierCount: Swift.Int64
-            /// By event type.
+            /// - Remark: Generated from `#/components/schemas/Person/event_count`.
+            package var eventCount: Swift.Int64
+            /// By event type; types without events are absent.
             ///
             /// - Remark: Generated from `#/components/schemas/Person/event_counts`.
             package struct EventCountsPayload: Codable, Hashable, Sendable {
@@ -190,29 +198,59 @@ extension Components {
                     try encoder.encodeAdditionalProperties(additionalProperties)
                 }
             }
-            /// By event type.
+            /// By event type; types without events are absent.
             ///
             /// - Remark: Generated from `#/components/schemas/Person/event_counts`.
             package var eventCounts: Components.Schemas.Person.EventCountsPayload
+            /// The server's cap per identifier kind (guards): a link past it is refused.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Person/identifier_caps`.
+            package struct IdentifierCapsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.Int32]
+                /// Creates a new `IdentifierCapsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.Int32] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// The server's cap per identifier kind (guards): a link past it is refused.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Person/identifier_caps`.
+            package var identifierCaps: Components.Schemas.Person.IdentifierCapsPayload
+            /// With include_identifiers only; sorted by kind, value.
+            ///
             /// - Remark: Generated from `#/components/schemas/Person/identifiers`.
             package var identifiers: [Components.Schemas.StoredIdentifier]?
             /// Creates a new `Person`.
             ///
             /// - Parameters:
-            ///   - personId:
+            ///   - personId: The current root id; any id the person ever had resolves to it.
             ///   - site:
             ///   - firstSeenMs:
             ///   - lastSeenMs:
             ///   - identifierCount:
-            ///   - eventCounts: By event type.
-            ///   - identifiers:
+            ///   - eventCount:
+            ///   - eventCounts: By event type; types without events are absent.
+            ///   - identifierCaps: The server's cap per identifier kind (guards): a link past it is refused.
+            ///   - identifiers: With include_identifiers only; sorted by kind, value.
             package init(
                 personId: Swift.Int64,
                 site: Swift.Int32,
                 firstSeenMs: Swift.Int64,
                 lastSeenMs: Swift.Int64,
                 identifierCount: Swift.Int64,
+                eventCount: Swift.Int64,
                 eventCounts: Components.Schemas.Person.EventCountsPayload,
+                identifierCaps: Components.Schemas.Person.IdentifierCapsPayload,
                 identifiers: [Components.Schemas.StoredIdentifier]? = nil
             ) {
                 self.personId = personId
@@ -220,7 +258,9 @@ extension Components {
                 self.firstSeenMs = firstSeenMs
                 self.lastSeenMs = lastSeenMs
                 self.identifierCount = identifierCount
+                self.eventCount = eventCount
                 self.eventCounts = eventCounts
+                self.identifierCaps = identifierCaps
                 self.identifiers = identifiers
             }
             package enum CodingKeys: String, CodingKey {
@@ -229,14 +269,26 @@ extension Components {
                 case firstSeenMs = "first_seen_ms"
                 case lastSeenMs = "last_seen_ms"
                 case identifierCount = "identifier_count"
+                case eventCount = "event_count"
                 case eventCounts = "event_counts"
+                case identifierCaps = "identifier_caps"
                 case identifiers
             }
         }
         /// - Remark: Generated from `#/components/schemas/Source`.
         package struct Source: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Source/kind`.
-            package var kind: Swift.String?
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case unspecified = "unspecified"
+                case utm = "utm"
+                case referrer = "referrer"
+                case direct = "direct"
+                case staticNumber = "static_number"
+                case unknownCall = "unknown_call"
+                case clickId = "click_id"
+            }
+            /// - Remark: Generated from `#/components/schemas/Source/kind`.
+            package var kind: Components.Schemas.Source.KindPayload
             /// - Remark: Generated from `#/components/schemas/Source/source`.
             package var source: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Source/medium`.
@@ -244,11 +296,23 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Source/campaign`.
             package var campaign: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Source/channel`.
-            package var channel: Swift.String?
-            /// As the CLI prints it: "yandex/cpc/brand [paid search]".
-            ///
-            /// - Remark: Generated from `#/components/schemas/Source/label`.
-            package var label: Swift.String?
+            @frozen package enum ChannelPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case unspecified = "unspecified"
+                case paidSearch = "paid_search"
+                case organicSearch = "organic_search"
+                case paidSocial = "paid_social"
+                case social = "social"
+                case referral = "referral"
+                case email = "email"
+                case messenger = "messenger"
+                case _internal = "internal"
+                case direct = "direct"
+                case display = "display"
+                case offline = "offline"
+                case other = "other"
+            }
+            /// - Remark: Generated from `#/components/schemas/Source/channel`.
+            package var channel: Components.Schemas.Source.ChannelPayload
             /// Creates a new `Source`.
             ///
             /// - Parameters:
@@ -257,21 +321,18 @@ extension Components {
             ///   - medium:
             ///   - campaign:
             ///   - channel:
-            ///   - label: As the CLI prints it: "yandex/cpc/brand [paid search]".
             package init(
-                kind: Swift.String? = nil,
+                kind: Components.Schemas.Source.KindPayload,
                 source: Swift.String? = nil,
                 medium: Swift.String? = nil,
                 campaign: Swift.String? = nil,
-                channel: Swift.String? = nil,
-                label: Swift.String? = nil
+                channel: Components.Schemas.Source.ChannelPayload
             ) {
                 self.kind = kind
                 self.source = source
                 self.medium = medium
                 self.campaign = campaign
                 self.channel = channel
-                self.label = label
             }
             package enum CodingKeys: String, CodingKey {
                 case kind
@@ -279,36 +340,47 @@ extension Components {
                 case medium
                 case campaign
                 case channel
-                case label
             }
         }
         /// - Remark: Generated from `#/components/schemas/Credit`.
         package struct Credit: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Credit/source`.
+            package var source: Components.Schemas.Source
+            /// The credits of one conversion sum to 1.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Credit/weight`.
+            package var weight: Swift.Double
+            /// Won deals: this source's share of the revenue.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Credit/revenue_minor`.
+            package var revenueMinor: Swift.Int64?
+            /// The credited visit's seq; 0 when no visit.
+            ///
             /// - Remark: Generated from `#/components/schemas/Credit/visit_seq`.
             package var visitSeq: Swift.Int64
-            /// - Remark: Generated from `#/components/schemas/Credit/share`.
-            package var share: Swift.Double
-            /// - Remark: Generated from `#/components/schemas/Credit/source`.
-            package var source: Components.Schemas.Source?
             /// Creates a new `Credit`.
             ///
             /// - Parameters:
-            ///   - visitSeq:
-            ///   - share:
             ///   - source:
+            ///   - weight: The credits of one conversion sum to 1.
+            ///   - revenueMinor: Won deals: this source's share of the revenue.
+            ///   - visitSeq: The credited visit's seq; 0 when no visit.
             package init(
-                visitSeq: Swift.Int64,
-                share: Swift.Double,
-                source: Components.Schemas.Source? = nil
+                source: Components.Schemas.Source,
+                weight: Swift.Double,
+                revenueMinor: Swift.Int64? = nil,
+                visitSeq: Swift.Int64
             ) {
-                self.visitSeq = visitSeq
-                self.share = share
                 self.source = source
+                self.weight = weight
+                self.revenueMinor = revenueMinor
+                self.visitSeq = visitSeq
             }
             package enum CodingKeys: String, CodingKey {
-                case visitSeq = "visit_seq"
-                case share
                 case source
+                case weight
+                case revenueMinor = "revenue_minor"
+                case visitSeq = "visit_seq"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Conversion`.
@@ -340,6 +412,51 @@ extension Components {
                 case credits
             }
         }
+        /// - Remark: Generated from `#/components/schemas/CallMatch`.
+        package struct CallMatch: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CallMatch/kind`.
+            @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case unspecified = "unspecified"
+                case session = "session"
+                case _static = "static"
+                case unknown = "unknown"
+                case office = "office"
+            }
+            /// - Remark: Generated from `#/components/schemas/CallMatch/kind`.
+            package var kind: Components.Schemas.CallMatch.KindPayload
+            /// - Remark: Generated from `#/components/schemas/CallMatch/tracking_number`.
+            package var trackingNumber: Swift.String?
+            /// session: the session whose lease covered the call.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CallMatch/session`.
+            package var session: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/CallMatch/source`.
+            package var source: Components.Schemas.Source?
+            /// Creates a new `CallMatch`.
+            ///
+            /// - Parameters:
+            ///   - kind:
+            ///   - trackingNumber:
+            ///   - session: session: the session whose lease covered the call.
+            ///   - source:
+            package init(
+                kind: Components.Schemas.CallMatch.KindPayload,
+                trackingNumber: Swift.String? = nil,
+                session: Swift.String? = nil,
+                source: Components.Schemas.Source? = nil
+            ) {
+                self.kind = kind
+                self.trackingNumber = trackingNumber
+                self.session = session
+                self.source = source
+            }
+            package enum CodingKeys: String, CodingKey {
+                case kind
+                case trackingNumber = "tracking_number"
+                case session
+                case source
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Event`.
         package struct Event: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Event/seq`.
@@ -350,13 +467,17 @@ extension Components {
             package var timeMs: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Event/received_ms`.
             package var receivedMs: Swift.Int64
+            /// When the collector re-timed a skewed device clock: the time the device stamped.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Event/device_time_ms`.
+            package var deviceTimeMs: Swift.Int64?
             /// The sender's event id (uint64 as a string).
             ///
             /// - Remark: Generated from `#/components/schemas/Event/event_id`.
             package var eventId: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Event/identifiers`.
             package var identifiers: [Components.Schemas.Identifier]
-            /// The beacon body by type (visit: utm, landing_url, referrer; call: tracking_number, match; deal: status, revenue, …), field names as in beacon.proto.
+            /// The beacon body of its type in protobuf's JSON mapping, field names as in beacon.proto (visit: utm_source, landing_url, referrer, …; call: tracking_number, duration_seconds, …; deal: status, revenue_minor, …).
             ///
             /// - Remark: Generated from `#/components/schemas/Event/body`.
             package struct BodyPayload: Codable, Hashable, Sendable {
@@ -376,23 +497,12 @@ extension Components {
                     try encoder.encodeAdditionalProperties(additionalProperties)
                 }
             }
-            /// The beacon body by type (visit: utm, landing_url, referrer; call: tracking_number, match; deal: status, revenue, …), field names as in beacon.proto.
+            /// The beacon body of its type in protobuf's JSON mapping, field names as in beacon.proto (visit: utm_source, landing_url, referrer, …; call: tracking_number, duration_seconds, …; deal: status, revenue_minor, …).
             ///
             /// - Remark: Generated from `#/components/schemas/Event/body`.
             package var body: Components.Schemas.Event.BodyPayload
-            /// Calls: how the call was placed.
-            ///
             /// - Remark: Generated from `#/components/schemas/Event/call_match`.
-            @frozen package enum CallMatchPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case session = "session"
-                case _static = "static"
-                case unknown = "unknown"
-                case office = "office"
-            }
-            /// Calls: how the call was placed.
-            ///
-            /// - Remark: Generated from `#/components/schemas/Event/call_match`.
-            package var callMatch: Components.Schemas.Event.CallMatchPayload?
+            package var callMatch: Components.Schemas.CallMatch?
             /// - Remark: Generated from `#/components/schemas/Event/conversion`.
             package var conversion: Components.Schemas.Conversion?
             /// Creates a new `Event`.
@@ -402,26 +512,29 @@ extension Components {
             ///   - _type:
             ///   - timeMs:
             ///   - receivedMs:
+            ///   - deviceTimeMs: When the collector re-timed a skewed device clock: the time the device stamped.
             ///   - eventId: The sender's event id (uint64 as a string).
             ///   - identifiers:
-            ///   - body: The beacon body by type (visit: utm, landing_url, referrer; call: tracking_number, match; deal: status, revenue, …), field names as in beacon.proto.
-            ///   - callMatch: Calls: how the call was placed.
+            ///   - body: The beacon body of its type in protobuf's JSON mapping, field names as in beacon.proto (visit: utm_source, landing_url, referrer, …; call: tracking_number, duration_seconds, …; deal: status, revenue_minor, …).
+            ///   - callMatch:
             ///   - conversion:
             package init(
                 seq: Swift.Int64,
                 _type: Components.Schemas.EventType,
                 timeMs: Swift.Int64,
                 receivedMs: Swift.Int64,
+                deviceTimeMs: Swift.Int64? = nil,
                 eventId: Swift.String? = nil,
                 identifiers: [Components.Schemas.Identifier],
                 body: Components.Schemas.Event.BodyPayload,
-                callMatch: Components.Schemas.Event.CallMatchPayload? = nil,
+                callMatch: Components.Schemas.CallMatch? = nil,
                 conversion: Components.Schemas.Conversion? = nil
             ) {
                 self.seq = seq
                 self._type = _type
                 self.timeMs = timeMs
                 self.receivedMs = receivedMs
+                self.deviceTimeMs = deviceTimeMs
                 self.eventId = eventId
                 self.identifiers = identifiers
                 self.body = body
@@ -433,6 +546,7 @@ extension Components {
                 case _type = "type"
                 case timeMs = "time_ms"
                 case receivedMs = "received_ms"
+                case deviceTimeMs = "device_time_ms"
                 case eventId = "event_id"
                 case identifiers
                 case body
@@ -449,9 +563,13 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/ExplainStep/type`.
             package var _type: Components.Schemas.EventType
             /// - Remark: Generated from `#/components/schemas/ExplainStep/from`.
-            package var from: Components.Schemas.Identifier?
+            package var from: Components.Schemas.StoredIdentifier
             /// - Remark: Generated from `#/components/schemas/ExplainStep/to`.
-            package var to: Components.Schemas.Identifier?
+            package var to: Components.Schemas.StoredIdentifier
+            /// "same event", "call matched by the lease of …"
+            ///
+            /// - Remark: Generated from `#/components/schemas/ExplainStep/via`.
+            package var via: Swift.String
             /// Creates a new `ExplainStep`.
             ///
             /// - Parameters:
@@ -460,18 +578,21 @@ extension Components {
             ///   - _type:
             ///   - from:
             ///   - to:
+            ///   - via: "same event", "call matched by the lease of …"
             package init(
                 eventSeq: Swift.Int64,
                 timeMs: Swift.Int64,
                 _type: Components.Schemas.EventType,
-                from: Components.Schemas.Identifier? = nil,
-                to: Components.Schemas.Identifier? = nil
+                from: Components.Schemas.StoredIdentifier,
+                to: Components.Schemas.StoredIdentifier,
+                via: Swift.String
             ) {
                 self.eventSeq = eventSeq
                 self.timeMs = timeMs
                 self._type = _type
                 self.from = from
                 self.to = to
+                self.via = via
             }
             package enum CodingKeys: String, CodingKey {
                 case eventSeq = "event_seq"
@@ -479,60 +600,249 @@ extension Components {
                 case _type = "type"
                 case from
                 case to
+                case via
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Refusal`.
+        package struct Refusal: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Refusal/event_seq`.
+            package var eventSeq: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Refusal/time_ms`.
+            package var timeMs: Swift.Int64
+            /// The guard (cap_phone, …), "quarantined (…)", or "unrecorded".
+            ///
+            /// - Remark: Generated from `#/components/schemas/Refusal/reason`.
+            package var reason: Swift.String
+            /// Creates a new `Refusal`.
+            ///
+            /// - Parameters:
+            ///   - eventSeq:
+            ///   - timeMs:
+            ///   - reason: The guard (cap_phone, …), "quarantined (…)", or "unrecorded".
+            package init(
+                eventSeq: Swift.Int64,
+                timeMs: Swift.Int64,
+                reason: Swift.String
+            ) {
+                self.eventSeq = eventSeq
+                self.timeMs = timeMs
+                self.reason = reason
+            }
+            package enum CodingKeys: String, CodingKey {
+                case eventSeq = "event_seq"
+                case timeMs = "time_ms"
+                case reason
             }
         }
         /// - Remark: Generated from `#/components/schemas/Explanation`.
         package struct Explanation: Codable, Hashable, Sendable {
-            /// - Remark: Generated from `#/components/schemas/Explanation/linked`.
-            package var linked: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Explanation/verdict`.
+            @frozen package enum VerdictPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case linked = "linked"
+                case notLinked = "not_linked"
+                case refused = "refused"
+                case unknown = "unknown"
+            }
+            /// - Remark: Generated from `#/components/schemas/Explanation/verdict`.
+            package var verdict: Components.Schemas.Explanation.VerdictPayload
+            /// - Remark: Generated from `#/components/schemas/Explanation/person_a`.
+            package var personA: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Explanation/person_b`.
+            package var personB: Swift.Int64
+            /// linked: a shortest chain from a to b.
+            ///
             /// - Remark: Generated from `#/components/schemas/Explanation/steps`.
             package var steps: [Components.Schemas.ExplainStep]
-            /// - Remark: Generated from `#/components/schemas/Explanation/RefusalsPayload`.
-            package struct RefusalsPayloadPayload: Codable, Hashable, Sendable {
-                /// - Remark: Generated from `#/components/schemas/Explanation/RefusalsPayload/reason`.
-                package var reason: Swift.String?
-                /// - Remark: Generated from `#/components/schemas/Explanation/RefusalsPayload/event_seq`.
-                package var eventSeq: Swift.Int64?
-                /// Creates a new `RefusalsPayloadPayload`.
-                ///
-                /// - Parameters:
-                ///   - reason:
-                ///   - eventSeq:
-                package init(
-                    reason: Swift.String? = nil,
-                    eventSeq: Swift.Int64? = nil
-                ) {
-                    self.reason = reason
-                    self.eventSeq = eventSeq
-                }
-                package enum CodingKeys: String, CodingKey {
-                    case reason
-                    case eventSeq = "event_seq"
-                }
-            }
-            /// - Remark: Generated from `#/components/schemas/Explanation/refusals`.
-            package typealias RefusalsPayload = [Components.Schemas.Explanation.RefusalsPayloadPayload]
-            /// - Remark: Generated from `#/components/schemas/Explanation/refusals`.
-            package var refusals: Components.Schemas.Explanation.RefusalsPayload?
+            /// - Remark: Generated from `#/components/schemas/Explanation/refusal`.
+            package var refusal: Components.Schemas.Refusal?
             /// Creates a new `Explanation`.
             ///
             /// - Parameters:
-            ///   - linked:
-            ///   - steps:
-            ///   - refusals:
+            ///   - verdict:
+            ///   - personA:
+            ///   - personB:
+            ///   - steps: linked: a shortest chain from a to b.
+            ///   - refusal:
             package init(
-                linked: Swift.Bool,
+                verdict: Components.Schemas.Explanation.VerdictPayload,
+                personA: Swift.Int64,
+                personB: Swift.Int64,
                 steps: [Components.Schemas.ExplainStep],
-                refusals: Components.Schemas.Explanation.RefusalsPayload? = nil
+                refusal: Components.Schemas.Refusal? = nil
             ) {
-                self.linked = linked
+                self.verdict = verdict
+                self.personA = personA
+                self.personB = personB
                 self.steps = steps
-                self.refusals = refusals
+                self.refusal = refusal
             }
             package enum CodingKeys: String, CodingKey {
-                case linked
+                case verdict
+                case personA = "person_a"
+                case personB = "person_b"
                 case steps
+                case refusal
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/GraphLink`.
+        package struct GraphLink: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/GraphLink/event_seq`.
+            package var eventSeq: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/GraphLink/event_type`.
+            package var eventType: Components.Schemas.EventType
+            /// - Remark: Generated from `#/components/schemas/GraphLink/time_ms`.
+            package var timeMs: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/GraphLink/via`.
+            package var via: Swift.String
+            /// Indexes into the page's identifiers.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GraphLink/nodes`.
+            package var nodes: [Swift.Int]
+            /// Creates a new `GraphLink`.
+            ///
+            /// - Parameters:
+            ///   - eventSeq:
+            ///   - eventType:
+            ///   - timeMs:
+            ///   - via:
+            ///   - nodes: Indexes into the page's identifiers.
+            package init(
+                eventSeq: Swift.Int64,
+                eventType: Components.Schemas.EventType,
+                timeMs: Swift.Int64,
+                via: Swift.String,
+                nodes: [Swift.Int]
+            ) {
+                self.eventSeq = eventSeq
+                self.eventType = eventType
+                self.timeMs = timeMs
+                self.via = via
+                self.nodes = nodes
+            }
+            package enum CodingKeys: String, CodingKey {
+                case eventSeq = "event_seq"
+                case eventType = "event_type"
+                case timeMs = "time_ms"
+                case via
+                case nodes
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/GraphRefusal`.
+        package struct GraphRefusal: Codable, Hashable, Sendable {
+            /// The first of this person's events that carried `other`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/event_seq`.
+            package var eventSeq: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/event_type`.
+            package var eventType: Components.Schemas.EventType
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/time_ms`.
+            package var timeMs: Swift.Int64
+            /// The page's identifiers that event carried.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/nodes`.
+            package var nodes: [Swift.Int]
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/other`.
+            package var other: Components.Schemas.StoredIdentifier
+            /// 0 when erased since.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/other_person_id`.
+            package var otherPersonId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/reason`.
+            package var reason: Swift.String
+            /// - Remark: Generated from `#/components/schemas/GraphRefusal/events`.
+            package var events: Swift.Int64
+            /// Creates a new `GraphRefusal`.
+            ///
+            /// - Parameters:
+            ///   - eventSeq: The first of this person's events that carried `other`.
+            ///   - eventType:
+            ///   - timeMs:
+            ///   - nodes: The page's identifiers that event carried.
+            ///   - other:
+            ///   - otherPersonId: 0 when erased since.
+            ///   - reason:
+            ///   - events:
+            package init(
+                eventSeq: Swift.Int64,
+                eventType: Components.Schemas.EventType,
+                timeMs: Swift.Int64,
+                nodes: [Swift.Int],
+                other: Components.Schemas.StoredIdentifier,
+                otherPersonId: Swift.Int64,
+                reason: Swift.String,
+                events: Swift.Int64
+            ) {
+                self.eventSeq = eventSeq
+                self.eventType = eventType
+                self.timeMs = timeMs
+                self.nodes = nodes
+                self.other = other
+                self.otherPersonId = otherPersonId
+                self.reason = reason
+                self.events = events
+            }
+            package enum CodingKeys: String, CodingKey {
+                case eventSeq = "event_seq"
+                case eventType = "event_type"
+                case timeMs = "time_ms"
+                case nodes
+                case other
+                case otherPersonId = "other_person_id"
+                case reason
+                case events
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PersonGraph`.
+        package struct PersonGraph: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/person_id`.
+            package var personId: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/identifier_count`.
+            package var identifierCount: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/identifiers_offset`.
+            package var identifiersOffset: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/identifiers`.
+            package var identifiers: [Components.Schemas.StoredIdentifier]
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/links`.
+            package var links: [Components.Schemas.GraphLink]
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/refusals`.
+            package var refusals: [Components.Schemas.GraphRefusal]
+            /// - Remark: Generated from `#/components/schemas/PersonGraph/links_omitted`.
+            package var linksOmitted: Swift.Int64
+            /// Creates a new `PersonGraph`.
+            ///
+            /// - Parameters:
+            ///   - personId:
+            ///   - identifierCount:
+            ///   - identifiersOffset:
+            ///   - identifiers:
+            ///   - links:
+            ///   - refusals:
+            ///   - linksOmitted:
+            package init(
+                personId: Swift.Int64,
+                identifierCount: Swift.Int64,
+                identifiersOffset: Swift.Int,
+                identifiers: [Components.Schemas.StoredIdentifier],
+                links: [Components.Schemas.GraphLink],
+                refusals: [Components.Schemas.GraphRefusal],
+                linksOmitted: Swift.Int64
+            ) {
+                self.personId = personId
+                self.identifierCount = identifierCount
+                self.identifiersOffset = identifiersOffset
+                self.identifiers = identifiers
+                self.links = links
+                self.refusals = refusals
+                self.linksOmitted = linksOmitted
+            }
+            package enum CodingKeys: String, CodingKey {
+                case personId = "person_id"
+                case identifierCount = "identifier_count"
+                case identifiersOffset = "identifiers_offset"
+                case identifiers
+                case links
                 case refusals
+                case linksOmitted = "links_omitted"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Lease`.
@@ -543,6 +853,7 @@ extension Components {
             package var trackingNumber: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Lease/kind`.
             @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case unspecified = "unspecified"
                 case sticky = "sticky"
                 case new = "new"
                 case fallback = "fallback"
@@ -577,6 +888,8 @@ extension Components {
         package struct Change: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Change/seq`.
             package var seq: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Change/site`.
+            package var site: Swift.Int32
             /// - Remark: Generated from `#/components/schemas/Change/kind`.
             @frozen package enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case merge = "merge"
@@ -586,50 +899,81 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Change/kind`.
             package var kind: Components.Schemas.Change.KindPayload
             /// - Remark: Generated from `#/components/schemas/Change/reason`.
-            package var reason: Swift.String
+            @frozen package enum ReasonPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case unspecified = "unspecified"
+                case quarantine = "quarantine"
+                case unquarantine = "unquarantine"
+                case junk = "junk"
+                case sharedIdentifier = "shared_identifier"
+                case forget = "forget"
+            }
+            /// - Remark: Generated from `#/components/schemas/Change/reason`.
+            package var reason: Components.Schemas.Change.ReasonPayload
             /// - Remark: Generated from `#/components/schemas/Change/time_ms`.
             package var timeMs: Swift.Int64
+            /// merge: the surviving person; split/erase: the person changed.
+            ///
             /// - Remark: Generated from `#/components/schemas/Change/winner`.
             package var winner: Swift.Int64
+            /// merge: resolves to winner from now on; 0 otherwise.
+            ///
             /// - Remark: Generated from `#/components/schemas/Change/loser`.
-            package var loser: Swift.Int64?
+            package var loser: Swift.Int64
+            /// The event that caused it; 0 for a request.
+            ///
             /// - Remark: Generated from `#/components/schemas/Change/cause_event`.
-            package var causeEvent: Swift.Int64?
+            package var causeEvent: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Change/split_into`.
+            package var splitInto: [Swift.Int64]?
+            /// - Remark: Generated from `#/components/schemas/Change/identifier_node`.
+            package var identifierNode: Swift.Int64?
             /// Creates a new `Change`.
             ///
             /// - Parameters:
             ///   - seq:
+            ///   - site:
             ///   - kind:
             ///   - reason:
             ///   - timeMs:
-            ///   - winner:
-            ///   - loser:
-            ///   - causeEvent:
+            ///   - winner: merge: the surviving person; split/erase: the person changed.
+            ///   - loser: merge: resolves to winner from now on; 0 otherwise.
+            ///   - causeEvent: The event that caused it; 0 for a request.
+            ///   - splitInto:
+            ///   - identifierNode:
             package init(
                 seq: Swift.Int64,
+                site: Swift.Int32,
                 kind: Components.Schemas.Change.KindPayload,
-                reason: Swift.String,
+                reason: Components.Schemas.Change.ReasonPayload,
                 timeMs: Swift.Int64,
                 winner: Swift.Int64,
-                loser: Swift.Int64? = nil,
-                causeEvent: Swift.Int64? = nil
+                loser: Swift.Int64,
+                causeEvent: Swift.Int64,
+                splitInto: [Swift.Int64]? = nil,
+                identifierNode: Swift.Int64? = nil
             ) {
                 self.seq = seq
+                self.site = site
                 self.kind = kind
                 self.reason = reason
                 self.timeMs = timeMs
                 self.winner = winner
                 self.loser = loser
                 self.causeEvent = causeEvent
+                self.splitInto = splitInto
+                self.identifierNode = identifierNode
             }
             package enum CodingKeys: String, CodingKey {
                 case seq
+                case site
                 case kind
                 case reason
                 case timeMs = "time_ms"
                 case winner
                 case loser
                 case causeEvent = "cause_event"
+                case splitInto = "split_into"
+                case identifierNode = "identifier_node"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Stats`.
@@ -642,6 +986,10 @@ extension Components {
             package var events: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Stats/merges`.
             package var merges: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Stats/store_bytes`.
+            package var storeBytes: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/Stats/map_bytes`.
+            package var mapBytes: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Stats/counters`.
             package struct CountersPayload: Codable, Hashable, Sendable {
                 /// A container of undocumented properties.
@@ -669,18 +1017,24 @@ extension Components {
             ///   - identifiers:
             ///   - events:
             ///   - merges:
+            ///   - storeBytes:
+            ///   - mapBytes:
             ///   - counters:
             package init(
                 persons: Swift.Int64,
                 identifiers: Swift.Int64,
                 events: Swift.Int64,
                 merges: Swift.Int64,
+                storeBytes: Swift.Int64,
+                mapBytes: Swift.Int64,
                 counters: Components.Schemas.Stats.CountersPayload
             ) {
                 self.persons = persons
                 self.identifiers = identifiers
                 self.events = events
                 self.merges = merges
+                self.storeBytes = storeBytes
+                self.mapBytes = mapBytes
                 self.counters = counters
             }
             package enum CodingKeys: String, CodingKey {
@@ -688,7 +1042,44 @@ extension Components {
                 case identifiers
                 case events
                 case merges
+                case storeBytes = "store_bytes"
+                case mapBytes = "map_bytes"
                 case counters
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/StaticNumber`.
+        package struct StaticNumber: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/StaticNumber/number`.
+            package var number: Swift.String
+            /// - Remark: Generated from `#/components/schemas/StaticNumber/utm_source`.
+            package var utmSource: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/StaticNumber/utm_medium`.
+            package var utmMedium: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/StaticNumber/utm_campaign`.
+            package var utmCampaign: Swift.String?
+            /// Creates a new `StaticNumber`.
+            ///
+            /// - Parameters:
+            ///   - number:
+            ///   - utmSource:
+            ///   - utmMedium:
+            ///   - utmCampaign:
+            package init(
+                number: Swift.String,
+                utmSource: Swift.String? = nil,
+                utmMedium: Swift.String? = nil,
+                utmCampaign: Swift.String? = nil
+            ) {
+                self.number = number
+                self.utmSource = utmSource
+                self.utmMedium = utmMedium
+                self.utmCampaign = utmCampaign
+            }
+            package enum CodingKeys: String, CodingKey {
+                case number
+                case utmSource = "utm_source"
+                case utmMedium = "utm_medium"
+                case utmCampaign = "utm_campaign"
             }
         }
         /// - Remark: Generated from `#/components/schemas/NumberPool`.
@@ -699,45 +1090,8 @@ extension Components {
             package var holdSeconds: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/NumberPool/fallback_number`.
             package var fallbackNumber: Swift.String?
-            /// - Remark: Generated from `#/components/schemas/NumberPool/StaticNumbersPayload`.
-            package struct StaticNumbersPayloadPayload: Codable, Hashable, Sendable {
-                /// - Remark: Generated from `#/components/schemas/NumberPool/StaticNumbersPayload/number`.
-                package var number: Swift.String
-                /// - Remark: Generated from `#/components/schemas/NumberPool/StaticNumbersPayload/utm_source`.
-                package var utmSource: Swift.String?
-                /// - Remark: Generated from `#/components/schemas/NumberPool/StaticNumbersPayload/utm_medium`.
-                package var utmMedium: Swift.String?
-                /// - Remark: Generated from `#/components/schemas/NumberPool/StaticNumbersPayload/utm_campaign`.
-                package var utmCampaign: Swift.String?
-                /// Creates a new `StaticNumbersPayloadPayload`.
-                ///
-                /// - Parameters:
-                ///   - number:
-                ///   - utmSource:
-                ///   - utmMedium:
-                ///   - utmCampaign:
-                package init(
-                    number: Swift.String,
-                    utmSource: Swift.String? = nil,
-                    utmMedium: Swift.String? = nil,
-                    utmCampaign: Swift.String? = nil
-                ) {
-                    self.number = number
-                    self.utmSource = utmSource
-                    self.utmMedium = utmMedium
-                    self.utmCampaign = utmCampaign
-                }
-                package enum CodingKeys: String, CodingKey {
-                    case number
-                    case utmSource = "utm_source"
-                    case utmMedium = "utm_medium"
-                    case utmCampaign = "utm_campaign"
-                }
-            }
             /// - Remark: Generated from `#/components/schemas/NumberPool/static_numbers`.
-            package typealias StaticNumbersPayload = [Components.Schemas.NumberPool.StaticNumbersPayloadPayload]
-            /// - Remark: Generated from `#/components/schemas/NumberPool/static_numbers`.
-            package var staticNumbers: Components.Schemas.NumberPool.StaticNumbersPayload?
+            package var staticNumbers: [Components.Schemas.StaticNumber]?
             /// - Remark: Generated from `#/components/schemas/NumberPool/office_numbers`.
             package var officeNumbers: [Swift.String]?
             /// Creates a new `NumberPool`.
@@ -752,7 +1106,7 @@ extension Components {
                 dynamicNumbers: [Swift.String]? = nil,
                 holdSeconds: Swift.Int? = nil,
                 fallbackNumber: Swift.String? = nil,
-                staticNumbers: Components.Schemas.NumberPool.StaticNumbersPayload? = nil,
+                staticNumbers: [Components.Schemas.StaticNumber]? = nil,
                 officeNumbers: [Swift.String]? = nil
             ) {
                 self.dynamicNumbers = dynamicNumbers
@@ -800,34 +1154,46 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Repair`.
         package struct Repair: Codable, Hashable, Sendable {
+            /// false: already so, nothing done.
+            ///
             /// - Remark: Generated from `#/components/schemas/Repair/changed`.
             package var changed: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/Repair/identifier_node`.
+            package var identifierNode: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Repair/persons_repaired`.
-            package var personsRepaired: Swift.Int?
+            package var personsRepaired: Swift.Int64
+            /// The persons after the repair (at most 1000).
+            ///
             /// - Remark: Generated from `#/components/schemas/Repair/person_ids`.
             package var personIds: [Swift.Int64]
+            /// The change feed holds the repair up to here.
+            ///
             /// - Remark: Generated from `#/components/schemas/Repair/last_change_seq`.
             package var lastChangeSeq: Swift.Int64
             /// Creates a new `Repair`.
             ///
             /// - Parameters:
-            ///   - changed:
+            ///   - changed: false: already so, nothing done.
+            ///   - identifierNode:
             ///   - personsRepaired:
-            ///   - personIds:
-            ///   - lastChangeSeq:
+            ///   - personIds: The persons after the repair (at most 1000).
+            ///   - lastChangeSeq: The change feed holds the repair up to here.
             package init(
                 changed: Swift.Bool,
-                personsRepaired: Swift.Int? = nil,
+                identifierNode: Swift.Int64,
+                personsRepaired: Swift.Int64,
                 personIds: [Swift.Int64],
                 lastChangeSeq: Swift.Int64
             ) {
                 self.changed = changed
+                self.identifierNode = identifierNode
                 self.personsRepaired = personsRepaired
                 self.personIds = personIds
                 self.lastChangeSeq = lastChangeSeq
             }
             package enum CodingKeys: String, CodingKey {
                 case changed
+                case identifierNode = "identifier_node"
                 case personsRepaired = "persons_repaired"
                 case personIds = "person_ids"
                 case lastChangeSeq = "last_change_seq"
@@ -839,7 +1205,7 @@ extension Components {
             package var erasureSeq: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Erasure/time_ms`.
             package var timeMs: Swift.Int64
-            /// HMAC-SHA256 of the identifier, hex.
+            /// HMAC-SHA256 of the identifier under the store's secret, hex.
             ///
             /// - Remark: Generated from `#/components/schemas/Erasure/identifier_hash`.
             package var identifierHash: Swift.String
@@ -850,15 +1216,15 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Erasure/events`.
             package var events: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Erasure/leases`.
-            package var leases: Swift.Int64?
+            package var leases: Swift.Int64
             /// - Remark: Generated from `#/components/schemas/Erasure/calls`.
-            package var calls: Swift.Int64?
+            package var calls: Swift.Int64
             /// Creates a new `Erasure`.
             ///
             /// - Parameters:
             ///   - erasureSeq:
             ///   - timeMs:
-            ///   - identifierHash: HMAC-SHA256 of the identifier, hex.
+            ///   - identifierHash: HMAC-SHA256 of the identifier under the store's secret, hex.
             ///   - personId:
             ///   - identifiers:
             ///   - events:
@@ -871,8 +1237,8 @@ extension Components {
                 personId: Swift.Int64,
                 identifiers: Swift.Int64,
                 events: Swift.Int64,
-                leases: Swift.Int64? = nil,
-                calls: Swift.Int64? = nil
+                leases: Swift.Int64,
+                calls: Swift.Int64
             ) {
                 self.erasureSeq = erasureSeq
                 self.timeMs = timeMs

@@ -17,6 +17,184 @@ package import struct Foundation.Data
 package import struct Foundation.Date
 /// API operations, with input and output types, generated from `#/paths` in the OpenAPI document.
 package enum Operations {
+    /// What the presented token may do — the binary protocol's hello answer.
+    ///
+    /// - Remark: HTTP `GET /api/v1/token`.
+    /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)`.
+    package enum TokenInfo {
+        package static let id: Swift.String = "tokenInfo"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/token/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.TokenInfo.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.TokenInfo.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.TokenInfo.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            package init(headers: Operations.TokenInfo.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json`.
+                    package struct JsonPayload: Codable, Hashable, Sendable {
+                        /// The grant's name (never the token).
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json/name`.
+                        package var name: Swift.String
+                        /// Reads every site and may change persons and pools.
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json/admin`.
+                        package var admin: Swift.Bool
+                        /// Readable sites; empty for admin (every site).
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json/sites`.
+                        package var sites: [Swift.Int32]
+                        /// Admin: the sites this server's settings name (pools, domains, webhooks), to pick from.
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json/known_sites`.
+                        package var knownSites: [Swift.Int32]?
+                        /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/json/server_version`.
+                        package var serverVersion: Swift.String
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - name: The grant's name (never the token).
+                        ///   - admin: Reads every site and may change persons and pools.
+                        ///   - sites: Readable sites; empty for admin (every site).
+                        ///   - knownSites: Admin: the sites this server's settings name (pools, domains, webhooks), to pick from.
+                        ///   - serverVersion:
+                        package init(
+                            name: Swift.String,
+                            admin: Swift.Bool,
+                            sites: [Swift.Int32],
+                            knownSites: [Swift.Int32]? = nil,
+                            serverVersion: Swift.String
+                        ) {
+                            self.name = name
+                            self.admin = admin
+                            self.sites = sites
+                            self.knownSites = knownSites
+                            self.serverVersion = serverVersion
+                        }
+                        package enum CodingKeys: String, CodingKey {
+                            case name
+                            case admin
+                            case sites
+                            case knownSites = "known_sites"
+                            case serverVersion = "server_version"
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/token/GET/responses/200/content/application\/json`.
+                    case json(Operations.TokenInfo.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Operations.TokenInfo.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.TokenInfo.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.TokenInfo.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The grant.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.TokenInfo.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.TokenInfo.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A typed error; the HTTP status follows the code (400, 401, 403, 404, 413, 501, 503, 500).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)/responses/default`.
+            ///
+            /// HTTP response code: `default`.
+            case `default`(statusCode: Swift.Int, Components.Responses._Error)
+            /// The associated value of the enum case if `self` is `.`default``.
+            ///
+            /// - Throws: An error if `self` is not `.`default``.
+            /// - SeeAlso: `.`default``.
+            package var `default`: Components.Responses._Error {
+                get throws {
+                    switch self {
+                    case let .`default`(_, response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "default",
+                            response: self
+                        )
+                    }
+                }
+            }
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// The person behind an identifier (raw value, normalized by the server) or a person id.
     ///
     /// - Remark: HTTP `GET /api/v1/sites/{site}/person`.
@@ -463,10 +641,20 @@ package enum Operations {
             package var path: Operations.PersonHistory.Input.Path
             /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query`.
             package struct Query: Sendable, Hashable {
+                /// next_cursor of the previous page.
+                ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/cursor`.
                 package var cursor: Swift.String?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/limit`.
                 package var limit: Swift.Int?
+                /// Inclusive; absent = from the beginning.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/from_ms`.
+                package var fromMs: Swift.Int64?
+                /// Exclusive; absent = no end.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/to_ms`.
+                package var toMs: Swift.Int64?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/types`.
                 package var types: [Components.Schemas.EventType]?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/newest_first`.
@@ -475,6 +663,14 @@ package enum Operations {
                 package var conversions: Swift.Bool?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/model`.
                 package var model: Components.Schemas.AttributionModel?
+                /// Visits older than this before a conversion do not count; default 30 days.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/lookback_ms`.
+                package var lookbackMs: Swift.Int64?
+                /// time_decay only; default 7 days.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/half_life_ms`.
+                package var halfLifeMs: Swift.Int64?
                 /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/min_position`.
@@ -482,28 +678,40 @@ package enum Operations {
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
-                ///   - cursor:
+                ///   - cursor: next_cursor of the previous page.
                 ///   - limit:
+                ///   - fromMs: Inclusive; absent = from the beginning.
+                ///   - toMs: Exclusive; absent = no end.
                 ///   - types:
                 ///   - newestFirst:
                 ///   - conversions:
                 ///   - model:
+                ///   - lookbackMs: Visits older than this before a conversion do not count; default 30 days.
+                ///   - halfLifeMs: time_decay only; default 7 days.
                 ///   - minPosition: Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 package init(
                     cursor: Swift.String? = nil,
                     limit: Swift.Int? = nil,
+                    fromMs: Swift.Int64? = nil,
+                    toMs: Swift.Int64? = nil,
                     types: [Components.Schemas.EventType]? = nil,
                     newestFirst: Swift.Bool? = nil,
                     conversions: Swift.Bool? = nil,
                     model: Components.Schemas.AttributionModel? = nil,
+                    lookbackMs: Swift.Int64? = nil,
+                    halfLifeMs: Swift.Int64? = nil,
                     minPosition: Components.Parameters.MinPosition? = nil
                 ) {
                     self.cursor = cursor
                     self.limit = limit
+                    self.fromMs = fromMs
+                    self.toMs = toMs
                     self.types = types
                     self.newestFirst = newestFirst
                     self.conversions = conversions
                     self.model = model
+                    self.lookbackMs = lookbackMs
+                    self.halfLifeMs = halfLifeMs
                     self.minPosition = minPosition
                 }
             }
@@ -542,6 +750,8 @@ package enum Operations {
                 @frozen package enum Body: Sendable, Hashable {
                     /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/responses/200/content/json`.
                     package struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/responses/200/content/json/person_id`.
+                        package var personId: Swift.Int64
                         /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/responses/200/content/json/events`.
                         package var events: [Components.Schemas.Event]
                         /// Empty on the last page.
@@ -551,16 +761,20 @@ package enum Operations {
                         /// Creates a new `JsonPayload`.
                         ///
                         /// - Parameters:
+                        ///   - personId:
                         ///   - events:
                         ///   - nextCursor: Empty on the last page.
                         package init(
+                            personId: Swift.Int64,
                             events: [Components.Schemas.Event],
                             nextCursor: Swift.String
                         ) {
+                            self.personId = personId
                             self.events = events
                             self.nextCursor = nextCursor
                         }
                         package enum CodingKeys: String, CodingKey {
+                            case personId = "person_id"
                             case events
                             case nextCursor = "next_cursor"
                         }
@@ -616,6 +830,190 @@ package enum Operations {
             /// A typed error; the HTTP status follows the code (400, 401, 403, 404, 413, 501, 503, 500).
             ///
             /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/history/get(personHistory)/responses/default`.
+            ///
+            /// HTTP response code: `default`.
+            case `default`(statusCode: Swift.Int, Components.Responses._Error)
+            /// The associated value of the enum case if `self` is `.`default``.
+            ///
+            /// - Throws: An error if `self` is not `.`default``.
+            /// - SeeAlso: `.`default``.
+            package var `default`: Components.Responses._Error {
+                get throws {
+                    switch self {
+                    case let .`default`(_, response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "default",
+                            response: self
+                        )
+                    }
+                }
+            }
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// The person as a graph — identifiers, the events that link them, and the links guards refused — a page of identifiers at a time.
+    ///
+    /// - Remark: HTTP `GET /api/v1/sites/{site}/persons/{person_id}/graph`.
+    /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)`.
+    package enum PersonGraph {
+        package static let id: Swift.String = "personGraph"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/path`.
+            package struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/path/site`.
+                package var site: Components.Parameters.Site
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/path/person_id`.
+                package var personId: Swift.Int64
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - site:
+                ///   - personId:
+                package init(
+                    site: Components.Parameters.Site,
+                    personId: Swift.Int64
+                ) {
+                    self.site = site
+                    self.personId = personId
+                }
+            }
+            package var path: Operations.PersonGraph.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query/offset`.
+                package var offset: Swift.Int?
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query/limit`.
+                package var limit: Swift.Int?
+                /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query/min_position`.
+                package var minPosition: Components.Parameters.MinPosition?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - offset:
+                ///   - limit:
+                ///   - minPosition: Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                package init(
+                    offset: Swift.Int? = nil,
+                    limit: Swift.Int? = nil,
+                    minPosition: Components.Parameters.MinPosition? = nil
+                ) {
+                    self.offset = offset
+                    self.limit = limit
+                    self.minPosition = minPosition
+                }
+            }
+            package var query: Operations.PersonGraph.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PersonGraph.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PersonGraph.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.PersonGraph.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            package init(
+                path: Operations.PersonGraph.Input.Path,
+                query: Operations.PersonGraph.Input.Query = .init(),
+                headers: Operations.PersonGraph.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.PersonGraph)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Components.Schemas.PersonGraph {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.PersonGraph.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.PersonGraph.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// One page of the graph.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.PersonGraph.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.PersonGraph.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A typed error; the HTTP status follows the code (400, 401, 403, 404, 413, 501, 503, 500).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)/responses/default`.
             ///
             /// HTTP response code: `default`.
             case `default`(statusCode: Swift.Int, Components.Responses._Error)
@@ -1373,44 +1771,39 @@ package enum Operations {
             @frozen package enum Body: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json`.
                 package struct JsonPayload: Codable, Hashable, Sendable {
-                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/value1`.
-                    package var value1: Components.Schemas.Identifier
-                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/value2`.
-                    package struct Value2Payload: Codable, Hashable, Sendable {
-                        /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/value2/reason`.
-                        package var reason: Swift.String?
-                        /// Creates a new `Value2Payload`.
-                        ///
-                        /// - Parameters:
-                        ///   - reason:
-                        package init(reason: Swift.String? = nil) {
-                            self.reason = reason
-                        }
-                        package enum CodingKeys: String, CodingKey {
-                            case reason
-                        }
-                    }
-                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/value2`.
-                    package var value2: Operations.Quarantine.Input.Body.JsonPayload.Value2Payload
+                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/kind`.
+                    package var kind: Components.Schemas.IdentifierKind
+                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/value`.
+                    package var value: Swift.String
+                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/namespace`.
+                    package var namespace: Swift.String?
+                    /// For operators, kept with the quarantine.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/json/reason`.
+                    package var reason: Swift.String?
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
-                    ///   - value1:
-                    ///   - value2:
+                    ///   - kind:
+                    ///   - value:
+                    ///   - namespace:
+                    ///   - reason: For operators, kept with the quarantine.
                     package init(
-                        value1: Components.Schemas.Identifier,
-                        value2: Operations.Quarantine.Input.Body.JsonPayload.Value2Payload
+                        kind: Components.Schemas.IdentifierKind,
+                        value: Swift.String,
+                        namespace: Swift.String? = nil,
+                        reason: Swift.String? = nil
                     ) {
-                        self.value1 = value1
-                        self.value2 = value2
+                        self.kind = kind
+                        self.value = value
+                        self.namespace = namespace
+                        self.reason = reason
                     }
-                    package init(from decoder: any Swift.Decoder) throws {
-                        self.value1 = try .init(from: decoder)
-                        self.value2 = try .init(from: decoder)
-                    }
-                    package func encode(to encoder: any Swift.Encoder) throws {
-                        try self.value1.encode(to: encoder)
-                        try self.value2.encode(to: encoder)
+                    package enum CodingKeys: String, CodingKey {
+                        case kind
+                        case value
+                        case namespace
+                        case reason
                     }
                 }
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/quarantine/POST/requestBody/content/application\/json`.

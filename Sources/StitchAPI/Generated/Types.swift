@@ -17,6 +17,11 @@ package import struct Foundation.Data
 package import struct Foundation.Date
 /// A type that performs HTTP operations defined by the OpenAPI document.
 package protocol APIProtocol: Sendable {
+    /// What the presented token may do — the binary protocol's hello answer.
+    ///
+    /// - Remark: HTTP `GET /api/v1/token`.
+    /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)`.
+    func tokenInfo(_ input: Operations.TokenInfo.Input) async throws -> Operations.TokenInfo.Output
     /// The person behind an identifier (raw value, normalized by the server) or a person id.
     ///
     /// - Remark: HTTP `GET /api/v1/sites/{site}/person`.
@@ -32,6 +37,11 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/sites/{site}/persons/{person_id}/history`.
     /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/history/get(personHistory)`.
     func personHistory(_ input: Operations.PersonHistory.Input) async throws -> Operations.PersonHistory.Output
+    /// The person as a graph — identifiers, the events that link them, and the links guards refused — a page of identifiers at a time.
+    ///
+    /// - Remark: HTTP `GET /api/v1/sites/{site}/persons/{person_id}/graph`.
+    /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)`.
+    func personGraph(_ input: Operations.PersonGraph.Input) async throws -> Operations.PersonGraph.Output
     /// Why two identifiers are one person — the chain of events linking them — or why not.
     ///
     /// - Remark: HTTP `GET /api/v1/sites/{site}/explain`.
@@ -81,6 +91,13 @@ package protocol APIProtocol: Sendable {
 
 /// Convenience overloads for operation inputs.
 extension APIProtocol {
+    /// What the presented token may do — the binary protocol's hello answer.
+    ///
+    /// - Remark: HTTP `GET /api/v1/token`.
+    /// - Remark: Generated from `#/paths//api/v1/token/get(tokenInfo)`.
+    package func tokenInfo(headers: Operations.TokenInfo.Input.Headers = .init()) async throws -> Operations.TokenInfo.Output {
+        try await tokenInfo(Operations.TokenInfo.Input(headers: headers))
+    }
     /// The person behind an identifier (raw value, normalized by the server) or a person id.
     ///
     /// - Remark: HTTP `GET /api/v1/sites/{site}/person`.
@@ -121,6 +138,21 @@ extension APIProtocol {
         headers: Operations.PersonHistory.Input.Headers = .init()
     ) async throws -> Operations.PersonHistory.Output {
         try await personHistory(Operations.PersonHistory.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// The person as a graph — identifiers, the events that link them, and the links guards refused — a page of identifiers at a time.
+    ///
+    /// - Remark: HTTP `GET /api/v1/sites/{site}/persons/{person_id}/graph`.
+    /// - Remark: Generated from `#/paths//api/v1/sites/{site}/persons/{person_id}/graph/get(personGraph)`.
+    package func personGraph(
+        path: Operations.PersonGraph.Input.Path,
+        query: Operations.PersonGraph.Input.Query = .init(),
+        headers: Operations.PersonGraph.Input.Headers = .init()
+    ) async throws -> Operations.PersonGraph.Output {
+        try await personGraph(Operations.PersonGraph.Input(
             path: path,
             query: query,
             headers: headers

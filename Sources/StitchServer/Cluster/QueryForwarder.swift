@@ -75,6 +75,7 @@ extension Stitch_V1_Request.OneOf_Kind {
         case .unquarantine(let request): request.site
         case .shared(let request): request.site
         case .forget(let request): request.site
+        case .personGraph(let request): request.site
         }
     }
 }

@@ -222,6 +222,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         return ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
     }
 
+    /// The sites the settings name (pools, domains, webhooks, junk phones,
+    /// token grants), sorted: what an admin's explorer offers to pick from.
+    var namedSites: [UInt32] {
+        var sites = Set(numberPools.keys).union(siteDomains.keys).union(referralExclusions.keys).union(webhooks.keys)
+            .union(junkPhones.keys)
+        for grant in tokens { sites.formUnion(grant.sites) }
+        return sites.sorted()
+    }
+
     /// Whether this node runs in cluster mode.
     public var isCluster: Bool { !clusterNATSURLs.isEmpty }
 

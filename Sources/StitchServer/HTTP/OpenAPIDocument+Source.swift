@@ -7,7 +7,7 @@ extension OpenAPIDocument {
   "info": {
     "title": "Stitch query API",
     "version": "1.0.0",
-    "description": "The JSON twin of the binary query protocol (`query.proto`), for reporting services in any language, BI tools\nand the profile explorer (issue 25). Served on the internal HTTP port (7072), never on the public intake.\nEvery operation goes through the same access rules, limits and executor as the binary protocol.\n\nAuth: `Authorization: Bearer TOKEN` with the server's query tokens (`tokens`); without tokens configured,\nloopback clients are admin. Errors are `{\"code\": …, \"message\": …}` with the protocol's codes.\n\nStatus: this contract is served at `GET /api/openapi.json` and its Swift types are generated\n(`ops/generate-openapi.sh`); the operations themselves are not served yet (issue 25).\n"
+    "description": "The JSON twin of the binary query protocol (`query.proto`), for reporting services in any language, BI tools\nand the profile explorer (issue 25). Served on the internal HTTP port (7072), never on the public intake.\nEvery operation goes through the same access rules, limits and executor as the binary protocol.\n\nAuth: `Authorization: Bearer TOKEN` with the server's query tokens (`tokens`); without tokens configured,\nloopback clients are admin. Errors are `{\"code\": …, \"message\": …}` with the protocol's codes, mapped to\nHTTP statuses: UNAUTHENTICATED 401, PERMISSION_DENIED 403, INVALID_ARGUMENT and BAD_FRAME 400, NOT_FOUND 404,\nRESPONSE_TOO_LARGE 413, UNSUPPORTED 501, UNAVAILABLE 503, INTERNAL 500.\n\nThe Swift types and routing are generated from this file (`ops/generate-openapi.sh`); it is served at\n`GET /api/openapi.json`.\n"
   },
   "servers": [
     {
@@ -34,6 +34,65 @@ extension OpenAPIDocument {
     }
   ],
   "paths": {
+    "/api/v1/token": {
+      "get": {
+        "operationId": "tokenInfo",
+        "tags": [
+          "persons"
+        ],
+        "summary": "What the presented token may do — the binary protocol's hello answer.",
+        "responses": {
+          "200": {
+            "description": "The grant.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "name",
+                    "admin",
+                    "sites",
+                    "server_version"
+                  ],
+                  "properties": {
+                    "name": {
+                      "type": "string",
+                      "description": "The grant's name (never the token)."
+                    },
+                    "admin": {
+                      "type": "boolean",
+                      "description": "Reads every site and may change persons and pools."
+                    },
+                    "sites": {
+                      "type": "array",
+                      "items": {
+                        "type": "integer",
+                        "format": "int32"
+                      },
+                      "description": "Readable sites; empty for admin (every site)."
+                    },
+                    "known_sites": {
+                      "type": "array",
+                      "items": {
+                        "type": "integer",
+                        "format": "int32"
+                      },
+                      "description": "Admin: the sites this server's settings name (pools, domains, webhooks), to pick from."
+                    },
+                    "server_version": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/api/v1/sites/{site}/person": {
       "get": {
         "operationId": "lookupPerson",
@@ -210,9 +269,10 @@ extension OpenAPIDocument {
           {
             "name": "cursor",
             "in": "query",
+            "description": "next_cursor of the previous page.",
             "schema": {
               "type": "string",
-              "maxLength": 256
+              "maxLength": 512
             }
           },
           {
@@ -223,6 +283,24 @@ extension OpenAPIDocument {
               "minimum": 1,
               "maximum": 1000,
               "default": 100
+            }
+          },
+          {
+            "name": "from_ms",
+            "in": "query",
+            "description": "Inclusive; absent = from the beginning.",
+            "schema": {
+              "type": "integer",
+              "format": "int64"
+            }
+          },
+          {
+            "name": "to_ms",
+            "in": "query",
+            "description": "Exclusive; absent = no end.",
+            "schema": {
+              "type": "integer",
+              "format": "int64"
             }
           },
           {
@@ -261,6 +339,26 @@ extension OpenAPIDocument {
             }
           },
           {
+            "name": "lookback_ms",
+            "in": "query",
+            "description": "Visits older than this before a conversion do not count; default 30 days.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1
+            }
+          },
+          {
+            "name": "half_life_ms",
+            "in": "query",
+            "description": "time_decay only; default 7 days.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1
+            }
+          },
+          {
             "$ref": "#/components/parameters/MinPosition"
           }
         ],
@@ -272,10 +370,15 @@ extension OpenAPIDocument {
                 "schema": {
                   "type": "object",
                   "required": [
+                    "person_id",
                     "events",
                     "next_cursor"
                   ],
                   "properties": {
+                    "person_id": {
+                      "type": "integer",
+                      "format": "int64"
+                    },
                     "events": {
                       "type": "array",
                       "items": {
@@ -287,6 +390,68 @@ extension OpenAPIDocument {
                       "description": "Empty on the last page."
                     }
                   }
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sites/{site}/persons/{person_id}/graph": {
+      "get": {
+        "operationId": "personGraph",
+        "tags": [
+          "persons"
+        ],
+        "summary": "The person as a graph — identifiers, the events that link them, and the links guards refused — a page of identifiers at a time.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Site"
+          },
+          {
+            "name": "person_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1
+            }
+          },
+          {
+            "name": "offset",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 1000000,
+              "default": 0
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000,
+              "default": 200
+            }
+          },
+          {
+            "$ref": "#/components/parameters/MinPosition"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "One page of the graph.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PersonGraph"
                 }
               }
             }
@@ -539,20 +704,30 @@ extension OpenAPIDocument {
           "content": {
             "application/json": {
               "schema": {
-                "allOf": [
-                  {
-                    "$ref": "#/components/schemas/Identifier"
+                "type": "object",
+                "required": [
+                  "kind",
+                  "value"
+                ],
+                "properties": {
+                  "kind": {
+                    "$ref": "#/components/schemas/IdentifierKind"
                   },
-                  {
-                    "type": "object",
-                    "properties": {
-                      "reason": {
-                        "type": "string",
-                        "maxLength": 200
-                      }
-                    }
+                  "value": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 512
+                  },
+                  "namespace": {
+                    "type": "string",
+                    "maxLength": 32
+                  },
+                  "reason": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "For operators, kept with the quarantine."
                   }
-                ]
+                }
               }
             }
           }
@@ -815,13 +990,14 @@ extension OpenAPIDocument {
       "AttributionModel": {
         "type": "string",
         "enum": [
-          "last_non_direct",
           "first_click",
           "last_click",
+          "last_non_direct",
           "linear",
           "time_decay",
           "position"
-        ]
+        ],
+        "description": "Absent: last_non_direct."
       },
       "Identifier": {
         "type": "object",
@@ -860,7 +1036,7 @@ extension OpenAPIDocument {
           },
           "value": {
             "type": "string",
-            "description": "Normalized."
+            "description": "Normalized; `namespace:value` for chat and crm_contact."
           },
           "first_seen_ms": {
             "type": "integer",
@@ -871,7 +1047,8 @@ extension OpenAPIDocument {
             "format": "int64"
           },
           "quarantined": {
-            "type": "boolean"
+            "type": "boolean",
+            "description": "It links nothing: a person of its own."
           }
         }
       },
@@ -883,12 +1060,15 @@ extension OpenAPIDocument {
           "first_seen_ms",
           "last_seen_ms",
           "identifier_count",
-          "event_counts"
+          "event_count",
+          "event_counts",
+          "identifier_caps"
         ],
         "properties": {
           "person_id": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "The current root id; any id the person ever had resolves to it."
           },
           "site": {
             "type": "integer",
@@ -906,27 +1086,53 @@ extension OpenAPIDocument {
             "type": "integer",
             "format": "int64"
           },
+          "event_count": {
+            "type": "integer",
+            "format": "int64"
+          },
           "event_counts": {
             "type": "object",
             "additionalProperties": {
               "type": "integer",
               "format": "int64"
             },
-            "description": "By event type."
+            "description": "By event type; types without events are absent."
+          },
+          "identifier_caps": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer",
+              "format": "int32"
+            },
+            "description": "The server's cap per identifier kind (guards): a link past it is refused."
           },
           "identifiers": {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/StoredIdentifier"
-            }
+            },
+            "description": "With include_identifiers only; sorted by kind, value."
           }
         }
       },
       "Source": {
         "type": "object",
+        "required": [
+          "kind",
+          "channel"
+        ],
         "properties": {
           "kind": {
-            "type": "string"
+            "type": "string",
+            "enum": [
+              "unspecified",
+              "utm",
+              "referrer",
+              "direct",
+              "static_number",
+              "unknown_call",
+              "click_id"
+            ]
           },
           "source": {
             "type": "string"
@@ -938,30 +1144,49 @@ extension OpenAPIDocument {
             "type": "string"
           },
           "channel": {
-            "type": "string"
-          },
-          "label": {
             "type": "string",
-            "description": "As the CLI prints it: \"yandex/cpc/brand [paid search]\"."
+            "enum": [
+              "unspecified",
+              "paid_search",
+              "organic_search",
+              "paid_social",
+              "social",
+              "referral",
+              "email",
+              "messenger",
+              "internal",
+              "direct",
+              "display",
+              "offline",
+              "other"
+            ]
           }
         }
       },
       "Credit": {
         "type": "object",
         "required": [
+          "weight",
           "visit_seq",
-          "share"
+          "source"
         ],
         "properties": {
-          "visit_seq": {
-            "type": "integer",
-            "format": "int64"
-          },
-          "share": {
-            "type": "number"
-          },
           "source": {
             "$ref": "#/components/schemas/Source"
+          },
+          "weight": {
+            "type": "number",
+            "description": "The credits of one conversion sum to 1."
+          },
+          "revenue_minor": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Won deals: this source's share of the revenue."
+          },
+          "visit_seq": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The credited visit's seq; 0 when no visit."
           }
         }
       },
@@ -984,6 +1209,34 @@ extension OpenAPIDocument {
             "items": {
               "$ref": "#/components/schemas/Credit"
             }
+          }
+        }
+      },
+      "CallMatch": {
+        "type": "object",
+        "required": [
+          "kind"
+        ],
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "unspecified",
+              "session",
+              "static",
+              "unknown",
+              "office"
+            ]
+          },
+          "tracking_number": {
+            "type": "string"
+          },
+          "session": {
+            "type": "string",
+            "description": "session: the session whose lease covered the call."
+          },
+          "source": {
+            "$ref": "#/components/schemas/Source"
           }
         }
       },
@@ -1013,6 +1266,11 @@ extension OpenAPIDocument {
             "type": "integer",
             "format": "int64"
           },
+          "device_time_ms": {
+            "type": "integer",
+            "format": "int64",
+            "description": "When the collector re-timed a skewed device clock: the time the device stamped."
+          },
           "event_id": {
             "type": "string",
             "description": "The sender's event id (uint64 as a string)."
@@ -1026,17 +1284,10 @@ extension OpenAPIDocument {
           "body": {
             "type": "object",
             "additionalProperties": true,
-            "description": "The beacon body by type (visit: utm, landing_url, referrer; call: tracking_number, match; deal: status, revenue, …), field names as in beacon.proto."
+            "description": "The beacon body of its type in protobuf's JSON mapping, field names as in beacon.proto (visit: utm_source, landing_url, referrer, …; call: tracking_number, duration_seconds, …; deal: status, revenue_minor, …)."
           },
           "call_match": {
-            "type": "string",
-            "enum": [
-              "session",
-              "static",
-              "unknown",
-              "office"
-            ],
-            "description": "Calls: how the call was placed."
+            "$ref": "#/components/schemas/CallMatch"
           },
           "conversion": {
             "$ref": "#/components/schemas/Conversion"
@@ -1048,7 +1299,10 @@ extension OpenAPIDocument {
         "required": [
           "event_seq",
           "time_ms",
-          "type"
+          "type",
+          "from",
+          "to",
+          "via"
         ],
         "properties": {
           "event_seq": {
@@ -1063,43 +1317,203 @@ extension OpenAPIDocument {
             "$ref": "#/components/schemas/EventType"
           },
           "from": {
-            "$ref": "#/components/schemas/Identifier"
+            "$ref": "#/components/schemas/StoredIdentifier"
           },
           "to": {
-            "$ref": "#/components/schemas/Identifier"
+            "$ref": "#/components/schemas/StoredIdentifier"
+          },
+          "via": {
+            "type": "string",
+            "description": "\"same event\", \"call matched by the lease of …\""
+          }
+        }
+      },
+      "Refusal": {
+        "type": "object",
+        "required": [
+          "event_seq",
+          "time_ms",
+          "reason"
+        ],
+        "properties": {
+          "event_seq": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "time_ms": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "reason": {
+            "type": "string",
+            "description": "The guard (cap_phone, …), \"quarantined (…)\", or \"unrecorded\"."
           }
         }
       },
       "Explanation": {
         "type": "object",
         "required": [
-          "linked",
+          "verdict",
+          "person_a",
+          "person_b",
           "steps"
         ],
         "properties": {
-          "linked": {
-            "type": "boolean"
+          "verdict": {
+            "type": "string",
+            "enum": [
+              "linked",
+              "not_linked",
+              "refused",
+              "unknown"
+            ]
+          },
+          "person_a": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "person_b": {
+            "type": "integer",
+            "format": "int64"
           },
           "steps": {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/ExplainStep"
+            },
+            "description": "linked: a shortest chain from a to b."
+          },
+          "refusal": {
+            "$ref": "#/components/schemas/Refusal"
+          }
+        }
+      },
+      "GraphLink": {
+        "type": "object",
+        "required": [
+          "event_seq",
+          "event_type",
+          "time_ms",
+          "via",
+          "nodes"
+        ],
+        "properties": {
+          "event_seq": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "event_type": {
+            "$ref": "#/components/schemas/EventType"
+          },
+          "time_ms": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "via": {
+            "type": "string"
+          },
+          "nodes": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            },
+            "description": "Indexes into the page's identifiers."
+          }
+        }
+      },
+      "GraphRefusal": {
+        "type": "object",
+        "required": [
+          "event_seq",
+          "event_type",
+          "time_ms",
+          "nodes",
+          "other",
+          "other_person_id",
+          "reason",
+          "events"
+        ],
+        "properties": {
+          "event_seq": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The first of this person's events that carried `other`."
+          },
+          "event_type": {
+            "$ref": "#/components/schemas/EventType"
+          },
+          "time_ms": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "nodes": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            },
+            "description": "The page's identifiers that event carried."
+          },
+          "other": {
+            "$ref": "#/components/schemas/StoredIdentifier"
+          },
+          "other_person_id": {
+            "type": "integer",
+            "format": "int64",
+            "description": "0 when erased since."
+          },
+          "reason": {
+            "type": "string"
+          },
+          "events": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      },
+      "PersonGraph": {
+        "type": "object",
+        "required": [
+          "person_id",
+          "identifier_count",
+          "identifiers_offset",
+          "identifiers",
+          "links",
+          "refusals",
+          "links_omitted"
+        ],
+        "properties": {
+          "person_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "identifier_count": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "identifiers_offset": {
+            "type": "integer"
+          },
+          "identifiers": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/StoredIdentifier"
+            }
+          },
+          "links": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/GraphLink"
             }
           },
           "refusals": {
             "type": "array",
             "items": {
-              "type": "object",
-              "properties": {
-                "reason": {
-                  "type": "string"
-                },
-                "event_seq": {
-                  "type": "integer",
-                  "format": "int64"
-                }
-              }
+              "$ref": "#/components/schemas/GraphRefusal"
             }
+          },
+          "links_omitted": {
+            "type": "integer",
+            "format": "int64"
           }
         }
       },
@@ -1117,6 +1531,7 @@ extension OpenAPIDocument {
           "kind": {
             "type": "string",
             "enum": [
+              "unspecified",
               "sticky",
               "new",
               "fallback",
@@ -1133,15 +1548,22 @@ extension OpenAPIDocument {
         "type": "object",
         "required": [
           "seq",
+          "site",
           "kind",
           "reason",
           "time_ms",
-          "winner"
+          "winner",
+          "loser",
+          "cause_event"
         ],
         "properties": {
           "seq": {
             "type": "integer",
             "format": "int64"
+          },
+          "site": {
+            "type": "integer",
+            "format": "int32"
           },
           "kind": {
             "type": "string",
@@ -1152,7 +1574,15 @@ extension OpenAPIDocument {
             ]
           },
           "reason": {
-            "type": "string"
+            "type": "string",
+            "enum": [
+              "unspecified",
+              "quarantine",
+              "unquarantine",
+              "junk",
+              "shared_identifier",
+              "forget"
+            ]
           },
           "time_ms": {
             "type": "integer",
@@ -1160,13 +1590,27 @@ extension OpenAPIDocument {
           },
           "winner": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "merge: the surviving person; split/erase: the person changed."
           },
           "loser": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "merge: resolves to winner from now on; 0 otherwise."
           },
           "cause_event": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The event that caused it; 0 for a request."
+          },
+          "split_into": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "format": "int64"
+            }
+          },
+          "identifier_node": {
             "type": "integer",
             "format": "int64"
           }
@@ -1179,6 +1623,8 @@ extension OpenAPIDocument {
           "identifiers",
           "events",
           "merges",
+          "store_bytes",
+          "map_bytes",
           "counters"
         ],
         "properties": {
@@ -1198,12 +1644,44 @@ extension OpenAPIDocument {
             "type": "integer",
             "format": "int64"
           },
+          "store_bytes": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "map_bytes": {
+            "type": "integer",
+            "format": "int64"
+          },
           "counters": {
             "type": "object",
             "additionalProperties": {
               "type": "integer",
               "format": "int64"
             }
+          }
+        }
+      },
+      "StaticNumber": {
+        "type": "object",
+        "required": [
+          "number"
+        ],
+        "properties": {
+          "number": {
+            "type": "string",
+            "maxLength": 64
+          },
+          "utm_source": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "utm_medium": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "utm_campaign": {
+            "type": "string",
+            "maxLength": 256
           }
         }
       },
@@ -1214,43 +1692,32 @@ extension OpenAPIDocument {
             "type": "array",
             "maxItems": 10000,
             "items": {
-              "type": "string"
+              "type": "string",
+              "maxLength": 64
             }
           },
           "hold_seconds": {
             "type": "integer",
-            "minimum": 0
+            "minimum": 0,
+            "maximum": 86400
           },
           "fallback_number": {
-            "type": "string"
+            "type": "string",
+            "maxLength": 64
           },
           "static_numbers": {
             "type": "array",
+            "maxItems": 10000,
             "items": {
-              "type": "object",
-              "required": [
-                "number"
-              ],
-              "properties": {
-                "number": {
-                  "type": "string"
-                },
-                "utm_source": {
-                  "type": "string"
-                },
-                "utm_medium": {
-                  "type": "string"
-                },
-                "utm_campaign": {
-                  "type": "string"
-                }
-              }
+              "$ref": "#/components/schemas/StaticNumber"
             }
           },
           "office_numbers": {
             "type": "array",
+            "maxItems": 10000,
             "items": {
-              "type": "string"
+              "type": "string",
+              "maxLength": 64
             }
           }
         }
@@ -1278,26 +1745,36 @@ extension OpenAPIDocument {
         "type": "object",
         "required": [
           "changed",
+          "identifier_node",
+          "persons_repaired",
           "person_ids",
           "last_change_seq"
         ],
         "properties": {
           "changed": {
-            "type": "boolean"
+            "type": "boolean",
+            "description": "false: already so, nothing done."
+          },
+          "identifier_node": {
+            "type": "integer",
+            "format": "int64"
           },
           "persons_repaired": {
-            "type": "integer"
+            "type": "integer",
+            "format": "int64"
           },
           "person_ids": {
             "type": "array",
             "items": {
               "type": "integer",
               "format": "int64"
-            }
+            },
+            "description": "The persons after the repair (at most 1000)."
           },
           "last_change_seq": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "The change feed holds the repair up to here."
           }
         }
       },
@@ -1309,7 +1786,9 @@ extension OpenAPIDocument {
           "identifier_hash",
           "person_id",
           "identifiers",
-          "events"
+          "events",
+          "leases",
+          "calls"
         ],
         "properties": {
           "erasure_seq": {
@@ -1322,7 +1801,7 @@ extension OpenAPIDocument {
           },
           "identifier_hash": {
             "type": "string",
-            "description": "HMAC-SHA256 of the identifier, hex."
+            "description": "HMAC-SHA256 of the identifier under the store's secret, hex."
           },
           "person_id": {
             "type": "integer",

@@ -28,15 +28,7 @@ import StitchWire
 /// address; a browser's Origin must be allowed for every site it writes to.
 final class HTTPIntake: Sendable {
     /// The request context: Hummingbird's, plus the peer for the rate limit.
-    struct Context: RequestContext, RemoteAddressRequestContext {
-        var coreContext: CoreRequestContextStorage
-        let remoteAddress: SocketAddress?
-
-        init(source: ApplicationRequestContextSource) {
-            coreContext = .init(source: source)
-            remoteAddress = source.channel.remoteAddress
-        }
-    }
+    typealias Context = PeerRequestContext
 
     let port: Int
     private let group: ServiceGroup

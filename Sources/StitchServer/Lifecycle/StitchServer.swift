@@ -62,6 +62,8 @@ public final class StitchServer: Service, Sendable {
         var cluster: ClusterNode?
         /// Cluster mode: queries for partitions held elsewhere go there.
         var forwarder: QueryForwarder?
+        /// Answers queries of both transports (binary protocol, JSON API).
+        var queryService: QueryService
         var listeners: [any Channel]
         var udpSockets: [any Channel]
         var ingestConnections: ConnectionRegistry<IngestConnection>
@@ -69,6 +71,8 @@ public final class StitchServer: Service, Sendable {
         var ports: BoundPorts
         var housekeeping: RepeatedTask?
         var intake: HTTPIntake?
+        /// The internal HTTP port: metrics, health, the JSON API, the explorer.
+        var internalHTTP: InternalHTTP?
     }
 
     /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
@@ -179,9 +183,16 @@ public final class StitchServer: Service, Sendable {
                 clockMs: clockMs)
         }
         writer.start()
+        let forwarder = cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics) }
+        let queryService = QueryService(
+            executor: QueryExecutor(
+                shards: graph, metrics: metrics, poolOverrides: poolOverrides, configuration: configuration,
+                cluster: cluster, clockMs: clockMs),
+            authority: TokenAuthority(grants: configuration.tokens), metrics: metrics, heavyPool: heavyQueryPool,
+            forwarder: forwarder)
         var running = Running(
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
-            cluster: cluster, forwarder: cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics) }, listeners: [],
+            cluster: cluster, forwarder: forwarder, queryService: queryService, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
@@ -191,6 +202,7 @@ public final class StitchServer: Service, Sendable {
             logger.error("could not start: \(error)")
             for channel in running.listeners + running.udpSockets { try? await channel.close() }
             await running.intake?.stop()
+            await running.internalHTTP?.stop()
             queue.close()
             await writer.waitUntilFinished()
             cluster?.stop()
@@ -254,14 +266,17 @@ public final class StitchServer: Service, Sendable {
         let ingestPort = ingestListener.localAddress!.port!
         let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
         running.listeners.append(queryListener)
-        let httpListener = try await httpBootstrap(running.queryGroup).bind(host: host, port: configuration.httpPort).get()
-        running.listeners.append(httpListener)
+        let internalHTTP = try await InternalHTTP.start(
+            host: host, port: configuration.httpPort, service: running.queryService, metrics: metrics,
+            knownSites: configuration.namedSites, isHealthy: { [self] in self.healthy.load(ordering: .relaxed) },
+            eventLoopGroup: running.queryGroup, logger: logger)
+        running.internalHTTP = internalHTTP
         let intake = try await HTTPIntake.start(
             configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
             eventLoopGroup: running.group, logger: logger, cluster: running.cluster, clockMs: clockMs)
         running.intake = intake
         running.ports = BoundPorts(
-            ingest: ingestPort, query: queryListener.localAddress!.port!, http: httpListener.localAddress!.port!,
+            ingest: ingestPort, query: queryListener.localAddress!.port!, http: internalHTTP.port,
             intake: intake.port)
     }
 
@@ -270,7 +285,7 @@ public final class StitchServer: Service, Sendable {
         logger.info(
             "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(running.graph.layout), \(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
-            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
+            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz, /api/v1, /explorer/), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
         for (shard, report) in running.graph.migrations {
             logger.notice(
                 "upgraded shard \(shard) from schema \(report.fromSchema) to \(report.toSchema) in place: \(report.steps.joined(separator: "; "))")
@@ -339,6 +354,7 @@ public final class StitchServer: Service, Sendable {
             try? await connection.channel.close()
         }
         await intakeStopped.value
+        await running.internalHTTP?.stop()
         for channel in running.queryConnections.all() { try? await channel.close() }
         await running.forwarder?.close()
         // No heavy query may read the store after it closes.

@@ -137,6 +137,9 @@ struct QueryExecutor: Sendable {
                 let limit = request.limit == 0 ? 1000 : min(Int(request.limit), GraphLimits.sharedListedMax)
                 let listed = try shards.graph(site: request.site).shared(site: request.site, limit: limit)
                 return .shared(.with { $0.identifiers = listed.map(Stitch_V1_SharedIdentifier.init) })
+            case .personGraph(let request):
+                try check(site: request.site, access)
+                return .personGraph(try personGraph(request))
             case .forget(let request):
                 try checkAdmin(access, "forget erases a person")
                 try check(site: request.site, access)
@@ -169,7 +172,7 @@ struct QueryExecutor: Sendable {
         return .with {
             if let person {
                 $0.found = true
-                $0.person = Stitch_V1_Person(person)
+                $0.person = Stitch_V1_Person(person, caps: shards.graph(site: site).configuration.rules(for: site).guards.capsByKind)
             }
         }
     }
@@ -311,6 +314,30 @@ struct QueryExecutor: Sendable {
         } catch .personTooLarge(let events) {
             throw QueryFailure(.responseTooLarge, ExplainError.personTooLarge(events: events).description)
         }
+    }
+
+    private mutating func personGraph(_ request: Stitch_V1_PersonGraphRequest) throws -> Stitch_V1_PersonGraphResponse {
+        let graph = shards.graph(site: request.site)
+        let offset = Int(request.identifiersOffset)
+        let limit = request.identifiersLimit == 0
+            ? IdentityGraph.graphIdentifiersDefault : min(Int(request.identifiersLimit), IdentityGraph.graphIdentifiersMax)
+        let drawn: PersonGraph?
+        do {
+            switch request.person.target {
+            case .identifier(let identifier):
+                drawn = try graph.personGraph(
+                    site: request.site, identifier: try normalize(identifier, site: request.site), offset: offset, limit: limit)
+            case .personID(let id):
+                drawn = try graph.personGraph(site: request.site, personID: id, offset: offset, limit: limit)
+            case nil:
+                throw QueryFailure(.invalidArgument, "person: give an identifier or a person_id")
+            }
+        } catch let error as ExplainError {
+            guard case .personTooLarge = error else { throw QueryFailure(.internal, error.description) }
+            throw QueryFailure(.responseTooLarge, error.description)
+        }
+        guard let drawn else { throw QueryFailure(.notFound, "no such person in site \(request.site)") }
+        return Stitch_V1_PersonGraphResponse(drawn)
     }
 
     private func poolResponse(site: UInt32) -> Stitch_V1_PoolResponse {

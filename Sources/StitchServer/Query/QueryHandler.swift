@@ -26,10 +26,11 @@ final class QueryHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let authority: TokenAuthority
+    private let service: QueryService
     private let metrics: ServerMetrics
     private let logger: Logger
     private let responseBytesMax: Int
+    /// This connection's own executor (its normalizer cache is per connection).
     private var executor: QueryExecutor
     private let decoder = PayloadDecoder()
     private let encoder = FrameEncoder()
@@ -37,32 +38,23 @@ final class QueryHandler: ChannelDuplexHandler {
     private var timers: [String: CoreMetrics.Timer] = [:]
     /// Too many wrong hellos: answer the last one, then close; read no more.
     private var closeAfterAnswer = false
-    /// Requests read and not yet answered, in order (one runs on the heavy
-    /// pool at a time; those behind it wait so answers keep their order).
+    /// Requests read and not yet answered, in order (one runs off the event
+    /// loop at a time; those behind it wait so answers keep their order).
     private var pending = Deque<Frame>()
-    /// A heavy request of this connection runs on `heavyPool`.
+    /// A request of this connection runs on the heavy pool or another node.
     private var offloaded = false
-    /// Threads for heavy requests (histories, batch lookups, explain, merges,
-    /// stats), so one connection's pipeline of them never holds the event
-    /// loop that answers every other connection's lookups.
-    private let heavyPool: NIOThreadPool
-    /// Cluster mode: sends requests for partitions held elsewhere to a holder.
-    private let forwarder: QueryForwarder?
     /// The hello's token (forwarded requests carry it) and whether this
     /// connection is another node's forwarding (never forwarded again).
     private var helloToken = ""
     private var isForwarded = false
 
-    init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, configuration: ServerConfiguration,
-         logger: Logger, heavyPool: NIOThreadPool, forwarder: QueryForwarder? = nil) {
-        self.heavyPool = heavyPool
-        self.forwarder = forwarder
-        self.authority = authority
-        self.metrics = metrics
+    init(service: QueryService, configuration: ServerConfiguration, logger: Logger) {
+        self.service = service
+        self.metrics = service.metrics
         self.logger = logger
         self.state = QueryConnectionStateMachine(inFlightMax: configuration.queryInFlightMax)
         self.responseBytesMax = configuration.responseBytesMax
-        self.executor = executor
+        self.executor = service.executor
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,21 +79,17 @@ final class QueryHandler: ChannelDuplexHandler {
         do throws(QueryFailure) {
             let request = try decodeRequest(frame)
             type = Self.typeName(request.kind)
-            // Cluster mode, read-your-writes: a request that must see a log
-            // position this node has not applied yet waits for it on the
-            // heavy pool, never on the event loop.
             let position = request.hasMinPosition ? request.minPosition : nil
-            let mustWait = position.map { position in
-                executor.cluster.map { $0.positions.applied(Int(position.partition)) < position.sequence } ?? false
-            } ?? false
-            let target = request.kind.flatMap { forwardTarget(of: $0) }
-            if let kind = request.kind, Self.isHeavy(kind) || mustWait || target != nil,
-                case .execute(let access) = state.requestReceived(isHello: false)
+            if let kind = request.kind, case let route = service.route(kind, minPosition: position, isForwarded: isForwarded),
+                !route.isHere, case .execute(let access) = state.requestReceived(isHello: false)
             {
-                if let target, let forwarder {
-                    forward(kind, minPosition: position, to: target, forwarder: forwarder, requestID: requestID, type: type, start: start, context: context)
-                } else {
-                    offload(kind, access: access, waitingFor: mustWait ? position : nil, requestID: requestID, type: type, start: start, context: context)
+                switch route {
+                case .forward(let target):
+                    forward(kind, minPosition: position, to: target, requestID: requestID, type: type, start: start, context: context)
+                case .heavy(let waitingFor):
+                    offload(kind, access: access, waitingFor: waitingFor, requestID: requestID, type: type, start: start, context: context)
+                case .here:
+                    preconditionFailure("answered here")
                 }
                 return
             }
@@ -113,17 +101,6 @@ final class QueryHandler: ChannelDuplexHandler {
         finish(body, requestID: requestID, type: type, start: start, context: context)
     }
 
-    /// Request kinds whose cost grows with the data (a person's history,
-    /// a thousand lookups, a whole person's events, the merge feed, totals),
-    /// and repairs, which wait for the store's write lock.
-    static func isHeavy(_ kind: Stitch_V1_Request.OneOf_Kind) -> Bool {
-        switch kind {
-        case .history, .batchLookup, .explain, .mergesSince, .stats: true
-        case .quarantine, .unquarantine, .shared, .forget, .poolSet: true
-        default: false
-        }
-    }
-
     /// Runs one heavy request on the pool; the connection's later requests
     /// wait for it, other connections do not.
     private func offload(
@@ -131,32 +108,19 @@ final class QueryHandler: ChannelDuplexHandler {
         requestID: UInt64, type: String, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
         offloaded = true
-        let executor = self.executor  // a copy: its normalizer cache is only a cache
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        let metrics = self.metrics
-        heavyPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Stitch_V1_Response.OneOf_Kind, QueryFailure> in
-            var executor = executor
-            do throws(QueryFailure) {
-                if let position, let cluster = executor.cluster {
-                    try Self.wait(for: position, cluster: cluster, metrics: metrics)
+        service.runHeavy(kind, access: access, waitingFor: position, executor: executor, eventLoop: context.eventLoop)
+            .whenSuccess { result in
+                let (handler, context) = bound.value
+                let body: Stitch_V1_Response.OneOf_Kind
+                switch result {
+                case .success(let answer): body = answer
+                case .failure(let failure):
+                    body = .error(failure.wireMessage)
+                    handler.metrics.counter(.queryErrors, [("type", type), ("code", failure.label)]).increment()
                 }
-                return .success(try executor.answer(kind, access: access))
-            } catch {
-                return .failure(error)
+                handler.resume(answering: body, requestID: requestID, type: type, start: start, context: context)
             }
-        }.whenComplete { result in
-            let (handler, context) = bound.value
-            let body: Stitch_V1_Response.OneOf_Kind
-            switch result {
-            case .success(.success(let answer)): body = answer
-            case .success(.failure(let failure)):
-                body = .error(failure.wireMessage)
-                handler.metrics.counter(.queryErrors, [("type", type), ("code", failure.label)]).increment()
-            case .failure(let error):  // the pool is stopping
-                body = .error(QueryFailure(.unavailable, "server is shutting down (\(error))").wireMessage)
-            }
-            handler.resume(answering: body, requestID: requestID, type: type, start: start, context: context)
-        }
     }
 
     /// Answers a request that was answered off the event loop (heavy pool or
@@ -173,29 +137,18 @@ final class QueryHandler: ChannelDuplexHandler {
         perform(state.writabilityChanged(writable: canTakeMore(context)), context)
     }
 
-    /// Cluster mode: the node that answers `kind` when it is not this one —
-    /// a live holder of the site's partition when this node holds none of
-    /// it, and for a lease the partition's lease node. nil: answer here.
-    private func forwardTarget(of kind: Stitch_V1_Request.OneOf_Kind) -> ClusterMember? {
-        guard let cluster = executor.cluster, !isForwarded, let membership = cluster.membership, let site = kind.site else { return nil }
-        let partition = executor.shards.layout.shard(of: site)
-        if case .lease = kind, let leaseNode = membership.leaseNode(of: partition) {
-            return leaseNode.node == cluster.name ? nil : leaseNode
-        }
-        return cluster.positions.holds(partition) ? nil : membership.forwardTarget(for: partition)
-    }
-
     /// Sends one request to `target` and answers with its answer; the
     /// connection's later requests wait, as behind a heavy request.
     private func forward(
         _ kind: Stitch_V1_Request.OneOf_Kind, minPosition: Stitch_V1_LogPosition?, to target: ClusterMember,
-        forwarder: QueryForwarder, requestID: UInt64, type: String, start: ContinuousClock.Instant, context: ChannelHandlerContext
+        requestID: UInt64, type: String, start: ContinuousClock.Instant, context: ChannelHandlerContext
     ) {
         offloaded = true
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let token = helloToken
         let promise = context.eventLoop.makePromise(of: Stitch_V1_Response.OneOf_Kind.self)
-        promise.completeWithTask { await forwarder.forward(kind, minPosition: minPosition, token: token, to: target) }
+        let service = service
+        promise.completeWithTask { await service.forward(kind, minPosition: minPosition, token: token, to: target) }
         promise.futureResult.whenComplete { result in
             let (handler, context) = bound.value
             let body: Stitch_V1_Response.OneOf_Kind
@@ -208,23 +161,6 @@ final class QueryHandler: ChannelDuplexHandler {
             }
             handler.resume(answering: body, requestID: requestID, type: type, start: start, context: context)
         }
-    }
-
-    /// Blocks this heavy-pool thread until the node has applied `position`,
-    /// at most `cluster_read_wait_ms`.
-    private static func wait(for position: Stitch_V1_LogPosition, cluster: ClusterNode, metrics: ServerMetrics) throws(QueryFailure) {
-        let partition = Int(position.partition)
-        guard cluster.positions.holds(partition) else {
-            metrics.counter(.logReadWaits, [("outcome", "not_held")]).increment()
-            throw QueryFailure(.unavailable, "this node does not hold partition \(partition); ask a node that does")
-        }
-        guard cluster.positions.wait(partition, through: position.sequence, waitMs: cluster.readWaitMs) else {
-            metrics.counter(.logReadWaits, [("outcome", "timed_out")]).increment()
-            throw QueryFailure(
-                .unavailable,
-                "this node has applied partition \(partition) through \(cluster.positions.applied(partition)), not yet \(position.sequence), after \(cluster.readWaitMs) ms; retry, or ask another node")
-        }
-        metrics.counter(.logReadWaits, [("outcome", "reached")]).increment()
     }
 
     /// Reads go on while the client reads its answers and few requests wait.
@@ -320,7 +256,7 @@ final class QueryHandler: ChannelDuplexHandler {
             throw QueryFailure(.unsupported, "protocol version \(hello.protocolVersion); this server speaks 1")
         }
         let granted: QueryAccess
-        switch authority.authenticate(token: hello.token, remote: context.remoteAddress) {
+        switch service.authority.authenticate(token: hello.token, remote: context.remoteAddress) {
         case .success(let access): granted = access
         case .failure(let failure):
             metrics.counter(.helloFailures).increment()
@@ -388,6 +324,7 @@ final class QueryHandler: ChannelDuplexHandler {
         case .unquarantine: "unquarantine"
         case .shared: "shared"
         case .forget: "forget"
+        case .personGraph: "person_graph"
         case nil: "unknown"
         }
     }

@@ -887,6 +887,14 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._kind = .forget(newValue)}
   }
 
+  public var personGraph: Stitch_V1_PersonGraphRequest {
+    get {
+      if case .personGraph(let v)? = _storage._kind {return v}
+      return Stitch_V1_PersonGraphRequest()
+    }
+    set {_uniqueStorage()._kind = .personGraph(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -908,6 +916,7 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     case shared(Stitch_V1_SharedRequest)
     /// admin token only
     case forget(Stitch_V1_ForgetRequest)
+    case personGraph(Stitch_V1_PersonGraphRequest)
 
   }
 
@@ -1045,6 +1054,14 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     set {kind = .forget(newValue)}
   }
 
+  public var personGraph: Stitch_V1_PersonGraphResponse {
+    get {
+      if case .personGraph(let v)? = kind {return v}
+      return Stitch_V1_PersonGraphResponse()
+    }
+    set {kind = .personGraph(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -1063,6 +1080,7 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     case unquarantine(Stitch_V1_RepairResponse)
     case shared(Stitch_V1_SharedResponse)
     case forget(Stitch_V1_ForgetResponse)
+    case personGraph(Stitch_V1_PersonGraphResponse)
 
   }
 
@@ -1194,7 +1212,7 @@ public nonisolated struct Stitch_V1_LookupRequest: Sendable {
   fileprivate var _person: Stitch_V1_PersonRef? = nil
 }
 
-/// An identifier as stored: normalized, with when it was first seen.
+/// An identifier as stored: normalized, with when it was first and last seen.
 public nonisolated struct Stitch_V1_StoredIdentifier: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1206,6 +1224,12 @@ public nonisolated struct Stitch_V1_StoredIdentifier: Sendable {
   public var value: String = String()
 
   public var firstSeenMs: Int64 = 0
+
+  /// the latest event time that carried it (0 from servers before 0.3)
+  public var lastSeenMs: Int64 = 0
+
+  /// it links nothing: a person of its own (see `quarantine`)
+  public var quarantined: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1248,6 +1272,25 @@ public nonisolated struct Stitch_V1_Person: Sendable {
   public var eventCount: UInt64 = 0
 
   public var eventCounts: [Stitch_V1_EventCount] = []
+
+  /// the server's per-kind caps (guards); kinds without one are absent
+  public var identifierCaps: [Stitch_V1_IdentifierCap] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// At most `cap` identifiers of `kind` in one person: a link that would pass
+/// it is refused (the guard `cap_<kind>`).
+public nonisolated struct Stitch_V1_IdentifierCap: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Stitch_V1_IdentifierKind = .unspecified
+
+  public var cap: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2137,6 +2180,129 @@ public nonisolated struct Stitch_V1_ExplainResponse: Sendable {
   fileprivate var _refusal: Stitch_V1_ExplainRefusal? = nil
 }
 
+/// A person as a graph: identifiers are the nodes, each event carrying two or
+/// more of them is a link, and each event carrying an identifier of another
+/// person is a refused link, with the guard or quarantine that refused it.
+/// Large persons come a page of identifiers at a time (sorted by kind, value).
+public nonisolated struct Stitch_V1_PersonGraphRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var site: UInt32 = 0
+
+  public var person: Stitch_V1_PersonRef {
+    get {_person ?? Stitch_V1_PersonRef()}
+    set {_person = newValue}
+  }
+  /// Returns true if `person` has been explicitly set.
+  public var hasPerson: Bool {self._person != nil}
+  /// Clears the value of `person`. Subsequent reads from it will return its default value.
+  public mutating func clearPerson() {self._person = nil}
+
+  public var identifiersOffset: UInt32 = 0
+
+  /// 0 = 200; at most 1000
+  public var identifiersLimit: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _person: Stitch_V1_PersonRef? = nil
+}
+
+public nonisolated struct Stitch_V1_GraphLink: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var eventSeq: UInt64 = 0
+
+  public var eventType: Stitch_V1_EventType = .unspecified
+
+  public var timeMs: Int64 = 0
+
+  /// "same event", "call matched by the lease of …"
+  public var via: String = String()
+
+  /// indexes into PersonGraphResponse.identifiers
+  public var nodes: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_GraphRefusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the first of this person's events that carried `other`
+  public var eventSeq: UInt64 = 0
+
+  public var eventType: Stitch_V1_EventType = .unspecified
+
+  public var timeMs: Int64 = 0
+
+  /// the page's identifiers that event carried
+  public var nodes: [UInt32] = []
+
+  /// an identifier of another person
+  public var other: Stitch_V1_StoredIdentifier {
+    get {_other ?? Stitch_V1_StoredIdentifier()}
+    set {_other = newValue}
+  }
+  /// Returns true if `other` has been explicitly set.
+  public var hasOther: Bool {self._other != nil}
+  /// Clears the value of `other`. Subsequent reads from it will return its default value.
+  public mutating func clearOther() {self._other = nil}
+
+  /// 0 when it was erased since
+  public var otherPersonID: UInt64 = 0
+
+  /// the guard (`cap_phone`, …), "quarantined (…)", or "unrecorded"
+  public var reason: String = String()
+
+  /// this person's events that carried `other`
+  public var events: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _other: Stitch_V1_StoredIdentifier? = nil
+}
+
+public nonisolated struct Stitch_V1_PersonGraphResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: UInt64 = 0
+
+  /// every identifier of the person
+  public var identifierCount: UInt64 = 0
+
+  public var identifiersOffset: UInt32 = 0
+
+  /// the page
+  public var identifiers: [Stitch_V1_StoredIdentifier] = []
+
+  /// at most 2000
+  public var links: [Stitch_V1_GraphLink] = []
+
+  /// at most 200, one per other identifier
+  public var refusals: [Stitch_V1_GraphRefusal] = []
+
+  public var linksOmitted: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "stitch.v1"
@@ -2187,7 +2353,7 @@ nonisolated extension Stitch_V1_ExplainVerdict: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}min_position\0\u{2}\u{8}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}min_position\0\u{2}\u{8}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
@@ -2408,6 +2574,19 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
             _storage._kind = .forget(v)
           }
         }()
+        case 24: try {
+          var v: Stitch_V1_PersonGraphRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .personGraph(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .personGraph(v)
+          }
+        }()
         default: break
         }
       }
@@ -2483,6 +2662,10 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
         guard case .forget(let v)? = _storage._kind else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
       }()
+      case .personGraph?: try {
+        guard case .personGraph(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
       case nil: break
       }
     }
@@ -2508,7 +2691,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2712,6 +2895,19 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
           self.kind = .forget(v)
         }
       }()
+      case 24: try {
+        var v: Stitch_V1_PersonGraphResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .personGraph(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .personGraph(v)
+        }
+      }()
       default: break
       }
     }
@@ -2785,6 +2981,10 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
     case .forget?: try {
       guard case .forget(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+    }()
+    case .personGraph?: try {
+      guard case .personGraph(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
     }()
     case nil: break
     }
@@ -3032,7 +3232,7 @@ nonisolated extension Stitch_V1_LookupRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Stitch_V1_StoredIdentifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoredIdentifier"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}value\0\u{3}first_seen_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}value\0\u{3}first_seen_ms\0\u{3}last_seen_ms\0\u{1}quarantined\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3043,6 +3243,8 @@ nonisolated extension Stitch_V1_StoredIdentifier: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.value) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.firstSeenMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.lastSeenMs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.quarantined) }()
       default: break
       }
     }
@@ -3058,6 +3260,12 @@ nonisolated extension Stitch_V1_StoredIdentifier: SwiftProtobuf.Message, SwiftPr
     if self.firstSeenMs != 0 {
       try visitor.visitSingularInt64Field(value: self.firstSeenMs, fieldNumber: 3)
     }
+    if self.lastSeenMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastSeenMs, fieldNumber: 4)
+    }
+    if self.quarantined != false {
+      try visitor.visitSingularBoolField(value: self.quarantined, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3065,6 +3273,8 @@ nonisolated extension Stitch_V1_StoredIdentifier: SwiftProtobuf.Message, SwiftPr
     if lhs.kind != rhs.kind {return false}
     if lhs.value != rhs.value {return false}
     if lhs.firstSeenMs != rhs.firstSeenMs {return false}
+    if lhs.lastSeenMs != rhs.lastSeenMs {return false}
+    if lhs.quarantined != rhs.quarantined {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3107,7 +3317,7 @@ nonisolated extension Stitch_V1_EventCount: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Stitch_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Person"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}site\0\u{3}identifier_count\0\u{1}identifiers\0\u{3}first_seen_ms\0\u{3}last_seen_ms\0\u{3}event_count\0\u{3}event_counts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}site\0\u{3}identifier_count\0\u{1}identifiers\0\u{3}first_seen_ms\0\u{3}last_seen_ms\0\u{3}event_count\0\u{3}event_counts\0\u{3}identifier_caps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3123,6 +3333,7 @@ nonisolated extension Stitch_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.lastSeenMs) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.eventCount) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.eventCounts) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.identifierCaps) }()
       default: break
       }
     }
@@ -3153,6 +3364,9 @@ nonisolated extension Stitch_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.eventCounts.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.eventCounts, fieldNumber: 8)
     }
+    if !self.identifierCaps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.identifierCaps, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3165,6 +3379,42 @@ nonisolated extension Stitch_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.lastSeenMs != rhs.lastSeenMs {return false}
     if lhs.eventCount != rhs.eventCount {return false}
     if lhs.eventCounts != rhs.eventCounts {return false}
+    if lhs.identifierCaps != rhs.identifierCaps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_IdentifierCap: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IdentifierCap"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}cap\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.cap) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.cap != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cap, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_IdentifierCap, rhs: Stitch_V1_IdentifierCap) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.cap != rhs.cap {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4813,6 +5063,234 @@ nonisolated extension Stitch_V1_ExplainResponse: SwiftProtobuf.Message, SwiftPro
     if lhs.personB != rhs.personB {return false}
     if lhs.steps != rhs.steps {return false}
     if lhs._refusal != rhs._refusal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_PersonGraphRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PersonGraphRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{1}person\0\u{3}identifiers_offset\0\u{3}identifiers_limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._person) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersOffset) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersLimit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 1)
+    }
+    try { if let v = self._person {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.identifiersOffset != 0 {
+      try visitor.visitSingularUInt32Field(value: self.identifiersOffset, fieldNumber: 3)
+    }
+    if self.identifiersLimit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.identifiersLimit, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_PersonGraphRequest, rhs: Stitch_V1_PersonGraphRequest) -> Bool {
+    if lhs.site != rhs.site {return false}
+    if lhs._person != rhs._person {return false}
+    if lhs.identifiersOffset != rhs.identifiersOffset {return false}
+    if lhs.identifiersLimit != rhs.identifiersLimit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_GraphLink: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GraphLink"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_seq\0\u{3}event_type\0\u{3}time_ms\0\u{1}via\0\u{1}nodes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.eventSeq) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.eventType) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.via) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.nodes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.eventSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventSeq, fieldNumber: 1)
+    }
+    if self.eventType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.eventType, fieldNumber: 2)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 3)
+    }
+    if !self.via.isEmpty {
+      try visitor.visitSingularStringField(value: self.via, fieldNumber: 4)
+    }
+    if !self.nodes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.nodes, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_GraphLink, rhs: Stitch_V1_GraphLink) -> Bool {
+    if lhs.eventSeq != rhs.eventSeq {return false}
+    if lhs.eventType != rhs.eventType {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.via != rhs.via {return false}
+    if lhs.nodes != rhs.nodes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_GraphRefusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GraphRefusal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_seq\0\u{3}event_type\0\u{3}time_ms\0\u{1}nodes\0\u{1}other\0\u{3}other_person_id\0\u{1}reason\0\u{1}events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.eventSeq) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.eventType) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.nodes) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._other) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.otherPersonID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.eventSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventSeq, fieldNumber: 1)
+    }
+    if self.eventType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.eventType, fieldNumber: 2)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 3)
+    }
+    if !self.nodes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.nodes, fieldNumber: 4)
+    }
+    try { if let v = self._other {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.otherPersonID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.otherPersonID, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    if self.events != 0 {
+      try visitor.visitSingularUInt64Field(value: self.events, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_GraphRefusal, rhs: Stitch_V1_GraphRefusal) -> Bool {
+    if lhs.eventSeq != rhs.eventSeq {return false}
+    if lhs.eventType != rhs.eventType {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.nodes != rhs.nodes {return false}
+    if lhs._other != rhs._other {return false}
+    if lhs.otherPersonID != rhs.otherPersonID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.events != rhs.events {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_PersonGraphResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PersonGraphResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{3}identifier_count\0\u{3}identifiers_offset\0\u{1}identifiers\0\u{1}links\0\u{1}refusals\0\u{3}links_omitted\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.identifierCount) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.identifiersOffset) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.identifiers) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.links) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.refusals) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.linksOmitted) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.identifierCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.identifierCount, fieldNumber: 2)
+    }
+    if self.identifiersOffset != 0 {
+      try visitor.visitSingularUInt32Field(value: self.identifiersOffset, fieldNumber: 3)
+    }
+    if !self.identifiers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.identifiers, fieldNumber: 4)
+    }
+    if !self.links.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.links, fieldNumber: 5)
+    }
+    if !self.refusals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.refusals, fieldNumber: 6)
+    }
+    if self.linksOmitted != 0 {
+      try visitor.visitSingularUInt64Field(value: self.linksOmitted, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_PersonGraphResponse, rhs: Stitch_V1_PersonGraphResponse) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.identifierCount != rhs.identifierCount {return false}
+    if lhs.identifiersOffset != rhs.identifiersOffset {return false}
+    if lhs.identifiers != rhs.identifiers {return false}
+    if lhs.links != rhs.links {return false}
+    if lhs.refusals != rhs.refusals {return false}
+    if lhs.linksOmitted != rhs.linksOmitted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
