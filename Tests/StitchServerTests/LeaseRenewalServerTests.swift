@@ -25,7 +25,7 @@ struct LeaseRenewalServerTests {
         #expect(try await HTTPIntakeTests.get(server, "/v1/lease?site=1&session=undefined&renew=1").status == 400)
         // Housekeeping records the pool's use: the one number held, by activity.
         try await eventually("stitch_lease_numbers recorded", seconds: 15) {
-            let text = try MetricsEndpointTests.get("/metrics", port: server.ports.http)
+            let text = try await MetricsEndpointTests.get("/metrics", port: server.ports.http)
             return text.contains(#"stitch_lease_numbers{site="1",state="active"} 1"#)
                 && text.contains(#"stitch_lease_numbers{site="1",state="free"} 0"#)
         }

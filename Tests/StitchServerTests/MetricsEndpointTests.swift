@@ -10,12 +10,13 @@ import Testing
 @Suite("Metrics and health over HTTP")
 struct MetricsEndpointTests {
     /// One HTTP/1.0 GET over a plain socket: the whole response as text.
-    static func get(_ path: String, port: Int) throws -> String {
-        String(decoding: try rawGet(path, port: port).raw, as: UTF8.self)
+    static func get(_ path: String, port: Int) async throws -> String {
+        String(decoding: try await rawGetOffPool(path, port: port).raw, as: UTF8.self)
     }
 
-    /// `rawGet` on a Dispatch thread: Hummingbird (the intake) answers on
-    /// Swift's cooperative pool, which a blocking read there would starve.
+    /// `rawGet` on a Dispatch thread: Hummingbird (the intake and the
+    /// internal port) answers on Swift's cooperative pool, which a blocking
+    /// read there would starve.
     static func rawGetOffPool(_ path: String, port: Int, headers: [String: String] = [:]) async throws
         -> (status: Int, headers: [String: String], body: [UInt8], raw: [UInt8])
     {
@@ -89,15 +90,15 @@ struct MetricsEndpointTests {
         _ = try await ingest.send([Beacons.hit(timeMs: 1_700_000_000_000, cookie: "cookie-metric-1", session: "session-metric-1")], sequence: 1).get()
         await ingest.close()
 
-        let metrics = try Self.get("/metrics", port: server.ports.http)
+        let metrics = try await Self.get("/metrics", port: server.ports.http)
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
         #expect(metrics.contains("# TYPE stitch_beacons_accepted_total counter"))
         #expect(metrics.contains("stitch_beacons_accepted_total 1"))
         #expect(metrics.contains("stitch_commit_seconds_count 1"))
-        let health = try Self.get("/healthz", port: server.ports.http)
+        let health = try await Self.get("/healthz", port: server.ports.http)
         #expect(health.hasPrefix("HTTP/1.1 200 OK"))
         #expect(health.hasSuffix("ok\n"))
-        #expect(try Self.get("/nothing", port: server.ports.http).hasPrefix("HTTP/1.1 404"))
+        #expect(try await Self.get("/nothing", port: server.ports.http).hasPrefix("HTTP/1.1 404"))
         await server.stopAndRemove()
     }
 

@@ -118,6 +118,39 @@ final class WebDriver {
         try await call("POST", "/session/\(session)/execute/sync", ["script": script, "args": [Any]()])
     }
 
+    /// The element `selector` finds (CSS), as the driver names it.
+    private func element(_ selector: String) async throws -> String {
+        let found = try await call("POST", "/session/\(session)/element", ["using": "css selector", "value": selector])
+        guard let id = (found as? [String: Any])?.first(where: { $0.key.hasPrefix("element-") })?.value as? String else {
+            throw Failure.command("/element", "no element id for \(selector) in \(String(describing: found))")
+        }
+        return id
+    }
+
+    /// Types `text` into the element, key by key, as a person would.
+    func type(_ text: String, into selector: String) async throws {
+        let id = try await element(selector)
+        _ = try await call("POST", "/session/\(session)/element/\(id)/value", ["text": text])
+    }
+
+    /// Clicks the element as a person would (it must be visible).
+    func click(_ selector: String) async throws {
+        let id = try await element(selector)
+        _ = try await call("POST", "/session/\(session)/element/\(id)/click", [:])
+    }
+
+    func setWindowSize(width: Int, height: Int) async throws {
+        _ = try await call("POST", "/session/\(session)/window/rect", ["width": width, "height": height])
+    }
+
+    /// The page as a PNG.
+    func screenshot() async throws -> Data {
+        guard let encoded = try await call("GET", "/session/\(session)/screenshot") as? String, let png = Data(base64Encoded: encoded) else {
+            throw Failure.command("/screenshot", "no PNG in the answer")
+        }
+        return png
+    }
+
     /// Ends the session and chromedriver.
     func stop() {
         if !released {
