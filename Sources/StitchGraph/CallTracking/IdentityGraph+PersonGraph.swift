@@ -53,16 +53,26 @@ extension IdentityGraph {
         var graph = PersonGraph(
             personID: root, identifierCount: sorted.count, identifiersOffset: start,
             identifiers: page.map { links.member($0) }, links: [], refusals: [], linksOmitted: 0)
+        // One link per set of identifiers, named by its first event.
+        var linkOf: [[Int]: Int] = [:]
+        var omitted: Set<[Int]> = []
         for link in links.links {
             let nodes = Array(Set(link.nodes.compactMap { index[$0] })).sorted()
             guard nodes.count > 1 else { continue }
-            guard graph.links.count < Self.graphLinksMax else {
-                graph.linksOmitted += 1
+            if let existing = linkOf[nodes] {
+                graph.links[existing].events += 1
                 continue
             }
+            guard graph.links.count < Self.graphLinksMax else {
+                omitted.insert(nodes)
+                continue
+            }
+            linkOf[nodes] = graph.links.count
             graph.links.append(PersonGraph.Link(
-                eventSeq: link.event.seq, eventType: link.event.type, timeMs: link.event.timeMs, via: link.via, nodes: nodes))
+                eventSeq: link.event.seq, eventType: link.event.type, timeMs: link.event.timeMs, via: link.via, nodes: nodes,
+                events: 1))
         }
+        graph.linksOmitted = omitted.count
         // One refusal per identifier of another person: its first event, and
         // how many of this person's events carried it.
         var refusalOf: [String: Int] = [:]

@@ -8,7 +8,8 @@ import StitchIdentity
 /// Large persons come a page of identifiers at a time: links and refusals
 /// are those touching the page.
 public struct PersonGraph: Sendable, Equatable {
-    /// One event linking identifiers of the page (indexes into `identifiers`).
+    /// The events linking one set of identifiers of the page (indexes into
+    /// `identifiers`), named by the first of them.
     public struct Link: Sendable, Equatable {
         public var eventSeq: UInt64
         public var eventType: EventType
@@ -16,6 +17,9 @@ public struct PersonGraph: Sendable, Equatable {
         /// How the event linked them ("same event", "call matched by the lease of …").
         public var via: String
         public var nodes: [Int]
+        /// Events linking exactly these identifiers (a visitor's page views
+        /// all link its cookie and session: one link, many events).
+        public var events: Int
     }
 
     /// An event of this person that carried an identifier now in another
@@ -47,6 +51,6 @@ public struct PersonGraph: Sendable, Equatable {
     public var identifiers: [PersonIdentifier]
     public var links: [Link]
     public var refusals: [Refusal]
-    /// Link events touching the page that were left out past the limit.
+    /// Links (sets of identifiers) touching the page left out past the limit.
     public var linksOmitted: Int
 }

@@ -1395,7 +1395,8 @@ extension OpenAPIDocument {
           "event_type",
           "time_ms",
           "via",
-          "nodes"
+          "nodes",
+          "events"
         ],
         "properties": {
           "event_seq": {
@@ -1418,6 +1419,11 @@ extension OpenAPIDocument {
               "type": "integer"
             },
             "description": "Indexes into the page's identifiers."
+          },
+          "events": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Events linking exactly these identifiers; the link names the first."
           }
         }
       },
@@ -1699,7 +1705,8 @@ extension OpenAPIDocument {
           "hold_seconds": {
             "type": "integer",
             "minimum": 0,
-            "maximum": 86400
+            "maximum": 4294967295,
+            "description": "0 = 900."
           },
           "fallback_number": {
             "type": "string",

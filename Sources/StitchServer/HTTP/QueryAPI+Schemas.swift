@@ -195,7 +195,7 @@ extension Components.Schemas.PersonGraph {
             links: graph.links.map { link in
                 .init(
                     eventSeq: Int64(bitPattern: link.eventSeq), eventType: .of(link.eventType.rawValue), timeMs: link.timeMs,
-                    via: link.via, nodes: link.nodes.map(Int.init))
+                    via: link.via, nodes: link.nodes.map(Int.init), events: Int64(link.events))
             },
             refusals: graph.refusals.map { refusal in
                 .init(

@@ -2229,6 +2229,9 @@ public nonisolated struct Stitch_V1_GraphLink: Sendable {
   /// indexes into PersonGraphResponse.identifiers
   public var nodes: [UInt32] = []
 
+  /// events linking exactly these identifiers; the link names the first
+  public var events: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2290,7 +2293,7 @@ public nonisolated struct Stitch_V1_PersonGraphResponse: Sendable {
   /// the page
   public var identifiers: [Stitch_V1_StoredIdentifier] = []
 
-  /// at most 2000
+  /// one per set of identifiers linked, at most 2000
   public var links: [Stitch_V1_GraphLink] = []
 
   /// at most 200, one per other identifier
@@ -5119,7 +5122,7 @@ nonisolated extension Stitch_V1_PersonGraphRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Stitch_V1_GraphLink: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GraphLink"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_seq\0\u{3}event_type\0\u{3}time_ms\0\u{1}via\0\u{1}nodes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_seq\0\u{3}event_type\0\u{3}time_ms\0\u{1}via\0\u{1}nodes\0\u{1}events\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5132,6 +5135,7 @@ nonisolated extension Stitch_V1_GraphLink: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.via) }()
       case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.nodes) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.events) }()
       default: break
       }
     }
@@ -5153,6 +5157,9 @@ nonisolated extension Stitch_V1_GraphLink: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.nodes.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.nodes, fieldNumber: 5)
     }
+    if self.events != 0 {
+      try visitor.visitSingularUInt64Field(value: self.events, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5162,6 +5169,7 @@ nonisolated extension Stitch_V1_GraphLink: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.timeMs != rhs.timeMs {return false}
     if lhs.via != rhs.via {return false}
     if lhs.nodes != rhs.nodes {return false}
+    if lhs.events != rhs.events {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
