@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The run command: installs what is missing, builds Stitch in release mode and
 # starts the service with its embedded defaults (data in ./stitch-data, beacons
-# on UDP+TCP 127.0.0.1:7070, queries on 7071, /metrics and /healthz on 7072).
+# on UDP+TCP 127.0.0.1:7070, queries on 7071, /metrics, /healthz, the JSON API and /explorer/ on 7072).
 # With arguments it runs `stitch ARGS…` instead.
 #
 #   ops/run.sh                                   # stitch serve, Ctrl-C stops it cleanly

@@ -12,7 +12,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the Stitch service: beacon collector, identity graph writer, query server, metrics.",
         discussion: """
             Defaults work on a fresh machine: data in ./stitch-data, beacons on UDP and \
-            TCP 127.0.0.1:7070, queries on TCP 7071, HTTP /metrics and /healthz on 7072.
+            TCP 127.0.0.1:7070, queries on TCP 7071, HTTP /metrics, /healthz, the JSON API \
+            and the profile explorer (/explorer/) on 7072.
 
             Settings, later sources winning: built-in defaults < --config FILE (JSON \
             object, see ops/stitch.example.json) < environment STITCH_<NAME> < flags \

@@ -25,7 +25,7 @@ public struct ConfigurationKey: Sendable {
         string("host", "address every listener binds to", \.host),
         int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
         int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
-        int("http_port", "HTTP /metrics and /healthz (0: OS chooses)", \.httpPort),
+        int("http_port", "internal HTTP: /metrics, /healthz, the JSON API (/api/v1), the explorer (/explorer/) (0: OS chooses)", \.httpPort),
         int("intake_port", "public HTTP intake: /v1/beacon, /v1/frames, /v1/lease (0: OS chooses)", \.intakePort),
         int("intake_body_bytes_max", "largest HTTP intake request body", \.intakeBodyBytesMax),
         int("intake_requests_per_second_max", "HTTP intake requests per second from one address, at most", \.intakeRequestsPerSecondMax),
