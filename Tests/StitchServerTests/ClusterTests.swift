@@ -198,6 +198,11 @@ struct ClusterTests {
             site: 1, kind: .cookie, value: beacon.identifiers[0].value,
             minPosition: .with { $0.partition = 1; $0.sequence = positions[1]! })
         #expect(found.found, "c does not hold site 1's partition; a holder answered for it")
+        // The JSON API takes the same path: c forwards it too.
+        let overHTTP = try await QueryAPITests.call(
+            "/api/v1/sites/1/person?kind=cookie&value=\(beacon.identifiers[0].value)&min_position=1:\(positions[1]!)", port: c.ports.http)
+        #expect(overHTTP.status == 200, "\(overHTTP.json)")
+        #expect(overHTTP.object["person_id"] as? Int == Int(found.person.personID))
         #expect(c.server.appliedLogSequences.keys.sorted() == [0], "c applies only what it holds")
 
         // Leases of partition 0 are granted by its first live holder by
@@ -217,6 +222,9 @@ struct ClusterTests {
         #expect(viaB.trackingNumber != viaA.trackingNumber, "one allocator for the partition: two sessions never get one number")
         let again = try await queryC.lease(site: 2, session: "session-lease-on-b-0001")
         #expect(again.trackingNumber == viaB.trackingNumber, "the lease is sticky whichever node is asked")
+        let againOverHTTP = try await QueryAPITests.call(
+            "/api/v1/sites/2/lease", method: .POST, port: c.ports.http, body: ["session": "session-lease-on-b-0001"])
+        #expect(againOverHTTP.object["tracking_number"] as? String == viaB.trackingNumber, "the JSON API's lease goes to the lease node")
         // The tracker's GET /v1/lease on b is answered by a's allocator too.
         var hit = Beacons.hit(site: 2, timeMs: Int64(Date().timeIntervalSince1970 * 1000), cookie: "cookie-http-lease-1", session: "session-http-lease-0003")
         hit.eventID = 77

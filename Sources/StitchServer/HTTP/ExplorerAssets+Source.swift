@@ -747,6 +747,12 @@ extension ExplorerAssets {
         summary = status + (revenue ? " · " + revenue : "") + (body.deal_id ? " · deal " + body.deal_id : "");
         break;
       }
+      case "form":
+        summary = [body.form_id && "form " + body.form_id, body.name, body.phone, body.email].filter(Boolean).join(" · ");
+        break;
+      case "chat":
+        summary = [body.provider && body.provider + " chat", body.chat_id, body.phone, body.email].filter(Boolean).join(" · ");
+        break;
       default:
         summary = "";
     }
