@@ -29,7 +29,7 @@ struct BrowserExplorerTests {
     static func save(_ browser: WebDriver, _ name: String) async throws {
         try FileManager.default.createDirectory(at: screenshots, withIntermediateDirectories: true)
         let file = screenshots.appendingPathComponent(name + ".png")
-        try try await browser.screenshot().write(to: file)
+        try await browser.screenshot().write(to: file)
         print("explorer screenshot: \(file.path)")
     }
 

@@ -1,12 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
-import ServiceLifecycle
 import StitchAPI
 
 /// The internal HTTP port (default 7072; the public intake is 7073), for
@@ -29,14 +27,10 @@ final class InternalHTTP: Sendable {
     /// 10,000 numbers fit); larger ones are refused with 413.
     static let bodyBytesMax = 2 << 20
 
-    let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let listener: HTTPListener
 
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port
-        self.group = group
-        self.task = task
+    private init(listener: HTTPListener) {
+        self.listener = listener
     }
 
     /// Binds the port and starts serving; returns once it listens.
@@ -68,44 +62,18 @@ final class InternalHTTP: Sendable {
         try QueryAPI(service: service, eventLoops: eventLoopGroup, knownSites: knownSites).registerHandlers(
             on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys]))
 
-        let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router,
-            configuration: .init(
-                address: .hostname(host, port: requestedPort), serverName: "stitch",
-                availableConnectionsDelegate: MaximumAvailableConnections(connectionsMax)),
-            onServerRunning: { channel in
-                boundContinuation.yield(channel.localAddress?.port ?? 0)
-                boundContinuation.finish()
-            },
-            eventLoopGroupProvider: .shared(eventLoopGroup),
-            logger: logger)
-        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
-        let task = Task {
-            defer { boundContinuation.finish() }
-            try await group.run()
-        }
-        var port = 0
-        for await value in bound { port = value }
-        guard port > 0 else {
-            task.cancel()
-            _ = try? await task.value
-            throw InternalHTTPStartError(port: requestedPort)
-        }
-        return InternalHTTP(port: port, group: group, task: task)
+        let listener = try await HTTPListener.start(
+            router: router, name: "internal HTTP", host: host, port: requestedPort, connectionsMax: connectionsMax,
+            eventLoopGroup: eventLoopGroup, logger: logger)
+        return InternalHTTP(listener: listener)
     }
+
+    var port: Int { listener.port }
 
     /// Stops accepting; requests in flight finish first.
     func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await listener.stop()
     }
-}
-
-/// The internal HTTP port could not be bound.
-struct InternalHTTPStartError: Error, CustomStringConvertible {
-    let port: Int
-    var description: String { "could not bind the internal HTTP port \(port)" }
 }
 
 /// What every request of the internal port goes through:

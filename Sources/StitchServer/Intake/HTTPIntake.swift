@@ -30,23 +30,19 @@ final class HTTPIntake: Sendable {
     /// The request context: Hummingbird's, plus the peer for the rate limit.
     typealias Context = PeerRequestContext
 
-    let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let listener: HTTPListener
     private let renewals: LeaseRenewalBuffer
     private let renewalFlushing: RepeatedTask
     private let fetcher: Bitrix24Fetcher?
     private let leaseForwarder: LeaseForwarder?
 
     private init(
-        port: Int, group: ServiceGroup, task: Task<Void, any Error>, renewals: LeaseRenewalBuffer,
+        listener: HTTPListener, renewals: LeaseRenewalBuffer,
         renewalFlushing: RepeatedTask, fetcher: Bitrix24Fetcher?, leaseForwarder: LeaseForwarder?
     ) {
         self.fetcher = fetcher
         self.leaseForwarder = leaseForwarder
-        self.port = port
-        self.group = group
-        self.task = task
+        self.listener = listener
         self.renewals = renewals
         self.renewalFlushing = renewalFlushing
     }
@@ -77,32 +73,11 @@ final class HTTPIntake: Sendable {
         }
         let router = Router(context: Context.self)
         routes.add(to: router)
-        let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.intakePort), serverName: "stitch"),
-            onServerRunning: { channel in
-                boundContinuation.yield(channel.localAddress?.port ?? 0)
-                boundContinuation.finish()
-            },
-            eventLoopGroupProvider: .shared(eventLoopGroup),
-            logger: logger)
-        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
-        let task = Task {
-            // A bind that fails ends the group without a running server: the
-            // wait below ends too, with no port.
-            defer { boundContinuation.finish() }
-            try await group.run()
-        }
-        var port = 0
-        for await value in bound { port = value }
-        guard port > 0 else {
-            task.cancel()
-            _ = try? await task.value
-            throw IntakeStartError(port: configuration.intakePort)
-        }
+        let listener = try await HTTPListener.start(
+            router: router, name: "HTTP intake", host: configuration.host, port: configuration.intakePort,
+            eventLoopGroup: eventLoopGroup, logger: logger)
         return HTTPIntake(
-            port: port, group: group, task: task, renewals: renewals,
+            listener: listener, renewals: renewals,
             renewalFlushing: renewals.start(on: eventLoopGroup.any()), fetcher: routes.fetcher,
             leaseForwarder: routes.leaseForwarder)
     }
@@ -110,9 +85,10 @@ final class HTTPIntake: Sendable {
     /// Stops accepting; requests in flight finish first (their batches are
     /// answered by the draining writer), and the renewals gathered so far go
     /// to the writer.
+    var port: Int { listener.port }
+
     func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await listener.stop()
         renewalFlushing.cancel()
         renewals.flush()
         await fetcher?.stop()
@@ -120,8 +96,3 @@ final class HTTPIntake: Sendable {
     }
 }
 
-/// The intake port could not be bound.
-struct IntakeStartError: Error, CustomStringConvertible {
-    let port: Int
-    var description: String { "could not bind the HTTP intake port \(port)" }
-}
