@@ -14,19 +14,22 @@ extension IdentityGraph {
     public func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64 = wallClockMs()
     ) throws -> ApplyReport {
-        try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
+        var (report, pagesWritten) = try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
+        report.pagesWritten = pagesWritten
+        return report
     }
 
     /// Runs an apply's write transaction and keeps `DedupMemory` equal to
     /// the store: the ids the transaction remembered are kept once it has
     /// committed (and those it pruned forgotten), dropped when it aborted
     /// or is rerun (LMDB reruns the closure after growing the map).
+    /// Returns the body's result and the pages the commit wrote.
     func writeApplying<Result>(
         _ body: (borrowing Transaction) throws -> (Result, [(id: DedupID, arrivalMs: Int64)])
-    ) throws -> Result {
-        let result: Result, pruned: [(id: DedupID, arrivalMs: Int64)]
+    ) throws -> (Result, pagesWritten: Int) {
+        let written: (result: (Result, [(id: DedupID, arrivalMs: Int64)]), pagesWritten: Int)
         do {
-            (result, pruned) = try environment.write { txn in
+            written = try environment.writeCountingPages { txn in
                 dedupMemory.rollBack()
                 return try body(txn)
             }
@@ -35,8 +38,8 @@ extension IdentityGraph {
             throw error
         }
         dedupMemory.commitRemembered()
-        dedupMemory.forget(pruned)
-        return result
+        dedupMemory.forget(written.result.1)
+        return (written.result.0, written.pagesWritten)
     }
 
     /// One `apply`'s work inside a write transaction: everything a commit

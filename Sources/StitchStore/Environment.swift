@@ -37,6 +37,8 @@ public final class Environment: @unchecked Sendable {
     public private(set) var mapBytes: Int
     /// Readers left behind by dead processes that `mdb_reader_check` cleared at open.
     public let staleReadersCleared: Int
+    /// LMDB's page size (the OS page size, 4 KiB here).
+    public private(set) var pageBytes = 4096
     private var closed = false
 
     /// Opens (creating it unless read-only) the environment in directory `path`
@@ -66,7 +68,9 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_reader_check(env, &dead), "mdb_reader_check")
             staleReadersCleared = Int(dead)
             mapBytes = 0
-            mapBytes = info().mapBytes
+            let opened = info()
+            mapBytes = opened.mapBytes
+            pageBytes = opened.pageBytes
             try openTables(tableNames)
         } catch {
             mdb_env_close(env)
@@ -175,13 +179,20 @@ extension Environment {
     /// therefore change nothing outside the transaction; act on its result
     /// after `write` returns.
     public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        try writeCountingPages(body).result
+    }
+
+    /// `write`, and the pages its commit wrote to the data file (0 where
+    /// the kernel does not tell): the cost of a commit grows with the
+    /// distinct B-tree pages it dirtied, whatever the bytes it changed.
+    public func writeCountingPages<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, pagesWritten: Int) {
         precondition(!options.readOnly, "write on a read-only environment")
-        return try writerLock.withWriteLock { () throws -> R in
+        return try writerLock.withWriteLock { () throws -> (result: R, pagesWritten: Int) in
             try growIfNearlyFull()
             while true {
                 do {
                     return try adoptingResizedMap {
-                        try mapLock.withReadLock { () throws -> R in try commitOnce(body) }
+                        try mapLock.withReadLock { () throws -> (result: R, pagesWritten: Int) in try commitOnce(body) }
                     }
                 } catch let error as StoreError where error.code == .mapFull {
                     try grow(toAtLeast: mapBytes * 2, because: error)
@@ -190,7 +201,7 @@ extension Environment {
         }
     }
 
-    private func commitOnce<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+    private func commitOnce<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, pagesWritten: Int) {
         let txn = try begin(readOnly: false)
         let result: R
         do {
@@ -199,9 +210,12 @@ extension Environment {
             mdb_txn_abort(txn)
             throw error
         }
+        let before = ThreadWrites.bytes()
         // mdb_txn_commit frees the transaction whether or not it succeeds.
         try check(mdb_txn_commit(txn), "mdb_txn_commit")
-        return result
+        // Whole pages: the meta record written last is smaller than one.
+        let written = before.flatMap { before in ThreadWrites.bytes().map { $0 - before } } ?? 0
+        return (result, written / pageBytes)
     }
 
     /// Runs `body`; if another process grew the map (MDB_MAP_RESIZED), adopts

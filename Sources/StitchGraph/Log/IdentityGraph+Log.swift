@@ -64,7 +64,7 @@ extension IdentityGraph {
     ///   last applied one; nothing is written then.
     @discardableResult
     public func apply(segments: [ApplySegment], first: UInt64) throws -> [ApplyReport] {
-        let reports = try writeApplying { txn in
+        var (reports, pagesWritten) = try writeApplying { txn in
             let applied = try appliedLogSequence(txn)
             guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
             var reports: [ApplyReport] = []
@@ -87,6 +87,8 @@ extension IdentityGraph {
             return (reports, pruned)
         }
         if segments.contains(where: { $0.identifierSecret != nil }) { try reloadIdentifierHasher() }
+        // One commit for them all: its pages go with the last segment.
+        if !reports.isEmpty { reports[reports.count - 1].pagesWritten = pagesWritten }
         return reports
     }
 }

@@ -205,6 +205,10 @@ final class GraphWriter: IngestConsumer {
     /// numbers it holds (the writer's group commits and a replica's log apply).
     static func record(_ report: ApplyReport, beacons: Int, graph: ShardedGraph, metrics: ServerMetrics, logger: Logger) {
         metrics.groupBeacons.record(beacons)
+        if report.pagesWritten > 0 {
+            metrics.commitPages.record(report.pagesWritten)
+            metrics.pagesWritten.increment(by: report.pagesWritten)
+        }
         metrics.beaconsAccepted.increment(by: beacons - report.repeats.count - report.suppressed.count)
         metrics.counter(.beaconsSuppressed).increment(by: report.suppressed.count)
         metrics.counter(.quarantines, [("source", "automatic")]).increment(by: report.quarantined)

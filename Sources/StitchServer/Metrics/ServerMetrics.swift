@@ -31,6 +31,8 @@ public final class ServerMetrics: Sendable {
     let queueDepth: CoreMetrics.Gauge
     let commitSeconds: CoreMetrics.Timer
     let groupBeacons: CoreMetrics.Recorder
+    let commitPages: CoreMetrics.Recorder
+    let pagesWritten: CountedMetric
     let storeBytes: CoreMetrics.Gauge
     let mapBytes: CoreMetrics.Gauge
     let ingestConnections: CoreMetrics.Meter
@@ -64,7 +66,8 @@ public final class ServerMetrics: Sendable {
                                       .milliseconds(100)],
         ]
         factory.valueHistogramBuckets = [
-            MetricName.groupBeacons.name: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000]
+            MetricName.groupBeacons.name: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000],
+            MetricName.commitPages.name: [2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000],
         ]
         self.factory = factory
         func counter(_ metric: MetricName) -> CountedMetric {
@@ -81,6 +84,8 @@ public final class ServerMetrics: Sendable {
         queueDepth = CoreMetrics.Gauge(label: MetricName.queueBeacons.name, factory: factory)
         commitSeconds = CoreMetrics.Timer(label: MetricName.commitSeconds.name, factory: factory)
         groupBeacons = CoreMetrics.Recorder(label: MetricName.groupBeacons.name, aggregate: true, factory: factory)
+        commitPages = CoreMetrics.Recorder(label: MetricName.commitPages.name, aggregate: true, factory: factory)
+        pagesWritten = counter(.pagesWritten)
         storeBytes = CoreMetrics.Gauge(label: MetricName.storeBytes.name, factory: factory)
         mapBytes = CoreMetrics.Gauge(label: MetricName.mapBytes.name, factory: factory)
         ingestConnections = CoreMetrics.Meter(label: MetricName.ingestConnections.name, factory: factory)
