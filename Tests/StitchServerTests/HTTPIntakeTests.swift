@@ -213,8 +213,15 @@ struct TrackerTests {
         let output = Pipe()
         node.standardOutput = output
         try node.run()
-        node.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Read and waited for on a Dispatch thread: node talks to the
+        // intake, which answers on Swift's cooperative pool.
+        let printed = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                node.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
         #expect(node.terminationStatus == 0)
         #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "204 compressed")
         let query = try await server.queryClient()

@@ -153,18 +153,24 @@ final class WebDriver {
 
     /// Ends the session and chromedriver.
     func stop() {
-        if !released {
-            released = true
+        guard !released else { return }
+        released = true
+        let (session, port, process) = (session, base.port!, process)
+        self.session = ""
+        // Ending the session waits for Chromium to exit, seconds on a busy
+        // machine: done on a Dispatch thread, never on Swift's cooperative
+        // pool, which the server's HTTP ports answer on. The browser's slot
+        // is freed once it is gone.
+        DispatchQueue.global().async {
+            if !session.isEmpty {
+                _ = try? Self.exchange(port: port, method: "DELETE", path: "/session/\(session)", body: Data())
+            }
+            // Not waitUntilExit: on Linux it spins a run loop at full CPU.
+            if process.isRunning { process.terminate() }
+            for _ in 0..<100 where process.isRunning { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             Task { await BrowserSlots.shared.release(1) }
         }
-        if !session.isEmpty {
-            _ = try? Self.exchange(port: base.port!, method: "DELETE", path: "/session/\(session)", body: Data())
-            session = ""
-        }
-        // Not waitUntilExit: on Linux it spins a run loop at full CPU.
-        if process.isRunning { process.terminate() }
-        for _ in 0..<100 where process.isRunning { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// One command: its `value`, or the driver's error. Spoken over a plain
