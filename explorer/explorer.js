@@ -321,7 +321,7 @@
       for (const identifier of identifiers) {
         const row = el("div", { class: "ident" },
           el("span", { class: "value", text: identifier.value }),
-          el("span", { class: "seen", text: time(identifier.first_seen_ms) + " → " + time(identifier.last_seen_ms) }),
+          el("span", { class: "seen", title: "first seen, and the last event stored under it (events are stored under their newest identifier)", text: "since " + time(identifier.first_seen_ms) + (identifier.last_seen_ms > identifier.first_seen_ms ? " · last event " + time(identifier.last_seen_ms) : "") }),
           identifier.quarantined ? el("span", { class: "badge quarantined", text: "quarantined" }) : null);
         if (admin) {
           const action = identifier.quarantined ? "unquarantine" : "quarantine";

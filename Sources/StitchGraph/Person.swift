@@ -19,11 +19,15 @@ public struct Person: Sendable, Equatable {
     public var eventCount: UInt64 { eventCounts.values.reduce(0, +) }
 }
 
-/// One identifier of a person, with when the graph first and last saw it.
+/// One identifier of a person, with when the graph first saw it and when an
+/// event was last stored under it.
 public struct PersonIdentifier: Sendable, Hashable {
     public var identifier: NormalizedIdentifier
     public var firstSeenMs: Int64
-    /// The latest event time that carried it (its node's `lastSeenMs`).
+    /// The latest event stored under it (its node's `lastSeenMs`: events are
+    /// anchored at their newest identifier, usually the visit's session), or
+    /// its first seen. A returning visitor's cookie is not rewritten by each
+    /// of its events: that would dirty a random page per event.
     public var lastSeenMs: Int64
     /// It links nothing: a person of its own (quarantine), kept so its
     /// history and the reason stay readable.

@@ -127,6 +127,8 @@ extension Components {
             package var value: Swift.String
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/first_seen_ms`.
             package var firstSeenMs: Swift.Int64
+            /// The latest event stored under it (events are stored under their newest identifier, usually the visit's session), or its first seen; the person's last_seen_ms covers the rest.
+            ///
             /// - Remark: Generated from `#/components/schemas/StoredIdentifier/last_seen_ms`.
             package var lastSeenMs: Swift.Int64
             /// It links nothing: a person of its own.
@@ -139,7 +141,7 @@ extension Components {
             ///   - kind:
             ///   - value: Normalized; `namespace:value` for chat and crm_contact.
             ///   - firstSeenMs:
-            ///   - lastSeenMs:
+            ///   - lastSeenMs: The latest event stored under it (events are stored under their newest identifier, usually the visit's session), or its first seen; the person's last_seen_ms covers the rest.
             ///   - quarantined: It links nothing: a person of its own.
             package init(
                 kind: Components.Schemas.IdentifierKind,

@@ -1044,7 +1044,8 @@ extension OpenAPIDocument {
           },
           "last_seen_ms": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "The latest event stored under it (events are stored under their newest identifier, usually the visit's session), or its first seen; the person's last_seen_ms covers the rest."
           },
           "quarantined": {
             "type": "boolean",

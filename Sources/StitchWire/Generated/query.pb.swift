@@ -1212,7 +1212,8 @@ public nonisolated struct Stitch_V1_LookupRequest: Sendable {
   fileprivate var _person: Stitch_V1_PersonRef? = nil
 }
 
-/// An identifier as stored: normalized, with when it was first and last seen.
+/// An identifier as stored: normalized, with when it was first seen and when
+/// an event was last stored under it.
 public nonisolated struct Stitch_V1_StoredIdentifier: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1225,7 +1226,10 @@ public nonisolated struct Stitch_V1_StoredIdentifier: Sendable {
 
   public var firstSeenMs: Int64 = 0
 
-  /// the latest event time that carried it (0 from servers before 0.3)
+  /// The latest event stored under it (an event is stored under its newest
+  /// identifier, usually the visit's session), or when it was first seen: a
+  /// returning visitor's cookie keeps the time of the last event it anchored,
+  /// the person's last_seen_ms covers the rest. 0 from servers before 0.3.
   public var lastSeenMs: Int64 = 0
 
   /// it links nothing: a person of its own (see `quarantine`)
