@@ -17,7 +17,7 @@ import Synchronization
 /// function of the store (DESIGN.md "Determinism"); `GraphVerifier` checks
 /// the index against the table.
 ///
-/// Cost: a 24-byte slot of `DedupTable`, at most half full, so 48–96 bytes
+/// Cost: a 24-byte slot of `DedupTable`, at most half to five eighths full, so 38–96 bytes
 /// of memory per remembered id, and a scan of the table at open (README
 /// "Exactly once").
 final class DedupMemory: Sendable {

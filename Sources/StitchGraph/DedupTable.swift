@@ -7,7 +7,7 @@ import Darwin
 /// A hash table from (site, event id) to an arrival time, made for the dedup
 /// window's tens of millions of random ids: open addressing with linear
 /// probing over flat runs of 24-byte slots (a probe touches one cache line;
-/// no per-entry allocation), at most half full so a miss ends after ~2.5
+/// no per-entry allocation), at most half to five eighths full so a miss ends after ~2.5–4
 /// slots, a multiplicative mix instead of SipHash (event ids are the sender's
 /// random numbers, and nothing here is keyed by an attacker who could profit
 /// from collisions more than from sending repeats), and 64 shards that grow
@@ -31,14 +31,25 @@ final class DedupTable: @unchecked Sendable {
 
     init() {
         // One run of slots each (Shard holds a reference: no Array(repeating:)).
-        shards = (0..<Self.shardCount).map { _ in Shard(capacity: 16) }
+        shards = (0..<Self.shardCount).map { Shard(capacity: 16, loadPer1024Max: Self.loadPer1024Max(shard: $0)) }
     }
 
     static let shardCount = 64
-    /// A shard grows when it is this full (out of 16): probes stay short.
-    static let loadSixteenthsMax = 8
+
+    /// How full (out of 1,024) a shard grows at: from one half (probes stay
+    /// short) to five eighths, spread over the shards. Ids hash evenly, so
+    /// shards with one threshold all reach it within a fraction of a second:
+    /// 64 resizes back to back stalled the writer for over a second at 17M
+    /// and 34M ids (ack p99 past 1 s in `ops/scale-curve.sh`). Spread, they
+    /// come one at a time over a quarter more ids.
+    static func loadPer1024Max(shard: Int) -> Int {
+        512 + 128 * shard / (shardCount - 1)
+    }
 
     var count: Int { shards.reduce(0) { $0 + $1.count } }
+
+    /// Each shard's slots, for tests of when shards grow.
+    var shardCapacities: [Int] { shards.map(\.slots.capacity) }
 
     /// The arrival stored for `id`, if any.
     func arrival(of id: DedupID) -> Int64? {
@@ -86,10 +97,13 @@ final class DedupTable: @unchecked Sendable {
         var slots: SlotRun
         var count = 0
         var mask: Int
+        /// Grows when fuller than this (out of 1,024).
+        let loadPer1024Max: Int
 
-        init(capacity: Int) {
+        init(capacity: Int, loadPer1024Max: Int) {
             slots = SlotRun(capacity: capacity)
             mask = capacity - 1
+            self.loadPer1024Max = loadPer1024Max
         }
 
         /// The slot holding `id`, or the empty slot where it would go.
@@ -112,7 +126,7 @@ final class DedupTable: @unchecked Sendable {
             let before = slots[slot].eventID == 0 ? nil : slots[slot].arrivalMs
             guard let after = decide(before) else { return before }
             if before == nil {
-                if (count + 1) * 16 > slots.capacity * DedupTable.loadSixteenthsMax {
+                if (count + 1) * 1024 > slots.capacity * loadPer1024Max {
                     grow()
                     return update(id, hash: hash) { _ in after }
                 }
@@ -146,7 +160,7 @@ final class DedupTable: @unchecked Sendable {
         }
 
         mutating func grow() {
-            var bigger = Shard(capacity: slots.capacity * 2)
+            var bigger = Shard(capacity: slots.capacity * 2, loadPer1024Max: loadPer1024Max)
             forEach { id, arrival in _ = bigger.update(id, hash: DedupTable.mix(id)) { _ in arrival } }
             self = bigger
         }

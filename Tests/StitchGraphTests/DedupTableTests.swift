@@ -40,4 +40,17 @@ struct DedupTableTests {
             }
         }
     }
+
+    @Test("shards grow at loads spread over the shards, so their resizes do not come all at once")
+    func resizesAreSpread() {
+        let table = DedupTable()
+        // 560 ids a shard on average: past the lowest threshold (512 of a
+        // 1,024-slot shard), short of the highest (640).
+        for eventID in 1...UInt64(64 * 560) {
+            table.set(DedupID(site: 1, eventID: eventID), 1)
+        }
+        let grown = table.shardCapacities.filter { $0 > 1024 }.count
+        #expect(table.shardCapacities.allSatisfy { $0 == 1024 || $0 == 2048 })
+        #expect(grown > 5 && grown < 59, "\(grown) of 64 shards grew: the thresholds are spread")
+    }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Latency on a grown store (issue 26): fills one `stitch serve` to
+# EVENTS_MILLIONS million events with unpaced simple traffic (as
+# ops/scale-curve.sh), then measures, open loop (steady rates, latency from
+# each request's intended send time):
+#   1. lookups at 1,000/s during 50,000 beacons/s of ingest (`stitch load
+#      --rate 50000 --query-rate 1000`): lookup p50/p99/p99.9, and the acks';
+#   2. the acks at half the maximum rate (the last unpaced run's acked rate).
+#
+#   ops/scale-latency.sh [STITCH_BINARY] [EVENTS_MILLIONS] [SECONDS] [-- SERVE_ARGS…]
+#   # defaults: .build/release/stitch, 10, 20
+set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+cd "$(dirname "$0")/.."
+stitch="$(realpath "${1:-.build/release/stitch}")"
+target_millions="${2:-10}"
+seconds="${3:-20}"
+shift $(( $# < 3 ? $# : 3 ))
+[ "${1:-}" = "--" ] && shift
+work="$(mktemp -d "${SCALE_DIR:-/tmp}/stitch-latency.XXXXXX")"
+trap 'kill $(cat "$work/stitch.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
+  --ready-file "$work/ready.json" "$@" 2>"$work/serve.log" &
+echo $! >"$work/stitch.pid"
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+metric() {
+  curl -s "http://127.0.0.1:$(port http)/metrics" | awk -v name="$1" '$1 == name || index($1, name "{") == 1 {sum += $2} END {printf "%d", sum}'
+}
+load() { "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --connections 4 --batch 50 "$@"; }
+seed=1
+max=0
+while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total) < $target_millions * 1e6 else 1)"; do
+  max="$(load --duration 10 --seed "$seed" | awk '/^acked/ {print $5}')"
+  seed=$((seed + 100))
+done
+echo "store: $(metric stitch_events_stored_total) events; the last unpaced run acked $max beacons/s"
+echo "== lookups at 1,000/s during 50,000 beacons/s, $seconds s"
+load --duration "$seconds" --seed "$seed" --rate 50000 --query-rate 1000 | grep -E "^acked|^ack latency|^lookups|^queries"
+seed=$((seed + 100))
+half=$((max / 2))
+echo "== acks at half the maximum, $half beacons/s, $seconds s"
+load --duration "$seconds" --seed "$seed" --rate "$half" | grep -E "^acked|^ack latency"
