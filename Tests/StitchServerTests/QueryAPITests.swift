@@ -310,6 +310,18 @@ struct QueryAPITests {
         await server.stopAndRemove()
     }
 
+    @Test("without tokens, loopback callers are admin only when they name a loopback host (no DNS rebinding)")
+    func loopbackModeNeedsALoopbackHost() async throws {
+        let server = try await TestServer()
+        let rebound = try await MetricsEndpointTests.rawGetOffPool(
+            "/api/v1/sites/1/person?person_id=1", port: server.ports.http, headers: ["Host": "attacker.example:\(server.ports.http)"])
+        #expect(rebound.status == 403, "\(String(decoding: rebound.body, as: UTF8.self))")
+        let named = try await MetricsEndpointTests.rawGetOffPool(
+            "/api/v1/sites/1/person?person_id=1", port: server.ports.http, headers: ["Host": "localhost:\(server.ports.http)"])
+        #expect(named.status == 404, "a loopback host reaches the store (no person 1 there)")
+        await server.stopAndRemove()
+    }
+
     @Test("an admin quarantine over the API splits a glued person; the graph and the change feed show it")
     func quarantineSplits() async throws {
         let server = try await TestServer()

@@ -118,7 +118,9 @@ struct InternalHTTPMiddleware: RouterMiddleware {
         } catch {
             return Self.json(413, QueryFailure(.invalidArgument, "the body is over \(InternalHTTP.bodyBytesMax) bytes"))
         }
-        let caller = APICaller(token: Self.bearerToken(request.headers[.authorization]), remote: context.remoteAddress)
+        let caller = APICaller(
+            token: Self.bearerToken(request.headers[.authorization]), remote: context.remoteAddress,
+            host: request.head.authority)
         do {
             return try await APICaller.$current.withValue(caller) { try await next(request, context) }
         } catch let error as HTTPError where error.status == .notFound {

@@ -25,6 +25,11 @@ struct QueryAPI: APIProtocol {
 
     func tokenInfo(_ input: Operations.TokenInfo.Input) async throws -> Operations.TokenInfo.Output {
         let caller = APICaller.current
+        do throws(QueryFailure) {
+            try Self.checkLoopbackHost(caller, authority: service.authority)
+        } catch {
+            return .default(statusCode: error.httpStatus, .init(body: .json(.init(error))))
+        }
         switch service.authority.authenticate(token: caller.token, remote: caller.remote) {
         case .success(let access):
             return .ok(.init(body: .json(.init(
@@ -251,6 +256,7 @@ struct QueryAPI: APIProtocol {
     ) async -> Output {
         let caller = APICaller.current
         do throws(QueryFailure) {
+            try Self.checkLoopbackHost(caller, authority: service.authority)
             let access: QueryAccess
             switch service.authority.authenticate(token: caller.token, remote: caller.remote) {
             case .success(let granted): access = granted
@@ -273,6 +279,25 @@ struct QueryAPI: APIProtocol {
             return try answer(body)
         } catch {
             return failed(error.httpStatus, .init(body: .json(.init(error))))
+        }
+    }
+
+    /// Without tokens, loopback callers are admin. A web page elsewhere must
+    /// not borrow that through the operator's browser by a host name that
+    /// resolves to 127.0.0.1 (DNS rebinding): then the request must name a
+    /// loopback host.
+    static func checkLoopbackHost(_ caller: APICaller, authority: TokenAuthority) throws(QueryFailure) {
+        guard authority.loopbackOnly else { return }
+        var host = caller.host ?? ""
+        if host.hasPrefix("[") {
+            host = String(host.dropFirst().prefix { $0 != "]" })
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        guard ["127.0.0.1", "localhost", "::1"].contains(host.lowercased()) || host.hasPrefix("127.") else {
+            throw QueryFailure(
+                .permissionDenied,
+                "this server has no tokens, so only loopback callers may ask, naming a loopback host (Host: \(caller.host ?? "none")); set `tokens` to serve others")
         }
     }
 
@@ -317,8 +342,10 @@ struct APICaller: Sendable {
     /// The bearer token; empty when none was sent (loopback mode).
     var token: String
     var remote: SocketAddress?
+    /// The request's Host (its authority).
+    var host: String?
 
-    @TaskLocal static var current = APICaller(token: "", remote: nil)
+    @TaskLocal static var current = APICaller(token: "", remote: nil, host: nil)
 }
 
 extension Data {
