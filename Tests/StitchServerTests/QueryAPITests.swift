@@ -291,6 +291,8 @@ struct QueryAPITests {
         }
         let malformed = try await Self.call("/api/v1/sites/1/persons/batch-lookup", method: .POST, port: port, token: "admin-secret", rawBody: Array("{\"identifiers\": 7".utf8))
         #expect(malformed.status == 400)
+        #expect(ResourceBoundsTests.counter(server, "stitch_query_errors_total{type=\"api\",code=\"invalid_argument\"") >= 3,
+                "refusals before any operation ran are counted")
         let tooLarge = try await Self.call("/api/v1/sites/1/persons/batch-lookup", method: .POST, port: port, token: "admin-secret",
             rawBody: [UInt8](repeating: UInt8(ascii: " "), count: InternalHTTP.bodyBytesMax + 1))
         #expect(tooLarge.status == 413)

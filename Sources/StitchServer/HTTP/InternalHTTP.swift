@@ -39,7 +39,7 @@ final class InternalHTTP: Sendable {
         isHealthy: @escaping @Sendable () -> Bool, eventLoopGroup: any EventLoopGroup, logger: Logger
     ) async throws -> InternalHTTP {
         let router = Router(context: PeerRequestContext.self)
-        router.add(middleware: InternalHTTPMiddleware())
+        router.add(middleware: InternalHTTPMiddleware(metrics: metrics))
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -89,6 +89,11 @@ struct InternalHTTPMiddleware: RouterMiddleware {
 
     static let apiPrefix = "/api/v1/"
 
+    /// Counts the requests refused here, before any operation ran
+    /// (`stitch_query_errors_total{type="api"}`); the operations' own
+    /// failures are counted by `QueryService` under their request type.
+    let metrics: ServerMetrics
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
@@ -116,7 +121,7 @@ struct InternalHTTPMiddleware: RouterMiddleware {
         do {
             _ = try await request.collectBody(upTo: InternalHTTP.bodyBytesMax)
         } catch {
-            return Self.json(413, QueryFailure(.invalidArgument, "the body is over \(InternalHTTP.bodyBytesMax) bytes"))
+            return refuse(413, QueryFailure(.invalidArgument, "the body is over \(InternalHTTP.bodyBytesMax) bytes"))
         }
         let caller = APICaller(
             token: Self.bearerToken(request.headers[.authorization]), remote: context.remoteAddress,
@@ -124,14 +129,19 @@ struct InternalHTTPMiddleware: RouterMiddleware {
         do {
             return try await APICaller.$current.withValue(caller) { try await next(request, context) }
         } catch let error as HTTPError where error.status == .notFound {
-            return Self.json(404, QueryFailure(.notFound, "no such operation: \(request.method) \(request.uri.path); see \(OpenAPIDocument.path)"))
+            return refuse(404, QueryFailure(.notFound, "no such operation: \(request.method) \(request.uri.path); see \(OpenAPIDocument.path)"))
         } catch let error as HTTPError where error.status == .methodNotAllowed {
-            return Self.json(405, QueryFailure(.invalidArgument, "\(request.method) is not an operation of \(request.uri.path)"))
+            return refuse(405, QueryFailure(.invalidArgument, "\(request.method) is not an operation of \(request.uri.path)"))
         } catch {
             // The generated routing refused the request against the contract
             // (a parameter of the wrong type, a body that is not the schema).
-            return Self.json(400, QueryFailure(.invalidArgument, Self.describe(error)))
+            return refuse(400, QueryFailure(.invalidArgument, Self.describe(error)))
         }
+    }
+
+    private func refuse(_ status: Int, _ failure: QueryFailure) -> Response {
+        metrics.counter(.queryErrors, [("type", "api"), ("code", failure.label)]).increment()
+        return Self.json(status, failure)
     }
 
     /// `Authorization: Bearer TOKEN` → TOKEN; anything else → empty.
