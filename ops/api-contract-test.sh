@@ -24,14 +24,10 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 work="$(mktemp -d /tmp/stitch-api-contract.XXXXXX)"
-trap 'kill $(cat "$work/stitch.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stitch-serve.sh
+trap 'stitch_stop; rm -rf "$work"' EXIT
 
-"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
-  --ready-file "$work/ready.json" 2>"$work/serve.log" &
-echo $! >"$work/stitch.pid"
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-[ -s "$work/ready.json" ] || { cat "$work/serve.log"; echo "stitch serve did not start" >&2; exit 1; }
-port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+stitch_serve "$stitch" "$work"
 # Persons, histories, merges, leases and pools for the operations to find.
 "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --traffic world --world-persons 200 \
   --duration 3 >"$work/load.txt"

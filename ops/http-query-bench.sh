@@ -18,13 +18,10 @@ stitch="$(realpath "${1:-.build/release/stitch}")"
 seconds="${2:-15}"
 command -v wrk >/dev/null || apt-get install -y -qq wrk
 work="$(mktemp -d /tmp/stitch-http-bench.XXXXXX)"
-trap 'kill $(cat "$work/stitch.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stitch-serve.sh
+trap 'stitch_stop; rm -rf "$work"' EXIT
 
-"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
-  --ready-file "$work/ready.json" 2>"$work/serve.log" &
-echo $! >"$work/stitch.pid"
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
+stitch_serve "$stitch" "$work"
 persons=20000
 echo "== seeding: 10 s of simple traffic, 4 sites of $persons visitors"
 "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --duration 10 --persons "$persons" | tail -1

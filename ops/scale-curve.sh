@@ -24,16 +24,10 @@ seconds="${3:-10}"
 shift $(( $# < 3 ? $# : 3 ))
 [ "${1:-}" = "--" ] && shift
 work="$(mktemp -d "${SCALE_DIR:-/tmp}/stitch-scale.XXXXXX")"
-trap 'kill $(cat "$work/stitch.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stitch-serve.sh
+trap 'stitch_stop; rm -rf "$work"' EXIT
 
-"$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
-  --ready-file "$work/ready.json" "$@" 2>"$work/serve.log" &
-echo $! >"$work/stitch.pid"
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-port() { python3 -c "import json;print(json.load(open('$work/ready.json'))['$1'])"; }
-metric() {  # the sum of a metric's series on /metrics
-  curl -s "http://127.0.0.1:$(port http)/metrics" | awk -v name="$1" '$1 == name || index($1, name "{") == 1 {sum += $2} END {printf "%d", sum}'
-}
+stitch_serve "$stitch" "$work" "$@"
 printf '| events in store before the run | acked beacons/s | ack p99, ms | pages per commit | pages per 1,000 beacons | store GB |\n'
 printf '|---|---|---|---|---|---|\n'
 seed=1

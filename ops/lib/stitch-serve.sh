@@ -1,0 +1,38 @@
+# Sourced by the ops scripts that run a throwaway `stitch serve` (all ports
+# chosen by the OS) and talk to it:
+#
+#   source ops/lib/stitch-serve.sh
+#   stitch_serve "$stitch" "$work" [SERVE_ARGS…]   # data in $work/data; stopped on exit
+#   port ingest|query|http|intake                   # a bound port
+#   metric NAME                                     # the sum of a metric's series on /metrics
+#
+# The caller owns $work (a temporary directory) and removes it; the server's
+# log is $work/serve.log.
+
+stitch_serve() {
+  local stitch="$1"
+  STITCH_SERVE_WORK="$2"
+  shift 2
+  "$stitch" serve --data-dir "$STITCH_SERVE_WORK/data" --ingest-port 0 --query-port 0 --http-port 0 \
+    --intake-port 0 --ready-file "$STITCH_SERVE_WORK/ready.json" "$@" 2>"$STITCH_SERVE_WORK/serve.log" &
+  echo $! >"$STITCH_SERVE_WORK/stitch.pid"
+  for _ in $(seq 100); do [ -s "$STITCH_SERVE_WORK/ready.json" ] && break; sleep 0.1; done
+  if [ ! -s "$STITCH_SERVE_WORK/ready.json" ]; then
+    cat "$STITCH_SERVE_WORK/serve.log" >&2
+    echo "stitch serve did not start" >&2
+    return 1
+  fi
+}
+
+stitch_stop() {
+  kill "$(cat "$STITCH_SERVE_WORK/stitch.pid" 2>/dev/null)" 2>/dev/null || true
+}
+
+port() {
+  python3 -c "import json; print(json.load(open('$STITCH_SERVE_WORK/ready.json'))['$1'])"
+}
+
+metric() {
+  curl -s "http://127.0.0.1:$(port http)/metrics" |
+    awk -v name="$1" '$1 == name || index($1, name "{") == 1 {sum += $2} END {printf "%d", sum}'
+}
