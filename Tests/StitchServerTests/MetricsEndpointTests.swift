@@ -120,4 +120,18 @@ struct MetricsEndpointTests {
         #expect(intake.status == 404, "the public intake does not serve it")
         await server.stopAndRemove()
     }
+
+    @Test("the explorer is served as explorer/ holds it (ops/embed-explorer.sh embeds it), under a self-only CSP")
+    func explorerServedAsCommitted() async throws {
+        let server = try await TestServer()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for (path, file) in [("/explorer/", "index.html"), ("/explorer/explorer.js", "explorer.js"), ("/explorer/explorer.css", "explorer.css")] {
+            let answer = try await Self.rawGetOffPool(path, port: server.ports.http)
+            #expect(answer.status == 200, "\(path)")
+            #expect(answer.headers["content-security-policy"] == "default-src 'self'", "\(path)")
+            let committed = try String(contentsOf: root.appendingPathComponent("explorer").appendingPathComponent(file), encoding: .utf8)
+            #expect(String(decoding: answer.body, as: UTF8.self) == committed, "\(file) differs from what is served: run ops/embed-explorer.sh")
+        }
+        await server.stopAndRemove()
+    }
 }
