@@ -42,7 +42,7 @@ extension IdentityGraph {
             explanation.verdict = .refused
             explanation.refusal = Explanation.Refusal(
                 eventSeq: quarantine.causeEvent, timeMs: quarantine.sinceMs,
-                reason: "quarantined (\(quarantine.source)\(quarantine.reason.isEmpty ? "" : ": " + quarantine.reason))")
+                reason: quarantine.refusalReason)
             return explanation
         }
         // An event of one person that carries an identifier of the other: its

@@ -96,7 +96,7 @@ extension IdentityGraph {
                 other = PersonIdentifier(record)
                 otherRoot = try self.root(of: node, txn)
                 if let quarantine = try quarantineRecord(node: node, txn) {
-                    reason = "quarantined (\(quarantine.source)\(quarantine.reason.isEmpty ? "" : ": " + quarantine.reason))"
+                    reason = quarantine.refusalReason
                 } else if let conflict = try conflictReason(causeEvent: link.event.seq, roots: [root, otherRoot], txn) {
                     reason = conflict.description
                 }

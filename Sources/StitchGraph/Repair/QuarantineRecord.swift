@@ -32,6 +32,12 @@ public struct QuarantineRecord: Hashable, Sendable {
     /// (`PersonRepair`). 0 = none: the identifier links nothing at all.
     public var ownerBeforeMs: Int64
 
+    /// Why a link to the identifier was refused, as `explain` and the person
+    /// graph say it: "quarantined (source: reason)".
+    var refusalReason: String {
+        "quarantined (\(source)\(reason.isEmpty ? "" : ": " + reason))"
+    }
+
     public init(source: Source, links: UInt16 = 0, sinceMs: Int64, causeEvent: UInt64 = 0, reason: String, ownerBeforeMs: Int64 = 0) {
         self.ownerBeforeMs = ownerBeforeMs
         self.source = source

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import StitchGraph
 import StitchWire
 
 /// How an authenticated request is answered, whichever transport brought it:
@@ -38,10 +39,17 @@ final class QueryService: Sendable {
     /// normalizer cache is per connection); the JSON API takes a copy per
     /// request and returns it warmed.
     private let template: NIOLockedValueBox<QueryExecutor>
+    /// Cluster mode: the partitions held and applied; nil for a single node.
+    /// Read on every request's routing, so kept here, not behind the lock.
+    let cluster: ClusterNode?
+    /// Which partition a site is in.
+    private let layout: ShardLayout
 
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, heavyPool: NIOThreadPool,
          forwarder: QueryForwarder?) {
         template = NIOLockedValueBox(executor)
+        cluster = executor.cluster
+        layout = executor.shards.layout
         self.authority = authority
         self.metrics = metrics
         self.heavyPool = heavyPool
@@ -50,8 +58,6 @@ final class QueryService: Sendable {
 
     /// A copy of the executor, for a connection to keep.
     var executor: QueryExecutor { template.withLockedValue { $0 } }
-
-    var cluster: ClusterNode? { template.withLockedValue { $0.cluster } }
 
     /// Request kinds whose cost grows with the data (a person's history or
     /// graph, a thousand lookups, a whole person's events, the merge feed,
@@ -154,7 +160,7 @@ final class QueryService: Sendable {
     /// it, and for a lease the partition's lease node. nil: answer here.
     private func forwardTarget(of kind: Stitch_V1_Request.OneOf_Kind, isForwarded: Bool) -> ClusterMember? {
         guard let cluster, !isForwarded, let membership = cluster.membership, let site = kind.site else { return nil }
-        let partition = template.withLockedValue { $0.shards.layout.shard(of: site) }
+        let partition = layout.shard(of: site)
         if case .lease = kind, let leaseNode = membership.leaseNode(of: partition) {
             return leaseNode.node == cluster.name ? nil : leaseNode
         }
