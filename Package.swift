@@ -22,6 +22,7 @@
 //   StitchRandom                 (pure) SplitMix64, the one seeded generator (load worlds, tests)
 //   StitchLog                    (I/O) the cluster's replicated log and member list: NATS JetStream via libnats
 //   CLMDB, CZlib, CNATS          system libraries (liblmdb-dev, zlib1g-dev, libnats-dev)
+//   CScheduling                  sched_setattr(2) and prctl(2): thread priorities and names (no library)
 //
 // One edge skips a level on purpose: StitchServer and stitch import
 // StitchStore, because the graph's API takes StoreOptions and reports
@@ -75,6 +76,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // sched_setattr(2) and prctl(2), which Swift cannot call directly (no library to link).
+        .systemLibrary(name: "CScheduling"),
         .systemLibrary(
             name: "CNATS",
             pkgConfig: "libnats",
@@ -153,7 +156,7 @@ let package = Package(
             name: "StitchServer",
             dependencies: [
                 "StitchGraph", "StitchStore", "StitchIdentity", "StitchWire", "StitchBeacon", "StitchMapping",
-                "StitchHooks", "StitchLog", "StitchClient", "StitchAPI",
+                "StitchHooks", "StitchLog", "StitchClient", "StitchAPI", "CScheduling",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,13 +5,15 @@
 # each request's intended send time):
 #   1. lookups at 1,000/s during 50,000 beacons/s of ingest (`stitch load
 #      --rate 50000 --query-rate 1000`): lookup p50/p99/p99.9, and the acks';
+#      while it runs, an outside probe (ops/query-open-loop.py, Python, its
+#      own connections) sends another 1,000 lookups/s and reports its own;
 #   2. the acks at half the maximum rate (the last unpaced run's acked rate).
 #
 #   ops/scale-latency.sh [STITCH_BINARY] [EVENTS_MILLIONS] [SECONDS] [-- SERVE_ARGS…]
 #   # defaults: .build/release/stitch, 10, 20
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -32,8 +34,18 @@ while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total)
   seed=$((seed + 100))
 done
 echo "store: $(metric stitch_events_stored_total) events; the last unpaced run acked $max beacons/s"
-echo "== lookups at 1,000/s during 50,000 beacons/s, $seconds s"
+echo "== lookups at 1,000/s during 50,000 beacons/s, $seconds s (and the outside probe's, for $((seconds - 4)) s of them)"
+python="$(ops/python-venv.sh)"
+received="$(metric stitch_beacons_received_total)"
+(
+  # The generator encodes its frames before its clock starts: probe once beacons flow.
+  while [ "$(metric stitch_beacons_received_total)" = "$received" ]; do sleep 0.2; done
+  sleep 2
+  "$python" ops/query-open-loop.py --port "$(port query)" --rate 1000 --duration $((seconds - 4)) 2>/dev/null
+) </dev/null &
+probe=$!
 load --duration "$seconds" --seed "$seed" --rate 50000 --query-rate 1000 | grep -E "^acked|^ack latency|^lookups|^queries"
+wait "$probe"
 seed=$((seed + 100))
 half=$((max / 2))
 echo "== acks at half the maximum, $half beacons/s, $seconds s"

@@ -1,10 +1,11 @@
 import StitchIdentity
+import StitchStore
 
 /// What one `apply` did, for metrics and logs.
 public struct ApplyReport: Sendable, Equatable {
-    /// Pages the commit wrote to the data file (0 where the kernel does not
-    /// tell; in a transaction of several segments, on the last one's report).
-    public var pagesWritten = 0
+    /// What the commit cost the store: pages written, time writing and
+    /// syncing them (in a transaction of several segments, on the last one's report).
+    public var commitCost = CommitCost()
     /// Events stored (every event given except repeats, even when some of
     /// its identifiers were refused or its unions refused).
     public var events = 0

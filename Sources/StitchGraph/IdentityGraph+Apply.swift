@@ -14,8 +14,8 @@ extension IdentityGraph {
     public func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64 = wallClockMs()
     ) throws -> ApplyReport {
-        var (report, pagesWritten) = try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
-        report.pagesWritten = pagesWritten
+        var (report, cost) = try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
+        report.commitCost = cost
         return report
     }
 
@@ -23,11 +23,11 @@ extension IdentityGraph {
     /// the store: the ids the transaction remembered are kept once it has
     /// committed (and those it pruned forgotten), dropped when it aborted
     /// or is rerun (LMDB reruns the closure after growing the map).
-    /// Returns the body's result and the pages the commit wrote.
+    /// Returns the body's result and what the commit cost.
     func writeApplying<Result>(
         _ body: (borrowing Transaction) throws -> (Result, [(id: DedupID, arrivalMs: Int64)])
-    ) throws -> (Result, pagesWritten: Int) {
-        let written: (result: (Result, [(id: DedupID, arrivalMs: Int64)]), pagesWritten: Int)
+    ) throws -> (Result, cost: CommitCost) {
+        let written: (result: (Result, [(id: DedupID, arrivalMs: Int64)]), cost: CommitCost)
         do {
             written = try environment.writeCountingPages { txn in
                 dedupMemory.rollBack()
@@ -39,7 +39,7 @@ extension IdentityGraph {
         }
         dedupMemory.commitRemembered()
         dedupMemory.forget(written.result.1)
-        return (written.result.0, written.pagesWritten)
+        return (written.result.0, written.cost)
     }
 
     /// One `apply`'s work inside a write transaction: everything a commit

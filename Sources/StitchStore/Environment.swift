@@ -182,17 +182,16 @@ extension Environment {
         try writeCountingPages(body).result
     }
 
-    /// `write`, and the pages its commit wrote to the data file (0 where
-    /// the kernel does not tell): the cost of a commit grows with the
-    /// distinct B-tree pages it dirtied, whatever the bytes it changed.
-    public func writeCountingPages<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, pagesWritten: Int) {
+    /// `write`, and what its commit cost: the cost of a commit grows with
+    /// the distinct B-tree pages it dirtied, whatever the bytes it changed.
+    public func writeCountingPages<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, cost: CommitCost) {
         precondition(!options.readOnly, "write on a read-only environment")
-        return try writerLock.withWriteLock { () throws -> (result: R, pagesWritten: Int) in
+        return try writerLock.withWriteLock { () throws -> (result: R, cost: CommitCost) in
             try growIfNearlyFull()
             while true {
                 do {
                     return try adoptingResizedMap {
-                        try mapLock.withReadLock { () throws -> (result: R, pagesWritten: Int) in try commitOnce(body) }
+                        try mapLock.withReadLock { () throws -> (result: R, cost: CommitCost) in try commitOnce(body) }
                     }
                 } catch let error as StoreError where error.code == .mapFull {
                     try grow(toAtLeast: mapBytes * 2, because: error)
@@ -201,7 +200,7 @@ extension Environment {
         }
     }
 
-    private func commitOnce<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, pagesWritten: Int) {
+    private func commitOnce<R>(_ body: (borrowing Transaction) throws -> R) throws -> (result: R, cost: CommitCost) {
         let txn = try begin(readOnly: false)
         let result: R
         do {
@@ -211,11 +210,13 @@ extension Environment {
             throw error
         }
         let before = ThreadWrites.bytes()
+        let start = ContinuousClock.now
         // mdb_txn_commit frees the transaction whether or not it succeeds.
         try check(mdb_txn_commit(txn), "mdb_txn_commit")
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
         // Whole pages: the meta record written last is smaller than one.
         let written = before.flatMap { before in ThreadWrites.bytes().map { $0 - before } } ?? 0
-        return (result, written / pageBytes)
+        return (result, CommitCost(pagesWritten: written / pageBytes, commitNanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
     }
 
     /// Runs `body`; if another process grew the map (MDB_MAP_RESIZED), adopts

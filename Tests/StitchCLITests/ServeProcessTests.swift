@@ -25,6 +25,10 @@ struct ServeProcessTests {
             process.arguments = [
                 "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",
                 "--http-port", "0", "--intake-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
+                // Tests run beside each other on few cores: a SCHED_IDLE writer
+                // would wait for every busy test thread (the default is for a
+                // dedicated host).
+                "--set", "ingest_priority=normal",
             ] + extraArguments
             process.standardError = FileHandle(forWritingAtPath: logPath)
             process.standardOutput = FileHandle.nullDevice

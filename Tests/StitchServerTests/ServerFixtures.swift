@@ -28,6 +28,9 @@ final class TestServer: Sendable {
         configuration.flushIntervalMs = 1
         configuration.mapBytes = 64 << 20
         configuration.shutdownTimeoutMs = 5000
+        // Tests run beside each other on few cores: a SCHED_IDLE writer would
+        // wait for every busy test thread (the default is for a dedicated host).
+        configuration.ingestPriority = .normal
         configure(&configuration)
         var logger = Logger(label: "stitch-test")
         logger.logLevel = .warning

@@ -64,7 +64,7 @@ extension IdentityGraph {
     ///   last applied one; nothing is written then.
     @discardableResult
     public func apply(segments: [ApplySegment], first: UInt64) throws -> [ApplyReport] {
-        var (reports, pagesWritten) = try writeApplying { txn in
+        var (reports, cost) = try writeApplying { txn in
             let applied = try appliedLogSequence(txn)
             guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
             var reports: [ApplyReport] = []
@@ -88,7 +88,7 @@ extension IdentityGraph {
         }
         if segments.contains(where: { $0.identifierSecret != nil }) { try reloadIdentifierHasher() }
         // One commit for them all: its pages go with the last segment.
-        if !reports.isEmpty { reports[reports.count - 1].pagesWritten = pagesWritten }
+        if !reports.isEmpty { reports[reports.count - 1].commitCost = cost }
         return reports
     }
 }

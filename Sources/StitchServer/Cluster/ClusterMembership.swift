@@ -58,6 +58,7 @@ final class ClusterMembership: Sendable {
     /// Puts this node's entry now and every `refreshMs`, and reads the others'.
     func start() {
         let thread = Thread { [self] in
+            ThreadScheduling.nameCurrentThread("stitch-membership")
             while !stopping.load(ordering: .relaxed) {
                 do {
                     try refresh()

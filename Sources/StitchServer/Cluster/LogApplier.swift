@@ -64,6 +64,7 @@ final class LogApplier: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            ThreadScheduling.nameCurrentThread("stitch-apply-p\(partition)")
             run()
             done.signal()
         }

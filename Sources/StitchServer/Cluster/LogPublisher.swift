@@ -53,7 +53,10 @@ final class LogPublisher: IngestConsumer {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            ThreadScheduling.nameCurrentThread("stitch-publisher")
+            run()
+        }
         thread.name = "stitch-publisher"
         thread.start()
     }

@@ -48,7 +48,17 @@ public struct ConfigurationKey: Sendable {
             current: { WebhookSettings.redactedText($0.webhooks) }),
         int("event_loops", "collector event-loop threads, 0 = one per core", \.eventLoops),
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
-        int("ingest_nice", "nice value added to ingest threads (collector loops, writer) so lookups run first on busy cores; 0 = off", \.ingestNice),
+        ConfigurationKey(
+            name: "ingest_priority",
+            help: "how ingest threads (collector loops, writer, shard workers) yield cores to lookups: idle (SCHED_IDLE: only cycles nobody else wants; for a dedicated host), nice (ingest_nice added; for a shared host) or normal",
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let priority = ThreadScheduling.IngestPriority(rawValue: text) else {
+                    throw .invalidValue(key: "ingest_priority", value: text, reason: "idle, nice or normal")
+                }
+                config.ingestPriority = priority
+            }, current: { $0.ingestPriority.rawValue }),
+        int("ingest_nice", "nice value added to ingest threads with ingest_priority = nice; 0 = off", \.ingestNice),
+        int("query_slice_us", "time slice asked for query threads, µs (Linux 6.12+ EEVDF: a shorter slice preempts sooner on waking); 0 = the kernel's default", \.querySliceMicroseconds),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
         int("udp_vector_read_count", "datagrams per recvmmsg call", \.udpVectorReadCount),
         int("shards", "LMDB environments, each with its own writer: 0 = the store's recorded layout, or one per core (at most \(ShardLayout.defaultCountMax)) for a new store", \.shards),

@@ -46,9 +46,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Event-loop threads of the query server (and HTTP), kept apart from
     /// the collector's so lookups never wait behind a burst of batches.
     public var queryEventLoops = 1
-    /// Nice value added to the ingest threads (collector loops, writer, shard
-    /// workers), so lookups are scheduled first when cores are busy; 0 = none.
+    /// How the ingest threads (collector loops, writer, shard workers) yield
+    /// the cores to lookups (`ThreadScheduling`).
+    public var ingestPriority = ThreadScheduling.IngestPriority.idle
+    /// Nice value added to the ingest threads with `ingestPriority` `.nice`; 0 = none.
     public var ingestNice = 5
+    /// Slice asked for the query threads, µs (EEVDF, Linux 6.12+): shorter
+    /// preempts sooner on waking; 0 = the kernel's default.
+    public var querySliceMicroseconds = 100
     /// SO_RCVBUF of each UDP socket; the kernel may clamp it (net.core.rmem_max).
     public var udpReceiveBufferBytes = 8 << 20
     /// Datagrams read per system call (recvmmsg).
@@ -280,6 +285,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
         try check(ingestNice >= 0 && ingestNice <= 19, "ingest_nice", "0 (off) to 19")
+        try check(querySliceMicroseconds == 0 || (100...100_000).contains(querySliceMicroseconds),
+                  "query_slice_us", "0 (the kernel's default) or 100 to 100000 (the kernel's range)")
         try check(shards >= 0 && shards <= ShardLayout.countMax, "shards", "0 (the store's, or one per core) to \(ShardLayout.countMax)")
         try check(shardSites.isEmpty || shards > 0, "shard_sites", "placing sites by hand needs `shards` set too")
         if shards > 0 {

@@ -37,6 +37,7 @@ final class GraphWriter: IngestConsumer {
     /// automatic quarantine), as the intake stamps `received_ms` with it.
     private let clockMs: @Sendable () -> Int64
     private let groupBeaconsMax: Int
+    private let ingestPriority: ThreadScheduling.IngestPriority
     private let ingestNice: Int
     private let flushIntervalNanoseconds: Int64
     private let syncIntervalNanoseconds: Int64?
@@ -53,8 +54,11 @@ final class GraphWriter: IngestConsumer {
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
+        self.ingestPriority = configuration.ingestPriority
         self.ingestNice = configuration.ingestNice
-        self.workers = (1..<graph.layout.count).map { ShardWorker(name: "stitch-shard-\($0)", nice: configuration.ingestNice) }
+        self.workers = (1..<graph.layout.count).map {
+            ShardWorker(name: "stitch-shard-\($0)", priority: configuration.ingestPriority, nice: configuration.ingestNice)
+        }
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
@@ -69,7 +73,8 @@ final class GraphWriter: IngestConsumer {
     /// Starts the writer thread. It runs until the queue is closed and empty.
     func start() {
         let thread = Thread { [self] in
-            IngestThreadPriority.apply(nice: ingestNice)
+            ThreadScheduling.nameCurrentThread("stitch-writer")
+            ThreadScheduling.applyToIngestThread(ingestPriority, nice: ingestNice)
             run()
         }
         thread.name = "stitch-writer"
@@ -205,9 +210,12 @@ final class GraphWriter: IngestConsumer {
     /// numbers it holds (the writer's group commits and a replica's log apply).
     static func record(_ report: ApplyReport, beacons: Int, graph: ShardedGraph, metrics: ServerMetrics, logger: Logger) {
         metrics.groupBeacons.record(beacons)
-        if report.pagesWritten > 0 {
-            metrics.commitPages.record(report.pagesWritten)
-            metrics.pagesWritten.increment(by: report.pagesWritten)
+        if report.commitCost.pagesWritten > 0 {
+            metrics.commitPages.record(report.commitCost.pagesWritten)
+            metrics.pagesWritten.increment(by: report.commitCost.pagesWritten)
+        }
+        if report.commitCost.commitNanoseconds > 0 {
+            metrics.commitStoreSeconds.recordNanoseconds(report.commitCost.commitNanoseconds)
         }
         metrics.beaconsAccepted.increment(by: beacons - report.repeats.count - report.suppressed.count)
         metrics.counter(.beaconsSuppressed).increment(by: report.suppressed.count)

@@ -17,9 +17,10 @@ final class ShardWorker: @unchecked Sendable {
     /// Set by the worker before `finished` is signalled.
     private var result: Result<ApplyReport, any Error>?
 
-    init(name: String, nice: Int) {
+    init(name: String, priority: ThreadScheduling.IngestPriority, nice: Int) {
         let thread = Thread { [self] in
-            IngestThreadPriority.apply(nice: nice)
+            ThreadScheduling.nameCurrentThread(name)
+            ThreadScheduling.applyToIngestThread(priority, nice: nice)
             while true {
                 started.wait()
                 guard let job else { return }

@@ -154,9 +154,10 @@ public final class StitchServer: Service, Sendable {
         if !held.isEmpty { logger.info("\(held.count) tracking-number leases still held, restored from the store") }
         let loops = configuration.eventLoops == 0 ? System.coreCount : configuration.eventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
-        let nice = configuration.ingestNice
-        for loop in group.makeIterator() { loop.execute { IngestThreadPriority.apply(nice: nice) } }
+        let (priority, nice, slice) = (configuration.ingestPriority, configuration.ingestNice, configuration.querySliceMicroseconds)
+        for loop in group.makeIterator() { loop.execute { ThreadScheduling.applyToIngestThread(priority, nice: nice) } }
         let queryGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.queryEventLoops)
+        for loop in queryGroup.makeIterator() { loop.execute { ThreadScheduling.applyToQueryThread(sliceMicroseconds: slice) } }
         let heavyQueryPool = NIOThreadPool(numberOfThreads: 2)
         heavyQueryPool.start()
         let queue = IngestQueue(beaconsMax: configuration.queueBeaconsMax)

@@ -30,6 +30,7 @@ public final class ServerMetrics: Sendable {
     let groupCommits: CountedMetric
     let queueDepth: CoreMetrics.Gauge
     let commitSeconds: CoreMetrics.Timer
+    let commitStoreSeconds: CoreMetrics.Timer
     let groupBeacons: CoreMetrics.Recorder
     let commitPages: CoreMetrics.Recorder
     let pagesWritten: CountedMetric
@@ -52,6 +53,9 @@ public final class ServerMetrics: Sendable {
             MetricName.commitSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                                        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                        .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
+            MetricName.commitStoreSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                            .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
             MetricName.batchAckSeconds.name: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
                                          .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                                          .milliseconds(1000), .milliseconds(2500), .milliseconds(10_000)],
@@ -83,6 +87,7 @@ public final class ServerMetrics: Sendable {
         groupCommits = counter(.groupCommits)
         queueDepth = CoreMetrics.Gauge(label: MetricName.queueBeacons.name, factory: factory)
         commitSeconds = CoreMetrics.Timer(label: MetricName.commitSeconds.name, factory: factory)
+        commitStoreSeconds = CoreMetrics.Timer(label: MetricName.commitStoreSeconds.name, factory: factory)
         groupBeacons = CoreMetrics.Recorder(label: MetricName.groupBeacons.name, aggregate: true, factory: factory)
         commitPages = CoreMetrics.Recorder(label: MetricName.commitPages.name, aggregate: true, factory: factory)
         pagesWritten = counter(.pagesWritten)
