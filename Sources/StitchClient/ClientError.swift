@@ -11,6 +11,8 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     case server(Stitch_V1_Error)
     /// The server sent something this client cannot read.
     case protocolViolation(String)
+    /// The client's TLS settings could not be used (a file missing or unreadable).
+    case tlsSetup(reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
             "server refused: \(error.code.label): \(error.message)"
         case .protocolViolation(let what):
             "unexpected answer from the server: \(what)"
+        case .tlsSetup(let reason):
+            "cannot set up TLS: \(reason)"
         }
     }
 }

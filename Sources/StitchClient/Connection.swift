@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import StitchWire
 
 /// A TCP connection speaking Stitch frames, with replies matched to requests
@@ -11,14 +12,24 @@ struct Connection<Reply: Sendable>: Sendable {
         host: String,
         port: Int,
         group: any EventLoopGroup,
+        tls: TLSClientSettings? = nil,
         parse: @escaping @Sendable (Frame, PayloadDecoder) throws -> (UInt64, Reply, unsolicitedError: String?)
     ) async throws -> Connection {
+        let tlsContext = try tls?.makeContext()
+        // SNI carries names only: for an IP address the server's certificate is
+        // checked against its IP entries, by the address connected to.
+        let name = tls?.serverName ?? host
+        let serverName: String? = (try? SocketAddress(ipAddress: name, port: 0)) == nil ? name : nil
         do {
             let channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tlsContext {
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        }
                         try channel.pipeline.syncOperations.addHandlers([
                             ByteToMessageHandler(FrameDecoder()), ReplyHandler<Reply>(parse: parse),
                         ])

@@ -21,11 +21,12 @@ public final class IngestClient: Sendable {
         self.connection = connection
     }
 
-    /// Connects to a collector's TCP port.
+    /// Connects to a collector's TCP port, over TLS when `tls` is given.
     public static func connect(
-        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: TLSClientSettings? = nil
     ) async throws -> IngestClient {
-        IngestClient(connection: try await Connection.open(host: host, port: port, group: group, parse: parseReply))
+        IngestClient(connection: try await Connection.open(host: host, port: port, group: group, tls: tls, parse: parseReply))
     }
 
     /// Sends `beacons` as one batch; the future completes with its ack.

@@ -33,10 +33,11 @@ public final class QueryClient: Sendable {
         clientName: String = "stitch-client",
         sayHello: Bool = true,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        minPosition: Stitch_V1_LogPosition? = nil
+        minPosition: Stitch_V1_LogPosition? = nil,
+        tls: TLSClientSettings? = nil
     ) async throws -> QueryClient {
         let connection = try await Connection<Stitch_V1_Response>.open(
-            host: host, port: port, group: group, parse: parseResponse)
+            host: host, port: port, group: group, tls: tls, parse: parseResponse)
         guard sayHello else { return QueryClient(connection: connection, hello: .init()) }
         let helloRequest = QueryHello.request(token: token, clientName: clientName)
         let response = try await send(helloRequest, id: QueryHello.requestID, on: connection).get()

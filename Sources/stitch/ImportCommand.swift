@@ -52,6 +52,8 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Send lines without an event_id as they are, without an id derived from their content (a second import stores them again).")
     var noDerivedIds = false
 
+    @OptionGroup var tls: TLSOptions
+
     func validate() throws {
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
         guard window >= 1 else { throw ValidationError("--window is at least 1") }
@@ -61,7 +63,7 @@ struct ImportCommand: AsyncParsableCommand {
         let (host, port) = try serverAddress(server, example: "127.0.0.1:7070")
         let client: IngestClient
         do {
-            client = try await IngestClient.connect(host: host, port: port)
+            client = try await IngestClient.connect(host: host, port: port, tls: tls.settings)
         } catch {
             printToStandardError("stitch import: \(error)")
             throw ExitCode(2)

@@ -23,6 +23,19 @@ public struct ConfigurationKey: Sendable {
     public static let all: [ConfigurationKey] = [
         string("data_dir", "directory of the LMDB store", \.dataDirectory),
         string("host", "address every listener binds to", \.host),
+        string("tls_cert_file", "PEM certificate chain: TLS on the collector's TCP port and the query port (with tls_key_file); re-read on SIGHUP", \.tlsCertificateFile),
+        string("tls_key_file", "PEM private key of tls_cert_file", \.tlsKeyFile),
+        string("tls_client_ca_file", "PEM CA file: the query port then requires a client certificate it signed", \.tlsClientCAFile),
+        ConfigurationKey(
+            name: "tls_plaintext",
+            help: "with TLS configured, a plaintext connection is refused (refuse: a typed error, then closed) or served (allow: for a migration)",
+            apply: { (config, text) throws(ConfigurationError) in
+                switch text {
+                case "refuse": config.tlsAllowsPlaintext = false
+                case "allow": config.tlsAllowsPlaintext = true
+                default: throw .invalidValue(key: "tls_plaintext", value: text, reason: "refuse or allow")
+                }
+            }, current: { $0.tlsAllowsPlaintext ? "allow" : "refuse" }),
         int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
         int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
         int("http_port", "internal HTTP: /metrics, /healthz, the JSON API (/api/v1), the explorer (/explorer/) (0: OS chooses)", \.httpPort),

@@ -46,6 +46,23 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Event-loop threads of the query server (and HTTP), kept apart from
     /// the collector's so lookups never wait behind a burst of batches.
     public var queryEventLoops = 1
+    /// PEM certificate chain and key: TLS on the collector's TCP port and the
+    /// query port when both are set ("" = plaintext). Re-read on SIGHUP.
+    public var tlsCertificateFile = ""
+    public var tlsKeyFile = ""
+    /// PEM CA file: with TLS, the query port requires a client certificate signed by it ("" = none asked).
+    public var tlsClientCAFile = ""
+    /// With TLS configured, whether a plaintext connection is served (a
+    /// migration) rather than refused with a typed error.
+    public var tlsAllowsPlaintext = false
+
+    /// The TLS files, when TLS is configured.
+    var tlsFiles: TLSServerContexts.Files? {
+        guard !tlsCertificateFile.isEmpty else { return nil }
+        return TLSServerContexts.Files(
+            certificateFile: tlsCertificateFile, keyFile: tlsKeyFile, clientCAFile: tlsClientCAFile.isEmpty ? nil : tlsClientCAFile)
+    }
+
     /// How the ingest threads (collector loops, writer, shard workers) yield
     /// the cores to lookups (`ThreadScheduling`).
     public var ingestPriority = ThreadScheduling.IngestPriority.idle
@@ -285,6 +302,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         try check(eventLoops >= 0 && eventLoops <= 64, "event_loops", "0 (one per core) to 64")
         try check(ingestNice >= 0 && ingestNice <= 19, "ingest_nice", "0 (off) to 19")
+        try check(tlsCertificateFile.isEmpty == tlsKeyFile.isEmpty, "tls_key_file", "tls_cert_file and tls_key_file go together")
+        try check(tlsClientCAFile.isEmpty || !tlsCertificateFile.isEmpty, "tls_client_ca_file", "needs tls_cert_file and tls_key_file")
         try check(querySliceMicroseconds == 0 || (100...100_000).contains(querySliceMicroseconds),
                   "query_slice_us", "0 (the kernel's default) or 100 to 100000 (the kernel's range)")
         try check(shards >= 0 && shards <= ShardLayout.countMax, "shards", "0 (the store's, or one per core) to \(ShardLayout.countMax)")

@@ -10,8 +10,11 @@ extension StitchServer {
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
         let (graph, clockMs, repliesOwedMax) = (running.graph, clockMs, configuration.ingestRepliesOwedMax)
+        let tls = running.tls.map { tls in
+            FramedTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.ingestPlaintextRefusal)
+        }
         return framedTCPBootstrap(
-            group: running.group, port: "ingest", connectionsMax: configuration.ingestConnectionsMax
+            group: running.group, port: "ingest", connectionsMax: configuration.ingestConnectionsMax, tls: tls
         ) { channel in
             // One intake per connection: its decoder's zlib stream and its
             // normalizer cache belong to one event loop.

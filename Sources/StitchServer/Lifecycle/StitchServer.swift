@@ -73,6 +73,10 @@ public final class StitchServer: Service, Sendable {
         var intake: HTTPIntake?
         /// The internal HTTP port: metrics, health, the JSON API, the explorer.
         var internalHTTP: InternalHTTP?
+        /// TLS on the framed TCP ports, when configured.
+        var tls: TLSServerContexts?
+        /// Reloads `tls` on SIGHUP.
+        var tlsReload: SignalWatch?
     }
 
     /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
@@ -130,6 +134,8 @@ public final class StitchServer: Service, Sendable {
     @discardableResult
     public func start() async throws -> BoundPorts {
         try configuration.validate()
+        // Before the store opens: a TLS file that cannot be used stops the start.
+        let tls = try configuration.tlsFiles.map { files throws(TLSSetupError) in try TLSServerContexts(files: files) }
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let poolOverrides = try PoolOverrides(dataDirectory: configuration.dataDirectory)
         let layout = try ShardLayout.resolve(
@@ -197,6 +203,8 @@ public final class StitchServer: Service, Sendable {
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
+        running.tls = tls
+        running.tlsReload = tls.map(reloadOnSIGHUP)
         do {
             try await bind(&running)
         } catch {
@@ -327,6 +335,7 @@ public final class StitchServer: Service, Sendable {
         // Requests in flight finish: their batches are queued and answered
         // by the draining writer below.
         let intakeStopped = Task { await running.intake?.stop() }
+        running.tlsReload?.cancel()
         if let housekeeping = running.housekeeping {
             // Awaited: a chore running now must finish before the store closes.
             let cancelled = running.queryGroup.any().makePromise(of: Void.self)

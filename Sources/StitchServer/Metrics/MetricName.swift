@@ -23,6 +23,8 @@ public enum MetricName: String, CaseIterable, Sendable {
     case commitSeconds = "stitch_commit_seconds"
     case commitPages = "stitch_commit_pages"
     case commitStoreSeconds = "stitch_commit_store_seconds"
+    case tlsPlaintextRefused = "stitch_tls_plaintext_refused_total"
+    case tlsReloads = "stitch_tls_reloads_total"
     case pagesWritten = "stitch_pages_written_total"
     case commitFailures = "stitch_commit_failures_total"
     case syncFailures = "stitch_sync_failures_total"
@@ -96,6 +98,8 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         case .logPublishes, .logReadWaits, .queryForwards: ["outcome"]
         case .logAppliedSequence, .logLastSequence, .logLagEntries, .logApplyStopped: ["partition"]
+        case .tlsPlaintextRefused: ["port"]
+        case .tlsReloads: ["result"]
         default: []
         }
     }
@@ -122,6 +126,8 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .commitSeconds: "time to apply and commit one group"
         case .commitPages: "pages (4 KiB) one commit wrote to the data file: the distinct B-tree pages it dirtied"
         case .pagesWritten: "pages (4 KiB) the commits wrote to the data file"
+        case .tlsPlaintextRefused: "plaintext connections refused on a TLS port (tls_plaintext = refuse), by port"
+        case .tlsReloads: "TLS certificate reloads on SIGHUP, by result (ok, failed: the previous certificate stays)"
         case .commitStoreSeconds: "time one commit spent inside LMDB's commit, writing and syncing its pages; the rest of stitch_commit_seconds is applying the events"
         case .commitFailures: "group commits that failed (their batches are refused)"
         case .syncFailures: "periodic syncs that failed (nosync mode)"

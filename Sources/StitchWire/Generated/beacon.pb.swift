@@ -425,6 +425,9 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
 
   /// the server is stopping (closing = true); nothing of the batch is stored, resend it to a running server
   case shuttingDown // = 17
+
+  /// fatal: this port takes TLS only (tls_plaintext = refuse); reconnect with TLS
+  case tlsRequired // = 18
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -451,6 +454,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 15: self = .storeUnavailable
     case 16: self = .badSequence
     case 17: self = .shuttingDown
+    case 18: self = .tlsRequired
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -475,6 +479,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .storeUnavailable: return 15
     case .badSequence: return 16
     case .shuttingDown: return 17
+    case .tlsRequired: return 18
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -499,6 +504,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     .storeUnavailable,
     .badSequence,
     .shuttingDown,
+    .tlsRequired,
   ]
 
 }
@@ -1028,7 +1034,7 @@ nonisolated extension Stitch_V1_BeaconRejectReason: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Stitch_V1_FrameErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0\u{1}FRAME_ERROR_CODE_SHUTTING_DOWN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0\u{1}FRAME_ERROR_CODE_SHUTTING_DOWN\0\u{1}FRAME_ERROR_CODE_TLS_REQUIRED\0")
 }
 
 nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

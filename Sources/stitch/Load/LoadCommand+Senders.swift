@@ -5,7 +5,7 @@ import StitchWire
 
 extension LoadCommand {
     func sendTCP(index: Int, frames: [ByteBuffer], start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, recorder: LoadRecorder) async throws {
-        let client = try await IngestClient.connect(host: host, port: port)
+        let client = try await IngestClient.connect(host: host, port: port, tls: tls.settings)
         let interval: Duration? = rate > 0 ? .seconds(Double(batch * connections) / Double(rate)) : nil
         var due = start
         var inFlight: [EventLoopFuture<Void>] = []

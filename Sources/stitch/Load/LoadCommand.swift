@@ -80,6 +80,8 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Queries per second alongside ingest (0 = none), open loop: each request at its own time, latency from when it was due.")
     var queryRate = 0
 
+    @OptionGroup var tls: TLSOptions
+
     @Option(help: "lookup: lookups, every 10th a history page; lease: lease requests (call tracking).")
     var queryKind = QueryKind.lookup
 
@@ -125,6 +127,9 @@ struct LoadCommand: AsyncParsableCommand {
         guard !verify || transport == .tcp else { throw ValidationError("--verify needs acks: use --transport tcp") }
         guard !declareAfter || (verify && noPools) else { throw ValidationError("--declare-after goes with --verify --no-pools") }
         guard transport == .tcp || rate > 0 else { throw ValidationError("UDP needs a --rate") }
+        guard tls.settings == nil || (transport == .tcp && queryRate == 0) else {
+            throw ValidationError("with TLS, use --transport tcp and no --query-rate (UDP and the open-loop query driver are plaintext)")
+        }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096") }
         guard connections >= 1, window >= 1, duration > 0 else { throw ValidationError("positive values, please") }
         guard [anonymousDevices, weeklyCookies, kiosks, salespersonEmails].allSatisfy({ (0...100).contains($0) }) else {
@@ -134,7 +139,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let recorder = LoadRecorder()
-        let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load")
+        let statsClient = try? await QueryClient.connect(host: host, port: queryPort, token: token, clientName: "stitch-load", tls: tls.settings)
         if !noPools && (usesWorld || (queryRate > 0 && queryKind == .lease)) {
             try await declarePools(statsClient)
         }

@@ -20,6 +20,8 @@ extension QueryCommand {
             valueName: "P:SEQ"))
         var minPosition: String?
 
+        @OptionGroup var tls: TLSOptions
+
         func connect() async throws -> QueryClient {
             let (host, port) = try serverAddress(server, example: "127.0.0.1:7071")
             var position: Stitch_V1_LogPosition?
@@ -34,7 +36,7 @@ extension QueryCommand {
                 }
             }
             return try await run {
-                try await QueryClient.connect(host: host, port: port, token: token, clientName: "stitch-cli", minPosition: position)
+                try await QueryClient.connect(host: host, port: port, token: token, clientName: "stitch-cli", minPosition: position, tls: tls.settings)
             }
         }
 
