@@ -15,12 +15,13 @@ from .errors import (
     Unauthenticated,
     Unavailable,
 )
+from .framing import tls_context
 from .query import QueryClient, channel_name, source_label
 from .sender import BeaconSender, SendResult
 from .proto import beacon_pb2, query_pb2
 
 __all__ = [
-    "QueryClient", "BeaconSender", "SendResult", "channel_name", "source_label",
+    "QueryClient", "BeaconSender", "SendResult", "channel_name", "source_label", "tls_context",
     "StitchError", "Unauthenticated", "PermissionDenied", "InvalidArgument", "NotFound",
     "ResponseTooLarge", "Unavailable", "ConnectionLost", "BatchRefused",
     "beacon_pb2", "query_pb2",

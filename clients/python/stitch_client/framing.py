@@ -1,6 +1,7 @@
 """Frames (proto/FRAMING.md): a 28-byte big-endian header, then the payload,
 a protobuf message, possibly a zlib stream of it."""
 import socket
+import ssl
 import struct
 import zlib
 
@@ -63,7 +64,27 @@ def read(sock):
     return frame_type, sequence, body
 
 
-def connect(host, port, timeout):
+def tls_context(ca_file=None, cert_file=None, key_file=None):
+    """An `ssl.SSLContext` for a Stitch port with TLS: it checks the server's
+    certificate against `ca_file` (None: the system's CAs) and its name, and
+    presents `cert_file`/`key_file` to a query port that requires a client
+    certificate. Pass it as `tls=` to `QueryClient.connect` or `BeaconSender`."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def connect(host, port, timeout, tls=None, server_name=None):
+    """A TCP connection, wrapped in TLS when `tls` (an `ssl.SSLContext`) is given;
+    the certificate must name `server_name` (default: `host`)."""
     sock = socket.create_connection((host, port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls is not None:
+        try:
+            sock = tls.wrap_socket(sock, server_hostname=server_name or host)
+        except BaseException:
+            sock.close()
+            raise
     return sock

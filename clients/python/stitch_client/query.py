@@ -56,9 +56,11 @@ class QueryClient:
         self.server_version = ""
 
     @classmethod
-    def connect(cls, host="127.0.0.1", port=7071, token="", client_name="stitch-python", timeout=10.0):
-        """Connects and says hello with `token` (empty: the server's loopback-only mode)."""
-        sock = framing.connect(host, port, timeout)
+    def connect(cls, host="127.0.0.1", port=7071, token="", client_name="stitch-python", timeout=10.0, tls=None,
+                server_name=None):
+        """Connects and says hello with `token` (empty: the server's loopback-only mode).
+        With `tls` (`stitch_client.tls_context(...)`), over TLS, checking the name `server_name` (default: `host`)."""
+        sock = framing.connect(host, port, timeout, tls, server_name)
         client = cls(sock)
         try:
             hello = client._call("hello", query_pb2.Hello(token=token, client_name=client_name,
@@ -172,6 +174,11 @@ class QueryClient:
                 frame_type, sequence, payload = framing.read(self._sock)
             except (OSError, ConnectionError) as error:
                 raise ConnectionLost(f"query connection lost: {error}") from error
+        if frame_type == framing.RESPONSE and sequence == 0:
+            # Request 0 is the connection's: the server refused it as a whole (e.g. plaintext on a TLS port).
+            refusal = query_pb2.Response.FromString(payload)
+            if refusal.WhichOneof("kind") == "error":
+                raise from_response(refusal.error)
         if frame_type != framing.RESPONSE or sequence != request_id:
             raise StitchError(f"unexpected frame (type {frame_type}, sequence {sequence}) for request {request_id}")
         response = query_pb2.Response.FromString(payload)

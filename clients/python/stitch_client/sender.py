@@ -54,11 +54,12 @@ class BeaconSender:
     """
 
     def __init__(self, host="127.0.0.1", port=7070, *, batch_size=50, window=64, compress=True, timeout=10.0,
-                 reconnects_max=10):
+                 reconnects_max=10, tls=None, server_name=None):
         if not 1 <= batch_size <= 4096:
             raise ValueError("batch_size is 1 to 4096 (the collector's limit)")
         self.host, self.port, self.batch_size, self.window = host, port, batch_size, max(1, window)
         self.compress, self.timeout, self.reconnects_max = compress, timeout, reconnects_max
+        self.tls, self.server_name = tls, server_name
         self.result = SendResult()
         self._unacked = OrderedDict()  # sequence -> frame bytes, in send order
         self._pending = []
@@ -155,7 +156,7 @@ class BeaconSender:
             raise BatchRefused(f"batch {sequence} refused: {error.message}", error.code)
 
     def _connect(self):
-        self._sock = framing.connect(self.host, self.port, self.timeout)
+        self._sock = framing.connect(self.host, self.port, self.timeout, self.tls, self.server_name)
 
     def _reconnect(self):
         if self._sock:

@@ -195,3 +195,33 @@ def test_cluster_reads_its_own_writes(tmp_path):
     finally:
         nats.terminate()
         nats.wait(10)
+
+
+def test_tls(tmp_path):
+    """Both ports over TLS with a CA made at test time; plaintext is refused with a typed error."""
+    repo = pathlib.Path(__file__).resolve().parents[3]
+    certs = tmp_path / "certs"
+    subprocess.run([str(repo / "ops" / "make-test-certs.sh"), str(certs)], check=True, stdout=subprocess.DEVNULL)
+    from stitch_client import ConnectionLost, StitchError, tls_context
+    from conftest import serve
+    server = serve(tmp_path / "data", f"tls_cert_file={certs / 'server.pem'}", f"tls_key_file={certs / 'server.key'}",
+                   f"tls_client_ca_file={certs / 'ca.pem'}")
+    try:
+        ingest_tls = tls_context(str(certs / "ca.pem"))
+        result = send(server, [hit(7, "cookie-tls-0001", "session-tls-0001", T0)], tls=ingest_tls, server_name="localhost")
+        assert result.accepted == 1
+        query_tls = tls_context(str(certs / "ca.pem"), str(certs / "client.pem"), str(certs / "client.key"))
+        with QueryClient.connect(port=server.ports["query"], tls=query_tls) as stitch:
+            assert stitch.lookup(7, "cookie", "cookie-tls-0001").event_count == 1
+        # No client certificate: the query port's handshake fails.
+        with pytest.raises((OSError, StitchError)):
+            QueryClient.connect(port=server.ports["query"], tls=ingest_tls).close()
+        # A CA that signed nothing here: the client refuses the server.
+        with pytest.raises(OSError):
+            QueryClient.connect(port=server.ports["query"], tls=tls_context(str(certs / "other-ca.pem"))).close()
+        # Plaintext: the typed refusal, not a hang.
+        with pytest.raises((StitchError, ConnectionLost)) as refused:
+            QueryClient.connect(port=server.ports["query"]).close()
+        assert "TLS only" in str(refused.value)
+    finally:
+        server.stop()
