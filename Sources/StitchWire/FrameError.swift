@@ -38,6 +38,10 @@ public enum FrameError: Error, Hashable, Sendable {
     /// A batch with sequence 0, which ERROR frames use for "header unreadable",
     /// so its answer could not be told from one.
     case badSequence
+    /// A site of the batch has spent its beacons-per-second budget (the
+    /// server's `site_beacons_per_second`): nothing of the batch is stored;
+    /// the client backs off and resends it.
+    case overQuota(site: UInt32, beaconsPerSecond: Int)
 
     /// Whether the byte stream is out of sync after this error.
     public var closesStream: Bool {
@@ -65,6 +69,7 @@ public enum FrameError: Error, Hashable, Sendable {
         case tooManyBeacons = "too_many_beacons"
         case emptyBatch = "empty_batch"
         case badSequence = "bad_sequence"
+        case overQuota = "over_quota"
     }
 
     public var kind: Kind {
@@ -83,6 +88,7 @@ public enum FrameError: Error, Hashable, Sendable {
         case .tooManyBeacons: .tooManyBeacons
         case .emptyBatch: .emptyBatch
         case .badSequence: .badSequence
+        case .overQuota: .overQuota
         }
     }
 
@@ -109,6 +115,7 @@ public enum FrameError: Error, Hashable, Sendable {
         case .tooManyBeacons: .tooManyBeacons
         case .emptyBatch: .emptyBatch
         case .badSequence: .badSequence
+        case .overQuota: .overQuota
         }
     }
 
@@ -142,6 +149,8 @@ extension FrameError: CustomStringConvertible {
         case .tooManyBeacons(let count, let max): "\(count) beacons in one batch, over the limit of \(max)"
         case .emptyBatch: "batch holds no beacons"
         case .badSequence: "batch sequence 0 is reserved (ERROR frames use it for an unreadable header); number batches from 1"
+        case .overQuota(let site, let budget):
+            "site \(site) is over its budget of \(budget) beacons/s; nothing of this batch is stored: back off and resend it"
         }
     }
 }

@@ -79,6 +79,14 @@ public struct ConfigurationKey: Sendable {
             name: "shard_sites", help: "sites placed in a shard by hand: SITE=SHARD;SITE=… (others by site % shards)",
             apply: { (config, text) throws(ConfigurationError) in config.shardSites = try parseShardSites(text) },
             current: { $0.shardSites.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";") }),
+        ConfigurationKey(
+            name: "site_beacons_per_second",
+            help: "ingest budgets, beacons/s per site: SITE=RATE;…;*=RATE (* for the sites not named; none: unlimited). A batch with a site over budget is refused whole (OVER_QUOTA, counted) and resent by its client after a back-off",
+            apply: { (config, text) throws(ConfigurationError) in config.siteBeaconsPerSecond = try parseSiteRates(text, key: "site_beacons_per_second") },
+            current: { config in
+                config.siteBeaconsPerSecond.sorted { $0.key < $1.key }
+                    .map { "\($0.key == 0 ? "*" : String($0.key))=\($0.value)" }.joined(separator: ";")
+            }),
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
@@ -350,6 +358,20 @@ public struct ConfigurationKey: Sendable {
                 throw .invalidValue(key: "cors_origins", value: String(entry), reason: "expected SITE=https://host[:port],… or SITE=* (no path, no trailing slash)")
             }
             result[site] = origins
+        }
+        return result
+    }
+
+    /// `SITE=RATE;…;*=RATE`: rates by site, `*` stored as site 0 (never a site).
+    static func parseSiteRates(_ text: String, key: String) throws(ConfigurationError) -> [UInt32: Int] {
+        var result: [UInt32: Int] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let site = parts.first == "*" ? 0 : parts.first.flatMap { UInt32($0) }
+            guard parts.count == 2, let site, site > 0 || parts[0] == "*", let rate = Int(parts[1]), rate >= 1 else {
+                throw .invalidValue(key: key, value: String(entry), reason: "expected SITE=RATE or *=RATE, RATE at least 1")
+            }
+            result[site] = rate
         }
         return result
     }

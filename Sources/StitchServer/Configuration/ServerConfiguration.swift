@@ -46,6 +46,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Event-loop threads of the query server (and HTTP), kept apart from
     /// the collector's so lookups never wait behind a burst of batches.
     public var queryEventLoops = 1
+    /// Ingest budgets, beacons per second by site; key 0 is `*` (every site
+    /// not named). Empty: unlimited.
+    public var siteBeaconsPerSecond: [UInt32: Int] = [:]
+
+    /// The quotas to enforce, if any are configured.
+    var siteQuotas: SiteQuotas? {
+        guard !siteBeaconsPerSecond.isEmpty else { return nil }
+        return SiteQuotas(rates: siteBeaconsPerSecond.filter { $0.key != 0 }, defaultRate: siteBeaconsPerSecond[0])
+    }
+
     /// PEM certificate chain and key: TLS on the collector's TCP port and the
     /// query port when both are set ("" = plaintext). Re-read on SIGHUP.
     public var tlsCertificateFile = ""

@@ -25,11 +25,14 @@ struct BatchIntake {
     private let clockMs: @Sendable () -> Int64
     private let decoder: BatchDecoder
     private var preparer: EventPreparer
+    /// Per-site budgets; nil: none configured.
+    private let quotas: SiteQuotas?
 
     init(
         transport: Transport, preparer: EventPreparer, metrics: ServerMetrics, limits: WireLimits = .standard,
-        clockMs: @escaping @Sendable () -> Int64
+        quotas: SiteQuotas? = nil, clockMs: @escaping @Sendable () -> Int64
     ) {
+        self.quotas = quotas
         self.transport = transport
         self.preparer = preparer
         self.metrics = metrics
@@ -49,6 +52,15 @@ struct BatchIntake {
             return .failure(error)
         }
         metrics.beaconsReceived.increment(by: batch.beacons.count + batch.rejections.count)
+        if let quotas {
+            var counts: [UInt32: Int] = [:]
+            for beacon in batch.beacons { counts[beacon.site, default: 0] += 1 }
+            if let over = quotas.admit(counts) {
+                let error = FrameError.overQuota(site: over.site, beaconsPerSecond: over.beaconsPerSecond)
+                rejected(error)
+                return .failure(error)
+            }
+        }
         if let offset = batch.clock.offsetLabel { metrics.deviceClockBatch(offset: offset) }
         var rejections = batch.rejections
         var refusals: [Stitch_V1_IdentifierRefusal] = []

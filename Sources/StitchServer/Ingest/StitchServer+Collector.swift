@@ -9,7 +9,7 @@ extension StitchServer {
 
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
-        let (graph, clockMs, repliesOwedMax) = (running.graph, clockMs, configuration.ingestRepliesOwedMax)
+        let (graph, clockMs, repliesOwedMax, quotas) = (running.graph, clockMs, configuration.ingestRepliesOwedMax, running.quotas)
         let tls = running.tls.map { tls in
             FramedTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.ingestPlaintextRefusal)
         }
@@ -19,7 +19,8 @@ extension StitchServer {
             // One intake per connection: its decoder's zlib stream and its
             // normalizer cache belong to one event loop.
             let intake = BatchIntake(
-                transport: .tcp, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, clockMs: clockMs)
+                transport: .tcp, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, quotas: quotas,
+                clockMs: clockMs)
             let handler = IngestTCPHandler(
                 queue: queue, intake: intake, metrics: metrics, logger: logger, repliesOwedMax: repliesOwedMax)
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -34,7 +35,7 @@ extension StitchServer {
 
     func udpBootstrap(_ loop: any EventLoop, _ running: Running) -> DatagramBootstrap {
         let (queue, metrics) = (running.queue, metrics)
-        let (graph, clockMs) = (running.graph, clockMs)
+        let (graph, clockMs, quotas) = (running.graph, clockMs, running.quotas)
         let count = configuration.udpVectorReadCount
         let udpLimits = {
             var limits = WireLimits.standard
@@ -58,7 +59,7 @@ extension StitchServer {
                             queue: queue,
                             intake: BatchIntake(
                                 transport: .udp, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics,
-                                limits: udpLimits, clockMs: clockMs),
+                                limits: udpLimits, quotas: quotas, clockMs: clockMs),
                             metrics: metrics))
                 }
             }

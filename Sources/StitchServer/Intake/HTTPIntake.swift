@@ -50,7 +50,7 @@ final class HTTPIntake: Sendable {
     /// Binds the port and starts serving; returns once it listens.
     static func start(
         configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
-        eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil,
+        eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil, quotas: SiteQuotas? = nil,
         clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
@@ -61,6 +61,7 @@ final class HTTPIntake: Sendable {
             webhooks: configuration.webhooks, renewals: renewals, proxies: configuration.trustedProxies,
             leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger,
             cluster: cluster, leaseForwarder: cluster.map { LeaseForwarder(node: $0.name) })
+        routes.quotas = quotas
         let restURLs = configuration.webhooks.compactMapValues(\.bitrix24RESTURL)
         if !restURLs.isEmpty {
             let storing = routes

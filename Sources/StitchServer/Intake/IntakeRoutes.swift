@@ -33,6 +33,8 @@ struct IntakeRoutes: Sendable {
     /// Cluster mode: leases belong to each partition's lease node.
     var cluster: ClusterNode? = nil
     var leaseForwarder: LeaseForwarder? = nil
+    /// Per-site ingest budgets, shared with the collector.
+    var quotas: SiteQuotas? = nil
 
     func add(to router: Router<HTTPIntake.Context>) {
         router.post("/v1/frames") { request, context in try await frames(request, context) }
@@ -203,7 +205,8 @@ struct IntakeRoutes: Sendable {
     /// place; one that leaves the stream unreadable ends it.
     func submit(_ body: ByteBuffer, origin: String?, endpoint: String, framesMax: Int = 10_000) async throws -> Submission {
         var intake = BatchIntake(
-            transport: .http, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, clockMs: clockMs)
+            transport: .http, preparer: EventPreparer(rules: graph, deals: graph), metrics: metrics, quotas: quotas,
+            clockMs: clockMs)
         var decoder = FrameDecoder()
         var buffer = body
         /// Each frame: queued, or refused as a whole in its place.

@@ -75,6 +75,8 @@ public final class StitchServer: Service, Sendable {
         var internalHTTP: InternalHTTP?
         /// TLS on the framed TCP ports, when configured.
         var tls: TLSServerContexts?
+        /// Per-site ingest budgets, shared by every transport.
+        var quotas: SiteQuotas?
         /// Reloads `tls` on SIGHUP.
         var tlsReload: SignalWatch?
     }
@@ -204,6 +206,7 @@ public final class StitchServer: Service, Sendable {
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
         running.tls = tls
+        running.quotas = configuration.siteQuotas
         running.tlsReload = tls.map(reloadOnSIGHUP)
         do {
             try await bind(&running)
@@ -282,7 +285,7 @@ public final class StitchServer: Service, Sendable {
         running.internalHTTP = internalHTTP
         let intake = try await HTTPIntake.start(
             configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
-            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, clockMs: clockMs)
+            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, quotas: running.quotas, clockMs: clockMs)
         running.intake = intake
         running.ports = BoundPorts(
             ingest: ingestPort, query: queryListener.localAddress!.port!, http: internalHTTP.port,

@@ -428,6 +428,9 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
 
   /// fatal: this port takes TLS only (tls_plaintext = refuse); reconnect with TLS
   case tlsRequired // = 18
+
+  /// a site of the batch is over its beacons/s budget (site_beacons_per_second): nothing stored, resend after backing off
+  case overQuota // = 19
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -455,6 +458,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case 16: self = .badSequence
     case 17: self = .shuttingDown
     case 18: self = .tlsRequired
+    case 19: self = .overQuota
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -480,6 +484,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     case .badSequence: return 16
     case .shuttingDown: return 17
     case .tlsRequired: return 18
+    case .overQuota: return 19
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -505,6 +510,7 @@ public nonisolated enum Stitch_V1_FrameErrorCode: SwiftProtobuf.Enum, Swift.Case
     .badSequence,
     .shuttingDown,
     .tlsRequired,
+    .overQuota,
   ]
 
 }
@@ -1034,7 +1040,7 @@ nonisolated extension Stitch_V1_BeaconRejectReason: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Stitch_V1_FrameErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0\u{1}FRAME_ERROR_CODE_SHUTTING_DOWN\0\u{1}FRAME_ERROR_CODE_TLS_REQUIRED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FRAME_ERROR_CODE_UNSPECIFIED\0\u{1}FRAME_ERROR_CODE_BAD_MAGIC\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}FRAME_ERROR_CODE_FRAME_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_UNKNOWN_TYPE\0\u{1}FRAME_ERROR_CODE_UNSUPPORTED_FLAGS\0\u{1}FRAME_ERROR_CODE_RESERVED_NOT_ZERO\0\u{1}FRAME_ERROR_CODE_INFLATED_TOO_LARGE\0\u{1}FRAME_ERROR_CODE_LENGTH_MISMATCH\0\u{1}FRAME_ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}FRAME_ERROR_CODE_CORRUPT_COMPRESSION\0\u{1}FRAME_ERROR_CODE_MALFORMED_PAYLOAD\0\u{1}FRAME_ERROR_CODE_TOO_MANY_BEACONS\0\u{1}FRAME_ERROR_CODE_EMPTY_BATCH\0\u{1}FRAME_ERROR_CODE_OVERLOADED\0\u{1}FRAME_ERROR_CODE_STORE_UNAVAILABLE\0\u{1}FRAME_ERROR_CODE_BAD_SEQUENCE\0\u{1}FRAME_ERROR_CODE_SHUTTING_DOWN\0\u{1}FRAME_ERROR_CODE_TLS_REQUIRED\0\u{1}FRAME_ERROR_CODE_OVER_QUOTA\0")
 }
 
 nonisolated extension Stitch_V1_Identifier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -16,6 +16,7 @@ RETRYABLE = {
     beacon_pb2.FRAME_ERROR_CODE_OVERLOADED,
     beacon_pb2.FRAME_ERROR_CODE_STORE_UNAVAILABLE,
     beacon_pb2.FRAME_ERROR_CODE_SHUTTING_DOWN,
+    beacon_pb2.FRAME_ERROR_CODE_OVER_QUOTA,  # the site's beacons/s budget: back off, resend
 }
 
 

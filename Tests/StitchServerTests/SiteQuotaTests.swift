@@ -1,0 +1,64 @@
+import Foundation
+import NIOConcurrencyHelpers
+import StitchClient
+@testable import StitchServer
+import StitchTesting
+import StitchWire
+import Testing
+
+/// `site_beacons_per_second`: one site's flood is refused at the door, typed
+/// and counted, and costs the other sites nothing.
+@Suite("Per-site ingest quotas")
+struct SiteQuotaTests {
+    @Test("a bucket holds one second of its rate, refills with time, and a batch over it takes nothing")
+    func tokenBuckets() {
+        let now = NIOLockedValueBox<Int64>(0)
+        let quotas = SiteQuotas(rates: [1: 100], defaultRate: 10, nowNanoseconds: { now.withLockedValue { $0 } })
+        #expect(quotas.admit([1: 100]) == nil)
+        #expect(quotas.admit([1: 1])! == (1, 100))
+        now.withLockedValue { $0 = 500_000_000 }  // half a second: 50 tokens back
+        #expect(quotas.admit([1: 51])! == (1, 100))
+        #expect(quotas.admit([1: 50]) == nil)
+        // Sites not named get the * rate; a mixed batch over one budget takes from neither.
+        #expect(quotas.admit([7: 10]) == nil)
+        now.withLockedValue { $0 = 10_000_000_000 }
+        #expect(quotas.admit([1: 100, 7: 11])! == (7, 10))
+        #expect(quotas.admit([1: 100]) == nil)
+        let unlimited = SiteQuotas(rates: [1: 5], defaultRate: nil, nowNanoseconds: { 0 })
+        #expect(unlimited.admit([2: 1_000_000]) == nil)
+    }
+
+    @Test("over budget, a batch is refused whole with OVER_QUOTA and counted; other sites are served; the setting is parsed and shown")
+    func floodIsRefusedTyped() async throws {
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyAssignment("site_beacons_per_second=1=100;*=100000", to: &configuration)
+        #expect(configuration.siteBeaconsPerSecond == [1: 100, 0: 100_000])
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("site_beacons_per_second=1=0", to: &configuration) }
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("site_beacons_per_second=x=5", to: &configuration) }
+
+        let server = try await TestServer { $0.siteBeaconsPerSecond = [1: 100] }
+        let ingest = try await server.ingestClient()
+        func beacons(site: UInt32, _ count: Int, from: Int) -> [Stitch_V1_Beacon] {
+            (0..<count).map { index in
+                var beacon = Beacons.hit(timeMs: 1_700_000_000_000, cookie: "cookie-quota-\(from + index)", session: "session-quota-\(from + index)")
+                beacon.site = site
+                return beacon
+            }
+        }
+        #expect(try await ingest.send(beacons(site: 1, 100, from: 0), sequence: 1).get().ack?.accepted == 100)
+        let refused = try await ingest.send(beacons(site: 1, 50, from: 100), sequence: 2).get().refusal
+        #expect(refused?.code == .overQuota)
+        #expect(refused?.closing == false)
+        #expect(refused?.message.contains("site 1") == true)
+        // Site 2 has no budget; a batch mixing it with site 1 is refused whole.
+        #expect(try await ingest.send(beacons(site: 2, 200, from: 200), sequence: 3).get().ack?.accepted == 200)
+        #expect(try await ingest.send(beacons(site: 2, 5, from: 400) + beacons(site: 1, 50, from: 405), sequence: 4).get().refusal?.code == .overQuota)
+        // The same connection goes on: in a second the budget is back.
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await ingest.send(beacons(site: 1, 50, from: 100), sequence: 5).get().ack?.accepted == 50)
+        await ingest.close()
+        let metrics = try await MetricsEndpointTests.get("/metrics", port: server.ports.http)
+        #expect(metrics.contains("stitch_frames_rejected_total{reason=\"over_quota\",transport=\"tcp\"} 2"))
+        await server.stopAndRemove()
+    }
+}
