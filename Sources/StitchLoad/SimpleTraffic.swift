@@ -21,6 +21,8 @@ public struct SimpleTraffic {
     }
 
     public let sites: Int
+    /// Sites are `firstSite` … `firstSite + sites - 1`.
+    public let firstSite: UInt32
     public let persons: Int
     private var random: SplitMix64
     private var clockMs: Int64
@@ -31,8 +33,10 @@ public struct SimpleTraffic {
     /// - Parameters:
     ///   - persons: visitors per site (cookies).
     ///   - activeVisits: visits in progress at once.
-    public init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64) {
+    ///   - firstSite: the lowest site number (a second generator on other sites: quota tests).
+    public init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64, firstSite: UInt32 = 1) {
         self.sites = max(1, sites)
+        self.firstSite = max(1, firstSite)
         self.persons = max(1, persons)
         self.random = SplitMix64(seed: seed)
         self.clockMs = startMs
@@ -43,7 +47,7 @@ public struct SimpleTraffic {
 
     /// A known identifier of some visitor, for lookups: (site, cookie).
     public mutating func someCookie() -> (site: UInt32, value: String) {
-        let site = UInt32(1 + random.next(below: sites))
+        let site = firstSite + UInt32(random.next(below: sites))
         return (site, Self.cookie(site: site, person: random.next(below: persons)))
     }
 
@@ -60,7 +64,7 @@ public struct SimpleTraffic {
 
     private mutating func newVisit() -> Visit {
         sessionsStarted += 1
-        let site = UInt32(1 + random.next(below: sites))
+        let site = firstSite + UInt32(random.next(below: sites))
         return Visit(
             site: site,
             person: random.next(below: persons),

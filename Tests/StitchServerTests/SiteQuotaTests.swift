@@ -50,12 +50,20 @@ struct SiteQuotaTests {
         #expect(refused?.code == .overQuota)
         #expect(refused?.closing == false)
         #expect(refused?.message.contains("site 1") == true)
-        // Site 2 has no budget; a batch mixing it with site 1 is refused whole.
-        #expect(try await ingest.send(beacons(site: 2, 200, from: 200), sequence: 3).get().ack?.accepted == 200)
-        #expect(try await ingest.send(beacons(site: 2, 5, from: 400) + beacons(site: 1, 50, from: 405), sequence: 4).get().refusal?.code == .overQuota)
-        // The same connection goes on: in a second the budget is back.
+        // The refusal pauses reading this connection (a flood is slowed at the
+        // socket): its next batch, of an unlimited site, is read only after.
+        let start = ContinuousClock.now
+        #expect(try await ingest.send(beacons(site: 2, 5, from: 500), sequence: 3).get().ack?.accepted == 5)
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+        // Site 2 has no budget and another connection is served; a batch
+        // mixing site 2 with site 1 is refused whole.
+        let other = try await server.ingestClient()
+        #expect(try await other.send(beacons(site: 2, 200, from: 200), sequence: 1).get().ack?.accepted == 200)
+        #expect(try await other.send(beacons(site: 2, 5, from: 400) + beacons(site: 1, 50, from: 405), sequence: 2).get().refusal?.code == .overQuota)
+        await other.close()
+        // The first connection goes on: in a second the budget is back.
         try await Task.sleep(for: .milliseconds(600))
-        #expect(try await ingest.send(beacons(site: 1, 50, from: 100), sequence: 5).get().ack?.accepted == 50)
+        #expect(try await ingest.send(beacons(site: 1, 50, from: 100), sequence: 4).get().ack?.accepted == 50)
         await ingest.close()
         let metrics = try await MetricsEndpointTests.get("/metrics", port: server.ports.http)
         #expect(metrics.contains("stitch_frames_rejected_total{reason=\"over_quota\",transport=\"tcp\"} 2"))

@@ -18,7 +18,11 @@ import StitchWire
 /// Backpressure: when the queue is full the batch waits here and the handler
 /// stops asking the socket for more bytes until the writer makes room; reads
 /// also stop while the client does not read its replies (the channel is not
-/// writable) or too many replies are owed.
+/// writable) or too many replies are owed. A batch refused over its site's
+/// quota pauses reading for `quotaPause`, and frames already read in that
+/// time are refused the same way without being decoded: a flood that ignores
+/// the refusals is slowed at the socket instead of being inflated, decoded
+/// and refused at full speed on the event loop other sites' batches share.
 final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = ByteBuffer
@@ -40,6 +44,14 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Whether this connection is counted in `stitch_ingest_connections_reads_held`.
     private var readsHeldCounted = false
+    /// How long a connection is not read after a batch refused over quota.
+    static let quotaPause = TimeAmount.milliseconds(250)
+    /// Reading is paused until this time (a batch was over quota), and
+    /// frames read meanwhile are refused with `overQuota` unread.
+    private var pausedUntil: NIODeadline?
+    private var overQuota: FrameError?
+    /// A read asked for during the pause, issued when it ends.
+    private var readOwedAfterPause = false
 
     init(queue: IngestQueue, intake: BatchIntake, metrics: ServerMetrics, logger: Logger, repliesOwedMax: Int = 1024) {
         self.state = IngestConnectionStateMachine(repliesOwedMax: repliesOwedMax)
@@ -66,10 +78,19 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         metrics.tcpBatches.increment()
         inRead = true
         defer { inRead = false }
+        if let pausedUntil, let overQuota, pausedUntil > .now() {
+            intake.rejected(overQuota)
+            perform(state.frameRefused(overQuota.wireMessage, sequence: frame.header.sequence))
+            return
+        }
         switch intake.intake(frame, replyTo: connection) {
         case .success(let item):
             perform(state.batchArrived(item, offer: queue.offer))
         case .failure(let error):
+            if case .overQuota = error {
+                pausedUntil = .now() + Self.quotaPause
+                overQuota = error
+            }
             perform(state.frameRefused(error.wireMessage, sequence: frame.header.sequence))
         }
     }
@@ -114,6 +135,16 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
+        if let pausedUntil, pausedUntil > .now() {
+            guard !readOwedAfterPause else { return }
+            readOwedAfterPause = true
+            context.eventLoop.assumeIsolated().scheduleTask(deadline: pausedUntil) { [self] in
+                readOwedAfterPause = false
+                self.pausedUntil = nil
+                if let context = self.context { read(context: context) }
+            }
+            return
+        }
         perform(state.readRequested())
     }
 

@@ -53,7 +53,7 @@ extension LoadCommand {
     func prepareFrames(index: Int) throws -> [ByteBuffer] {
         let perSecond = rate > 0 ? rate : Self.unpacedRateMax
         let batches = Int((Double(perSecond) * duration / Double(batch * connections)).rounded(.up)) + 1
-        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: UInt64(index)), sites: sites, persons: persons, startMs: 1_767_225_600_000)
+        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: UInt64(index)), sites: sites, persons: persons, startMs: 1_767_225_600_000, firstSite: firstSite)
         let encoder = FrameEncoder()
         var frames: [ByteBuffer] = []
         frames.reserveCapacity(batches)
@@ -76,7 +76,7 @@ extension LoadCommand {
     /// lookups, then a history page (20 events) of a visitor, and again.
     func prepareLookups() throws -> [ByteBuffer] {
         let count = Int((Double(queryRate) * duration).rounded(.up)) + 1
-        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: 1000), sites: sites, persons: persons, startMs: 0)
+        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: 1000), sites: sites, persons: persons, startMs: 0, firstSite: firstSite)
         let encoder = FrameEncoder()
         return try (1...count).map { id in
             let (site, cookie) = traffic.someCookie()

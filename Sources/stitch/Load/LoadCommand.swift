@@ -71,6 +71,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Sites in the synthetic traffic.")
     var sites = 4
 
+    @Option(help: "The first site's number (simple traffic): sites are first-site … first-site + sites − 1.")
+    var firstSite: UInt32 = 1
+
     @Option(help: "Visitors per site.")
     var persons = 100_000
 
