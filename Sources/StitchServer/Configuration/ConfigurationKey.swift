@@ -87,6 +87,11 @@ public struct ConfigurationKey: Sendable {
                 config.siteBeaconsPerSecond.sorted { $0.key < $1.key }
                     .map { "\($0.key == 0 ? "*" : String($0.key))=\($0.value)" }.joined(separator: ";")
             }),
+        ConfigurationKey(
+            name: "token_requests_per_second",
+            help: "query budgets, requests/s per token by grant name: NAME=RATE;…;*=RATE (* for the grants not named; none: unlimited). Over it a request is refused UNAVAILABLE (retry later), counted",
+            apply: { (config, text) throws(ConfigurationError) in config.tokenRequestsPerSecond = try parseNamedRates(text, key: "token_requests_per_second") },
+            current: { $0.tokenRequestsPerSecond.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";") }),
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
@@ -372,6 +377,19 @@ public struct ConfigurationKey: Sendable {
                 throw .invalidValue(key: key, value: String(entry), reason: "expected SITE=RATE or *=RATE, RATE at least 1")
             }
             result[site] = rate
+        }
+        return result
+    }
+
+    /// `NAME=RATE;…;*=RATE`: rates by name, `*` for every other name.
+    static func parseNamedRates(_ text: String, key: String) throws(ConfigurationError) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for entry in text.split(separator: ";") where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let rate = Int(parts[1]), rate >= 1 else {
+                throw .invalidValue(key: key, value: String(entry), reason: "expected NAME=RATE or *=RATE, RATE at least 1")
+            }
+            result[parts[0]] = rate
         }
         return result
     }

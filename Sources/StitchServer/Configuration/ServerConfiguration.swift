@@ -50,6 +50,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// not named). Empty: unlimited.
     public var siteBeaconsPerSecond: [UInt32: Int] = [:]
 
+    /// Query budgets, requests per second by grant name; `*` for the others. Empty: unlimited.
+    public var tokenRequestsPerSecond: [String: Int] = [:]
+
+    /// The query budgets to enforce, if any are configured.
+    var tokenBudgets: TokenBudgets? {
+        guard !tokenRequestsPerSecond.isEmpty else { return nil }
+        return TokenBudgets(rates: tokenRequestsPerSecond.filter { $0.key != "*" }, defaultRate: tokenRequestsPerSecond["*"])
+    }
+
     /// The quotas to enforce, if any are configured.
     var siteQuotas: SiteQuotas? {
         guard !siteBeaconsPerSecond.isEmpty else { return nil }

@@ -56,7 +56,7 @@ struct BatchIntake {
             var counts: [UInt32: Int] = [:]
             for beacon in batch.beacons { counts[beacon.site, default: 0] += 1 }
             if let over = quotas.admit(counts) {
-                let error = FrameError.overQuota(site: over.site, beaconsPerSecond: over.beaconsPerSecond)
+                let error = FrameError.overQuota(site: over.key, beaconsPerSecond: over.perSecond)
                 rejected(error)
                 return .failure(error)
             }

@@ -198,7 +198,7 @@ public final class StitchServer: Service, Sendable {
                 shards: graph, metrics: metrics, poolOverrides: poolOverrides, configuration: configuration,
                 cluster: cluster, clockMs: clockMs),
             authority: TokenAuthority(grants: configuration.tokens), metrics: metrics, heavyPool: heavyQueryPool,
-            forwarder: forwarder)
+            forwarder: forwarder, budgets: configuration.tokenBudgets)
         var running = Running(
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
             cluster: cluster, forwarder: forwarder, queryService: queryService, listeners: [],

@@ -31,6 +31,8 @@ final class QueryHandler: ChannelDuplexHandler {
     private let logger: Logger
     private let responseBytesMax: Int
     /// This connection's own executor (its normalizer cache is per connection).
+    /// The hello's grant, whose request budget each request takes from.
+    private var grantedAccess: QueryAccess?
     private var executor: QueryExecutor
     private let decoder = PayloadDecoder()
     private let encoder = FrameEncoder()
@@ -79,6 +81,9 @@ final class QueryHandler: ChannelDuplexHandler {
         do throws(QueryFailure) {
             let request = try decodeRequest(frame)
             type = Self.typeName(request.kind)
+            if let access = grantedAccess, !isForwarded {
+                if case .hello = request.kind {} else { try service.admit(access) }
+            }
             let position = request.hasMinPosition ? request.minPosition : nil
             if let kind = request.kind, case let route = service.route(kind, minPosition: position, isForwarded: isForwarded),
                 !route.isHere, case .execute(let access) = state.requestReceived(isHello: false)
@@ -268,6 +273,7 @@ final class QueryHandler: ChannelDuplexHandler {
             throw failure
         }
         state.helloAccepted(granted)
+        grantedAccess = granted
         helloToken = hello.token
         isForwarded = hello.clientName == QueryForwarder.clientName
         logger.debug("query client '\(hello.clientName)' authenticated as \(granted.name)")

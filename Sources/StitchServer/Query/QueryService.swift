@@ -45,8 +45,12 @@ final class QueryService: Sendable {
     /// Which partition a site is in.
     private let layout: ShardLayout
 
+    /// Requests per second by grant name (`token_requests_per_second`); nil: unlimited.
+    let budgets: TokenBudgets?
+
     init(executor: QueryExecutor, authority: TokenAuthority, metrics: ServerMetrics, heavyPool: NIOThreadPool,
-         forwarder: QueryForwarder?) {
+         forwarder: QueryForwarder?, budgets: TokenBudgets? = nil) {
+        self.budgets = budgets
         template = NIOLockedValueBox(executor)
         cluster = executor.cluster
         layout = executor.shards.layout
@@ -116,6 +120,15 @@ final class QueryService: Sendable {
         return await forwarder.forward(kind, minPosition: minPosition, token: token, to: target)
     }
 
+    /// Takes one request from the budget of `access`'s grant; over it, the
+    /// request is refused `UNAVAILABLE` (retry later), as an overloaded
+    /// server's, and the caller backs off.
+    func admit(_ access: QueryAccess) throws(QueryFailure) {
+        guard let budgets, let over = budgets.admit([access.name: 1]) else { return }
+        throw QueryFailure(
+            .unavailable, "token '\(over.key)' is over its budget of \(over.perSecond) requests/s (token_requests_per_second); retry after a pause")
+    }
+
     /// The whole path for one request of a transport without connection
     /// state (the JSON API): route, run, and count a failure.
     func answer(
@@ -125,6 +138,12 @@ final class QueryService: Sendable {
         let type = QueryHandler.typeName(kind)
         let start = ContinuousClock.now
         let body: Stitch_V1_Response.OneOf_Kind
+        do throws(QueryFailure) {
+            try admit(access)
+        } catch {
+            metrics.counter(.queryErrors, [("type", type), ("code", error.label)]).increment()
+            return .error(error.wireMessage)
+        }
         switch route(kind, minPosition: minPosition, isForwarded: false) {
         case .here:
             var executor = self.executor

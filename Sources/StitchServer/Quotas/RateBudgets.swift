@@ -1,0 +1,63 @@
+import NIOConcurrencyHelpers
+
+/// Per-site beacons-per-second budgets on ingest (`site_beacons_per_second`),
+/// shared by every transport and event loop, so a site flooding the
+/// collector is refused before its beacons reach the writer's queue.
+typealias SiteQuotas = RateBudgets<UInt32>
+
+/// Per-token requests-per-second budgets on queries
+/// (`token_requests_per_second`, by grant name), for both transports.
+typealias TokenBudgets = RateBudgets<String>
+
+/// Rate budgets by key: one token bucket per key.
+///
+/// A bucket holds one second of its rate (the burst allowed at once) and
+/// refills continuously. `admit` takes tokens only when every key asked for
+/// has enough; otherwise nothing is taken: a batch of several sites is
+/// refused whole (`FrameError.overQuota`), and its sender backs off and resends.
+final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
+    /// Budgets by key; `defaultRate` for keys not named (nil: unlimited).
+    let rates: [Key: Int]
+    let defaultRate: Int?
+    private let buckets = NIOLockedValueBox<[Key: Bucket]>([:])
+    private let nowNanoseconds: @Sendable () -> Int64
+
+    struct Bucket {
+        var tokens: Double
+        var updatedNanoseconds: Int64
+    }
+
+    /// - Parameter nowNanoseconds: the monotonic clock buckets refill by (tests inject one).
+    init(rates: [Key: Int], defaultRate: Int?, nowNanoseconds: @escaping @Sendable () -> Int64 = IngestQueue.monotonicNanoseconds) {
+        self.rates = rates
+        self.defaultRate = defaultRate
+        self.nowNanoseconds = nowNanoseconds
+    }
+
+    /// The budget of `key` per second (nil: unlimited).
+    func rate(of key: Key) -> Int? {
+        rates[key] ?? defaultRate
+    }
+
+    /// Takes `count` tokens from each key's bucket when all have enough and
+    /// returns nil; otherwise takes nothing and returns the first key over
+    /// its budget, with that budget.
+    func admit(_ counts: [Key: Int]) -> (key: Key, perSecond: Int)? {
+        let now = nowNanoseconds()
+        return buckets.withLockedValue { buckets in
+            for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
+                guard let rate = rate(of: key) else { continue }
+                var bucket = buckets[key] ?? Bucket(tokens: Double(rate), updatedNanoseconds: now)
+                let elapsed = Double(max(0, now - bucket.updatedNanoseconds)) / 1e9
+                bucket.tokens = min(Double(rate), bucket.tokens + elapsed * Double(rate))
+                bucket.updatedNanoseconds = now
+                buckets[key] = bucket
+                if bucket.tokens < Double(count) { return (key, rate) }
+            }
+            for (key, count) in counts where rate(of: key) != nil {
+                buckets[key]!.tokens -= Double(count)
+            }
+            return nil
+        }
+    }
+}
