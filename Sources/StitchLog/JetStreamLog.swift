@@ -56,10 +56,60 @@ public final class JetStreamLog: @unchecked Sendable {
     /// For the key-value buckets on this connection.
     var contextPointer: OpaquePointer? { context }
 
+    /// How the connection proves who it is and protects the wire: what the
+    /// NATS C client supports. Every field is optional; none set is a
+    /// plaintext connection without credentials (a trusted network only).
+    public struct Security: Sendable, Equatable {
+        /// User and password (`authorization { user, password }` on the server).
+        public var user = ""
+        public var password = ""
+        /// A `.creds` file: a user JWT and its NKey seed (decentralized auth).
+        public var credentialsFile = ""
+        /// TLS: the CA that signed the servers' certificates (turns TLS on).
+        public var caFile = ""
+        /// TLS client certificate and key, for servers that verify clients.
+        public var certificateFile = ""
+        public var keyFile = ""
+
+        public init(user: String = "", password: String = "", credentialsFile: String = "", caFile: String = "",
+                    certificateFile: String = "", keyFile: String = "") {
+            self.user = user
+            self.password = password
+            self.credentialsFile = credentialsFile
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
+
+        /// For logs: what is in use, never a secret.
+        public var summary: String {
+            var parts: [String] = []
+            if !user.isEmpty { parts.append("user \(user)") }
+            if !credentialsFile.isEmpty { parts.append("credentials \(credentialsFile)") }
+            parts.append(caFile.isEmpty ? "plaintext" : "TLS (CA \(caFile)\(certificateFile.isEmpty ? "" : ", client certificate"))")
+            return parts.joined(separator: ", ")
+        }
+
+        func apply(to options: OpaquePointer?) throws {
+            if !user.isEmpty {
+                try JetStreamLog.check(natsOptions_SetUserInfo(options, user, password), "NATS user and password")
+            }
+            if !credentialsFile.isEmpty {
+                try JetStreamLog.check(natsOptions_SetUserCredentialsFromFiles(options, credentialsFile, nil), "NATS credentials \(credentialsFile)")
+            }
+            guard !caFile.isEmpty else { return }
+            try JetStreamLog.check(natsOptions_SetSecure(options, true), "NATS TLS")
+            try JetStreamLog.check(natsOptions_LoadCATrustedCertificates(options, caFile), "NATS TLS CA \(caFile)")
+            if !certificateFile.isEmpty {
+                try JetStreamLog.check(natsOptions_LoadCertificatesChain(options, certificateFile, keyFile), "NATS TLS certificate \(certificateFile)")
+            }
+        }
+    }
+
     /// Connects to `urls` (comma-separated `nats://host:port`), reconnecting
     /// without end when a server goes away (another in the list takes over).
     /// `name` is how the servers list this connection.
-    public init(urls: String, name: String = "stitch", timeoutMs: Int64 = 5000) throws {
+    public init(urls: String, name: String = "stitch", timeoutMs: Int64 = 5000, security: Security = Security()) throws {
         var options: OpaquePointer?
         try Self.check(natsOptions_Create(&options), "NATS options")
         defer { natsOptions_Destroy(options) }
@@ -74,6 +124,7 @@ public final class JetStreamLog: @unchecked Sendable {
         try Self.check(natsOptions_SetMaxReconnect(options, -1), "NATS reconnects")
         try Self.check(natsOptions_SetReconnectWait(options, 250), "NATS reconnect wait")
         try Self.check(natsOptions_SetTimeout(options, timeoutMs), "NATS connect timeout")
+        try security.apply(to: options)
         try Self.check(natsConnection_Connect(&connection, options), "connect to \(urls)")
         do {
             var jsOptions = jsOptions()

@@ -17,12 +17,16 @@ public final class NATSCluster: @unchecked Sendable {
     public let nodes: [Node]
     public let directory: URL
     private var processes: [Process?]
+    /// Arguments every server gets besides its own (auth, TLS).
+    private let extraArguments: [String]
 
     /// Every server's client URL, comma-separated (what a Stitch node is given).
     public var urls: String { nodes.map(\.url).joined(separator: ",") }
 
-    /// Starts `count` servers; with more than one, they form a JetStream cluster.
-    public init(count: Int = 1) throws {
+    /// Starts `count` servers; with more than one, they form a JetStream
+    /// cluster. `extraArguments` go to every server (e.g. `--user`, `--tls`).
+    public init(count: Int = 1, extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         nodes = try (0..<count).map { index in
@@ -60,7 +64,7 @@ public final class NATSCluster: @unchecked Sendable {
             let routes = nodes.filter { $0.name != node.name }.map { "nats://127.0.0.1:\($0.clusterPort)" }.joined(separator: ",")
             arguments += ["--cluster_name", "stitch", "--cluster", "nats://127.0.0.1:\(node.clusterPort)", "--routes", routes]
         }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

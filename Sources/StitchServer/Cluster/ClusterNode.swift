@@ -57,7 +57,7 @@ final class ClusterNode: Sendable {
     ) throws -> ClusterNode {
         let count = graph.layout.count
         let partitions = configuration.clusterPartitions.isEmpty ? Array(0..<count) : configuration.clusterPartitions
-        logger.info("cluster mode: node \(configuration.clusterNode), \(count) partitions, holding \(partitions.map(String.init).joined(separator: ",")); JetStream at \(configuration.clusterNATSURLs), streams kept on \(configuration.clusterReplicas) servers")
+        logger.info("cluster mode: node \(configuration.clusterNode), \(count) partitions, holding \(partitions.map(String.init).joined(separator: ",")); JetStream at \(configuration.clusterNATSURLs) (\(configuration.clusterNATSSecurity.summary)), streams kept on \(configuration.clusterReplicas) servers")
         let log = try ClusterStreams.connect(configuration, partitions: count) { log in
             try writeGenesis(log, partitions: count, node: configuration.clusterNode, clockMs: clockMs, logger: logger)
         }

@@ -19,7 +19,8 @@ enum ClusterStreams {
         let deadline = IngestQueue.monotonicNanoseconds() + Int64(waitMs) * 1_000_000
         while true {
             do {
-                let log = try JetStreamLog(urls: configuration.clusterNATSURLs, name: "stitch-\(configuration.clusterNode)")
+                let log = try JetStreamLog(
+                    urls: configuration.clusterNATSURLs, name: "stitch-\(configuration.clusterNode)", security: configuration.clusterNATSSecurity)
                 for partition in 0..<partitions {
                     try log.ensureStream(
                         stream(partition), subjects: [subject(partition)], replicas: configuration.clusterReplicas,

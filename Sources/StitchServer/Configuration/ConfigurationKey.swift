@@ -187,6 +187,15 @@ public struct ConfigurationKey: Sendable {
             name: "cluster_nats_urls", help: "cluster mode: the JetStream servers, nats://host:port,… (empty: a single node, no NATS)",
             apply: { (config, text) throws(ConfigurationError) in config.clusterNATSURLs = text.trimmingCharacters(in: .whitespaces) },
             current: { $0.clusterNATSURLs }),
+        string("cluster_nats_user", "cluster mode: NATS user (with cluster_nats_password)", \.clusterNATSSecurity.user),
+        ConfigurationKey(
+            name: "cluster_nats_password", help: "cluster mode: NATS password of cluster_nats_user (shown as *** by --print-config)",
+            apply: { (config, text) throws(ConfigurationError) in config.clusterNATSSecurity.password = text },
+            current: { $0.clusterNATSSecurity.password.isEmpty ? "" : "***" }),
+        string("cluster_nats_credentials_file", "cluster mode: NATS .creds file (user JWT and NKey seed)", \.clusterNATSSecurity.credentialsFile),
+        string("cluster_nats_ca_file", "cluster mode: PEM CA of the NATS servers' certificates; set, the connections use TLS", \.clusterNATSSecurity.caFile),
+        string("cluster_nats_cert_file", "cluster mode: PEM client certificate for NATS servers that verify clients (with cluster_nats_key_file)", \.clusterNATSSecurity.certificateFile),
+        string("cluster_nats_key_file", "cluster mode: PEM key of cluster_nats_cert_file", \.clusterNATSSecurity.keyFile),
         string("cluster_node", "cluster mode: this node's name (message ids, logs, metrics)", \.clusterNode),
         ConfigurationKey(
             name: "cluster_advertise_host", help: "cluster mode: the address other nodes reach this one at (empty: host, or the machine's name when host is 0.0.0.0)",

@@ -4,6 +4,7 @@ import StitchGraph
 import StitchHooks
 import StitchMapping
 import StitchIdentity
+import StitchLog
 import StitchStore
 
 /// Everything `stitch serve` can be told, with defaults that work on a fresh
@@ -211,6 +212,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// NATS servers of the cluster's JetStream, comma-separated
     /// `nats://host:port`; empty (the default) runs a single node, no NATS.
     public var clusterNATSURLs = ""
+    /// Cluster mode: credentials and TLS of the NATS connections.
+    public var clusterNATSSecurity = JetStreamLog.Security()
     /// This node's name in the cluster: in message ids, logs and metrics.
     public var clusterNode = "stitch-1"
     /// The address other nodes reach this one at (forwarded queries and
