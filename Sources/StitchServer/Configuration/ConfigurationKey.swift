@@ -378,27 +378,25 @@ public struct ConfigurationKey: Sendable {
 
     /// `SITE=RATE;…;*=RATE`: rates by site, `*` stored as site 0 (never a site).
     static func parseSiteRates(_ text: String, key: String) throws(ConfigurationError) -> [UInt32: Int] {
-        var result: [UInt32: Int] = [:]
-        for entry in text.split(separator: ";") where !entry.isEmpty {
-            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            let site = parts.first == "*" ? 0 : parts.first.flatMap { UInt32($0) }
-            guard parts.count == 2, let site, site > 0 || parts[0] == "*", let rate = Int(parts[1]), rate >= 1 else {
-                throw .invalidValue(key: key, value: String(entry), reason: "expected SITE=RATE or *=RATE, RATE at least 1")
-            }
-            result[site] = rate
-        }
-        return result
+        try parseRates(text, key: key, form: "SITE=RATE") { $0 == "*" ? 0 : UInt32($0).flatMap { $0 > 0 ? $0 : nil } }
     }
 
     /// `NAME=RATE;…;*=RATE`: rates by name, `*` for every other name.
     static func parseNamedRates(_ text: String, key: String) throws(ConfigurationError) -> [String: Int] {
-        var result: [String: Int] = [:]
+        try parseRates(text, key: key, form: "NAME=RATE") { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `KEY=RATE;…` with rates of at least 1, keys read by `parseKey` (nil: refused).
+    private static func parseRates<Key: Hashable>(
+        _ text: String, key: String, form: String, parseKey: (String) -> Key?
+    ) throws(ConfigurationError) -> [Key: Int] {
+        var result: [Key: Int] = [:]
         for entry in text.split(separator: ";") where !entry.isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].isEmpty, let rate = Int(parts[1]), rate >= 1 else {
-                throw .invalidValue(key: key, value: String(entry), reason: "expected NAME=RATE or *=RATE, RATE at least 1")
+            guard parts.count == 2, let name = parseKey(parts[0]), let rate = Int(parts[1]), rate >= 1 else {
+                throw .invalidValue(key: key, value: String(entry), reason: "expected \(form) or *=RATE, RATE at least 1")
             }
-            result[parts[0]] = rate
+            result[name] = rate
         }
         return result
     }
