@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import StitchClient
@@ -16,7 +17,10 @@ final class TestServer: Sendable {
     let ports: StitchServer.BoundPorts
 
     /// Starts a server; `configure` adjusts the test defaults.
-    init(directory: TemporaryDirectory? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+    init(
+        directory: TemporaryDirectory? = nil, budgetClock: NIOLockedValueBox<Int64>? = nil,
+        _ configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         let directory = try directory ?? TemporaryDirectory("stitch-server")
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory.appending("data")
@@ -36,7 +40,12 @@ final class TestServer: Sendable {
         logger.logLevel = .warning
         self.directory = directory
         self.configuration = configuration
-        self.server = StitchServer(configuration: configuration, logger: logger)
+        // A budget clock the test moves (nanoseconds), else CLOCK_MONOTONIC.
+        var budgetClockNanoseconds: (@Sendable () -> Int64)?
+        if let budgetClock {
+            budgetClockNanoseconds = { budgetClock.withLockedValue { $0 } }
+        }
+        self.server = StitchServer(configuration: configuration, logger: logger, budgetClockNanoseconds: budgetClockNanoseconds)
         self.ports = try await server.start()
     }
 

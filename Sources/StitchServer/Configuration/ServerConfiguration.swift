@@ -54,16 +54,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Query budgets, requests per second by grant name; `*` for the others. Empty: unlimited.
     public var tokenRequestsPerSecond: [String: Int] = [:]
 
-    /// The query budgets to enforce, if any are configured.
-    var tokenBudgets: TokenBudgets? {
+    /// The query budgets to enforce, if any are configured, refilled by `nowNanoseconds`.
+    func tokenBudgets(nowNanoseconds: @escaping @Sendable () -> Int64) -> TokenBudgets? {
         guard !tokenRequestsPerSecond.isEmpty else { return nil }
-        return TokenBudgets(rates: tokenRequestsPerSecond.filter { $0.key != "*" }, defaultRate: tokenRequestsPerSecond["*"])
+        return TokenBudgets(
+            rates: tokenRequestsPerSecond.filter { $0.key != "*" }, defaultRate: tokenRequestsPerSecond["*"], nowNanoseconds: nowNanoseconds)
     }
 
-    /// The quotas to enforce, if any are configured.
-    var siteQuotas: SiteQuotas? {
+    /// The ingest quotas to enforce, if any are configured, refilled by `nowNanoseconds`.
+    func siteQuotas(nowNanoseconds: @escaping @Sendable () -> Int64) -> SiteQuotas? {
         guard !siteBeaconsPerSecond.isEmpty else { return nil }
-        return SiteQuotas(rates: siteBeaconsPerSecond.filter { $0.key != 0 }, defaultRate: siteBeaconsPerSecond[0])
+        return SiteQuotas(
+            rates: siteBeaconsPerSecond.filter { $0.key != 0 }, defaultRate: siteBeaconsPerSecond[0], nowNanoseconds: nowNanoseconds)
     }
 
     /// PEM certificate chain and key: TLS on the collector's TCP port and the

@@ -33,6 +33,7 @@ public final class StitchServer: Service, Sendable {
     public let metrics = ServerMetrics()
     let logger: Logger
     let clockMs: @Sendable () -> Int64
+    let budgetClockNanoseconds: @Sendable () -> Int64
     private let state = NIOLockedValueBox<State>(.idle)
     let healthy = Atomic<Bool>(false)
 
@@ -81,16 +82,23 @@ public final class StitchServer: Service, Sendable {
         var tlsReload: SignalWatch?
     }
 
-    /// - Parameter clockMs: wall-clock milliseconds stamped on accepted
-    ///   events (`received_ms`); injected so tests can fix time.
+    /// - Parameters:
+    ///   - clockMs: wall-clock milliseconds stamped on accepted events
+    ///     (`received_ms`); injected so tests can fix time.
+    ///   - budgetClockNanoseconds: the monotonic clock rate budgets refill by
+    ///     (`site_beacons_per_second`, `token_requests_per_second`); nil is
+    ///     CLOCK_MONOTONIC. Injected so tests on a loaded machine decide
+    ///     when a budget refills.
     public init(
         configuration: ServerConfiguration,
         logger: Logger = Logger(label: "stitch"),
-        clockMs: @escaping @Sendable () -> Int64 = IdentityGraph.wallClockMs
+        clockMs: @escaping @Sendable () -> Int64 = IdentityGraph.wallClockMs,
+        budgetClockNanoseconds: (@Sendable () -> Int64)? = nil
     ) {
         self.configuration = configuration
         self.logger = logger
         self.clockMs = clockMs
+        self.budgetClockNanoseconds = budgetClockNanoseconds ?? IngestQueue.monotonicNanoseconds
     }
 
 
@@ -198,7 +206,7 @@ public final class StitchServer: Service, Sendable {
                 shards: graph, metrics: metrics, poolOverrides: poolOverrides, configuration: configuration,
                 cluster: cluster, clockMs: clockMs),
             authority: TokenAuthority(grants: configuration.tokens), metrics: metrics, heavyPool: heavyQueryPool,
-            forwarder: forwarder, budgets: configuration.tokenBudgets)
+            forwarder: forwarder, budgets: configuration.tokenBudgets(nowNanoseconds: budgetClockNanoseconds))
         var running = Running(
             group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
             cluster: cluster, forwarder: forwarder, queryService: queryService, listeners: [],
@@ -206,7 +214,7 @@ public final class StitchServer: Service, Sendable {
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
             ports: BoundPorts(ingest: 0, query: 0, http: 0, intake: 0))
         running.tls = tls
-        running.quotas = configuration.siteQuotas
+        running.quotas = configuration.siteQuotas(nowNanoseconds: budgetClockNanoseconds)
         running.tlsReload = tls.map(reloadOnSIGHUP)
         do {
             try await bind(&running)
