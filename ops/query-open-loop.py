@@ -21,7 +21,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
-from stitch_client import NotFound, QueryClient  # noqa: E402
+try:
+    from stitch_client import NotFound, QueryClient  # noqa: E402
+except ImportError as error:  # protobuf missing: say where to get it, after --help works
+    if "-h" not in sys.argv and "--help" not in sys.argv:
+        sys.exit(f"query-open-loop: {error}; run it with the venv's python: \"$(ops/python-venv.sh)\" {sys.argv[0]} …")
 
 
 def worker(args, jobs, latencies, errors):

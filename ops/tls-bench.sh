@@ -8,7 +8,7 @@
 #   ops/tls-bench.sh [STITCH_BINARY] [SECONDS] [ROUNDS]   # defaults: .build/release/stitch, 12, 2
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
