@@ -26,8 +26,12 @@ struct TLSTests {
     }
 
     static func plaintextRefusals(_ server: TestServer, port: String) async throws -> Int {
+        try await counter("stitch_tls_plaintext_refused_total", server, port: port)
+    }
+
+    static func counter(_ name: String, _ server: TestServer, port: String) async throws -> Int {
         let text = try await MetricsEndpointTests.get("/metrics", port: server.ports.http)
-        let line = text.split(separator: "\n").first { $0.hasPrefix("stitch_tls_plaintext_refused_total{port=\"\(port)\"}") }
+        let line = text.split(separator: "\n").first { $0.hasPrefix("\(name){port=\"\(port)\"}") }
         return line.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
     }
 
@@ -128,6 +132,9 @@ struct TLSTests {
             host: "127.0.0.1", port: server.ports.ingest, tls: Self.trusting(certificates.ca, certificates: certificates))
         #expect(try await ingest.send([Beacons.hit(timeMs: 1_700_000_000_000, cookie: "cookie-plain-1", session: "session-plain-1")], sequence: 1).get().ack?.accepted == 1)
         await ingest.close()
+        try await eventually("both refused handshakes counted") {
+            try await Self.counter("stitch_tls_handshake_failures_total", server, port: "query") == 2
+        }
         await server.stopAndRemove()
     }
 

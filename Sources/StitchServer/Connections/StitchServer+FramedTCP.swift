@@ -26,7 +26,8 @@ extension StitchServer {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(TLSGate(
                             sslContext: tls.context(), allowPlaintext: tls.allowPlaintext, refusal: tls.refusal,
-                            onRefused: { metrics.counter(.tlsPlaintextRefused, [("port", port)]).increment() }))
+                            onRefused: { metrics.counter(.tlsPlaintextRefused, [("port", port)]).increment() },
+                            onHandshakeFailed: { metrics.counter(.tlsHandshakeFailures, [("port", port)]).increment() }))
                     }
                     try channel.pipeline.syncOperations.addHandlers([
                         ConnectionGuard(port: port, metrics: metrics, timeouts: timeouts),

@@ -25,6 +25,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case commitStoreSeconds = "stitch_commit_store_seconds"
     case tlsPlaintextRefused = "stitch_tls_plaintext_refused_total"
     case tlsReloads = "stitch_tls_reloads_total"
+    case tlsHandshakeFailures = "stitch_tls_handshake_failures_total"
     case pagesWritten = "stitch_pages_written_total"
     case commitFailures = "stitch_commit_failures_total"
     case syncFailures = "stitch_sync_failures_total"
@@ -98,7 +99,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .connectionsRefused, .connectionsTimedOut: ["port", "reason"]
         case .logPublishes, .logReadWaits, .queryForwards: ["outcome"]
         case .logAppliedSequence, .logLastSequence, .logLagEntries, .logApplyStopped: ["partition"]
-        case .tlsPlaintextRefused: ["port"]
+        case .tlsPlaintextRefused, .tlsHandshakeFailures: ["port"]
         case .tlsReloads: ["result"]
         default: []
         }
@@ -127,6 +128,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .commitPages: "pages (4 KiB) one commit wrote to the data file: the distinct B-tree pages it dirtied"
         case .pagesWritten: "pages (4 KiB) the commits wrote to the data file"
         case .tlsPlaintextRefused: "plaintext connections refused on a TLS port (tls_plaintext = refuse), by port"
+        case .tlsHandshakeFailures: "TLS connections that failed (handshake: an untrusted or expired certificate on either side), by port"
         case .tlsReloads: "TLS certificate reloads on SIGHUP, by result (ok, failed: the previous certificate stays)"
         case .commitStoreSeconds: "time one commit spent inside LMDB's commit, writing and syncing its pages; the rest of stitch_commit_seconds is applying the events"
         case .commitFailures: "group commits that failed (their batches are refused)"

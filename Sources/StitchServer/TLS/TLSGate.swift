@@ -18,12 +18,15 @@ final class TLSGate: ChannelInboundHandler, RemovableChannelHandler {
     private let allowPlaintext: Bool
     private let refusal: @Sendable (ByteBufferAllocator) -> ByteBuffer
     private let onRefused: @Sendable () -> Void
+    private let onHandshakeFailed: @Sendable () -> Void
     private var refused = false
 
     init(
         sslContext: NIOSSLContext, allowPlaintext: Bool,
-        refusal: @escaping @Sendable (ByteBufferAllocator) -> ByteBuffer, onRefused: @escaping @Sendable () -> Void
+        refusal: @escaping @Sendable (ByteBufferAllocator) -> ByteBuffer, onRefused: @escaping @Sendable () -> Void,
+        onHandshakeFailed: @escaping @Sendable () -> Void
     ) {
+        self.onHandshakeFailed = onHandshakeFailed
         self.sslContext = sslContext
         self.allowPlaintext = allowPlaintext
         self.refusal = refusal
@@ -37,7 +40,8 @@ final class TLSGate: ChannelInboundHandler, RemovableChannelHandler {
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
         if first == Self.handshakeRecordType {
             do {
-                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext), position: .after(self))
+                try context.pipeline.syncOperations.addHandlers(
+                    [NIOSSLServerHandler(context: sslContext), TLSFailureCounter(onFailure: onHandshakeFailed)], position: .after(self))
             } catch {
                 context.close(promise: nil)
                 return
@@ -52,5 +56,27 @@ final class TLSGate: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.fireChannelRead(data)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// Behind the TLS handler: counts the connections whose TLS failed (an
+/// unknown or expired client certificate, a client that does not trust
+/// ours, garbage after the first byte), once each, and passes the error on.
+final class TLSFailureCounter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let onFailure: @Sendable () -> Void
+    private var counted = false
+
+    init(onFailure: @escaping @Sendable () -> Void) {
+        self.onFailure = onFailure
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !counted, error is NIOSSLError || error is BoringSSLError {
+            counted = true
+            onFailure()
+        }
+        context.fireErrorCaught(error)
     }
 }
