@@ -28,6 +28,20 @@ struct SiteQuotaTests {
         #expect(unlimited.admit([2: 1_000_000]) == nil)
     }
 
+    @Test("site numbers come from the network: buckets that refilled are dropped, so any number of sites holds a bounded table")
+    func bucketsStayBounded() {
+        let now = NIOLockedValueBox<Int64>(0)
+        let quotas = SiteQuotas(rates: [:], defaultRate: 1000, nowNanoseconds: { now.withLockedValue { $0 } })
+        for site in UInt32(1)...UInt32(3 * SiteQuotas.bucketsKeptMax) {
+            now.withLockedValue { $0 += 1_000_000 }  // 1 ms apart: each bucket refills its one beacon within a millisecond
+            #expect(quotas.admit([site: 1]) == nil)
+        }
+        #expect(quotas.bucketCount <= SiteQuotas.bucketsKeptMax + 1)
+        // A bucket in use is kept: its debt stands.
+        #expect(quotas.admit([1: 1000]) == nil)
+        #expect(quotas.admit([1: 1])! == (1, 1000))
+    }
+
     @Test("over budget, a batch is refused whole with OVER_QUOTA and counted; other sites are served; the setting is parsed and shown")
     func floodIsRefusedTyped() async throws {
         var configuration = ServerConfiguration()

@@ -21,6 +21,10 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
     let defaultRate: Int?
     private let buckets = NIOLockedValueBox<[Key: Bucket]>([:])
     private let nowNanoseconds: @Sendable () -> Int64
+    /// Buckets kept before full ones are dropped. Keys come from the
+    /// network (any site number), so the table is bounded: a full bucket
+    /// is what a missing one starts as, so dropping it changes nothing.
+    static var bucketsKeptMax: Int { 4096 }
 
     struct Bucket {
         var tokens: Double
@@ -57,7 +61,16 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
             for (key, count) in counts where rate(of: key) != nil {
                 buckets[key]!.tokens -= Double(count)
             }
+            if buckets.count > Self.bucketsKeptMax {
+                buckets = buckets.filter { key, bucket in
+                    let rate = Double(rate(of: key) ?? 0)
+                    return bucket.tokens + Double(max(0, now - bucket.updatedNanoseconds)) / 1e9 * rate < rate
+                }
+            }
             return nil
         }
     }
+
+    /// Buckets held now (tests of the bound).
+    var bucketCount: Int { buckets.withLockedValue { $0.count } }
 }
