@@ -207,6 +207,17 @@ public final class QueryClient: Sendable {
         return answer
     }
 
+    /// The audit log's entries after `afterSeq`, oldest first (admin token).
+    public func audit(afterSeq: UInt64 = 0, limit: UInt32 = 100, site: UInt32 = 0) async throws -> Stitch_V1_AuditResponse {
+        let body = try await request(.audit(.with {
+            $0.afterSeq = afterSeq
+            $0.limit = limit
+            $0.site = site
+        }))
+        guard case .audit(let answer) = body else { throw ClientError.protocolViolation("not an audit response") }
+        return answer
+    }
+
     /// Sends a ready-made frame (tests send malformed ones) expecting a
     /// response with `requestID`.
     public func sendFrame(_ frame: ByteBuffer, requestID: UInt64) -> EventLoopFuture<Stitch_V1_Response> {

@@ -13,7 +13,7 @@ public struct ChangeRecord: Hashable, Sendable {
         /// `winner` was re-derived from its events: it keeps its id (the part
         /// holding its oldest identifier) and `parts` are new persons.
         case split = 1
-        /// `winner` was erased on request; it no longer exists.
+        /// `winner` was erased (on request, or by retention); it no longer exists.
         case erase = 2
     }
 
@@ -25,6 +25,8 @@ public struct ChangeRecord: Hashable, Sendable {
         case junk = 3
         case sharedIdentifier = 4
         case forget = 5
+        /// The retention pass erased a person with no activity for its site's `retention_days`.
+        case retention = 6
     }
 
     /// Position in the log, from 1; the change feed's cursor.

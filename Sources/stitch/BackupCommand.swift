@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StitchGraph
+import StitchServer
 
 /// `stitch backup OUT`: a consistent copy of a store, beside a running server.
 struct BackupCommand: ParsableCommand {
@@ -13,7 +14,7 @@ struct BackupCommand: ParsableCommand {
             none of the bytes of data deleted since — after `stitch query forget`, ship or keep \
             the compact copy and replace the store with it to leave no erased value on disk. \
             OUT must not exist or be an empty directory. The pools set through pool_set \
-            (pools.json) are copied too.
+            (pools.json) and the audit log (audit/) are copied too.
 
             In cluster mode each shard's copy records the last log entry it applied: a new \
             replica started on the copy resumes the log from there (README "Cluster", \
@@ -59,6 +60,11 @@ struct BackupCommand: ParsableCommand {
             let pools = (dataDir as NSString).appendingPathComponent("pools.json")
             if files.fileExists(atPath: pools) {
                 try files.copyItem(atPath: pools, toPath: (out as NSString).appendingPathComponent("pools.json"))
+            }
+            if AuditLog.exists(in: dataDir) {
+                let audit = try AuditLog(dataDirectory: dataDir, readOnly: true)
+                defer { audit.close() }
+                try audit.backup(to: (out as NSString).appendingPathComponent(AuditLog.directoryName), compact: compact)
             }
         } catch {
             printToStandardError("backup of \(dataDir) into \(out) failed: \(error)")

@@ -916,6 +916,7 @@ extension Components {
                 case junk = "junk"
                 case sharedIdentifier = "shared_identifier"
                 case forget = "forget"
+                case retention = "retention"
             }
             /// - Remark: Generated from `#/components/schemas/Change/reason`.
             package var reason: Components.Schemas.Change.ReasonPayload
@@ -984,6 +985,89 @@ extension Components {
                 case causeEvent = "cause_event"
                 case splitInto = "split_into"
                 case identifierNode = "identifier_node"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AuditEntry`.
+        package struct AuditEntry: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/seq`.
+            package var seq: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/time_ms`.
+            package var timeMs: Swift.Int64
+            /// The token's name, never the token; "config" for changes a start read from the configuration.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/token_name`.
+            package var tokenName: Swift.String
+            /// pool_set, quarantine, unquarantine, forget, retention_set, token_added, token_removed or token_changed.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/action`.
+            package var action: Swift.String
+            /// 0: not about one site.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/site`.
+            package var site: Swift.Int32
+            /// Identifiers by identifier_kind and identifier_hash (HMAC-SHA256 under the store's secret), never by value.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/arguments`.
+            package struct ArgumentsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                package var additionalProperties: [String: Swift.String]
+                /// Creates a new `ArgumentsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                package init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                package init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                package func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Identifiers by identifier_kind and identifier_hash (HMAC-SHA256 under the store's secret), never by value.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/arguments`.
+            package var arguments: Components.Schemas.AuditEntry.ArgumentsPayload
+            /// "started" until the end is recorded (an interrupted action stays so), then "ok…" or "refused: …".
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuditEntry/outcome`.
+            package var outcome: Swift.String
+            /// Creates a new `AuditEntry`.
+            ///
+            /// - Parameters:
+            ///   - seq:
+            ///   - timeMs:
+            ///   - tokenName: The token's name, never the token; "config" for changes a start read from the configuration.
+            ///   - action: pool_set, quarantine, unquarantine, forget, retention_set, token_added, token_removed or token_changed.
+            ///   - site: 0: not about one site.
+            ///   - arguments: Identifiers by identifier_kind and identifier_hash (HMAC-SHA256 under the store's secret), never by value.
+            ///   - outcome: "started" until the end is recorded (an interrupted action stays so), then "ok…" or "refused: …".
+            package init(
+                seq: Swift.Int64,
+                timeMs: Swift.Int64,
+                tokenName: Swift.String,
+                action: Swift.String,
+                site: Swift.Int32,
+                arguments: Components.Schemas.AuditEntry.ArgumentsPayload,
+                outcome: Swift.String
+            ) {
+                self.seq = seq
+                self.timeMs = timeMs
+                self.tokenName = tokenName
+                self.action = action
+                self.site = site
+                self.arguments = arguments
+                self.outcome = outcome
+            }
+            package enum CodingKeys: String, CodingKey {
+                case seq
+                case timeMs = "time_ms"
+                case tokenName = "token_name"
+                case action
+                case site
+                case arguments
+                case outcome
             }
         }
         /// - Remark: Generated from `#/components/schemas/Stats`.

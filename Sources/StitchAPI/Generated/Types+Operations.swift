@@ -1735,6 +1735,194 @@ package enum Operations {
             }
         }
     }
+    /// The audit log — admin actions with time, token name, arguments and outcome — oldest first (admin).
+    ///
+    /// - Remark: HTTP `GET /api/v1/audit`.
+    /// - Remark: Generated from `#/paths//api/v1/audit/get(audit)`.
+    package enum Audit {
+        package static let id: Swift.String = "audit"
+        package struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/audit/GET/query`.
+            package struct Query: Sendable, Hashable {
+                /// Entries after this seq (the next of a page).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/audit/GET/query/after`.
+                package var after: Swift.Int64?
+                /// - Remark: Generated from `#/paths/api/v1/audit/GET/query/limit`.
+                package var limit: Swift.Int?
+                /// Only this site's entries; 0: every entry.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/audit/GET/query/site`.
+                package var site: Swift.Int32?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - after: Entries after this seq (the next of a page).
+                ///   - limit:
+                ///   - site: Only this site's entries; 0: every entry.
+                package init(
+                    after: Swift.Int64? = nil,
+                    limit: Swift.Int? = nil,
+                    site: Swift.Int32? = nil
+                ) {
+                    self.after = after
+                    self.limit = limit
+                    self.site = site
+                }
+            }
+            package var query: Operations.Audit.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/audit/GET/header`.
+            package struct Headers: Sendable, Hashable {
+                package var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Audit.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                package init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Audit.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            package var headers: Operations.Audit.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            package init(
+                query: Operations.Audit.Input.Query = .init(),
+                headers: Operations.Audit.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen package enum Output: Sendable, Hashable {
+            package struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content`.
+                @frozen package enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content/json`.
+                    package struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content/json/entries`.
+                        package var entries: [Components.Schemas.AuditEntry]
+                        /// The last entry's seq: ask again with after=next; 0 when the page is empty.
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content/json/next`.
+                        package var next: Swift.Int64
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - entries:
+                        ///   - next: The last entry's seq: ask again with after=next; 0 when the page is empty.
+                        package init(
+                            entries: [Components.Schemas.AuditEntry],
+                            next: Swift.Int64
+                        ) {
+                            self.entries = entries
+                            self.next = next
+                        }
+                        package enum CodingKeys: String, CodingKey {
+                            case entries
+                            case next
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content/application\/json`.
+                    case json(Operations.Audit.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    package var json: Operations.Audit.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                package var body: Operations.Audit.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                package init(body: Operations.Audit.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// One page.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/get(audit)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.Audit.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            package var ok: Operations.Audit.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A typed error; the HTTP status follows the code (400, 401, 403, 404, 413, 501, 503, 500).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/get(audit)/responses/default`.
+            ///
+            /// HTTP response code: `default`.
+            case `default`(statusCode: Swift.Int, Components.Responses._Error)
+            /// The associated value of the enum case if `self` is `.`default``.
+            ///
+            /// - Throws: An error if `self` is not `.`default``.
+            /// - SeeAlso: `.`default``.
+            package var `default`: Components.Responses._Error {
+                get throws {
+                    switch self {
+                    case let .`default`(_, response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "default",
+                            response: self
+                        )
+                    }
+                }
+            }
+        }
+        @frozen package enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            package init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            package var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            package static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// The identifier links nothing from now on; its person is re-derived without it (admin).
     ///
     /// - Remark: HTTP `POST /api/v1/sites/{site}/quarantine`.

@@ -62,6 +62,11 @@ package protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/stats`.
     /// - Remark: Generated from `#/paths//api/v1/stats/get(stats)`.
     func stats(_ input: Operations.Stats.Input) async throws -> Operations.Stats.Output
+    /// The audit log — admin actions with time, token name, arguments and outcome — oldest first (admin).
+    ///
+    /// - Remark: HTTP `GET /api/v1/audit`.
+    /// - Remark: Generated from `#/paths//api/v1/audit/get(audit)`.
+    func audit(_ input: Operations.Audit.Input) async throws -> Operations.Audit.Output
     /// The identifier links nothing from now on; its person is re-derived without it (admin).
     ///
     /// - Remark: HTTP `POST /api/v1/sites/{site}/quarantine`.
@@ -207,6 +212,19 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//api/v1/stats/get(stats)`.
     package func stats(headers: Operations.Stats.Input.Headers = .init()) async throws -> Operations.Stats.Output {
         try await stats(Operations.Stats.Input(headers: headers))
+    }
+    /// The audit log — admin actions with time, token name, arguments and outcome — oldest first (admin).
+    ///
+    /// - Remark: HTTP `GET /api/v1/audit`.
+    /// - Remark: Generated from `#/paths//api/v1/audit/get(audit)`.
+    package func audit(
+        query: Operations.Audit.Input.Query = .init(),
+        headers: Operations.Audit.Input.Headers = .init()
+    ) async throws -> Operations.Audit.Output {
+        try await audit(Operations.Audit.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// The identifier links nothing from now on; its person is re-derived without it (admin).
     ///

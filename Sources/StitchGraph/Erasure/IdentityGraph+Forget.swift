@@ -17,7 +17,27 @@ extension IdentityGraph {
     ///
     /// - Returns: the erasure record, or nil if the identifier is unknown.
     public func forget(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> ErasureRecord? {
-        let requestedHash = hasher.hash(site: site, identifier: identifier)
+        try erasePerson(
+            site: site, reason: .forget, suppress: true, requestedHash: hasher.hash(site: site, identifier: identifier), nowMs: nowMs,
+            find: { txn in try identNode(site: site, identifier: identifier, txn) },
+            accept: { _ in true })
+    }
+
+    /// The keyed hash an erasure record holds for `identifier` (HMAC-SHA256
+    /// under the store's secret): what the audit log writes for an
+    /// identifier an admin named, never its value.
+    public func identifierHash(site: UInt32, identifier: NormalizedIdentifier) -> [UInt8] {
+        hasher.hash(site: site, identifier: identifier)
+    }
+
+    /// The erasure both `forget` and `expire` make, in one write transaction.
+    /// `find` names a node of the person (nil: nothing to erase); `accept`
+    /// sees its members and may still decline. `requestedHash` nil: the
+    /// hash of the person's root identifier.
+    func erasePerson(
+        site: UInt32, reason: ChangeRecord.Reason, suppress suppressing: Bool, requestedHash: [UInt8]?, nowMs: Int64,
+        find: (borrowing Transaction) throws -> UInt64?, accept: ([UInt64: NodeRecord]) -> Bool
+    ) throws -> ErasureRecord? {
         // The erased events' remembered ids, for `DedupMemory` after the commit.
         var forgottenIDs: [(id: DedupID, arrivalMs: Int64)] = []
         // The erased nodes, dropped from `leasedSessions` only once the erasure
@@ -27,7 +47,7 @@ extension IdentityGraph {
         let record = try environment.write { txn -> ErasureRecord? in
             forgottenIDs = []  // the closure runs again if the map had to grow
             erasedNodes = []
-            guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
+            guard let node = try find(txn) else { return nil }
             var counters = try counters(txn)
             let root = try root(of: node, txn)
             var members: [UInt64: NodeRecord] = [:]
@@ -37,6 +57,8 @@ extension IdentityGraph {
                 }
                 members[id] = record
             }
+            guard accept(members) else { return nil }
+            let requestedHash = requestedHash ?? hasher.hash(site: site, identifier: members[root]!.identifier)
             var identKeys: Set<ByteKey> = []
             var key: [UInt8] = []
             for record in members.values {
@@ -127,7 +149,7 @@ extension IdentityGraph {
                 StoreKeys.identKey(site: site, kind: record.kind, value: record.value, into: &key)
                 _ = try txn.delete(tables.ident, key)
                 if record.kind == .crmContact { try forgetDeals(site: site, contact: record.value, txn) }
-                try suppress(hash: hasher.hash(identKey: key), erasure: counters.nextErasure, &counters, txn)
+                if suppressing { try suppress(hash: hasher.hash(identKey: key), erasure: counters.nextErasure, &counters, txn) }
                 if let lease = try txn.get(tables.lease, StoreKeys.nodeKey(id)).map({ LeaseRecord(decoding: $0) }) {
                     _ = try txn.delete(tables.lease, StoreKeys.nodeKey(id))
                     try deleteNumberEntries(tables.leaseNumber, site: site, number: lease.number, txn) { $0 == id }
@@ -150,7 +172,7 @@ extension IdentityGraph {
             for anchor in outsideAnchors.sorted() {
                 let other = try self.root(of: anchor, txn)
                 guard repaired.insert(other).inserted else { continue }
-                let repair = PersonRepair(graph: self, reason: .forget, causeEvent: 0, identifierNode: node, nowMs: nowMs)
+                let repair = PersonRepair(graph: self, reason: reason, causeEvent: 0, identifierNode: node, nowMs: nowMs)
                 _ = try repair.run(root: other, counters: &counters, txn)
             }
 
@@ -160,7 +182,7 @@ extension IdentityGraph {
             try txn.put(tables.erasure, StoreKeys.seqKey(erasure.seq), erasure.encoded(), append: true)
             counters.nextErasure += 1
             let change = ChangeRecord(
-                seq: counters.nextChange, kind: .erase, reason: .forget, site: site, timeMs: nowMs, winner: root, identifierNode: node)
+                seq: counters.nextChange, kind: .erase, reason: reason, site: site, timeMs: nowMs, winner: root, identifierNode: node)
             try txn.put(tables.change, StoreKeys.seqKey(change.seq), change.encoded(), append: true)
             counters.nextChange += 1
             counters.persons -= 1

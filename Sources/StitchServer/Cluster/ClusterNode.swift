@@ -52,7 +52,7 @@ final class ClusterNode: Sendable {
 
     /// Connects, makes sure the streams exist, and starts applying.
     static func start(
-        graph: ShardedGraph, poolOverrides: PoolOverrides, metrics: ServerMetrics, configuration: ServerConfiguration,
+        graph: ShardedGraph, poolOverrides: PoolOverrides, audit: AuditLog, metrics: ServerMetrics, configuration: ServerConfiguration,
         logger: Logger, clockMs: @escaping @Sendable () -> Int64
     ) throws -> ClusterNode {
         let count = graph.layout.count
@@ -66,7 +66,7 @@ final class ClusterNode: Sendable {
         let adminResults = AdminResults()
         let appliers = partitions.map { partition in
             LogApplier(
-                partition: partition, graph: graph, log: log, positions: positions, poolOverrides: poolOverrides,
+                partition: partition, graph: graph, log: log, positions: positions, poolOverrides: poolOverrides, audit: audit,
                 adminResults: adminResults, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
         }
         for applier in appliers { applier.start() }
@@ -126,6 +126,13 @@ final class ClusterNode: Sendable {
                 "the change is in the log (partition \(partition), sequence \(ack.sequence)) and every replica applies it, but this node has not yet; ask again with min_position to see it")
         }
         return try answer.get()
+    }
+
+    /// Whether this node runs the retention pass over `partition`: it holds
+    /// it and grants its leases (its first live holder by name), so one node
+    /// puts each erasure in the log, not every replica.
+    func sweepsRetention(of partition: Int) -> Bool {
+        positions.holds(partition) && membership?.leaseNode(of: partition)?.node == node
     }
 
     /// Tells the other nodes where this one is, once its ports are bound,

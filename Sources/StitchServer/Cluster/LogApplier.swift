@@ -40,18 +40,20 @@ final class LogApplier: @unchecked Sendable {
     private let clockMs: @Sendable () -> Int64
     private let node: String
     private let poolOverrides: PoolOverrides
+    private let audit: AuditLog
     private let adminResults: AdminResults
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
     init(
-        partition: Int, graph: ShardedGraph, log: JetStreamLog, positions: LogPositions, poolOverrides: PoolOverrides,
+        partition: Int, graph: ShardedGraph, log: JetStreamLog, positions: LogPositions, poolOverrides: PoolOverrides, audit: AuditLog,
         adminResults: AdminResults, metrics: ServerMetrics, configuration: ServerConfiguration, logger: Logger,
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.partition = partition
         self.node = configuration.clusterNode
         self.poolOverrides = poolOverrides
+        self.audit = audit
         self.adminResults = adminResults
         self.graph = graph
         self.log = log
@@ -222,7 +224,7 @@ final class LogApplier: @unchecked Sendable {
         let answer: AdminResults.Answer
         do {
             let change = try AdminChange(entry.admin)
-            answer = .success(try change.apply(graph: graph, poolOverrides: poolOverrides, metrics: metrics, nowMs: entry.publishedMs))
+            answer = .success(try change.apply(graph: graph, poolOverrides: poolOverrides, metrics: metrics, audit: audit, nowMs: entry.publishedMs))
             logger.notice("partition \(partition): applied \(change.kindName) of site \(change.site) by \(change.tokenName) from \(entry.origin) (entry \(sequence))")
         } catch let failure as QueryFailure where failure.code == .internal {
             throw LogApplyFailure(description: failure.message)  // the store failed: try again

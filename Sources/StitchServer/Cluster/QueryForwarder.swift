@@ -59,10 +59,11 @@ final class QueryForwarder: Sendable {
 
 extension Stitch_V1_Request.OneOf_Kind {
     /// The one site the request is about; nil for requests about every
-    /// site (stats, merges of all sites) and the hello.
+    /// site (stats, merges of all sites), the hello, and the audit log,
+    /// which is each node's own.
     var site: UInt32? {
         switch self {
-        case .hello, .stats: nil
+        case .hello, .stats, .audit: nil
         case .lookup(let request): request.site
         case .batchLookup(let request): request.site
         case .history(let request): request.site

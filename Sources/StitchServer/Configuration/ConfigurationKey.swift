@@ -88,6 +88,15 @@ public struct ConfigurationKey: Sendable {
                     .map { "\($0.key == 0 ? "*" : String($0.key))=\($0.value)" }.joined(separator: ";")
             }),
         ConfigurationKey(
+            name: "retention_days",
+            help: "how long a person is kept without activity, days per site: SITE=DAYS;…;*=DAYS (* for the sites not named; none: forever). Activity is the latest event time under any of its identifiers; a housekeeping pass erases inactive persons as forget does, without the suppression list (change feed reason retention)",
+            apply: { (config, text) throws(ConfigurationError) in config.retentionDays = try parseRates(text, key: "retention_days", form: "SITE=DAYS", parseKey: parseSite) },
+            current: { config in
+                config.retentionDays.sorted { $0.key < $1.key }
+                    .map { "\($0.key == 0 ? "*" : String($0.key))=\($0.value)" }.joined(separator: ";")
+            }),
+        int("retention_pass_interval_ms", "how often the retention pass runs; each run reads at most 50,000 node records per shard and erases at most 200 persons, one per commit", \.retentionPassIntervalMs),
+        ConfigurationKey(
             name: "token_requests_per_second",
             help: "query budgets, requests/s per token by grant name: NAME=RATE;…;*=RATE (* for the grants not named; none: unlimited). Over it a request is refused UNAVAILABLE (retry later), counted",
             apply: { (config, text) throws(ConfigurationError) in config.tokenRequestsPerSecond = try parseNamedRates(text, key: "token_requests_per_second") },
@@ -378,12 +387,17 @@ public struct ConfigurationKey: Sendable {
 
     /// `SITE=RATE;…;*=RATE`: rates by site, `*` stored as site 0 (never a site).
     static func parseSiteRates(_ text: String, key: String) throws(ConfigurationError) -> [UInt32: Int] {
-        try parseRates(text, key: key, form: "SITE=RATE") { $0 == "*" ? 0 : UInt32($0).flatMap { $0 > 0 ? $0 : nil } }
+        try parseRates(text, key: key, form: "SITE=RATE", parseKey: parseSite)
     }
 
     /// `NAME=RATE;…;*=RATE`: rates by name, `*` for every other name.
     static func parseNamedRates(_ text: String, key: String) throws(ConfigurationError) -> [String: Int] {
         try parseRates(text, key: key, form: "NAME=RATE") { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A site number, or `*` (0) for every site not named.
+    static func parseSite(_ text: String) -> UInt32? {
+        text == "*" ? 0 : UInt32(text).flatMap { $0 > 0 ? $0 : nil }
     }
 
     /// `KEY=RATE;…` with rates of at least 1, keys read by `parseKey` (nil: refused).
@@ -394,7 +408,7 @@ public struct ConfigurationKey: Sendable {
         for entry in text.split(separator: ";") where !entry.isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, let name = parseKey(parts[0]), let rate = Int(parts[1]), rate >= 1 else {
-                throw .invalidValue(key: key, value: String(entry), reason: "expected \(form) or *=RATE, RATE at least 1")
+                throw .invalidValue(key: key, value: String(entry), reason: "expected \(form) (\(form.split(separator: "=")[0]) may be *), the value at least 1")
             }
             result[name] = rate
         }

@@ -51,6 +51,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// not named). Empty: unlimited.
     public var siteBeaconsPerSecond: [UInt32: Int] = [:]
 
+    /// Retention, days without activity by site; key 0 is `*`. Empty: kept forever.
+    public var retentionDays: [UInt32: Int] = [:]
+    /// How often the retention pass runs (`RetentionPass`).
+    public var retentionPassIntervalMs = 10_000
+
     /// Query budgets, requests per second by grant name; `*` for the others. Empty: unlimited.
     public var tokenRequestsPerSecond: [String: Int] = [:]
 
@@ -347,6 +352,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(queueBeaconsMax >= 4096, "queue_beacons_max", "at least one full batch (4096)")
         try check(flushIntervalMs >= 0 && flushIntervalMs <= 10_000, "flush_interval_ms", "0...10000")
         try check(syncIntervalMs >= 1, "sync_interval_ms", "at least 1")
+        try check(retentionPassIntervalMs >= 100, "retention_pass_interval_ms", "at least 100")
         try check(queryInFlightMax >= 1, "query_in_flight_max", "at least 1")
         // At least 64 KiB: the largest beacon the field limits allow (about
         // 16 KB, unknown fields dropped) must fit a history page of one, so

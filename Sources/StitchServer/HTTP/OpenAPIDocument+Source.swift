@@ -687,6 +687,81 @@ extension OpenAPIDocument {
         }
       }
     },
+    "/api/v1/audit": {
+      "get": {
+        "operationId": "audit",
+        "tags": [
+          "admin"
+        ],
+        "summary": "The audit log — admin actions with time, token name, arguments and outcome — oldest first (admin).",
+        "parameters": [
+          {
+            "name": "after",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 0,
+              "default": 0
+            },
+            "description": "Entries after this seq (the next of a page)."
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000,
+              "default": 100
+            }
+          },
+          {
+            "name": "site",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 0,
+              "default": 0
+            },
+            "description": "Only this site's entries; 0: every entry."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "One page.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "entries",
+                    "next"
+                  ],
+                  "properties": {
+                    "entries": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/AuditEntry"
+                      }
+                    },
+                    "next": {
+                      "type": "integer",
+                      "format": "int64",
+                      "description": "The last entry's seq: ask again with after=next; 0 when the page is empty."
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/api/v1/sites/{site}/quarantine": {
       "post": {
         "operationId": "quarantine",
@@ -1588,7 +1663,8 @@ extension OpenAPIDocument {
               "unquarantine",
               "junk",
               "shared_identifier",
-              "forget"
+              "forget",
+              "retention"
             ]
           },
           "time_ms": {
@@ -1620,6 +1696,52 @@ extension OpenAPIDocument {
           "identifier_node": {
             "type": "integer",
             "format": "int64"
+          }
+        }
+      },
+      "AuditEntry": {
+        "type": "object",
+        "required": [
+          "seq",
+          "time_ms",
+          "token_name",
+          "action",
+          "site",
+          "arguments",
+          "outcome"
+        ],
+        "properties": {
+          "seq": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "time_ms": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "token_name": {
+            "type": "string",
+            "description": "The token's name, never the token; \"config\" for changes a start read from the configuration."
+          },
+          "action": {
+            "type": "string",
+            "description": "pool_set, quarantine, unquarantine, forget, retention_set, token_added, token_removed or token_changed."
+          },
+          "site": {
+            "type": "integer",
+            "format": "int32",
+            "description": "0: not about one site."
+          },
+          "arguments": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "description": "Identifiers by identifier_kind and identifier_hash (HMAC-SHA256 under the store's secret), never by value."
+          },
+          "outcome": {
+            "type": "string",
+            "description": "\"started\" until the end is recorded (an interrupted action stays so), then \"ok…\" or \"refused: …\"."
           }
         }
       },

@@ -210,6 +210,16 @@ extension Components.Schemas.PersonGraph {
 
 // MARK: Feed, stats, call tracking, admin
 
+extension Components.Schemas.AuditEntry {
+    init(_ entry: Stitch_V1_AuditEntry) {
+        self.init(
+            seq: Int64(bitPattern: entry.seq), timeMs: entry.timeMs, tokenName: entry.tokenName, action: entry.action,
+            site: Int32(bitPattern: entry.site),
+            arguments: .init(additionalProperties: Dictionary(entry.arguments.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })),
+            outcome: entry.outcome)
+    }
+}
+
 extension Components.Schemas.Change {
     init(_ merge: Stitch_V1_Merge) {
         self.init(

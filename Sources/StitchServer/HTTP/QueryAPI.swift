@@ -181,6 +181,20 @@ struct QueryAPI: APIProtocol {
 
     // MARK: Admin
 
+    func audit(_ input: Operations.Audit.Input) async throws -> Operations.Audit.Output {
+        await perform(failed: Operations.Audit.Output.default) {
+            .audit(.with {
+                $0.afterSeq = UInt64(clamping: input.query.after ?? 0)
+                $0.limit = UInt32(clamping: input.query.limit ?? 0)
+                $0.site = UInt32(clamping: input.query.site ?? 0)
+            })
+        } answer: { body throws(QueryFailure) in
+            guard case .audit(let page) = body else { throw Self.unexpected(body) }
+            return .ok(.init(body: .json(.init(
+                entries: page.entries.map(Components.Schemas.AuditEntry.init), next: Int64(bitPattern: page.nextSeq)))))
+        }
+    }
+
     func quarantine(_ input: Operations.Quarantine.Input) async throws -> Operations.Quarantine.Output {
         guard case .json(let request) = input.body else { preconditionFailure("the contract's only content type") }
         return await perform(failed: Operations.Quarantine.Output.default) {

@@ -56,6 +56,8 @@ public final class StitchServer: Service, Sendable {
         var graph: ShardedGraph
         /// Pools set through `pool_set`, kept in the data directory.
         var poolOverrides: PoolOverrides
+        /// Admin actions, durably (`audit/` in the data directory).
+        var audit: AuditLog
         var queue: IngestQueue
         /// The writer; in cluster mode the log publisher.
         var writer: any IngestConsumer
@@ -71,6 +73,8 @@ public final class StitchServer: Service, Sendable {
         var queryConnections: ConnectionRegistry<any Channel>
         var ports: BoundPorts
         var housekeeping: RepeatedTask?
+        /// Erases inactive persons when `retention_days` is set.
+        var retention: RetentionPass?
         var intake: HTTPIntake?
         /// The internal HTTP port: metrics, health, the JSON API, the explorer.
         var internalHTTP: InternalHTTP?
@@ -148,16 +152,30 @@ public final class StitchServer: Service, Sendable {
         let tls = try configuration.tlsFiles.map { files throws(TLSSetupError) in try TLSServerContexts(files: files) }
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let poolOverrides = try PoolOverrides(dataDirectory: configuration.dataDirectory)
+        let audit = try AuditLog(dataDirectory: configuration.dataDirectory)
+        do {
+            let written = try audit.recordConfiguration(retentionDays: configuration.retentionDays, tokens: configuration.tokens, nowMs: clockMs())
+            if written > 0 { logger.notice("audit: \(written) retention or token changes since the last start recorded (stitch query audit)") }
+        } catch {
+            audit.close()
+            throw error
+        }
         let layout = try ShardLayout.resolve(
             dataDirectory: configuration.dataDirectory, requested: configuration.requestedShardLayout)
-        let graph = try ShardedGraph(
+        let graph: ShardedGraph
+        do {
+            graph = try ShardedGraph(
             dataDirectory: configuration.dataDirectory, layout: layout,
             configuration: try configuration.graphConfiguration(),
             callTracking: CallTracking(
                 pools: try pools(overriddenBy: poolOverrides),
                 renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
             storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
-        )
+            )
+        } catch {
+            audit.close()
+            throw error
+        }
         if configuration.isCluster {
             // A write outside the log would make this replica differ from its peers.
             logger.notice("cluster mode: declared junk phones are refused in new events; those linked before are not quarantined at start (quarantine them by hand)")
@@ -184,10 +202,11 @@ public final class StitchServer: Service, Sendable {
             let node: ClusterNode
             do {
                 node = try ClusterNode.start(
-                    graph: graph, poolOverrides: poolOverrides, metrics: metrics, configuration: configuration,
+                    graph: graph, poolOverrides: poolOverrides, audit: audit, metrics: metrics, configuration: configuration,
                     logger: logger, clockMs: clockMs)
             } catch {
                 graph.close()
+                audit.close()
                 throw error
             }
             cluster = node
@@ -203,12 +222,12 @@ public final class StitchServer: Service, Sendable {
         let forwarder = cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics) }
         let queryService = QueryService(
             executor: QueryExecutor(
-                shards: graph, metrics: metrics, poolOverrides: poolOverrides, configuration: configuration,
+                shards: graph, metrics: metrics, poolOverrides: poolOverrides, audit: audit, configuration: configuration,
                 cluster: cluster, clockMs: clockMs),
             authority: TokenAuthority(grants: configuration.tokens), metrics: metrics, heavyPool: heavyQueryPool,
             forwarder: forwarder, budgets: configuration.tokenBudgets(nowNanoseconds: budgetClockNanoseconds))
         var running = Running(
-            group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, queue: queue, writer: writer,
+            group: group, queryGroup: queryGroup, heavyQueryPool: heavyQueryPool, graph: graph, poolOverrides: poolOverrides, audit: audit, queue: queue, writer: writer,
             cluster: cluster, forwarder: forwarder, queryService: queryService, listeners: [],
             udpSockets: [],
             ingestConnections: ConnectionRegistry(), queryConnections: ConnectionRegistry(),
@@ -227,6 +246,7 @@ public final class StitchServer: Service, Sendable {
             await writer.waitUntilFinished()
             cluster?.stop()
             graph.close()
+            audit.close()
             try? await heavyQueryPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             try? await queryGroup.shutdownGracefully()
@@ -244,6 +264,10 @@ public final class StitchServer: Service, Sendable {
         running.housekeeping = Housekeeping(
             graph: graph, metrics: metrics, logger: logger, udpPort: running.ports.ingest, clockMs: clockMs
         ).start(on: queryGroup.any())
+        if !configuration.retentionDays.isEmpty {
+            running.retention = makeRetentionPass(graph: graph, poolOverrides: poolOverrides, cluster: cluster)
+            running.retention?.start(intervalMs: configuration.retentionPassIntervalMs)
+        }
         state.withLockedValue { $0 = .running(running) }
         healthy.store(true, ordering: .relaxed)
         logStarted(running, loops: loops, staleReaders: graph.staleReadersCleared)
@@ -380,11 +404,41 @@ public final class StitchServer: Service, Sendable {
         await running.forwarder?.close()
         // No heavy query may read the store after it closes.
         try? await running.heavyQueryPool.shutdownGracefully()
+        running.retention?.stop()
         running.cluster?.stop()
         running.graph.close()
+        running.audit.close()
         try? await running.group.shutdownGracefully()
         try? await running.queryGroup.shutdownGracefully()
         logger.info("stopped cleanly in \(ContinuousClock.now - started); store closed")
+    }
+
+    /// The retention pass: on a single node it applies each erasure itself;
+    /// in cluster mode it puts them in the log of the partitions whose leases
+    /// this node grants.
+    private func makeRetentionPass(graph: ShardedGraph, poolOverrides: PoolOverrides, cluster: ClusterNode?) -> RetentionPass {
+        let metrics = metrics, clockMs = clockMs
+        let perform: RetentionPass.Perform
+        if let cluster {
+            perform = { (change) throws(QueryFailure) in _ = try cluster.perform(change) }
+        } else {
+            perform = { (change) throws(QueryFailure) in
+                _ = try change.apply(graph: graph, poolOverrides: poolOverrides, metrics: metrics, audit: nil, nowMs: clockMs())
+            }
+        }
+        return RetentionPass(
+            graph: graph, days: configuration.retentionDays, ingestPriority: configuration.ingestPriority,
+            ingestNice: configuration.ingestNice, logger: logger, clockMs: clockMs,
+            sweeps: { index in cluster?.sweepsRetention(of: index) ?? true }, perform: perform)
+    }
+
+    /// Runs the retention pass once now (tests: with an injected clock);
+    /// nil when `retention_days` is not set or the server is not running.
+    func runRetentionPass() -> RetentionPass.Run? {
+        let pass = state.withLockedValue { state -> RetentionPass? in
+            if case .running(let running) = state { running.retention } else { nil }
+        }
+        return pass?.runOnce()
     }
 
     /// Cluster mode: the last log sequence applied to each partition this

@@ -63,6 +63,7 @@ public enum MetricName: String, CaseIterable, Sendable {
     case quarantines = "stitch_quarantines_total"
     case personsSplit = "stitch_persons_split_total"
     case personsErased = "stitch_persons_erased_total"
+    case personsExpired = "stitch_persons_expired_total"
     case beaconsSuppressed = "stitch_beacons_suppressed_total"
     // Cluster
     case logPublishes = "stitch_log_publishes_total"
@@ -164,6 +165,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .quarantines: "identifiers quarantined, by source (manual, junk, automatic: the shared-identifier rule)"
         case .personsSplit: "new persons made by repairs (a split into three parts counts two)"
         case .personsErased: "persons erased on request (forget)"
+        case .personsExpired: "persons erased by the retention pass (no activity for their site's retention_days)"
         case .beaconsSuppressed: "beacons not stored because they carry an erased identifier"
         case .logPublishes: "cluster log entries published, by outcome: stored, duplicate (JetStream had the message id), failed (no quorum ack in cluster_publish_wait_ms: the batches were refused STORE_UNAVAILABLE)"
         case .logPublishSeconds: "time to publish one group's entries and get every ack (a quorum of each stream's replicas)"

@@ -15,6 +15,8 @@ struct QueryExecutor: Sendable {
     let shards: ShardedGraph
     let metrics: ServerMetrics
     let poolOverrides: PoolOverrides
+    /// Admin actions are recorded here before they are applied.
+    let audit: AuditLog
     let clockMs: @Sendable () -> Int64
     /// Conversion flags when a history request leaves them 0.
     let uniquePeriodMs: Int64
@@ -30,7 +32,7 @@ struct QueryExecutor: Sendable {
     private var normalizers: NormalizerCache
 
     init(
-        shards: ShardedGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides,
+        shards: ShardedGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides, audit: AuditLog,
         configuration: ServerConfiguration, cluster: ClusterNode? = nil, clockMs: @escaping @Sendable () -> Int64
     ) {
         self.shards = shards
@@ -38,6 +40,7 @@ struct QueryExecutor: Sendable {
         normalizers = NormalizerCache(rules: shards)
         self.metrics = metrics
         self.poolOverrides = poolOverrides
+        self.audit = audit
         self.clockMs = clockMs
         uniquePeriodMs = Int64(configuration.uniquePeriodMs)
         targetCallSeconds = UInt32(configuration.targetCallSeconds)
@@ -145,6 +148,16 @@ struct QueryExecutor: Sendable {
                 try check(site: request.site, access)
                 let identifier = try normalize(request.identifier, site: request.site)
                 return try perform(AdminChange(site: request.site, kind: .forget(identifier), tokenName: access.name))
+            case .audit(let request):
+                try checkAdmin(access, "the audit log covers every site")
+                guard request.limit <= AuditLog.readLimitMax else {
+                    throw QueryFailure(.invalidArgument, "limit: at most \(AuditLog.readLimitMax)")
+                }
+                let entries = try audit.read(afterSeq: request.afterSeq, limit: Int(request.limit), site: request.site)
+                return .audit(.with {
+                    $0.entries = entries
+                    $0.nextSeq = entries.last?.seq ?? 0
+                })
             }
         } catch let failure as QueryFailure {
             throw failure
@@ -354,7 +367,7 @@ struct QueryExecutor: Sendable {
     /// so that every replica applies it at the same point.
     private func perform(_ change: AdminChange) throws(QueryFailure) -> Stitch_V1_Response.OneOf_Kind {
         if let cluster { return try cluster.perform(change) }
-        return try change.apply(graph: shards, poolOverrides: poolOverrides, metrics: metrics, nowMs: clockMs())
+        return try change.apply(graph: shards, poolOverrides: poolOverrides, metrics: metrics, audit: audit, nowMs: clockMs())
     }
 
     private func check(site: UInt32, _ access: QueryAccess) throws(QueryFailure) {

@@ -331,6 +331,7 @@ final class QueryHandler: ChannelDuplexHandler {
         case .shared: "shared"
         case .forget: "forget"
         case .personGraph: "person_graph"
+        case .audit: "audit"
         case nil: "unknown"
         }
     }

@@ -68,7 +68,7 @@ final class QueryService: Sendable {
     /// totals), and repairs, which wait for the store's write lock.
     static func isHeavy(_ kind: Stitch_V1_Request.OneOf_Kind) -> Bool {
         switch kind {
-        case .history, .batchLookup, .explain, .mergesSince, .stats, .personGraph: true
+        case .history, .batchLookup, .explain, .mergesSince, .stats, .personGraph, .audit: true
         case .quarantine, .unquarantine, .shared, .forget, .poolSet: true
         default: false
         }

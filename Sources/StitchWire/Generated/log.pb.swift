@@ -125,6 +125,14 @@ public nonisolated struct Stitch_V1_LogAdmin: Sendable {
     set {change = .poolSet(newValue)}
   }
 
+  public var expire: Stitch_V1_LogExpire {
+    get {
+      if case .expire(let v)? = change {return v}
+      return Stitch_V1_LogExpire()
+    }
+    set {change = .expire(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Change: Equatable, Sendable {
@@ -132,8 +140,26 @@ public nonisolated struct Stitch_V1_LogAdmin: Sendable {
     case unquarantine(Stitch_V1_LogIdentifier)
     case forget(Stitch_V1_LogIdentifier)
     case poolSet(Stitch_V1_LogPoolSet)
+    case expire(Stitch_V1_LogExpire)
 
   }
+
+  public init() {}
+}
+
+/// The retention pass's erasure of one inactive person (not an admin action:
+/// token_name is "retention"). Every replica erases it only if it still had no
+/// activity since `inactive_before_ms`, so a repeat or a late event is safe.
+public nonisolated struct Stitch_V1_LogExpire: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: UInt64 = 0
+
+  public var inactiveBeforeMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -373,7 +399,7 @@ nonisolated extension Stitch_V1_LogEntry: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Stitch_V1_LogAdmin: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogAdmin"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}token_name\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}forget\0\u{3}pool_set\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}site\0\u{3}token_name\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}forget\0\u{3}pool_set\0\u{1}expire\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -435,6 +461,19 @@ nonisolated extension Stitch_V1_LogAdmin: SwiftProtobuf.Message, SwiftProtobuf._
           self.change = .poolSet(v)
         }
       }()
+      case 7: try {
+        var v: Stitch_V1_LogExpire?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .expire(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .expire(v)
+        }
+      }()
       default: break
       }
     }
@@ -468,6 +507,10 @@ nonisolated extension Stitch_V1_LogAdmin: SwiftProtobuf.Message, SwiftProtobuf._
       guard case .poolSet(let v)? = self.change else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
+    case .expire?: try {
+      guard case .expire(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -477,6 +520,41 @@ nonisolated extension Stitch_V1_LogAdmin: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.site != rhs.site {return false}
     if lhs.tokenName != rhs.tokenName {return false}
     if lhs.change != rhs.change {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_LogExpire: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LogExpire"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{3}inactive_before_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.inactiveBeforeMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.inactiveBeforeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.inactiveBeforeMs, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_LogExpire, rhs: Stitch_V1_LogExpire) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.inactiveBeforeMs != rhs.inactiveBeforeMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

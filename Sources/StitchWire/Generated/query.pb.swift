@@ -203,7 +203,7 @@ public nonisolated enum Stitch_V1_ChangeKind: SwiftProtobuf.Enum, Swift.CaseIter
   /// `winner` was re-derived from its events: it keeps its id, `split_into` are new persons
   case split // = 1
 
-  /// `winner` was erased (forget): it no longer exists
+  /// `winner` was erased (forget, retention): it no longer exists
   case erase // = 2
   case UNRECOGNIZED(Int)
 
@@ -257,6 +257,9 @@ public nonisolated enum Stitch_V1_ChangeReason: SwiftProtobuf.Enum, Swift.CaseIt
 
   /// erasure on request (152-FZ / GDPR)
   case forget // = 5
+
+  /// erasure by the retention pass: no activity for the site's retention_days
+  case retention // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -271,6 +274,7 @@ public nonisolated enum Stitch_V1_ChangeReason: SwiftProtobuf.Enum, Swift.CaseIt
     case 3: self = .junk
     case 4: self = .sharedIdentifier
     case 5: self = .forget
+    case 6: self = .retention
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -283,6 +287,7 @@ public nonisolated enum Stitch_V1_ChangeReason: SwiftProtobuf.Enum, Swift.CaseIt
     case .junk: return 3
     case .sharedIdentifier: return 4
     case .forget: return 5
+    case .retention: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -295,6 +300,7 @@ public nonisolated enum Stitch_V1_ChangeReason: SwiftProtobuf.Enum, Swift.CaseIt
     .junk,
     .sharedIdentifier,
     .forget,
+    .retention,
   ]
 
 }
@@ -895,6 +901,15 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._kind = .personGraph(newValue)}
   }
 
+  /// admin token only
+  public var audit: Stitch_V1_AuditRequest {
+    get {
+      if case .audit(let v)? = _storage._kind {return v}
+      return Stitch_V1_AuditRequest()
+    }
+    set {_uniqueStorage()._kind = .audit(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -917,6 +932,8 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     /// admin token only
     case forget(Stitch_V1_ForgetRequest)
     case personGraph(Stitch_V1_PersonGraphRequest)
+    /// admin token only
+    case audit(Stitch_V1_AuditRequest)
 
   }
 
@@ -1062,6 +1079,14 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     set {kind = .personGraph(newValue)}
   }
 
+  public var audit: Stitch_V1_AuditResponse {
+    get {
+      if case .audit(let v)? = kind {return v}
+      return Stitch_V1_AuditResponse()
+    }
+    set {kind = .audit(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -1081,6 +1106,7 @@ public nonisolated struct Stitch_V1_Response: Sendable {
     case shared(Stitch_V1_SharedResponse)
     case forget(Stitch_V1_ForgetResponse)
     case personGraph(Stitch_V1_PersonGraphResponse)
+    case audit(Stitch_V1_AuditResponse)
 
   }
 
@@ -2310,6 +2336,86 @@ public nonisolated struct Stitch_V1_PersonGraphResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Stitch_V1_AuditRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// entries after this one; 0: from the first
+  public var afterSeq: UInt64 = 0
+
+  /// 0: 100; at most 1000
+  public var limit: UInt32 = 0
+
+  /// only this site's entries; 0: every entry
+  public var site: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_AuditResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Stitch_V1_AuditEntry] = []
+
+  /// the last entry's seq (after_seq for the next page); 0 when none
+  public var nextSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One admin action, recorded durably before it is applied and completed
+/// with its outcome after. Identifier values are never recorded: only their
+/// kind and keyed hash (HMAC-SHA256 under the store's secret, as in
+/// ForgetResponse.identifier_hash).
+public nonisolated struct Stitch_V1_AuditEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var seq: UInt64 = 0
+
+  public var timeMs: Int64 = 0
+
+  /// the token's name, never the token; "config" for changes read from the configuration at start
+  public var tokenName: String = String()
+
+  /// pool_set, quarantine, unquarantine, forget, retention_set, token_added, token_removed, token_changed
+  public var action: String = String()
+
+  /// 0: not about one site
+  public var site: UInt32 = 0
+
+  public var arguments: [Stitch_V1_AuditArgument] = []
+
+  /// "started" until the end is recorded (left so if the server stopped mid-way), then "ok…" or "refused: …"
+  public var outcome: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stitch_V1_AuditArgument: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var value: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "stitch.v1"
@@ -2327,7 +2433,7 @@ nonisolated extension Stitch_V1_ChangeKind: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Stitch_V1_ChangeReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANGE_REASON_UNSPECIFIED\0\u{1}CHANGE_REASON_QUARANTINE\0\u{1}CHANGE_REASON_UNQUARANTINE\0\u{1}CHANGE_REASON_JUNK\0\u{1}CHANGE_REASON_SHARED_IDENTIFIER\0\u{1}CHANGE_REASON_FORGET\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANGE_REASON_UNSPECIFIED\0\u{1}CHANGE_REASON_QUARANTINE\0\u{1}CHANGE_REASON_UNQUARANTINE\0\u{1}CHANGE_REASON_JUNK\0\u{1}CHANGE_REASON_SHARED_IDENTIFIER\0\u{1}CHANGE_REASON_FORGET\0\u{1}CHANGE_REASON_RETENTION\0")
 }
 
 nonisolated extension Stitch_V1_QuarantineSource: SwiftProtobuf._ProtoNameProviding {
@@ -2360,7 +2466,7 @@ nonisolated extension Stitch_V1_ExplainVerdict: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}min_position\0\u{2}\u{8}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}min_position\0\u{2}\u{8}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0\u{2}\u{6}audit\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
@@ -2594,6 +2700,19 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
             _storage._kind = .personGraph(v)
           }
         }()
+        case 30: try {
+          var v: Stitch_V1_AuditRequest?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .audit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .audit(v)
+          }
+        }()
         default: break
         }
       }
@@ -2673,6 +2792,10 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
         guard case .personGraph(let v)? = _storage._kind else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       }()
+      case .audit?: try {
+        guard case .audit(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      }()
       case nil: break
       }
     }
@@ -2698,7 +2821,7 @@ nonisolated extension Stitch_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{8}error\0\u{1}hello\0\u{1}lookup\0\u{3}batch_lookup\0\u{1}history\0\u{3}merges_since\0\u{1}stats\0\u{1}lease\0\u{1}explain\0\u{3}pool_set\0\u{3}pool_get\0\u{1}quarantine\0\u{1}unquarantine\0\u{1}shared\0\u{1}forget\0\u{3}person_graph\0\u{2}\u{6}audit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2915,6 +3038,19 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
           self.kind = .personGraph(v)
         }
       }()
+      case 30: try {
+        var v: Stitch_V1_AuditResponse?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .audit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .audit(v)
+        }
+      }()
       default: break
       }
     }
@@ -2992,6 +3128,10 @@ nonisolated extension Stitch_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._
     case .personGraph?: try {
       guard case .personGraph(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case .audit?: try {
+      guard case .audit(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
     }()
     case nil: break
     }
@@ -5303,6 +5443,176 @@ nonisolated extension Stitch_V1_PersonGraphResponse: SwiftProtobuf.Message, Swif
     if lhs.links != rhs.links {return false}
     if lhs.refusals != rhs.refusals {return false}
     if lhs.linksOmitted != rhs.linksOmitted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_AuditRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_seq\0\u{1}limit\0\u{1}site\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.afterSeq) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.afterSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.afterSeq, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_AuditRequest, rhs: Stitch_V1_AuditRequest) -> Bool {
+    if lhs.afterSeq != rhs.afterSeq {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.site != rhs.site {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_AuditResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.nextSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    if self.nextSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextSeq, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_AuditResponse, rhs: Stitch_V1_AuditResponse) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.nextSeq != rhs.nextSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{3}time_ms\0\u{3}token_name\0\u{1}action\0\u{1}site\0\u{1}arguments\0\u{1}outcome\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.tokenName) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.site) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.arguments) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.outcome) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.seq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 1)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 2)
+    }
+    if !self.tokenName.isEmpty {
+      try visitor.visitSingularStringField(value: self.tokenName, fieldNumber: 3)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 4)
+    }
+    if self.site != 0 {
+      try visitor.visitSingularUInt32Field(value: self.site, fieldNumber: 5)
+    }
+    if !self.arguments.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.arguments, fieldNumber: 6)
+    }
+    if !self.outcome.isEmpty {
+      try visitor.visitSingularStringField(value: self.outcome, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_AuditEntry, rhs: Stitch_V1_AuditEntry) -> Bool {
+    if lhs.seq != rhs.seq {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.tokenName != rhs.tokenName {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.site != rhs.site {return false}
+    if lhs.arguments != rhs.arguments {return false}
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stitch_V1_AuditArgument: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditArgument"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.value.isEmpty {
+      try visitor.visitSingularStringField(value: self.value, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stitch_V1_AuditArgument, rhs: Stitch_V1_AuditArgument) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.value != rhs.value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -11,7 +11,7 @@ struct QueryCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Lookup.self, History.self, Explain.self, Lease.self, Pool.self, Merges.self, Stats.self,
-            Quarantine.self, Unquarantine.self, Shared.self, Forget.self,
+            Quarantine.self, Unquarantine.self, Shared.self, Forget.self, Audit.self,
         ]
     )
 }
