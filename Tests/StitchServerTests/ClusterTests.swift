@@ -1,7 +1,8 @@
 import Foundation
+import NIOConcurrencyHelpers
 import StitchClient
 import StitchRandom
-import StitchServer
+@testable import StitchServer
 import StitchTesting
 import StitchWire
 import Testing
@@ -16,9 +17,9 @@ struct ClusterTests {
     /// A cluster node: a TestServer with the cluster settings.
     static func node(
         _ name: String, nats: NATSCluster, directory: TemporaryDirectory? = nil, applyEntriesMax: Int = 64,
-        partitions: [Int] = [], configure: (inout ServerConfiguration) -> Void = { _ in }
+        partitions: [Int] = [], clock: NIOLockedValueBox<Int64>? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
-        try await TestServer(directory: directory) {
+        try await TestServer(directory: directory, clock: clock) {
             $0.shards = shards
             $0.clusterNATSURLs = nats.urls
             $0.clusterNode = name
@@ -178,6 +179,50 @@ struct ClusterTests {
         #expect(try a.server.shardDigests() == b.server.shardDigests(), "seed \(seed): equal content after admin changes")
         await queryA.close()
         await queryB.close()
+        await a.stopAndRemove()
+        await b.stopAndRemove()
+    }
+
+    @Test("retention through the log: one node puts each erasure in it, every replica erases the same persons", .timeLimit(.minutes(3)))
+    func retentionReplicates() async throws {
+        var seeds = SeededGenerator.forTest("cluster-retention")
+        let seed = seeds.next() >> 33
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        let startMs: Int64 = 1_780_000_000_000
+        let clock = NIOLockedValueBox<Int64>(startMs)
+        let retention = { (configuration: inout ServerConfiguration) in
+            configuration.retentionDays = [1: 30]
+            configuration.retentionPassIntervalMs = 3_600_000  // the test runs the passes
+        }
+        let a = try await Self.node("a", nats: nats, clock: clock, configure: retention)
+        let b = try await Self.node("b", nats: nats, applyEntriesMax: 3, clock: clock, configure: retention)
+        let batches = Self.traffic(seed: seed, batches: 6, startMs: startMs)
+        let positions = try await Self.send(batches, to: a)
+        try await Self.caughtUp(a, positions)
+        try await Self.caughtUp(b, positions)
+        let site1 = try #require(batches.joined().first { $0.site == 1 && !$0.form.email.isEmpty })
+        let site2 = try #require(batches.joined().first { $0.site == 2 && !$0.form.email.isEmpty })
+
+        clock.withLockedValue { $0 += 31 * 86_400_000 }
+        var runs: [RetentionPass.Run] = []
+        try await eventually("the lease node of partition 1 swept it", seconds: 30) {
+            runs += [await a.retentionPass(), await b.retentionPass()].compactMap { $0 }
+            return runs.contains { $0.erased > 0 }
+        }
+        #expect(runs.allSatisfy { $0.failed == 0 }, "\(runs)")
+        #expect(!runs.contains { $0.erased > 0 && $0.nodesRead == 0 })
+        try await eventually("both replicas applied the erasures", seconds: 30) {
+            try a.server.shardDigests() == b.server.shardDigests()
+        }
+        for node in [a, b] {
+            let query = try await node.queryClient()
+            #expect(try await query.lookup(site: 1, kind: .email, value: site1.form.email).found == false, "seed \(seed)")
+            #expect(try await query.lookup(site: 2, kind: .email, value: site2.form.email).found, "site 2 keeps everything")
+            let feed = try await query.mergesSince(site: 1, cursor: 0, limit: 10_000)
+            #expect(feed.merges.contains { $0.kind == .erase && $0.reason == .retention })
+            await query.close()
+        }
         await a.stopAndRemove()
         await b.stopAndRemove()
     }

@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import StitchClient
-import StitchServer
+@testable import StitchServer
 import StitchTesting
 import StitchWire
 import Testing
@@ -18,7 +18,7 @@ final class TestServer: Sendable {
 
     /// Starts a server; `configure` adjusts the test defaults.
     init(
-        directory: TemporaryDirectory? = nil, budgetClock: NIOLockedValueBox<Int64>? = nil,
+        directory: TemporaryDirectory? = nil, budgetClock: NIOLockedValueBox<Int64>? = nil, clock: NIOLockedValueBox<Int64>? = nil,
         _ configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
         let directory = try directory ?? TemporaryDirectory("stitch-server")
@@ -45,7 +45,11 @@ final class TestServer: Sendable {
         if let budgetClock {
             budgetClockNanoseconds = { budgetClock.withLockedValue { $0 } }
         }
-        self.server = StitchServer(configuration: configuration, logger: logger, budgetClockNanoseconds: budgetClockNanoseconds)
+        // A wall clock the test moves (milliseconds), else the real one.
+        var clockMs: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        if let clock { clockMs = { clock.withLockedValue { $0 } } }
+        self.server = StitchServer(
+            configuration: configuration, logger: logger, clockMs: clockMs, budgetClockNanoseconds: budgetClockNanoseconds)
         self.ports = try await server.start()
     }
 
@@ -70,6 +74,14 @@ final class TestServer: Sendable {
 
     func udpSender() async throws -> UDPSender {
         try await UDPSender.connect(host: "127.0.0.1", port: ports.ingest)
+    }
+
+    /// One retention pass now, on a Dispatch thread (its erasures are store
+    /// writes, and in cluster mode waits for the log).
+    func retentionPass() async -> RetentionPass.Run? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: self.server.runRetentionPass()) }
+        }
     }
 
     /// Stops the server; the directory stays for a restart.
