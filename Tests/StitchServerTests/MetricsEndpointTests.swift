@@ -114,7 +114,7 @@ struct MetricsEndpointTests {
         let operations = Set(paths.values.flatMap { $0.values.compactMap { ($0 as? [String: Any])?["operationId"] as? String } })
         #expect(operations == [
             "tokenInfo", "lookupPerson", "batchLookup", "personHistory", "personGraph", "explainLink", "leaseNumber",
-            "changesSince", "stats", "quarantine", "unquarantine", "forget", "getPool", "setPool",
+            "changesSince", "stats", "quarantine", "unquarantine", "forget", "getPool", "setPool", "audit",
         ])
         let intake = try await Self.rawGetOffPool("/api/openapi.json", port: server.ports.intake)
         #expect(intake.status == 404, "the public intake does not serve it")

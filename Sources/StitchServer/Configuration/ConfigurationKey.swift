@@ -36,6 +36,19 @@ public struct ConfigurationKey: Sendable {
                 default: throw .invalidValue(key: "tls_plaintext", value: text, reason: "refuse or allow")
                 }
             }, current: { $0.tlsAllowsPlaintext ? "allow" : "refuse" }),
+        ConfigurationKey(
+            name: "tls_ports",
+            help: "with TLS configured, the TCP ports that take it: any of ingest, query, http, intake, comma-separated (http and intake: leave out those a TLS-terminating proxy serves)",
+            apply: { (config, text) throws(ConfigurationError) in
+                var ports: Set<ServerConfiguration.TLSPort> = []
+                for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                    guard let port = ServerConfiguration.TLSPort(rawValue: name) else {
+                        throw .invalidValue(key: "tls_ports", value: name, reason: "one of ingest, query, http, intake")
+                    }
+                    ports.insert(port)
+                }
+                config.tlsPorts = ports
+            }, current: { config in ServerConfiguration.TLSPort.allCases.filter(config.tlsPorts.contains).map(\.rawValue).joined(separator: ",") }),
         int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
         int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
         int("http_port", "internal HTTP: /metrics, /healthz, the JSON API (/api/v1), the explorer (/explorer/) (0: OS chooses)", \.httpPort),

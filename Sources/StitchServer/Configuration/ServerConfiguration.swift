@@ -83,6 +83,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// migration) rather than refused with a typed error.
     public var tlsAllowsPlaintext = false
 
+    /// A TCP port that can take TLS.
+    public enum TLSPort: String, CaseIterable, Sendable {
+        case ingest, query, http, intake
+    }
+
+    /// With TLS configured, the ports that take it (UDP never does).
+    public var tlsPorts: Set<TLSPort> = Set(TLSPort.allCases)
+
     /// The TLS files, when TLS is configured.
     var tlsFiles: TLSServerContexts.Files? {
         guard !tlsCertificateFile.isEmpty else { return nil }

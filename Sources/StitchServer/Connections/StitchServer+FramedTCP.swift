@@ -10,7 +10,7 @@ extension StitchServer {
     /// `ConnectionGuard` and the frame decoder. `addHandlers` adds the port's
     /// own handlers after them.
     func framedTCPBootstrap(
-        group: any EventLoopGroup, port: String, connectionsMax: Int, tls: FramedTLS? = nil,
+        group: any EventLoopGroup, port: String, connectionsMax: Int, tls: PortTLS? = nil,
         addHandlers: @escaping @Sendable (any Channel) throws -> Void
     ) -> ServerBootstrap {
         let (metrics, timeouts) = (metrics, configuration.connectionTimeouts)

@@ -13,15 +13,21 @@ struct HTTPListener: Sendable {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    /// Binds `host:port` and serves `router`; throws `HTTPListenerError`
-    /// when the port cannot be bound.
+    /// Binds `host:port` and serves `router` (with TLS when `tls` is given;
+    /// refusals and failed handshakes counted under `metricsPort`); throws
+    /// `HTTPListenerError` when the port cannot be bound.
     static func start(
         router: Router<PeerRequestContext>, name: String, host: String, port requestedPort: Int, connectionsMax: Int? = nil,
+        tls: StitchServer.PortTLS? = nil, metrics: ServerMetrics? = nil, metricsPort: String = "",
         eventLoopGroup: any EventLoopGroup, logger: Logger
     ) async throws -> HTTPListener {
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
+        let server = HTTPServerBuilder.http1(
+            tls: tls, onRefused: { metrics?.counter(.tlsPlaintextRefused, [("port", metricsPort)]).increment() },
+            onHandshakeFailed: { metrics?.counter(.tlsHandshakeFailures, [("port", metricsPort)]).increment() })
         let application = Application(
             router: router,
+            server: server,
             configuration: .init(
                 address: .hostname(host, port: requestedPort), serverName: "stitch",
                 availableConnectionsDelegate: connectionsMax.map { MaximumAvailableConnections($0) }),

@@ -35,7 +35,7 @@ final class InternalHTTP: Sendable {
 
     /// Binds the port and starts serving; returns once it listens.
     static func start(
-        host: String, port requestedPort: Int, service: QueryService, metrics: ServerMetrics, knownSites: [UInt32],
+        host: String, port requestedPort: Int, tls: StitchServer.PortTLS? = nil, service: QueryService, metrics: ServerMetrics, knownSites: [UInt32],
         isHealthy: @escaping @Sendable () -> Bool, eventLoopGroup: any EventLoopGroup, logger: Logger
     ) async throws -> InternalHTTP {
         let router = Router(context: PeerRequestContext.self)
@@ -64,7 +64,7 @@ final class InternalHTTP: Sendable {
 
         let listener = try await HTTPListener.start(
             router: router, name: "internal HTTP", host: host, port: requestedPort, connectionsMax: connectionsMax,
-            eventLoopGroup: eventLoopGroup, logger: logger)
+            tls: tls, metrics: metrics, metricsPort: "http", eventLoopGroup: eventLoopGroup, logger: logger)
         return InternalHTTP(listener: listener)
     }
 

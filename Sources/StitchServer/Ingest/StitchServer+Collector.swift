@@ -10,8 +10,8 @@ extension StitchServer {
     func ingestTCPBootstrap(_ running: Running) -> ServerBootstrap {
         let (queue, metrics, logger, registry) = (running.queue, metrics, logger, running.ingestConnections)
         let (graph, clockMs, repliesOwedMax, quotas) = (running.graph, clockMs, configuration.ingestRepliesOwedMax, running.quotas)
-        let tls = running.tls.map { tls in
-            FramedTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.ingestPlaintextRefusal)
+        let tls = running.tls.flatMap { tls in configuration.tlsPorts.contains(.ingest) ? tls : nil }.map { tls in
+            PortTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.ingestPlaintextRefusal)
         }
         return framedTCPBootstrap(
             group: running.group, port: "ingest", connectionsMax: configuration.ingestConnectionsMax, tls: tls

@@ -51,7 +51,7 @@ final class HTTPIntake: Sendable {
     static func start(
         configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
         eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil, quotas: SiteQuotas? = nil,
-        clockMs: @escaping @Sendable () -> Int64
+        tls: StitchServer.PortTLS? = nil, clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
         var routes = IntakeRoutes(
@@ -76,7 +76,7 @@ final class HTTPIntake: Sendable {
         routes.add(to: router)
         let listener = try await HTTPListener.start(
             router: router, name: "HTTP intake", host: configuration.host, port: configuration.intakePort,
-            eventLoopGroup: eventLoopGroup, logger: logger)
+            tls: tls, metrics: metrics, metricsPort: "intake", eventLoopGroup: eventLoopGroup, logger: logger)
         return HTTPIntake(
             listener: listener, renewals: renewals,
             renewalFlushing: renewals.start(on: eventLoopGroup.any()), fetcher: routes.fetcher,

@@ -311,13 +311,14 @@ public final class StitchServer: Service, Sendable {
         let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
         running.listeners.append(queryListener)
         let internalHTTP = try await InternalHTTP.start(
-            host: host, port: configuration.httpPort, service: running.queryService, metrics: metrics,
+            host: host, port: configuration.httpPort, tls: httpTLS(running, .http), service: running.queryService, metrics: metrics,
             knownSites: configuration.namedSites, isHealthy: { [self] in self.healthy.load(ordering: .relaxed) },
             eventLoopGroup: running.queryGroup, logger: logger)
         running.internalHTTP = internalHTTP
         let intake = try await HTTPIntake.start(
             configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
-            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, quotas: running.quotas, clockMs: clockMs)
+            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, quotas: running.quotas,
+            tls: httpTLS(running, .intake), clockMs: clockMs)
         running.intake = intake
         running.ports = BoundPorts(
             ingest: ingestPort, query: queryListener.localAddress!.port!, http: internalHTTP.port,

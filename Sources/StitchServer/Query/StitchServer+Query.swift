@@ -6,8 +6,8 @@ extension StitchServer {
     func queryBootstrap(_ running: Running) -> ServerBootstrap {
         let (metrics, logger, configuration, registry) = (metrics, logger, configuration, running.queryConnections)
         let service = running.queryService
-        let tls = running.tls.map { tls in
-            FramedTLS(context: { tls.query }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.queryPlaintextRefusal)
+        let tls = running.tls.flatMap { tls in configuration.tlsPorts.contains(.query) ? tls : nil }.map { tls in
+            PortTLS(context: { tls.query }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.queryPlaintextRefusal)
         }
         return framedTCPBootstrap(
             group: running.queryGroup, port: "query", connectionsMax: configuration.queryConnectionsMax, tls: tls

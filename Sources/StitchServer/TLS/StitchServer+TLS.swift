@@ -28,7 +28,7 @@ extension StitchServer {
 
     /// What a framed TCP port does with TLS: its context for each new
     /// connection, and the typed refusal a plaintext client gets.
-    struct FramedTLS: Sendable {
+    struct PortTLS: Sendable {
         let context: @Sendable () -> NIOSSLContext
         let allowPlaintext: Bool
         let refusal: @Sendable (ByteBufferAllocator) -> ByteBuffer
@@ -44,6 +44,21 @@ extension StitchServer {
         }
         try! FrameEncoder().encode(error, type: .error, sequence: 0, into: &buffer)  // far within the limits
         return buffer
+    }
+
+    /// What HTTP port `port` does with TLS, if it takes it. Neither HTTP port
+    /// asks for client certificates: browsers reach the intake, Prometheus
+    /// and reporting services the internal port with their bearer tokens.
+    func httpTLS(_ running: Running, _ port: ServerConfiguration.TLSPort) -> PortTLS? {
+        guard let tls = running.tls, configuration.tlsPorts.contains(port) else { return nil }
+        return PortTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.httpPlaintextRefusal)
+    }
+
+    /// An HTTP port's refusal of plaintext: 400, as web servers answer a
+    /// plain request on an HTTPS port, then the connection closes.
+    static func httpPlaintextRefusal(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+        let body = "this port takes HTTPS only (tls_plaintext = refuse); use https://\n"
+        return allocator.buffer(string: "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
     }
 
     /// The query port's refusal of plaintext: an error response to request 0.
