@@ -10,6 +10,7 @@
 # DIR/expired.pem|.key  signed by ca, valid only in January 2020
 # DIR/client.pem|.key   a client certificate signed by ca
 # DIR/other-client.pem|.key  a client certificate signed by other-ca
+# DIR/node.pem|.key     a cluster node's: server and client (forwarding to a peer), localhost and 127.0.0.1
 set -euo pipefail
 dir="${1:?usage: ops/make-test-certs.sh DIR}"
 mkdir -p "$dir"
@@ -25,6 +26,7 @@ ca ca "Stitch Test CA"
 ca other-ca "Some Other CA"
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
 printf 'extendedKeyUsage=clientAuth\n' > client.ext
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > node.ext
 # leaf NAME CN SIGNER EXT
 leaf() {
   key "$1.key"
@@ -35,6 +37,7 @@ leaf server "stitch test server" ca server.ext
 leaf server2 "stitch test server (renewed)" ca server.ext
 leaf client "reporting-service" ca client.ext
 leaf other-client "stranger" other-ca client.ext
+leaf node "stitch test node" ca node.ext
 # An expired certificate: `openssl ca` takes explicit dates (`x509 -req` only a count of days).
 key expired.key
 openssl req -new -key expired.key -subj "/CN=stitch expired server" -out expired.csr 2>/dev/null

@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import NIOConcurrencyHelpers
+import NIOSSL
 import StitchClient
 import StitchRandom
 @testable import StitchServer
@@ -225,6 +227,57 @@ struct ClusterTests {
         }
         await a.stopAndRemove()
         await b.stopAndRemove()
+    }
+
+    @Test("with TLS on every port and client certificates, nodes forward queries and leases to each other over TLS", .timeLimit(.minutes(2)))
+    func forwardingOverTLS() async throws {
+        let nats = try NATSCluster()
+        defer { nats.stop() }
+        let directory = try TemporaryDirectory("stitch-cluster-tls")
+        defer { directory.remove() }
+        let certificates = try await TestCertificates.make(in: directory.appending("certs"))
+        let tls = { (configuration: inout ServerConfiguration) in
+            configuration.tlsCertificateFile = certificates.path("node")
+            configuration.tlsKeyFile = certificates.path("node", key: true)
+            configuration.tlsClientCAFile = certificates.ca
+            configuration.clusterPeerCAFile = certificates.ca
+        }
+        let a = try await Self.node("a", nats: nats, configure: tls)
+        // c holds partition 0 only (sites 2, 4): it forwards site 1 and 3 to a.
+        let c = try await Self.node("c", nats: nats, partitions: [0], configure: tls)
+        let clientTLS = TLSClientSettings(
+            caFile: certificates.ca, certificateFile: certificates.path("client"), keyFile: certificates.path("client", key: true))
+        let ingest = try await IngestClient.connect(host: "127.0.0.1", port: c.ports.ingest, tls: clientTLS)
+        var beacon = Beacons.hit(site: 1, timeMs: 1_780_000_000_000, cookie: "cookie-tls-forward-1", session: "session-tls-forward-1")
+        beacon.eventID = 1
+        let ack = try #require(try await ingest.send([beacon], sequence: 1).get().ack)
+        await ingest.close()
+        let position = try #require(ack.logPositions.first { $0.partition == 1 })
+        let queryC = try await QueryClient.connect(host: "127.0.0.1", port: c.ports.query, tls: clientTLS)
+        try await eventually("c knows a as the holder of partition 1", seconds: 10) {
+            (try? await queryC.lookup(site: 1, kind: .cookie, value: "cookie-tls-forward-1", minPosition: position).found) == true
+        }
+        // A lease of site 1 asked at c's intake (HTTPS) is granted by a, partition 1's lease node.
+        let queryA = try await QueryClient.connect(host: "127.0.0.1", port: a.ports.query, tls: clientTLS)
+        _ = try await queryA.setPool(site: 1, .with { $0.dynamicNumbers = ["+74950000011"]; $0.holdSeconds = 900 })
+        var https = TLSConfiguration.makeClientConfiguration()
+        https.trustRoots = .file(certificates.ca)
+        let web = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: https))
+        var hit = Beacons.hit(site: 1, timeMs: Int64(Date().timeIntervalSince1970 * 1000), cookie: "cookie-tls-lease-1", session: "session-tls-lease-0001")
+        hit.eventID = 2
+        let seenIngest = try await IngestClient.connect(host: "127.0.0.1", port: c.ports.ingest, tls: clientTLS)
+        let seen = try #require(try await seenIngest.send([hit], sequence: 2).get().ack?.logPositions.first { $0.partition == 1 })
+        await seenIngest.close()
+        _ = try await queryA.lookup(site: 1, kind: .session, value: "session-tls-lease-0001", minPosition: seen)
+        let response = try await web.execute(
+            HTTPClientRequest(url: "https://localhost:\(c.ports.intake)/v1/lease?site=1&session=session-tls-lease-0001"), timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
+        #expect(response.status.code == 200 && body.contains("+74950000011"), "\(body)")
+        try await web.shutdown()
+        await queryA.close()
+        await queryC.close()
+        await a.stopAndRemove()
+        await c.stopAndRemove()
     }
 
     @Test("any node answers: a site held elsewhere is forwarded to a holder, a lease to its partition's lease node", .timeLimit(.minutes(2)))

@@ -1,13 +1,15 @@
+import AsyncHTTPClient
 import Foundation
+import NIOSSL
 import StitchClient
 @testable import StitchServer
 import StitchTesting
 import StitchWire
 import Testing
 
-/// TLS on the collector's TCP port and the query port, with certificates
-/// made at test time by openssl (`ops/make-test-certs.sh`).
-@Suite("TLS on the framed TCP ports")
+/// TLS on the collector's TCP port, the query port and the two HTTP ports,
+/// with certificates made at test time by openssl (`ops/make-test-certs.sh`).
+@Suite("TLS on the TCP ports")
 struct TLSTests {
     static func server(
         _ certificates: TestCertificates, certificate: String = "server", _ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
@@ -15,6 +17,8 @@ struct TLSTests {
         try await TestServer {
             $0.tlsCertificateFile = certificates.path(certificate)
             $0.tlsKeyFile = certificates.path(certificate, key: true)
+            // The framed ports; the tests read /metrics in plaintext.
+            $0.tlsPorts = [.ingest, .query]
             configure(&$0)
         }
     }
@@ -150,5 +154,41 @@ struct TLSTests {
             }
         }
         #expect(error?.file == certificates.path("server"))
+    }
+
+    @Test("the HTTP ports take HTTPS with the same certificate; plain HTTP gets 400 and is counted; tls_ports leaves a port plain")
+    func httpPortsTakeTLS() async throws {
+        let directory = try TemporaryDirectory("stitch-tls")
+        defer { directory.remove() }
+        let certificates = try await TestCertificates.make(in: directory.appending("certs"))
+        let server = try await Self.server(certificates) { $0.tlsPorts = Set(ServerConfiguration.TLSPort.allCases) }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(certificates.ca)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        func get(_ url: String) async throws -> (status: UInt, body: String) {
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+            return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        #expect(try await get("https://localhost:\(server.ports.http)/healthz").status == 200)
+        #expect(try await get("https://localhost:\(server.ports.intake)/v1/stitch.js").status == 200)
+        let plain = try await MetricsEndpointTests.rawGetOffPool("/healthz", port: server.ports.http)
+        #expect(plain.status == 400 && String(decoding: plain.body, as: UTF8.self).contains("HTTPS only"))
+        let plainIntake = try await MetricsEndpointTests.rawGetOffPool("/v1/stitch.js", port: server.ports.intake)
+        #expect(plainIntake.status == 400)
+        let metrics = try await get("https://localhost:\(server.ports.http)/metrics").body
+        #expect(metrics.contains("stitch_tls_plaintext_refused_total{port=\"http\"} 1"))
+        #expect(metrics.contains("stitch_tls_plaintext_refused_total{port=\"intake\"} 1"))
+        await #expect(throws: (any Error).self, "a client that does not trust the CA") {
+            let untrusting = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = untrusting.shutdown() }
+            _ = try await untrusting.execute(HTTPClientRequest(url: "https://localhost:\(server.ports.http)/healthz"), timeout: .seconds(30))
+        }
+        try await client.shutdown()
+        await server.stopAndRemove()
+
+        let mixed = try await Self.server(certificates) { $0.tlsPorts = [.ingest, .query, .intake] }
+        #expect(try await MetricsEndpointTests.rawGetOffPool("/healthz", port: mixed.ports.http).status == 200, "http is left plain")
+        #expect(try await MetricsEndpointTests.rawGetOffPool("/v1/stitch.js", port: mixed.ports.intake).status == 400)
+        await mixed.stopAndRemove()
     }
 }

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOSSL
+import StitchClient
 
 /// Cluster mode: the tracker's `GET /v1/lease` (and its renewals) reached a
 /// node that is not the partition's lease node; it is sent on to that
@@ -13,18 +15,30 @@ final class LeaseForwarder: Sendable {
     /// Marks a request one node forwarded to another (never forwarded again).
     static let forwardedHeader = HTTPField.Name("X-Stitch-Forwarded")!
 
-    private let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    private let client: HTTPClient
     private let node: String
+    /// `https` when the peers' intake takes TLS (`cluster_peer_ca_file`).
+    private let scheme: String
 
-    init(node: String) {
+    init(node: String, tls: TLSClientSettings? = nil) throws {
         self.node = node
+        guard let tls else {
+            client = HTTPClient(eventLoopGroupProvider: .singleton)
+            scheme = "http"
+            return
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile = tls.caFile { configuration.trustRoots = .file(caFile) }
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: configuration))
+        scheme = "https"
     }
 
     /// The lease node's answer: status, content type and body.
     func forward(
         query: String, to member: ClusterMember, client address: String, userAgent: String?, origin: String?
     ) async -> (status: HTTPResponse.Status, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: "http://\(member.host):\(member.intake)/v1/lease?\(query)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(member.host):\(member.intake)/v1/lease?\(query)")
         request.headers.add(name: "X-Forwarded-For", value: address)
         request.headers.add(name: Self.forwardedHeader.rawName, value: node)
         if let userAgent { request.headers.add(name: "User-Agent", value: userAgent) }

@@ -18,10 +18,13 @@ final class QueryForwarder: Sendable {
     private let group: any EventLoopGroup
     private let clients = NIOLockedValueBox<[String: QueryClient]>([:])
     private let metrics: ServerMetrics
+    /// TLS to the peers' query ports (`cluster_peer_ca_file`); nil: plaintext.
+    private let tls: TLSClientSettings?
 
-    init(group: any EventLoopGroup, metrics: ServerMetrics) {
+    init(group: any EventLoopGroup, metrics: ServerMetrics, tls: TLSClientSettings? = nil) {
         self.group = group
         self.metrics = metrics
+        self.tls = tls
     }
 
     /// `member`'s answer to the request.
@@ -35,7 +38,7 @@ final class QueryForwarder: Sendable {
                 client = known
             } else {
                 client = try await QueryClient.connect(
-                    host: member.host, port: member.query, token: token, clientName: Self.clientName, group: group)
+                    host: member.host, port: member.query, token: token, clientName: Self.clientName, group: group, tls: tls)
                 clients.withLockedValue { $0[key] = client }
             }
             let response = try await client.response(kind, minPosition: minPosition).get()

@@ -218,6 +218,7 @@ public struct ConfigurationKey: Sendable {
         string("cluster_nats_ca_file", "cluster mode: PEM CA of the NATS servers' certificates; set, the connections use TLS", \.clusterNATSSecurity.caFile),
         string("cluster_nats_cert_file", "cluster mode: PEM client certificate for NATS servers that verify clients (with cluster_nats_key_file)", \.clusterNATSSecurity.certificateFile),
         string("cluster_nats_key_file", "cluster mode: PEM key of cluster_nats_cert_file", \.clusterNATSSecurity.keyFile),
+        string("cluster_peer_ca_file", "cluster mode with TLS on the query or intake port: PEM CA of the other nodes' certificates, trusted when a node forwards a query or a lease to another (which then sees this node's tls_cert_file as its client certificate)", \.clusterPeerCAFile),
         string("cluster_node", "cluster mode: this node's name (message ids, logs, metrics)", \.clusterNode),
         ConfigurationKey(
             name: "cluster_advertise_host", help: "cluster mode: the address other nodes reach this one at (empty: host, or the machine's name when host is 0.0.0.0)",

@@ -1,5 +1,6 @@
 import Foundation
 import StitchBeacon
+import StitchClient
 import StitchGraph
 import StitchHooks
 import StitchMapping
@@ -293,6 +294,17 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Whether this node runs in cluster mode.
     public var isCluster: Bool { !clusterNATSURLs.isEmpty }
 
+    /// Cluster mode with TLS: the CA of the other nodes' certificates.
+    public var clusterPeerCAFile = ""
+
+    /// How this node reaches a peer's `port` when it forwards to it: TLS
+    /// trusting `cluster_peer_ca_file`, with this node's certificate as the
+    /// client's (a query port that requires one gets it); nil: plaintext.
+    func peerTLS(_ port: TLSPort) -> TLSClientSettings? {
+        guard tlsFiles != nil, tlsPorts.contains(port), !clusterPeerCAFile.isEmpty else { return nil }
+        return TLSClientSettings(caFile: clusterPeerCAFile, certificateFile: tlsCertificateFile, keyFile: tlsKeyFile)
+    }
+
     public init() {}
 
     /// The connection guard's timeouts.
@@ -401,6 +413,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check(shards > 0, "shards", "cluster mode needs the partition count set (every node the same): shards = N")
             try check(clusterPartitions.allSatisfy { (0..<shards).contains($0) }, "cluster_partitions", "partitions are 0...shards-1")
             try check(shardSites.isEmpty, "shard_sites", "cluster mode places sites by site % shards only")
+            try check(
+                tlsFiles == nil || tlsAllowsPlaintext || tlsPorts.isDisjoint(with: [.query, .intake]) || !clusterPeerCAFile.isEmpty,
+                "cluster_peer_ca_file",
+                "nodes forward queries and leases to each other; with TLS on the query or intake port, give the CA of the nodes' certificates")
         }
         _ = try graphConfiguration()
     }

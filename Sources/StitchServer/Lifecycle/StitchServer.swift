@@ -219,7 +219,7 @@ public final class StitchServer: Service, Sendable {
                 clockMs: clockMs)
         }
         writer.start()
-        let forwarder = cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics) }
+        let forwarder = cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics, tls: configuration.peerTLS(.query)) }
         let queryService = QueryService(
             executor: QueryExecutor(
                 shards: graph, metrics: metrics, poolOverrides: poolOverrides, audit: audit, configuration: configuration,
