@@ -2,7 +2,7 @@ import Foundation
 import StitchTesting
 import Testing
 
-/// `stitch query quarantine|shared|merges|unquarantine|forget` and
+/// `stitch query quarantine|shared|merges|unquarantine|forget|audit` and
 /// `stitch backup --compact` against a real `stitch serve`.
 @Suite("Repairs from the command line")
 struct RepairCLITests {
@@ -49,6 +49,13 @@ struct RepairCLITests {
         #expect(!forgotten.out.contains("secret.person"), "the answer names no erased value")
         let gone = try CLITests.stitch("query", "lookup", "cookie", "cookie-erase-1", "--site", "7", "--server", serve.queryServer)
         #expect(gone.status == 3)
+        let audit = try CLITests.stitch("query", "audit", "--site", "7", "--server", serve.queryServer)
+        #expect(audit.status == 0, "\(audit.err)")
+        #expect(audit.out.contains("quarantine  site 7  by loopback  identifier_kind=phone identifier_hash="), "\(audit.out)")
+        #expect(audit.out.contains("reason=office  → ok: "))
+        #expect(audit.out.contains("forget  site 7  by loopback  identifier_kind=email identifier_hash="))
+        #expect(audit.out.contains("→ ok: person ") && audit.out.contains("2 entries; next: --after"))
+        #expect(!audit.out.contains("secret.person") && !audit.out.contains("74957654321"), "identifiers by hash only")
 
         // A compacting copy beside the running server holds no erased value.
         let copy = directory.appending("backup")
@@ -63,6 +70,7 @@ struct RepairCLITests {
             #expect(bytes.range(of: Data(erased.utf8)) == nil, "\(erased) is still in the compact copy")
         }
         #expect(bytes.range(of: Data("cookie-erase-2".utf8)) != nil, "what was not erased is in the copy")
+        #expect(FileManager.default.fileExists(atPath: copy + "/audit/data.mdb"), "the backup holds the audit log")
         let verified = try CLITests.stitch("verify", "--data-dir", copy)
         #expect(verified.status == 0, "\(verified.out)")
 
