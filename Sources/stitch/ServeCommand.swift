@@ -73,9 +73,17 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
-            return handler
+            let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            switch configuration.logFormat {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "stitch")
         let server = StitchServer(configuration: configuration, logger: logger)

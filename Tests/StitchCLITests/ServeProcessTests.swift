@@ -142,6 +142,27 @@ struct ServeProcessTests {
         #expect(run.err.contains("stitch serve"))
     }
 
+    @Test("log_format = json: every line on standard error is one JSON object with time, level, label, source and message")
+    func jsonLogs() throws {
+        let directory = try TemporaryDirectory("stitch-json-log")
+        defer { directory.remove() }
+        let serve = try ServeProcess(directory: directory, extraArguments: ["--set", "log_format=json"])
+        #expect(serve.signal(SIGTERM) == 0)
+        let lines = serve.log.split(separator: "\n")
+        #expect(lines.count >= 3, "\(serve.log)")
+        var messages: [String] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+            #expect(Set(object.keys).isSuperset(of: ["time", "level", "label", "source", "message"]), "\(line)")
+            #expect((object["time"] as? String).map { ISO8601DateFormatter().date(from: $0.replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)) != nil } == true)
+            messages.append(object["message"] as? String ?? "")
+        }
+        #expect(messages.contains { $0.hasPrefix("listening: ingest tcp+udp 127.0.0.1:") })
+        #expect(messages.contains { $0.hasPrefix("stopped cleanly") })
+        let refused = try CLITests.stitch("serve", "--set", "log_format=yaml")
+        #expect(refused.status == 2 && refused.err.contains("log_format"))
+    }
+
     @Test("`stitch serve` refuses a bad setting by name, before starting")
     func badSetting() throws {
         let run = try CLITests.stitch("serve", "--set", "durability=sometimes")

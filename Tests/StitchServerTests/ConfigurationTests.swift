@@ -1,4 +1,5 @@
 import Foundation
+import StitchHooks
 @testable import StitchServer
 import StitchTesting
 import Testing
@@ -15,6 +16,42 @@ struct ConfigurationTests {
         #expect(configuration.durability == .sync)
         #expect(configuration.tokens.isEmpty)
         try configuration.validate()
+    }
+
+    @Test("one address per listener: the public ones follow host, the query and internal HTTP ports stay on loopback unless set")
+    func listenerAddresses() throws {
+        var configuration = ServerConfiguration()
+        try ConfigurationKey.applyAssignment("host=0.0.0.0", to: &configuration)
+        #expect(configuration.bindHost(.ingest) == "0.0.0.0" && configuration.bindHost(.intake) == "0.0.0.0")
+        #expect(configuration.bindHost(.query) == "127.0.0.1" && configuration.bindHost(.http) == "127.0.0.1")
+        try ConfigurationKey.applyAssignment("intake_host=10.0.0.5", to: &configuration)
+        try ConfigurationKey.applyAssignment("query_host=10.0.0.6", to: &configuration)
+        #expect(configuration.bindHost(.intake) == "10.0.0.5" && configuration.bindHost(.query) == "10.0.0.6")
+        try configuration.validate()
+        // A cluster node others reach at a real address must not keep its query port on loopback.
+        var node = ServerConfiguration()
+        node.clusterNATSURLs = "nats://10.0.0.1:4222"
+        node.shards = 2
+        node.clusterAdvertiseHost = "10.0.0.7"
+        #expect(throws: ConfigurationError.self) { try node.validate() }
+        node.queryHost = "0.0.0.0"
+        try node.validate()
+    }
+
+    @Test("the example's placeholder secrets (change-me…) stop the start, named; real ones do not")
+    func placeholderSecretsAreRefused() throws {
+        var configuration = ServerConfiguration()
+        configuration.tokens = [TokenGrant(token: "Change-Me-Admin", sites: [], name: "admin")]
+        #expect(throws: ConfigurationError.invalidValue(
+            key: "tokens", value: "admin",
+            reason: "the token named 'admin' is the example's placeholder (change-me…); put a secret of your own, e.g. `openssl rand -hex 24`")
+        ) { try configuration.validate() }
+        configuration.tokens = [TokenGrant(token: "9f2c41d07be3a8c6", sites: [], name: "admin")]
+        try configuration.validate()
+        var hooks = WebhookSettings()
+        hooks.jivoToken = "change-me-jivo"
+        configuration.webhooks = [3: hooks]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
     @Test("file < environment < flags; unknown names and bad values are refused by name")

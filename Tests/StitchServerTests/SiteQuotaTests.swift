@@ -10,22 +10,42 @@ import Testing
 /// and counted, and costs the other sites nothing.
 @Suite("Per-site ingest quotas")
 struct SiteQuotaTests {
-    @Test("a bucket holds one second of its rate, refills with time, and a batch over it takes nothing")
+    @Test("a bucket holds a tenth of a second of its rate; a batch may overdraw it, and the debt is repaid before the next")
     func tokenBuckets() {
         let now = NIOLockedValueBox<Int64>(0)
-        let quotas = SiteQuotas(rates: [1: 100], defaultRate: 10, nowNanoseconds: { now.withLockedValue { $0 } })
-        #expect(quotas.admit([1: 100]) == nil)
+        let quotas = SiteQuotas(rates: [1: 100], defaultRate: 10, burstSeconds: 0.1, nowNanoseconds: { now.withLockedValue { $0 } })
+        #expect(quotas.admit([1: 100]) == nil, "a full bucket (10) lets a larger batch in")
+        #expect(quotas.admit([1: 1])! == (1, 100), "90 in debt")
+        now.withLockedValue { $0 = 900_000_000 }  // 90 tokens back: the debt is repaid, none left
         #expect(quotas.admit([1: 1])! == (1, 100))
-        now.withLockedValue { $0 = 500_000_000 }  // half a second: 50 tokens back
-        #expect(quotas.admit([1: 51])! == (1, 100))
+        now.withLockedValue { $0 = 950_000_000 }
         #expect(quotas.admit([1: 50]) == nil)
         // Sites not named get the * rate; a mixed batch over one budget takes from neither.
-        #expect(quotas.admit([7: 10]) == nil)
         now.withLockedValue { $0 = 10_000_000_000 }
-        #expect(quotas.admit([1: 100, 7: 11])! == (7, 10))
-        #expect(quotas.admit([1: 100]) == nil)
+        #expect(quotas.admit([7: 11]) == nil)
+        #expect(quotas.admit([1: 5, 7: 1])! == (7, 10))
+        #expect(quotas.admit([1: 10]) == nil, "site 1's bucket was left whole by the refused batch")
+        #expect(quotas.admit([1: 1])! == (1, 100))
         let unlimited = SiteQuotas(rates: [1: 5], defaultRate: nil, nowNanoseconds: { 0 })
         #expect(unlimited.admit([2: 1_000_000]) == nil)
+    }
+
+    @Test("over time a flooding site is admitted at its rate, in batches no larger than it sent")
+    func floodIsHeldToItsRate() {
+        let now = NIOLockedValueBox<Int64>(0)
+        let quotas = SiteQuotas(rates: [1: 2000], defaultRate: nil, burstSeconds: 0.1, nowNanoseconds: { now.withLockedValue { $0 } })
+        var admitted = 0
+        var admittedPerTenth: [Int] = Array(repeating: 0, count: 100)
+        // 10 simulated seconds of 50-beacon batches every 0.5 ms (100,000 beacons/s offered).
+        for step in 0..<20_000 {
+            now.withLockedValue { $0 = Int64(step) * 500_000 }
+            if quotas.admit([1: 50]) == nil {
+                admitted += 50
+                admittedPerTenth[step / 200] += 50
+            }
+        }
+        #expect(abs(admitted - 20_000) <= 200 + 50, "\(admitted) admitted in 10 s at 2,000/s")
+        #expect(admittedPerTenth.max()! <= 200 + 200 + 50, "no tenth of a second takes much more than its share: \(admittedPerTenth.max()!)")
     }
 
     @Test("site numbers come from the network: buckets that refilled are dropped, so any number of sites holds a bounded table")
@@ -78,8 +98,8 @@ struct SiteQuotaTests {
         #expect(try await other.send(beacons(site: 2, 200, from: 200), sequence: 1).get().ack?.accepted == 200)
         #expect(try await other.send(beacons(site: 2, 5, from: 400) + beacons(site: 1, 50, from: 405), sequence: 2).get().refusal?.code == .overQuota)
         await other.close()
-        // The first connection goes on: in a second the budget is back.
-        now.withLockedValue { $0 += 600_000_000 }
+        // The first connection goes on: in a second the debt is repaid.
+        now.withLockedValue { $0 += 1_000_000_000 }
         #expect(try await ingest.send(beacons(site: 1, 50, from: 100), sequence: 4).get().ack?.accepted == 50)
         await ingest.close()
         let metrics = try await MetricsEndpointTests.get("/metrics", port: server.ports.http)

@@ -161,7 +161,7 @@ struct TLSTests {
         let directory = try TemporaryDirectory("stitch-tls")
         defer { directory.remove() }
         let certificates = try await TestCertificates.make(in: directory.appending("certs"))
-        let server = try await Self.server(certificates) { $0.tlsPorts = Set(ServerConfiguration.TLSPort.allCases) }
+        let server = try await Self.server(certificates) { $0.tlsPorts = Set(ServerConfiguration.Listener.allCases) }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(certificates.ca)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))

@@ -22,7 +22,11 @@ public struct ConfigurationKey: Sendable {
     /// Every setting, in the order the docs list them.
     public static let all: [ConfigurationKey] = [
         string("data_dir", "directory of the LMDB store", \.dataDirectory),
-        string("host", "address every listener binds to", \.host),
+        string("host", "address of the public listeners, ingest and intake, unless ingest_host or intake_host is set (0.0.0.0: every interface)", \.host),
+        string("ingest_host", "address of the collector, TCP and UDP (empty: host)", \.ingestHost),
+        string("intake_host", "address of the public HTTP intake (empty: host)", \.intakeHost),
+        string("query_host", "address of the query port: loopback unless set (cluster nodes: an address peers reach)", \.queryHost),
+        string("http_host", "address of the internal HTTP port (metrics, JSON API, explorer): loopback unless set", \.httpHost),
         string("tls_cert_file", "PEM certificate chain: TLS on the collector's TCP port and the query port (with tls_key_file); re-read on SIGHUP", \.tlsCertificateFile),
         string("tls_key_file", "PEM private key of tls_cert_file", \.tlsKeyFile),
         string("tls_client_ca_file", "PEM CA file: the query port then requires a client certificate it signed", \.tlsClientCAFile),
@@ -40,15 +44,15 @@ public struct ConfigurationKey: Sendable {
             name: "tls_ports",
             help: "with TLS configured, the TCP ports that take it: any of ingest, query, http, intake, comma-separated (http and intake: leave out those a TLS-terminating proxy serves)",
             apply: { (config, text) throws(ConfigurationError) in
-                var ports: Set<ServerConfiguration.TLSPort> = []
+                var ports: Set<ServerConfiguration.Listener> = []
                 for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
-                    guard let port = ServerConfiguration.TLSPort(rawValue: name) else {
+                    guard let port = ServerConfiguration.Listener(rawValue: name) else {
                         throw .invalidValue(key: "tls_ports", value: name, reason: "one of ingest, query, http, intake")
                     }
                     ports.insert(port)
                 }
                 config.tlsPorts = ports
-            }, current: { config in ServerConfiguration.TLSPort.allCases.filter(config.tlsPorts.contains).map(\.rawValue).joined(separator: ",") }),
+            }, current: { config in ServerConfiguration.Listener.allCases.filter(config.tlsPorts.contains).map(\.rawValue).joined(separator: ",") }),
         int("ingest_port", "beacon ingest, UDP and TCP (0: OS chooses)", \.ingestPort),
         int("query_port", "query protocol, TCP (0: OS chooses)", \.queryPort),
         int("http_port", "internal HTTP: /metrics, /healthz, the JSON API (/api/v1), the explorer (/explorer/) (0: OS chooses)", \.httpPort),
@@ -205,6 +209,14 @@ public struct ConfigurationKey: Sendable {
         int("response_bytes_max", "largest query response payload", \.responseBytesMax),
         int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
         string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),
+        ConfigurationKey(
+            name: "log_format", help: "text (one line per message: time, level, label, message, metadata) or json (one JSON object per line, for log shippers)",
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let format = ServerConfiguration.LogFormat(rawValue: text) else {
+                    throw .invalidValue(key: "log_format", value: text, reason: "text or json")
+                }
+                config.logFormat = format
+            }, current: { $0.logFormat.rawValue }),
         ConfigurationKey(
             name: "cluster_nats_urls", help: "cluster mode: the JetStream servers, nats://host:port,… (empty: a single node, no NATS)",
             apply: { (config, text) throws(ConfigurationError) in config.clusterNATSURLs = text.trimmingCharacters(in: .whitespaces) },

@@ -20,8 +20,29 @@ public struct ServerConfiguration: Sendable, Equatable {
     // MARK: Where
     /// Directory of the LMDB store; created if missing.
     public var dataDirectory = "./stitch-data"
-    /// Address every listener binds to.
+    /// Address of the public listeners (ingest, intake) unless
+    /// `ingestHost` / `intakeHost` name another.
     public var host = "127.0.0.1"
+    /// The collector's address (TCP and UDP); "" = `host`.
+    public var ingestHost = ""
+    /// The public intake's address; "" = `host`.
+    public var intakeHost = ""
+    /// The query port's address: loopback unless set (it serves every
+    /// site's persons to token holders; cluster peers forward to it).
+    public var queryHost = "127.0.0.1"
+    /// The internal HTTP port's address (metrics, the JSON API, the
+    /// explorer): loopback unless set.
+    public var httpHost = "127.0.0.1"
+
+    /// The address `port` binds to.
+    public func bindHost(_ port: Listener) -> String {
+        switch port {
+        case .ingest: ingestHost.isEmpty ? host : ingestHost
+        case .intake: intakeHost.isEmpty ? host : intakeHost
+        case .query: queryHost
+        case .http: httpHost
+        }
+    }
     /// Beacon ingest, UDP and TCP (same number). 0 lets the OS choose.
     public var ingestPort = 7070
     /// Query protocol, TCP. 0 lets the OS choose.
@@ -71,7 +92,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     func siteQuotas(nowNanoseconds: @escaping @Sendable () -> Int64) -> SiteQuotas? {
         guard !siteBeaconsPerSecond.isEmpty else { return nil }
         return SiteQuotas(
-            rates: siteBeaconsPerSecond.filter { $0.key != 0 }, defaultRate: siteBeaconsPerSecond[0], nowNanoseconds: nowNanoseconds)
+            rates: siteBeaconsPerSecond.filter { $0.key != 0 }, defaultRate: siteBeaconsPerSecond[0], burstSeconds: 0.1,
+            nowNanoseconds: nowNanoseconds)
     }
 
     /// PEM certificate chain and key: TLS on the collector's TCP port and the
@@ -84,13 +106,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// migration) rather than refused with a typed error.
     public var tlsAllowsPlaintext = false
 
-    /// A TCP port that can take TLS.
-    public enum TLSPort: String, CaseIterable, Sendable {
+    /// A TCP listener: its address (`bindHost`) and whether it takes TLS (`tlsPorts`).
+    public enum Listener: String, CaseIterable, Sendable {
         case ingest, query, http, intake
     }
 
     /// With TLS configured, the ports that take it (UDP never does).
-    public var tlsPorts: Set<TLSPort> = Set(TLSPort.allCases)
+    public var tlsPorts: Set<Listener> = Set(Listener.allCases)
 
     /// The TLS files, when TLS is configured.
     var tlsFiles: TLSServerContexts.Files? {
@@ -223,6 +245,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var shutdownTimeoutMs = 10_000
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// How log lines are written to standard error.
+    public enum LogFormat: String, Sendable {
+        case text, json
+    }
+    public var logFormat = LogFormat.text
 
     // MARK: Cluster (README "Cluster")
     /// NATS servers of the cluster's JetStream, comma-separated
@@ -291,6 +318,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         return sites.sorted()
     }
 
+    /// Whether `secret` is a placeholder of the example config (`change-me…`).
+    static func isPlaceholder(_ secret: String) -> Bool {
+        secret.lowercased().hasPrefix("change-me")
+    }
+
     /// Whether this node runs in cluster mode.
     public var isCluster: Bool { !clusterNATSURLs.isEmpty }
 
@@ -300,7 +332,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How this node reaches a peer's `port` when it forwards to it: TLS
     /// trusting `cluster_peer_ca_file`, with this node's certificate as the
     /// client's (a query port that requires one gets it); nil: plaintext.
-    func peerTLS(_ port: TLSPort) -> TLSClientSettings? {
+    func peerTLS(_ port: Listener) -> TLSClientSettings? {
         guard tlsFiles != nil, tlsPorts.contains(port), !clusterPeerCAFile.isEmpty else { return nil }
         return TLSClientSettings(caFile: clusterPeerCAFile, certificateFile: tlsCertificateFile, keyFile: tlsKeyFile)
     }
@@ -345,6 +377,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     public func validate() throws(ConfigurationError) {
         func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
             if !ok { throw .invalidValue(key: key, value: "", reason: why) }
+        }
+        // The example config's secrets are placeholders: a copy deployed as it
+        // is would serve every site to anyone who read the example.
+        for grant in tokens where Self.isPlaceholder(grant.token) {
+            throw .invalidValue(
+                key: "tokens", value: grant.name,
+                reason: "the token named '\(grant.name)' is the example's placeholder (change-me…); put a secret of your own, e.g. `openssl rand -hex 24`")
+        }
+        for (site, settings) in webhooks.sorted(by: { $0.key < $1.key }) {
+            let secrets = [
+                settings.jivoToken, settings.zadarmaSecret, settings.mangoAPIKey, settings.mangoAPISalt, settings.amoCRMToken,
+                settings.retailCRMToken, settings.bitrix24ApplicationToken, settings.dealsToken,
+            ]
+            if secrets.contains(where: { $0.map(Self.isPlaceholder) ?? false }) {
+                throw .invalidValue(
+                    key: "webhooks", value: String(site),
+                    reason: "site \(site) has a webhook secret that is the example's placeholder (change-me…); put the provider's secret")
+            }
         }
         for (key, port) in [("ingest_port", ingestPort), ("query_port", queryPort), ("http_port", httpPort), ("intake_port", intakePort)] {
             try check((0...65_535).contains(port), key, "a port is 0...65535")
@@ -413,6 +463,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check(shards > 0, "shards", "cluster mode needs the partition count set (every node the same): shards = N")
             try check(clusterPartitions.allSatisfy { (0..<shards).contains($0) }, "cluster_partitions", "partitions are 0...shards-1")
             try check(shardSites.isEmpty, "shard_sites", "cluster mode places sites by site % shards only")
+            let loopback = { (host: String) in host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+            try check(
+                loopback(advertisedHost) || !loopback(queryHost), "query_host",
+                "other nodes forward queries to this one at \(advertisedHost): bind the query port where they reach it (query_host = 0.0.0.0 or an address of this machine)")
             try check(
                 tlsFiles == nil || tlsAllowsPlaintext || tlsPorts.isDisjoint(with: [.query, .intake]) || !clusterPeerCAFile.isEmpty,
                 "cluster_peer_ca_file",

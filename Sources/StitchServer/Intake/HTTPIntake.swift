@@ -75,7 +75,7 @@ final class HTTPIntake: Sendable {
         let router = Router(context: Context.self)
         routes.add(to: router)
         let listener = try await HTTPListener.start(
-            router: router, name: "HTTP intake", host: configuration.host, port: configuration.intakePort,
+            router: router, name: "HTTP intake", host: configuration.bindHost(.intake), port: configuration.intakePort,
             tls: tls, metrics: metrics, metricsPort: "intake", eventLoopGroup: eventLoopGroup, logger: logger)
         return HTTPIntake(
             listener: listener, renewals: renewals,

@@ -280,7 +280,7 @@ public final class StitchServer: Service, Sendable {
     /// whose UDP twin may still be another process's (an ephemeral UDP
     /// socket): then another port is tried, a few times.
     private func bindIngest(_ running: Running) async throws -> (listener: any Channel, sockets: [any Channel]) {
-        let host = configuration.host
+        let host = configuration.bindHost(.ingest)
         let attempts = configuration.ingestPort == 0 ? 8 : 1
         var attempt = 1
         while true {
@@ -303,15 +303,14 @@ public final class StitchServer: Service, Sendable {
     }
 
     private func bind(_ running: inout Running) async throws {
-        let host = configuration.host
         let (ingestListener, sockets) = try await bindIngest(running)
         running.listeners.append(ingestListener)
         running.udpSockets = sockets
         let ingestPort = ingestListener.localAddress!.port!
-        let queryListener = try await queryBootstrap(running).bind(host: host, port: configuration.queryPort).get()
+        let queryListener = try await queryBootstrap(running).bind(host: configuration.queryHost, port: configuration.queryPort).get()
         running.listeners.append(queryListener)
         let internalHTTP = try await InternalHTTP.start(
-            host: host, port: configuration.httpPort, tls: httpTLS(running, .http), service: running.queryService, metrics: metrics,
+            host: configuration.httpHost, port: configuration.httpPort, tls: httpTLS(running, .http), service: running.queryService, metrics: metrics,
             knownSites: configuration.namedSites, isHealthy: { [self] in self.healthy.load(ordering: .relaxed) },
             eventLoopGroup: running.queryGroup, logger: logger)
         running.internalHTTP = internalHTTP
@@ -326,11 +325,11 @@ public final class StitchServer: Service, Sendable {
     }
 
     private func logStarted(_ running: Running, loops: Int, staleReaders: Int) {
-        let host = configuration.host
+        let host = { [configuration] (port: ServerConfiguration.Listener) in configuration.bindHost(port) }
         logger.info(
             "stitch \(ServerVersion.current) serving data in \(configuration.dataDirectory) (\(running.graph.layout), \(configuration.durability.rawValue) durability, \(loops) collector and \(configuration.queryEventLoops) query event loops)")
         logger.info(
-            "listening: ingest tcp+udp \(host):\(running.ports.ingest), queries tcp \(host):\(running.ports.query), http \(host):\(running.ports.http) (/metrics, /healthz, /api/v1, /explorer/), intake http \(host):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
+            "listening: ingest tcp+udp \(host(.ingest)):\(running.ports.ingest), queries tcp \(host(.query)):\(running.ports.query), http \(host(.http)):\(running.ports.http) (/metrics, /healthz, /api/v1, /explorer/), intake http \(host(.intake)):\(running.ports.intake) (/v1/beacon, /v1/frames, /v1/lease)")
         for (shard, report) in running.graph.migrations {
             logger.notice(
                 "upgraded shard \(shard) from schema \(report.fromSchema) to \(report.toSchema) in place: \(report.steps.joined(separator: "; "))")

@@ -11,14 +11,24 @@ typealias TokenBudgets = RateBudgets<String>
 
 /// Rate budgets by key: one token bucket per key.
 ///
-/// A bucket holds one second of its rate (the burst allowed at once) and
-/// refills continuously. `admit` takes tokens only when every key asked for
-/// has enough; otherwise nothing is taken: a batch of several sites is
-/// refused whole (`FrameError.overQuota`), and its sender backs off and resends.
+/// A bucket holds `burstSeconds` of its rate and refills continuously. A
+/// request is admitted while every key it names has tokens left, and may
+/// overdraw them (a batch larger than the bucket still gets in, and the
+/// bucket's debt is repaid before the next); otherwise nothing is taken: a
+/// batch of several sites is refused whole (`FrameError.overQuota`), and its
+/// sender backs off and resends. Over time a key is admitted at its rate,
+/// give or take a bucket and one request.
+///
+/// Ingest quotas keep a tenth of a second: a flood held to its quota then
+/// reaches the writer smoothly, not as one second's worth of beacons each
+/// time the bucket refills, which would land in one commit beside the other
+/// sites' beacons and delay their acks (`ops/quota-bench.sh`).
 final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
     /// Budgets by key; `defaultRate` for keys not named (nil: unlimited).
     let rates: [Key: Int]
     let defaultRate: Int?
+    /// Seconds of its rate a bucket holds.
+    let burstSeconds: Double
     private let buckets = NIOLockedValueBox<[Key: Bucket]>([:])
     private let nowNanoseconds: @Sendable () -> Int64
     /// Buckets kept before full ones are dropped. Keys come from the
@@ -32,9 +42,13 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
     }
 
     /// - Parameter nowNanoseconds: the monotonic clock buckets refill by (tests inject one).
-    init(rates: [Key: Int], defaultRate: Int?, nowNanoseconds: @escaping @Sendable () -> Int64 = IngestQueue.monotonicNanoseconds) {
+    init(
+        rates: [Key: Int], defaultRate: Int?, burstSeconds: Double = 1,
+        nowNanoseconds: @escaping @Sendable () -> Int64 = IngestQueue.monotonicNanoseconds
+    ) {
         self.rates = rates
         self.defaultRate = defaultRate
+        self.burstSeconds = burstSeconds
         self.nowNanoseconds = nowNanoseconds
     }
 
@@ -43,20 +57,21 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
         rates[key] ?? defaultRate
     }
 
-    /// Takes `count` tokens from each key's bucket when all have enough and
-    /// returns nil; otherwise takes nothing and returns the first key over
-    /// its budget, with that budget.
+    /// Takes `count` tokens from each key's bucket when all have some left
+    /// (overdrawing them) and returns nil; otherwise takes nothing and
+    /// returns the first key over its budget, with that budget.
     func admit(_ counts: [Key: Int]) -> (key: Key, perSecond: Int)? {
         let now = nowNanoseconds()
         return buckets.withLockedValue { buckets in
             for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
                 guard let rate = rate(of: key) else { continue }
-                var bucket = buckets[key] ?? Bucket(tokens: Double(rate), updatedNanoseconds: now)
+                let capacity = Double(rate) * burstSeconds
+                var bucket = buckets[key] ?? Bucket(tokens: capacity, updatedNanoseconds: now)
                 let elapsed = Double(max(0, now - bucket.updatedNanoseconds)) / 1e9
-                bucket.tokens = min(Double(rate), bucket.tokens + elapsed * Double(rate))
+                bucket.tokens = min(capacity, bucket.tokens + elapsed * Double(rate))
                 bucket.updatedNanoseconds = now
                 buckets[key] = bucket
-                if bucket.tokens < Double(count) { return (key, rate) }
+                if count > 0 && bucket.tokens <= 0 { return (key, rate) }
             }
             for (key, count) in counts where rate(of: key) != nil {
                 buckets[key]!.tokens -= Double(count)
@@ -64,7 +79,7 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
             if buckets.count > Self.bucketsKeptMax {
                 buckets = buckets.filter { key, bucket in
                     let rate = Double(rate(of: key) ?? 0)
-                    return bucket.tokens + Double(max(0, now - bucket.updatedNanoseconds)) / 1e9 * rate < rate
+                    return bucket.tokens + Double(max(0, now - bucket.updatedNanoseconds)) / 1e9 * rate < rate * burstSeconds
                 }
             }
             return nil

@@ -49,7 +49,7 @@ extension StitchServer {
     /// What HTTP port `port` does with TLS, if it takes it. Neither HTTP port
     /// asks for client certificates: browsers reach the intake, Prometheus
     /// and reporting services the internal port with their bearer tokens.
-    func httpTLS(_ running: Running, _ port: ServerConfiguration.TLSPort) -> PortTLS? {
+    func httpTLS(_ running: Running, _ port: ServerConfiguration.Listener) -> PortTLS? {
         guard let tls = running.tls, configuration.tlsPorts.contains(port) else { return nil }
         return PortTLS(context: { tls.ingest }, allowPlaintext: configuration.tlsAllowsPlaintext, refusal: Self.httpPlaintextRefusal)
     }
