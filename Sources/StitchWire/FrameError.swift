@@ -41,7 +41,8 @@ public enum FrameError: Error, Hashable, Sendable {
     /// A site of the batch has spent its beacons-per-second budget (the
     /// server's `site_beacons_per_second`): nothing of the batch is stored;
     /// the client backs off and resends it.
-    case overQuota(site: UInt32, beaconsPerSecond: Int)
+    /// `retryAfterMs`: when the site's budget has room again.
+    case overQuota(site: UInt32, beaconsPerSecond: Int, retryAfterMs: Int)
 
     /// Whether the byte stream is out of sync after this error.
     public var closesStream: Bool {
@@ -149,8 +150,8 @@ extension FrameError: CustomStringConvertible {
         case .tooManyBeacons(let count, let max): "\(count) beacons in one batch, over the limit of \(max)"
         case .emptyBatch: "batch holds no beacons"
         case .badSequence: "batch sequence 0 is reserved (ERROR frames use it for an unreadable header); number batches from 1"
-        case .overQuota(let site, let budget):
-            "site \(site) is over its budget of \(budget) beacons/s; nothing of this batch is stored: back off and resend it"
+        case .overQuota(let site, let budget, let retryAfterMs):
+            "site \(site) is over its budget of \(budget) beacons/s; nothing of this batch is stored: resend it in \(retryAfterMs) ms or later"
         }
     }
 }

@@ -15,17 +15,18 @@ struct SiteQuotaTests {
         let now = NIOLockedValueBox<Int64>(0)
         let quotas = SiteQuotas(rates: [1: 100], defaultRate: 10, burstSeconds: 0.1, nowNanoseconds: { now.withLockedValue { $0 } })
         #expect(quotas.admit([1: 100]) == nil, "a full bucket (10) lets a larger batch in")
-        #expect(quotas.admit([1: 1])! == (1, 100), "90 in debt")
+        #expect(quotas.admit([1: 1]).map { ($0.key, $0.perSecond) }! == (1, 100), "90 in debt")
+        #expect(quotas.admit([1: 1])?.retryAfterNanoseconds == 901_000_000, "the debt is repaid in 0.9 s")
         now.withLockedValue { $0 = 900_000_000 }  // 90 tokens back: the debt is repaid, none left
-        #expect(quotas.admit([1: 1])! == (1, 100))
+        #expect(quotas.admit([1: 1]).map { ($0.key, $0.perSecond) }! == (1, 100))
         now.withLockedValue { $0 = 950_000_000 }
         #expect(quotas.admit([1: 50]) == nil)
         // Sites not named get the * rate; a mixed batch over one budget takes from neither.
         now.withLockedValue { $0 = 10_000_000_000 }
         #expect(quotas.admit([7: 11]) == nil)
-        #expect(quotas.admit([1: 5, 7: 1])! == (7, 10))
+        #expect(quotas.admit([1: 5, 7: 1]).map { ($0.key, $0.perSecond) }! == (7, 10))
         #expect(quotas.admit([1: 10]) == nil, "site 1's bucket was left whole by the refused batch")
-        #expect(quotas.admit([1: 1])! == (1, 100))
+        #expect(quotas.admit([1: 1]).map { ($0.key, $0.perSecond) }! == (1, 100))
         let unlimited = SiteQuotas(rates: [1: 5], defaultRate: nil, nowNanoseconds: { 0 })
         #expect(unlimited.admit([2: 1_000_000]) == nil)
     }
@@ -59,7 +60,7 @@ struct SiteQuotaTests {
         #expect(quotas.bucketCount <= SiteQuotas.bucketsKeptMax + 1)
         // A bucket in use is kept: its debt stands.
         #expect(quotas.admit([1: 1000]) == nil)
-        #expect(quotas.admit([1: 1])! == (1, 1000))
+        #expect(quotas.admit([1: 1]).map { ($0.key, $0.perSecond) }! == (1, 1000))
     }
 
     @Test("over budget, a batch is refused whole with OVER_QUOTA and counted; other sites are served; the setting is parsed and shown")
@@ -88,8 +89,10 @@ struct SiteQuotaTests {
         #expect(refused?.code == .overQuota)
         #expect(refused?.closing == false)
         #expect(refused?.message.contains("site 1") == true)
-        // The refusal pauses reading this connection (a flood is slowed at the
-        // socket): its next batch, of an unlimited site, is read only after.
+        #expect(refused?.message.contains("resend it in 901 ms or later") == true, "\(refused?.message ?? "")")
+        // The refusal pauses reading this connection until the budget has
+        // room, at most 250 ms (a flood is slowed at the socket): its next
+        // batch, of an unlimited site, is read only after.
         #expect(try await ingest.send(beacons(site: 2, 5, from: 500), sequence: 3).get().ack?.accepted == 5)
         #expect(ContinuousClock.now - start >= .milliseconds(240))
         // Site 2 has no budget and another connection is served; a batch

@@ -56,7 +56,8 @@ struct BatchIntake {
             var counts: [UInt32: Int] = [:]
             for beacon in batch.beacons { counts[beacon.site, default: 0] += 1 }
             if let over = quotas.admit(counts) {
-                let error = FrameError.overQuota(site: over.key, beaconsPerSecond: over.perSecond)
+                let error = FrameError.overQuota(
+                    site: over.key, beaconsPerSecond: over.perSecond, retryAfterMs: Int((over.retryAfterNanoseconds + 999_999) / 1_000_000))
                 rejected(error)
                 return .failure(error)
             }

@@ -19,7 +19,8 @@ import StitchWire
 /// stops asking the socket for more bytes until the writer makes room; reads
 /// also stop while the client does not read its replies (the channel is not
 /// writable) or too many replies are owed. A batch refused over its site's
-/// quota pauses reading for `quotaPause`, and frames already read in that
+/// quota pauses reading until the site's budget has room again (at most
+/// `quotaPauseMax`), and frames already read in that
 /// time are refused the same way without being decoded: a flood that ignores
 /// the refusals is slowed at the socket instead of being inflated, decoded
 /// and refused at full speed on the event loop other sites' batches share.
@@ -44,8 +45,8 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Whether this connection is counted in `stitch_ingest_connections_reads_held`.
     private var readsHeldCounted = false
-    /// How long a connection is not read after a batch refused over quota.
-    static let quotaPause = TimeAmount.milliseconds(250)
+    /// The longest a connection is not read after a batch refused over quota.
+    static let quotaPauseMax = TimeAmount.milliseconds(250)
     /// Reading is paused until this time (a batch was over quota), and
     /// frames read meanwhile are refused with `overQuota` unread.
     private var pausedUntil: NIODeadline?
@@ -87,8 +88,8 @@ final class IngestTCPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .success(let item):
             perform(state.batchArrived(item, offer: queue.offer))
         case .failure(let error):
-            if case .overQuota = error {
-                pausedUntil = .now() + Self.quotaPause
+            if case .overQuota(_, _, let retryAfterMs) = error {
+                pausedUntil = .now() + min(.milliseconds(Int64(retryAfterMs)), Self.quotaPauseMax)
                 overQuota = error
             }
             perform(state.frameRefused(error.wireMessage, sequence: frame.header.sequence))

@@ -59,8 +59,9 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
 
     /// Takes `count` tokens from each key's bucket when all have some left
     /// (overdrawing them) and returns nil; otherwise takes nothing and
-    /// returns the first key over its budget, with that budget.
-    func admit(_ counts: [Key: Int]) -> (key: Key, perSecond: Int)? {
+    /// returns the first key over its budget, with that budget and the
+    /// time until its bucket has tokens again.
+    func admit(_ counts: [Key: Int]) -> (key: Key, perSecond: Int, retryAfterNanoseconds: Int64)? {
         let now = nowNanoseconds()
         return buckets.withLockedValue { buckets in
             for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
@@ -71,7 +72,9 @@ final class RateBudgets<Key: Hashable & Comparable & Sendable>: Sendable {
                 bucket.tokens = min(capacity, bucket.tokens + elapsed * Double(rate))
                 bucket.updatedNanoseconds = now
                 buckets[key] = bucket
-                if count > 0 && bucket.tokens <= 0 { return (key, rate) }
+                if count > 0 && bucket.tokens <= 0 {
+                    return (key, rate, Int64(-bucket.tokens / Double(rate) * 1e9) + 1_000_000)
+                }
             }
             for (key, count) in counts where rate(of: key) != nil {
                 buckets[key]!.tokens -= Double(count)
