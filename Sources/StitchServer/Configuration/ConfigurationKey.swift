@@ -78,15 +78,10 @@ public struct ConfigurationKey: Sendable {
             current: { WebhookSettings.redactedText($0.webhooks) }),
         int("event_loops", "collector event-loop threads, 0 = one per core", \.eventLoops),
         int("query_event_loops", "query server event-loop threads", \.queryEventLoops),
-        ConfigurationKey(
-            name: "ingest_priority",
-            help: "how ingest threads (collector loops, writer, shard workers) yield cores to lookups: idle (SCHED_IDLE: only cycles nobody else wants; for a dedicated host), nice (ingest_nice added; for a shared host) or normal",
-            apply: { (config, text) throws(ConfigurationError) in
-                guard let priority = ThreadScheduling.IngestPriority(rawValue: text) else {
-                    throw .invalidValue(key: "ingest_priority", value: text, reason: "idle, nice or normal")
-                }
-                config.ingestPriority = priority
-            }, current: { $0.ingestPriority.rawValue }),
+        choice(
+            "ingest_priority",
+            "how ingest threads (collector loops, writer, shard workers) yield cores to lookups: idle (SCHED_IDLE: only cycles nobody else wants; for a dedicated host), nice (ingest_nice added; for a shared host) or normal",
+            \.ingestPriority),
         int("ingest_nice", "nice value added to ingest threads with ingest_priority = nice; 0 = off", \.ingestNice),
         int("query_slice_us", "time slice asked for query threads, µs (Linux 6.12+ EEVDF: a shorter slice preempts sooner on waking); 0 = the kernel's default", \.querySliceMicroseconds),
         int("udp_receive_buffer_bytes", "SO_RCVBUF per UDP socket", \.udpReceiveBufferBytes),
@@ -121,14 +116,7 @@ public struct ConfigurationKey: Sendable {
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
-        ConfigurationKey(
-            name: "durability", help: "sync (fsync per group commit) or nosync (periodic sync)",
-            apply: { (config, text) throws(ConfigurationError) in
-                guard let mode = StoreOptions.Durability(rawValue: text) else {
-                    throw .invalidValue(key: "durability", value: text, reason: "sync or nosync")
-                }
-                config.durability = mode
-            }, current: { $0.durability.rawValue }),
+        choice("durability", "sync (fsync per group commit) or nosync (periodic sync)", \.durability),
         int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
         int("dedup_window_ms", "how long from its arrival an event id is remembered to drop resent beacons (whatever the event time)", \.dedupWindowMs),
@@ -209,14 +197,9 @@ public struct ConfigurationKey: Sendable {
         int("response_bytes_max", "largest query response payload", \.responseBytesMax),
         int("shutdown_timeout_ms", "longest graceful shutdown", \.shutdownTimeoutMs),
         string("log_level", "trace, debug, info, notice, warning, error, critical", \.logLevel),
-        ConfigurationKey(
-            name: "log_format", help: "text (one line per message: time, level, label, message, metadata) or json (one JSON object per line, for log shippers)",
-            apply: { (config, text) throws(ConfigurationError) in
-                guard let format = ServerConfiguration.LogFormat(rawValue: text) else {
-                    throw .invalidValue(key: "log_format", value: text, reason: "text or json")
-                }
-                config.logFormat = format
-            }, current: { $0.logFormat.rawValue }),
+        choice(
+            "log_format", "text (one line per message: time, level, label, message, metadata) or json (one JSON object per line, for log shippers)",
+            \.logFormat),
         ConfigurationKey(
             name: "cluster_nats_urls", help: "cluster mode: the JetStream servers, nats://host:port,… (empty: a single node, no NATS)",
             apply: { (config, text) throws(ConfigurationError) in config.clusterNATSURLs = text.trimmingCharacters(in: .whitespaces) },
@@ -340,6 +323,22 @@ public struct ConfigurationKey: Sendable {
                 guard !text.isEmpty else { throw .invalidValue(key: name, value: text, reason: "must not be empty") }
                 config[keyPath: path] = text
             }, current: { $0[keyPath: path] })
+    }
+
+    /// A setting whose values are an enumeration's raw values.
+    private static func choice<Value: RawRepresentable<String> & CaseIterable & Sendable>(
+        _ name: String, _ help: String, _ path: WritableKeyPath<ServerConfiguration, Value> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, help: help,
+            apply: { (config, text) throws(ConfigurationError) in
+                guard let value = Value(rawValue: text) else {
+                    let names = Value.allCases.map(\.rawValue)
+                    throw .invalidValue(
+                        key: name, value: text, reason: names.dropLast().joined(separator: ", ") + " or " + names.last!)
+                }
+                config[keyPath: path] = value
+            }, current: { $0[keyPath: path].rawValue })
     }
 
     private static func int(

@@ -246,7 +246,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
     /// How log lines are written to standard error.
-    public enum LogFormat: String, Sendable {
+    public enum LogFormat: String, Sendable, CaseIterable {
         case text, json
     }
     public var logFormat = LogFormat.text
