@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import StitchClient
 import StitchGraph
-import StitchServer
+@testable import StitchServer
 import StitchWire
 import Testing
 
@@ -67,12 +67,31 @@ struct LeaseAbuseTests {
         await server.stopAndRemove()
     }
 
+    @Test("the client a Forwarded header names: quotes, brackets and ports dropped; an element without for= names nobody")
+    func forwardedHeader() {
+        #expect(TrustedProxies.forwardedHops("for=192.0.2.60;proto=http;by=203.0.113.43") == ["192.0.2.60"])
+        #expect(TrustedProxies.forwardedHops(#"For="[2001:db8:cafe::17]:4711", for=10.0.0.7:80"#) == ["2001:db8:cafe::17", "10.0.0.7"])
+        #expect(TrustedProxies.forwardedHops("proto=https") == nil)
+        let proxies = TrustedProxies.parse("10.0.0.0/8")!
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: nil, forwarded: "for=198.51.100.7, for=10.0.0.9") == "198.51.100.7")
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: nil, forwarded: "for=_hidden") == "10.0.0.1", "an obfuscated name: the proxy")
+        #expect(proxies.client(peer: "192.0.2.1", forwardedFor: nil, forwarded: "for=198.51.100.7") == "192.0.2.1", "an untrusted peer")
+        #expect(proxies.client(peer: "10.0.0.1", forwardedFor: "203.0.113.5", forwarded: "for=198.51.100.7") == "203.0.113.5", "X-Forwarded-For first")
+    }
+
     @Test("behind a trusted proxy the bound is per forwarded client; an untrusted peer's header is ignored")
     func trustedProxies() async throws {
         let server = try await Self.server { try! ConfigurationKey.applyAssignment("trusted_proxies=127.0.0.1/32", to: &$0) }
         for index in 0..<6 {
             try await server.pageView(session: "proxied-\(index)")
             let answer = try await Self.lease(server, session: "proxied-\(index)", headers: ["X-Forwarded-For": "203.0.113.\(index), 127.0.0.1"])
+            #expect(answer["kind"] as? String == "new", "client \(index): \(answer)")
+        }
+        // The standard header (RFC 7239) from a proxy that sends no X-Forwarded-For.
+        for index in 6..<10 {
+            try await server.pageView(session: "proxied-\(index)")
+            let answer = try await Self.lease(
+                server, session: "proxied-\(index)", headers: ["Forwarded": "for=\"[2001:db8::\(index)]:4711\";proto=https, for=127.0.0.1"])
             #expect(answer["kind"] as? String == "new", "client \(index): \(answer)")
         }
         let untrusted = try await Self.server()

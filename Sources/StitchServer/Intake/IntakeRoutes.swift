@@ -277,9 +277,10 @@ struct IntakeRoutes: Sendable {
     }
 
     private static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    private static let forwarded = HTTPField.Name("Forwarded")!
 
     /// The client's address: the peer's, or behind a trusted proxy the one
-    /// its `X-Forwarded-For` names (`TrustedProxies`).
+    /// its `X-Forwarded-For` or `Forwarded` names (`TrustedProxies`).
     func clientAddress(_ request: Request, _ context: HTTPIntake.Context) -> String {
         let peer = context.remoteAddress?.ipAddress ?? "unknown"
         // Another node of the cluster forwarding a lease names the browser.
@@ -288,7 +289,7 @@ struct IntakeRoutes: Sendable {
         {
             return named.trimmingCharacters(in: .whitespaces)
         }
-        return proxies.client(peer: peer, forwardedFor: request.headers[Self.forwardedFor])
+        return proxies.client(peer: peer, forwardedFor: request.headers[Self.forwardedFor], forwarded: request.headers[Self.forwarded])
     }
 
     private func allows(origin: String, site: UInt32) -> Bool {

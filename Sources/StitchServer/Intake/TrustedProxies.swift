@@ -2,7 +2,7 @@ import Glibc
 import NIOCore
 
 /// The reverse proxies (`trusted_proxies`, CIDRs) whose `X-Forwarded-For`
-/// names the real client. Behind a proxy every browser shares the proxy's
+/// (or, without it, standard `Forwarded: for=…`, RFC 7239) names the real client. Behind a proxy every browser shares the proxy's
 /// address, so the intake's per-address bounds (rate, numbers held) need the
 /// address the proxy saw. The header is believed only from a trusted peer,
 /// and read from the right: the first address that is not a trusted proxy is
@@ -53,15 +53,44 @@ struct TrustedProxies: Sendable, Equatable {
     }
 
     /// The client's address: the peer's, or, from a trusted proxy, the
-    /// rightmost `X-Forwarded-For` entry that is not a trusted proxy.
-    func client(peer: String, forwardedFor: String?) -> String {
-        guard !networks.isEmpty, isTrusted(peer), let forwardedFor else { return peer }
-        for hop in forwardedFor.split(separator: ",").reversed() {
-            let address = hop.trimmingCharacters(in: .whitespaces)
-            guard Self.bytes(of: address) != nil else { return peer }  // garbage: believe nothing
+    /// rightmost `X-Forwarded-For` entry (else `Forwarded` `for=` entry)
+    /// that is not a trusted proxy.
+    func client(peer: String, forwardedFor: String?, forwarded: String? = nil) -> String {
+        guard !networks.isEmpty, isTrusted(peer) else { return peer }
+        let hops: [String]
+        if let forwardedFor {
+            hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } else if let forwarded {
+            guard let named = Self.forwardedHops(forwarded) else { return peer }
+            hops = named
+        } else {
+            return peer
+        }
+        for address in hops.reversed() {
+            guard Self.bytes(of: address) != nil else { return peer }  // garbage or obfuscated: believe nothing
             if !isTrusted(address) { return address }
         }
         return peer
+    }
+
+    /// The `for=` addresses of a `Forwarded` header, first hop first:
+    /// `for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"` gives
+    /// 192.0.2.60 and 2001:db8::1 (quotes, brackets and ports dropped).
+    /// nil when an element has no `for=`.
+    static func forwardedHops(_ header: String) -> [String]? {
+        var hops: [String] = []
+        for element in header.split(separator: ",") {
+            let pairs = element.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let value = pairs.first(where: { $0.lowercased().hasPrefix("for=") })?.dropFirst(4) else { return nil }
+            var node = String(value.filter { $0 != "\"" })
+            if node.hasPrefix("[") {
+                node = String(node.dropFirst().prefix { $0 != "]" })  // [v6] or [v6]:port
+            } else if node.filter({ $0 == ":" }).count == 1 {
+                node = String(node.prefix { $0 != ":" })  // v4:port
+            }
+            hops.append(node)
+        }
+        return hops
     }
 
     func isTrusted(_ address: String) -> Bool {
