@@ -26,6 +26,18 @@ import Testing
     }()
 
     static func stitch(_ arguments: String...) throws -> Run {
+        try stitch(arguments: arguments)
+    }
+
+    /// `stitch` on a Dispatch thread: an async test that waits for it keeps
+    /// Swift's cooperative pool free for the clients it runs meanwhile.
+    static func stitchOffPool(_ arguments: String...) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try stitch(arguments: arguments) }) }
+        }
+    }
+
+    static func stitch(arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
