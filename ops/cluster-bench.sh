@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cluster's figures (README "Cluster"), side by side in one run on this
+# The cluster's figures (docs/cluster.md), side by side in one run on this
 # machine, release build:
 #   1. acked beacons/s, unpaced (`stitch load`, TCP, 4 connections, 50-beacon
 #      batches): a single node, then a cluster of 3 NATS servers (streams R3)

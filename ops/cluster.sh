@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A local Stitch cluster on loopback (README "Cluster"): 3 nats-server
+# A local Stitch cluster on loopback (docs/cluster.md): 3 nats-server
 # processes forming a JetStream cluster and N stitch nodes, each with its data
 # under DIR. For tests, tries and benchmarks; a production cluster uses the
 # same settings with real hosts (ops/stitch.cluster.example.json).

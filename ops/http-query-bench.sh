@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The JSON API's lookup latency beside the binary protocol's (README "JSON API
+# The JSON API's lookup latency beside the binary protocol's (docs/json-api.md "JSON API
 # and profile explorer"): one `stitch serve` holding simple traffic, then
 #   1. the HTTP maximum: wrk (closed loop, 32 connections) on lookupPerson;
 #   2. open loop at half that rate, latency from the intended send time:

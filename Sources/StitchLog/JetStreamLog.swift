@@ -1,7 +1,7 @@
 import CNATS
 import Glibc
 
-/// The cluster mode's replicated log (README "Cluster"), on NATS JetStream
+/// The cluster mode's replicated log (docs/cluster.md), on NATS JetStream
 /// through the official C client, libnats: one connection, its streams
 /// (one per partition), publishing with a message id (JetStream's own dedup)
 /// acked once a quorum of the stream's replicas has it, and pull readers

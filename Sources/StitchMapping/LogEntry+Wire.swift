@@ -4,7 +4,7 @@ import StitchIdentity
 import StitchWire
 
 /// Why a log entry could not be read back. A replica that meets one stops
-/// applying that partition (README "Cluster"): skipping it would make its
+/// applying that partition (docs/cluster.md): skipping it would make its
 /// store differ from its peers'.
 public struct LogEntryError: Error, CustomStringConvertible, Sendable {
     public let description: String

@@ -3,7 +3,7 @@ import SwiftProtobuf
 /// Decodes `stitch.v1.BeaconBatch` by hand: the collector's hot path.
 ///
 /// SwiftProtobuf's generic decoder spent about 44% of the event loops' time on
-/// batches (README "Throughput per core"); the schema is small and fixed, so
+/// batches (CHANGELOG.md, "Throughput per core"); the schema is small and fixed, so
 /// this walks the bytes once with no generic dispatch. It must give exactly
 /// what SwiftProtobuf gives with `discardUnknownFields` — the same message, or
 /// an error for the same input — and `BeaconBatchWireDecoderTests` holds it to

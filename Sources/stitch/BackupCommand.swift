@@ -17,7 +17,7 @@ struct BackupCommand: ParsableCommand {
             (pools.json) and the audit log (audit/) are copied too.
 
             In cluster mode each shard's copy records the last log entry it applied: a new \
-            replica started on the copy resumes the log from there (README "Cluster", \
+            replica started on the copy resumes the log from there (docs/cluster.md, \
             `ops/cluster.sh add-node`).
             """)
 

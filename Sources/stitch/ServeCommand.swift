@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             object, see ops/stitch.example.json) < environment STITCH_<NAME> < flags \
             (including --set name=value). Every setting:
 
-            \(ConfigurationKey.all.map { "  \($0.name.padding(toLength: 25, withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
+            \(ConfigurationKey.all.map { "  \($0.name.padding(toLength: max(25, $0.name.count), withPad: " ", startingAt: 0)) \($0.help)" }.joined(separator: "\n"))
 
             SIGTERM or SIGINT stops accepting, drains the queue, commits, sends the last \
             acks, closes the store and exits 0. After a crash or SIGKILL the next start \
@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Directory of the store (data_dir).")
     var dataDir: String?
 
-    @Option(help: "Address to bind (host).")
+    @Option(help: "Address of the public listeners, ingest and intake (host).")
     var host: String?
 
     @Option(help: "Beacon port, UDP and TCP; 0 lets the OS choose (ingest_port).")
@@ -60,6 +60,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Print the resolved settings and exit.")
     var printConfig = false
 
+    @Flag(help: "Print every setting with its default as a Markdown table (docs/configuration.md) and exit.")
+    var settingsReference = false
+
+    @Flag(help: "Print every metric /metrics exposes as a Markdown table (docs/metrics.md) and exit.")
+    var metricsReference = false
+
     func run() async throws {
         let configuration: ServerConfiguration
         do {
@@ -67,6 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             printToStandardError("stitch serve: \(error)")
             throw ExitCode(2)
+        }
+        if settingsReference || metricsReference {
+            print(settingsReference ? Self.settingsTable() : Self.metricsTable())
+            return
         }
         if printConfig {
             for key in ConfigurationKey.all { print("\(key.name) = \(key.value(in: configuration))") }
@@ -108,6 +118,28 @@ struct ServeCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// Every setting: name, built-in default and meaning, as a Markdown table.
+    static func settingsTable() -> String {
+        let defaults = ServerConfiguration()
+        let cell = { (text: String) in text.replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["| setting | default | meaning |", "|---|---|---|"]
+        for key in ConfigurationKey.all {
+            let value = key.value(in: defaults)
+            lines.append("| `\(key.name)` | \(value.isEmpty ? "—" : "`" + cell(value) + "`") | \(cell(key.help)) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Every metric: name, labels and meaning, as a Markdown table.
+    static func metricsTable() -> String {
+        var lines = ["| metric | labels | meaning |", "|---|---|---|"]
+        for metric in MetricName.allCases {
+            let labels = metric.labels.isEmpty ? "—" : metric.labels.map { "`\($0)`" }.joined(separator: ", ")
+            lines.append("| `\(metric.name)` | \(labels) | \(metric.help.replacingOccurrences(of: "|", with: "\\|")) |")
+        }
+        return lines.joined(separator: "\n")
     }
 
     private func resolveConfiguration() throws -> ServerConfiguration {

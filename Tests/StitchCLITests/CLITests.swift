@@ -32,6 +32,10 @@ import Testing
     /// `stitch` on a Dispatch thread: an async test that waits for it keeps
     /// Swift's cooperative pool free for the clients it runs meanwhile.
     static func stitchOffPool(_ arguments: String...) async throws -> Run {
+        try await stitchOffPool(arguments: arguments)
+    }
+
+    static func stitchOffPool(arguments: [String]) async throws -> Run {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try stitch(arguments: arguments) }) }
         }

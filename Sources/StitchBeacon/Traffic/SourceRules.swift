@@ -2,7 +2,7 @@ import StitchWire
 
 /// The rules that sort a visit into a source and a channel, as data: one
 /// table per kind of evidence, each row with where its rule comes from
-/// (README "Traffic sources" prints them; `SourceRulesTests` holds a case per
+/// (docs/call-tracking.md, "Traffic sources" prints them; `SourceRulesTests` holds a case per
 /// row). `SourceClassifier` applies them in order: utm tags, paid click ids,
 /// the referrer, unpaid click markers, direct.
 public enum SourceRules {

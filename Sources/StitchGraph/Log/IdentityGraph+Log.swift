@@ -23,7 +23,7 @@ public struct ApplySegment: Sendable {
 }
 
 /// A replica asked to apply an entry it has applied already, or to skip
-/// one: its store and the log disagree (README "Cluster").
+/// one: its store and the log disagree (docs/cluster.md).
 public struct LogSequenceError: Error, CustomStringConvertible, Sendable {
     public let applied: UInt64
     public let first: UInt64

@@ -1,6 +1,6 @@
 import StitchStore
 
-/// In-place upgrades of a store written by an earlier schema (README
+/// In-place upgrades of a store written by an earlier schema (docs/identity.md,
 /// "Upgrading a store"). Opening a store writable runs every step from its
 /// schema to `IdentityGraph.schemaVersion` in one write transaction, with the
 /// schema bump last: a crash mid-way leaves the old store as it was, and the

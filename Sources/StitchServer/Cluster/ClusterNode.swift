@@ -7,7 +7,7 @@ import StitchStore
 import StitchWire
 import Synchronization
 
-/// What cluster mode adds to a node (README "Cluster"): the connection to
+/// What cluster mode adds to a node (docs/cluster.md): the connection to
 /// JetStream, how far each held partition is applied, and an applier per
 /// held partition. The collectors publish through `LogPublisher`.
 final class ClusterNode: Sendable {

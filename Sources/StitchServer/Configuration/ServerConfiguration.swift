@@ -210,7 +210,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var leaseRenewalMaxSeconds = Int(CallTracking.renewalMaxMsDefault / 1000)
     /// Most tracking numbers one client address holds at once through the
     /// public intake (0: no bound). Visitors behind one carrier-grade NAT
-    /// address share it: see README "Nobody may drain the number pool".
+    /// address share it: see docs/intake.md, "Nobody may drain the number pool".
     public var leaseNumbersPerAddressMax = 3
     /// Reverse proxies in front of the HTTP intake whose `X-Forwarded-For`
     /// names the client (empty: the peer is the client).
@@ -251,7 +251,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
     public var logFormat = LogFormat.text
 
-    // MARK: Cluster (README "Cluster")
+    // MARK: Cluster (docs/cluster.md)
     /// NATS servers of the cluster's JetStream, comma-separated
     /// `nats://host:port`; empty (the default) runs a single node, no NATS.
     public var clusterNATSURLs = ""
@@ -277,7 +277,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// same for any value; larger groups share a commit's cost).
     public var clusterApplyEntriesMax = 64
     /// How long the streams keep entries: a replica further behind, or a
-    /// new one, starts from a holder's backup (README "Cluster").
+    /// new one, starts from a holder's backup (docs/cluster.md).
     public var clusterStreamMaxAgeHours = 168
     /// Bytes each partition's stream keeps at most (0: no bound but age).
     public var clusterStreamMaxBytes = 0

@@ -12,7 +12,7 @@ import Glibc
 /// that was a p99 of 3–4 ms during 50k beacons/s. So by default the ingest
 /// threads run under `SCHED_IDLE`: they get every cycle no other thread of
 /// the machine asks for (unpaced ingest measured no slower), and a waking
-/// lookup preempts them at once. README "Performance" has the measurements.
+/// lookup preempts them at once. docs/performance.md has the measurements.
 ///
 /// `SCHED_IDLE` and a nice value need no privilege: a thread may always lower
 /// its own priority. On a host shared with other busy processes, `idle`

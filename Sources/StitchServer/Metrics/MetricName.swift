@@ -106,7 +106,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         }
     }
 
-    /// What it measures, for operators (README "Metrics").
+    /// What it measures, for operators (docs/metrics.md).
     public var help: String {
         switch self {
         case .beaconsReceived: "beacons in decoded batches, accepted or not"
