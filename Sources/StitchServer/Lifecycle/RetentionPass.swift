@@ -48,6 +48,9 @@ final class RetentionPass: Sendable {
     private let positions: Mutex<[UInt64]>
     private let stopped = NSCondition()
     private let state = Mutex<(running: Bool, finished: Bool)>((false, true))
+    /// Set by `stop`: a run under way stops before its next erasure (in
+    /// cluster mode each waits for the log), so shutdown does not wait for 200.
+    private let stopRequested = Mutex(false)
 
     init(
         graph: ShardedGraph, days: [UInt32: Int], ingestPriority: ThreadScheduling.IngestPriority, ingestNice: Int, logger: Logger,
@@ -90,6 +93,7 @@ final class RetentionPass: Sendable {
             positions.withLock { $0[index] = scan.next ?? 0 }
             run.nodesRead += scan.nodesRead
             for person in scan.persons {
+                if stopRequested.withLock({ $0 }) { return run }
                 guard let cutoff = cutoffMs(site: person.site, nowMs: nowMs) else { continue }
                 do {
                     try perform(AdminChange(
@@ -132,6 +136,7 @@ final class RetentionPass: Sendable {
 
     /// Stops the thread after the run under way, if any; returns once it ended.
     func stop() {
+        stopRequested.withLock { $0 = true }
         state.withLock { $0.running = false }
         stopped.lock()
         stopped.broadcast()
