@@ -67,21 +67,31 @@ struct DocsTests {
         #expect(checked > 50)
     }
 
-    /// `$ stitch …` lines with their printed lines, from the fenced blocks of `text`.
-    static func examples(in text: String) -> [(command: [String], expected: [String])] {
-        var found: [(command: [String], expected: [String])] = []
+    /// Marks an example that runs against a server holding the README's journey.
+    static let journeyMark = "# after importing examples/journey.ndjson"
+
+    /// `$ stitch …` lines with their printed lines, from the fenced blocks of
+    /// `text`; `journey`: the line carries `journeyMark`.
+    static func examples(in text: String) -> [(command: [String], expected: [String], journey: Bool)] {
+        var found: [(command: [String], expected: [String], journey: Bool)] = []
         var inBlock = false
+        var current: Int?  // the example whose output the block's next lines are
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("```") {
                 inBlock.toggle()
+                current = nil
                 continue
             }
             guard inBlock else { continue }
             if line.hasPrefix("$ stitch ") {
-                found.append((shellWords(String(line.dropFirst(2))), []))
-            } else if !found.isEmpty, line.hasPrefix("$ ") == false {
+                let command = line.components(separatedBy: "  #").first!.trimmingCharacters(in: .whitespaces)
+                found.append((shellWords(String(command.dropFirst(2))), [], line.contains(journeyMark)))
+                current = found.count - 1
+            } else if line.hasPrefix("$ ") {
+                current = nil
+            } else if let current {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
-                if !trimmed.isEmpty, trimmed != "…" { found[found.count - 1].expected.append(trimmed) }
+                if !trimmed.isEmpty, trimmed != "…" { found[current].expected.append(trimmed) }
             }
         }
         return found
@@ -155,5 +165,19 @@ struct DocsTests {
         for line in shown { #expect(printed.contains(line), "the README shows \(line); the commands printed \(printed)") }
         let again = try await CLITests.stitchOffPool(arguments: ["import", Self.root + "/examples/journey.ndjson", "--server", "127.0.0.1:\(serve.ports["ingest"]!)"])
         #expect(again.out.contains("imported 0, repeats 7"), "the README says a second import stores nothing new: \(again.out)")
+
+        // The pages' query examples that say they run on the journey.
+        var ran = 0
+        for page in try Self.pages() {
+            for example in Self.examples(in: try Self.read(page)) where example.journey {
+                let run = try await CLITests.stitchOffPool(arguments: Array(example.command.dropFirst()) + ["--server", serve.queryServer])
+                let lines = run.out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                for line in example.expected where !line.hasSuffix("…") {
+                    #expect(lines.contains(line), "\(page): `\(example.command.joined(separator: " "))` did not print \(line): \(lines)")
+                }
+                ran += 1
+            }
+        }
+        #expect(ran >= 1)
     }
 }
