@@ -165,13 +165,12 @@ public final class StitchServer: Service, Sendable {
         let graph: ShardedGraph
         do {
             graph = try ShardedGraph(
-            dataDirectory: configuration.dataDirectory, layout: layout,
-            configuration: try configuration.graphConfiguration(),
-            callTracking: CallTracking(
-                pools: try pools(overriddenBy: poolOverrides),
-                renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
-            storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability)
-            )
+                dataDirectory: configuration.dataDirectory, layout: layout,
+                configuration: try configuration.graphConfiguration(),
+                callTracking: CallTracking(
+                    pools: try pools(overriddenBy: poolOverrides),
+                    renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
+                storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability))
         } catch {
             audit.close()
             throw error

@@ -160,6 +160,17 @@ class QueryClient:
         """Store totals and every server counter (admin token)."""
         return self._call("stats", query_pb2.StatsRequest())
 
+    def audit(self, *, site=0, after=0, page_size=100):
+        """The audit log (`query_pb2.AuditEntry`: admin actions with time, token name, arguments and
+        outcome), oldest first, from after entry `after`; only `site`'s entries unless it is 0
+        (admin token). Identifiers appear as kind and keyed hash, never as values."""
+        while True:
+            page = self._call("audit", query_pb2.AuditRequest(after_seq=after, limit=page_size, site=site))
+            yield from page.entries
+            if not page.entries:
+                return
+            after = page.next_seq
+
     # Transport
 
     def _call(self, kind, message, min_position=None):

@@ -117,6 +117,18 @@ def test_a_site_token_is_confined(token_server):
         QueryClient.connect(port=token_server.ports["query"], token="guess")
 
 
+def test_audit_log_lists_the_configured_tokens_without_their_secrets(token_server):
+    with QueryClient.connect(port=token_server.ports["query"], token="boss") as stitch:
+        entries = list(stitch.audit(page_size=1))  # one per page: the pages follow each other
+        assert [entry.action for entry in entries] == ["token_added", "token_added"]
+        assert [entry.seq for entry in entries] == [1, 2]
+        assert all(entry.token_name == "config" for entry in entries)
+        assert "boss" not in str(entries) and "site-one" not in str(entries)
+    with QueryClient.connect(port=token_server.ports["query"], token="site-one") as stitch:
+        with pytest.raises(PermissionDenied):
+            list(stitch.audit())
+
+
 def test_sender_resends_after_a_crash_and_every_beacon_is_stored_once(server):
     beacons = [hit(7, "cookie-crash-%04d" % i, "session-crash-%04d" % i, T0 + i) for i in range(600)]
     sender = BeaconSender(port=server.ports["ingest"], batch_size=20, window=30)
