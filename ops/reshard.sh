@@ -9,7 +9,7 @@
 # shard) and put back through that server's collector (`stitch import`), so every
 # event is prepared, deduplicated (event ids) and stitched again as on first arrival;
 # then the totals of both stores are compared and `stitch verify` runs on the new one.
-# Number pools set with pool_set (pools.json) are copied. Before the import, `stitch carry`
+# Number pools set with pool_set (pools.json) and the audit log (audit/) are copied. Before the import, `stitch carry`
 # sets what the events do not hold: manual quarantines, identifiers released from a
 # quarantine, and the suppression list of erased identifiers (with its erasure records),
 # so the events arrive to the state OLD_DIR was in. Quarantines of the automatic rule and
@@ -31,6 +31,8 @@ trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' E
 
 mkdir -p "$new"
 [ -f "$old/pools.json" ] && cp "$old/pools.json" "$new/pools.json"
+# The server is stopped, so the audit log's LMDB files are copied as they are.
+[ -d "$old/audit" ] && cp -r "$old/audit" "$new/audit"
 start_server() {
   rm -f "$work/ready.json"
   "$stitch" serve --data-dir "$new" --set "shards=$shards" --ingest-port 0 --query-port 0 --http-port 0 \
