@@ -20,7 +20,7 @@ final class LeaseForwarder: Sendable {
     /// `https` when the peers' intake takes TLS (`cluster_peer_ca_file`).
     private let scheme: String
 
-    init(node: String, tls: TLSClientSettings? = nil) throws {
+    init(node: String, tls: TLSClientSettings? = nil) {
         self.node = node
         guard let tls else {
             client = HTTPClient(eventLoopGroupProvider: .singleton)

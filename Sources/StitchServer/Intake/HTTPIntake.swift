@@ -60,7 +60,7 @@ final class HTTPIntake: Sendable {
             limiter: IntakeRateLimiter(requestsPerSecond: configuration.intakeRequestsPerSecondMax),
             webhooks: configuration.webhooks, renewals: renewals, proxies: configuration.trustedProxies,
             leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger,
-            cluster: cluster, leaseForwarder: try cluster.map { try LeaseForwarder(node: $0.name, tls: configuration.peerTLS(.intake)) })
+            cluster: cluster, leaseForwarder: cluster.map { LeaseForwarder(node: $0.name, tls: configuration.peerTLS(.intake)) })
         routes.quotas = quotas
         let restURLs = configuration.webhooks.compactMapValues(\.bitrix24RESTURL)
         if !restURLs.isEmpty {

@@ -21,8 +21,9 @@ public struct JSONLogHandler: LogHandler {
     /// A handler writing lines to standard error.
     public static func standardError(label: String) -> JSONLogHandler {
         JSONLogHandler(label: label) { line in
-            // One write(2) per line, so lines of several threads never interleave.
-            FileHandle.standardError.write(Data(line.utf8))
+            // One write(2) per line, so lines of several threads never interleave;
+            // a closed standard error (a log collector gone) loses the line, not the process.
+            try? FileHandle.standardError.write(contentsOf: Data(line.utf8))
         }
     }
 
