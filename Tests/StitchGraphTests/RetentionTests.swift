@@ -70,7 +70,7 @@ struct RetentionTests {
         #expect(change.kind == .erase && change.reason == .retention && change.winner == old)
         try RepairTests.sound(test)
 
-        #expect(try test.graph.expire(site: 1, personID: old, inactiveBeforeMs: Self.t0 + 15 * Self.day) == nil, "already gone")
+        #expect(try test.graph.expire(site: 1, personID: old, inactiveBeforeMs: Self.t0 + 15 * Self.day, nowMs: Self.t0 + 45 * Self.day) == nil, "already gone")
         // Not suppressed: the visitor coming back is a new person.
         let report = try test.apply([Beacons.form(time: Self.t0 + 46 * Self.day, cookie: "cookie-old-1", phone: "+79161111111")])
         #expect(report.suppressed.isEmpty && report.events == 1)
@@ -83,11 +83,11 @@ struct RetentionTests {
     func expireKeepsActive() throws {
         let test = try Self.store()
         let back = try #require(try test.person(.phone, "+79162222222"))
-        #expect(try test.graph.expire(site: 1, personID: back, inactiveBeforeMs: Self.t0 + 15 * Self.day) == nil)
+        #expect(try test.graph.expire(site: 1, personID: back, inactiveBeforeMs: Self.t0 + 15 * Self.day, nowMs: Self.t0 + 45 * Self.day) == nil)
         let old = try #require(try test.person(.cookie, "cookie-old-1"))
-        #expect(try test.graph.expire(site: 2, personID: old, inactiveBeforeMs: .max) == nil, "the id is site 1's")
+        #expect(try test.graph.expire(site: 2, personID: old, inactiveBeforeMs: .max, nowMs: Self.t0 + 45 * Self.day) == nil, "the id is site 1's")
         try test.apply([Beacons.hit(time: Self.t0 + 44 * Self.day, [(.cookie, "cookie-old-1")])])
-        #expect(try test.graph.expire(site: 1, personID: old, inactiveBeforeMs: Self.t0 + 15 * Self.day) == nil, "active again")
+        #expect(try test.graph.expire(site: 1, personID: old, inactiveBeforeMs: Self.t0 + 15 * Self.day, nowMs: Self.t0 + 45 * Self.day) == nil, "active again")
         #expect(try test.person(.phone, "+79161111111") == old)
     }
 }

@@ -9,17 +9,18 @@ import StitchStore
 extension IdentityGraph {
     /// Where a scan for inactive persons stopped, and what it found.
     public struct InactiveScan: Sendable, Equatable {
-        /// Persons (roots) of sites with a period, inactive before their site's cutoff.
-        public var persons: [(site: UInt32, personID: UInt64)]
+        /// A person (root) of a site with a period, inactive before `cutoffMs`, its site's cutoff.
+        public struct Person: Sendable, Equatable {
+            public var site: UInt32
+            public var personID: UInt64
+            public var cutoffMs: Int64
+        }
+
+        public var persons: [Person]
         /// The node id to go on from; nil when the scan reached the table's end.
         public var next: UInt64?
         /// Node records read (table entries and ring members).
         public var nodesRead: Int
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.next == b.next && a.nodesRead == b.nodesRead
-                && a.persons.map(\.site) == b.persons.map(\.site) && a.persons.map(\.personID) == b.persons.map(\.personID)
-        }
     }
 
     /// Erases person `personID` of `site` as `forget` does, but without
@@ -34,7 +35,9 @@ extension IdentityGraph {
     /// - Returns: the erasure record, or nil if the person is gone (erased,
     ///   or an id of another site) or active since `inactiveBeforeMs`, which
     ///   makes a repeat a no-op.
-    public func expire(site: UInt32, personID: UInt64, inactiveBeforeMs: Int64, nowMs: Int64 = wallClockMs()) throws -> ErasureRecord? {
+    /// `nowMs` is the caller's clock, never read here: replicas applying the
+    /// same log entry erase with the entry's time.
+    public func expire(site: UInt32, personID: UInt64, inactiveBeforeMs: Int64, nowMs: Int64) throws -> ErasureRecord? {
         try erasePerson(
             site: site, reason: .retention, suppress: false, requestedHash: nil, nowMs: nowMs,
             find: { txn in
@@ -84,7 +87,7 @@ extension IdentityGraph {
                     }
                     current = record.next
                 } while current != root.id
-                if inactive { scan.persons.append((root.site, root.id)) }
+                if inactive { scan.persons.append(InactiveScan.Person(site: root.site, personID: root.id, cutoffMs: root.cutoff)) }
             }
             return scan
         }

@@ -77,13 +77,14 @@ final class RetentionPass: Sendable {
     @discardableResult
     func runOnce() -> Run {
         var run = Run()
+        var listed = 0  // persons the scans found, against `personsPerRunMax`
         let nowMs = clockMs()
         for index in graph.shards.indices where sweeps(index) {
             let position = positions.withLock { $0[index] }
             let scan: IdentityGraph.InactiveScan
             do {
                 scan = try graph.shards[index].inactivePersons(
-                    from: position, nodesMax: Self.nodesPerShardMax, personsMax: Self.personsPerRunMax - run.erased - run.kept
+                    from: position, nodesMax: Self.nodesPerShardMax, personsMax: Self.personsPerRunMax - listed
                 ) { site in cutoffMs(site: site, nowMs: nowMs) }
             } catch {
                 logger.warning("retention: reading shard \(index) failed: \(error)")
@@ -92,12 +93,12 @@ final class RetentionPass: Sendable {
             }
             positions.withLock { $0[index] = scan.next ?? 0 }
             run.nodesRead += scan.nodesRead
+            listed += scan.persons.count
             for person in scan.persons {
                 if stopRequested.withLock({ $0 }) { return run }
-                guard let cutoff = cutoffMs(site: person.site, nowMs: nowMs) else { continue }
                 do {
                     try perform(AdminChange(
-                        site: person.site, kind: .expire(personID: person.personID, inactiveBeforeMs: cutoff),
+                        site: person.site, kind: .expire(personID: person.personID, inactiveBeforeMs: person.cutoffMs),
                         tokenName: AdminChange.retentionTokenName))
                     run.erased += 1
                 } catch let failure where failure.code == .notFound {
