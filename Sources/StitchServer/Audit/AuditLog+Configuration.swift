@@ -26,7 +26,7 @@ extension AuditLog {
         for site in Set(before.keys).union(now.keys).sorted(by: Self.siteOrder) where before[site] != now[site] {
             try record("retention_set", site: UInt32(site) ?? 0, ["site": site, "from_days": before[site] ?? "none", "to_days": now[site] ?? "none"])
         }
-        try setRecorded(retentionKey, Self.formatRecorded(now))
+        if before != now { try setRecorded(retentionKey, Self.formatRecorded(now)) }
 
         let tokensKey = "tokens"
         let grantsBefore = Self.parseRecorded(try recorded(tokensKey))
@@ -46,7 +46,7 @@ extension AuditLog {
             case (nil, nil): break
             }
         }
-        try setRecorded(tokensKey, Self.formatRecorded(grantsNow))
+        if grantsBefore != grantsNow { try setRecorded(tokensKey, Self.formatRecorded(grantsNow)) }
         return written
     }
 
