@@ -46,7 +46,7 @@ enum Render {
         case .form(let form): return "form \(form.formID) phone=\(form.phone) email=\(form.email)"
         case .call(let call): return "call from \(call.callerPhone) to \(call.trackingNumber), \(call.durationS) s"
         case .chat(let chat): return "chat \(chat.provider):\(chat.chatID)"
-        case .deal(let deal): return "deal \(deal.dealID) \(deal.status) \(deal.revenueMinor) \(deal.currency)"
+        case .deal(let deal): return "deal \(deal.dealID) \(deal.status) \(money(deal.revenueMinor)) \(deal.currency)"
         case .leaseRenewal(let renewal): return "lease renewal \(renewal.trackingNumber)"
         case nil: return "event"
         }
@@ -66,9 +66,17 @@ enum Render {
         let flags = [conversion.unique ? "unique" : "repeat", conversion.target ? "target" : nil].compactMap { $0 }
         let credits = conversion.credits.map { credit in
             source(credit.source) + String(format: " %.1f%%", credit.weight * 100)
-                + (credit.revenueMinor != 0 ? " \(credit.revenueMinor)" : "")
+                + (credit.revenueMinor != 0 ? " = \(money(credit.revenueMinor))" : "")
         }
         return flags.joined(separator: ", ") + (credits.isEmpty ? "" : "; credit: " + credits.joined(separator: ", "))
+    }
+
+    /// Revenue in minor units (kopecks, cents: what the adapters store) as an
+    /// amount with two decimals, `12500.00`.
+    static func money(_ minor: Int64) -> String {
+        let sign = minor < 0 ? "-" : ""
+        let magnitude = minor.magnitude
+        return sign + "\(magnitude / 100)." + String(format: "%02d", Int(magnitude % 100))
     }
 
     /// `source/medium/campaign [channel]`, e.g. `yandex/cpc/brand [paid search]`.

@@ -42,8 +42,22 @@ import Testing
     }
 
     static func stitch(arguments: [String]) throws -> Run {
+        try run(binary, arguments: arguments)
+    }
+
+    /// Another program (`curl`, by PATH through `/usr/bin/env`) on a Dispatch thread, as `stitchOffPool`.
+    static func runOffPool(_ program: String, arguments: [String]) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try run(URL(fileURLWithPath: "/usr/bin/env"), arguments: [program] + arguments) })
+            }
+        }
+    }
+
+    /// Runs `executable` to its end, collecting both outputs.
+    static func run(_ executable: URL, arguments: [String]) throws -> Run {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

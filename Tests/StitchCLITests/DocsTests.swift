@@ -3,8 +3,10 @@ import StitchTesting
 import Testing
 
 /// The documentation is checked like code: the reference pages match the
-/// binary, every link resolves, every `$ stitch` example prints what the page
-/// says, and the README's first beacon and lookup run against a real server.
+/// binary, every link resolves, every `$ stitch` and `$ curl` example prints
+/// what the page says (against a real server when it needs one), every JSON
+/// snippet is a setting `stitch serve` accepts or a line of an example file,
+/// and the README's first beacon and lookup run.
 @Suite("Documentation")
 struct DocsTests {
     static let root = CLITests.repositoryRoot.path
@@ -70,10 +72,42 @@ struct DocsTests {
     /// Marks an example that runs against a server holding the README's journey.
     static let journeyMark = "# after importing examples/journey.ndjson"
 
-    /// `$ stitch …` lines with their printed lines, from the fenced blocks of
-    /// `text`; `journey`: the line carries `journeyMark`.
-    static func examples(in text: String) -> [(command: [String], expected: [String], journey: Bool)] {
-        var found: [(command: [String], expected: [String], journey: Bool)] = []
+    /// One `$ …` command of a page's fenced blocks and the lines the page shows it printing.
+    struct Example {
+        var command: [String]
+        var expected: [String]
+        /// The line carries `journeyMark`.
+        var journey: Bool
+
+        /// `stitch`, `curl`, ….
+        var program: String { command.first ?? "" }
+        /// `normalize`, `query`, `import`, … for `stitch`.
+        var subcommand: String { command.dropFirst().first ?? "" }
+        /// Runs with no server: `stitch normalize` and `stitch inspect`.
+        var offline: Bool { program == "stitch" && ["normalize", "inspect"].contains(subcommand) }
+
+        /// The expected lines that `printed` lacks. A line ending in `…` is a
+        /// prefix (the rest varies: a lease's expiry); a lone `…` stands for
+        /// lines left out; a JSON line is compared as JSON.
+        func missing(from printed: [String]) -> [String] {
+            expected.filter { line in
+                if line.hasSuffix("…") { return !printed.contains { $0.hasPrefix(line.dropLast()) } }
+                if line.hasPrefix("{"), let shown = DocsTests.json(line) {
+                    return !printed.contains { DocsTests.json($0) == shown }
+                }
+                return !printed.contains(line)
+            }
+        }
+    }
+
+    /// `text` parsed as a JSON object, for comparing key order aside.
+    static func json(_ text: String) -> NSDictionary? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? NSDictionary
+    }
+
+    /// The `$ …` commands of `text`'s fenced blocks, in page order, with their printed lines.
+    static func examples(in text: String) -> [Example] {
+        var found: [Example] = []
         var inBlock = false
         var current: Int?  // the example whose output the block's next lines are
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -83,12 +117,10 @@ struct DocsTests {
                 continue
             }
             guard inBlock else { continue }
-            if line.hasPrefix("$ stitch ") {
+            if line.hasPrefix("$ ") {
                 let command = line.components(separatedBy: "  #").first!.trimmingCharacters(in: .whitespaces)
-                found.append((shellWords(String(command.dropFirst(2))), [], line.contains(journeyMark)))
+                found.append(Example(command: shellWords(String(command.dropFirst(2))), expected: [], journey: line.contains(journeyMark)))
                 current = found.count - 1
-            } else if line.hasPrefix("$ ") {
-                current = nil
             } else if let current {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if !trimmed.isEmpty, trimmed != "…" { found[current].expected.append(trimmed) }
@@ -118,23 +150,102 @@ struct DocsTests {
         return words
     }
 
-    @Test("every `$ stitch` example that needs no server prints what the page shows")
-    func examplesPrintWhatTheDocsSay() throws {
+    @Test("every `$ stitch normalize|inspect` example prints what the page shows")
+    func offlineExamplesPrintWhatTheDocsSay() throws {
         var ran = 0
         for page in try Self.pages() {
-            for example in Self.examples(in: try Self.read(page)) {
-                let subcommand = example.command.dropFirst().first ?? ""
-                guard ["normalize", "inspect"].contains(subcommand) else { continue }  // the others need a server: below
-                let arguments = example.command.dropFirst().map { $0.hasPrefix("proto/") ? Self.root + "/" + $0 : $0 }
-                let run = try CLITests.stitch(arguments: Array(arguments))
-                let printed = (run.out + run.err).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                for line in example.expected where !line.hasSuffix("…") {
-                    #expect(printed.contains(line), "\(page): `\(example.command.joined(separator: " "))` did not print \(line); it printed \(printed)")
-                }
+            for example in Self.examples(in: try Self.read(page)) where example.offline {
+                let run = try CLITests.stitch(arguments: Self.rooted(Array(example.command.dropFirst())))
+                let printed = Self.lines(run.out + run.err)
+                #expect(example.missing(from: printed).isEmpty,
+                        "\(page): `\(example.command.joined(separator: " "))` did not print \(example.missing(from: printed)); it printed \(printed)")
                 ran += 1
             }
         }
         #expect(ran >= 5)
+    }
+
+    @Test("every other `$ stitch` and `$ curl` example runs, in page order, against a new server of its page, and prints what the page shows")
+    func serverExamplesPrintWhatTheDocsSay() async throws {
+        var ran = 0
+        for page in try Self.pages() {
+            let examples = Self.examples(in: try Self.read(page)).filter { !$0.offline }
+            guard !examples.isEmpty else { continue }
+            #expect(examples.allSatisfy { ["stitch", "curl"].contains($0.program) }, "\(page): an example this test cannot run")
+            let directory = try TemporaryDirectory("stitch-docs")
+            defer { directory.remove() }
+            let serve = try ServeProcessTests.ServeProcess(directory: directory)
+            defer { _ = serve.signal(SIGTERM) }
+            let ingest = "127.0.0.1:\(serve.ports["ingest"]!)"
+            if examples.contains(where: \.journey) {
+                let imported = try await CLITests.stitchOffPool(arguments: ["import", Self.root + "/examples/journey.ndjson", "--server", ingest])
+                #expect(imported.status == 0, "\(imported.err)")
+            }
+            for example in examples {
+                let run: CLITests.Run
+                if example.program == "curl" {
+                    // The page's address is the default internal port; the test's server has its own.
+                    let arguments = example.command.dropFirst().map {
+                        $0.replacingOccurrences(of: "127.0.0.1:7072", with: "127.0.0.1:\(serve.ports["http"]!)")
+                    }
+                    run = try await CLITests.runOffPool("curl", arguments: Array(arguments))
+                } else {
+                    let server = example.subcommand == "import" ? ingest : serve.queryServer
+                    run = try await CLITests.stitchOffPool(arguments: Self.rooted(Array(example.command.dropFirst())) + ["--server", server])
+                }
+                #expect(run.status == 0, "\(page): `\(example.command.joined(separator: " "))` failed: \(run.err)")
+                let printed = Self.lines(run.out)
+                #expect(example.missing(from: printed).isEmpty,
+                        "\(page): `\(example.command.joined(separator: " "))` did not print \(example.missing(from: printed)); it printed \(printed)")
+                ran += 1
+            }
+        }
+        #expect(ran >= 7)
+    }
+
+    /// The text of each ```json block of `text`.
+    static func jsonBlocks(in text: String) -> [String] {
+        text.components(separatedBy: "```").enumerated().filter { $0.offset % 2 == 1 && $0.element.hasPrefix("json\n") }
+            .map { String($0.element.dropFirst("json\n".count)) }
+    }
+
+    @Test("every JSON snippet is what its page says: settings `stitch serve` accepts, lines of an example file, JSON")
+    func jsonSnippetsAreValid() throws {
+        let examples = try FileManager.default.contentsOfDirectory(atPath: Self.root + "/examples").filter { $0.hasSuffix(".ndjson") }
+            .flatMap { try Self.read("examples/" + $0).split(separator: "\n").map(String.init) }
+        var settings = 0
+        for page in try Self.pages() {
+            for block in Self.jsonBlocks(in: try Self.read(page)) {
+                let text = block.trimmingCharacters(in: .whitespacesAndNewlines)
+                if text.hasPrefix("\"") {
+                    // `"name": value` of the configuration file: stitch serve must accept it.
+                    let object = try #require(Self.json("{" + text + "}"), "\(page): not a JSON member: \(text)")
+                    for case let (name as String, value) in object {
+                        let encoded = try #require(String(data: JSONSerialization.data(withJSONObject: value), encoding: .utf8))
+                        let run = try CLITests.stitch("serve", "--print-config", "--set", "\(name)=\(encoded)")
+                        #expect(run.status == 0, "\(page): stitch serve refuses the snippet's \(name): \(run.err)")
+                        settings += 1
+                    }
+                } else if text.hasPrefix("{\"site\"") {
+                    for line in text.split(separator: "\n") {
+                        #expect(examples.contains(String(line)), "\(page): a beacon line that no file in examples/ holds: \(line)")
+                    }
+                } else {
+                    #expect(Self.json(text.replacingOccurrences(of: "\n", with: " ")) != nil, "\(page): not JSON: \(text)")
+                }
+            }
+        }
+        #expect(settings >= 2)
+    }
+
+    /// Arguments naming the repository's files (`examples/…`, `proto/…`) made absolute.
+    static func rooted(_ arguments: [String]) -> [String] {
+        arguments.map { $0.hasPrefix("proto/") || $0.hasPrefix("examples/") ? root + "/" + $0 : $0 }
+    }
+
+    /// Printed lines, trimmed, with the repository's path taken out again.
+    static func lines(_ output: String) -> [String] {
+        output.replacingOccurrences(of: root + "/", with: "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     @Test("the README's first beacon and first lookup: the journey is imported once, and the person is the one shown")
@@ -165,19 +276,5 @@ struct DocsTests {
         for line in shown { #expect(printed.contains(line), "the README shows \(line); the commands printed \(printed)") }
         let again = try await CLITests.stitchOffPool(arguments: ["import", Self.root + "/examples/journey.ndjson", "--server", "127.0.0.1:\(serve.ports["ingest"]!)"])
         #expect(again.out.contains("imported 0, repeats 7"), "the README says a second import stores nothing new: \(again.out)")
-
-        // The pages' query examples that say they run on the journey.
-        var ran = 0
-        for page in try Self.pages() {
-            for example in Self.examples(in: try Self.read(page)) where example.journey {
-                let run = try await CLITests.stitchOffPool(arguments: Array(example.command.dropFirst()) + ["--server", serve.queryServer])
-                let lines = run.out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                for line in example.expected where !line.hasSuffix("…") {
-                    #expect(lines.contains(line), "\(page): `\(example.command.joined(separator: " "))` did not print \(line): \(lines)")
-                }
-                ran += 1
-            }
-        }
-        #expect(ran >= 1)
     }
 }
