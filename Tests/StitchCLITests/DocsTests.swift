@@ -69,6 +69,22 @@ struct DocsTests {
         #expect(checked > 50)
     }
 
+    @Test("every repository path the pages name in prose (`ops/…`, `Sources/…`, …) exists")
+    func namedPathsExist() throws {
+        // From the repository's root, as the pages write them; the changelog may name what is gone.
+        let path = #/(?:^|[^\w./-])((?:ops|Sources|Tests|proto|examples|clients|tracker|explorer|Benchmarks|docs)/[A-Za-z0-9_./+-]*[A-Za-z0-9_])/#
+        var checked = 0
+        for page in try Self.pages() where page != "CHANGELOG.md" {
+            for match in try Self.read(page).matches(of: path.anchorsMatchLineEndings()) {
+                let named = String(match.1)
+                guard !named.contains("<") else { continue }
+                #expect(FileManager.default.fileExists(atPath: Self.root + "/" + named), "\(page) names \(named), which does not exist")
+                checked += 1
+            }
+        }
+        #expect(checked > 100)
+    }
+
     /// Marks an example that runs against a server holding the README's journey.
     static let journeyMark = "# after importing examples/journey.ndjson"
 
