@@ -42,7 +42,7 @@ struct CarryCommand: ParsableCommand {
         var total = CarryReport()
         do {
             for shard in old.shards {
-                total = total + (try new.adopt(try shard.carriedState()))
+                total = total + (try new.adopt(try shard.carriedState(), nowMs: IdentityGraph.wallClockMs()))
             }
         } catch {
             printToStandardError("carrying \(from) into \(to) failed: \(error)")

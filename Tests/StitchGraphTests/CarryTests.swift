@@ -51,24 +51,24 @@ struct CarryTests {
         let old = try Self.open(oldDirectory, shards: 2)
         // Site 1: an office phone glues 2 visitors; the operator quarantines it.
         try Self.glue(old.graph(site: 1), site: 1, visitors: 2, phone: Self.office)
-        _ = try old.graph(site: 1).quarantine(site: 1, identifier: .init(uncheckedKind: .phone, value: Self.office), reason: "reception")
+        _ = try old.graph(site: 1).quarantine(site: 1, identifier: .init(uncheckedKind: .phone, value: Self.office), reason: "reception", nowMs: IdentityGraph.wallClockMs())
         // Site 2: a family e-mail typed beside 5 members' own phones trips the
         // automatic rule; the operator releases it, so the 5 stay one person (5 phones: the cap).
         try Self.glue(old.graph(site: 2), site: 2, visitors: 5, email: Self.family, ownPhones: true)
         let familyEmail = NormalizedIdentifier(uncheckedKind: .email, value: Self.family)
         #expect(try old.graph(site: 2).shared(site: 2, limit: 10).first?.record.source == .automatic)
-        _ = try old.graph(site: 2).unquarantine(site: 2, identifier: familyEmail)
+        _ = try old.graph(site: 2).unquarantine(site: 2, identifier: familyEmail, nowMs: IdentityGraph.wallClockMs())
         // One erased person per site.
         for site: UInt32 in [1, 2] {
             try old.graph(site: site).apply([Beacons.form(site: site, time: Self.t0, cookie: "cookie-gone-\(site)", phone: "+7916333333\(site)")], receivedMs: 1)
-            #expect(try old.graph(site: site).forget(site: site, identifier: .init(uncheckedKind: .phone, value: "+7916333333\(site)")) != nil)
+            #expect(try old.graph(site: site).forget(site: site, identifier: .init(uncheckedKind: .phone, value: "+7916333333\(site)"), nowMs: IdentityGraph.wallClockMs()) != nil)
         }
         #expect(try Self.person(old, site: 1, .cookie, "cookie-1-1") != Self.person(old, site: 1, .cookie, "cookie-1-2"))
         #expect(try Self.person(old, site: 2, .cookie, "cookie-2-1") == Self.person(old, site: 2, .cookie, "cookie-2-5"))
 
         var new = try Self.open(newDirectory, shards: 3)
         var report = CarryReport()
-        for shard in old.shards { report = report + (try new.adopt(try shard.carriedState())) }
+        for shard in old.shards { report = report + (try new.adopt(try shard.carriedState(), nowMs: IdentityGraph.wallClockMs())) }
         #expect(report.quarantines == 1 && report.released == 1 && report.erasures == 2 && report.suppressions == 4)
         new.close()
         new = try Self.open(newDirectory, shards: 3)  // the carried secrets are read at open
@@ -100,14 +100,14 @@ struct CarryTests {
             #expect(verified.isSound, "\(verified.violations)")
         }
         #expect(throws: GraphError.carryIntoStoreWithEvents(events: try new.totals().events)) {
-            try new.adopt(try old.shards[0].carriedState())
+            try new.adopt(try old.shards[0].carriedState(), nowMs: IdentityGraph.wallClockMs())
         }
 
         // Into one shard: both old shards' lists (and secrets) meet there.
         let oneDirectory = try TemporaryDirectory("stitch-carry-one")
         defer { oneDirectory.remove() }
         var one = try Self.open(oneDirectory, shards: 1)
-        for shard in old.shards { _ = try one.adopt(try shard.carriedState()) }
+        for shard in old.shards { _ = try one.adopt(try shard.carriedState(), nowMs: IdentityGraph.wallClockMs()) }
         one.close()
         one = try Self.open(oneDirectory, shards: 1)
         defer { one.close() }

@@ -61,7 +61,7 @@ struct DealDirectoryTests {
         // An unknown deal finds no one.
         #expect(try Self.apply(test, Self.deal("D-9", status: .won, time: Self.t0 + 3)).identifiers.isEmpty)
 
-        _ = try test.graph.forget(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .crmContact, value: "amocrm:88231"))
+        _ = try test.graph.forget(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .crmContact, value: "amocrm:88231"), nowMs: IdentityGraph.wallClockMs())
         #expect(test.graph.dealContact(site: 1, dealKey: key) == nil, "an erased contact's deals are forgotten")
         try Self.sound(test)
         let after = try test.graph.environment.read { txn in try txn.count(test.graph.tables.deal) }

@@ -85,18 +85,18 @@ struct RepairModelTests {
             } else if roll < 72 {
                 let name = Self.pool.randomElement(using: &random)!
                 guard !model.erased.contains(name) else { continue }
-                _ = try test.graph.quarantine(site: 1, identifier: Self.identifier(name), reason: "model")
+                _ = try test.graph.quarantine(site: 1, identifier: Self.identifier(name), reason: "model", nowMs: IdentityGraph.wallClockMs())
                 model.quarantined.insert(name)
                 model.known.insert(name)
             } else if roll < 84 {
                 guard let name = model.quarantined.sorted().randomElement(using: &random) else { continue }
-                #expect(try test.graph.unquarantine(site: 1, identifier: Self.identifier(name))?.changed == true)
+                #expect(try test.graph.unquarantine(site: 1, identifier: Self.identifier(name), nowMs: IdentityGraph.wallClockMs())?.changed == true)
                 model.quarantined.remove(name)
             } else if roll < 94 {
                 guard let name = model.known.sorted().randomElement(using: &random) else { continue }
                 let components = model.components()
                 let doomed = Set(model.known.filter { components[$0] == components[name] })
-                let erasure = try #require(try test.graph.forget(site: 1, identifier: Self.identifier(name)))
+                let erasure = try #require(try test.graph.forget(site: 1, identifier: Self.identifier(name), nowMs: IdentityGraph.wallClockMs()))
                 let before = model.events.count
                 model.events.removeAll { $0.contains(where: doomed.contains) }
                 #expect(erasure.events == UInt64(before - model.events.count), "step \(step)")

@@ -47,7 +47,7 @@ struct RepairTests {
         }
         let changesBefore = try test.graph.totals().merges
 
-        let result = try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "reception desk")
+        let result = try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "reception desk", nowMs: IdentityGraph.wallClockMs())
         #expect(result.changed)
         let persons = try (1...4).map { try #require(try test.person(.cookie, "cookie-visitor-\($0)")) }
         #expect(Set(persons).count == 4, "each visitor is a person again")
@@ -75,11 +75,11 @@ struct RepairTests {
         try test.apply([Beacons.form(time: Self.t0 + 10_000_000, cookie: "cookie-visitor-2", phone: Self.office)])
         #expect(try test.person(.cookie, "cookie-visitor-2") == persons[1])
         #expect(try test.graph.shared(site: 1, limit: 10).first?.events == 5)
-        #expect(try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "again").changed == false)
+        #expect(try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "again", nowMs: IdentityGraph.wallClockMs()).changed == false)
         try Self.sound(test)
 
         // Released: its events link it again, with merges saying why.
-        let released = try #require(try test.graph.unquarantine(site: 1, identifier: Self.phone(Self.office)))
+        let released = try #require(try test.graph.unquarantine(site: 1, identifier: Self.phone(Self.office), nowMs: IdentityGraph.wallClockMs()))
         #expect(released.changed)
         for visitor in 1...4 { #expect(try test.person(.cookie, "cookie-visitor-\(visitor)") == blob) }
         let relinks = try test.graph.merges(after: changesBefore + 1, limit: 10)
@@ -91,7 +91,7 @@ struct RepairTests {
     @Test("an identifier quarantined before it is seen never links")
     func quarantineAhead() throws {
         let test = try TestGraph()
-        let result = try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "reception")
+        let result = try test.graph.quarantine(site: 1, identifier: Self.phone(Self.office), reason: "reception", nowMs: IdentityGraph.wallClockMs())
         #expect(result.changed && result.personIDs == [result.identifierNode])
         try test.apply([
             Beacons.form(time: Self.t0, cookie: "cookie-visitor-1", phone: Self.office),
@@ -161,7 +161,7 @@ struct RepairTests {
         ])
         let gone = try #require(try test.person(.phone, "+79163333333"))
         let totals = try test.graph.totals()
-        let erasure = try #require(try test.graph.forget(site: 1, identifier: Self.phone("+79163333333")))
+        let erasure = try #require(try test.graph.forget(site: 1, identifier: Self.phone("+79163333333"), nowMs: IdentityGraph.wallClockMs()))
         #expect(erasure.personID == gone && erasure.identifiers == 4 && erasure.events == 2)
         #expect(erasure.identifierHash.count == 32)
         #expect(try test.person(.cookie, "cookie-gone-1") == nil && test.person(.email, "gone@mail.ru") == nil)

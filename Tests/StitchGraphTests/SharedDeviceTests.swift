@@ -135,7 +135,7 @@ struct SharedDeviceTests {
         #expect(shared.count == 3 && shared.allSatisfy { $0.record.ownerBeforeMs == Self.t0 + 20 * day + 3_600_000 + 30_000 - GraphLimits.sharedDeviceVisitMs })
         try RepairTests.sound(test)
         // Another repair of the owner's person (their e-mail quarantined by an operator) keeps it.
-        _ = try test.graph.quarantine(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .email, value: "owner@mail.ru"), reason: "test")
+        _ = try test.graph.quarantine(site: 1, identifier: NormalizedIdentifier(uncheckedKind: .email, value: "owner@mail.ru"), reason: "test", nowMs: IdentityGraph.wallClockMs())
         #expect(try (1...5).allSatisfy { try test.person(.session, "owner-visit-\($0)") == owner }, "the owner's era survives a later repair")
         try RepairTests.sound(test)
     }
@@ -169,7 +169,7 @@ struct SharedDeviceTests {
     func verifierChecksOwnerEra() throws {
         let test = try TestGraph()
         _ = try Self.visit(test, at: Self.t0, cookie: "verifier-cookie", ga: "700.1", ym: "17000000700", session: "verifier-visit", phone: "+79167000000")
-        let result = try test.graph.quarantine(site: 1, identifier: RepairTests.phone("+79167000000"), reason: "manual")
+        let result = try test.graph.quarantine(site: 1, identifier: RepairTests.phone("+79167000000"), reason: "manual", nowMs: IdentityGraph.wallClockMs())
         try RepairTests.sound(test)
         try test.graph.environment.write { txn in
             let record = QuarantineRecord(source: .manual, sinceMs: Self.t0, reason: "manual", ownerBeforeMs: Self.t0)

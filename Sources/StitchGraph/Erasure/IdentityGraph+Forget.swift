@@ -16,7 +16,7 @@ extension IdentityGraph {
     /// copy (`stitch backup --compact`) holds none of them.
     ///
     /// - Returns: the erasure record, or nil if the identifier is unknown.
-    public func forget(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> ErasureRecord? {
+    public func forget(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64) throws -> ErasureRecord? {
         try erasePerson(
             site: site, reason: .forget, suppress: true, requestedHash: hasher.hash(site: site, identifier: identifier), nowMs: nowMs,
             find: { txn in try identNode(site: site, identifier: identifier, txn) },

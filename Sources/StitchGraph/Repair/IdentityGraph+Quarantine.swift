@@ -37,7 +37,7 @@ extension IdentityGraph {
     /// yet is created quarantined, so it never links.
     public func quarantine(
         site: UInt32, identifier: NormalizedIdentifier, source: QuarantineRecord.Source = .manual, reason: String,
-        nowMs: Int64 = wallClockMs()
+        nowMs: Int64
     ) throws -> RepairResult {
         try environment.write { txn in
             var counters = try counters(txn)
@@ -58,7 +58,7 @@ extension IdentityGraph {
     /// Quarantines every known identifier among `identifiers` (a site's junk
     /// values, declared after they were linked) that is not quarantined yet.
     /// - Returns: the repairs done, one per identifier quarantined.
-    public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64 = wallClockMs()) throws -> [RepairResult] {
+    public func quarantineJunk(site: UInt32, identifiers: [NormalizedIdentifier], nowMs: Int64) throws -> [RepairResult] {
         var done: [RepairResult] = []
         for identifier in identifiers.prefix(GraphLimits.junkRepairsMax) {
             // Only linked, not yet quarantined values: one read each, no write.
@@ -75,7 +75,7 @@ extension IdentityGraph {
     /// Lifts a quarantine: the events that carried the identifier link it
     /// again (subject to the guards), with merge records saying why. The
     /// automatic rule leaves a released identifier alone from then on.
-    public func unquarantine(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64 = wallClockMs()) throws -> RepairResult? {
+    public func unquarantine(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64) throws -> RepairResult? {
         try environment.write { txn in
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
             return try release(node: node, site: site, watchedAfter: false, txn)

@@ -46,7 +46,7 @@ extension IdentityGraph {
     /// next time the store is opened).
     ///
     /// - Throws: `GraphError.carryIntoStoreWithEvents` when events are stored.
-    public func adopt(_ state: CarriedState, where belongs: (UInt32) -> Bool, nowMs: Int64 = wallClockMs()) throws -> CarryReport {
+    public func adopt(_ state: CarriedState, where belongs: (UInt32) -> Bool, nowMs: Int64) throws -> CarryReport {
         let report = try environment.write { txn -> CarryReport in
             var counters = try counters(txn)
             guard counters.events == 0 else { throw GraphError.carryIntoStoreWithEvents(events: counters.events) }
@@ -98,13 +98,13 @@ extension IdentityGraph {
 extension ShardedGraph {
     /// Sets `state` (read from another store) on this one, each part in the
     /// shard of its site. The store must hold no events yet.
-    public func adopt(_ state: CarriedState) throws -> CarryReport {
+    public func adopt(_ state: CarriedState, nowMs: Int64) throws -> CarryReport {
         // Checked for every shard first, so a refusal writes nothing anywhere.
         let events = try totals().events
         guard events == 0 else { throw GraphError.carryIntoStoreWithEvents(events: events) }
         var total = CarryReport()
         for (index, shard) in shards.enumerated() {
-            total = total + (try shard.adopt(state) { layout.shard(of: $0) == index })
+            total = total + (try shard.adopt(state, where: { layout.shard(of: $0) == index }, nowMs: nowMs))
         }
         return total
     }
