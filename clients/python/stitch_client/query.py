@@ -2,6 +2,8 @@
 import threading
 import time
 
+from google.protobuf import json_format
+
 from . import framing
 from .errors import ConnectionLost, NotFound, StitchError, from_response
 from .proto import beacon_pb2, query_pb2
@@ -159,6 +161,42 @@ class QueryClient:
     def stats(self):
         """Store totals and every server counter (admin token)."""
         return self._call("stats", query_pb2.StatsRequest())
+
+    # Operators (admin token for all but `pool` and `shared`)
+
+    def pool(self, site):
+        """The site's number pool and how many numbers are held now (`query_pb2.PoolResponse`)."""
+        return self._call("pool_get", query_pb2.PoolGetRequest(site=site))
+
+    def set_pool(self, site, pool):
+        """Replaces the site's number pool (admin token). `pool` is a `query_pb2.NumberPool` or a dict
+        of its fields (protobuf JSON names), e.g. `{"dynamic_numbers": ["+74951000001"], "hold_seconds": 900}`; an empty one
+        removes it. The server keeps it in its data directory and records it in the audit log."""
+        if isinstance(pool, dict):
+            pool = json_format.ParseDict(pool, query_pb2.NumberPool())
+        return self._call("pool_set", query_pb2.PoolSetRequest(site=site, pool=pool))
+
+    def quarantine(self, site, kind, value, *, reason="", namespace=""):
+        """Quarantines a shared identifier (admin token): it links nothing from now on, and its person is
+        re-derived without it. Returns a `query_pb2.RepairResponse` (`changed` False: it already was)."""
+        return self._call("quarantine", query_pb2.QuarantineRequest(
+            site=site, identifier=identifier(kind, value, namespace), reason=reason))
+
+    def unquarantine(self, site, kind, value, *, namespace=""):
+        """Lifts a quarantine (admin token): the events that carried the identifier link it again.
+        Raises `NotFound` for an identifier the site never saw."""
+        return self._call("unquarantine", query_pb2.UnquarantineRequest(site=site, identifier=identifier(kind, value, namespace)))
+
+    def shared(self, site, limit=1000):
+        """The site's quarantined identifiers (`query_pb2.SharedIdentifier`: declared junk, manual, and
+        found by the shared-identifier rule)."""
+        return list(self._call("shared", query_pb2.SharedRequest(site=site, limit=limit)).identifiers)
+
+    def forget(self, site, kind, value, *, namespace=""):
+        """Erases the whole person holding the identifier (admin token; 152-FZ / GDPR consent withdrawn):
+        identifiers, events, leases, calls. Returns a `query_pb2.ForgetResponse` (what was erased, counted,
+        and the identifier's keyed hash, never its value). Raises `NotFound` for an identifier not stored."""
+        return self._call("forget", query_pb2.ForgetRequest(site=site, identifier=identifier(kind, value, namespace)))
 
     def audit(self, *, site=0, after=0, page_size=100):
         """The audit log (`query_pb2.AuditEntry`: admin actions with time, token name, arguments and

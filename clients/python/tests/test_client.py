@@ -129,6 +129,39 @@ def test_audit_log_lists_the_configured_tokens_without_their_secrets(token_serve
             list(stitch.audit())
 
 
+def test_operators_pool_quarantine_forget_and_their_audit(token_server):
+    # Two visitors who gave the same office phone in a form: glued, until the phone is quarantined.
+    send(token_server, [form(1, "cookie-office-01", "+7 495 000-11-22", T0), form(1, "cookie-office-02", "+7 495 000-11-22", T0 + 1000)])
+    with QueryClient.connect(port=token_server.ports["query"], token="boss") as stitch:
+        assert stitch.lookup(1, "cookie", "cookie-office-01").person_id == stitch.lookup(1, "cookie", "cookie-office-02").person_id
+        repaired = stitch.quarantine(1, "phone", "+7 495 000-11-22", reason="reception desk")
+        assert repaired.changed and repaired.persons_repaired >= 1
+        assert stitch.lookup(1, "cookie", "cookie-office-01").person_id != stitch.lookup(1, "cookie", "cookie-office-02").person_id
+        assert [entry.identifier.value for entry in stitch.shared(1)] == ["+74950001122"]
+        assert not stitch.quarantine(1, "phone", "+7 495 000-11-22").changed  # already
+        assert stitch.unquarantine(1, "phone", "+7 495 000-11-22").changed
+        assert stitch.lookup(1, "cookie", "cookie-office-01").person_id == stitch.lookup(1, "cookie", "cookie-office-02").person_id
+
+        pool = stitch.set_pool(1, {"dynamic_numbers": ["+7 495 100-00-05"], "hold_seconds": 600})
+        assert list(pool.pool.dynamic_numbers) == ["+74951000005"]
+        assert stitch.pool(1).pool.hold_seconds == 600
+
+        erased = stitch.forget(1, "cookie", "cookie-office-01")
+        assert erased.erasure_seq >= 1 and len(erased.identifier_hash) == 32
+        with pytest.raises(NotFound):
+            stitch.lookup(1, "cookie", "cookie-office-02")  # the same person, erased whole
+        with pytest.raises(NotFound):
+            stitch.forget(1, "cookie", "cookie-never-seen")
+
+        entries = list(stitch.audit(site=1))
+        assert [entry.action for entry in entries] == ["quarantine", "quarantine", "unquarantine", "pool_set", "forget", "forget"]
+        assert entries[4].outcome.startswith("ok") and entries[5].outcome.startswith("refused")  # a refusal is recorded too
+        assert "+7495" not in str(list(stitch.audit(site=1)))  # identifiers as keyed hashes only
+    with QueryClient.connect(port=token_server.ports["query"], token="site-one") as stitch:
+        with pytest.raises(PermissionDenied):
+            stitch.forget(1, "cookie", "cookie-office-02")
+
+
 def test_sender_resends_after_a_crash_and_every_beacon_is_stored_once(server):
     beacons = [hit(7, "cookie-crash-%04d" % i, "session-crash-%04d" % i, T0 + i) for i in range(600)]
     sender = BeaconSender(port=server.ports["ingest"], batch_size=20, window=30)
