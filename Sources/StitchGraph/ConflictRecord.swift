@@ -1,4 +1,5 @@
 import StitchIdentity
+import StitchStore
 
 /// A union the guards refused, kept for audit and for `explain`.
 ///
@@ -53,5 +54,15 @@ public struct ConflictRecord: Hashable, Sendable {
             preconditionFailure("conflict record with unknown reason \(bytes[36])")
         }
         self.reason = reason
+    }
+}
+
+extension ConflictRecord {
+    /// Appends the record to `conflict` and lists it under both persons'
+    /// nodes in `nconflict` (the one place conflicts are written).
+    func store(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws {
+        try txn.put(tables.conflict, StoreKeys.seqKey(seq), encoded(), append: true)
+        try txn.put(tables.conflictByNode, StoreKeys.conflictByNodeKey(node: personA, seq: seq), [])
+        if personB != personA { try txn.put(tables.conflictByNode, StoreKeys.conflictByNodeKey(node: personB, seq: seq), []) }
     }
 }

@@ -243,9 +243,33 @@ public struct GraphVerifier {
             report.checks.append(("erased identifiers keep no value", erased.count))
         }
 
+        /// Each conflict is listed under both its persons' nodes in
+        /// `nconflict`, and every entry there names a conflict that names
+        /// that node.
         mutating func checkConflicts(_ txn: borrowing Transaction) throws {
-            let count = try txn.count(graph.tables.conflict)
-            report.checks.append(("conflicts recorded", count))
+            var expected: Set<ByteKey> = []
+            var count = 0
+            try txn.scan(graph.tables.conflict) { key, value in
+                let conflict = ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
+                expected.insert(ByteKey(bytes: StoreKeys.conflictByNodeKey(node: conflict.personA, seq: conflict.seq)))
+                expected.insert(ByteKey(bytes: StoreKeys.conflictByNodeKey(node: conflict.personB, seq: conflict.seq)))
+                count += 1
+                return true
+            }
+            var listed = 0
+            try txn.scan(graph.tables.conflictByNode) { key, _ in
+                listed += 1
+                if expected.remove(ByteKey(bytes: Array(key))) == nil {
+                    violation("nconflict lists conflict \(ByteCoding.bigEndian(key, at: 8, as: UInt64.self)) under node \(ByteCoding.bigEndian(key, at: 0, as: UInt64.self)), which it does not name")
+                }
+                return true
+            }
+            for missing in expected.prefix(5) {
+                missing.bytes.withUnsafeBytes {
+                    violation("conflict \(ByteCoding.bigEndian($0, at: 8, as: UInt64.self)) is not listed under node \(ByteCoding.bigEndian($0, at: 0, as: UInt64.self))")
+                }
+            }
+            report.checks.append(("conflicts recorded, each listed under both persons", count))
         }
 
         /// Each session's current lease is listed under its number with the

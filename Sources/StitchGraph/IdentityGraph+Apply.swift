@@ -412,7 +412,7 @@ struct BatchWriter {
                 seq: counters.nextConflict, site: site, timeMs: timeMs,
                 personA: winner, personB: loser, causeEvent: cause, reason: reason
             )
-            try txn.put(graph.tables.conflict, StoreKeys.seqKey(conflict.seq), conflict.encoded(), append: true)
+            try conflict.store(graph.tables, txn)
             counters.nextConflict += 1
             report.conflicts[reason.description, default: 0] += 1
             return

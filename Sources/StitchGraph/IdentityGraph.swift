@@ -44,11 +44,11 @@ public final class IdentityGraph: Sendable {
 
     /// Bumped when the on-disk layout changes; `SchemaMigration` upgrades
     /// stores of earlier versions in place.
-    public static let schemaVersion: UInt32 = 9
+    public static let schemaVersion: UInt32 = 10
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
-        let ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup: Table
+        let ident, node, event, log, change, conflict, conflictByNode, meta, lease, leaseNumber, callWait, call, dedup: Table
         let quarantine, quarantineEvent, suppress, erasure, deal: Table
     }
 
@@ -67,6 +67,16 @@ public final class IdentityGraph: Sendable {
         storeOptions: StoreOptions = StoreOptions()
     ) throws {
         environment = try Environment(path: path, tables: StoreKeys.allTables, options: storeOptions)
+        if !environment.missingTables.isEmpty {
+            // Read-only, and the store lacks a table: written before this
+            // build added it (an upgrade adds it), or not a store at all.
+            let found = try Self.storedSchema(environment)
+            environment.close()
+            if let found, found >= SchemaMigration.oldestMigratable && found < Self.schemaVersion {
+                throw GraphError.schemaNeedsMigration(found: found, expected: Self.schemaVersion)
+            }
+            throw GraphError.schemaMismatch(found: found ?? 0, expected: Self.schemaVersion)
+        }
         self.configuration = configuration
         self.callTracking = callTracking
         tables = Tables(
@@ -76,6 +86,7 @@ public final class IdentityGraph: Sendable {
             log: environment.table(StoreKeys.log),
             change: environment.table(StoreKeys.change),
             conflict: environment.table(StoreKeys.conflict),
+            conflictByNode: environment.table(StoreKeys.conflictByNode),
             meta: environment.table(StoreKeys.meta),
             lease: environment.table(StoreKeys.lease),
             leaseNumber: environment.table(StoreKeys.leaseNumber),
@@ -130,6 +141,15 @@ public final class IdentityGraph: Sendable {
     /// Reader slots of dead processes freed when the store was opened.
     public var staleReadersCleared: Int {
         environment.staleReadersCleared
+    }
+
+    /// The schema recorded in a store's `meta` table; nil without one.
+    private static func storedSchema(_ environment: Environment) throws -> UInt32? {
+        guard !environment.missingTables.contains(StoreKeys.meta) else { return nil }
+        let meta = environment.table(StoreKeys.meta)
+        return try environment.read { txn in
+            try txn.get(meta, Self.schemaKey).map { ByteCoding.littleEndian($0, at: 0, as: UInt32.self) }
+        }
     }
 
     private static func checkSchema(_ environment: Environment, tables: Tables, readOnly: Bool) throws -> SchemaMigration.Report? {

@@ -9,6 +9,7 @@ import StitchIdentity
 /// log      seq u64                             → StoredEvent (the events, append-only)
 /// change   seq u64                             → ChangeRecord (the change feed: merges, splits, erasures)
 /// conflict seq u64                             → ConflictRecord
+/// nconflict node id u64 | seq u64              → (): the conflicts naming the node as person a or b (schema 10)
 /// meta     name (ASCII)                        → value
 /// lease    session node u64                    → LeaseRecord (the session's current lease)
 /// leasenum site u32 | number† | start* | session node u64 → end ms i64 (LE)
@@ -41,6 +42,7 @@ enum StoreKeys {
     static let event = "event"
     static let change = "change"
     static let conflict = "conflict"
+    static let conflictByNode = "nconflict"
     static let meta = "meta"
     static let log = "log"
     static let lease = "lease"
@@ -54,7 +56,7 @@ enum StoreKeys {
     static let call = "call"
     static let deal = "deal"
     static let allTables = [
-        ident, node, event, log, change, conflict, meta, lease, leaseNumber, callWait, call, dedup,
+        ident, node, event, log, change, conflict, conflictByNode, meta, lease, leaseNumber, callWait, call, dedup,
         quarantine, quarantineEvent, suppress, erasure, deal,
     ]
 
@@ -169,6 +171,17 @@ enum StoreKeys {
         var key: [UInt8] = []
         key.reserveCapacity(8)
         ByteCoding.appendBigEndian(id, to: &key)
+        return key
+    }
+
+    /// The `nconflict` entry listing conflict `seq` under `node`: a node's
+    /// conflicts are one contiguous run, so erasing a person reads its
+    /// members' runs instead of every conflict ever recorded.
+    static func conflictByNodeKey(node: UInt64, seq: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(16)
+        ByteCoding.appendBigEndian(node, to: &key)
+        ByteCoding.appendBigEndian(seq, to: &key)
         return key
     }
 

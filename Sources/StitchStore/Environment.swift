@@ -29,6 +29,9 @@ public final class Environment: @unchecked Sendable {
     /// How it was opened.
     public let options: StoreOptions
     private var tables: [String: Table] = [:]
+    /// Tables named at init that a read-only open did not find (a store
+    /// written before a build added them); `table(_:)` has none of them.
+    public private(set) var missingTables: [String] = []
     /// Held shared by transactions, exclusively to resize the map.
     private let mapLock = ReadWriteLock()
     /// Serializes writers in this process, so map growth never races a writer.
@@ -54,6 +57,7 @@ public final class Environment: @unchecked Sendable {
         var handle: OpaquePointer?
         try check(mdb_env_create(&handle), "mdb_env_create")
         env = handle!
+        var dead: Int32 = 0
         do {
             try check(mdb_env_set_maxdbs(env, MDB_dbi(tableNames.count + 2)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, UInt32(options.readersMax)), "mdb_env_set_maxreaders")
@@ -64,18 +68,19 @@ public final class Environment: @unchecked Sendable {
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.durability == .nosync { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
-            var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check")
-            staleReadersCleared = Int(dead)
-            mapBytes = 0
-            let opened = info()
-            mapBytes = opened.mapBytes
-            pageBytes = opened.pageBytes
-            try openTables(tableNames)
         } catch {
+            // Not initialized yet, so no deinit: the handle is closed here.
             mdb_env_close(env)
             throw error
         }
+        staleReadersCleared = Int(dead)
+        mapBytes = 0
+        // Initialized from here: a throw runs deinit, which closes the handle (once).
+        let opened = info()
+        mapBytes = opened.mapBytes
+        pageBytes = opened.pageBytes
+        try openTables(tableNames)
     }
 
     deinit {
@@ -143,7 +148,12 @@ public final class Environment: @unchecked Sendable {
         do {
             for name in names {
                 var dbi: MDB_dbi = 0
-                try check(mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi), "mdb_dbi_open(\(name))")
+                let status = mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
+                if readOnly && status == MDB_NOTFOUND {
+                    missingTables.append(name)
+                    continue
+                }
+                try check(status, "mdb_dbi_open(\(name))")
                 tables[name] = Table(name: name, dbi: dbi)
             }
             try check(mdb_txn_commit(txn), "mdb_txn_commit(open tables)")

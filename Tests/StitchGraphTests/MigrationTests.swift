@@ -56,7 +56,7 @@ struct MigrationTests {
         }
     }
 
-    @Test("a schema-7 store upgrades to 9 in place: totals kept, remembered ids rekeyed by arrival, resends still repeats")
+    @Test("a schema-7 store upgrades to the current schema in place: totals kept, remembered ids rekeyed by arrival, resends still repeats")
     func schema7Upgrades() throws {
         let (directory, graph, path) = try Self.upgraded(schema: 7)
         defer { directory.remove() }
@@ -84,12 +84,12 @@ struct MigrationTests {
         again.close()
     }
 
-    @Test("a schema-8 store upgrades to 9 in place: its one-id entries still read, resends are repeats, new ids are written many to an entry")
+    @Test("a schema-8 store upgrades to the current schema in place: its one-id entries still read, resends are repeats, new ids are written many to an entry")
     func schema8Upgrades() throws {
         let (directory, graph, path) = try Self.upgraded(schema: 8)
         defer { directory.remove() }
         let migration = try #require(graph.migration)
-        #expect(migration.fromSchema == 8 && migration.toSchema == 9 && migration.steps.count == 2)
+        #expect(migration.fromSchema == 8 && migration.toSchema == IdentityGraph.schemaVersion && migration.steps.count == 3)
         let totals = try graph.totals()
         #expect(totals.events == 2908 && totals.identifiers == 1177 && totals.merges == 1032)
         let (remembered, clock) = try Self.remembered(graph)
@@ -120,6 +120,46 @@ struct MigrationTests {
         again.close()
     }
 
+    /// `Fixtures/schema-9`: a guard refused one link (`conflicts.ndjson`:
+    /// user-a's cookie came back logged in as user-b), and the conflict's
+    /// cause event is anchored in user-a's person though it carried user-b.
+    @Test("a schema-9 store upgrades in place: its conflicts are listed by person, and forgetting user-b erases the refused event that carried it")
+    func schema9Upgrades() throws {
+        let (directory, graph, path) = try Self.upgraded(schema: 9)
+        defer { directory.remove() }
+        let migration = try #require(graph.migration)
+        #expect(migration.fromSchema == 9 && migration.toSchema == IdentityGraph.schemaVersion)
+        #expect(migration.steps == ["9 → 10: 1 conflicts listed by person (2 entries), so erasing a person no longer scans them all"])
+        #expect(try graph.totals().events == 2511)
+        var verification = try GraphVerifier(graph: graph).verify()
+        #expect(verification.isSound, "\(verification.violations)")
+
+        let userA = NormalizedIdentifier(uncheckedKind: .userID, value: "user-a")
+        let userB = NormalizedIdentifier(uncheckedKind: .userID, value: "user-b")
+        #expect(try graph.lookup(site: 1, identifier: userA)?.eventCount == 2, "its own hit and the refused login")
+        let erased = try #require(try graph.forget(site: 1, identifier: userB, nowMs: 1_800_000_000_000))
+        #expect(erased.events == 2, "user-b's own hit, and the login anchored in user-a's person that carried user-b")
+        #expect(try graph.lookup(site: 1, identifier: userA)?.eventCount == 1)
+        verification = try GraphVerifier(graph: graph).verify()
+        #expect(verification.isSound, "\(verification.violations)")
+
+        // `stitch verify` notices a conflict its index lost.
+        try graph.environment.write { txn in
+            var first: [UInt8]?
+            try txn.scan(graph.tables.conflictByNode) { key, _ in
+                first = Array(key)
+                return false
+            }
+            #expect(try txn.delete(graph.tables.conflictByNode, try #require(first)))
+        }
+        #expect(try GraphVerifier(graph: graph).verify().violations.contains { $0.contains("is not listed under node") })
+        graph.close()
+
+        let again = try IdentityGraph(path: path, storeOptions: Self.options)
+        #expect(again.migration == nil)
+        again.close()
+    }
+
     /// `Fixtures/schema-8-hubs`: `hubs.ndjson` imported by a schema-8 build
     /// (one shard): a repeat customer's phone on 8 weekly cookies and an
     /// office phone typed by 6 visitors who each left their own e-mail. The
@@ -129,7 +169,7 @@ struct MigrationTests {
         let (directory, graph, path) = try Self.upgraded(schema: 8, variant: "-hubs")
         defer { directory.remove() }
         let migration = try #require(graph.migration)
-        #expect(migration.steps.last == "8 → 9: 2 automatic quarantines to re-judge under the distinguishable-persons rule")
+        #expect(migration.steps.contains("8 → 9: 2 automatic quarantines to re-judge under the distinguishable-persons rule"))
         let outcome = try #require(graph.hubRejudging)
         #expect(outcome.judged == 2 && outcome.released.count == 1)
         let shared = try graph.shared(site: 1, limit: 10)

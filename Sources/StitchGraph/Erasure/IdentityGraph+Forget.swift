@@ -76,10 +76,15 @@ extension IdentityGraph {
                 }
             }
             var elsewhere: Set<UInt64> = []
-            try txn.scan(tables.conflict) { _, value in
-                let conflict = ConflictRecord(seq: 0, decoding: value)
-                if members[conflict.personA] != nil || members[conflict.personB] != nil { elsewhere.insert(conflict.causeEvent) }
-                return true
+            for id in members.keys {
+                // The conflicts naming a member as either person: its run of `nconflict`.
+                try txn.scan(tables.conflictByNode, from: StoreKeys.conflictByNodeKey(node: id, seq: 0)) { key, _ in
+                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
+                    let seq = ByteCoding.bigEndian(key, at: 8, as: UInt64.self)
+                    guard let stored = try txn.get(tables.conflict, StoreKeys.seqKey(seq)) else { return true }
+                    elsewhere.insert(ConflictRecord(seq: seq, decoding: stored).causeEvent)
+                    return true
+                }
             }
             for id in members.keys where members[id]!.isQuarantined {
                 try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: id, seq: 0)) { key, _ in

@@ -32,6 +32,7 @@ public enum SchemaMigration {
             case 8:
                 steps.append(dedupEntriesHoldMany())
                 steps.append(try hubsToRejudge(tables, txn))
+            case 9: steps.append(try conflictsByNode(tables, txn))
             default: preconditionFailure("no migration step from schema \(schema)")
             }
             schema += 1
@@ -116,5 +117,26 @@ public enum SchemaMigration {
         guard automatic > 0 else { return "8 → 9: no automatic quarantine to re-judge" }
         try txn.put(tables.meta, IdentityGraph.hubRejudgePendingKey, [1])
         return "8 → 9: \(automatic) automatic quarantines to re-judge under the distinguishable-persons rule"
+    }
+
+    /// Schema 9 → 10: every conflict is listed under both persons' nodes in
+    /// `nconflict`, so erasing a person (`forget`, retention) reads its
+    /// members' conflicts instead of scanning every conflict recorded. Built
+    /// from the `conflict` table in one pass.
+    static func conflictsByNode(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws -> String {
+        var conflicts: [ConflictRecord] = []
+        try txn.scan(tables.conflict) { key, value in
+            conflicts.append(ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value))
+            return true
+        }
+        var entries: [[UInt8]] = []
+        entries.reserveCapacity(conflicts.count * 2)
+        for conflict in conflicts {
+            entries.append(StoreKeys.conflictByNodeKey(node: conflict.personA, seq: conflict.seq))
+            if conflict.personB != conflict.personA { entries.append(StoreKeys.conflictByNodeKey(node: conflict.personB, seq: conflict.seq)) }
+        }
+        entries.sort { $0.lexicographicallyPrecedes($1) }  // in key order: LMDB fills pages as it appends
+        for key in entries { try txn.put(tables.conflictByNode, key, []) }
+        return "9 → 10: \(conflicts.count) conflicts listed by person (\(entries.count) entries), so erasing a person no longer scans them all"
     }
 }

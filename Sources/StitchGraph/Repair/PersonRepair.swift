@@ -225,7 +225,7 @@ struct PersonRepair {
         for var conflict in newConflicts {
             conflict.seq = counters.nextConflict
             counters.nextConflict += 1
-            try txn.put(graph.tables.conflict, StoreKeys.seqKey(conflict.seq), conflict.encoded(), append: true)
+            try conflict.store(graph.tables, txn)
         }
         outcome.conflicts = newConflicts.count
 

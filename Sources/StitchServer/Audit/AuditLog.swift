@@ -38,6 +38,10 @@ public final class AuditLog: Sendable {
         let path = (dataDirectory as NSString).appendingPathComponent(Self.directoryName)
         environment = try Environment(
             path: path, tables: ["entry", "meta"], options: StoreOptions(mapBytes: 64 << 20, readOnly: readOnly, readersMax: 64))
+        guard environment.missingTables.isEmpty else {
+            environment.close()
+            throw StoreError(.notFound, operation: "audit log \(path) lacks its tables \(environment.missingTables)")
+        }
         entries = environment.table("entry")
         meta = environment.table("meta")
     }
