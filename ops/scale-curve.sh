@@ -11,10 +11,12 @@
 #   ops/scale-curve.sh .build/release/stitch 12 10
 #
 # Defaults: .build/release/stitch, 12, 10. The store lives in a temporary
-# directory under $SCALE_DIR (default /tmp), removed at the end.
+# directory under $SCALE_DIR (default /tmp), removed at the end. LOAD_ARGS
+# adds `stitch load` flags, e.g. LOAD_ARGS=--random-session-ids (the
+# tracker's session ids, whose ident entries land on random leaves).
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ while true; do
   pages_before="$(metric stitch_pages_written_total)"
   commits_before="$(metric stitch_group_commits_total)"
   "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --duration "$seconds" --connections 4 \
-    --batch 50 --seed "$seed" >"$work/load.txt"
+    --batch 50 --seed "$seed" ${LOAD_ARGS:-} >"$work/load.txt"
   acked="$(awk '/^acked/ {print $5}' "$work/load.txt")"
   p99="$(sed -n 's/^ack latency .* p99 \([0-9.]*\) .*/\1/p' "$work/load.txt")"
   stored="$(( $(metric stitch_events_stored_total) - events ))"

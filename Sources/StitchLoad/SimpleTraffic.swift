@@ -29,12 +29,21 @@ public struct SimpleTraffic {
     private var visits: [Visit] = []
     private var sessionsStarted = 0
     private let stream: UInt64
+    private let randomSessionIDs: Bool
 
     /// - Parameters:
     ///   - persons: visitors per site (cookies).
     ///   - activeVisits: visits in progress at once.
     ///   - firstSite: the lowest site number (a second generator on other sites: quota tests).
-    public init(seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64, firstSite: UInt32 = 1) {
+    ///   - randomSessionIDs: sessions named as the tracker names them, 24
+    ///     random hex digits, instead of by a counter. Counter names sort
+    ///     in order, so each new session's `ident` entry is an append; the
+    ///     tracker's land on a random leaf of that table.
+    public init(
+        seed: UInt64, sites: Int, persons: Int, activeVisits: Int = 2000, startMs: Int64, firstSite: UInt32 = 1,
+        randomSessionIDs: Bool = false
+    ) {
+        self.randomSessionIDs = randomSessionIDs
         self.sites = max(1, sites)
         self.firstSite = max(1, firstSite)
         self.persons = max(1, persons)
@@ -68,7 +77,9 @@ public struct SimpleTraffic {
         return Visit(
             site: site,
             person: random.next(below: persons),
-            session: "s\(stream)-\(sessionsStarted)-session",
+            session: randomSessionIDs
+                ? String(random.nextValue(), radix: 16).leftPadded(16) + String(random.next(below: 1 << 32), radix: 16).leftPadded(8)
+                : "s\(stream)-\(sessionsStarted)-session",
             beaconsLeft: 3 + random.next(below: 23))
     }
 
@@ -122,5 +133,12 @@ public struct SimpleTraffic {
 
     public static func cookie(site: UInt32, person: Int) -> String {
         "ck\(site)x\(person)abcdef"
+    }
+}
+
+extension String {
+    /// Zeros in front up to `width` characters (hex ids of a fixed length).
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -16,7 +16,7 @@ public final class NATSCluster: @unchecked Sendable {
 
     public let nodes: [Node]
     public let directory: URL
-    private var processes: [Process?]
+    private var processes: [ChildProcess?]
     /// Arguments every server gets besides its own (auth, TLS).
     private let extraArguments: [String]
 
@@ -54,8 +54,7 @@ public final class NATSCluster: @unchecked Sendable {
     /// Starts (or restarts) server `index` with its store as it was.
     public func start(_ index: Int) throws {
         let node = nodes[index]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        let binary = try Self.binary()
         var arguments = [
             "-js", "-a", "127.0.0.1", "-p", "\(node.port)", "-n", node.name,
             "-sd", directory.appendingPathComponent(node.name).path,
@@ -64,18 +63,14 @@ public final class NATSCluster: @unchecked Sendable {
             let routes = nodes.filter { $0.name != node.name }.map { "nats://127.0.0.1:\($0.clusterPort)" }.joined(separator: ",")
             arguments += ["--cluster_name", "stitch", "--cluster", "nats://127.0.0.1:\(node.clusterPort)", "--routes", routes]
         }
-        process.arguments = arguments + extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        processes[index] = process
+        processes[index] = try ChildProcess(binary, arguments: arguments + extraArguments)
     }
 
     /// SIGKILLs server `index` (no goodbye to its peers).
     public func kill(_ index: Int) {
         guard let process = processes[index], process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
         processes[index] = nil
     }
 
@@ -83,9 +78,10 @@ public final class NATSCluster: @unchecked Sendable {
     public func stop() {
         for index in processes.indices {
             guard let process = processes[index], process.isRunning else { continue }
-            process.terminate()
+            process.signal(SIGTERM)
             for _ in 0..<100 where process.isRunning { usleep(20_000) }
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            if process.isRunning { process.signal(SIGKILL) }
+            process.wait()
             processes[index] = nil
         }
         try? FileManager.default.removeItem(at: directory)

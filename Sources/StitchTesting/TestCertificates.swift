@@ -20,14 +20,9 @@ public struct TestCertificates: Sendable {
         self.directory = directory
         let repository = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("ops/make-test-certs.sh")
-        process.arguments = [directory]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ops/make-test-certs.sh failed (\(process.terminationStatus))"])
+        let made = try ChildProcess.run(repository.appendingPathComponent("ops/make-test-certs.sh").path, arguments: [directory])
+        guard made.status == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ops/make-test-certs.sh failed (\(made.status)): \(String(decoding: made.err, as: UTF8.self))"])
         }
     }
 

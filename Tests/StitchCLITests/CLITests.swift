@@ -1,5 +1,6 @@
 import Foundation
 import StitchIdentity
+import StitchTesting
 import StitchWire
 import Testing
 
@@ -54,27 +55,36 @@ import Testing
         }
     }
 
-    /// Runs `executable` to its end, collecting both outputs.
+    /// Runs `executable` to its end, collecting both outputs (`ChildProcess`:
+    /// Foundation's `Process.run()` can crash in a process holding many descriptors).
     static func run(_ executable: URL, arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let finished = try ChildProcess.run(executable.path, arguments: arguments)
         return Run(
-            status: process.terminationStatus,
-            out: String(decoding: outData, as: UTF8.self),
-            err: String(decoding: errData, as: UTF8.self)
+            status: finished.status,
+            out: String(decoding: finished.out, as: UTF8.self),
+            err: String(decoding: finished.err, as: UTF8.self)
         )
     }
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("ChildProcess: both outputs apart, the exit status or the ending signal, and no descriptor of the test process but the standard three")
+    func childProcessRunsCleanly() throws {
+        let printed = try ChildProcess.run("/bin/sh", arguments: ["-c", "echo out; echo err >&2; exit 3"])
+        #expect(printed.status == 3)
+        #expect(String(decoding: printed.out, as: UTF8.self) == "out\n" && String(decoding: printed.err, as: UTF8.self) == "err\n")
+        #expect(try ChildProcess.run("/bin/sh", arguments: ["-c", "kill -TERM $$"]).status == SIGTERM)
+        // The test process holds hundreds of descriptors (servers, stores); the child sees 0, 1, 2 and ls's own.
+        let listed = try ChildProcess.run("/bin/ls", arguments: ["/proc/self/fd"])
+        let descriptors = String(decoding: listed.out, as: UTF8.self).split(separator: "\n").compactMap { Int($0) }
+        #expect(descriptors.filter { $0 > 3 }.isEmpty, "inherited: \(descriptors)")
+        // A long-running child: running until signalled, then reaped once.
+        let sleeper = try ChildProcess("/bin/sleep", arguments: ["30"])
+        #expect(sleeper.isRunning)
+        sleeper.signal(SIGKILL)
+        #expect(sleeper.wait() == SIGKILL && !sleeper.isRunning && sleeper.wait() == SIGKILL)
+    }
 
     @Test func normalizePrintsTheValueAndExitsZero() throws {
         let run = try Self.stitch("normalize", "phone", "8 (495) 123-45-67")

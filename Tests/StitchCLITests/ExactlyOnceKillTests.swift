@@ -86,11 +86,11 @@ struct ExactlyOnceKillTests {
         var ledger = Ledger()
         for _ in 0..<cycles {
             let serve = try ServeProcessTests.ServeProcess(directory: directory)
-            let pid = serve.process.processIdentifier
+            let pid = serve.pid
             let delayMs = Int(random.next() % 200)
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delayMs)) { kill(pid, SIGKILL) }
             await Self.runOnce(port: serve.ports["ingest"]!, ledger: &ledger, newBatches: 60)
-            serve.process.waitUntilExit()
+            serve.child.wait()
         }
         // A last life without a kill: resend until nothing is unacked.
         let serve = try ServeProcessTests.ServeProcess(directory: directory)
@@ -134,11 +134,11 @@ struct ExactlyOnceKillTests {
         let perLife = batches / cycles + 1
         for _ in 0..<cycles {
             let serve = try ServeProcessTests.ServeProcess(directory: directory)
-            let pid = serve.process.processIdentifier
+            let pid = serve.pid
             let delayMs = Int(random.next() % 200)
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delayMs)) { kill(pid, SIGKILL) }
             await Self.runOnce(port: serve.ports["ingest"]!, ledger: &second, newBatches: min(perLife, batches - second.nextBatch), batch: world)
-            serve.process.waitUntilExit()
+            serve.child.wait()
         }
         let last = try ServeProcessTests.ServeProcess(directory: directory)
         var rounds = 0

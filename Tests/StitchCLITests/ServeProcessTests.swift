@@ -11,7 +11,7 @@ import Testing
 struct ServeProcessTests {
     /// A running `stitch serve` with OS-chosen ports.
     final class ServeProcess {
-        let process = Process()
+        let child: ChildProcess
         let directory: TemporaryDirectory
         let ports: [String: Int]
         let logPath: String
@@ -21,8 +21,7 @@ struct ServeProcessTests {
             let ready = directory.appending("ready-\(UUID().uuidString.prefix(6)).json")
             logPath = directory.appending("serve-\(UUID().uuidString.prefix(6)).log")
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            process.executableURL = CLITests.binary
-            process.arguments = [
+            let arguments = [
                 "serve", "--data-dir", directory.appending(dataName), "--ingest-port", "0", "--query-port", "0",
                 "--http-port", "0", "--intake-port", "0", "--ready-file", ready, "--set", "event_loops=1", "--set", "map_bytes=67108864",
                 // Tests run beside each other on few cores: a SCHED_IDLE writer
@@ -30,12 +29,10 @@ struct ServeProcessTests {
                 // dedicated host).
                 "--set", "ingest_priority=normal",
             ] + extraArguments
-            process.standardError = FileHandle(forWritingAtPath: logPath)
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            child = try ChildProcess(CLITests.binary.path, arguments: arguments, stderr: .file(logPath))
             let deadline = Date().addingTimeInterval(30)
             while !FileManager.default.fileExists(atPath: ready) {
-                guard process.isRunning, Date() < deadline else {
+                guard child.isRunning, Date() < deadline else {
                     throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(Self.read(logPath))"])
                 }
                 Thread.sleep(forTimeInterval: 0.02)
@@ -49,10 +46,14 @@ struct ServeProcessTests {
             (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         }
 
+        /// The server's process id.
+        var pid: pid_t { child.pid }
+
+        /// Sends `number` and waits for the exit: the exit status, or the
+        /// signal's number if it ended the process.
         func signal(_ number: Int32) -> Int32 {
-            kill(process.processIdentifier, number)
-            process.waitUntilExit()
-            return process.terminationStatus
+            child.signal(number)
+            return child.wait()
         }
 
         var queryServer: String { "127.0.0.1:\(ports["query"]!)" }

@@ -33,7 +33,7 @@ struct TLSReloadTests {
             return client
         }
         func reload(expecting line: String, count: Int) async throws {
-            kill(serve.process.processIdentifier, SIGHUP)
+            kill(serve.pid, SIGHUP)
             let deadline = ContinuousClock.now + .seconds(10)
             while serve.log.components(separatedBy: line).count - 1 < count, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import NIOCore
 @testable import StitchServer
+import StitchTesting
 import StitchWire
 import Testing
 
@@ -207,22 +208,16 @@ struct TrackerTests {
               console.log(response.status, payload.length < raw.length ? "compressed" : "plain");
             })().catch((error) => { console.error(error); process.exit(1); });
             """
-        let node = Process()
-        node.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        node.arguments = ["node", "-e", script, base]
-        let output = Pipe()
-        node.standardOutput = output
-        try node.run()
+        let node = try ChildProcess("/usr/bin/env", arguments: ["node", "-e", script, base], stdout: .pipe)
         // Read and waited for on a Dispatch thread: node talks to the
         // intake, which answers on Swift's cooperative pool.
-        let printed = await withCheckedContinuation { continuation in
+        let (printed, status) = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                node.waitUntilExit()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+                let data = node.collect().out
+                continuation.resume(returning: (String(decoding: data, as: UTF8.self), node.wait()))
             }
         }
-        #expect(node.terminationStatus == 0)
+        #expect(status == 0)
         #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "204 compressed")
         let query = try await server.queryClient()
         let person = try await query.lookup(site: 7, kind: .phone, value: "+79165554433", includeIdentifiers: true)

@@ -16,12 +16,12 @@ final class WebDriver {
         }
     }
 
-    private let process: Process
+    private let process: ChildProcess
     private let base: URL
     private var session = ""
     private var released = false
 
-    private init(process: Process, base: URL) {
+    private init(process: ChildProcess, base: URL) {
         self.process = process
         self.base = base
     }
@@ -67,12 +67,7 @@ final class WebDriver {
         guard let driverPath else { throw Failure.missing("chromedriver") }
         guard let browserPath else { throw Failure.missing("chromium") }
         let port = try LoopbackPort.free()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: driverPath)
-        process.arguments = ["--port=\(port)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(driverPath, arguments: ["--port=\(port)"])
         let driver = WebDriver(process: process, base: URL(string: "http://127.0.0.1:\(port)")!)
         let deadline = ContinuousClock.now + .seconds(20)
         while true {
@@ -166,9 +161,10 @@ final class WebDriver {
                 _ = try? Self.exchange(port: port, method: "DELETE", path: "/session/\(session)", body: Data())
             }
             // Not waitUntilExit: on Linux it spins a run loop at full CPU.
-            if process.isRunning { process.terminate() }
+            process.signal(SIGTERM)
             for _ in 0..<100 where process.isRunning { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.isRunning { process.signal(SIGKILL) }
+            process.wait()
             Task { await BrowserSlots.shared.release(1) }
         }
     }

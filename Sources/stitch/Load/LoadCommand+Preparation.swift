@@ -53,7 +53,8 @@ extension LoadCommand {
     func prepareFrames(index: Int) throws -> [ByteBuffer] {
         let perSecond = rate > 0 ? rate : Self.unpacedRateMax
         let batches = Int((Double(perSecond) * duration / Double(batch * connections)).rounded(.up)) + 1
-        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: UInt64(index)), sites: sites, persons: persons, startMs: 1_767_225_600_000, firstSite: firstSite)
+        var traffic = SimpleTraffic(seed: SplitMix64.substreamSeed(seed, index: UInt64(index)), sites: sites, persons: persons, startMs: 1_767_225_600_000, firstSite: firstSite,
+            randomSessionIDs: randomSessionIds)
         let encoder = FrameEncoder()
         var frames: [ByteBuffer] = []
         frames.reserveCapacity(batches)

@@ -65,6 +65,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(help: "Send frames uncompressed.")
     var noCompress = false
 
+    @Flag(help: "Name simple traffic's sessions as the tracker does (24 random hex digits) instead of by a counter, whose names sort in order and so flatter the store's writes.")
+    var randomSessionIds = false
+
     @Flag(help: "Send simple traffic without event ids (no dedup work on the server), to measure what dedup costs.")
     var noEventIds = false
 
