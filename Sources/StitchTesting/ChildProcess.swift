@@ -17,7 +17,8 @@ import Glibc
 /// pipes are close-on-exec, so another thread's child does not keep their
 /// write ends open.
 public final class ChildProcess: @unchecked Sendable {
-    // @unchecked: `exitStatus` is guarded by `lock`; everything else is set once.
+    // @unchecked: `exitStatus` is guarded by `stateLock`, reaping by
+    // `reapLock`; everything else is set once.
 
     /// Where a standard output or error goes.
     public enum Output: Sendable {
@@ -33,7 +34,11 @@ public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     /// Read ends of the `.pipe` outputs.
     private let outRead: Int32?, errRead: Int32?
-    private let lock = NSLock()
+    /// Guards `exitStatus`; never held while blocked, so `signal` can stop a
+    /// child another thread is waiting for.
+    private let stateLock = NSLock()
+    /// Held by the one thread in `waitpid` for this child.
+    private let reapLock = NSLock()
     private var exitStatus: Int32?
 
     /// Starts `executable` (a path; `/usr/bin/env NAME` finds NAME on PATH)
@@ -147,13 +152,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Whether the child is still running (reaps it when it has exited).
     public var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard exitStatus == nil else { return false }
+        if recorded() != nil { return false }
+        guard reapLock.try() else { return true }  // another thread is waiting for it to exit
+        defer { reapLock.unlock() }
+        if recorded() != nil { return false }
         var status: Int32 = 0
         let reaped = waitpid(pid, &status, WNOHANG)
         guard reaped == pid else { return reaped == 0 }
-        exitStatus = Self.decode(status)
+        record(Self.decode(status))
         return false
     }
 
@@ -161,21 +167,34 @@ public final class ChildProcess: @unchecked Sendable {
     /// signal that ended it (as Foundation's `terminationStatus`).
     @discardableResult
     public func wait() -> Int32 {
-        lock.lock()
-        defer { lock.unlock() }
-        if let exitStatus { return exitStatus }
+        reapLock.lock()
+        defer { reapLock.unlock() }
+        if let status = recorded() { return status }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let decoded = Self.decode(status)
-        exitStatus = decoded
+        record(decoded)
         return decoded
     }
 
-    /// Sends `number` to the child (nothing once it has been reaped).
+    /// Sends `number` to the child (nothing once it has been reaped, when
+    /// its pid may be another process's).
     public func signal(_ number: Int32) {
-        lock.lock()
-        defer { lock.unlock() }
+        stateLock.lock()
+        defer { stateLock.unlock() }
         if exitStatus == nil { kill(pid, number) }
+    }
+
+    private func recorded() -> Int32? {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return exitStatus
+    }
+
+    private func record(_ status: Int32) {
+        stateLock.lock()
+        exitStatus = status
+        stateLock.unlock()
     }
 
     private static func decode(_ status: Int32) -> Int32 {

@@ -84,6 +84,10 @@ import Testing
         #expect(sleeper.isRunning)
         sleeper.signal(SIGKILL)
         #expect(sleeper.wait() == SIGKILL && !sleeper.isRunning && sleeper.wait() == SIGKILL)
+        // Signalled from another thread while this one waits for it.
+        let waited = try ChildProcess("/bin/sleep", arguments: ["30"])
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { waited.signal(SIGTERM) }
+        #expect(waited.wait() == SIGTERM)
     }
 
     @Test func normalizePrintsTheValueAndExitsZero() throws {
