@@ -12,7 +12,7 @@ extension IdentityGraph {
     /// - Returns: what was done; nothing is done if it throws.
     @discardableResult
     public func apply(
-        _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64 = wallClockMs()
+        _ events: [PreparedEvent], renewals: [LeaseRenewal] = [], nowMs: Int64
     ) throws -> ApplyReport {
         var (report, cost) = try writeApplying { txn in try applySegment(events, renewals: renewals, nowMs: nowMs, txn) }
         report.commitCost = cost

@@ -19,7 +19,7 @@ import Testing
                     $0.identifiers = [.with { $0.kind = .cookie; $0.value = "cookie-verify-1" }]
                     $0.form = .with { $0.phone = "8 916 123 45 67" }
                 }, receivedMs: 1),
-            ])
+            ], nowMs: IdentityGraph.wallClockMs())
             graph.close()
         }
         let run = try CLITests.stitch("verify", "--data-dir", path)

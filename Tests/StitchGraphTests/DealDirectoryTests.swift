@@ -29,7 +29,7 @@ struct DealDirectoryTests {
     static func apply(_ test: TestGraph, _ beacon: Stitch_V1_Beacon) throws -> PreparedEvent {
         var preparer = EventPreparer(rules: test.graph, deals: test.graph)
         let event = preparer.prepare(beacon, receivedMs: 1)
-        try test.graph.apply([event])
+        try test.graph.apply([event], nowMs: IdentityGraph.wallClockMs())
         return event
     }
 

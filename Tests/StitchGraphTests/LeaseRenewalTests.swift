@@ -63,7 +63,7 @@ struct LeaseRenewalTests {
         let t0 = Calls.t0, minute = Calls.minute
         try test.apply([Calls.shown(session: "session-1", cookie: "cookie-1", at: t0)])
         for renewal: Int64 in [5, 10, 15] {
-            try test.graph.apply([], renewals: [LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + renewal * minute)])
+            try test.graph.apply([], renewals: [LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + renewal * minute)], nowMs: IdentityGraph.wallClockMs())
         }
         // 28 minutes on: the first hold (15 min) is long over; the renewal at 15 covers it.
         let report = try test.apply([Calls.call(from: "+7 916 111-22-33", at: t0 + 28 * minute)])
@@ -75,7 +75,7 @@ struct LeaseRenewalTests {
         let events = try test.graph.history(
             site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "cookie-1"), query: HistoryQuery())
         #expect(events?.events.count == 2, "number_shown and the matched call")
-        try test.graph.apply([], renewals: [LeaseRenewal(site: 1, session: "session-unknown", timeMs: t0)])
+        try test.graph.apply([], renewals: [LeaseRenewal(site: 1, session: "session-unknown", timeMs: t0)], nowMs: IdentityGraph.wallClockMs())
         #expect(try test.person(.session, "session-unknown") == nil)
     }
 
@@ -87,7 +87,7 @@ struct LeaseRenewalTests {
         for renewal: Int64 in [10, 5] {
             try test.graph.apply([], renewals: [
                 LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + renewal * minute, trackingNumber: "+74951000001"),
-            ])
+            ], nowMs: IdentityGraph.wallClockMs())
         }
         try test.apply([Calls.shown(session: "session-1", cookie: "cookie-1", at: t0)])
         #expect(try test.apply([Calls.call(from: "+7 916 111-22-55", at: t0 + 24 * minute)]).callsMatched == 1)
@@ -97,7 +97,7 @@ struct LeaseRenewalTests {
         try test.apply([Calls.shown(session: "session-1", cookie: "cookie-1", at: t0 + 60 * minute, number: "+74951000002")])
         try test.graph.apply([], renewals: [
             LeaseRenewal(site: 1, session: "session-1", timeMs: t0 + 70 * minute, trackingNumber: "+74951000001"),
-        ])
+        ], nowMs: IdentityGraph.wallClockMs())
         #expect(try test.apply([Calls.call(from: "+7 916 111-22-66", at: t0 + 80 * minute)]).callsMatched == 0,
                 "the first number is not the session's any more")
         #expect(try test.apply([Calls.call(from: "+7 916 111-22-77", to: "+74951000002", at: t0 + 74 * minute)]).callsMatched == 1)

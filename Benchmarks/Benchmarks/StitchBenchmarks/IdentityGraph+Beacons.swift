@@ -8,6 +8,6 @@ extension IdentityGraph {
     @discardableResult
     func apply(_ beacons: [Stitch_V1_Beacon], receivedMs: Int64) throws -> ApplyReport {
         var preparer = EventPreparer(rules: self)
-        return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) })
+        return try apply(beacons.map { preparer.prepare($0, receivedMs: receivedMs) }, nowMs: IdentityGraph.wallClockMs())
     }
 }

@@ -52,9 +52,9 @@ func repairBenchmarks() {
             guard let graph = repairFixture?.graph else { return }
             for _ in benchmark.scaledIterations {
                 benchmark.startMeasurement()
-                blackHole(try graph.quarantine(site: 1, identifier: phone, reason: "bench"))
+                blackHole(try graph.quarantine(site: 1, identifier: phone, reason: "bench", nowMs: IdentityGraph.wallClockMs()))
                 benchmark.stopMeasurement()
-                _ = try graph.unquarantine(site: 1, identifier: phone)
+                _ = try graph.unquarantine(site: 1, identifier: phone, nowMs: IdentityGraph.wallClockMs())
             }
         },
         setup: makeRepairFixture, teardown: dropRepairFixture)
@@ -65,9 +65,9 @@ func repairBenchmarks() {
         closure: { benchmark in
             guard let graph = repairFixture?.graph else { return }
             for _ in benchmark.scaledIterations {
-                _ = try graph.quarantine(site: 1, identifier: phone, reason: "bench")
+                _ = try graph.quarantine(site: 1, identifier: phone, reason: "bench", nowMs: IdentityGraph.wallClockMs())
                 benchmark.startMeasurement()
-                blackHole(try graph.unquarantine(site: 1, identifier: phone))
+                blackHole(try graph.unquarantine(site: 1, identifier: phone, nowMs: IdentityGraph.wallClockMs()))
                 benchmark.stopMeasurement()
             }
         },
