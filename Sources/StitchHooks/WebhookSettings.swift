@@ -134,6 +134,12 @@ public struct WebhookSettings: Sendable, Equatable {
     }
 
     /// The setting as JSON with every secret replaced by `***` (for `config` printing).
+    /// Every secret configured for the site's providers (tokens, keys, salts).
+    public var secrets: [String] {
+        [jivoToken, zadarmaSecret, mangoAPIKey, mangoAPISalt, amoCRMToken, retailCRMToken, bitrix24ApplicationToken, dealsToken]
+            .compactMap { $0 }
+    }
+
     public static func redactedText(_ sites: [UInt32: WebhookSettings]) -> String {
         sites.keys.sorted().map { site -> String in
             let settings = sites[site]!

@@ -281,13 +281,12 @@ struct DocsTests {
         var printed: [String] = []
         for command in commands {
             // `ops/run.sh ARGS` is `stitch ARGS`; the example file is named from the repository's root.
-            var arguments = Self.shellWords(String(command.dropFirst("ops/run.sh ".count)))
-            arguments = arguments.map { $0 == "examples/journey.ndjson" ? Self.root + "/" + $0 : $0 }
+            var arguments = Self.rooted(Self.shellWords(String(command.dropFirst("ops/run.sh ".count))))
             arguments += arguments[0] == "import"
                 ? ["--server", "127.0.0.1:\(serve.ports["ingest"]!)"] : ["--server", serve.queryServer]
             let run = try await CLITests.stitchOffPool(arguments: arguments)
             #expect(run.status == 0, "\(arguments): \(run.err)")
-            printed += run.out.replacingOccurrences(of: Self.root + "/", with: "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            printed += Self.lines(run.out)
         }
         for line in shown { #expect(printed.contains(line), "the README shows \(line); the commands printed \(printed)") }
         let again = try await CLITests.stitchOffPool(arguments: ["import", Self.root + "/examples/journey.ndjson", "--server", "127.0.0.1:\(serve.ports["ingest"]!)"])

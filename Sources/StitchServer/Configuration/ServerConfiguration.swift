@@ -386,11 +386,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 reason: "the token named '\(grant.name)' is the example's placeholder (change-me…); put a secret of your own, e.g. `openssl rand -hex 24`")
         }
         for (site, settings) in webhooks.sorted(by: { $0.key < $1.key }) {
-            let secrets = [
-                settings.jivoToken, settings.zadarmaSecret, settings.mangoAPIKey, settings.mangoAPISalt, settings.amoCRMToken,
-                settings.retailCRMToken, settings.bitrix24ApplicationToken, settings.dealsToken,
-            ]
-            if secrets.contains(where: { $0.map(Self.isPlaceholder) ?? false }) {
+            if settings.secrets.contains(where: Self.isPlaceholder) {
                 throw .invalidValue(
                     key: "webhooks", value: String(site),
                     reason: "site \(site) has a webhook secret that is the example's placeholder (change-me…); put the provider's secret")
@@ -463,9 +459,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check(shards > 0, "shards", "cluster mode needs the partition count set (every node the same): shards = N")
             try check(clusterPartitions.allSatisfy { (0..<shards).contains($0) }, "cluster_partitions", "partitions are 0...shards-1")
             try check(shardSites.isEmpty, "shard_sites", "cluster mode places sites by site % shards only")
-            let loopback = { (host: String) in host == "localhost" || host == "::1" || host.hasPrefix("127.") }
             try check(
-                loopback(advertisedHost) || !loopback(queryHost), "query_host",
+                TokenAuthority.isLoopback(host: advertisedHost) || !TokenAuthority.isLoopback(host: queryHost), "query_host",
                 "other nodes forward queries to this one at \(advertisedHost): bind the query port where they reach it (query_host = 0.0.0.0 or an address of this machine)")
             try check(
                 tlsFiles == nil || tlsAllowsPlaintext || tlsPorts.isDisjoint(with: [.query, .intake]) || !clusterPeerCAFile.isEmpty,

@@ -308,7 +308,7 @@ struct QueryAPI: APIProtocol {
         } else if let colon = host.lastIndex(of: ":") {
             host = String(host[..<colon])
         }
-        guard ["127.0.0.1", "localhost", "::1"].contains(host.lowercased()) || host.hasPrefix("127.") else {
+        guard TokenAuthority.isLoopback(host: host) else {
             throw QueryFailure(
                 .permissionDenied,
                 "this server has no tokens, so only loopback callers may ask, naming a loopback host (Host: \(caller.host ?? "none")); set `tokens` to serve others")

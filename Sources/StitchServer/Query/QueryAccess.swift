@@ -45,6 +45,11 @@ struct TokenAuthority: Sendable {
         return .success(QueryAccess(name: grant.name, sites: grant.sites.isEmpty ? nil : Set(grant.sites)))
     }
 
+    /// Whether a host name or address (no port, no brackets) is this machine's loopback.
+    static func isLoopback(host: String) -> Bool {
+        ["127.0.0.1", "localhost", "::1"].contains(host.lowercased()) || host.hasPrefix("127.")
+    }
+
     static func isLoopback(_ address: SocketAddress) -> Bool {
         switch address {
         case .v4(let v4):
