@@ -62,7 +62,12 @@ extension ConflictRecord {
     /// nodes in `nconflict` (the one place conflicts are written).
     func store(_ tables: IdentityGraph.Tables, _ txn: borrowing Transaction) throws {
         try txn.put(tables.conflict, StoreKeys.seqKey(seq), encoded(), append: true)
-        try txn.put(tables.conflictByNode, StoreKeys.conflictByNodeKey(node: personA, seq: seq), [])
-        if personB != personA { try txn.put(tables.conflictByNode, StoreKeys.conflictByNodeKey(node: personB, seq: seq), []) }
+        for key in indexKeys { try txn.put(tables.conflictByNode, key, []) }
+    }
+
+    /// Its `nconflict` entries: under person a, and under person b.
+    var indexKeys: [[UInt8]] {
+        let a = StoreKeys.conflictByNodeKey(node: personA, seq: seq)
+        return personB == personA ? [a] : [a, StoreKeys.conflictByNodeKey(node: personB, seq: seq)]
     }
 }

@@ -251,14 +251,11 @@ public struct GraphVerifier {
             var count = 0
             try txn.scan(graph.tables.conflict) { key, value in
                 let conflict = ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value)
-                expected.insert(ByteKey(bytes: StoreKeys.conflictByNodeKey(node: conflict.personA, seq: conflict.seq)))
-                expected.insert(ByteKey(bytes: StoreKeys.conflictByNodeKey(node: conflict.personB, seq: conflict.seq)))
+                for entry in conflict.indexKeys { expected.insert(ByteKey(bytes: entry)) }
                 count += 1
                 return true
             }
-            var listed = 0
             try txn.scan(graph.tables.conflictByNode) { key, _ in
-                listed += 1
                 if expected.remove(ByteKey(bytes: Array(key))) == nil {
                     violation("nconflict lists conflict \(ByteCoding.bigEndian(key, at: 8, as: UInt64.self)) under node \(ByteCoding.bigEndian(key, at: 0, as: UInt64.self)), which it does not name")
                 }

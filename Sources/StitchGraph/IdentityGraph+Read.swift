@@ -340,3 +340,14 @@ extension IdentityGraph {
         }
     }
 }
+
+extension IdentityGraph {
+    /// Calls `body` with each seq listed under `node` in a table keyed
+    /// node | seq (`qevent`, `nconflict`), in order, until it returns false.
+    func forEachSeq(in table: Table, under node: UInt64, _ txn: borrowing Transaction, _ body: (UInt64) throws -> Bool) throws {
+        try txn.scan(table, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
+            guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
+            return try body(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+        }
+    }
+}

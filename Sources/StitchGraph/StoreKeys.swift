@@ -176,13 +176,10 @@ enum StoreKeys {
 
     /// The `nconflict` entry listing conflict `seq` under `node`: a node's
     /// conflicts are one contiguous run, so erasing a person reads its
-    /// members' runs instead of every conflict ever recorded.
+    /// members' runs instead of every conflict ever recorded. The layout of
+    /// `qevent` keys (`IdentityGraph.forEachSeq` reads both).
     static func conflictByNodeKey(node: UInt64, seq: UInt64) -> [UInt8] {
-        var key: [UInt8] = []
-        key.reserveCapacity(16)
-        ByteCoding.appendBigEndian(node, to: &key)
-        ByteCoding.appendBigEndian(seq, to: &key)
-        return key
+        quarantineEventKey(node: node, seq: seq)
     }
 
     static func logKey(_ seq: UInt64) -> [UInt8] {

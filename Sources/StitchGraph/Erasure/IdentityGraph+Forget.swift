@@ -77,19 +77,16 @@ extension IdentityGraph {
             }
             var elsewhere: Set<UInt64> = []
             for id in members.keys {
-                // The conflicts naming a member as either person: its run of `nconflict`.
-                try txn.scan(tables.conflictByNode, from: StoreKeys.conflictByNodeKey(node: id, seq: 0)) { key, _ in
-                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
-                    let seq = ByteCoding.bigEndian(key, at: 8, as: UInt64.self)
+                // The conflicts naming a member as either person.
+                try forEachSeq(in: tables.conflictByNode, under: id, txn) { seq in
                     guard let stored = try txn.get(tables.conflict, StoreKeys.seqKey(seq)) else { return true }
                     elsewhere.insert(ConflictRecord(seq: seq, decoding: stored).causeEvent)
                     return true
                 }
             }
             for id in members.keys where members[id]!.isQuarantined {
-                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: id, seq: 0)) { key, _ in
-                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
-                    elsewhere.insert(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+                try forEachSeq(in: tables.quarantineEvent, under: id, txn) { seq in
+                    elsewhere.insert(seq)
                     return true
                 }
             }
@@ -161,9 +158,8 @@ extension IdentityGraph {
                     erasedLeases += 1
                 }
                 _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(id))
-                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: id, seq: 0)) { key, _ in
-                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == id else { return false }
-                    _ = try txn.delete(tables.quarantineEvent, Array(key))
+                try forEachSeq(in: tables.quarantineEvent, under: id, txn) { seq in
+                    _ = try txn.delete(tables.quarantineEvent, StoreKeys.quarantineEventKey(node: id, seq: seq))
                     return true
                 }
                 var tombstone = record

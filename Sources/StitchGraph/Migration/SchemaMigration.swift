@@ -129,12 +129,7 @@ public enum SchemaMigration {
             conflicts.append(ConflictRecord(seq: ByteCoding.bigEndian(key, at: 0, as: UInt64.self), decoding: value))
             return true
         }
-        var entries: [[UInt8]] = []
-        entries.reserveCapacity(conflicts.count * 2)
-        for conflict in conflicts {
-            entries.append(StoreKeys.conflictByNodeKey(node: conflict.personA, seq: conflict.seq))
-            if conflict.personB != conflict.personA { entries.append(StoreKeys.conflictByNodeKey(node: conflict.personB, seq: conflict.seq)) }
-        }
+        var entries = conflicts.flatMap(\.indexKeys)
         entries.sort { $0.lexicographicallyPrecedes($1) }  // in key order: LMDB fills pages as it appends
         for key in entries { try txn.put(tables.conflictByNode, key, []) }
         return "9 → 10: \(conflicts.count) conflicts listed by person (\(entries.count) entries), so erasing a person no longer scans them all"

@@ -98,9 +98,8 @@ extension IdentityGraph {
         _ = try txn.delete(tables.quarantine, StoreKeys.nodeKey(node))
 
         var seqs: [UInt64] = []
-        try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
-            guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
-            seqs.append(ByteCoding.bigEndian(key, at: 8, as: UInt64.self))
+        try forEachSeq(in: tables.quarantineEvent, under: node, txn) { seq in
+            seqs.append(seq)
             return true
         }
         var writer = BatchWriter(graph: self, counters: try counters(txn))
@@ -174,8 +173,7 @@ extension IdentityGraph {
                 let record = try nodeRecord(node, txn)
                 guard record.site == site else { return true }
                 var events: UInt64 = 0
-                try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
-                    guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node else { return false }
+                try forEachSeq(in: tables.quarantineEvent, under: node, txn) { _ in
                     events += 1
                     return true
                 }

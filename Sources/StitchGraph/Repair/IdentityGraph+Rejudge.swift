@@ -60,10 +60,9 @@ extension IdentityGraph {
         let site = try nodeRecord(node, txn).site
         var persons: Set<UInt64> = []
         var scanned = 0
-        try txn.scan(tables.quarantineEvent, from: StoreKeys.quarantineEventKey(node: node, seq: 0)) { key, _ in
-            guard ByteCoding.bigEndian(key, at: 0, as: UInt64.self) == node, scanned < GraphLimits.repairEventsMax else { return false }
+        try forEachSeq(in: tables.quarantineEvent, under: node, txn) { seq in
+            guard scanned < GraphLimits.repairEventsMax else { return false }
             scanned += 1
-            let seq = ByteCoding.bigEndian(key, at: 8, as: UInt64.self)
             guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { return true }  // erased since
             for identifier in try StoredEvent.decode(stored, seq: seq).identifiers {
                 guard let other = try identNode(site: site, identifier: identifier, txn), other != node,
