@@ -57,6 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Once listening, write the bound ports here as JSON (for scripts and tests).")
     var readyFile: String?
 
+    @Flag(help: "Stop, as on SIGTERM, once the process that started this one exits (for test harnesses and scripts that may die without stopping their servers).")
+    var exitWithParent = false
+
     @Flag(help: "Print the resolved settings and exit.")
     var printConfig = false
 
@@ -96,6 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let logger = Logger(label: "stitch")
+        // Before the ready file: once a starter sees it, the watch runs.
+        if exitWithParent { ParentWatch.start(logger: logger) }
         let server = StitchServer(configuration: configuration, logger: logger)
         let ports: StitchServer.BoundPorts
         do {

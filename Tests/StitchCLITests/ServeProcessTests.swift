@@ -28,6 +28,8 @@ struct ServeProcessTests {
                 // would wait for every busy test thread (the default is for a
                 // dedicated host).
                 "--set", "ingest_priority=normal",
+                // A crashed test process must not leave its servers running.
+                "--exit-with-parent",
             ] + extraArguments
             child = try ChildProcess(CLITests.binary.path, arguments: arguments, stderr: .file(logPath))
             let deadline = Date().addingTimeInterval(30)
@@ -94,6 +96,39 @@ struct ServeProcessTests {
         #expect(serve.log.contains("stopped cleanly"))
         let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
         #expect(verify.status == 0, "\(verify.out)")
+    }
+
+    @Test("--exit-with-parent: a server whose starter died stops by itself, cleanly")
+    func exitsWithParent() throws {
+        let directory = try TemporaryDirectory("stitch-orphan")
+        defer { directory.remove() }
+        let ready = directory.appending("ready.json"), log = directory.appending("serve.log")
+        // A shell starts the server, waits until it listens, prints its pid and exits.
+        let script = """
+            "$0" serve --data-dir "$1" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
+              --set ingest_priority=normal --ready-file "$2" --exit-with-parent 2>"$3" >/dev/null &
+            while [ ! -s "$2" ]; do sleep 0.05; done
+            echo $!
+            """
+        let starter = try ChildProcess(
+            "/bin/sh", arguments: ["-c", script, CLITests.binary.path, directory.appending("data"), ready, log], stdout: .pipe)
+        let printed = String(decoding: starter.collect().out, as: UTF8.self)
+        #expect(starter.wait() == 0)
+        let pid = try #require(pid_t(printed.trimmingCharacters(in: .whitespacesAndNewlines)), "the shell printed \(printed)")
+        // The orphan is not our child. It has ended when it is gone or a
+        // zombie (a container's pid 1 may never reap it).
+        func running() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let state = stat.split(separator: ")").last?.split(separator: " ").first
+            else { return false }
+            return state != "Z"
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while running(), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!running(), "the server outlived its starter by 20 s")
+        let written = ServeProcess.read(log)
+        #expect(written.contains("has exited; stopping as on SIGTERM"), "\(written)")
+        #expect(written.contains("stopped cleanly"), "\(written)")
     }
 
     @Test("SIGKILL during ingest: the store opens without repair, verifies, and holds every acked beacon")

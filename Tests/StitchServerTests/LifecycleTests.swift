@@ -61,11 +61,29 @@ struct LifecycleTests {
 
     @Test("a stopped server refuses new connections; shutdown is idempotent")
     func stoppedServerRefuses() async throws {
-        let server = try await TestServer()
+        let server = try await Self.serverBelowEphemeralPorts()
         await server.stop()
         await server.stop()
         await #expect(throws: ClientError.self) { try await server.ingestClient() }
         server.directory.remove()
+    }
+
+    /// A server whose ingest port lies below the kernel's ephemeral range
+    /// (32768 and up), which no other test's server (all bind port 0) can be
+    /// given once this one lets it go: a refused connection then means this
+    /// server stopped, not that the port went unused. An OS-chosen port
+    /// freed by `stop()` was once handed straight to a parallel test's server.
+    static func serverBelowEphemeralPorts() async throws -> TestServer {
+        var lastError: any Error = CancellationError()
+        for _ in 0..<50 {
+            let port = Int.random(in: 20_000..<32_000)
+            do {
+                return try await TestServer { $0.ingestPort = port }
+            } catch {
+                lastError = error  // taken by some other program: try another
+            }
+        }
+        throw lastError
     }
 
     @Test("the same store opened while a server holds it elsewhere still serves (restart keeps data)")
