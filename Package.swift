@@ -254,7 +254,7 @@ let package = Package(
             dependencies: ["StitchHooks", "StitchWire", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Payloads")]
         ),
-        .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting"]),
+        .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting", "StitchRandom"]),
         .testTarget(name: "StitchBeaconTests", dependencies: ["StitchBeacon", "StitchIdentity", "StitchWire"]),
         .testTarget(name: "StitchMappingTests", dependencies: ["StitchMapping", "StitchGraph", "StitchIdentity", "StitchWire"]),
         .testTarget(

@@ -29,6 +29,36 @@ public struct Cursor: ~Copyable {
     /// The entry before the current one.
     public mutating func previous() throws(StoreError) -> Entry? { try move(MDB_PREV, key: nil) }
 
+    /// Stores `value` under `key`, replacing any value there, and leaves the
+    /// cursor on it (`mdb_cursor_put`).
+    ///
+    /// For keys in ascending order: LMDB first checks whether the key falls
+    /// within the leaf the cursor is on and then searches that leaf alone
+    /// (`mdb_cursor_set`'s shortcut), where `Transaction.put` opens a cursor
+    /// and descends from the root each time. A sorted run of keys thus costs
+    /// one descent per leaf instead of one per key; on a store larger than the
+    /// CPU caches each descent is a handful of cache misses.
+    ///
+    /// - Parameter append: the key sorts after every key in the table (see
+    ///   `Transaction.put`).
+    public mutating func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, append: Bool = false) throws(StoreError) {
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var valueVal = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(
+            mdb_cursor_put(cursor, &keyVal, &valueVal, append ? UInt32(MDB_APPEND) : 0),
+            "mdb_cursor_put(\(table.name))"
+        )
+    }
+
+    /// Stores `value` under `key`; see `put(_:_:append:)`.
+    public mutating func put(_ key: [UInt8], _ value: [UInt8], append: Bool = false) throws(StoreError) {
+        try key.span.withUnsafeBytes { (rawKey) throws(StoreError) in
+            try value.span.withUnsafeBytes { (rawValue) throws(StoreError) in
+                try put(rawKey, rawValue, append: append)
+            }
+        }
+    }
+
     private mutating func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer?) throws(StoreError) -> Entry? {
         var keyVal = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
         var value = MDB_val()

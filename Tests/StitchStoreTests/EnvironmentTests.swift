@@ -1,4 +1,5 @@
 import StitchStore
+import StitchRandom
 import StitchTesting
 import Testing
 
@@ -130,6 +131,53 @@ import Testing
             try txn.withCursor(t) { cursor in try cursor.last().map { $0.key.loadUnaligned(as: UInt64.self).bigEndian } }
         }
         #expect(lastKey == 9)
+    }
+
+    /// `Cursor.put` takes LMDB's same-leaf shortcut for sorted keys; whatever
+    /// the keys' order and whether they replace entries or split leaves, the
+    /// table must end up exactly as `Transaction.put` would leave it.
+    @Test func cursorPutsStoreWhatPlainPutsStore() throws {
+        var random = SeededGenerator.forTest("cursorPutsStoreWhatPlainPutsStore")
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let env = try Environment(path: dir.appending("db"), tables: ["plain", "cursor"], options: StoreOptions(durability: .nosync))
+        let plain = env.table("plain"), viaCursor = env.table("cursor")
+        var expected: [UInt64: [UInt8]] = [:]
+        for round in 0..<20 {
+            // Sorted runs with gaps, repeats of stored keys, and a few out of order.
+            var keys = (0..<300).map { _ in UInt64(random.next(below: 20_000)) }.sorted()
+            if round % 3 == 0 { keys.shuffle(using: &random) }
+            let tail = (expected.keys.max() ?? 20_000) + 1
+            try env.write { txn in
+                try txn.withCursor(viaCursor) { cursor in
+                    for key in keys {
+                        let value = Array(repeating: UInt8(truncatingIfNeeded: key &+ UInt64(round)), count: 1 + Int(key % 90))
+                        try cursor.put(Self.key(key), value)
+                        try txn.put(plain, Self.key(key), value)
+                        expected[key] = value
+                    }
+                    // Appends after every key, through the same cursor.
+                    for key in tail..<(tail + 50) {
+                        try cursor.put(Self.key(key), [7], append: true)
+                        try txn.put(plain, Self.key(key), [7], append: true)
+                        expected[key] = [7]
+                    }
+                }
+            }
+        }
+        func contents(_ table: Table) throws -> [UInt64: [UInt8]] {
+            try env.read { txn in
+                var entries: [UInt64: [UInt8]] = [:]
+                try txn.scan(table) { key, value in
+                    entries[key.loadUnaligned(as: UInt64.self).bigEndian] = Array(value)
+                    return true
+                }
+                return entries
+            }
+        }
+        #expect(try contents(viaCursor) == expected)
+        #expect(try contents(plain) == expected)
+        #expect(try env.read { txn in try txn.count(viaCursor) } == expected.count)
     }
 
     @Test func readersSeeASnapshot() throws {
