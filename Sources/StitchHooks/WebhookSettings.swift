@@ -133,13 +133,14 @@ public struct WebhookSettings: Sendable, Equatable {
         return result
     }
 
-    /// The setting as JSON with every secret replaced by `***` (for `config` printing).
     /// Every secret configured for the site's providers (tokens, keys, salts).
     public var secrets: [String] {
         [jivoToken, zadarmaSecret, mangoAPIKey, mangoAPISalt, amoCRMToken, retailCRMToken, bitrix24ApplicationToken, dealsToken]
             .compactMap { $0 }
     }
 
+    /// The setting with no secret in it (for `config` printing): each site
+    /// and the providers it has credentials for, `1=jivo,amocrm;2=deals`.
     public static func redactedText(_ sites: [UInt32: WebhookSettings]) -> String {
         sites.keys.sorted().map { site -> String in
             let settings = sites[site]!

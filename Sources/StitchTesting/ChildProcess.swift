@@ -74,15 +74,14 @@ public final class ChildProcess: @unchecked Sendable {
         do {
             outRead = try route(stdout, to: 1)
             errRead = try route(stderr, to: 2)
+            guard let addCloseFrom = Self.addCloseFrom else {
+                throw Self.error(ENOSYS, "posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or newer)")
+            }
+            try Self.check(addCloseFrom(&actions, 3), "closefrom")
         } catch {
             (parentEnds + childEnds).forEach { close($0) }
             throw error
         }
-        guard let addCloseFrom = Self.addCloseFrom else {
-            (parentEnds + childEnds).forEach { close($0) }
-            throw Self.error(ENOSYS, "posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or newer)")
-        }
-        try Self.check(addCloseFrom(&actions, 3), "closefrom")
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

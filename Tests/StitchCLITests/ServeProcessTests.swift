@@ -110,10 +110,10 @@ struct ServeProcessTests {
             while [ ! -s "$2" ]; do sleep 0.05; done
             echo $!
             """
-        let starter = try ChildProcess(
-            "/bin/sh", arguments: ["-c", script, CLITests.binary.path, directory.appending("data"), ready, log], stdout: .pipe)
-        let printed = String(decoding: starter.collect().out, as: UTF8.self)
-        #expect(starter.wait() == 0)
+        let starter = try ChildProcess.run(
+            "/bin/sh", arguments: ["-c", script, CLITests.binary.path, directory.appending("data"), ready, log])
+        let printed = String(decoding: starter.out, as: UTF8.self)
+        #expect(starter.status == 0)
         let pid = try #require(pid_t(printed.trimmingCharacters(in: .whitespacesAndNewlines)), "the shell printed \(printed)")
         // The orphan is not our child. It has ended when it is gone or a
         // zombie (a container's pid 1 may never reap it).
