@@ -8,12 +8,15 @@
 #      while it runs, an outside probe (ops/query-open-loop.py, Python, its
 #      own connections) sends another 1,000 lookups/s and reports its own;
 #   2. the acks at half the maximum rate (the last unpaced run's acked rate).
+# Beside both the probe and the idle server before it, ops/wakeup-lateness.py
+# measures how late a thread that does nothing else wakes: the machine's
+# floor under any latency measured at the same time.
 #
 #   ops/scale-latency.sh [STITCH_BINARY] [EVENTS_MILLIONS] [SECONDS] [-- SERVE_ARGS…]
 #   # defaults: .build/release/stitch, 10, 20
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -34,6 +37,8 @@ while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total)
   seed=$((seed + 100))
 done
 echo "store: $(metric stitch_events_stored_total) events; the last unpaced run acked $max beacons/s"
+echo "== the machine's wakeup floor, server idle, 5 s"
+python3 ops/wakeup-lateness.py --rate 1000 --duration 5 --label "server idle"
 echo "== lookups at 1,000/s during 50,000 beacons/s, $seconds s (and the outside probe's, for $((seconds - 4)) s of them)"
 python="$(ops/python-venv.sh)"
 received="$(metric stitch_beacons_received_total)"
@@ -41,7 +46,9 @@ received="$(metric stitch_beacons_received_total)"
   # The generator encodes its frames before its clock starts: probe once beacons flow.
   while [ "$(metric stitch_beacons_received_total)" = "$received" ]; do sleep 0.2; done
   sleep 2
+  python3 ops/wakeup-lateness.py --rate 1000 --duration $((seconds - 4)) --label "during the lookups" &
   "$python" ops/query-open-loop.py --port "$(port query)" --rate 1000 --duration $((seconds - 4)) 2>/dev/null
+  wait
 ) </dev/null &
 probe=$!
 load --duration "$seconds" --seed "$seed" --rate 50000 --query-rate 1000 | grep -E "^acked|^ack latency|^lookups|^queries"

@@ -13,6 +13,8 @@ stitch_serve() {
   local stitch="$1"
   STITCH_SERVE_WORK="$2"
   shift 2
+  # A ready file left by an earlier run in a reused directory would name its ports.
+  rm -f "$STITCH_SERVE_WORK/ready.json"
   "$stitch" serve --data-dir "$STITCH_SERVE_WORK/data" --ingest-port 0 --query-port 0 --http-port 0 \
     --intake-port 0 --ready-file "$STITCH_SERVE_WORK/ready.json" "$@" 2>"$STITCH_SERVE_WORK/serve.log" &
   echo $! >"$STITCH_SERVE_WORK/stitch.pid"
