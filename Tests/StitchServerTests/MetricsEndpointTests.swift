@@ -102,6 +102,30 @@ struct MetricsEndpointTests {
         await server.stopAndRemove()
     }
 
+    @Test("nosync mode syncs on its own thread and clock: also while no beacon comes, and counted")
+    func nosyncSyncsWhileIdle() async throws {
+        let server = try await TestServer {
+            $0.durability = .nosync
+            $0.syncIntervalMs = 20
+        }
+        let ingest = try await server.ingestClient()
+        _ = try await ingest.send([Beacons.hit(timeMs: 1_700_000_000_000, cookie: "cookie-sync-1", session: "session-sync-1")], sequence: 1).get()
+        await ingest.close()
+        // No more traffic: the writer thread sits in the queue, and the syncs
+        // still come (the writer used to sync only after a group).
+        var syncs = 0
+        for _ in 0..<250 where syncs < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+            let metrics = try await Self.get("/metrics", port: server.ports.http)
+            syncs = metrics.split(separator: "\n").first { $0.hasPrefix("stitch_sync_seconds_count ") }
+                .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        }
+        #expect(syncs >= 3, "periodic syncs seen while idle: \(syncs)")
+        let metrics = try await Self.get("/metrics", port: server.ports.http)
+        #expect(metrics.contains("stitch_sync_failures_total 0") || !metrics.contains("stitch_sync_failures_total"))
+        await server.stopAndRemove()
+    }
+
     @Test("the JSON API's contract is served as JSON on the internal port, never on the public intake")
     func openAPIContract() async throws {
         let server = try await TestServer()

@@ -150,7 +150,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// …and waits at most this long after its first batch for more.
     public var flushIntervalMs = 2
     /// `sync`: an ack means on disk (fsync per group commit). `nosync`: an ack
-    /// means applied; the store is synced every `syncIntervalMs`.
+    /// means applied; the store is synced every `syncIntervalMs`, on a
+    /// thread of its own beside the writer (`StoreSyncer`).
     public var durability: StoreOptions.Durability = .sync
     /// Sync period in `nosync` mode.
     public var syncIntervalMs = 1000

@@ -40,7 +40,8 @@ final class GraphWriter: IngestConsumer {
     private let ingestPriority: ThreadScheduling.IngestPriority
     private let ingestNice: Int
     private let flushIntervalNanoseconds: Int64
-    private let syncIntervalNanoseconds: Int64?
+    /// `nosync` mode's periodic sync; nil in `sync` mode (every commit syncs).
+    private let syncer: StoreSyncer?
     private let finished = FinishedSignal()
     /// Where the store lives, to tell a full disk from other failures.
     private let dataDirectory: String
@@ -66,12 +67,17 @@ final class GraphWriter: IngestConsumer {
         self.dataDirectory = configuration.dataDirectory
         self.groupBeaconsMax = configuration.groupBeaconsMax
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
-        self.syncIntervalNanoseconds =
-            configuration.durability == .nosync ? Int64(configuration.syncIntervalMs) * 1_000_000 : nil
+        self.syncer = configuration.durability == .nosync
+            ? StoreSyncer(
+                graph: graph, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000, metrics: metrics,
+                logger: logger)
+            : nil
     }
 
-    /// Starts the writer thread. It runs until the queue is closed and empty.
+    /// Starts the writer thread (and in `nosync` mode the sync thread). It
+    /// runs until the queue is closed and empty.
     func start() {
+        syncer?.start(priority: ingestPriority, nice: ingestNice)
         let thread = Thread { [self] in
             ThreadScheduling.nameCurrentThread("stitch-writer")
             ThreadScheduling.applyToIngestThread(ingestPriority, nice: ingestNice)
@@ -87,17 +93,15 @@ final class GraphWriter: IngestConsumer {
     }
 
     private func run() {
-        var lastSync = IngestQueue.monotonicNanoseconds()
         while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
             metrics.queueDepth.record(queue.depth)
             let outcomes = commit(group)
             IngestItem.deliver(outcomes, of: group, metrics: metrics)
-            if let interval = syncIntervalNanoseconds, IngestQueue.monotonicNanoseconds() - lastSync >= interval {
-                syncStore()
-                lastSync = IngestQueue.monotonicNanoseconds()
-            }
         }
-        if syncIntervalNanoseconds != nil { syncStore() }
+        if let syncer {
+            syncer.stop()
+            syncer.syncNow()
+        }
         for worker in workers { worker.stop() }
         logger.info("writer stopped: queue drained, last group committed")
         finished.finish()
@@ -241,15 +245,6 @@ final class GraphWriter: IngestConsumer {
         metrics.counter(.callsMatchedLate).increment(by: report.callsMatchedLate)
         metrics.counter(.leaseRenewalsApplied).increment(by: report.leasesRenewed)
         graph.callTracking.noteActivity(report.leaseActivity)
-    }
-
-    private func syncStore() {
-        do {
-            try graph.sync()
-        } catch {
-            logger.error("periodic sync failed: \(error)")
-            metrics.counter(.syncFailures).increment()
-        }
     }
 }
 
