@@ -49,20 +49,14 @@ struct ClusterFailureTests {
         /// Runs ops/cluster.sh; its JSON lines.
         @discardableResult
         static func script(_ arguments: String...) throws -> [String] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [ClusterFailureTests.root.appendingPathComponent("ops/cluster.sh").path] + arguments
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cluster.sh \(arguments.joined(separator: " ")) failed: \(errors)"])
+            let run = try ChildProcess.run(
+                "/bin/bash", arguments: [ClusterFailureTests.root.appendingPathComponent("ops/cluster.sh").path] + arguments)
+            guard run.status == 0 else {
+                throw CocoaError(.executableLoad, userInfo: [
+                    NSLocalizedDescriptionKey: "cluster.sh \(arguments.joined(separator: " ")) failed: \(String(decoding: run.err, as: UTF8.self))",
+                ])
             }
-            return output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
+            return String(decoding: run.out, as: UTF8.self).split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
         }
 
         var path: String { directory.appending("c") }
@@ -78,16 +72,9 @@ struct ClusterFailureTests {
         }
 
         func leader(of partition: Int) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [ClusterFailureTests.root.appendingPathComponent("ops/cluster.sh").path, "leader", path, String(partition)]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let name = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            process.waitUntilExit()
-            return name
+            let run = try ChildProcess.run(
+                "/bin/bash", arguments: [ClusterFailureTests.root.appendingPathComponent("ops/cluster.sh").path, "leader", path, String(partition)])
+            return String(decoding: run.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         func ingestPort(_ name: String) -> Int { members[name]!.ingest! }
