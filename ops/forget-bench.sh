@@ -23,9 +23,11 @@ import json, sys
 t0, n = 1767225600000, 0
 for i in range(int(sys.argv[1])):
     for j, (ids, path) in enumerate([
-        ([("COOKIE", f"ck-a-{i}"), ("USER_ID", f"user-a-{i}")], "/account"),
-        ([("COOKIE", f"ck-b-{i}"), ("USER_ID", f"user-b-{i}")], "/account"),
-        ([("COOKIE", f"ck-a-{i}"), ("SESSION", f"ss-a-{i}"), ("USER_ID", f"user-b-{i}")], "/login")]):
+        # Zero-padded: cookies and sessions shorter than 8 characters are
+        # rejected (too_short), and a pair without its cookie records no conflict.
+        ([("COOKIE", f"ck-a-{i:07d}"), ("USER_ID", f"user-a-{i}")], "/account"),
+        ([("COOKIE", f"ck-b-{i:07d}"), ("USER_ID", f"user-b-{i}")], "/account"),
+        ([("COOKIE", f"ck-a-{i:07d}"), ("SESSION", f"ss-a-{i:07d}"), ("USER_ID", f"user-b-{i}")], "/login")]):
         n += 1
         print(json.dumps({"site": 1, "time_ms": t0 + i * 10 + j, "event_id": str(n),
                           "identifiers": [{"kind": "IDENTIFIER_KIND_" + k, "value": v} for k, v in ids],
@@ -33,7 +35,7 @@ for i in range(int(sys.argv[1])):
 PY
 stitch_serve "$stitch" "$work" --set shards=1 --set ingest_priority=normal
 "$stitch" import "$work/conflicts.ndjson" --server "127.0.0.1:$(port ingest)" | tail -1
-echo "conflicts recorded: $(metric stitch_conflicts_total)"
+echo "conflicts recorded: $(metric stitch_conflicts_total) of $conflicts pairs; identifiers rejected: $(metric stitch_identifiers_rejected_total)"
 PYTHONPATH=clients/python "$python" - "$(port query)" "$conflicts" <<'PY'
 import sys, time
 from stitch_client import QueryClient
