@@ -9,8 +9,8 @@ import StitchGraph
 /// Why not on the writer thread, between groups, as before: one sync flushes
 /// a whole interval of commits' pages, hundreds of milliseconds on a grown
 /// store, and every batch queued behind it waited that long. At 50,000
-/// beacons/s on a 12.7M-event store the acks' p99 was 193–209 ms with the
-/// sync there and 27–41 ms with no sync in the run (docs/performance.md).
+/// beacons/s on a 12.7M-event store the acks' p99 was 191–219 ms with the
+/// sync there and is 21–26 ms with it here (docs/performance.md).
 /// `mdb_env_sync` takes no LMDB lock (it is an `fdatasync` of the data
 /// file), so it runs beside a write transaction. Syncing on a clock also
 /// keeps the promise when ingest stops: the writer only synced when a group
