@@ -10,13 +10,15 @@
 #   2. the acks at half the maximum rate (the last unpaced run's acked rate).
 # Beside both the probe and the idle server before it, ops/wakeup-lateness.py
 # measures how late a thread that does nothing else wakes: the machine's
-# floor under any latency measured at the same time.
+# floor under any latency measured at the same time. After each phase,
+# ops/histogram-share.py prints the server's own side (stitch_query_seconds
+# for lookups, stitch_batch_ack_seconds for acks) from /metrics.
 #
 #   ops/scale-latency.sh [STITCH_BINARY] [EVENTS_MILLIONS] [SECONDS] [-- SERVE_ARGS…]
 #   # defaults: .build/release/stitch, 10, 20
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -51,9 +53,17 @@ received="$(metric stitch_beacons_received_total)"
   wait
 ) </dev/null &
 probe=$!
+scrape() { curl -s "http://127.0.0.1:$(port http)/metrics" >"$work/$1.txt"; }
+scrape before
 load --duration "$seconds" --seed "$seed" --rate 50000 --query-rate 1000 | grep -E "^acked|^ack latency|^lookups|^queries"
 wait "$probe"
+scrape after
+python3 ops/histogram-share.py "$work/before.txt" "$work/after.txt" stitch_query_seconds --label type=lookup
+python3 ops/histogram-share.py "$work/before.txt" "$work/after.txt" stitch_batch_ack_seconds
 seed=$((seed + 100))
 half=$((max / 2))
 echo "== acks at half the maximum, $half beacons/s, $seconds s"
+scrape before
 load --duration "$seconds" --seed "$seed" --rate "$half" | grep -E "^acked|^ack latency"
+scrape after
+python3 ops/histogram-share.py "$work/before.txt" "$work/after.txt" stitch_batch_ack_seconds
