@@ -6,8 +6,12 @@ public struct StoreOptions: Hashable, Sendable {
         case sync
         /// Commits reach the OS page cache only; `Environment.sync()` flushes
         /// them (the server calls it periodically). A crash of the process
-        /// loses nothing; a crash of the machine loses the unflushed commits.
-        /// The store stays consistent either way.
+        /// loses nothing. A crash of the machine loses the unflushed commits,
+        /// and can leave the store unreadable: the kernel writes dirty pages
+        /// back in no particular order, so a newer meta page may reach the
+        /// disk before pages it needs, over pages an older one still needed
+        /// (LMDB's documented risk of `MDB_NOSYNC`; `PinnedSnapshotTests`
+        /// shows such a store, and the remedy a checkpoint would use).
         case nosync
     }
 

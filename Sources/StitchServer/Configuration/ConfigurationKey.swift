@@ -116,7 +116,7 @@ public struct ConfigurationKey: Sendable {
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
-        choice("durability", "sync (fsync per group commit) or nosync (periodic sync)", \.durability),
+        choice("durability", "sync (fsync per group commit) or nosync (acks on apply, synced every sync_interval_ms; a machine crash loses up to that interval and can leave the store unreadable: keep backups)", \.durability),
         int("sync_interval_ms", "sync period in nosync mode", \.syncIntervalMs),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
         int("dedup_window_ms", "how long from its arrival an event id is remembered to drop resent beacons (whatever the event time)", \.dedupWindowMs),
