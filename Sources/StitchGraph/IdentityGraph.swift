@@ -122,6 +122,15 @@ public final class IdentityGraph: Sendable {
         try environment.sync()
     }
 
+    /// Makes every commit so far durable; a sync only in `nosync` mode (see
+    /// `Environment.makeDurable`). For changes an operator is told are done.
+    public func makeDurable() throws(StoreError) {
+        try environment.makeDurable()
+    }
+
+    /// How many times this graph's store has been synced (`Environment.syncCount`).
+    public var syncCount: Int { environment.syncCount }
+
     /// Copies the store into `directory` (see `Environment.copy`); `compact`
     /// leaves out freed pages, so nothing erased by `forget` remains.
     public func backup(to directory: String, compact: Bool) throws(StoreError) {

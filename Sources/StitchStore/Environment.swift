@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +37,8 @@ public final class Environment: @unchecked Sendable {
     private let mapLock = ReadWriteLock()
     /// Serializes writers in this process, so map growth never races a writer.
     private let writerLock = ReadWriteLock()
+    /// Counts `sync()` calls that flushed (`syncCount`).
+    private let syncs = Atomic<Int>(0)
     /// Current size of the memory map.
     public private(set) var mapBytes: Int
     /// Readers left behind by dead processes that `mdb_reader_check` cleared at open.
@@ -139,7 +142,19 @@ public final class Environment: @unchecked Sendable {
         try mapLock.withReadLock { () throws(StoreError) in
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
         }
+        syncs.add(1, ordering: .relaxed)
     }
+
+    /// Makes every commit so far durable: nothing to do with `sync`
+    /// durability (each commit was flushed before it returned), a `sync()`
+    /// with `nosync`.
+    public func makeDurable() throws(StoreError) {
+        if options.durability == .nosync { try sync() }
+    }
+
+    /// How many times `sync()` has flushed this environment (for tests and
+    /// for telling whether a change was made durable).
+    public var syncCount: Int { syncs.load(ordering: .relaxed) }
 
     private func openTables(_ names: [String]) throws(StoreError) {
         var txn: OpaquePointer?

@@ -11,7 +11,9 @@ public struct StoreOptions: Hashable, Sendable {
         /// back in no particular order, so a newer meta page may reach the
         /// disk before pages it needs, over pages an older one still needed
         /// (LMDB's documented risk of `MDB_NOSYNC`; `PinnedSnapshotTests`
-        /// shows such a store, and the remedy a checkpoint would use).
+        /// shows such a store, and the remedy a checkpoint would use). The
+        /// server syncs an operator's changes (quarantine, forget, a pool)
+        /// before answering them (`Environment.makeDurable`).
         case nosync
     }
 

@@ -43,6 +43,15 @@ public final class StitchServer: Service, Sendable {
         case stopped
     }
 
+    /// Every shard's `syncCount` summed while running, else nil: tells a
+    /// test whether a change was synced before it was answered.
+    var storeSyncCount: Int? {
+        state.withLockedValue { state in
+            guard case .running(let running) = state else { return nil }
+            return running.graph.shards.reduce(0) { $0 + $1.syncCount }
+        }
+    }
+
     /// Everything a running server owns, released by `shutdown()`.
     struct Running {
         /// Event loops of the collector (TCP connections and UDP sockets).

@@ -65,37 +65,12 @@ struct AdminChange: Sendable {
     ) throws(QueryFailure) -> Stitch_V1_Response.OneOf_Kind {
         do {
             let shard = graph.graph(site: site)
-            switch kind {
-            case .quarantine(let identifier, let reason):
-                let result = try shard.quarantine(site: site, identifier: identifier, reason: reason, nowMs: nowMs)
-                metrics.countRepairs(result.changed ? [result] : [], source: "manual")
-                return .quarantine(Stitch_V1_RepairResponse(result))
-            case .unquarantine(let identifier):
-                guard let result = try shard.unquarantine(site: site, identifier: identifier, nowMs: nowMs) else {
-                    throw QueryFailure(.notFound, "no such identifier in site \(site)")
-                }
-                return .unquarantine(Stitch_V1_RepairResponse(result))
-            case .forget(let identifier):
-                guard let erasure = try shard.forget(site: site, identifier: identifier, nowMs: nowMs) else {
-                    throw QueryFailure(.notFound, "no such identifier in site \(site)")
-                }
-                metrics.counter(.personsErased).increment()
-                return .forget(Stitch_V1_ForgetResponse(erasure))
-            case .poolSet(let pool):
-                try poolOverrides.set(site: site, pool?.wire ?? Stitch_V1_NumberPool())
-                graph.callTracking.setPool(site: site, pool)
-                // Office numbers are junk phones from now on; those already
-                // linked are quarantined and their persons repaired at once.
-                let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
-                metrics.countRepairs(try shard.quarantineJunk(site: site, identifiers: office, nowMs: nowMs), source: "junk")
-                return .poolSet(Stitch_V1_PoolResponse(site: site, callTracking: graph.callTracking, nowMs: nowMs))
-            case .expire(let personID, let inactiveBeforeMs):
-                guard let erasure = try shard.expire(site: site, personID: personID, inactiveBeforeMs: inactiveBeforeMs, nowMs: nowMs) else {
-                    throw QueryFailure(.notFound, "person \(personID) of site \(site) is gone or was active since \(inactiveBeforeMs)")
-                }
-                metrics.counter(.personsExpired).increment()
-                return .forget(Stitch_V1_ForgetResponse(erasure))
-            }
+            let answer = try applyToStore(shard, graph: graph, poolOverrides: poolOverrides, metrics: metrics, nowMs: nowMs)
+            // An operator told "done" must not see it undone by a machine
+            // crash in `nosync` mode: a forget above all. Retention's expiries
+            // come in passes of many and are left to the periodic sync.
+            if case .expire = kind {} else { try shard.makeDurable() }
+            return answer
         } catch let failure as QueryFailure {
             throw failure
         } catch let error as GraphError {
@@ -103,6 +78,43 @@ struct AdminChange: Sendable {
             throw QueryFailure(.invalidArgument, "\(error)")
         } catch {
             throw QueryFailure(.internal, "store error: \(error)")
+        }
+    }
+
+    /// The change itself, in `shard`'s store (and the pool overrides).
+    private func applyToStore(
+        _ shard: IdentityGraph, graph: ShardedGraph, poolOverrides: PoolOverrides, metrics: ServerMetrics, nowMs: Int64
+    ) throws -> Stitch_V1_Response.OneOf_Kind {
+        switch kind {
+        case .quarantine(let identifier, let reason):
+            let result = try shard.quarantine(site: site, identifier: identifier, reason: reason, nowMs: nowMs)
+            metrics.countRepairs(result.changed ? [result] : [], source: "manual")
+            return .quarantine(Stitch_V1_RepairResponse(result))
+        case .unquarantine(let identifier):
+            guard let result = try shard.unquarantine(site: site, identifier: identifier, nowMs: nowMs) else {
+                throw QueryFailure(.notFound, "no such identifier in site \(site)")
+            }
+            return .unquarantine(Stitch_V1_RepairResponse(result))
+        case .forget(let identifier):
+            guard let erasure = try shard.forget(site: site, identifier: identifier, nowMs: nowMs) else {
+                throw QueryFailure(.notFound, "no such identifier in site \(site)")
+            }
+            metrics.counter(.personsErased).increment()
+            return .forget(Stitch_V1_ForgetResponse(erasure))
+        case .poolSet(let pool):
+            try poolOverrides.set(site: site, pool?.wire ?? Stitch_V1_NumberPool())
+            graph.callTracking.setPool(site: site, pool)
+            // Office numbers are junk phones from now on; those already
+            // linked are quarantined and their persons repaired at once.
+            let office = (pool?.officeNumbers ?? []).sorted().map { NormalizedIdentifier(uncheckedKind: .phone, value: $0) }
+            metrics.countRepairs(try shard.quarantineJunk(site: site, identifiers: office, nowMs: nowMs), source: "junk")
+            return .poolSet(Stitch_V1_PoolResponse(site: site, callTracking: graph.callTracking, nowMs: nowMs))
+        case .expire(let personID, let inactiveBeforeMs):
+            guard let erasure = try shard.expire(site: site, personID: personID, inactiveBeforeMs: inactiveBeforeMs, nowMs: nowMs) else {
+                throw QueryFailure(.notFound, "person \(personID) of site \(site) is gone or was active since \(inactiveBeforeMs)")
+            }
+            metrics.counter(.personsExpired).increment()
+            return .forget(Stitch_V1_ForgetResponse(erasure))
         }
     }
 
