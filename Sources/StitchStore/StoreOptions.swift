@@ -9,8 +9,9 @@ public struct StoreOptions: Hashable, Sendable {
         /// loses nothing. A crash of the machine loses the unflushed commits,
         /// and can leave the store unreadable: the kernel writes dirty pages
         /// back in no particular order, so a newer meta page may reach the
-        /// disk before pages it needs, over pages an older one still needed
-        /// (LMDB's documented risk of `MDB_NOSYNC`; `PinnedSnapshotTests`
+        /// disk before the pages it points to, after other new pages have
+        /// overwritten pages the older meta points to (LMDB's documented
+        /// risk of `MDB_NOSYNC`; `PinnedSnapshotTests`
         /// shows such a store, and the remedy a checkpoint would use). The
         /// server syncs an operator's changes (quarantine, forget, a pool)
         /// before answering them (`Environment.makeDurable`).
