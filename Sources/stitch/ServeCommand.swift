@@ -99,6 +99,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let logger = Logger(label: "stitch")
+        // From here a SIGTERM or SIGINT stops the server gracefully, even one
+        // that comes before the service group listens for it.
+        EarlyStopSignals.install()
         // Before the ready file: once a starter sees it, the watch runs.
         if exitWithParent { ParentWatch.start(logger: logger) }
         let server = StitchServer(configuration: configuration, logger: logger)
@@ -122,7 +125,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [.init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        try await EarlyStopSignals.run(group, logger: logger)
     }
 
     /// Every setting: name, built-in default and meaning, as a Markdown table.

@@ -170,6 +170,19 @@ struct ServeProcessTests {
         #expect(restarted.signal(SIGTERM) == 0)
     }
 
+    @Test("a SIGTERM right after the ready file appears stops the server cleanly (it used to kill it, before the service group listened)")
+    func stopSignalRightAfterReady() throws {
+        let directory = try TemporaryDirectory("stitch-early-term")
+        defer { directory.remove() }
+        // The window was microseconds wide; a few rounds beside the other
+        // suites' load caught it in CI.
+        for round in 0..<5 {
+            let serve = try ServeProcess(directory: directory, dataName: "data-\(round)")
+            #expect(serve.signal(SIGTERM) == 0, "round \(round): \(serve.log)")
+            #expect(serve.log.contains("stopped cleanly"), "round \(round): \(serve.log)")
+        }
+    }
+
     @Test("`stitch query` says clearly when no server is there")
     func queryWithoutServer() throws {
         let run = try CLITests.stitch("query", "stats", "--server", "127.0.0.1:1")
