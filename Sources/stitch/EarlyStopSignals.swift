@@ -16,12 +16,14 @@ import Glibc
 /// one into the same graceful shutdown. Once the group listens for the
 /// signals it takes them over, and the watch finds nothing.
 enum EarlyStopSignals {
-    /// The last signal the early handler caught, 0 for none. A plain global
-    /// of a trivial type: statically initialized, so safe in a handler.
+    /// The last signal the early handler caught, 0 for none.
     nonisolated(unsafe) static var caught: sig_atomic_t = 0
 
     /// Installs the recording handler for SIGTERM and SIGINT.
     static func install() {
+        // A static is initialized on first use (swift_once, not safe in a
+        // signal handler): use it here first, before the handler can run.
+        caught = 0
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { signal in EarlyStopSignals.caught = signal }
         sigemptyset(&action.sa_mask)
