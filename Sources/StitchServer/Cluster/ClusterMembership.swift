@@ -139,8 +139,7 @@ final class ClusterMembership: Sendable {
             while let info = next {
                 var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
                 if getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                    let length = buffer.firstIndex(of: 0) ?? buffer.count
-                    found.append(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                    found.append(String(nulTerminated: buffer))
                 }
                 next = info.pointee.ai_next
             }

@@ -48,7 +48,7 @@ struct TrustedProxies: Sendable, Equatable {
             var buffer = [CChar](repeating: 0, count: 64)
             let family = network.bytes.count == 4 ? AF_INET : AF_INET6
             _ = network.bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
-            return String(cString: buffer) + "/\(network.prefix)"
+            return String(nulTerminated: buffer) + "/\(network.prefix)"
         }.joined(separator: ",")
     }
 
