@@ -27,11 +27,8 @@ source ops/lib/stitch-serve.sh
 trap 'stitch_stop; rm -rf "$work"' EXIT
 stitch_serve "$stitch" "$work" "$@"
 load() { "$stitch" load --port "$(port ingest)" --connections 4 --batch 50 "$@"; }
-seed=1
-while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total) < $target_millions * 1e6 else 1)"; do
-  load --duration 10 --seed "$seed" >/dev/null
-  seed=$((seed + 100))
-done
+stitch_fill "$stitch" "$target_millions"
+seed="$STITCH_FILL_SEED"
 pid="$(cat "$work/stitch.pid")"
 # Each shard's data file and the descriptor LMDB writes its pages on: the
 # read-write one (meta pages go through a second, write-only descriptor).

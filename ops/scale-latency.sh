@@ -32,12 +32,9 @@ source ops/lib/stitch-serve.sh
 trap 'stitch_stop; rm -rf "$work"' EXIT
 stitch_serve "$stitch" "$work" "$@"
 load() { "$stitch" load --port "$(port ingest)" --query-port "$(port query)" --connections 4 --batch 50 "$@"; }
-seed=1
-max=0
-while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total) < $target_millions * 1e6 else 1)"; do
-  max="$(load --duration 10 --seed "$seed" | awk '/^acked/ {print $5}')"
-  seed=$((seed + 100))
-done
+stitch_fill "$stitch" "$target_millions"
+seed="$STITCH_FILL_SEED"
+max="$STITCH_FILL_RATE"
 echo "store: $(metric stitch_events_stored_total) events; the last unpaced run acked $max beacons/s"
 echo "== the machine's wakeup floor, server idle, 5 s"
 python3 ops/wakeup-lateness.py --rate 1000 --duration 5 --label "server idle"

@@ -5,6 +5,7 @@
 #   stitch_serve "$stitch" "$work" [SERVE_ARGS…]   # data in $work/data; stopped on exit
 #   port ingest|query|http|intake                   # a bound port
 #   metric NAME                                     # the sum of a metric's series on /metrics
+#   stitch_fill "$stitch" MILLIONS                  # unpaced simple traffic until the store holds that many events
 #
 # The caller owns $work (a temporary directory) and removes it; the server's
 # log is $work/serve.log.
@@ -37,4 +38,20 @@ port() {
 metric() {
   curl -s "http://127.0.0.1:$(port http)/metrics" |
     awk -v name="$1" '$1 == name || index($1, name "{") == 1 {sum += $2} END {printf "%d", sum}'
+}
+
+# Fills the served store with unpaced `stitch load` runs of 10 s (simple
+# traffic, 4 connections, 50-beacon batches, seeds 1, 101, 201, … so no
+# beacon repeats) until it holds MILLIONS million events. Leaves the next
+# unused seed in STITCH_FILL_SEED and the last run's acked beacons/s in
+# STITCH_FILL_RATE (0 if no run was needed).
+stitch_fill() {
+  local stitch="$1" millions="$2"
+  STITCH_FILL_SEED=1
+  STITCH_FILL_RATE=0
+  while python3 -c "import sys; sys.exit(0 if $(metric stitch_events_stored_total) < $millions * 1e6 else 1)"; do
+    STITCH_FILL_RATE="$("$stitch" load --port "$(port ingest)" --connections 4 --batch 50 --duration 10 \
+      --seed "$STITCH_FILL_SEED" | awk '/^acked/ {print $5}')"
+    STITCH_FILL_SEED=$((STITCH_FILL_SEED + 100))
+  done
 }
