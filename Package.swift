@@ -134,7 +134,8 @@ let package = Package(
         ),
 
         // MARK: Storage (I/O)
-        .target(name: "StitchStore", dependencies: ["CLMDB"]),
+        // The group log's records carry a CRC-32 (zlib).
+        .target(name: "StitchStore", dependencies: ["CLMDB", "CZlib"]),
         // The identity graph: union-find, rings, history, guards, call
         // tracking, on the store. It speaks its own types; event bodies are
         // opaque bytes to it.

@@ -117,19 +117,30 @@ public final class IdentityGraph: Sendable {
         environment.close()
     }
 
-    /// Forces written data to disk (for `nosync` mode's periodic sync).
-    public func sync() throws(StoreError) {
-        try environment.sync()
+    /// Takes a checkpoint of this store (`Environment.checkpoint()`; the
+    /// server's periodic one in `nosync` and `log` modes). Returns the last
+    /// group-log sequence the checkpoint holds: the log before it is no
+    /// longer needed.
+    @discardableResult
+    public func checkpoint() throws -> UInt64 {
+        // Read first: the checkpoint's snapshot is this one or a later one.
+        let applied = try appliedLogSequence()
+        try environment.checkpoint()
+        return applied
     }
 
-    /// Makes every commit so far durable; a sync only in `nosync` mode (see
-    /// `Environment.makeDurable`). For changes an operator is told are done.
+    /// Makes every commit so far durable; a checkpoint unless in `sync` mode
+    /// (see `Environment.makeDurable`). For changes an operator is told are done.
     public func makeDurable() throws(StoreError) {
         try environment.makeDurable()
     }
 
-    /// How many times this graph's store has been synced (`Environment.syncCount`).
-    public var syncCount: Int { environment.syncCount }
+    /// How many checkpoints this graph's store has taken (`Environment.checkpointCount`).
+    public var checkpointCount: Int { environment.checkpointCount }
+
+    /// The checkpoint this open restored because the machine had restarted
+    /// since it was taken (its transaction id); nil when none was.
+    public var restoredCheckpoint: UInt64? { environment.restoredCheckpoint }
 
     /// Copies the store into `directory` (see `Environment.copy`); `compact`
     /// leaves out freed pages, so nothing erased by `forget` remains.

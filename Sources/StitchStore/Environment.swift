@@ -19,7 +19,8 @@ import Darwin
 ///   aborted, the map doubled and the closure run again).
 ///
 /// No transaction outlives its closure, so none can be held across an `await`:
-/// the closures are synchronous.
+/// the closures are synchronous. The one exception is the checkpoint's pin
+/// (`checkpoint()`), a read transaction that nothing reads through.
 public final class Environment: @unchecked Sendable {
     // @unchecked: the env pointer is used under LMDB's own thread rules
     // (MDB_NOTLS read transactions, one writer at a time via `writerLock`),
@@ -37,8 +38,14 @@ public final class Environment: @unchecked Sendable {
     private let mapLock = ReadWriteLock()
     /// Serializes writers in this process, so map growth never races a writer.
     private let writerLock = ReadWriteLock()
-    /// Counts `sync()` calls that flushed (`syncCount`).
-    private let syncs = Atomic<Int>(0)
+    /// Counts checkpoints taken (`checkpointCount`).
+    private let checkpoints = Atomic<Int>(0)
+    /// Serializes checkpoints; holds the read transaction pinning the last
+    /// checkpoint's snapshot (nil when the store keeps no checkpoints).
+    private let checkpointPin = Mutex<PinnedSnapshot?>(nil)
+    /// The transaction id of the checkpoint this open restored, when the
+    /// machine had restarted since it was taken; nil otherwise.
+    public let restoredCheckpoint: UInt64?
     /// Current size of the memory map.
     public private(set) var mapBytes: Int
     /// Readers left behind by dead processes that `mdb_reader_check` cleared at open.
@@ -57,6 +64,7 @@ public final class Environment: @unchecked Sendable {
                 throw StoreError(.system(errno), operation: "mkdir(\(path))")
             }
         }
+        restoredCheckpoint = try Self.restoreCheckpointAfterReboot(path: path, options: options)
         var handle: OpaquePointer?
         try check(mdb_env_create(&handle), "mdb_env_create")
         env = handle!
@@ -69,7 +77,7 @@ public final class Environment: @unchecked Sendable {
             // thread, as Swift code may resume on any thread.
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
-            if options.durability == .nosync { flags |= UInt32(MDB_NOSYNC) }
+            if options.checkpoints { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
             try check(mdb_reader_check(env, &dead), "mdb_reader_check")
         } catch {
@@ -84,6 +92,11 @@ public final class Environment: @unchecked Sendable {
         mapBytes = opened.mapBytes
         pageBytes = opened.pageBytes
         try openTables(tableNames)
+        if !options.readOnly {
+            // A checkpoint of this open's own, at once: the old one's pin died
+            // with its process, so a later commit could write over its pages.
+            if options.checkpoints { try checkpoint() } else { try Checkpoint.remove(directory: path) }
+        }
     }
 
     deinit {
@@ -92,13 +105,21 @@ public final class Environment: @unchecked Sendable {
 
     /// Flushes and closes the environment. Idempotent; the environment is
     /// unusable afterwards. Callers must have no transaction running.
+    ///
+    /// The final flush leaves the file current, so a store that keeps
+    /// checkpoints drops its checkpoint: a reboot before the next open must
+    /// not take it back to an older one.
     public func close() {
-        writerLock.withWriteLock {
-            mapLock.withWriteLock {
-                guard !closed else { return }
-                closed = true
-                if !options.readOnly { mdb_env_sync(env, 1) }
-                mdb_env_close(env)
+        checkpointPin.withLock { pin in
+            writerLock.withWriteLock {
+                mapLock.withWriteLock {
+                    guard !closed else { return }
+                    closed = true
+                    let flushed = options.readOnly || mdb_env_sync(env, 1) == 0
+                    if let pinned = pin.take() { mdb_txn_abort(pinned.transaction) }
+                    mdb_env_close(env)
+                    if flushed && options.checkpoints && !options.readOnly { try? Checkpoint.remove(directory: path) }
+                }
             }
         }
     }
@@ -137,24 +158,16 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Flushes committed data to disk (for `nosync` durability).
-    public func sync() throws(StoreError) {
-        try mapLock.withReadLock { () throws(StoreError) in
-            try check(mdb_env_sync(env, 1), "mdb_env_sync")
-        }
-        syncs.add(1, ordering: .relaxed)
-    }
-
     /// Makes every commit so far durable: nothing to do with `sync`
-    /// durability (each commit was flushed before it returned), a `sync()`
-    /// with `nosync`.
+    /// durability (each commit was flushed before it returned), a
+    /// `checkpoint()` otherwise.
     public func makeDurable() throws(StoreError) {
-        if options.durability == .nosync { try sync() }
+        if options.checkpoints { try checkpoint() }
     }
 
-    /// How many times `sync()` has flushed this environment (for tests and
-    /// for telling whether a change was made durable).
-    public var syncCount: Int { syncs.load(ordering: .relaxed) }
+    /// How many checkpoints this environment has taken (for tests and for
+    /// telling whether a change was made durable).
+    public var checkpointCount: Int { checkpoints.load(ordering: .relaxed) }
 
     private func openTables(_ names: [String]) throws(StoreError) {
         var txn: OpaquePointer?
@@ -315,5 +328,80 @@ extension Environment {
             try check(mdb_env_set_mapsize(env, rounded), "mdb_env_set_mapsize(\(rounded))")
             mapBytes = info().mapBytes
         }
+    }
+}
+
+// MARK: - Checkpoints
+
+extension Environment {
+    /// The read transaction that keeps a checkpoint's pages from reuse.
+    struct PinnedSnapshot: @unchecked Sendable {
+        // @unchecked: an MDB_NOTLS read transaction, only ever aborted.
+        let transaction: OpaquePointer
+        let transactionID: UInt64
+    }
+
+    /// Takes a checkpoint (`Checkpoint`): pins the latest snapshot, flushes
+    /// the file, saves the snapshot's meta page, and only then lets the
+    /// previous checkpoint's pages go. Returns the snapshot's transaction id.
+    ///
+    /// The writer waits only while the snapshot is pinned and its meta page
+    /// copied (microseconds): the meta slot is stable while no commit runs.
+    /// The flush itself runs beside the writer, as `mdb_env_sync` takes no
+    /// LMDB lock. The pin holds no lock of ours, so map growth does not
+    /// wait for it; LMDB lets the map be resized under a live read
+    /// transaction, and nothing is ever read through the pin.
+    @discardableResult
+    public func checkpoint() throws(StoreError) -> UInt64 {
+        precondition(options.checkpoints && !options.readOnly, "checkpoint on a store without checkpoints")
+        let taken = try checkpointPin.withLock { (pin: inout PinnedSnapshot?) throws(StoreError) -> UInt64 in
+            let (pinned, metaPage) = try writerLock.withWriteLock { () throws(StoreError) -> (PinnedSnapshot, [UInt8]) in
+                try mapLock.withReadLock { () throws(StoreError) -> (PinnedSnapshot, [UInt8]) in
+                    let transaction = try begin(readOnly: true)
+                    let id = UInt64(mdb_txn_id(transaction))
+                    do throws(StoreError) {
+                        var fd: Int32 = -1
+                        try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
+                        let page = try Checkpoint.metaPage(slot: Int(id & 1), fd: fd, pageBytes: pageBytes)
+                        guard Checkpoint.transactionID(ofMeta: page) == id else {
+                            throw StoreError(.corrupted, operation: "checkpoint: meta slot \(id & 1) does not hold transaction \(id)")
+                        }
+                        return (PinnedSnapshot(transaction: transaction, transactionID: id), page)
+                    } catch {
+                        mdb_txn_abort(transaction)
+                        throw error
+                    }
+                }
+            }
+            do throws(StoreError) {
+                try mapLock.withReadLock { () throws(StoreError) in try check(mdb_env_sync(env, 1), "mdb_env_sync") }
+                let boot = Checkpoint.bootIdentifier(at: options.bootIdentifierPath) ?? ""
+                try Checkpoint(transactionID: pinned.transactionID, bootIdentifier: boot, metaPage: metaPage).save(directory: path)
+            } catch {
+                mdb_txn_abort(pinned.transaction)
+                throw error
+            }
+            if let old = pin { mdb_txn_abort(old.transaction) }
+            pin = pinned
+            return pinned.transactionID
+        }
+        checkpoints.add(1, ordering: .relaxed)
+        return taken
+    }
+
+    /// Before LMDB opens the file: if the store's checkpoint was taken in
+    /// another boot, the machine went down since, and the file may hold
+    /// pages of commits that never fully reached the disk; the checkpoint's
+    /// snapshot is intact (pinned, flushed), so its meta page is written
+    /// back into both slots. A read-only open refuses such a store instead.
+    /// Returns the restored checkpoint's transaction id.
+    static func restoreCheckpointAfterReboot(path: String, options: StoreOptions) throws(StoreError) -> UInt64? {
+        guard let saved = try Checkpoint.saved(in: path),
+            let boot = Checkpoint.bootIdentifier(at: options.bootIdentifierPath),
+            saved.bootIdentifier != boot
+        else { return nil }
+        guard !options.readOnly else { throw StoreError(.needsRecovery, operation: "open \(path)") }
+        try saved.restore(into: path + "/data.mdb")
+        return saved.transactionID
     }
 }

@@ -1,5 +1,11 @@
 import CLMDB
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A failed LMDB call, typed by its return code (every code `lmdb.h` defines),
 /// with the operation that returned it.
 public struct StoreError: Error, Hashable, Sendable {
@@ -44,6 +50,9 @@ public struct StoreError: Error, Hashable, Sendable {
         case badTable
         /// An operating-system error (errno), e.g. ENOSPC or EACCES.
         case system(Int32)
+        /// A read-only open of a store whose machine restarted after its last
+        /// checkpoint (`Checkpoint`): only a writable open restores it.
+        case needsRecovery
 
         init(status: Int32) {
             switch status {
@@ -94,6 +103,7 @@ public struct StoreError: Error, Hashable, Sendable {
             case .badValueSize: MDB_BAD_VALSIZE
             case .badTable: MDB_BAD_DBI
             case .system(let errno): errno
+            case .needsRecovery: EAGAIN
             }
         }
     }
@@ -101,7 +111,10 @@ public struct StoreError: Error, Hashable, Sendable {
 
 extension StoreError: CustomStringConvertible {
     public var description: String {
-        "\(operation): \(String(cString: mdb_strerror(code.status)))"
+        if code == .needsRecovery {
+            return "\(operation): the machine restarted since the store's last checkpoint; open it once with a writable tool (stitch serve) to restore it"
+        }
+        return "\(operation): \(String(cString: mdb_strerror(code.status)))"
     }
 }
 

@@ -4,18 +4,19 @@ public struct StoreOptions: Hashable, Sendable {
     public enum Durability: String, Hashable, Sendable, CaseIterable {
         /// Every commit is flushed to disk (fdatasync) before it returns.
         case sync
-        /// Commits reach the OS page cache only; `Environment.sync()` flushes
-        /// them (the server calls it periodically). A crash of the process
-        /// loses nothing. A crash of the machine loses the unflushed commits,
-        /// and can leave the store unreadable: the kernel writes dirty pages
-        /// back in no particular order, so a newer meta page may reach the
-        /// disk before the pages it points to, after other new pages have
-        /// overwritten pages the older meta points to (LMDB's documented
-        /// risk of `MDB_NOSYNC`; `PinnedSnapshotTests`
-        /// shows such a store, and the remedy a checkpoint would use). The
-        /// server syncs an operator's changes (quarantine, forget, a pool)
-        /// before answering them (`Environment.makeDurable`).
+        /// Commits reach the OS page cache only, and the store is
+        /// checkpointed (`Environment.checkpoint()`; the server does it every
+        /// `sync_interval_ms`). A crash of the process loses nothing. A crash
+        /// of the machine returns the store to its last checkpoint: the
+        /// commits after it are lost, and nothing else (see `Checkpoint`).
         case nosync
+        /// As `nosync` for the store, plus each group of beacons is appended
+        /// to its shard's `GroupLog` and flushed there (one sequential write)
+        /// before it is acknowledged. A crash of the machine returns the store
+        /// to its last checkpoint and the server replays the log after it, so
+        /// an acknowledged beacon is never lost. The environment itself treats
+        /// it as `nosync`: the log belongs to the server.
+        case log
     }
 
     /// Initial size of the memory map in bytes. The file grows into it as data
@@ -34,6 +35,15 @@ public struct StoreOptions: Hashable, Sendable {
     public var readOnly: Bool
     /// Most concurrent read transactions (LMDB's reader table size).
     public var readersMax: Int
+    /// The file holding this boot's identifier, which tells a restart of the
+    /// process (the page cache survived: nothing to restore) from a restart
+    /// of the machine (restore the last checkpoint). Tests point it at a
+    /// file of their own to play a reboot.
+    public var bootIdentifierPath: String
+
+    /// Whether commits reach the page cache only, so the store keeps
+    /// checkpoints to survive a machine crash.
+    public var checkpoints: Bool { durability != .sync }
 
     public init(
         mapBytes: Int = 1 << 30,
@@ -41,7 +51,8 @@ public struct StoreOptions: Hashable, Sendable {
         growthFreeFractionMin: Double = 0.1,
         durability: Durability = .sync,
         readOnly: Bool = false,
-        readersMax: Int = 256
+        readersMax: Int = 256,
+        bootIdentifierPath: String = "/proc/sys/kernel/random/boot_id"
     ) {
         self.mapBytes = mapBytes
         self.mapBytesMax = mapBytesMax
@@ -49,5 +60,6 @@ public struct StoreOptions: Hashable, Sendable {
         self.durability = durability
         self.readOnly = readOnly
         self.readersMax = readersMax
+        self.bootIdentifierPath = bootIdentifierPath
     }
 }

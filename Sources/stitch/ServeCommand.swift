@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Public HTTP intake port (beacons from browsers, frames over HTTP, leases); 0 lets the OS choose (intake_port).")
     var intakePort: Int?
 
-    @Option(help: "sync (fsync per group commit, default) or nosync (acks on apply, periodic sync; see docs/configuration.md).")
+    @Option(help: "sync (fsync per group commit, default), log (acks once the group is in the group log; the store is checkpointed) or nosync (acks on apply; checkpointed); see docs/configuration.md.")
     var durability: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Any setting, as name=value; repeatable.", valueName: "name=value"))

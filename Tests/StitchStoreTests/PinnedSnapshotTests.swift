@@ -83,7 +83,7 @@ import Testing
         let metas = try [0, 1].map { try Self.page($0, of: dataFile) }
         for meta in metas { #expect(Self.load(UInt32.self, meta, 16) == Self.metaMagic) }
         let checkpoint = metas.max { Self.load(UInt64.self, $0, Self.metaTxnidOffset) < Self.load(UInt64.self, $1, Self.metaTxnidOffset) }!
-        try env.sync()
+        try env.makeDurable()
         let atCheckpoint = try Self.contents(env, table)
         #expect(atCheckpoint == live)
 

@@ -102,9 +102,10 @@ public final class ShardedGraph: Sendable {
         shards.indices.compactMap { index in shards[index].hubRejudging.map { (index, $0) } }
     }
 
-    /// Syncs every shard (nosync mode's periodic sync).
-    public func sync() throws(StoreError) {
-        for shard in shards { try shard.sync() }
+    /// Takes a checkpoint of every shard (`nosync` and `log` modes' periodic
+    /// one); returns each shard's last group-log sequence it holds.
+    public func checkpoint() throws -> [UInt64] {
+        try shards.map { try $0.checkpoint() }
     }
 
     public func close() {

@@ -149,12 +149,19 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var groupBeaconsMax = 65_536
     /// …and waits at most this long after its first batch for more.
     public var flushIntervalMs = 2
-    /// `sync`: an ack means on disk (fsync per group commit). `nosync`: an ack
-    /// means applied; the store is synced every `syncIntervalMs`, on a
-    /// thread of its own beside the writer (`StoreSyncer`).
+    /// `sync`: an ack means on disk (fsync per group commit). `log`: an ack
+    /// means on disk in the shard's group log (one sequential write per
+    /// group, `ShardGroupLogs`); the store is checkpointed every
+    /// `syncIntervalMs`. `nosync`: an ack means applied; the store is
+    /// checkpointed every `syncIntervalMs`. The checkpoints run on a thread
+    /// of their own beside the writer (`StoreSyncer`).
     public var durability: StoreOptions.Durability = .sync
-    /// Sync period in `nosync` mode.
+    /// Checkpoint period in `nosync` and `log` modes.
     public var syncIntervalMs = 1000
+    /// Where this boot's identifier is read: a checkpoint taken in another
+    /// boot is restored at open (`Checkpoint`). Tests point it elsewhere to
+    /// play a machine restart.
+    public var bootIdentifierFile = "/proc/sys/kernel/random/boot_id"
     /// Initial LMDB map size; the store grows it when nearly full.
     public var mapBytes = 1 << 30
     /// How long (in event time) an event id is remembered: a beacon resent
@@ -460,6 +467,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             try check(shards > 0, "shards", "cluster mode needs the partition count set (every node the same): shards = N")
             try check(clusterPartitions.allSatisfy { (0..<shards).contains($0) }, "cluster_partitions", "partitions are 0...shards-1")
             try check(shardSites.isEmpty, "shard_sites", "cluster mode places sites by site % shards only")
+            try check(durability != .log, "durability", "a cluster replica's log is the JetStream stream: sync or nosync")
             try check(
                 TokenAuthority.isLoopback(host: advertisedHost) || !TokenAuthority.isLoopback(host: queryHost), "query_host",
                 "other nodes forward queries to this one at \(advertisedHost): bind the query port where they reach it (query_host = 0.0.0.0 or an address of this machine)")

@@ -12,7 +12,9 @@ import StitchWire
 /// queue, splits each group by shard, applies every shard's part in one LMDB
 /// write transaction of that shard — the parts in parallel, one on this
 /// thread and the others on `ShardWorker`s — commits each (an fsync per shard
-/// in `sync` mode), and only then tells every sender its outcome.
+/// in `sync` mode; in `log` mode the part is first appended to the shard's
+/// group log and flushed there, `ShardGroupLogs`), and only then tells every
+/// sender its outcome.
 ///
 /// Groups grow by themselves under load: while one commit runs, the next
 /// group gathers in the queue, so the fsync cost is shared by more beacons
@@ -40,8 +42,11 @@ final class GraphWriter: IngestConsumer {
     private let ingestPriority: ThreadScheduling.IngestPriority
     private let ingestNice: Int
     private let flushIntervalNanoseconds: Int64
-    /// `nosync` mode's periodic sync; nil in `sync` mode (every commit syncs).
+    /// `nosync` and `log` modes' periodic checkpoint; nil in `sync` mode
+    /// (every commit syncs).
     private let syncer: StoreSyncer?
+    /// `log` mode's group logs; nil otherwise.
+    private let groupLogs: ShardGroupLogs?
     private let finished = FinishedSignal()
     /// Where the store lives, to tell a full disk from other failures.
     private let dataDirectory: String
@@ -51,10 +56,12 @@ final class GraphWriter: IngestConsumer {
         queue: IngestQueue,
         metrics: ServerMetrics,
         configuration: ServerConfiguration,
+        groupLogs: ShardGroupLogs?,
         logger: Logger,
         clockMs: @escaping @Sendable () -> Int64
     ) {
         self.graph = graph
+        self.groupLogs = groupLogs
         self.ingestPriority = configuration.ingestPriority
         self.ingestNice = configuration.ingestNice
         self.workers = (1..<graph.layout.count).map {
@@ -67,14 +74,15 @@ final class GraphWriter: IngestConsumer {
         self.dataDirectory = configuration.dataDirectory
         self.groupBeaconsMax = configuration.groupBeaconsMax
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
-        self.syncer = configuration.durability == .nosync
-            ? StoreSyncer(
-                graph: graph, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000, metrics: metrics,
-                logger: logger)
-            : nil
+        self.syncer = configuration.durability == .sync
+            ? nil
+            : StoreSyncer(
+                graph: graph, groupLogs: groupLogs, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000,
+                metrics: metrics, logger: logger)
     }
 
-    /// Starts the writer thread (and in `nosync` mode the sync thread). It
+    /// Starts the writer thread (and in `nosync` and `log` modes the
+    /// checkpoint thread). It
     /// runs until the queue is closed and empty.
     func start() {
         syncer?.start(priority: ingestPriority, nice: ingestNice)
@@ -196,7 +204,9 @@ final class GraphWriter: IngestConsumer {
     ) -> Result<ApplyReport, any Error> {
         let start = ContinuousClock.now
         do {
-            let report = try graph.shards[shard].apply(events, renewals: renewals, nowMs: nowMs)
+            let report = try groupLogs.map { logs in
+                try logs.apply(events, renewals: renewals, nowMs: nowMs, shard: shard, graph: graph.shards[shard])
+            } ?? graph.shards[shard].apply(events, renewals: renewals, nowMs: nowMs)
             metrics.commitSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
             record(report, beacons: events.count)
             return .success(report)

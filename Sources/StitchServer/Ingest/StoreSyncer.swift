@@ -2,9 +2,11 @@ import Foundation
 import Logging
 import StitchGraph
 
-/// `nosync` mode's periodic sync, on a thread of its own: every
-/// `sync_interval_ms` it flushes each shard's committed pages to disk
-/// (`mdb_env_sync`) while the writer goes on committing.
+/// `nosync` and `log` modes' periodic checkpoint, on a thread of its own:
+/// every `sync_interval_ms` it takes a checkpoint of each shard
+/// (`Environment.checkpoint()`: flushes its committed pages to disk with
+/// `mdb_env_sync` while the writer goes on committing) and then deletes the
+/// group-log files the checkpoint holds.
 ///
 /// Why not on the writer thread, between groups, as before: one sync flushes
 /// a whole interval of commits' pages, hundreds of milliseconds on a grown
@@ -17,6 +19,7 @@ import StitchGraph
 /// came, so the last commits before a quiet spell waited for the kernel.
 final class StoreSyncer: @unchecked Sendable {
     private let graph: ShardedGraph
+    private let groupLogs: ShardGroupLogs?
     private let intervalNanoseconds: Int64
     private let metrics: ServerMetrics
     private let logger: Logger
@@ -25,8 +28,9 @@ final class StoreSyncer: @unchecked Sendable {
     /// Signalled by the thread as it exits.
     private let exited = DispatchSemaphore(value: 0)
 
-    init(graph: ShardedGraph, intervalNanoseconds: Int64, metrics: ServerMetrics, logger: Logger) {
+    init(graph: ShardedGraph, groupLogs: ShardGroupLogs?, intervalNanoseconds: Int64, metrics: ServerMetrics, logger: Logger) {
         self.graph = graph
+        self.groupLogs = groupLogs
         self.intervalNanoseconds = intervalNanoseconds
         self.metrics = metrics
         self.logger = logger
@@ -54,15 +58,16 @@ final class StoreSyncer: @unchecked Sendable {
         exited.wait()
     }
 
-    /// Flushes every shard now; a failure is logged and counted, and the
-    /// next interval tries again.
+    /// Checkpoints every shard now; a failure is logged and counted, and
+    /// the next interval tries again.
     func syncNow() {
         let start = ContinuousClock.now
         do {
-            try graph.sync()
+            let held = try graph.checkpoint()
             metrics.syncSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+            groupLogs?.release(through: held)
         } catch {
-            logger.error("periodic sync failed: \(error)")
+            logger.error("periodic checkpoint failed: \(error)")
             metrics.counter(.syncFailures).increment()
         }
     }

@@ -43,12 +43,12 @@ public final class StitchServer: Service, Sendable {
         case stopped
     }
 
-    /// Every shard's `syncCount` summed while running, else nil: tells a
-    /// test whether a change was synced before it was answered.
-    var storeSyncCount: Int? {
+    /// Every shard's `checkpointCount` summed while running, else nil: tells
+    /// a test whether a change was made durable before it was answered.
+    var storeCheckpointCount: Int? {
         state.withLockedValue { state in
             guard case .running(let running) = state else { return nil }
-            return running.graph.shards.reduce(0) { $0 + $1.syncCount }
+            return running.graph.shards.reduce(0) { $0 + $1.checkpointCount }
         }
     }
 
@@ -179,10 +179,24 @@ public final class StitchServer: Service, Sendable {
                 callTracking: CallTracking(
                     pools: try pools(overriddenBy: poolOverrides),
                     renewalMaxMs: Int64(configuration.leaseRenewalMaxSeconds) * 1000),
-                storeOptions: StoreOptions(mapBytes: configuration.mapBytes, durability: configuration.durability))
+                storeOptions: StoreOptions(
+                    mapBytes: configuration.mapBytes, durability: configuration.durability,
+                    bootIdentifierPath: configuration.bootIdentifierFile))
         } catch {
             audit.close()
             throw error
+        }
+        var groupLogs: ShardGroupLogs?
+        if !configuration.isCluster {
+            do {
+                groupLogs = try ShardGroupLogs.recover(
+                    graph: graph, dataDirectory: configuration.dataDirectory, durability: configuration.durability,
+                    logger: logger)
+            } catch {
+                graph.close()
+                audit.close()
+                throw error
+            }
         }
         if configuration.isCluster {
             // A write outside the log would make this replica differ from its peers.
@@ -223,8 +237,8 @@ public final class StitchServer: Service, Sendable {
                 logger: logger, clockMs: clockMs)
         } else {
             writer = GraphWriter(
-                graph: graph, queue: queue, metrics: metrics, configuration: configuration, logger: logger,
-                clockMs: clockMs)
+                graph: graph, queue: queue, metrics: metrics, configuration: configuration, groupLogs: groupLogs,
+                logger: logger, clockMs: clockMs)
         }
         writer.start()
         let forwarder = cluster.map { _ in QueryForwarder(group: queryGroup, metrics: metrics, tls: configuration.peerTLS(.query)) }

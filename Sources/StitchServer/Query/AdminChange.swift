@@ -67,8 +67,10 @@ struct AdminChange: Sendable {
             let shard = graph.graph(site: site)
             let answer = try applyToStore(shard, graph: graph, poolOverrides: poolOverrides, metrics: metrics, nowMs: nowMs)
             // An operator told "done" must not see it undone by a machine
-            // crash in `nosync` mode: a forget above all. Retention's expiries
-            // come in passes of many and are left to the periodic sync.
+            // crash in `nosync` or `log` mode (the group log holds beacons,
+            // not admin changes, so a checkpoint must): a forget above all.
+            // Retention's expiries come in passes of many and are left to the
+            // periodic checkpoint; a pass undone by a crash is redone.
             if case .expire = kind {} else { try shard.makeDurable() }
             return answer
         } catch let failure as QueryFailure {

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import StitchGraph
+import StitchIdentity
+import StitchMapping
+import StitchStore
+import StitchWire
+
+/// `durability = log`: every shard's `GroupLog`, the writer's way through it
+/// (`apply`: log, flush, then apply), and the recovery that replays it at
+/// start.
+///
+/// A record is the group part exactly as the shard applies it — the cluster
+/// log's entry format (`proto/log.proto`), with the writer's clock — so a
+/// replay does what the first apply did (DESIGN.md §8's determinism). The
+/// shard records the record's sequence in the same transaction, so a record
+/// is applied once whatever crashes (`IdentityGraph.apply(segments:first:)`).
+final class ShardGroupLogs: Sendable {
+    private let logs: [GroupLog]
+    /// Each shard's next sequence. A shard's part runs on one thread at a
+    /// time (the writer's, or its worker's, one group after another).
+    private let nextSequences: [SequenceBox]
+
+    /// The log directory of the shard whose store is in `shardDirectory`.
+    static func directory(shardDirectory: String) -> String { shardDirectory + "/group-log" }
+
+    /// Replays every shard's log past its store's last applied record, then
+    /// keeps the logs for the writer when `durability == .log`; otherwise
+    /// makes the replay durable and deletes the logs (a store that was in
+    /// `log` mode before this start loses nothing by the switch). Returns
+    /// nil when not in `log` mode.
+    static func recover(
+        graph: ShardedGraph, dataDirectory: String, durability: StoreOptions.Durability, logger: Logger
+    ) throws -> ShardGroupLogs? {
+        var logs: [GroupLog] = []
+        var nexts: [SequenceBox] = []
+        for (index, shard) in graph.shards.enumerated() {
+            if let restored = shard.restoredCheckpoint {
+                logger.warning("shard \(index): the machine restarted since this store's last checkpoint; restored it (transaction \(restored)); the group log replays what followed")
+            }
+            let directory = directory(shardDirectory: ShardLayout.directory(of: index, in: dataDirectory))
+            guard durability == .log || FileManager.default.fileExists(atPath: directory) else { continue }
+            let log = try GroupLog(directory: directory)
+            let replayed = try replay(log, into: shard)
+            if replayed.records > 0 {
+                logger.notice("shard \(index): replayed \(replayed.records) groups (\(replayed.events) events) from the group log after the last commit the store holds")
+            }
+            let applied = try shard.appliedLogSequence()
+            if durability == .log {
+                logs.append(log)
+                nexts.append(SequenceBox(max(applied, log.lastSequence) + 1))
+            } else {
+                try shard.makeDurable()
+                try FileManager.default.removeItem(atPath: directory)
+                logger.notice("shard \(index): group log removed (durability is \(durability.rawValue) now)")
+            }
+        }
+        return durability == .log ? ShardGroupLogs(logs: logs, nextSequences: nexts) : nil
+    }
+
+    private init(logs: [GroupLog], nextSequences: [SequenceBox]) {
+        self.logs = logs
+        self.nextSequences = nextSequences
+    }
+
+    /// Applies the records of `log` after the ones `shard` holds, in
+    /// transactions of up to `replayEventsPerCommit` events.
+    static func replay(_ log: GroupLog, into shard: IdentityGraph) throws -> (records: Int, events: Int) {
+        let applied = try shard.appliedLogSequence()
+        var pending: [ApplySegment] = []
+        var first: UInt64 = applied + 1
+        var pendingEvents = 0
+        var total = (records: 0, events: 0)
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try shard.apply(segments: pending, first: first)
+            first += UInt64(pending.count)
+            pending.removeAll(keepingCapacity: true)
+            pendingEvents = 0
+        }
+        try log.forEachRecord(after: applied) { record in
+            guard record.sequence == first + UInt64(pending.count) else {
+                throw GroupLogGap(directory: log.directory, expected: first + UInt64(pending.count), found: record.sequence)
+            }
+            let segment = try ApplySegment(logEntry: record.payload)
+            pending.append(segment)
+            pendingEvents += segment.events.count
+            total.records += 1
+            total.events += segment.events.count
+            if pendingEvents >= replayEventsPerCommit { try flush() }
+        }
+        try flush()
+        return total
+    }
+
+    static let replayEventsPerCommit = 50_000
+
+    /// Logs one shard's part of a group, flushes it, then applies it to the
+    /// shard: the ack that follows means the part is on disk in the log. If
+    /// the apply fails the record is taken back, as its batches are refused.
+    func apply(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, shard: Int, graph: IdentityGraph
+    ) throws -> ApplyReport {
+        let sequence = nextSequences[shard].value
+        let entry = Stitch_V1_LogEntry.with {
+            $0.format = LogEntryFormat.current
+            $0.publishedMs = nowMs
+            $0.events = events.map(Stitch_V1_LogEvent.init)
+            $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
+        }
+        let payload: [UInt8] = try entry.serializedBytes()
+        try logs[shard].append(payload, sequence: sequence)
+        nextSequences[shard].value = sequence + 1
+        do {
+            let reports = try graph.apply(
+                segments: [ApplySegment(events: events, renewals: renewals, nowMs: nowMs)], first: sequence)
+            return reports[0]
+        } catch {
+            do {
+                try logs[shard].removeLast(sequence: sequence, payloadBytes: payload.count)
+                nextSequences[shard].value = sequence
+            } catch {
+                // The record stays: the next start replays it (its batches
+                // were refused; their resend comes back as repeats).
+            }
+            throw error
+        }
+    }
+
+    /// Deletes each shard's log files that its checkpoint holds entirely.
+    func release(through sequences: [UInt64]) {
+        for (log, sequence) in zip(logs, sequences) { log.release(through: sequence) }
+    }
+
+    /// A shard's next sequence, handed between the writer and a worker
+    /// thread by `ShardWorker`'s run/wait (which orders the accesses).
+    final class SequenceBox: @unchecked Sendable {
+        var value: UInt64
+        init(_ value: UInt64) { self.value = value }
+    }
+}
+
+/// A group log that skips a record after the store's last one: the store
+/// and its log disagree, and replaying past the gap would lose the missing
+/// groups silently.
+struct GroupLogGap: Error, CustomStringConvertible {
+    let directory: String
+    let expected: UInt64
+    let found: UInt64
+    var description: String {
+        "group log \(directory) holds record \(found) where the store needs \(expected) next; move the log aside to start without it (the groups from \(expected) on are then lost)"
+    }
+}

@@ -1,0 +1,316 @@
+import CZlib
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A shard's group log (`durability = log`): each group the writer commits
+/// is appended here and flushed (`fdatasync`) before it is acknowledged,
+/// while the store itself commits without a flush and is checkpointed
+/// (`Checkpoint`) in the background.
+///
+/// Why: a commit of a grown store dirties ~1,000 B-tree pages scattered
+/// over the file, and this disk charges per scattered page (~40 ms to flush
+/// 1,000 of them, ~1 ms for as many bytes written in a row;
+/// docs/performance.md). The log turns the flush on the ack path into one
+/// sequential write.
+///
+/// Records are numbered: sequence N is the Nth group given to the shard's
+/// store, which records the last sequence it applied in the same
+/// transaction (`IdentityGraph.apply(segments:first:)`). Recovery replays
+/// the records after the store's — after a machine crash, after the
+/// restored checkpoint's — so each is applied exactly once.
+///
+/// On disk: files `group-<first sequence>.log` in one directory, each a run
+/// of records `magic u32 | length u32 | sequence u64 | crc32 u32 |
+/// payload`, little-endian, the CRC over sequence and payload. A crash can
+/// tear only the last record (each append is flushed before the next), so
+/// opening cuts the last file at its first record that does not check.
+/// A file is closed past `segmentBytesMax`; `release(through:)` deletes
+/// closed files every record of which a checkpoint holds.
+public final class GroupLog: Sendable {
+    /// One record read back.
+    public struct Record: Sendable {
+        public let sequence: UInt64
+        public let payload: [UInt8]
+    }
+
+    /// The log's directory.
+    public let directory: String
+    /// A file is closed once it is this long, so checkpoints can delete it.
+    public let segmentBytesMax: Int
+    private let state: Mutex<State>
+
+    static let recordMagic: UInt32 = 0x314C_4753  // "SGL1"
+    static let headerBytes = 20
+    /// No record is longer: a group is bounded far below it (a group holds at
+    /// most `group_beacons_max` beacons of at most a frame each).
+    public static let payloadBytesMax = 256 << 20
+    static let filePrefix = "group-"
+    static let fileSuffix = ".log"
+
+    struct Segment {
+        let first: UInt64
+        var last: UInt64
+        var path: String
+    }
+
+    struct State {
+        /// Closed files, oldest first, then the one appended to (if any).
+        var segments: [Segment] = []
+        /// The file appended to, and its length.
+        var fd: Int32 = -1
+        var bytes = 0
+        /// The last sequence appended (0: none).
+        var lastSequence: UInt64 = 0
+    }
+
+    /// Opens the log in `directory` (created if missing): checks every
+    /// record and cuts a torn last record off the last file.
+    ///
+    /// - Throws: `StoreError` (`.corrupted` for a damaged record before the
+    ///   last file's end, which no crash can cause).
+    public init(directory: String, segmentBytesMax: Int = 64 << 20) throws {
+        self.directory = directory
+        self.segmentBytesMax = segmentBytesMax
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw StoreError(.system(errno), operation: "mkdir(\(directory))")
+        }
+        var state = State()
+        let firsts = try Self.segmentFirsts(in: directory)
+        for (index, first) in firsts.enumerated() {
+            let path = Self.path(directory, first)
+            let isLast = index == firsts.count - 1
+            var last: UInt64 = 0
+            let valid = try Self.scan(path: path, stopAtDamage: isLast) { record in last = record.sequence }
+            if let validBytes = valid.cutAt {
+                try Self.truncate(path: path, to: validBytes)
+            }
+            if last == 0 {
+                // An empty file (a crash before its first record): not a segment.
+                unlink(path)
+                continue
+            }
+            state.segments.append(Segment(first: first, last: last, path: path))
+            state.lastSequence = max(state.lastSequence, last)
+        }
+        self.state = Mutex(state)
+    }
+
+    deinit {
+        state.withLock { if $0.fd >= 0 { close($0.fd) } }
+    }
+
+    /// The last sequence the log holds (0: none).
+    public var lastSequence: UInt64 { state.withLock { $0.lastSequence } }
+
+    /// Files the log holds.
+    public var fileCount: Int { state.withLock { $0.segments.count } }
+
+    /// Appends `payload` as record `sequence` and flushes it; returns once it
+    /// is on disk. Sequences only grow (a gap is allowed: the store may have
+    /// applied groups while the log was off). On failure the file is cut
+    /// back, so the log holds nothing of the record.
+    public func append(_ payload: [UInt8], sequence: UInt64) throws(StoreError) {
+        precondition(payload.count <= Self.payloadBytesMax, "group log record of \(payload.count) bytes")
+        try state.withLock { (state: inout State) throws(StoreError) in
+            guard sequence > state.lastSequence else {
+                throw StoreError(.invalid, operation: "group log append \(sequence) after \(state.lastSequence)")
+            }
+            if state.fd < 0 || state.bytes >= segmentBytesMax { try startSegment(&state, first: sequence) }
+            var record = [UInt8]()
+            record.reserveCapacity(Self.headerBytes + payload.count)
+            Self.append(Self.recordMagic, to: &record)
+            Self.append(UInt32(payload.count), to: &record)
+            Self.append(sequence, to: &record)
+            Self.append(Self.checksum(sequence: sequence, payload: payload), to: &record)
+            record += payload
+            let written = record.withUnsafeBytes { pwrite(state.fd, $0.baseAddress, $0.count, off_t(state.bytes)) }
+            guard written == record.count, fdatasync(state.fd) == 0 else {
+                let failure = written < 0 ? errno : (written == record.count ? errno : ENOSPC)
+                _ = ftruncate(state.fd, off_t(state.bytes))
+                throw StoreError(.system(failure), operation: "append to group log \(directory)")
+            }
+            state.bytes += record.count
+            state.lastSequence = sequence
+            state.segments[state.segments.count - 1].last = sequence
+        }
+    }
+
+    /// Takes back the last record appended (`sequence`): its group was not
+    /// applied (the store failed), so it was refused and will be resent.
+    public func removeLast(sequence: UInt64, payloadBytes: Int) throws(StoreError) {
+        try state.withLock { (state: inout State) throws(StoreError) in
+            guard state.lastSequence == sequence, state.fd >= 0, let current = state.segments.last else { return }
+            let bytes = state.bytes - Self.headerBytes - payloadBytes
+            guard ftruncate(state.fd, off_t(bytes)) == 0, fdatasync(state.fd) == 0 else {
+                throw StoreError(.system(errno), operation: "cut group log \(directory)")
+            }
+            state.bytes = bytes
+            if bytes == 0 {
+                close(state.fd)
+                state.fd = -1
+                unlink(current.path)
+                state.segments.removeLast()
+                state.lastSequence = state.segments.last?.last ?? 0
+            } else {
+                state.lastSequence = sequence - 1
+                state.segments[state.segments.count - 1].last = sequence - 1
+            }
+        }
+    }
+
+    /// Deletes the closed files every record of which is at or before
+    /// `sequence` (a checkpoint holds them). The file appended to stays.
+    public func release(through sequence: UInt64) {
+        let doomed = state.withLock { (state: inout State) -> [String] in
+            let closedCount = state.fd >= 0 ? state.segments.count - 1 : state.segments.count
+            var doomed: [String] = []
+            while doomed.count < closedCount, state.segments[doomed.count].last <= sequence {
+                doomed.append(state.segments[doomed.count].path)
+            }
+            state.segments.removeFirst(doomed.count)
+            return doomed
+        }
+        // A delete a crash undoes only brings back records a checkpoint holds.
+        for path in doomed { unlink(path) }
+    }
+
+    /// Calls `body` with each record after `sequence`, oldest first.
+    public func forEachRecord(after sequence: UInt64, _ body: (Record) throws -> Void) throws {
+        let paths = state.withLock { state in state.segments.filter { $0.last > sequence }.map(\.path) }
+        for path in paths {
+            _ = try Self.scan(path: path, stopAtDamage: false) { record in
+                if record.sequence > sequence { try body(record) }
+            }
+        }
+    }
+
+    // MARK: Files
+
+    private func startSegment(_ state: inout State, first: UInt64) throws(StoreError) {
+        let path = Self.path(directory, first)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError(.system(errno), operation: "open(\(path))") }
+        // The new name must survive a crash with the records in it.
+        do {
+            try Checkpoint.syncDirectory(directory)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        if state.fd >= 0 { close(state.fd) }
+        state.fd = fd
+        state.bytes = 0
+        state.segments.append(Segment(first: first, last: first - 1, path: path))
+    }
+
+    static func path(_ directory: String, _ first: UInt64) -> String {
+        let digits = String(first)
+        return directory + "/" + filePrefix + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + fileSuffix
+    }
+
+    /// The first sequences of the log files in `directory`, ascending.
+    static func segmentFirsts(in directory: String) throws(StoreError) -> [UInt64] {
+        guard let dir = opendir(directory) else { throw StoreError(.system(errno), operation: "opendir(\(directory))") }
+        defer { closedir(dir) }
+        var firsts: [UInt64] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix(filePrefix), name.hasSuffix(fileSuffix),
+                let first = UInt64(name.dropFirst(filePrefix.count).dropLast(fileSuffix.count)), first > 0
+            else { continue }
+            firsts.append(first)
+        }
+        return firsts.sorted()
+    }
+
+    /// Reads `path`'s records in order, calling `body` for each. Stops at
+    /// the first record that does not check: with `stopAtDamage` it returns
+    /// where the valid records end (`cutAt`) when that is before the end;
+    /// otherwise that is damage no crash leaves, and it throws.
+    static func scan(
+        path: String, stopAtDamage: Bool, _ body: (Record) throws -> Void
+    ) throws -> (records: Int, cutAt: Int?) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError(.system(errno), operation: "open(\(path))") }
+        defer { close(fd) }
+        var offset = 0
+        var records = 0
+        var previous: UInt64 = 0
+        var header = [UInt8](repeating: 0, count: headerBytes)
+        while true {
+            let got = try readFully(fd, &header, at: offset, path: path)
+            if got == 0 { return (records, nil) }
+            var damage: String?
+            var payload: [UInt8] = []
+            let length = Int(load(UInt32.self, header, 4))
+            let sequence = load(UInt64.self, header, 8)
+            if got < headerBytes {
+                damage = "a header cut short"
+            } else if load(UInt32.self, header, 0) != recordMagic {
+                damage = "no record magic"
+            } else if length > payloadBytesMax {
+                damage = "a length of \(length) bytes"
+            } else if sequence <= previous {
+                damage = "sequence \(sequence) after \(previous)"
+            } else {
+                payload = [UInt8](repeating: 0, count: length)
+                if try readFully(fd, &payload, at: offset + headerBytes, path: path) < length {
+                    damage = "a record cut short"
+                } else if checksum(sequence: sequence, payload: payload) != load(UInt32.self, header, 16) {
+                    damage = "a checksum mismatch"
+                }
+            }
+            if let damage {
+                if stopAtDamage { return (records, offset) }
+                throw StoreError(.corrupted, operation: "group log \(path) at byte \(offset): \(damage)")
+            }
+            try body(Record(sequence: sequence, payload: payload))
+            previous = sequence
+            records += 1
+            offset += headerBytes + length
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many (fewer only at the end).
+    static func readFully(_ fd: Int32, _ buffer: inout [UInt8], at offset: Int, path: String) throws(StoreError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            guard count >= 0 else { throw StoreError(.system(errno), operation: "read(\(path))") }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
+    static func truncate(path: String, to bytes: Int) throws(StoreError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError(.system(errno), operation: "open(\(path))") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(bytes)) == 0, fdatasync(fd) == 0 else {
+            throw StoreError(.system(errno), operation: "cut torn record off \(path)")
+        }
+    }
+
+    static func checksum(sequence: UInt64, payload: [UInt8]) -> UInt32 {
+        var crc = withUnsafeBytes(of: sequence.littleEndian) { crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), 8) }
+        crc = payload.withUnsafeBytes { crc32(crc, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ offset: Int) -> T {
+        bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+
+    static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+}
