@@ -26,11 +26,18 @@ import Darwin
 ///
 /// On disk: files `group-<first sequence>.log` in one directory, each a run
 /// of records `magic u32 | length u32 | sequence u64 | crc32 u32 |
-/// payload`, little-endian, the CRC over sequence and payload. A crash can
-/// tear only the last record (each append is flushed before the next), so
-/// opening cuts the last file at its first record that does not check.
-/// A file is closed past `segmentBytesMax`; `release(through:)` deletes
-/// closed files every record of which a checkpoint holds.
+/// payload`, little-endian, the CRC over sequence and payload, ended by
+/// zeros or the file's end. A crash can tear only the last record (each
+/// append is flushed before the next), so opening cuts the last file at its
+/// first record that does not check. A file holds up to `segmentBytesMax`;
+/// `release(through:)` deletes closed files every record of which a
+/// checkpoint holds.
+///
+/// Files are written into zeros laid down ahead of time (`prepareSpare()`,
+/// off the ack path): an append that grows a file changes its size, and
+/// flushing a size is a journal commit, which on ext4 (`data=ordered`)
+/// first writes out the data of every file the commit covers — the store's
+/// own pages among them. An append into allocated zeros changes data only.
 public final class GroupLog: Sendable {
     /// One record read back.
     public struct Record: Sendable {
@@ -51,6 +58,8 @@ public final class GroupLog: Sendable {
     public static let payloadBytesMax = 256 << 20
     static let filePrefix = "group-"
     static let fileSuffix = ".log"
+    /// The zero-filled file the next segment is made from.
+    static let spareName = "group-spare.log"
 
     struct Segment {
         let first: UInt64
@@ -66,6 +75,8 @@ public final class GroupLog: Sendable {
         var bytes = 0
         /// The last sequence appended (0: none).
         var lastSequence: UInt64 = 0
+        /// Whether the spare file is ready to become the next segment.
+        var spareReady = false
     }
 
     /// Opens the log in `directory` (created if missing): checks every
@@ -97,6 +108,9 @@ public final class GroupLog: Sendable {
             state.segments.append(Segment(first: first, last: last, path: path))
             state.lastSequence = max(state.lastSequence, last)
         }
+        unlink(directory + "/" + Self.spareName + ".tmp")
+        var spare = stat()
+        state.spareReady = stat(directory + "/" + Self.spareName, &spare) == 0 && Int(spare.st_size) == segmentBytesMax
         self.state = Mutex(state)
     }
 
@@ -120,7 +134,10 @@ public final class GroupLog: Sendable {
             guard sequence > state.lastSequence else {
                 throw StoreError(.invalid, operation: "group log append \(sequence) after \(state.lastSequence)")
             }
-            if state.fd < 0 || state.bytes >= segmentBytesMax { try startSegment(&state, first: sequence) }
+            let recordBytes = Self.headerBytes + payload.count
+            if state.fd < 0 || (state.bytes > 0 && state.bytes + recordBytes > segmentBytesMax) {
+                try startSegment(&state, first: sequence)
+            }
             var record = [UInt8]()
             record.reserveCapacity(Self.headerBytes + payload.count)
             Self.append(Self.recordMagic, to: &record)
@@ -142,25 +159,54 @@ public final class GroupLog: Sendable {
 
     /// Takes back the last record appended (`sequence`): its group was not
     /// applied (the store failed), so it was refused and will be resent.
+    /// Its bytes are zeroed (the end of the file's records) and flushed.
     public func removeLast(sequence: UInt64, payloadBytes: Int) throws(StoreError) {
         try state.withLock { (state: inout State) throws(StoreError) in
-            guard state.lastSequence == sequence, state.fd >= 0, let current = state.segments.last else { return }
-            let bytes = state.bytes - Self.headerBytes - payloadBytes
-            guard ftruncate(state.fd, off_t(bytes)) == 0, fdatasync(state.fd) == 0 else {
-                throw StoreError(.system(errno), operation: "cut group log \(directory)")
+            guard state.lastSequence == sequence, state.fd >= 0 else { return }
+            let recordBytes = Self.headerBytes + payloadBytes
+            let start = state.bytes - recordBytes
+            let zeros = [UInt8](repeating: 0, count: recordBytes)
+            let written = zeros.withUnsafeBytes { pwrite(state.fd, $0.baseAddress, $0.count, off_t(start)) }
+            guard written == recordBytes, fdatasync(state.fd) == 0 else {
+                throw StoreError(.system(written < 0 ? errno : EIO), operation: "take back a record of group log \(directory)")
             }
-            state.bytes = bytes
-            if bytes == 0 {
-                close(state.fd)
-                state.fd = -1
-                unlink(current.path)
-                state.segments.removeLast()
-                state.lastSequence = state.segments.last?.last ?? 0
+            state.bytes = start
+            let segment = state.segments.count - 1
+            if start == 0 {
+                state.segments[segment].last = state.segments[segment].first - 1
+                state.lastSequence = segment > 0 ? state.segments[segment - 1].last : 0
             } else {
+                state.segments[segment].last = sequence - 1
                 state.lastSequence = sequence - 1
-                state.segments[state.segments.count - 1].last = sequence - 1
             }
         }
+    }
+
+    /// Lays down the next segment's zeros (`segmentBytesMax` of them,
+    /// flushed) unless they are ready: the checkpoint thread calls it, so
+    /// the writer finds them when it starts a segment.
+    public func prepareSpare() throws(StoreError) {
+        guard !state.withLock({ $0.spareReady }) else { return }
+        let temporary = directory + "/" + Self.spareName + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError(.system(errno), operation: "open(\(temporary))") }
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        var failure: Int32 = 0
+        while offset < segmentBytesMax, failure == 0 {
+            let count = min(chunk.count, segmentBytesMax - offset)
+            let written = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, count, off_t(offset)) }
+            if written <= 0 { failure = written < 0 ? errno : ENOSPC } else { offset += written }
+        }
+        if failure == 0, fdatasync(fd) != 0 { failure = errno }
+        close(fd)
+        guard failure == 0, rename(temporary, directory + "/" + Self.spareName) == 0 else {
+            let reason = failure != 0 ? failure : errno
+            unlink(temporary)
+            throw StoreError(.system(reason), operation: "prepare the next group log file in \(directory)")
+        }
+        try Checkpoint.syncDirectory(directory)
+        state.withLock { $0.spareReady = true }
     }
 
     /// Deletes the closed files every record of which is at or before
@@ -191,9 +237,14 @@ public final class GroupLog: Sendable {
 
     // MARK: Files
 
+    /// Starts the file records from `first` on go to: the spare's zeros
+    /// when ready, else a file that grows with its appends.
     private func startSegment(_ state: inout State, first: UInt64) throws(StoreError) {
         let path = Self.path(directory, first)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let spare = directory + "/" + Self.spareName
+        let fromSpare = state.spareReady && rename(spare, path) == 0
+        if fromSpare { state.spareReady = false }
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (fromSpare ? 0 : O_TRUNC), 0o644)
         guard fd >= 0 else { throw StoreError(.system(errno), operation: "open(\(path))") }
         // The new name must survive a crash with the records in it.
         do {
@@ -247,7 +298,8 @@ public final class GroupLog: Sendable {
         var header = [UInt8](repeating: 0, count: headerBytes)
         while true {
             let got = try readFully(fd, &header, at: offset, path: path)
-            if got == 0 { return (records, nil) }
+            // The file's end, or the zeros it was laid down with.
+            if got == 0 || (got == headerBytes && header.allSatisfy { $0 == 0 }) { return (records, nil) }
             var damage: String?
             var payload: [UInt8] = []
             let length = Int(load(UInt32.self, header, 4))

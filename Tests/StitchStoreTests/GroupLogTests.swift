@@ -86,6 +86,39 @@ import Testing
         }
     }
 
+    @Test func appendsGoIntoZerosLaidDownAheadAndTornOnesAreCut() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("log")
+        do {
+            let log = try GroupLog(directory: path, segmentBytesMax: 4_096)
+            try log.prepareSpare()
+            // 120 bytes a record: 34 fit in the first file.
+            for sequence in UInt64(1)...34 { try log.append(Self.payload(sequence), sequence: sequence) }
+            // The first file was the spare's zeros: appends did not grow it.
+            let files = try Self.files(path).filter { $0 != "group-spare.log" }
+            #expect(files.count == 1)
+            #expect(try FileManager.default.attributesOfItem(atPath: path + "/" + files[0])[.size] as! Int == 4_096)
+            // Past its size a file of its own, growing (no spare was laid down since).
+            for sequence in UInt64(35)...40 { try log.append(Self.payload(sequence), sequence: sequence) }
+            try log.removeLast(sequence: 40, payloadBytes: 100)
+            #expect(log.lastSequence == 39)
+        }
+        let first = path + "/" + (try Self.files(path)).first!
+        // A torn append into the zeros of the first file, were it the last: cut there.
+        let handle = try #require(FileHandle(forUpdatingAtPath: first))
+        let end = 34 * (20 + 100)
+        try handle.seek(toOffset: UInt64(end))
+        try handle.write(contentsOf: Data([0x53, 0x47, 0x4C, 0x31, 100, 0, 0, 0, 11]))
+        try handle.close()
+        // It is not the last file: damage no crash leaves, refused.
+        #expect(throws: StoreError.self) { _ = try Self.records(try GroupLog(directory: path)) }
+        for name in try Self.files(path) where path + "/" + name != first { try FileManager.default.removeItem(atPath: path + "/" + name) }
+        let log = try GroupLog(directory: path, segmentBytesMax: 4_096)
+        #expect(try Self.records(log) == Array(1...34))
+        #expect(try FileManager.default.attributesOfItem(atPath: first)[.size] as! Int == end)
+    }
+
     @Test func aDamagedRecordBeforeTheLastFileIsRefused() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

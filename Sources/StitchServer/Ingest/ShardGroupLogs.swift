@@ -20,6 +20,7 @@ final class ShardGroupLogs: Sendable {
     /// Each shard's next sequence. A shard's part runs on one thread at a
     /// time (the writer's, or its worker's, one group after another).
     private let nextSequences: [SequenceBox]
+    private let metrics: ServerMetrics
 
     /// The log directory of the shard whose store is in `shardDirectory`.
     static func directory(shardDirectory: String) -> String { shardDirectory + "/group-log" }
@@ -30,7 +31,8 @@ final class ShardGroupLogs: Sendable {
     /// `log` mode before this start loses nothing by the switch). Returns
     /// nil when not in `log` mode.
     static func recover(
-        graph: ShardedGraph, dataDirectory: String, durability: StoreOptions.Durability, logger: Logger
+        graph: ShardedGraph, dataDirectory: String, durability: StoreOptions.Durability, metrics: ServerMetrics,
+        logger: Logger
     ) throws -> ShardGroupLogs? {
         var logs: [GroupLog] = []
         var nexts: [SequenceBox] = []
@@ -47,6 +49,7 @@ final class ShardGroupLogs: Sendable {
             }
             let applied = try shard.appliedLogSequence()
             if durability == .log {
+                try log.prepareSpare()
                 logs.append(log)
                 nexts.append(SequenceBox(max(applied, log.lastSequence) + 1))
             } else {
@@ -55,12 +58,13 @@ final class ShardGroupLogs: Sendable {
                 logger.notice("shard \(index): group log removed (durability is \(durability.rawValue) now)")
             }
         }
-        return durability == .log ? ShardGroupLogs(logs: logs, nextSequences: nexts) : nil
+        return durability == .log ? ShardGroupLogs(logs: logs, nextSequences: nexts, metrics: metrics) : nil
     }
 
-    private init(logs: [GroupLog], nextSequences: [SequenceBox]) {
+    private init(logs: [GroupLog], nextSequences: [SequenceBox], metrics: ServerMetrics) {
         self.logs = logs
         self.nextSequences = nextSequences
+        self.metrics = metrics
     }
 
     /// Applies the records of `log` after the ones `shard` holds, in
@@ -109,7 +113,9 @@ final class ShardGroupLogs: Sendable {
             $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
         }
         let payload: [UInt8] = try entry.serializedBytes()
+        let start = ContinuousClock.now
         try logs[shard].append(payload, sequence: sequence)
+        metrics.groupLogAppendSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         nextSequences[shard].value = sequence + 1
         do {
             let reports = try graph.apply(
@@ -127,9 +133,13 @@ final class ShardGroupLogs: Sendable {
         }
     }
 
-    /// Deletes each shard's log files that its checkpoint holds entirely.
-    func release(through sequences: [UInt64]) {
-        for (log, sequence) in zip(logs, sequences) { log.release(through: sequence) }
+    /// Deletes each shard's log files that its checkpoint holds entirely,
+    /// and lays down the zeros of each shard's next file if it used them.
+    func release(through sequences: [UInt64]) throws {
+        for (log, sequence) in zip(logs, sequences) {
+            log.release(through: sequence)
+            try log.prepareSpare()
+        }
     }
 
     /// A shard's next sequence, handed between the writer and a worker

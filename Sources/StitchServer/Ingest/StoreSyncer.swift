@@ -5,8 +5,9 @@ import StitchGraph
 /// `nosync` and `log` modes' periodic checkpoint, on a thread of its own:
 /// every `sync_interval_ms` it takes a checkpoint of each shard
 /// (`Environment.checkpoint()`: flushes its committed pages to disk with
-/// `mdb_env_sync` while the writer goes on committing) and then deletes the
-/// group-log files the checkpoint holds.
+/// `mdb_env_sync` while the writer goes on committing), then deletes the
+/// group-log files the checkpoint holds and lays down the zeros of the next
+/// ones (`GroupLog.prepareSpare()`).
 ///
 /// Why not on the writer thread, between groups, as before: one sync flushes
 /// a whole interval of commits' pages, hundreds of milliseconds on a grown
@@ -65,7 +66,7 @@ final class StoreSyncer: @unchecked Sendable {
         do {
             let held = try graph.checkpoint()
             metrics.syncSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
-            groupLogs?.release(through: held)
+            try groupLogs?.release(through: held)
         } catch {
             logger.error("periodic checkpoint failed: \(error)")
             metrics.counter(.syncFailures).increment()

@@ -191,7 +191,7 @@ public final class StitchServer: Service, Sendable {
             do {
                 groupLogs = try ShardGroupLogs.recover(
                     graph: graph, dataDirectory: configuration.dataDirectory, durability: configuration.durability,
-                    logger: logger)
+                    metrics: metrics, logger: logger)
             } catch {
                 graph.close()
                 audit.close()

@@ -32,6 +32,7 @@ public final class ServerMetrics: Sendable {
     let commitSeconds: CoreMetrics.Timer
     let commitStoreSeconds: CoreMetrics.Timer
     let syncSeconds: CoreMetrics.Timer
+    let groupLogAppendSeconds: CoreMetrics.Timer
     let groupBeacons: CoreMetrics.Recorder
     let commitPages: CoreMetrics.Recorder
     let pagesWritten: CountedMetric
@@ -57,6 +58,9 @@ public final class ServerMetrics: Sendable {
             MetricName.commitStoreSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                                             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                             .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
+            MetricName.groupLogAppendSeconds.name: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                               .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                               .milliseconds(100), .milliseconds(250), .milliseconds(1000)],
             MetricName.syncSeconds.name: [.milliseconds(1), .milliseconds(10), .milliseconds(50), .milliseconds(100),
                                      .milliseconds(250), .milliseconds(500), .milliseconds(1000), .milliseconds(2500),
                                      .milliseconds(10_000)],
@@ -93,6 +97,7 @@ public final class ServerMetrics: Sendable {
         commitSeconds = CoreMetrics.Timer(label: MetricName.commitSeconds.name, factory: factory)
         commitStoreSeconds = CoreMetrics.Timer(label: MetricName.commitStoreSeconds.name, factory: factory)
         syncSeconds = CoreMetrics.Timer(label: MetricName.syncSeconds.name, factory: factory)
+        groupLogAppendSeconds = CoreMetrics.Timer(label: MetricName.groupLogAppendSeconds.name, factory: factory)
         groupBeacons = CoreMetrics.Recorder(label: MetricName.groupBeacons.name, aggregate: true, factory: factory)
         commitPages = CoreMetrics.Recorder(label: MetricName.commitPages.name, aggregate: true, factory: factory)
         pagesWritten = counter(.pagesWritten)
