@@ -4,15 +4,15 @@ import StitchStore
 import StitchTesting
 import Testing
 
-/// The premise of a checkpoint for `MDB_NOSYNC` stores (docs/performance.md,
-/// "take those writes off the ack path"): while a read transaction holds a
+/// The premise of `Environment.checkpoint()` (`Checkpoint`), shown on LMDB
+/// alone, without Stitch's code: while a read transaction holds a
 /// snapshot, LMDB writes no later commit over that snapshot's pages, so the
 /// file still holds the snapshot however many commits followed, and writing
 /// its saved meta page back into both meta slots opens the store at exactly
 /// that snapshot. A machine crash leaves on disk an unknown subset of the
 /// later commits' pages and meta pages; those later pages are all outside
-/// the snapshot, so restoring its meta recovers it. Nothing in the server
-/// relies on this yet; the test pins down the LMDB behaviour the design needs.
+/// the snapshot, so restoring its meta recovers it. The test pins down the
+/// LMDB behaviour the checkpoints rely on; `CheckpointTests` tests them.
 @Suite struct PinnedSnapshotTests {
     static func key(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
 

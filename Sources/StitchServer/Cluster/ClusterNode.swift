@@ -32,10 +32,17 @@ final class ClusterNode: Sendable {
     private let layout: ShardLayout
     private let clockMs: @Sendable () -> Int64
 
+    /// `nosync` mode's periodic checkpoint of the replica's shards (nil in
+    /// `sync` mode): without it the checkpoint taken at open would keep its
+    /// pages from reuse for good, and the store would only grow.
+    private let syncer: StoreSyncer?
+
     private init(
         log: JetStreamLog, positions: LogPositions, appliers: [LogApplier], partitions: [Int], adminResults: AdminResults,
-        layout: ShardLayout, configuration: ServerConfiguration, logger: Logger, clockMs: @escaping @Sendable () -> Int64
+        layout: ShardLayout, syncer: StoreSyncer?, configuration: ServerConfiguration, logger: Logger,
+        clockMs: @escaping @Sendable () -> Int64
     ) {
+        self.syncer = syncer
         self.readWaitMs = configuration.clusterReadWaitMs
         self.replicas = configuration.clusterReplicas
         self.logger = logger
@@ -70,9 +77,15 @@ final class ClusterNode: Sendable {
                 adminResults: adminResults, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
         }
         for applier in appliers { applier.start() }
+        let syncer = configuration.durability == .sync
+            ? nil
+            : StoreSyncer(
+                graph: graph, groupLogs: nil, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000,
+                metrics: metrics, logger: logger)
+        syncer?.start(priority: configuration.ingestPriority, nice: configuration.ingestNice)
         return ClusterNode(
             log: log, positions: positions, appliers: appliers, partitions: partitions, adminResults: adminResults,
-            layout: graph.layout, configuration: configuration, logger: logger, clockMs: clockMs)
+            layout: graph.layout, syncer: syncer, configuration: configuration, logger: logger, clockMs: clockMs)
     }
 
     /// Makes sure every partition's stream begins with its genesis entry
@@ -146,9 +159,14 @@ final class ClusterNode: Sendable {
         membershipBox.withLock { $0 = membership }
     }
 
-    /// Stops the membership refresh and every applier (after its transaction under way).
+    /// Stops the membership refresh and every applier (after its
+    /// transaction under way), then takes the last checkpoint.
     func stop() {
         membership?.stop()
         for applier in appliers { applier.stop() }
+        if let syncer {
+            syncer.stop()
+            syncer.syncNow()
+        }
     }
 }
