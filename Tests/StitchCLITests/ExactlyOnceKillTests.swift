@@ -99,6 +99,15 @@ struct ExactlyOnceKillTests {
         }
         // A last life without a kill: resend until nothing is unacked.
         let serve = try ServeProcessTests.ServeProcess(directory: directory, extraArguments: arguments)
+        try await Self.settleAndCheck(serve, ledger: &ledger, cycles: cycles, seed: seed)
+    }
+
+    /// The last life, without a kill: resends until nothing is unacked,
+    /// checks every beacon is stored once, stops the server and runs
+    /// `stitch verify` on its store.
+    static func settleAndCheck(
+        _ serve: ServeProcessTests.ServeProcess, ledger: inout Ledger, cycles: Int, seed: UInt64
+    ) async throws {
         var rounds = 0
         repeat {
             await Self.runOnce(port: serve.ports["ingest"]!, ledger: &ledger, newBatches: 0)
@@ -108,7 +117,7 @@ struct ExactlyOnceKillTests {
 
         try await Self.expectEachStoredOnce(serve, ledger: ledger, cycles: cycles, seed: seed)
         #expect(serve.signal(SIGTERM) == 0)
-        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
+        let verify = try CLITests.stitch("verify", "--data-dir", serve.directory.appending("data"))
         #expect(verify.status == 0, "\(verify.out)")
     }
 

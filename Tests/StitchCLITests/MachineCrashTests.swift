@@ -22,6 +22,7 @@ struct MachineCrashTests {
         let crashes = 4
         var ledger = ExactlyOnceKillTests.Ledger()
         var serve: ServeProcessTests.ServeProcess!
+        var startsThatReplayed = 0
         for life in 0...crashes {
             let boot = directory.appending("boot-\(life)")
             try "boot-\(life)-of-\(seed)\n".write(toFile: boot, atomically: true, encoding: .utf8)
@@ -33,6 +34,7 @@ struct MachineCrashTests {
             ])
             if life > 0 {
                 #expect(serve.log.contains("restored it"), "seed \(seed): \(serve.log)")
+                if serve.log.contains("replayed") { startsThatReplayed += 1 }
             }
             if life == crashes { break }
             let pid = serve.pid
@@ -43,17 +45,8 @@ struct MachineCrashTests {
             let damaged = try Self.losePageCache(dataDirectory: directory.appending("data"), random: &random)
             print("machine crash \(life + 1): \(ledger.acks) batches acked so far, \(ledger.unacked.count) unacked; \(damaged) pages past the checkpoints damaged (seed \(seed))")
         }
-        #expect(serve.log.contains("replayed"), "seed \(seed): the log replayed groups after a checkpoint")
-        var rounds = 0
-        repeat {
-            await ExactlyOnceKillTests.runOnce(port: serve.ports["ingest"]!, ledger: &ledger, newBatches: 0)
-            rounds += 1
-        } while !ledger.unacked.isEmpty && rounds < 5
-        #expect(ledger.unacked.isEmpty, "seed \(seed): every batch is acked in the end")
-        try await ExactlyOnceKillTests.expectEachStoredOnce(serve, ledger: ledger, cycles: crashes, seed: seed)
-        #expect(serve.signal(SIGTERM) == 0)
-        let verify = try CLITests.stitch("verify", "--data-dir", directory.appending("data"))
-        #expect(verify.status == 0, "\(verify.out)")
+        #expect(startsThatReplayed > 0, "seed \(seed): a start replayed groups logged after its checkpoint")
+        try await ExactlyOnceKillTests.settleAndCheck(serve, ledger: &ledger, cycles: crashes, seed: seed)
     }
 
     /// Damages each shard's data file as a machine crash could: the meta
