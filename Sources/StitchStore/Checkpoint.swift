@@ -139,7 +139,10 @@ public struct Checkpoint: Equatable, Sendable {
     /// final sync left the file current: nothing to restore).
     static func remove(directory: String) throws(StoreError) {
         let path = directory + "/" + fileName
-        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError(.system(errno), operation: "unlink(\(path))") }
+        guard unlink(path) == 0 else {
+            if errno == ENOENT { return }
+            throw StoreError(.system(errno), operation: "unlink(\(path))")
+        }
         try syncDirectory(directory)
     }
 

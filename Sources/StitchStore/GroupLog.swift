@@ -129,7 +129,9 @@ public final class GroupLog: Sendable {
     /// applied groups while the log was off). On failure the file is cut
     /// back, so the log holds nothing of the record.
     public func append(_ payload: [UInt8], sequence: UInt64) throws(StoreError) {
-        precondition(payload.count <= Self.payloadBytesMax, "group log record of \(payload.count) bytes")
+        guard payload.count <= Self.payloadBytesMax else {
+            throw StoreError(.badValueSize, operation: "group log record of \(payload.count) bytes (at most \(Self.payloadBytesMax))")
+        }
         try state.withLock { (state: inout State) throws(StoreError) in
             guard sequence > state.lastSequence else {
                 throw StoreError(.invalid, operation: "group log append \(sequence) after \(state.lastSequence)")

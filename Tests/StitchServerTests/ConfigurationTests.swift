@@ -36,6 +36,11 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try node.validate() }
         node.queryHost = "0.0.0.0"
         try node.validate()
+        // A replica's log is the JetStream stream: no group log of its own.
+        node.durability = .log
+        #expect(throws: ConfigurationError.invalidValue(
+            key: "durability", value: "", reason: "a cluster replica's log is the JetStream stream: sync or nosync")
+        ) { try node.validate() }
     }
 
     @Test("the example's placeholder secrets (change-me…) stop the start, named; real ones do not")

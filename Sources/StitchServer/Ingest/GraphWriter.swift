@@ -82,8 +82,7 @@ final class GraphWriter: IngestConsumer {
     }
 
     /// Starts the writer thread (and in `nosync` and `log` modes the
-    /// checkpoint thread). It
-    /// runs until the queue is closed and empty.
+    /// checkpoint thread). It runs until the queue is closed and empty.
     func start() {
         syncer?.start(priority: ingestPriority, nice: ingestNice)
         let thread = Thread { [self] in

@@ -37,9 +37,6 @@ final class ShardGroupLogs: Sendable {
         var logs: [GroupLog] = []
         var nexts: [SequenceBox] = []
         for (index, shard) in graph.shards.enumerated() {
-            if let restored = shard.restoredCheckpoint {
-                logger.warning("shard \(index): the machine restarted since this store's last checkpoint; restored it (transaction \(restored)); the group log replays what followed")
-            }
             let directory = directory(shardDirectory: ShardLayout.directory(of: index, in: dataDirectory))
             guard durability == .log || FileManager.default.fileExists(atPath: directory) else { continue }
             let log = try GroupLog(directory: directory)
@@ -126,8 +123,10 @@ final class ShardGroupLogs: Sendable {
                 try logs[shard].removeLast(sequence: sequence, payloadBytes: payload.count)
                 nextSequences[shard].value = sequence
             } catch {
-                // The record stays: the next start replays it (its batches
-                // were refused; their resend comes back as repeats).
+                // The record stays, so this shard's next groups are refused
+                // (their sequence would skip it) until a restart replays it;
+                // its batches were refused, and their resend comes back as
+                // repeats. Both writes failing means the disk is failing.
             }
             throw error
         }

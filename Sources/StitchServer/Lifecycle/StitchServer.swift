@@ -186,6 +186,13 @@ public final class StitchServer: Service, Sendable {
             audit.close()
             throw error
         }
+        for (index, shard) in graph.shards.enumerated() {
+            guard let restored = shard.restoredCheckpoint else { continue }
+            let after = configuration.isCluster
+                ? "the cluster log replays what followed"
+                : "a group log replays what followed; without one (nosync) the commits after it are lost"
+            logger.warning("shard \(index): the machine restarted since this store's last checkpoint; restored it (transaction \(restored)); \(after)")
+        }
         var groupLogs: ShardGroupLogs?
         if !configuration.isCluster {
             do {

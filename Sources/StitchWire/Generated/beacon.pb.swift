@@ -923,8 +923,9 @@ public nonisolated struct Stitch_V1_BeaconRejection: Sendable {
 }
 
 /// The payload of an ACK frame (frame type 2). Sent once the batch is durably
-/// committed (in `sync` mode) or applied (in `nosync` mode); the frame header's
-/// sequence is the batch's sequence.
+/// committed (in `sync` mode), durably in the group log and applied (in `log`
+/// mode) or applied (in `nosync` mode); the frame header's sequence is the
+/// batch's sequence.
 /// One identifier value the server refused (for a reason of normalization:
 /// junk, too short, no namespace, …). The beacon itself may still be stored
 /// under its other identifiers; if none is left it is rejected NO_IDENTIFIERS.
