@@ -56,15 +56,15 @@ struct GraphScale {
 
         // Fill without fsync (a load, not the measurement).
         var fill = try IdentityGraph(path: path, storeOptions: StoreOptions(mapBytes: 1 << 32, durability: .nosync))
-        var batches = 0
+        var fillBatches = 0
         while try fill.totals().identifiers < UInt64(scale) {
             let count = min(10_000, (scale - Int(try fill.totals().identifiers) + 2) / 3)
             try fill.apply(workload.newPersonEvents(max(count, 1)), receivedMs: 0)
             // A checkpoint now and then lets LMDB reuse the pages the
             // commits since the last one freed (a pinned snapshot keeps
             // them), as the server's periodic one does.
-            batches += 1
-            if batches % 20 == 0 { try fill.makeDurable() }
+            fillBatches += 1
+            if fillBatches % 20 == 0 { try fill.makeDurable() }
         }
         fill.close()
 
