@@ -36,9 +36,11 @@ public struct Checkpoint: Equatable, Sendable {
     static let magic: [UInt8] = Array("STITCHCK".utf8)
     static let formatVersion: UInt32 = 1
     /// LMDB's meta pages: `MDB_meta` follows the 16-byte page header; its
-    /// magic first, its transaction id last (offset 16 + 128 on 64-bit).
+    /// magic first, its last page in use and its transaction id last
+    /// (offsets 16 + 120 and 16 + 128 on 64-bit).
     static let metaMagic: UInt32 = 0xBEEF_C0DE
     static let metaMagicOffset = 16
+    static let metaLastPageOffset = 136
     static let metaTransactionIDOffset = 144
 
     public init(transactionID: UInt64, bootIdentifier: String, metaPage: [UInt8]) {
@@ -60,13 +62,17 @@ public struct Checkpoint: Equatable, Sendable {
         var page = [UInt8](repeating: 0, count: pageBytes)
         let read = page.withUnsafeMutableBytes { pread(fd, $0.baseAddress, pageBytes, off_t(slot * pageBytes)) }
         guard read == pageBytes else { throw StoreError(.system(read < 0 ? errno : EIO), operation: "read meta page \(slot)") }
-        guard load(UInt32.self, page, metaMagicOffset) == metaMagic else {
+        guard LittleEndian.load(UInt32.self, page, at: metaMagicOffset) == metaMagic else {
             throw StoreError(.corrupted, operation: "meta page \(slot) has no LMDB magic")
         }
         return page
     }
 
-    static func transactionID(ofMeta page: [UInt8]) -> UInt64 { load(UInt64.self, page, metaTransactionIDOffset) }
+    static func transactionID(ofMeta page: [UInt8]) -> UInt64 { LittleEndian.load(UInt64.self, page, at: metaTransactionIDOffset) }
+
+    /// The snapshot's last page in use (`MDB_meta.mm_last_pg`): no page
+    /// after it belongs to the snapshot.
+    public var lastPage: UInt64 { LittleEndian.load(UInt64.self, metaPage, at: Self.metaLastPageOffset) }
 
     // MARK: File
 
@@ -74,14 +80,14 @@ public struct Checkpoint: Equatable, Sendable {
     /// first), meta page (length first), then an FNV-1a hash of all before it.
     func encoded() -> [UInt8] {
         var bytes = Self.magic
-        append(Self.formatVersion, to: &bytes)
-        append(transactionID, to: &bytes)
+        LittleEndian.append(Self.formatVersion, to: &bytes)
+        LittleEndian.append(transactionID, to: &bytes)
         let boot = Array(bootIdentifier.utf8)
-        append(UInt32(boot.count), to: &bytes)
+        LittleEndian.append(UInt32(boot.count), to: &bytes)
         bytes += boot
-        append(UInt32(metaPage.count), to: &bytes)
+        LittleEndian.append(UInt32(metaPage.count), to: &bytes)
         bytes += metaPage
-        append(Self.hash(bytes), to: &bytes)
+        LittleEndian.append(Self.hash(bytes), to: &bytes)
         return bytes
     }
 
@@ -89,22 +95,22 @@ public struct Checkpoint: Equatable, Sendable {
         let broken = StoreError(.corrupted, operation: "read checkpoint \(path)")
         guard bytes.count >= Self.magic.count + 4 + 8 + 4 + 4 + 8, Array(bytes.prefix(Self.magic.count)) == Self.magic else { throw broken }
         let body = bytes.count - 8
-        guard Self.load(UInt64.self, bytes, body) == Self.hash(Array(bytes[..<body])) else { throw broken }
+        guard LittleEndian.load(UInt64.self, bytes, at: body) == Self.hash(Array(bytes[..<body])) else { throw broken }
         var offset = Self.magic.count
-        guard Self.load(UInt32.self, bytes, offset) == Self.formatVersion else { throw broken }
+        guard LittleEndian.load(UInt32.self, bytes, at: offset) == Self.formatVersion else { throw broken }
         offset += 4
-        let transactionID = Self.load(UInt64.self, bytes, offset)
+        let transactionID = LittleEndian.load(UInt64.self, bytes, at: offset)
         offset += 8
-        let bootBytes = Int(Self.load(UInt32.self, bytes, offset))
+        let bootBytes = Int(LittleEndian.load(UInt32.self, bytes, at: offset))
         offset += 4
         guard bootBytes <= 256, offset + bootBytes + 4 <= body else { throw broken }
         let boot = String(decoding: bytes[offset..<(offset + bootBytes)], as: UTF8.self)
         offset += bootBytes
-        let pageBytes = Int(Self.load(UInt32.self, bytes, offset))
+        let pageBytes = Int(LittleEndian.load(UInt32.self, bytes, at: offset))
         offset += 4
         guard pageBytes >= 256, offset + pageBytes == body else { throw broken }
         let page = Array(bytes[offset..<body])
-        guard Self.load(UInt32.self, page, Self.metaMagicOffset) == Self.metaMagic,
+        guard LittleEndian.load(UInt32.self, page, at: Self.metaMagicOffset) == Self.metaMagic,
             Self.transactionID(ofMeta: page) == transactionID
         else { throw broken }
         self.init(transactionID: transactionID, bootIdentifier: boot, metaPage: page)
@@ -190,14 +196,6 @@ public struct Checkpoint: Equatable, Sendable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
-    }
-
-    static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ offset: Int) -> T {
-        bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-    }
-
-    private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
     }
 }
 

@@ -142,10 +142,10 @@ public final class GroupLog: Sendable {
             }
             var record = [UInt8]()
             record.reserveCapacity(Self.headerBytes + payload.count)
-            Self.append(Self.recordMagic, to: &record)
-            Self.append(UInt32(payload.count), to: &record)
-            Self.append(sequence, to: &record)
-            Self.append(Self.checksum(sequence: sequence, payload: payload), to: &record)
+            LittleEndian.append(Self.recordMagic, to: &record)
+            LittleEndian.append(UInt32(payload.count), to: &record)
+            LittleEndian.append(sequence, to: &record)
+            LittleEndian.append(Self.checksum(sequence: sequence, payload: payload), to: &record)
             record += payload
             let written = record.withUnsafeBytes { pwrite(state.fd, $0.baseAddress, $0.count, off_t(state.bytes)) }
             guard written == record.count, fdatasync(state.fd) == 0 else {
@@ -304,11 +304,11 @@ public final class GroupLog: Sendable {
             if got == 0 || (got == headerBytes && header.allSatisfy { $0 == 0 }) { return (records, nil) }
             var damage: String?
             var payload: [UInt8] = []
-            let length = Int(load(UInt32.self, header, 4))
-            let sequence = load(UInt64.self, header, 8)
+            let length = Int(LittleEndian.load(UInt32.self, header, at: 4))
+            let sequence = LittleEndian.load(UInt64.self, header, at: 8)
             if got < headerBytes {
                 damage = "a header cut short"
-            } else if load(UInt32.self, header, 0) != recordMagic {
+            } else if LittleEndian.load(UInt32.self, header, at: 0) != recordMagic {
                 damage = "no record magic"
             } else if length > payloadBytesMax {
                 damage = "a length of \(length) bytes"
@@ -318,7 +318,7 @@ public final class GroupLog: Sendable {
                 payload = [UInt8](repeating: 0, count: length)
                 if try readFully(fd, &payload, at: offset + headerBytes, path: path) < length {
                     damage = "a record cut short"
-                } else if checksum(sequence: sequence, payload: payload) != load(UInt32.self, header, 16) {
+                } else if checksum(sequence: sequence, payload: payload) != LittleEndian.load(UInt32.self, header, at: 16) {
                     damage = "a checksum mismatch"
                 }
             }
@@ -358,13 +358,5 @@ public final class GroupLog: Sendable {
         var crc = withUnsafeBytes(of: sequence.littleEndian) { crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), 8) }
         crc = payload.withUnsafeBytes { crc32(crc, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
         return UInt32(truncatingIfNeeded: crc)
-    }
-
-    static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ offset: Int) -> T {
-        bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-    }
-
-    static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
     }
 }

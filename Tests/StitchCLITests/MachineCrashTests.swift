@@ -61,8 +61,7 @@ struct MachineCrashTests {
         let page = 4096
         for shard in shards {
             let checkpoint = try #require(try Checkpoint.saved(in: shard), "\(shard) has a checkpoint")
-            // `MDB_meta.mm_last_pg`: the checkpoint's last page in use.
-            let lastPage = checkpoint.metaPage.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt64.self) }
+            let lastPage = checkpoint.lastPage
             let file = shard + "/data.mdb"
             let pages = (try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int) / page
             let handle = try #require(FileHandle(forUpdatingAtPath: file))

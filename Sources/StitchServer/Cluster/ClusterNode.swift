@@ -77,11 +77,8 @@ final class ClusterNode: Sendable {
                 adminResults: adminResults, metrics: metrics, configuration: configuration, logger: logger, clockMs: clockMs)
         }
         for applier in appliers { applier.start() }
-        let syncer = configuration.durability == .sync
-            ? nil
-            : StoreSyncer(
-                graph: graph, groupLogs: nil, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000,
-                metrics: metrics, logger: logger)
+        let syncer = StoreSyncer.forDurability(
+            of: configuration, graph: graph, groupLogs: nil, metrics: metrics, logger: logger)
         syncer?.start(priority: configuration.ingestPriority, nice: configuration.ingestNice)
         return ClusterNode(
             log: log, positions: positions, appliers: appliers, partitions: partitions, adminResults: adminResults,
@@ -164,9 +161,6 @@ final class ClusterNode: Sendable {
     func stop() {
         membership?.stop()
         for applier in appliers { applier.stop() }
-        if let syncer {
-            syncer.stop()
-            syncer.syncNow()
-        }
+        syncer?.stop()
     }
 }

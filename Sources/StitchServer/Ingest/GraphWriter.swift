@@ -74,11 +74,8 @@ final class GraphWriter: IngestConsumer {
         self.dataDirectory = configuration.dataDirectory
         self.groupBeaconsMax = configuration.groupBeaconsMax
         self.flushIntervalNanoseconds = Int64(configuration.flushIntervalMs) * 1_000_000
-        self.syncer = configuration.durability == .sync
-            ? nil
-            : StoreSyncer(
-                graph: graph, groupLogs: groupLogs, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000,
-                metrics: metrics, logger: logger)
+        self.syncer = StoreSyncer.forDurability(
+            of: configuration, graph: graph, groupLogs: groupLogs, metrics: metrics, logger: logger)
     }
 
     /// Starts the writer thread (and in `nosync` and `log` modes the
@@ -105,10 +102,7 @@ final class GraphWriter: IngestConsumer {
             let outcomes = commit(group)
             IngestItem.deliver(outcomes, of: group, metrics: metrics)
         }
-        if let syncer {
-            syncer.stop()
-            syncer.syncNow()
-        }
+        syncer?.stop()
         for worker in workers { worker.stop() }
         logger.info("writer stopped: queue drained, last group committed")
         finished.finish()

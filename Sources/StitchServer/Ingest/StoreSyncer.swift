@@ -29,7 +29,20 @@ final class StoreSyncer: @unchecked Sendable {
     /// Signalled by the thread as it exits.
     private let exited = DispatchSemaphore(value: 0)
 
-    init(graph: ShardedGraph, groupLogs: ShardGroupLogs?, intervalNanoseconds: Int64, metrics: ServerMetrics, logger: Logger) {
+    /// The periodic checkpoint `configuration.durability` calls for: none in
+    /// `sync` mode, where every commit is flushed. The single-node writer and
+    /// a cluster replica both take theirs from here.
+    static func forDurability(
+        of configuration: ServerConfiguration, graph: ShardedGraph, groupLogs: ShardGroupLogs?, metrics: ServerMetrics,
+        logger: Logger
+    ) -> StoreSyncer? {
+        guard configuration.durability != .sync else { return nil }
+        return StoreSyncer(
+            graph: graph, groupLogs: groupLogs, intervalNanoseconds: Int64(configuration.syncIntervalMs) * 1_000_000,
+            metrics: metrics, logger: logger)
+    }
+
+    private init(graph: ShardedGraph, groupLogs: ShardGroupLogs?, intervalNanoseconds: Int64, metrics: ServerMetrics, logger: Logger) {
         self.graph = graph
         self.groupLogs = groupLogs
         self.intervalNanoseconds = intervalNanoseconds
@@ -52,11 +65,12 @@ final class StoreSyncer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Ends the thread, waiting out a sync in progress. The caller syncs
-    /// once more after its last commit (`syncNow`).
+    /// Ends the thread, waiting out a checkpoint in progress, then takes
+    /// the last one. Called once the caller's last commit is done.
     func stop() {
         stopRequested.signal()
         exited.wait()
+        syncNow()
     }
 
     /// Checkpoints every shard now; a failure is logged and counted, and
