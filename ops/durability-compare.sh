@@ -10,10 +10,11 @@
 #
 #   ops/durability-compare.sh BASE_DATA_DIR [RATE] [ROUNDS] [SECONDS] [MODES…]
 #   # defaults: 50000, 2, 25, sync log nosync
+#   # a mode may carry settings: log,log_commit_interval_ms=0
 #   # STITCH=path/to/stitch (default .build/release/stitch)
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -34,13 +35,16 @@ mean() {  # mean of a histogram from /metrics, in ms
     awk -v n="$1" '$1==n"_sum"{s=$2} $1==n"_count"{c=$2} END{if (c>0) printf "%.1f ms (%d)", s/c*1000, c; else printf "-"}'
 }
 echo "store: $base ($(du -sh "$base" | cut -f1)); $rate beacons/s for $seconds s, then 12 s unpaced; $rounds rounds"
-printf "%-7s %-6s %9s %8s %8s %8s %8s  %-18s %-16s %10s\n" round mode acked/s p50 p90 p99 p99.9 "checkpoint mean" "log append mean" "unpaced/s"
+printf "%-7s %-30s %9s %8s %8s %8s %8s  %-18s %-16s %10s\n" round mode acked/s p50 p90 p99 p99.9 "checkpoint mean" "log append mean" "unpaced/s"
 for round in $(seq "$rounds"); do
   for mode in "${modes[@]}"; do
     rm -rf "$work/data"
     cp -r "$base" "$work/data"
     sync
-    stitch_serve "$stitch" "$work" --durability "$mode"
+    IFS=, read -r -a setting <<< "$mode"
+    args=(--durability "${setting[0]}")
+    for extra in "${setting[@]:1}"; do args+=(--set "$extra"); done
+    stitch_serve "$stitch" "$work" "${args[@]}"
     for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
     sleep 2
     paced="$("$stitch" load --port "$(port ingest)" --connections 4 --batch 50 --duration "$seconds" --seed 9001 --rate "$rate")"
@@ -50,7 +54,7 @@ for round in $(seq "$rounds"); do
     echo "$paced" | awk -v r="$round" -v m="$mode" -v c="$checkpoint" -v a="$append" -v u="$unpaced" '
       /^acked/ {acked = $5}
       /^ack latency/ {p50 = $4; p90 = $6; p99 = $8; p999 = $10}
-      END {printf "%-7s %-6s %9s %8s %8s %8s %8s  %-18s %-16s %10s\n", r, m, acked, p50, p90, p99, p999, c, a, u}'
+      END {printf "%-7s %-30s %9s %8s %8s %8s %8s  %-18s %-16s %10s\n", r, m, acked, p50, p90, p99, p999, c, a, u}'
     stitch_stop
     wait "$(cat "$work/stitch.pid")" 2>/dev/null || true
     sleep 3

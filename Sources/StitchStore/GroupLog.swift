@@ -129,6 +129,24 @@ public final class GroupLog: Sendable {
     /// applied groups while the log was off). On failure the file is cut
     /// back, so the log holds nothing of the record.
     public func append(_ payload: [UInt8], sequence: UInt64) throws(StoreError) {
+        try write(payload, sequence: sequence)
+        do throws(StoreError) {
+            try flush()
+        } catch {
+            state.withLock { state in
+                _ = ftruncate(state.fd, off_t(state.bytes - Self.headerBytes - payload.count))
+                Self.forgetLast(&state, sequence: sequence, recordBytes: Self.headerBytes + payload.count)
+            }
+            throw error
+        }
+    }
+
+    /// Writes `payload` as record `sequence`, without flushing it: `flush()`
+    /// must return before the record counts as logged, and before the next
+    /// `write` (so only the last record can ever be torn). The writer runs
+    /// the flush beside its apply (`ShardGroupLogs`). On failure the file is
+    /// cut back, so the log holds nothing of the record.
+    public func write(_ payload: [UInt8], sequence: UInt64) throws(StoreError) {
         guard payload.count <= Self.payloadBytesMax else {
             throw StoreError(.badValueSize, operation: "group log record of \(payload.count) bytes (at most \(Self.payloadBytesMax))")
         }
@@ -140,22 +158,41 @@ public final class GroupLog: Sendable {
             if state.fd < 0 || (state.bytes > 0 && state.bytes + recordBytes > segmentBytesMax) {
                 try startSegment(&state, first: sequence)
             }
-            var record = [UInt8]()
-            record.reserveCapacity(Self.headerBytes + payload.count)
-            LittleEndian.append(Self.recordMagic, to: &record)
-            LittleEndian.append(UInt32(payload.count), to: &record)
-            LittleEndian.append(sequence, to: &record)
-            LittleEndian.append(Self.checksum(sequence: sequence, payload: payload), to: &record)
-            record += payload
-            let written = record.withUnsafeBytes { pwrite(state.fd, $0.baseAddress, $0.count, off_t(state.bytes)) }
-            guard written == record.count, fdatasync(state.fd) == 0 else {
-                let failure = written < 0 ? errno : (written == record.count ? errno : ENOSPC)
+            var header = [UInt8]()
+            header.reserveCapacity(Self.headerBytes)
+            LittleEndian.append(Self.recordMagic, to: &header)
+            LittleEndian.append(UInt32(payload.count), to: &header)
+            LittleEndian.append(sequence, to: &header)
+            LittleEndian.append(Self.checksum(sequence: sequence, payload: payload), to: &header)
+            // Header and payload in one call, without copying the payload.
+            let written = header.withUnsafeBytes { head in
+                payload.withUnsafeBytes { body in
+                    var parts = [
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count),
+                    ]
+                    return pwritev(state.fd, &parts, 2, off_t(state.bytes))
+                }
+            }
+            guard written == recordBytes else {
+                let failure = written < 0 ? errno : ENOSPC
                 _ = ftruncate(state.fd, off_t(state.bytes))
                 throw StoreError(.system(failure), operation: "append to group log \(directory)")
             }
-            state.bytes += record.count
+            state.bytes += recordBytes
             state.lastSequence = sequence
             state.segments[state.segments.count - 1].last = sequence
+        }
+    }
+
+    /// Flushes the file the last `write` went to (`fdatasync`). The lock is
+    /// not held meanwhile: only the writer appends, and it waits for this
+    /// flush before its next write.
+    public func flush() throws(StoreError) {
+        let fd = state.withLock { $0.fd }
+        guard fd >= 0 else { return }
+        guard fdatasync(fd) == 0 else {
+            throw StoreError(.system(errno), operation: "flush group log \(directory)")
         }
     }
 
@@ -172,15 +209,21 @@ public final class GroupLog: Sendable {
             guard written == recordBytes, fdatasync(state.fd) == 0 else {
                 throw StoreError(.system(written < 0 ? errno : EIO), operation: "take back a record of group log \(directory)")
             }
-            state.bytes = start
-            let segment = state.segments.count - 1
-            if start == 0 {
-                state.segments[segment].last = state.segments[segment].first - 1
-                state.lastSequence = segment > 0 ? state.segments[segment - 1].last : 0
-            } else {
-                state.segments[segment].last = sequence - 1
-                state.lastSequence = sequence - 1
-            }
+            Self.forgetLast(&state, sequence: sequence, recordBytes: recordBytes)
+        }
+    }
+
+    /// The state without its last record, `sequence`, once its bytes are gone.
+    private static func forgetLast(_ state: inout State, sequence: UInt64, recordBytes: Int) {
+        let start = state.bytes - recordBytes
+        state.bytes = start
+        let segment = state.segments.count - 1
+        if start == 0 {
+            state.segments[segment].last = state.segments[segment].first - 1
+            state.lastSequence = segment > 0 ? state.segments[segment - 1].last : 0
+        } else {
+            state.segments[segment].last = sequence - 1
+            state.lastSequence = sequence - 1
         }
     }
 

@@ -60,10 +60,18 @@ extension IdentityGraph {
     /// transactions — what lets replicas that group differently (they apply
     /// at different speeds) end equal.
     ///
+    /// `beforeCommit` runs inside the transaction, after the segments and
+    /// before the commit; if it throws, nothing is written. `durability =
+    /// log` waits there for its group log's flush, which ran beside the
+    /// apply, so the store never holds an entry its log may not (it may run
+    /// again if the map had to grow).
+    ///
     /// - Throws: `LogSequenceError` if `first` is not the entry after the
     ///   last applied one; nothing is written then.
     @discardableResult
-    public func apply(segments: [ApplySegment], first: UInt64) throws -> [ApplyReport] {
+    public func apply(
+        segments: [ApplySegment], first: UInt64, beforeCommit: () throws -> Void = {}
+    ) throws -> [ApplyReport] {
         var (reports, cost) = try writeApplying { txn in
             let applied = try appliedLogSequence(txn)
             guard first == applied + 1 else { throw LogSequenceError(applied: applied, first: first) }
@@ -84,6 +92,7 @@ extension IdentityGraph {
             var last: [UInt8] = []
             ByteCoding.appendBigEndian(first + UInt64(segments.count) - 1, to: &last)
             try txn.put(tables.meta, Self.logSequenceKey, last)
+            try beforeCommit()
             return (reports, pruned)
         }
         if segments.contains(where: { $0.identifierSecret != nil }) { try reloadIdentifierHasher() }

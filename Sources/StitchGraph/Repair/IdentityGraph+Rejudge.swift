@@ -64,7 +64,7 @@ extension IdentityGraph {
             guard scanned < GraphLimits.repairEventsMax else { return false }
             scanned += 1
             guard let stored = try txn.get(tables.log, StoreKeys.logKey(seq)) else { return true }  // erased since
-            for identifier in try StoredEvent.decode(stored, seq: seq).identifiers {
+            for identifier in StoredEvent.decode(stored, seq: seq).identifiers {
                 guard let other = try identNode(site: site, identifier: identifier, txn), other != node,
                     try !nodeRecord(other, txn).isQuarantined
                 else { continue }

@@ -7,8 +7,9 @@ import StitchStore
 import StitchWire
 
 /// `durability = log`: every shard's `GroupLog`, the writer's way through it
-/// (`apply`: log, flush, then apply), and the recovery that replays it at
-/// start.
+/// (`apply`: write the record, apply the part while the record is flushed
+/// on the shard's flush queue, commit once the flush is done), and the
+/// recovery that replays it at start.
 ///
 /// A record is the group part exactly as the shard applies it — the cluster
 /// log's entry format (`proto/log.proto`), with the writer's clock — so a
@@ -21,6 +22,8 @@ final class ShardGroupLogs: Sendable {
     /// time (the writer's, or its worker's, one group after another).
     private let nextSequences: [SequenceBox]
     private let metrics: ServerMetrics
+    /// Each shard's log flushes, run beside the writer's apply.
+    private let flushQueues: [DispatchQueue]
 
     /// The log directory of the shard whose store is in `shardDirectory`.
     static func directory(shardDirectory: String) -> String { shardDirectory + "/group-log" }
@@ -62,6 +65,7 @@ final class ShardGroupLogs: Sendable {
         self.logs = logs
         self.nextSequences = nextSequences
         self.metrics = metrics
+        flushQueues = logs.indices.map { DispatchQueue(label: "stitch-log-flush-\($0)") }
     }
 
     /// Applies the records of `log` after the ones `shard` holds, in
@@ -96,9 +100,11 @@ final class ShardGroupLogs: Sendable {
 
     static let replayEventsPerCommit = 50_000
 
-    /// Logs one shard's part of a group, flushes it, then applies it to the
-    /// shard: the ack that follows means the part is on disk in the log. If
-    /// the apply fails the record is taken back, as its batches are refused.
+    /// Logs one shard's part of a group and applies it to the shard: the ack
+    /// that follows means the part is on disk in the log. The flush
+    /// (~2 ms) runs beside the apply instead of before it; the commit waits
+    /// for it, so a part whose flush failed is never stored. If the apply or
+    /// the flush fails the record is taken back, as its batches are refused.
     func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, shard: Int, graph: IdentityGraph
     ) throws -> ApplyReport {
@@ -110,15 +116,24 @@ final class ShardGroupLogs: Sendable {
             $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
         }
         let payload: [UInt8] = try entry.serializedBytes()
+        let log = logs[shard]
         let start = ContinuousClock.now
-        try logs[shard].append(payload, sequence: sequence)
-        metrics.groupLogAppendSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        try log.write(payload, sequence: sequence)
         nextSequences[shard].value = sequence + 1
+        // The flush runs on the shard's flush queue while this thread
+        // applies; the commit waits for it (`beforeCommit`).
+        let flush = PendingFlush(on: flushQueues[shard]) { [metrics] () throws(StoreError) in
+            try log.flush()
+            metrics.groupLogAppendSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        }
         do {
             let reports = try graph.apply(
-                segments: [ApplySegment(events: events, renewals: renewals, nowMs: nowMs)], first: sequence)
+                segments: [ApplySegment(events: events, renewals: renewals, nowMs: nowMs)], first: sequence,
+                beforeCommit: { try flush.wait() })
             return reports[0]
         } catch {
+            // Not while the flush may still run: the take-back writes there too.
+            try? flush.wait()
             do {
                 try logs[shard].removeLast(sequence: sequence, payloadBytes: payload.count)
                 nextSequences[shard].value = sequence
@@ -146,6 +161,37 @@ final class ShardGroupLogs: Sendable {
     final class SequenceBox: @unchecked Sendable {
         var value: UInt64
         init(_ value: UInt64) { self.value = value }
+    }
+}
+
+/// A group log flush started on a queue, and its result once waited for:
+/// the writer applies the group while its record is flushed.
+final class PendingFlush: @unchecked Sendable {
+    // @unchecked: `outcome` is written on the queue before `finished` is
+    // signalled and read after it is waited for; `waited` only by the waiter.
+    private let finished = DispatchSemaphore(value: 0)
+    private var outcome: StoreError??
+    private var waited: StoreError??
+
+    init(on queue: DispatchQueue, _ flush: @escaping @Sendable () throws(StoreError) -> Void) {
+        queue.async { [self] in
+            do throws(StoreError) {
+                try flush()
+                outcome = .some(nil)
+            } catch {
+                outcome = .some(error)
+            }
+            finished.signal()
+        }
+    }
+
+    /// Returns once the flush is done; throws its error. Idempotent.
+    func wait() throws(StoreError) {
+        if waited == nil {
+            finished.wait()
+            waited = outcome
+        }
+        if case .some(.some(let error)) = waited { throw error }
     }
 }
 
