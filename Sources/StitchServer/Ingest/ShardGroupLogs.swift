@@ -7,9 +7,9 @@ import StitchStore
 import StitchWire
 
 /// `durability = log`: every shard's `GroupLog`, the writer's way through it
-/// (`apply`: write the record, apply the part while the record is flushed
-/// on the shard's flush queue, commit once the flush is done), and the
-/// recovery that replays it at start.
+/// (`apply`: the part is applied while its record is encoded, written and
+/// flushed on the shard's log queue, and committed once the record is on
+/// disk), and the recovery that replays it at start.
 ///
 /// A record is the group part exactly as the shard applies it — the cluster
 /// log's entry format (`proto/log.proto`), with the writer's clock — so a
@@ -22,8 +22,8 @@ final class ShardGroupLogs: Sendable {
     /// time (the writer's, or its worker's, one group after another).
     private let nextSequences: [SequenceBox]
     private let metrics: ServerMetrics
-    /// Each shard's log flushes, run beside the writer's apply.
-    private let flushQueues: [DispatchQueue]
+    /// Each shard's log appends, run beside the writer's apply.
+    private let logQueues: [DispatchQueue]
 
     /// The log directory of the shard whose store is in `shardDirectory`.
     static func directory(shardDirectory: String) -> String { shardDirectory + "/group-log" }
@@ -65,7 +65,7 @@ final class ShardGroupLogs: Sendable {
         self.logs = logs
         self.nextSequences = nextSequences
         self.metrics = metrics
-        flushQueues = logs.indices.map { DispatchQueue(label: "stitch-log-flush-\($0)") }
+        logQueues = logs.indices.map { DispatchQueue(label: "stitch-group-log-\($0)") }
     }
 
     /// Applies the records of `log` after the ones `shard` holds, in
@@ -101,41 +101,41 @@ final class ShardGroupLogs: Sendable {
     static let replayEventsPerCommit = 50_000
 
     /// Logs one shard's part of a group and applies it to the shard: the ack
-    /// that follows means the part is on disk in the log. The flush
-    /// (~2 ms) runs beside the apply instead of before it; the commit waits
-    /// for it, so a part whose flush failed is never stored. If the apply or
-    /// the flush fails the record is taken back, as its batches are refused.
+    /// that follows means the part is on disk in the log. The log's work —
+    /// encoding the part, writing and flushing it (~2 ms) — runs on the
+    /// shard's log queue beside the apply instead of before it; the commit
+    /// waits for it, so a part whose record did not reach the disk is never
+    /// stored. If the apply or the append fails, the record is taken back, as
+    /// the part's batches are refused.
     func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, shard: Int, graph: IdentityGraph
     ) throws -> ApplyReport {
         let sequence = nextSequences[shard].value
-        let entry = Stitch_V1_LogEntry.with {
-            $0.format = LogEntryFormat.current
-            $0.publishedMs = nowMs
-            $0.events = events.map(Stitch_V1_LogEvent.init)
-            $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
-        }
-        let payload: [UInt8] = try entry.serializedBytes()
         let log = logs[shard]
-        let start = ContinuousClock.now
-        try log.write(payload, sequence: sequence)
+        let append = PendingLogAppend(
+            on: logQueues[shard], log: log, sequence: sequence,
+            encode: {
+                try Stitch_V1_LogEntry.with {
+                    $0.format = LogEntryFormat.current
+                    $0.publishedMs = nowMs
+                    $0.events = events.map(Stitch_V1_LogEvent.init)
+                    $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
+                }.serializedBytes()
+            },
+            took: { [metrics] in metrics.groupLogAppendSeconds.recordNanoseconds($0) })
         nextSequences[shard].value = sequence + 1
-        // The flush runs on the shard's flush queue while this thread
-        // applies; the commit waits for it (`beforeCommit`).
-        let flush = PendingFlush(on: flushQueues[shard]) { [metrics] () throws(StoreError) in
-            try log.flush()
-            metrics.groupLogAppendSeconds.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
-        }
         do {
             let reports = try graph.apply(
                 segments: [ApplySegment(events: events, renewals: renewals, nowMs: nowMs)], first: sequence,
-                beforeCommit: { try flush.wait() })
+                beforeCommit: { try append.wait() })
             return reports[0]
         } catch {
-            // Not while the flush may still run: the take-back writes there too.
-            try? flush.wait()
+            // Not while the append may still run: the take-back writes there too.
+            try? append.wait()
             do {
-                try logs[shard].removeLast(sequence: sequence, payloadBytes: payload.count)
+                if let bytes = append.payloadBytesWritten {
+                    try log.removeLast(sequence: sequence, payloadBytes: bytes)
+                }
                 nextSequences[shard].value = sequence
             } catch {
                 // The record stays, so this shard's next groups are refused
@@ -161,37 +161,6 @@ final class ShardGroupLogs: Sendable {
     final class SequenceBox: @unchecked Sendable {
         var value: UInt64
         init(_ value: UInt64) { self.value = value }
-    }
-}
-
-/// A group log flush started on a queue, and its result once waited for:
-/// the writer applies the group while its record is flushed.
-final class PendingFlush: @unchecked Sendable {
-    // @unchecked: `outcome` is written on the queue before `finished` is
-    // signalled and read after it is waited for; `waited` only by the waiter.
-    private let finished = DispatchSemaphore(value: 0)
-    private var outcome: StoreError??
-    private var waited: StoreError??
-
-    init(on queue: DispatchQueue, _ flush: @escaping @Sendable () throws(StoreError) -> Void) {
-        queue.async { [self] in
-            do throws(StoreError) {
-                try flush()
-                outcome = .some(nil)
-            } catch {
-                outcome = .some(error)
-            }
-            finished.signal()
-        }
-    }
-
-    /// Returns once the flush is done; throws its error. Idempotent.
-    func wait() throws(StoreError) {
-        if waited == nil {
-            finished.wait()
-            waited = outcome
-        }
-        if case .some(.some(let error)) = waited { throw error }
     }
 }
 

@@ -136,7 +136,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .commitStoreSeconds: "time one commit spent inside LMDB's commit, writing and syncing its pages; the rest of stitch_commit_seconds is applying the events"
         case .commitFailures: "group commits that failed (their batches are refused)"
         case .syncFailures: "periodic checkpoints that failed (nosync and log modes)"
-        case .groupLogAppendSeconds: "time from writing one shard's part of a group to its group log until the flush is done; the flush runs beside the part's apply, and the commit waits for it (log mode)"
+        case .groupLogAppendSeconds: "time one shard's part of a group took to be encoded, written to its group log and flushed there, on the shard's log queue beside the part's apply; the commit waits for it (log mode)"
         case .syncSeconds: "time one periodic checkpoint took: every shard's committed pages flushed to disk and its snapshot saved (nosync and log modes; it runs beside the writer)"
         case .eventsStored: "events stored"
         case .merges: "persons merged"
