@@ -62,7 +62,7 @@ extension IdentityGraph {
     ///
     /// `beforeCommit` runs inside the transaction, after the segments and
     /// before the commit; if it throws, nothing is written. `durability =
-    /// log` waits there for its group log's flush, which ran beside the
+    /// log` waits there for its group log's append, which ran beside the
     /// apply, so the store never holds an entry its log may not (it may run
     /// again if the map had to grow).
     ///
