@@ -10,7 +10,7 @@
 #
 #   ops/durability-compare.sh BASE_DATA_DIR [RATE] [ROUNDS] [SECONDS] [MODES…]
 #   # defaults: 50000, 2, 25, sync log nosync
-#   # a mode may carry settings: log,log_commit_interval_ms=0
+#   # a mode may carry settings: log,ingest_priority=normal
 #   # STITCH=path/to/stitch (default .build/release/stitch)
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
