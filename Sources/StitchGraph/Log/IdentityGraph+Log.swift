@@ -45,6 +45,13 @@ extension IdentityGraph {
         try environment.read { txn in try appliedLogSequence(txn) }
     }
 
+    /// Forgets the applied sequence (back to 0): for a store whose group
+    /// log is gone (`durability = log` switched off), so the number cannot
+    /// be taken for a place in a cluster's log.
+    public func forgetAppliedLogSequence() throws {
+        try environment.write { txn in _ = try txn.delete(tables.meta, Self.logSequenceKey) }
+    }
+
     func appliedLogSequence(_ txn: borrowing Transaction) throws -> UInt64 {
         guard let bytes = try txn.get(tables.meta, Self.logSequenceKey), bytes.count == 8 else { return 0 }
         return ByteCoding.bigEndian(bytes, at: 0, as: UInt64.self)

@@ -41,6 +41,7 @@ final class ShardGroupLogs: Sendable {
         var nexts: [SequenceBox] = []
         for (index, shard) in graph.shards.enumerated() {
             let directory = directory(shardDirectory: ShardLayout.directory(of: index, in: dataDirectory))
+            try finishRemoval(of: directory, shard: shard)
             guard durability == .log || FileManager.default.fileExists(atPath: directory) else { continue }
             let log = try GroupLog(directory: directory)
             let replayed = try replay(log, into: shard)
@@ -54,11 +55,43 @@ final class ShardGroupLogs: Sendable {
                 nexts.append(SequenceBox(max(applied, log.lastSequence) + 1))
             } else {
                 try shard.makeDurable()
-                try FileManager.default.removeItem(atPath: directory)
+                try FileManager.default.moveItem(atPath: directory, toPath: directory + removingSuffix)
+                try finishRemoval(of: directory, shard: shard)
                 logger.notice("shard \(index): group log removed (durability is \(durability.rawValue) now)")
             }
         }
         return durability == .log ? ShardGroupLogs(logs: logs, nextSequences: nexts, metrics: metrics) : nil
+    }
+
+    /// A log being removed is renamed first: its records are all applied
+    /// and durable by then, so a crash at any step leaves either the log
+    /// (replayed again from the store's sequence) or the renamed one.
+    static let removingSuffix = ".removing"
+
+    /// Ends a removal a crash may have cut short: the shard forgets the
+    /// log's sequence — it numbered the group log, and a cluster replica
+    /// reads the same key as its place in the cluster's log — and the
+    /// renamed log is deleted.
+    private static func finishRemoval(of directory: String, shard: IdentityGraph) throws {
+        let renamed = directory + removingSuffix
+        guard FileManager.default.fileExists(atPath: renamed) else { return }
+        try shard.forgetAppliedLogSequence()
+        try shard.makeDurable()
+        try FileManager.default.removeItem(atPath: renamed)
+    }
+
+    /// Cluster mode does not run `recover`, and a replica reads the store's
+    /// applied sequence as its place in the cluster's log, where a store
+    /// that ran in `log` mode holds its group log's. So a store with a group
+    /// log is refused in cluster mode until a start without cluster settings
+    /// has replayed the log, forgotten its sequence and removed it.
+    static func refuseInCluster(shards: Int, dataDirectory: String) throws {
+        for index in 0..<shards {
+            let directory = directory(shardDirectory: ShardLayout.directory(of: index, in: dataDirectory))
+            for path in [directory, directory + removingSuffix] where FileManager.default.fileExists(atPath: path) {
+                throw GroupLogInCluster(directory: path)
+            }
+        }
     }
 
     private init(logs: [GroupLog], nextSequences: [SequenceBox], metrics: ServerMetrics) {
@@ -161,6 +194,14 @@ final class ShardGroupLogs: Sendable {
     final class SequenceBox: @unchecked Sendable {
         var value: UInt64
         init(_ value: UInt64) { self.value = value }
+    }
+}
+
+/// A store that ran in `durability = log`, started as a cluster replica.
+struct GroupLogInCluster: Error, CustomStringConvertible {
+    let directory: String
+    var description: String {
+        "\(directory) holds a group log from a run with durability = log, which cluster mode does not replay: start this data directory once without cluster settings, with durability sync or nosync (that replays the log, then removes it), then in cluster mode"
     }
 }
 

@@ -194,7 +194,15 @@ public final class StitchServer: Service, Sendable {
             logger.warning("shard \(index): the machine restarted since this store's last checkpoint; restored it (transaction \(restored)); \(after)")
         }
         var groupLogs: ShardGroupLogs?
-        if !configuration.isCluster {
+        if configuration.isCluster {
+            do {
+                try ShardGroupLogs.refuseInCluster(shards: graph.shards.count, dataDirectory: configuration.dataDirectory)
+            } catch {
+                graph.close()
+                audit.close()
+                throw error
+            }
+        } else {
             do {
                 groupLogs = try ShardGroupLogs.recover(
                     graph: graph, dataDirectory: configuration.dataDirectory, durability: configuration.durability,
