@@ -37,20 +37,23 @@ import Testing
         _ = try logs.apply(events, renewals: [], nowMs: 1_767_225_600_000, shard: 0, graph: graph.shards[0])
     }
 
+    /// A run in `log` mode that applies one logged group per range of
+    /// event ids, then stops.
+    static func runInLogMode(_ data: String, groups: [ClosedRange<Int>]) throws {
+        let graph = try open(data, .log)
+        defer { graph.close() }
+        let logs = try #require(try ShardGroupLogs.recover(
+            graph: graph, dataDirectory: data, durability: .log, metrics: ServerMetrics(), logger: logger))
+        for ids in groups { try ingest(graph, logs: logs, ids: ids) }
+        #expect(try graph.shards[0].appliedLogSequence() == UInt64(groups.count))
+    }
+
     @Test func leavingLogModeForgetsTheSequenceAndClusterModeRefusesALeftoverLog() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let data = dir.appending("data")
         let logDirectory = ShardGroupLogs.directory(shardDirectory: data)
-        do {
-            let graph = try Self.open(data, .log)
-            defer { graph.close() }
-            let logs = try #require(try ShardGroupLogs.recover(
-                graph: graph, dataDirectory: data, durability: .log, metrics: ServerMetrics(), logger: Self.logger))
-            try Self.ingest(graph, logs: logs, ids: 1...5)
-            try Self.ingest(graph, logs: logs, ids: 6...8)
-            #expect(try graph.shards[0].appliedLogSequence() == 2)
-        }
+        try Self.runInLogMode(data, groups: [1...5, 6...8])
         #expect(throws: GroupLogInCluster.self) { try ShardGroupLogs.refuseInCluster(shards: 1, dataDirectory: data) }
 
         // A crash cut the switch short after the rename: the next start finishes it.
@@ -75,13 +78,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let data = dir.appending("data")
-        do {
-            let graph = try Self.open(data, .log)
-            defer { graph.close() }
-            let logs = try #require(try ShardGroupLogs.recover(
-                graph: graph, dataDirectory: data, durability: .log, metrics: ServerMetrics(), logger: Self.logger))
-            try Self.ingest(graph, logs: logs, ids: 1...4)
-        }
+        try Self.runInLogMode(data, groups: [1...4])
         let graph = try Self.open(data, .nosync)
         defer { graph.close() }
         _ = try ShardGroupLogs.recover(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 @testable import StitchServer
 import StitchStore
 import StitchTesting
@@ -15,16 +16,16 @@ import Testing
         defer { dir.remove() }
         let log = try GroupLog(directory: dir.appending("log"))
         let queue = DispatchQueue(label: "test-log")
-        let took = Counter()
+        let took = NIOLockedValueBox(0)
         for sequence in UInt64(1)...3 {
             let append = PendingLogAppend(
                 on: queue, log: log, sequence: sequence, encode: { [UInt8](repeating: UInt8(sequence), count: 40) },
-                took: { _ in took.add() })
+                took: { _ in took.withLockedValue { $0 += 1 } })
             try append.wait()
             try append.wait()  // idempotent
             #expect(append.payloadBytesWritten == 40)
         }
-        #expect(took.value == 3)
+        #expect(took.withLockedValue { $0 } == 3)
         var read: [UInt64] = []
         try GroupLog(directory: dir.appending("log")).forEachRecord(after: 0) { read.append($0.sequence) }
         #expect(read == [1, 2, 3])
@@ -45,12 +46,5 @@ import Testing
         #expect(throws: StoreError.self) { try refused.wait() }
         #expect(refused.payloadBytesWritten == nil)
         #expect(log.lastSequence == 1)
-    }
-
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        func add() { lock.withLock { count += 1 } }
-        var value: Int { lock.withLock { count } }
     }
 }
