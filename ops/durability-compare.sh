@@ -6,7 +6,9 @@
 #   1. RATE beacons/s for SECONDS, open loop: ack p50/p90/p99/p99.9, the
 #      mean periodic checkpoint (nosync, log) and group-log append (log);
 #   2. 12 s unpaced: the mode's maximum acked rate.
-# Modes alternate within a round, so the machine's drift hits each alike.
+# Modes alternate within a round, so the machine's drift hits each alike, and
+# even rounds run them in reverse order (A B, B A, …), so no mode is always
+# the one that runs first after the copy: use an even number of rounds.
 #
 #   ops/durability-compare.sh BASE_DATA_DIR [RATE] [ROUNDS] [SECONDS] [MODES…]
 #   # defaults: 50000, 2, 25, sync log nosync
@@ -37,7 +39,12 @@ mean() {  # mean of a histogram from /metrics, in ms
 echo "store: $base ($(du -sh "$base" | cut -f1)); $rate beacons/s for $seconds s, then 12 s unpaced; $rounds rounds"
 printf "%-7s %-30s %9s %8s %8s %8s %8s  %-18s %-16s %10s\n" round mode acked/s p50 p90 p99 p99.9 "checkpoint mean" "log append mean" "unpaced/s"
 for round in $(seq "$rounds"); do
-  for mode in "${modes[@]}"; do
+  order=("${modes[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=()
+    for ((i = ${#modes[@]} - 1; i >= 0; i--)); do order+=("${modes[$i]}"); done
+  fi
+  for mode in "${order[@]}"; do
     rm -rf "$work/data"
     cp -r "$base" "$work/data"
     sync

@@ -100,3 +100,12 @@ def test_histogram_share_counts_only_the_run_and_the_chosen_series(tmp_path):
     assert "≤0.1 ms 90.0%" in out and "≤1 ms 99.0%" in out, out
     both = run("histogram-share.py", before, after, "stitch_query_seconds")
     assert "150 observed" in both and "≤0.1 ms 60.0%" in both, both
+
+
+def test_folio_write_bench_times_each_way_and_cleans_up(tmp_path):
+    out = run("folio-write-bench.py", "--dir", tmp_path, "--size-mib", 8, "--count", 2000)
+    rows = [line for line in out.splitlines() if "µs a write" in line]
+    assert [row.split("filled with")[1].split("  ")[0].strip() for row in rows] == [
+        "2 MiB writes", "64-page writev", "4 KiB writes", "prepared"]
+    assert all(float(row.split()[-4]) > 0 for row in rows)
+    assert list(tmp_path.iterdir()) == []
