@@ -45,14 +45,10 @@ for round in $(seq "$rounds"); do
     for ((i = ${#modes[@]} - 1; i >= 0; i--)); do order+=("${modes[$i]}"); done
   fi
   for mode in "${order[@]}"; do
-    rm -rf "$work/data"
-    cp -r "$base" "$work/data"
-    sync
     IFS=, read -r -a setting <<< "$mode"
     args=(--durability "${setting[0]}")
     for extra in "${setting[@]:1}"; do args+=(--set "$extra"); done
-    stitch_serve "$stitch" "$work" "${args[@]}"
-    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
+    stitch_serve_copy "$stitch" "$work" "$base" "${args[@]}"
     sleep 2
     paced="$("$stitch" load --port "$(port ingest)" --connections 4 --batch 50 --duration "$seconds" --seed 9001 --rate "$rate")"
     checkpoint="$(mean stitch_sync_seconds)"

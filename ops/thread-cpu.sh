@@ -27,10 +27,7 @@ stitch="$(realpath "${STITCH:-.build/release/stitch}")"
 work="$(mktemp -d "${COMPARE_DIR:-/tmp}/stitch-thread-cpu.XXXXXX")"
 source ops/lib/stitch-serve.sh
 trap 'stitch_stop; rm -rf "$work"' EXIT
-cp -r "$base" "$work/data"
-sync
-stitch_serve "$stitch" "$work" "$@"
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
+stitch_serve_copy "$stitch" "$work" "$base" "$@"
 sleep 2
 server="$(cat "$work/stitch.pid")"
 # One line per thread: name, CPU ticks (user + system), ns runnable but waiting.

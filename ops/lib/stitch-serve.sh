@@ -3,6 +3,7 @@
 #
 #   source ops/lib/stitch-serve.sh
 #   stitch_serve "$stitch" "$work" [SERVE_ARGS…]   # data in $work/data; stopped on exit
+#   stitch_serve_copy "$stitch" "$work" BASE [SERVE_ARGS…]  # the same on a fresh copy of store BASE, once healthy
 #   port ingest|query|http|intake                   # a bound port
 #   metric NAME                                     # the sum of a metric's series on /metrics
 #   stitch_fill "$stitch" MILLIONS                  # unpaced simple traffic until the store holds that many events
@@ -25,6 +26,19 @@ stitch_serve() {
     echo "stitch serve did not start" >&2
     return 1
   fi
+}
+
+# Serves a fresh copy of the stopped server's data directory BASE (replacing
+# $work/data) and returns once /healthz answers: a store that restores a
+# checkpoint or replays a group log answers later than its ready file.
+stitch_serve_copy() {
+  local stitch="$1" work="$2" base="$3"
+  shift 3
+  rm -rf "$work/data"
+  cp -r "$base" "$work/data"
+  sync
+  stitch_serve "$stitch" "$work" "$@" || return 1
+  for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
 }
 
 stitch_stop() {
