@@ -257,7 +257,8 @@ let package = Package(
         ),
         .testTarget(name: "StitchStoreTests", dependencies: ["StitchStore", "StitchTesting", "StitchRandom"]),
         .testTarget(name: "StitchBeaconTests", dependencies: ["StitchBeacon", "StitchIdentity", "StitchWire"]),
-        .testTarget(name: "StitchMappingTests", dependencies: ["StitchMapping", "StitchGraph", "StitchIdentity", "StitchWire"]),
+        .testTarget(
+            name: "StitchMappingTests", dependencies: ["StitchMapping", "StitchGraph", "StitchIdentity", "StitchWire", "StitchRandom"]),
         .testTarget(
             name: "StitchClientTests",
             dependencies: [

@@ -147,14 +147,7 @@ final class ShardGroupLogs: Sendable {
         let log = logs[shard]
         let append = PendingLogAppend(
             on: logQueues[shard], log: log, sequence: sequence,
-            encode: {
-                try Stitch_V1_LogEntry.with {
-                    $0.format = LogEntryFormat.current
-                    $0.publishedMs = nowMs
-                    $0.events = events.map(Stitch_V1_LogEvent.init)
-                    $0.renewals = renewals.map(Stitch_V1_LogRenewal.init)
-                }.serializedBytes()
-            },
+            encode: { GroupLogEntryEncoder.encode(events: events, renewals: renewals, publishedMs: nowMs) },
             took: { [metrics] in metrics.groupLogAppendSeconds.recordNanoseconds($0) })
         nextSequences[shard].value = sequence + 1
         do {
