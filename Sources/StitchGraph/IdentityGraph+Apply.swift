@@ -208,7 +208,11 @@ struct BatchWriter {
         pendingEvents.append(PendingEvent(anchor: anchor, timeMs: event.timeMs, seq: seq, type: UInt8(type.rawValue)))
         // The log is keyed by seq, so each event is an append, written now.
         StoredEvent.encode(event, into: &scratchLog)
-        try txn.put(graph.tables.log, StoreKeys.logKey(seq), scratchLog, append: true)
+        try StoreKeys.withNodeKey(seq) { (key) throws(StoreError) in
+            try scratchLog.span.withUnsafeBytes { (value) throws(StoreError) in
+                try txn.put(graph.tables.log, key, value, append: true)
+            }
+        }
         counters.events += 1
         report.events += 1
         report.eventSeqs.append(seq)
@@ -222,7 +226,12 @@ struct BatchWriter {
         try txn.withCursor(graph.tables.node) { cursor in
             for id in dirtyNodes.sorted() {
                 let isNew = id >= firstNewNode
-                try cursor.put(StoreKeys.nodeKey(id), nodes[id]!.bytes, append: isNew)
+                let bytes = nodes[id]!.bytes
+                try StoreKeys.withNodeKey(id) { (key) throws(StoreError) in
+                    try bytes.span.withUnsafeBytes { (value) throws(StoreError) in
+                        try cursor.put(key, value, append: isNew)
+                    }
+                }
             }
         }
         pendingEvents.sort()
@@ -253,42 +262,59 @@ struct BatchWriter {
         _ nodes: [UInt64], existingBelow nodesBefore: UInt64, rules: SiteRules, timeMs: Int64, seq: UInt64,
         _ txn: borrowing Transaction
     ) throws {
-        var candidates: [(index: Int, rule: HubRule, isDevice: Bool)] = []
-        for (index, node) in nodes.enumerated() where node < nodesBefore {
-            let record = try record(node, txn)
-            guard !record.flags.contains(.released) else { continue }
-            if record.kind == .phone || record.kind == .email, rules.hub.isOn {
-                candidates.append((index, rules.hub, false))
-            } else if record.kind.isDevice, rules.device.isOn {
-                candidates.append((index, rules.device, true))
-            }
+        // This runs for nearly every event (a returning visitor's cookie is a
+        // candidate), so it allocates nothing: candidacy is asked again below
+        // instead of kept in an array (it reads only kind and flags, which
+        // nothing here changes), and the roots live on the stack.
+        var anyCandidate = false
+        for node in nodes where try hubCandidacy(of: node, existingBelow: nodesBefore, rules: rules, txn) != nil {
+            anyCandidate = true
+            break
         }
-        guard !candidates.isEmpty else { return }
-        var roots: [UInt64] = []
-        for node in nodes { roots.append(try find(node, txn)) }
-        for (index, rule, isDevice) in candidates {
-            let own = roots[index]
-            // Most events join nothing: every identifier is in one person.
-            guard roots.contains(where: { $0 != own }) else { continue }
-            let soleEvidence = !roots.indices.contains { $0 != index && roots[$0] == own }
-            guard isDevice || soleEvidence else { continue }
-            guard try distinguishable(candidate: nodes[index], own: own, roots: roots, txn) else { continue }
-            var links: UInt16 = 0
-            try updateNode(nodes[index], txn) { record in
-                // A window begins at the first link and tumbles after the
-                // period. Counts voided by a repair keep their window's start:
-                // a shared device's sharing began then (`ownerBeforeMs`).
-                if record.hubWindowStartMs == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
-                    record.hubWindowStartMs = timeMs
-                    record.hubLinks = 0
+        guard anyCandidate else { return }
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: nodes.count) { roots in
+            for (index, node) in nodes.enumerated() { roots.initializeElement(at: index, to: try find(node, txn)) }
+            for (index, node) in nodes.enumerated() {
+                guard let (rule, isDevice) = try hubCandidacy(of: node, existingBelow: nodesBefore, rules: rules, txn)
+                else { continue }
+                let own = roots[index]
+                // Most events join nothing: every identifier is in one person.
+                guard roots.contains(where: { $0 != own }) else { continue }
+                let soleEvidence = !roots.indices.contains { $0 != index && roots[$0] == own }
+                guard isDevice || soleEvidence else { continue }
+                guard try distinguishable(candidate: node, own: own, roots: UnsafeBufferPointer(roots), txn) else { continue }
+                var links: UInt16 = 0
+                try updateNode(node, txn) { record in
+                    // A window begins at the first link and tumbles after the
+                    // period. Counts voided by a repair keep their window's start:
+                    // a shared device's sharing began then (`ownerBeforeMs`).
+                    if record.hubWindowStartMs == 0 || timeMs - record.hubWindowStartMs > rule.periodMs {
+                        record.hubWindowStartMs = timeMs
+                        record.hubLinks = 0
+                    }
+                    record.hubLinks = UInt16(clamping: Int(record.hubLinks) + 1)
+                    links = record.hubLinks
                 }
-                record.hubLinks = UInt16(clamping: Int(record.hubLinks) + 1)
-                links = record.hubLinks
-            }
-            if Int(links) > rule.linksMax, !hubsTripped.contains(where: { $0.node == nodes[index] }) {
-                hubsTripped.append((nodes[index], seq, links))
+                if Int(links) > rule.linksMax, !hubsTripped.contains(where: { $0.node == node }) {
+                    hubsTripped.append((node, seq, links))
+                }
             }
         }
+    }
+
+    /// Whether an event's node is a shared-identifier candidate, and under
+    /// which rule: a known identifier (created before this event) not
+    /// released by an operator — a phone or e-mail under `SiteRules.hub`, a
+    /// device under `SiteRules.device`.
+    private mutating func hubCandidacy(
+        of node: UInt64, existingBelow nodesBefore: UInt64, rules: SiteRules, _ txn: borrowing Transaction
+    ) throws -> (rule: HubRule, isDevice: Bool)? {
+        guard node < nodesBefore else { return nil }
+        let record = try record(node, txn)
+        guard !record.flags.contains(.released) else { return nil }
+        if record.kind == .phone || record.kind == .email, rules.hub.isOn { return (rules.hub, false) }
+        if record.kind.isDevice, rules.device.isOn { return (rules.device, true) }
+        return nil
     }
 
     /// Whether the candidate's person (without the candidate) and the
@@ -296,7 +322,9 @@ struct BatchWriter {
     /// visitor's first e-mail) each hold a personal identifier of one kind
     /// (`HubRule`). Read from the roots' counts, nothing allocated: it runs
     /// for every event that joins persons.
-    private mutating func distinguishable(candidate: UInt64, own: UInt64, roots: [UInt64], _ txn: borrowing Transaction) throws -> Bool {
+    private mutating func distinguishable(
+        candidate: UInt64, own: UInt64, roots: UnsafeBufferPointer<UInt64>, _ txn: borrowing Transaction
+    ) throws -> Bool {
         let candidateKind = try record(candidate, txn).kind
         let ownRecord = try record(own, txn)
         for kind in IdentifierKind.allCases where kind.isPersonal {
@@ -446,7 +474,7 @@ struct BatchWriter {
 
     mutating func record(_ id: UInt64, _ txn: borrowing Transaction) throws -> NodeRecord {
         if let cached = nodes[id] { return cached }
-        guard let stored = try txn.get(graph.tables.node, StoreKeys.nodeKey(id)) else {
+        guard let stored = try StoreKeys.withNodeKey(id, { (key) throws(StoreError) in try txn.get(graph.tables.node, key) }) else {
             preconditionFailure("node \(id) is referenced but missing")
         }
         let record = NodeRecord(copying: stored)

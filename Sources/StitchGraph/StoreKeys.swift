@@ -182,6 +182,16 @@ enum StoreKeys {
         quarantineEventKey(node: node, seq: seq)
     }
 
+    /// Runs `body` with a node key's bytes (or a log or change key's: the same
+    /// layout) on the stack. The writer reads and writes a few nodes per
+    /// event; a key array each was a heap allocation and a free on its thread.
+    static func withNodeKey<Result, Failure: Error>(
+        _ id: UInt64, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var bigEndian = id.bigEndian
+        return try withUnsafeBytes(of: &bigEndian) { (raw) throws(Failure) in try body(raw) }
+    }
+
     static func logKey(_ seq: UInt64) -> [UInt8] {
         nodeKey(seq)  // the same layout: one big-endian u64
     }
