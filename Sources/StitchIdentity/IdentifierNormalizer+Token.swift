@@ -4,14 +4,14 @@ extension IdentifierNormalizer {
     func normalizeTrackerID(_ value: Substring) throws(IdentifierRejection) -> String {
         try rejectJunk(value)
         try check(value, length: IdentifierLimits.trackerIDBytesMin...IdentifierLimits.tokenBytesMax, allowed: ASCIISet.trackerID.contains)
-        return String(value)
+        return value.wholeOrCopy
     }
 
     /// The site's login id: 1 to 128 printable ASCII characters, case kept.
     func normalizeUserID(_ value: Substring) throws(IdentifierRejection) -> String {
         try rejectJunk(value)
         try check(value, length: 1...IdentifierLimits.tokenBytesMax, allowed: \.isASCIIVisible)
-        return String(value)
+        return value.wholeOrCopy
     }
 
     /// `chat` and `crm_contact`: `namespace:value`, where the namespace (chat

@@ -38,6 +38,12 @@ extension Substring {
         stripping(where: \.isTrimmable)
     }
 
+    /// The text as a `String`: the string it is a slice of when it is all of
+    /// it (an id with nothing trimmed, the usual case: no copy), else a copy.
+    var wholeOrCopy: String {
+        startIndex == base.startIndex && endIndex == base.endIndex ? base : String(self)
+    }
+
     /// Whether the UTF-8 bytes start with `prefix` (byte-wise, no Unicode rules).
     func hasBytePrefix(_ prefix: StaticString) -> Bool {
         let expected = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)

@@ -53,54 +53,45 @@ public struct BeaconValidator: Sendable {
 
     private func bodyProblem(_ body: Stitch_V1_Beacon.OneOf_Body) -> (BeaconRejection.Reason, String)? {
         let text = limits.textBytesMax, url = limits.urlBytesMax
+        // Checked one field after another, not from a list of them: this runs
+        // for every beacon, and a list would be an allocation each time.
         switch body {
         case .visit(let v):
-            return firstTooLong([
-                ("visit.utm_source", v.utmSource, text), ("visit.utm_medium", v.utmMedium, text),
-                ("visit.utm_campaign", v.utmCampaign, text), ("visit.utm_content", v.utmContent, text),
-                ("visit.utm_term", v.utmTerm, text), ("visit.referrer", v.referrer, url),
-                ("visit.landing_url", v.landingURL, url), ("visit.gclid", v.gclid, text),
-                ("visit.yclid", v.yclid, text), ("visit.fbclid", v.fbclid, text),
-            ])
+            return tooLong("visit.utm_source", v.utmSource, text) ?? tooLong("visit.utm_medium", v.utmMedium, text)
+                ?? tooLong("visit.utm_campaign", v.utmCampaign, text) ?? tooLong("visit.utm_content", v.utmContent, text)
+                ?? tooLong("visit.utm_term", v.utmTerm, text) ?? tooLong("visit.referrer", v.referrer, url)
+                ?? tooLong("visit.landing_url", v.landingURL, url) ?? tooLong("visit.gclid", v.gclid, text)
+                ?? tooLong("visit.yclid", v.yclid, text) ?? tooLong("visit.fbclid", v.fbclid, text)
         case .hit(let h):
-            return firstTooLong([("hit.url", h.url, url), ("hit.goal", h.goal, text)])
+            return tooLong("hit.url", h.url, url) ?? tooLong("hit.goal", h.goal, text)
         case .numberShown(let n):
-            return firstTooLong([("number_shown.tracking_number", n.trackingNumber, text)])
+            return tooLong("number_shown.tracking_number", n.trackingNumber, text)
         case .form(let f):
-            return firstTooLong([
-                ("form.form_id", f.formID, text), ("form.page_url", f.pageURL, url),
-                ("form.phone", f.phone, text), ("form.email", f.email, text), ("form.name", f.name, text),
-            ])
+            return tooLong("form.form_id", f.formID, text) ?? tooLong("form.page_url", f.pageURL, url)
+                ?? tooLong("form.phone", f.phone, text) ?? tooLong("form.email", f.email, text)
+                ?? tooLong("form.name", f.name, text)
         case .call(let c):
-            return firstTooLong([
-                ("call.call_id", c.callID, text), ("call.caller_phone", c.callerPhone, text),
-                ("call.tracking_number", c.trackingNumber, text),
-            ])
+            return tooLong("call.call_id", c.callID, text) ?? tooLong("call.caller_phone", c.callerPhone, text)
+                ?? tooLong("call.tracking_number", c.trackingNumber, text)
         case .chat(let c):
-            return firstTooLong([
-                ("chat.provider", c.provider, text), ("chat.chat_id", c.chatID, text),
-                ("chat.visitor_id", c.visitorID, text), ("chat.phone", c.phone, text),
-                ("chat.email", c.email, text),
-            ])
+            return tooLong("chat.provider", c.provider, text) ?? tooLong("chat.chat_id", c.chatID, text)
+                ?? tooLong("chat.visitor_id", c.visitorID, text) ?? tooLong("chat.phone", c.phone, text)
+                ?? tooLong("chat.email", c.email, text)
         case .deal(let d):
             switch d.status {
             case .unspecified, .UNRECOGNIZED: return (.badStatus, "deal.status \(d.status.rawValue) is not a status")
             default: break
             }
-            return firstTooLong([
-                ("deal.crm", d.crm, text), ("deal.deal_id", d.dealID, text),
-                ("deal.contact_id", d.contactID, text), ("deal.currency", d.currency, text),
-            ])
+            return tooLong("deal.crm", d.crm, text) ?? tooLong("deal.deal_id", d.dealID, text)
+                ?? tooLong("deal.contact_id", d.contactID, text) ?? tooLong("deal.currency", d.currency, text)
         case .leaseRenewal(let r):
-            return firstTooLong([("lease_renewal.tracking_number", r.trackingNumber, text)])
+            return tooLong("lease_renewal.tracking_number", r.trackingNumber, text)
         }
     }
 
-    private func firstTooLong(_ fields: [(String, String, Int)]) -> (BeaconRejection.Reason, String)? {
-        for (name, value, max) in fields where value.utf8.count > max {
-            return tooLong(name, max)
-        }
-        return nil
+    /// The rejection of field `name` if `value` is over `max` bytes.
+    private func tooLong(_ name: StaticString, _ value: String, _ max: Int) -> (BeaconRejection.Reason, String)? {
+        value.utf8.count > max ? tooLong("\(name)", max) : nil
     }
 
     private func tooLong(_ field: String, _ max: Int) -> (BeaconRejection.Reason, String) {

@@ -47,6 +47,19 @@ import Testing
         #expect(batch.beacons.count == 3 && batch.rejections.isEmpty)
     }
 
+    @Test func aTooLongFieldIsNamedWithItsLimit() throws {
+        var visit = Fixtures.visit
+        visit.visit.fbclid = String(repeating: "f", count: 257)
+        var chat = Fixtures.visit
+        chat.chat = .with { $0.chatID = "c1"; $0.email = String(repeating: "e", count: 257) }
+        var deal = Fixtures.visit
+        deal.deal = .with { $0.status = .won; $0.contactID = "C1"; $0.currency = String(repeating: "r", count: 257) }
+        let batch = try decodeBatch(try Fixtures.batchFrame([visit, chat, deal]))
+        #expect(batch.rejections.map(\.detail) == [
+            "visit.fbclid is over 256 bytes", "chat.email is over 256 bytes", "deal.currency is over 256 bytes",
+        ])
+    }
+
     @Test func limitsAreInclusive() throws {
         var beacon = Fixtures.visit
         beacon.identifiers = Array(repeating: beacon.identifiers[0], count: 16)
