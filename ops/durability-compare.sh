@@ -13,10 +13,12 @@
 #   ops/durability-compare.sh BASE_DATA_DIR [RATE] [ROUNDS] [SECONDS] [MODES…]
 #   # defaults: 50000, 2, 25, sync log nosync
 #   # a mode may carry settings: log,ingest_priority=normal
+#   # and a build of its own, to compare builds: log,stitch=/tmp/stitch-before log
+#   # (the load generator is always STITCH, so both builds meet the same one)
 #   # STITCH=path/to/stitch (default .build/release/stitch)
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -47,8 +49,14 @@ for round in $(seq "$rounds"); do
   for mode in "${order[@]}"; do
     IFS=, read -r -a setting <<< "$mode"
     args=(--durability "${setting[0]}")
-    for extra in "${setting[@]:1}"; do args+=(--set "$extra"); done
-    stitch_serve_copy "$stitch" "$work" "$base" "${args[@]}"
+    build="$stitch"
+    for extra in "${setting[@]:1}"; do
+      case "$extra" in
+        stitch=*) build="$(realpath "${extra#stitch=}")" ;;
+        *) args+=(--set "$extra") ;;
+      esac
+    done
+    stitch_serve_copy "$build" "$work" "$base" "${args[@]}"
     sleep 2
     paced="$("$stitch" load --port "$(port ingest)" --connections 4 --batch 50 --duration "$seconds" --seed 9001 --rate "$rate")"
     checkpoint="$(mean stitch_sync_seconds)"
