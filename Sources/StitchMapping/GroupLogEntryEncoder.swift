@@ -113,7 +113,7 @@ public enum GroupLogEntryEncoder {
     private static let varint: UInt8 = 0
     private static let lengthDelimited: UInt8 = 2
 
-    static func varintSize(_ value: UInt64) -> Int {
+    private static func varintSize(_ value: UInt64) -> Int {
         value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
     }
 
@@ -135,7 +135,7 @@ public enum GroupLogEntryEncoder {
         out.append(field << 3 | wireType)
     }
 
-    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         var rest = value
         while rest >= 0x80 {
             out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
