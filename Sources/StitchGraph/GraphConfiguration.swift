@@ -32,15 +32,23 @@ public struct GraphConfiguration: Sendable {
     /// How long (in event time) an event id is remembered, so that a resent
     /// beacon is stored once (see `BatchWriter+Dedup`).
     public var dedupWindowMs: Int64
+    /// The write-behind of the event index (`IndexOverlay`): a generation of
+    /// deferred index entries freezes, and starts being written out, at
+    /// this many entries. 0 writes every entry in its own commit.
+    public var indexWriteBehindEvents: Int
 
     /// Seven days: longer than any client retries a batch.
     public static let dedupWindowMsDefault: Int64 = 7 * 86_400_000
+    /// About three seconds of a shard's share of 64,000 beacons/s.
+    public static let indexWriteBehindEventsDefault = 100_000
 
     public init(
         defaultRules: SiteRules = SiteRules(), sites: [UInt32: SiteRules] = [:], callMatching: Bool = true,
-        dedupWindowMs: Int64 = dedupWindowMsDefault
+        dedupWindowMs: Int64 = dedupWindowMsDefault, indexWriteBehindEvents: Int = indexWriteBehindEventsDefault
     ) {
         precondition(dedupWindowMs > 0, "the dedup window must be positive")
+        precondition(indexWriteBehindEvents >= 0, "the write-behind's generation cannot be negative")
+        self.indexWriteBehindEvents = indexWriteBehindEvents
         self.defaultRules = defaultRules
         self.sites = sites
         self.callMatching = callMatching

@@ -162,11 +162,31 @@ public struct GraphVerifier {
                 anchoredByNode[anchor, default: 0] += 1
                 return true
             }
+            // A node's stored counts are of its entries in `event`; the
+            // write-behind's entries are counted when they are written there.
             for (id, record) in nodes where record.anchoredEvents != anchoredByNode[id, default: 0] {
                 violation("node \(id): counts \(record.anchoredEvents) anchored events, the table holds \(anchoredByNode[id, default: 0])")
             }
+            let overlay = try IndexOverlay.load(meta: graph.tables.meta, journal: graph.tables.eventJournal, txn)
+            for entry in overlay.frozen[..<overlay.state.drained]
+            where try txn.get(graph.tables.event, StoreKeys.eventKey(anchor: entry.anchor, timeMs: entry.timeMs, seq: entry.seq)) == nil {
+                violation("event \(entry.seq): written out by the write-behind, but not in the index")
+            }
+            for entry in overlay.undrained() {
+                count += 1
+                if entry.anchor == 0 || nodes[entry.anchor] == nil { violation("deferred event \(entry.seq): anchor \(entry.anchor) does not exist") }
+                if try txn.get(graph.tables.event, StoreKeys.eventKey(anchor: entry.anchor, timeMs: entry.timeMs, seq: entry.seq)) != nil {
+                    violation("deferred event \(entry.seq): in the index already")
+                }
+                if let stored = try txn.get(graph.tables.log, StoreKeys.logKey(entry.seq)) {
+                    if stored.first != entry.type { violation("deferred event \(entry.seq): journal and log disagree on its type") }
+                    if StoredEvent.timeMs(of: stored) != entry.timeMs { violation("deferred event \(entry.seq): journal and log disagree on its time") }
+                } else {
+                    violation("deferred event \(entry.seq): journaled but missing from the log")
+                }
+            }
             let logged = try txn.count(graph.tables.log)
-            if logged != count { violation("the log holds \(logged) events, the index \(count)") }
+            if logged != count { violation("the log holds \(logged) events, the index and the write-behind \(count)") }
             report.checks.append(("events have existing anchors and log records", count))
         }
 
@@ -395,8 +415,11 @@ public struct GraphVerifier {
             }
             let rootCount = UInt64(roots.filter { $0.key == $0.value && nodes[$0.key]?.isErased == false }.count)
             if counters.persons != rootCount { violation("counters: \(counters.persons) persons, the forest has \(rootCount)") }
-            let events = try txn.count(graph.tables.event)
-            if counters.events != UInt64(events) { violation("counters: \(counters.events) events, the table holds \(events)") }
+            let overlay = try IndexOverlay.load(meta: graph.tables.meta, journal: graph.tables.eventJournal, txn)
+            let events = try txn.count(graph.tables.event) + overlay.undrainedCount
+            if counters.events != UInt64(events) {
+                violation("counters: \(counters.events) events, the index and the write-behind hold \(events)")
+            }
             let changes = try txn.count(graph.tables.change)
             if counters.changes != UInt64(changes) { violation("counters: \(counters.changes) changes, the log holds \(changes)") }
             let conflicts = try txn.count(graph.tables.conflict)

@@ -31,12 +31,15 @@ extension IdentityGraph {
         do {
             written = try environment.writeCountingPages { txn in
                 dedupMemory.rollBack()
+                writeBehind.rollBack()
                 return try body(txn)
             }
         } catch {
             dedupMemory.rollBack()
+            writeBehind.rollBack()
             throw error
         }
+        writeBehind.commitStaged()
         dedupMemory.commitRemembered()
         dedupMemory.forget(written.result.1)
         return (written.result.0, written.cost)
@@ -50,6 +53,7 @@ extension IdentityGraph {
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, _ txn: borrowing Transaction
     ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
         var writer = BatchWriter(graph: self, counters: try counters(txn))
+        if writeBehind.isOn { writer.deferIndex(from: writeBehind.forWriting(), nowMs: nowMs) }
         writer.startArrival(events)
         for (index, event) in events.enumerated() {
             try writer.apply(event, index: index, txn)
@@ -58,8 +62,11 @@ extension IdentityGraph {
             try writer.renew(renewal, txn)
         }
         try writer.flush(txn)
+        if let overlay = writer.overlay { writeBehind.stage(overlay) }
         var report = writer.report
         var counters = writer.counters
+        // Repairs move index entries and counts: all of them in `event` first.
+        if !writer.hubsTripped.isEmpty { try drainAll(txn) }
         // Identifiers the shared-identifier rule tripped on: quarantined
         // and their persons re-derived, in this same transaction.
         for hub in writer.hubsTripped {
@@ -127,6 +134,16 @@ struct BatchWriter {
     /// Index entries (anchor, time, seq) → type, written sorted at flush.
     /// Appended in seq order, so event `seq` is at `seq - firstSeq` until flush sorts them.
     var pendingEvents: [PendingEvent] = []
+    /// The write-behind as this transaction leaves it, when entries with an
+    /// anchor are deferred (`IndexOverlay`; `apply` only: other writers
+    /// emptied it first). Their anchors' counts and last-seen times are
+    /// deferred with them.
+    private(set) var overlay: IndexOverlay?
+    /// The apply's time: when a generation began (`IndexOverlay`).
+    private var nowMs: Int64 = 0
+    /// This batch's deferred events' latest time per anchor, for the lease
+    /// rules, which read a session's latest activity (`activityMs`).
+    var deferredLastSeen: [UInt64: Int64] = [:]
     /// One stored event's bytes, reused: events go to the log as they are applied.
     private var scratchLog: [UInt8] = []
     let firstSeq: UInt64
@@ -198,6 +215,8 @@ struct BatchWriter {
         if anchor == 0 {
             counters.unlinkedEvents += 1
             report.unlinkedEvents += 1
+        } else if overlay != nil {
+            if matching { deferredLastSeen[anchor] = max(deferredLastSeen[anchor] ?? .min, event.timeMs) }
         } else {
             try updateNode(anchor, txn) { record in
                 record.addAnchored(type)
@@ -223,6 +242,8 @@ struct BatchWriter {
     /// costs a search of that leaf, not a descent from the root (`Cursor.put`).
     /// Then the counters.
     mutating func flush(_ txn: borrowing Transaction) throws {
+        var entries = pendingEvents
+        if overlay != nil { entries = try writeBehind(txn) }
         try txn.withCursor(graph.tables.node) { cursor in
             for id in dirtyNodes.sorted() {
                 let isNew = id >= firstNewNode
@@ -234,11 +255,11 @@ struct BatchWriter {
                 }
             }
         }
-        pendingEvents.sort()
+        entries.sort()
         try txn.withCursor(graph.tables.event) { cursor in
             var key: [UInt8] = []
             key.reserveCapacity(24)
-            for event in pendingEvents {
+            for event in entries {
                 StoreKeys.eventKey(anchor: event.anchor, timeMs: event.timeMs, seq: event.seq, into: &key)
                 try cursor.put(key, [event.type])
             }
@@ -246,6 +267,102 @@ struct BatchWriter {
         try writeRemembered(txn)
         if prunesDedup { try pruneDedup(txn) }
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
+    }
+
+    // MARK: The index's write-behind
+
+    /// Defers this batch's index entries with an anchor to `overlay`.
+    mutating func deferIndex(from overlay: IndexOverlay, nowMs: Int64) {
+        self.overlay = overlay
+        self.nowMs = nowMs
+    }
+
+    /// The latest activity of a session: its node's last-seen time with
+    /// its deferred events'.
+    mutating func activityMs(_ session: UInt64, _ txn: borrowing Transaction) throws -> Int64 {
+        let stored = try record(session, txn).lastSeenMs
+        guard let overlay else { return stored }
+        return max(stored, overlay.lastSeenMs(of: session), deferredLastSeen[session] ?? .min)
+    }
+
+    /// Journals the batch's entries that have an anchor and adds them to the
+    /// overlay; takes the frozen generation's next slice, adding it to its
+    /// anchors' nodes; deletes journal rows of written generations; freezes
+    /// the active generation when the frozen one is written. Returns the
+    /// entries to put in `event` now: those without an anchor, and the slice.
+    private mutating func writeBehind(_ txn: borrowing Transaction) throws -> [PendingEvent] {
+        guard var overlay else { return pendingEvents }
+        let stateBefore = overlay.state
+        var now: [PendingEvent] = [], deferred: [PendingEvent] = []
+        deferred.reserveCapacity(pendingEvents.count)
+        var value: [UInt8] = []
+        value.reserveCapacity(17)
+        try txn.withCursor(graph.tables.eventJournal) { cursor in
+            for entry in pendingEvents {  // in seq order: each row an append
+                guard entry.anchor != 0 else {
+                    now.append(entry)
+                    continue
+                }
+                deferred.append(entry)
+                IndexOverlay.journalValue(entry, into: &value)
+                try StoreKeys.withNodeKey(entry.seq) { (key) throws(StoreError) in
+                    try value.span.withUnsafeBytes { (bytes) throws(StoreError) in
+                        try cursor.put(key, bytes, append: true)
+                    }
+                }
+            }
+        }
+        let run = overlay.takeDrainRun(max(IndexWriteBehind.drainRunMin, 2 * deferred.count))
+        var index = run.startIndex
+        while index < run.endIndex {
+            let anchor = run[index].anchor
+            var end = index
+            while end < run.endIndex, run[end].anchor == anchor { end += 1 }
+            try updateNode(anchor, txn) { record in
+                for entry in run[index..<end] {
+                    record.addAnchored(EventType(rawValue: Int(entry.type))!)
+                    record.lastSeenMs = max(record.lastSeenMs, entry.timeMs)
+                }
+            }
+            index = end
+        }
+        now.append(contentsOf: run)
+        overlay.state.journalHead = try deleteJournalRows(
+            from: overlay.state.journalHead, below: overlay.state.frozenStart,
+            max: max(IndexWriteBehind.drainRunMin, 2 * deferred.count), txn)
+        deferred.sort()
+        overlay.add(sorted: deferred, nowMs: nowMs)
+        if overlay.frozenIsDrained, overlay.activeCount > 0,
+            overlay.activeCount >= graph.writeBehind.generationEvents
+                || nowMs - overlay.state.activeSinceMs >= IndexWriteBehind.generationAgeMaxMs
+        {
+            overlay.freeze(nextSeq: counters.nextEvent)
+        }
+        if overlay.state != stateBefore || !deferred.isEmpty {
+            overlay.state.version &+= 1
+            try txn.put(graph.tables.meta, IndexOverlay.State.key, overlay.state.encoded())
+        }
+        self.overlay = overlay
+        return now
+    }
+
+    /// Deletes up to `max` journal rows from its head, all of them below
+    /// `end` (a written generation's); returns the new head.
+    private func deleteJournalRows(
+        from head: UInt64, below end: UInt64, max count: Int, _ txn: borrowing Transaction
+    ) throws -> UInt64 {
+        guard head < end else { return head }
+        return try txn.withCursor(graph.tables.eventJournal) { cursor in
+            var deleted = 0
+            while let row = try cursor.first() {
+                let seq = ByteCoding.bigEndian(row.key, at: 0, as: UInt64.self)
+                guard seq < end else { return end }
+                guard deleted < count else { return seq }
+                try cursor.deleteCurrent()
+                deleted += 1
+            }
+            return end
+        }
     }
 
     // MARK: Shared identifiers

@@ -99,16 +99,24 @@ extension IdentityGraph {
             personID: root, site: 0, identifierCount: 0, firstSeenMs: .max, lastSeenMs: .min, eventCounts: [:],
             identifiers: [])
         var byType = [UInt64](repeating: 0, count: EventType.allCases.count)
+        let overlay = try indexOverlay(txn)
         try forEachMember(ofRoot: root, txn) { id, record in
             if id == root {  // person-wide totals live at the root
                 person.site = record.site
                 person.identifierCount = record.size
             }
+            // The member's events still in the write-behind count too.
+            let deferred = overlay.delta(of: id)
+            let lastSeenMs = max(record.lastSeenMs, deferred.lastSeenMs)
             person.firstSeenMs = min(person.firstSeenMs, record.firstSeenMs)
-            person.lastSeenMs = max(person.lastSeenMs, record.lastSeenMs)
-            for type in EventType.allCases { byType[type.rawValue] += UInt64(record.anchored(type)) }
+            person.lastSeenMs = max(person.lastSeenMs, lastSeenMs)
+            for type in EventType.allCases {
+                byType[type.rawValue] += UInt64(record.anchored(type)) + UInt64(deferred.counts[type] ?? 0)
+            }
             if includeIdentifiers {
-                person.identifiers.append(PersonIdentifier(record))
+                var identifier = PersonIdentifier(record)
+                identifier.lastSeenMs = lastSeenMs
+                person.identifiers.append(identifier)
             }
         }
         person.identifiers.sort {
@@ -206,9 +214,23 @@ extension IdentityGraph {
         anchor: UInt64, fromMs: Int64, _ txn: borrowing Transaction,
         _ body: (_ timeMs: Int64, _ seq: UInt64, _ type: EventType) throws -> Bool
     ) throws {
+        // The store's entries and the write-behind's, merged in (time, seq) order.
+        var deferred = try indexOverlay(txn).entries(of: anchor)[...].drop { $0.timeMs < fromMs }
+        var going = true
         try txn.scan(tables.event, from: StoreKeys.eventKey(anchor: anchor, timeMs: fromMs, seq: 0)) { key, value in
             let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
-            return try keyAnchor == anchor && body(time, seq, StoredEvent.type(of: value))
+            guard keyAnchor == anchor else { return false }
+            while going, let first = deferred.first, (first.timeMs, first.seq) < (time, seq) {
+                going = try body(first.timeMs, first.seq, EventType(rawValue: Int(first.type))!)
+                deferred = deferred.dropFirst()
+            }
+            guard going else { return false }
+            going = try body(time, seq, StoredEvent.type(of: value))
+            return going
+        }
+        while going, let first = deferred.first {
+            going = try body(first.timeMs, first.seq, EventType(rawValue: Int(first.type))!)
+            deferred = deferred.dropFirst()
         }
     }
 
@@ -220,6 +242,21 @@ extension IdentityGraph {
         into best: inout BestPositions,
         _ txn: borrowing Transaction
     ) throws {
+        // The write-behind's entries first (a visit in progress: few), in query order.
+        var deferred = try indexOverlay(txn).entries(of: anchor)
+        if query.newestFirst { deferred.reverse() }
+        for entry in deferred {
+            if query.newestFirst ? entry.timeMs >= query.toMs : entry.timeMs < query.fromMs { continue }
+            if query.newestFirst ? entry.timeMs < query.fromMs : entry.timeMs >= query.toMs { break }
+            let position = HistoryCursor(timeMs: entry.timeMs, seq: entry.seq)
+            let beyondCursor = query.cursor.map {
+                query.newestFirst ? position.precedes($0) : $0.precedes(position)
+            } ?? true
+            let type = EventType(rawValue: Int(entry.type))!
+            if beyondCursor && (query.types.isEmpty || query.types.contains(type)) {
+                guard best.offer(position, anchor: anchor) else { break }
+            }
+        }
         try txn.withCursor(tables.event) { cursor in
             var entry = try firstEntry(anchor: anchor, query: query, &cursor)
             while let (key, value) = entry {

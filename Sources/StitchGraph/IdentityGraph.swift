@@ -41,15 +41,17 @@ public final class IdentityGraph: Sendable {
     /// The `dedup` table indexed by (site, event id) (empty when read-only).
     let dedupMemory: DedupMemory
     let isReadOnly: Bool
+    /// The open visits' index entries not yet in `event` (`IndexOverlay`).
+    let writeBehind: IndexWriteBehind
 
     /// Bumped when the on-disk layout changes; `SchemaMigration` upgrades
     /// stores of earlier versions in place.
-    public static let schemaVersion: UInt32 = 10
+    public static let schemaVersion: UInt32 = 11
     static let schemaKey = Array("schema".utf8)
 
     struct Tables: Sendable {
         let ident, node, event, log, change, conflict, conflictByNode, meta, lease, leaseNumber, callWait, call, dedup: Table
-        let quarantine, quarantineEvent, suppress, erasure, deal: Table
+        let quarantine, quarantineEvent, suppress, erasure, deal, eventJournal: Table
     }
 
     /// Opens the graph in `path`, creating an empty one there if needed.
@@ -97,13 +99,18 @@ public final class IdentityGraph: Sendable {
             quarantineEvent: environment.table(StoreKeys.quarantineEvent),
             suppress: environment.table(StoreKeys.suppress),
             erasure: environment.table(StoreKeys.erasure),
-            deal: environment.table(StoreKeys.deal)
+            deal: environment.table(StoreKeys.deal),
+            eventJournal: environment.table(StoreKeys.eventJournal)
         )
         leasedSessions = Mutex([])
         migration = try Self.checkSchema(environment, tables: tables, readOnly: storeOptions.readOnly)
         isReadOnly = storeOptions.readOnly
         dedupMemory = storeOptions.readOnly ? DedupMemory() : try DedupMemory(environment, table: tables.dedup)
         hasherBox = Mutex(try Self.identifierHasher(environment, meta: tables.meta))
+        let tables = self.tables
+        writeBehind = IndexWriteBehind(
+            generationEvents: storeOptions.readOnly ? 0 : configuration.indexWriteBehindEvents,
+            loaded: try environment.read { txn in try IndexOverlay.load(meta: tables.meta, journal: tables.eventJournal, txn) })
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
         if !isReadOnly {

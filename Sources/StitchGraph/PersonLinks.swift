@@ -20,7 +20,10 @@ struct PersonLinks {
     init(graph: IdentityGraph, root: UInt64, site: UInt32, _ txn: borrowing Transaction) throws {
         var byIdentifier: [String: UInt64] = [:]
         func key(_ kind: IdentifierKind, _ value: String) -> String { "\(kind.rawValue):\(value)" }
+        let overlay = try graph.indexOverlay(txn)
         try graph.forEachMember(ofRoot: root, txn) { id, record in
+            var record = record
+            record.lastSeenMs = graph.lastSeenMs(of: id, record, overlay)
             records[id] = record
             byIdentifier[key(record.kind, String(decoding: record.value, as: UTF8.self))] = id
         }

@@ -55,9 +55,11 @@ enum StoreKeys {
     static let callWait = "callwait"
     static let call = "call"
     static let deal = "deal"
+    /// Index entries the write-behind holds, by seq (`IndexOverlay`).
+    static let eventJournal = "ejournal"
     static let allTables = [
         ident, node, event, log, change, conflict, conflictByNode, meta, lease, leaseNumber, callWait, call, dedup,
-        quarantine, quarantineEvent, suppress, erasure, deal,
+        quarantine, quarantineEvent, suppress, erasure, deal, eventJournal,
     ]
 
     /// The `deal` entry of a deal: `d`, site, then the deal key (`crm:id`).

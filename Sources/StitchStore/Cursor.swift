@@ -59,6 +59,13 @@ public struct Cursor: ~Copyable {
         }
     }
 
+    /// Deletes the entry the cursor is on (`mdb_cursor_del`); the cursor
+    /// then stands on the entry after it, which `next()` would skip, so read
+    /// it with `seek` or `first()`.
+    public mutating func deleteCurrent() throws(StoreError) {
+        try check(mdb_cursor_del(cursor, 0), "mdb_cursor_del(\(table.name))")
+    }
+
     private mutating func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer?) throws(StoreError) -> Entry? {
         var keyVal = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
         var value = MDB_val()

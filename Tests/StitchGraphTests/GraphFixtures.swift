@@ -9,7 +9,7 @@ import StitchWire
 final class TestGraph {
     let directory: TemporaryDirectory
     private(set) var graph: IdentityGraph
-    let configuration: GraphConfiguration
+    private(set) var configuration: GraphConfiguration
     let options: StoreOptions
     let callTracking: CallTracking
 
@@ -27,8 +27,10 @@ final class TestGraph {
             storeOptions: options)
     }
 
-    /// Closes and opens the store again, as a restart would.
-    func reopen() throws {
+    /// Closes and opens the store again, as a restart would (with another
+    /// configuration, if given).
+    func reopen(configuration newConfiguration: GraphConfiguration? = nil) throws {
+        if let newConfiguration { configuration = newConfiguration }
         graph.close()
         graph = try IdentityGraph(
             path: directory.appending("data"), configuration: configuration, callTracking: callTracking,

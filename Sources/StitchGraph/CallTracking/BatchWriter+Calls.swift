@@ -30,7 +30,7 @@ extension BatchWriter {
         // the new lease alive as it would have in order. The session's node
         // records its latest activity (`refreshLease` notes it while no lease
         // is held), in the store: the same on every replica and after a restart.
-        let activeMs = try record(session, txn).lastSeenMs
+        let activeMs = try activityMs(session, txn)
         if activeMs >= timeMs {
             lease.endMs = max(lease.endMs, activeMs + pool.holdMs)
         }
@@ -77,7 +77,7 @@ extension BatchWriter {
             // No lease yet: remember the activity on the session's node, so a
             // `number_shown` applied after it (another connection's batch)
             // opens a lease this activity keeps alive.
-            if !pool(site).dynamicNumbers.isEmpty, try record(session, txn).lastSeenMs < timeMs {
+            if !pool(site).dynamicNumbers.isEmpty, try activityMs(session, txn) < timeMs {
                 try updateNode(session, txn) { $0.lastSeenMs = timeMs }
             }
             return
@@ -194,6 +194,11 @@ extension BatchWriter {
     ) throws {
         if seq >= firstSeq {
             pendingEvents[Int(seq - firstSeq)].anchor = session  // this batch's: not written yet
+            if overlay != nil {  // now deferred with its session's count
+                deferredLastSeen[session] = max(deferredLastSeen[session] ?? .min, timeMs)
+                counters.unlinkedEvents -= 1
+                return
+            }
         } else {
             _ = try txn.delete(graph.tables.event, StoreKeys.eventKey(anchor: 0, timeMs: timeMs, seq: seq))
             try txn.put(graph.tables.event, StoreKeys.eventKey(anchor: session, timeMs: timeMs, seq: seq), [UInt8(EventType.call.rawValue)])

@@ -94,6 +94,7 @@ extension IdentityGraph {
             if let node = try identNode(site: site, identifier: identifier, txn) {
                 let record = try nodeRecord(node, txn)
                 other = PersonIdentifier(record)
+                other.lastSeenMs = lastSeenMs(of: node, record, try indexOverlay(txn))
                 otherRoot = try self.root(of: node, txn)
                 if let quarantine = try quarantineRecord(node: node, txn) {
                     reason = quarantine.refusalReason

@@ -16,7 +16,7 @@ extension IdentityGraph {
         return try environment.read { txn in
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return false }
             if leasedSessions.withLock({ $0.contains(node) }) { return true }
-            return try nodeRecord(node, txn).lastSeenMs >= sinceMs
+            return try lastSeenMs(of: node, nodeRecord(node, txn), indexOverlay(txn)) >= sinceMs
         }
     }
 }

@@ -44,7 +44,7 @@ extension IdentityGraph {
         // has committed: dropped earlier, an aborted erasure would leave
         // sessions with leases the writer no longer refreshes.
         var erasedNodes: [UInt64] = []
-        let record = try environment.write { txn -> ErasureRecord? in
+        let record = try writeDraining { txn -> ErasureRecord? in
             forgottenIDs = []  // the closure runs again if the map had to grow
             erasedNodes = []
             guard let node = try find(txn) else { return nil }

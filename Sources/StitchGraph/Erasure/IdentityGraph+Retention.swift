@@ -66,6 +66,9 @@ extension IdentityGraph {
                     return false
                 }
                 scan.nodesRead += 1
+                // Stored last-seen times may lag the write-behind's events by
+                // seconds: a person listed here that is active after all is
+                // kept by `expire`, which judges it on the drained store.
                 let record = NodeRecord(copying: value)
                 guard record.parent == id, !record.isErased, let cutoff = cutoffMs(record.site), record.lastSeenMs < cutoff
                 else { return true }

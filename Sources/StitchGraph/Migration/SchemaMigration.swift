@@ -33,6 +33,7 @@ public enum SchemaMigration {
                 steps.append(dedupEntriesHoldMany())
                 steps.append(try hubsToRejudge(tables, txn))
             case 9: steps.append(try conflictsByNode(tables, txn))
+            case 10: steps.append(indexJournal())
             default: preconditionFailure("no migration step from schema \(schema)")
             }
             schema += 1
@@ -133,5 +134,14 @@ public enum SchemaMigration {
         entries.sort { $0.lexicographicallyPrecedes($1) }  // in key order: LMDB fills pages as it appends
         for key in entries { try txn.put(tables.conflictByNode, key, []) }
         return "9 → 10: \(conflicts.count) conflicts listed by person (\(entries.count) entries), so erasing a person no longer scans them all"
+    }
+
+    /// Schema 10 → 11: the event index's write-behind (`IndexOverlay`)
+    /// keeps the entries it has not written yet in a new table, `ejournal`.
+    /// Every entry of a schema-10 store is in `event` already, so the
+    /// journal starts empty (the environment's open created the table) and
+    /// nothing else changes.
+    static func indexJournal() -> String {
+        "10 → 11: the event index's write-behind journal (table ejournal) added, empty: every entry is in the index"
     }
 }

@@ -39,7 +39,7 @@ extension IdentityGraph {
         site: UInt32, identifier: NormalizedIdentifier, source: QuarantineRecord.Source = .manual, reason: String,
         nowMs: Int64
     ) throws -> RepairResult {
-        try environment.write { txn in
+        try writeDraining { txn in
             var counters = try counters(txn)
             let node = try nodeCreatingIfNeeded(site: site, identifier: identifier, nowMs: nowMs, &counters, txn)
             if try nodeRecord(node, txn).isQuarantined {
@@ -76,7 +76,7 @@ extension IdentityGraph {
     /// again (subject to the guards), with merge records saying why. The
     /// automatic rule leaves a released identifier alone from then on.
     public func unquarantine(site: UInt32, identifier: NormalizedIdentifier, nowMs: Int64) throws -> RepairResult? {
-        try environment.write { txn in
+        try writeDraining { txn in
             guard let node = try identNode(site: site, identifier: identifier, txn) else { return nil }
             return try release(node: node, site: site, watchedAfter: false, txn)
         }

@@ -40,7 +40,7 @@ extension IdentityGraph {
             let rule = configuration.rules(for: site).hub
             guard rule.isOn else { continue }  // the rule is off for the site: an operator's call
             outcome.judged += 1
-            let result: RepairResult? = try environment.write { txn in
+            let result: RepairResult? = try writeDraining { txn in
                 guard try distinguishablePersons(joinedBy: node, txn) < rule.linksMax + 2 else { return nil }
                 return try release(node: node, site: site, watchedAfter: true, txn)
             }

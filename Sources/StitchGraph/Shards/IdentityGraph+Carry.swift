@@ -47,7 +47,7 @@ extension IdentityGraph {
     ///
     /// - Throws: `GraphError.carryIntoStoreWithEvents` when events are stored.
     public func adopt(_ state: CarriedState, where belongs: (UInt32) -> Bool, nowMs: Int64) throws -> CarryReport {
-        let report = try environment.write { txn -> CarryReport in
+        let report = try writeDraining { txn -> CarryReport in
             var counters = try counters(txn)
             guard counters.events == 0 else { throw GraphError.carryIntoStoreWithEvents(events: counters.events) }
             var report = CarryReport()
