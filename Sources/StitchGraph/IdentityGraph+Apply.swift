@@ -53,7 +53,10 @@ extension IdentityGraph {
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, _ txn: borrowing Transaction
     ) throws -> (ApplyReport, [(id: DedupID, arrivalMs: Int64)]) {
         var writer = BatchWriter(graph: self, counters: try counters(txn))
-        if writeBehind.isOn { writer.deferIndex(from: writeBehind.forWriting(), nowMs: nowMs) }
+        if writeBehind.isOn {
+            writer.deferIndex(
+                from: writeBehind.forWriting(), nowMs: nowMs, thisBatch: events.count <= IndexWriteBehind.batchEventsMax)
+        }
         writer.startArrival(events)
         for (index, event) in events.enumerated() {
             try writer.apply(event, index: index, txn)
@@ -141,6 +144,8 @@ struct BatchWriter {
     private(set) var overlay: IndexOverlay?
     /// The apply's time: when a generation began (`IndexOverlay`).
     private var nowMs: Int64 = 0
+    /// Whether this batch's entries are deferred (`IndexWriteBehind.batchEventsMax`).
+    private(set) var defersEntries = false
     /// This batch's deferred events' latest time per anchor, for the lease
     /// rules, which read a session's latest activity (`activityMs`).
     var deferredLastSeen: [UInt64: Int64] = [:]
@@ -215,7 +220,7 @@ struct BatchWriter {
         if anchor == 0 {
             counters.unlinkedEvents += 1
             report.unlinkedEvents += 1
-        } else if overlay != nil {
+        } else if defersEntries {
             if matching { deferredLastSeen[anchor] = max(deferredLastSeen[anchor] ?? .min, event.timeMs) }
         } else {
             try updateNode(anchor, txn) { record in
@@ -271,10 +276,12 @@ struct BatchWriter {
 
     // MARK: The index's write-behind
 
-    /// Defers this batch's index entries with an anchor to `overlay`.
-    mutating func deferIndex(from overlay: IndexOverlay, nowMs: Int64) {
+    /// Keeps the write-behind `overlay` going: writes a slice of its frozen
+    /// generation, and defers `thisBatch`'s index entries with an anchor to it.
+    mutating func deferIndex(from overlay: IndexOverlay, nowMs: Int64, thisBatch: Bool) {
         self.overlay = overlay
         self.nowMs = nowMs
+        defersEntries = thisBatch
     }
 
     /// The latest activity of a session: its node's last-seen time with
@@ -299,7 +306,7 @@ struct BatchWriter {
         value.reserveCapacity(17)
         try txn.withCursor(graph.tables.eventJournal) { cursor in
             for entry in pendingEvents {  // in seq order: each row an append
-                guard entry.anchor != 0 else {
+                guard entry.anchor != 0, defersEntries else {
                     now.append(entry)
                     continue
                 }

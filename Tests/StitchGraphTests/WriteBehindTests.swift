@@ -92,7 +92,7 @@ struct WriteBehindTests {
         }
     }
 
-    @Test("a graph deferring its index reads as one that writes it at once, through freezes, slices, restarts and repairs")
+    @Test("a graph deferring its index reads as one that writes it at once, through freezes, slices, a batch too large to defer, restarts and repairs")
     func readsAsWrittenAtOnce() throws {
         let random = SeededGenerator.forTest("write-behind")
         let seed = random.state
@@ -101,7 +101,9 @@ struct WriteBehindTests {
         let deferring = try Self.graph(writeBehindEvents: 60)
         var sawGeneration = false
         for round in 0..<120 {
-            let batch = traffic.batch()
+            // One batch too large to defer: written at once, among deferred ones.
+            let batch = round == 60
+                ? (0...IndexWriteBehind.batchEventsMax).map { _ in traffic.event() } : traffic.batch()
             let nowMs = traffic.clockMs
             let a = try direct.graph.apply(batch, nowMs: nowMs)
             let b = try deferring.graph.apply(batch, nowMs: nowMs)

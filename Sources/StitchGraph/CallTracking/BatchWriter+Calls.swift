@@ -194,7 +194,7 @@ extension BatchWriter {
     ) throws {
         if seq >= firstSeq {
             pendingEvents[Int(seq - firstSeq)].anchor = session  // this batch's: not written yet
-            if overlay != nil {  // now deferred with its session's count
+            if defersEntries {  // now deferred with its session's count
                 deferredLastSeen[session] = max(deferredLastSeen[session] ?? .min, timeMs)
                 counters.unlinkedEvents -= 1
                 return

@@ -15,6 +15,11 @@ final class IndexWriteBehind: Sendable {
     /// entries, and twice as many as it deferred: a generation drains
     /// before the next fills.
     static let drainRunMin = 256
+    /// A batch this large writes its own entries at once: its beacons share
+    /// each open visit's leaf already (unpaced ingest), and journaling them
+    /// would only add a put and a delete per event. It still writes a slice
+    /// of the frozen generation.
+    static let batchEventsMax = 4_000
 
     private struct Overlays {
         var published: IndexOverlay
