@@ -26,6 +26,10 @@ public struct ApplyReport: Sendable, Equatable {
     /// Events whose id was remembered once but had left the window (its
     /// entry not pruned yet): stored as new, like an id never seen.
     public var dedupExpiredReplaced = 0
+    /// Index entries deferred to the write-behind (`IndexOverlay`).
+    public var indexDeferred = 0
+    /// Deferred index entries written to the index by this commit.
+    public var indexWrittenBehind = 0
     /// Remembered event ids forgotten because they left the window.
     public var dedupPruned = 0
     /// Events stored with no valid identifier.

@@ -334,6 +334,8 @@ struct BatchWriter {
             index = end
         }
         now.append(contentsOf: run)
+        report.indexDeferred += deferred.count
+        report.indexWrittenBehind += run.count
         overlay.state.journalHead = try deleteJournalRows(
             from: overlay.state.journalHead, below: overlay.state.frozenStart,
             max: max(IndexWriteBehind.drainRunMin, 2 * deferred.count), txn)

@@ -120,6 +120,7 @@ public struct ConfigurationKey: Sendable {
         int("sync_interval_ms", "checkpoint period in nosync and log modes", \.syncIntervalMs),
         string("boot_id_file", "file holding this boot's id: a store checkpointed in another boot is restored to its checkpoint at open (nosync, log; tests point it elsewhere to play a reboot)", \.bootIdentifierFile),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
+        int("index_write_behind_events", "the event index's write-behind: a visit in progress's index entries and counts wait in memory and a journal, and each generation of this many is written out in key order, a slice per commit (fewer copied pages per commit; 0: every entry in its own commit)", \.indexWriteBehindEvents),
         int("dedup_window_ms", "how long from its arrival an event id is remembered to drop resent beacons (whatever the event time)", \.dedupWindowMs),
         int("ingest_connections_max", "open TCP ingest connections, at most", \.ingestConnectionsMax),
         int("query_connections_max", "open query connections, at most", \.queryConnectionsMax),

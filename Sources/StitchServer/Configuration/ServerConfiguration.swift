@@ -167,6 +167,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How long (in event time) an event id is remembered: a beacon resent
     /// within it is recognised and not stored again (FRAMING.md "Exactly once").
     public var dedupWindowMs = Int(GraphConfiguration.dedupWindowMsDefault)
+    /// Entries per generation of the event index's write-behind
+    /// (`IndexOverlay`); 0 turns it off.
+    public var indexWriteBehindEvents = GraphConfiguration.indexWriteBehindEventsDefault
     /// The shared-identifier rule (`HubRule`) for every site without its own
     /// in `hubSites`: links a phone or e-mail may make alone within the period.
     public var hubLinksMax = HubRule.standard.linksMax
@@ -295,7 +298,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// (FNV-1a, 64 bits, hex) of their values, compared through the
     /// membership list (`stitch_cluster_settings_mismatch`).
     public static let clusterEqualKeys = [
-        "shards", "dedup_window_ms", "hub_links_max", "hub_period_ms", "hub_sites", "device_links_max",
+        "shards", "dedup_window_ms", "index_write_behind_events", "hub_links_max", "hub_period_ms", "hub_sites", "device_links_max",
         "device_period_ms", "device_sites", "junk_phones", "number_pools", "call_matching", "lease_renewal_max_seconds",
         "unique_period_ms", "target_call_seconds", "site_domains", "referral_exclusions",
     ]
@@ -373,7 +376,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             sites[site] = rules
         }
         return GraphConfiguration(
-            defaultRules: SiteRules(hub: hub, device: device), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs))
+            defaultRules: SiteRules(hub: hub, device: device), sites: sites, callMatching: callMatching, dedupWindowMs: Int64(dedupWindowMs),
+            indexWriteBehindEvents: indexWriteBehindEvents)
     }
 
     /// The shard layout asked for, nil when left to the store (see `shards`).
@@ -437,6 +441,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(shutdownTimeoutMs >= 0, "shutdown_timeout_ms", "not negative")
         try check(mapBytes >= 1 << 20, "map_bytes", "at least 1 MiB")
         try check(dedupWindowMs >= 1000, "dedup_window_ms", "at least 1000 (one second)")
+        try check(indexWriteBehindEvents >= 0 && indexWriteBehindEvents <= 10_000_000, "index_write_behind_events",
+            "0 (off) to 10000000")
         try check(hubLinksMax >= 0 && hubLinksMax < Int(UInt16.max), "hub_links_max", "between 0 (off) and 65534")
         try check(hubPeriodMs >= 1000, "hub_period_ms", "at least 1000 (one second)")
         try check(deviceLinksMax >= 0 && deviceLinksMax < Int(UInt16.max), "device_links_max", "between 0 (off) and 65534")

@@ -233,6 +233,8 @@ final class GraphWriter: IngestConsumer {
         }
         metrics.counter(.beaconsRepeated).increment(by: report.repeats.count)
         metrics.counter(.dedupExpiredReplaced).increment(by: report.dedupExpiredReplaced)
+        metrics.counter(.indexDeferred).increment(by: report.indexDeferred)
+        metrics.counter(.indexWrittenBehind).increment(by: report.indexWrittenBehind)
         metrics.counter(.dedupPruned).increment(by: report.dedupPruned)
         metrics.eventsStored.increment(by: report.events)
         metrics.merges.increment(by: report.merges)
