@@ -261,14 +261,7 @@ struct BatchWriter {
             }
         }
         entries.sort()
-        try txn.withCursor(graph.tables.event) { cursor in
-            var key: [UInt8] = []
-            key.reserveCapacity(24)
-            for event in entries {
-                StoreKeys.eventKey(anchor: event.anchor, timeMs: event.timeMs, seq: event.seq, into: &key)
-                try cursor.put(key, [event.type])
-            }
-        }
+        try IdentityGraph.putIndexEntries(entries[...], table: graph.tables.event, txn)
         try writeRemembered(txn)
         if prunesDedup { try pruneDedup(txn) }
         try txn.put(graph.tables.meta, GraphCounters.key, counters.encoded())
@@ -320,18 +313,8 @@ struct BatchWriter {
             }
         }
         let run = overlay.takeDrainRun(max(IndexWriteBehind.drainRunMin, 2 * deferred.count))
-        var index = run.startIndex
-        while index < run.endIndex {
-            let anchor = run[index].anchor
-            var end = index
-            while end < run.endIndex, run[end].anchor == anchor { end += 1 }
-            try updateNode(anchor, txn) { record in
-                for entry in run[index..<end] {
-                    record.addAnchored(EventType(rawValue: Int(entry.type))!)
-                    record.lastSeenMs = max(record.lastSeenMs, entry.timeMs)
-                }
-            }
-            index = end
+        try run.forEachAnchorRun { anchor, entries in
+            try updateNode(anchor, txn) { $0.addAnchored(entries) }
         }
         now.append(contentsOf: run)
         report.indexDeferred += deferred.count

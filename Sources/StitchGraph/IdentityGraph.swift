@@ -113,6 +113,10 @@ public final class IdentityGraph: Sendable {
             loaded: try environment.read { txn in try IndexOverlay.load(meta: tables.meta, journal: tables.eventJournal, txn) })
         let sessions = try leaseHolders()
         leasedSessions.withLock { $0 = sessions }
+        if !isReadOnly && !writeBehind.isOn {
+            // Turned off: what an earlier run held goes to the index now.
+            try writeDraining { _ in }
+        }
         if !isReadOnly {
             let outcome = try rejudgeHubsIfPending()
             rejudged.withLock { $0 = outcome }

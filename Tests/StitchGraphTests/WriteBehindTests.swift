@@ -109,7 +109,8 @@ struct WriteBehindTests {
             let b = try deferring.graph.apply(batch, nowMs: nowMs)
             #expect(a.events == b.events && a.merges == b.merges, "round \(round), seed \(seed)")
             let overlay = deferring.graph.writeBehind.forWriting()
-            if overlay.state.frozenStart > 0 && overlay.state.drained > 0 { sawGeneration = true }
+            let journalRows = try deferring.graph.environment.read { txn in try txn.count(deferring.graph.tables.eventJournal) }
+            if overlay.state.frozenStart > 0 && overlay.state.drained > 0 && journalRows > 0 { sawGeneration = true }
             if round % 10 == 9 {
                 for cookie in 0..<30 {
                     #expect(try Self.view(direct.graph, cookie: cookie) == Self.view(deferring.graph, cookie: cookie),
@@ -125,8 +126,7 @@ struct WriteBehindTests {
                 #expect(after.state == before.state && after.undrained() == before.undrained(), "seed \(seed)")
             }
         }
-        #expect(sawGeneration, "generations froze and were written out (seed \(seed))")
-        #expect(try deferring.graph.environment.read { txn in try txn.count(deferring.graph.tables.eventJournal) } > 0)
+        #expect(sawGeneration, "generations froze and were written out from the journal (seed \(seed))")
 
         // A repair empties the write-behind first: every entry is in `event`.
         let cookie = NormalizedIdentifier(uncheckedKind: .cookie, value: "ck-3")
@@ -156,10 +156,12 @@ struct WriteBehindTests {
             try restarted.graph.apply(batch, nowMs: nowMs)
             if index % 9 == 4 { try restarted.reopen() }
         }
-        #expect(!steady.graph.writeBehind.forWriting().isEmpty, "entries are still deferred at the end")
+        // (Either may be empty at the end: a phone tripping the shared-identifier
+        // rule repairs persons, which writes out everything held first.)
+        #expect(steady.graph.writeBehind.forWriting().state == restarted.graph.writeBehind.forWriting().state, "seed \(seed)")
     }
 
-    @Test("the write-behind off writes no journal, and a store it wrote opens with it on")
+    @Test("the write-behind off writes no journal; turned on it holds entries; turned off again it writes them at open")
     func offWritesNoJournal() throws {
         var traffic = Traffic(random: SplitMix64(seed: 7))
         let graph = try Self.graph(writeBehindEvents: 0)
@@ -172,6 +174,14 @@ struct WriteBehindTests {
         for _ in 0..<20 { try reopened.apply(traffic.batch(), nowMs: traffic.clockMs) }
         #expect(try reopened.environment.read { txn in try txn.count(reopened.tables.eventJournal) } > 0)
         #expect(try GraphVerifier(graph: reopened).verify().isSound)
-        #expect(try Self.view(reopened, cookie: 1) != "none" && view != "none")
+        let held = try Self.view(reopened, cookie: 1)
+        #expect(held != view, "cookie 1 came back")
+
+        // Turned off again: what it held goes to the index at open.
+        try graph.reopen(configuration: GraphConfiguration(indexWriteBehindEvents: 0))
+        #expect(graph.graph.writeBehind.forWriting().isEmpty)
+        #expect(try graph.graph.environment.read { txn in try txn.count(graph.graph.tables.eventJournal) } == 0)
+        #expect(try Self.view(graph.graph, cookie: 1) == held)
+        #expect(try GraphVerifier(graph: graph.graph).verify().isSound)
     }
 }

@@ -53,13 +53,11 @@ extension IdentityGraph {
         writeBehind.stage(overlay)
     }
 
-    /// Puts sorted entries into `event` and adds them to their anchors'
-    /// counts and last-seen times (one read and write per anchor).
-    static func writeIndex(
-        _ entries: ArraySlice<PendingEvent>, tables: Tables, _ txn: borrowing Transaction
-    ) throws {
-        guard !entries.isEmpty else { return }
-        try txn.withCursor(tables.event) { cursor in
+    /// Puts sorted entries into the `event` table through one cursor: a key
+    /// on the leaf the previous one went to costs a search of that leaf, not
+    /// a descent from the root (`Cursor.put`).
+    static func putIndexEntries(_ entries: ArraySlice<PendingEvent>, table: Table, _ txn: borrowing Transaction) throws {
+        try txn.withCursor(table) { cursor in
             var key: [UInt8] = []
             key.reserveCapacity(24)
             for entry in entries {
@@ -67,23 +65,24 @@ extension IdentityGraph {
                 try cursor.put(key, [entry.type])
             }
         }
+    }
+
+    /// Puts sorted entries into `event` and adds them to their anchors'
+    /// counts and last-seen times (one read and write per anchor).
+    static func writeIndex(
+        _ entries: ArraySlice<PendingEvent>, tables: Tables, _ txn: borrowing Transaction
+    ) throws {
+        guard !entries.isEmpty else { return }
+        try putIndexEntries(entries, table: tables.event, txn)
         try txn.withCursor(tables.node) { cursor in
-            var index = entries.startIndex
-            while index < entries.endIndex {
-                let anchor = entries[index].anchor
-                var end = index
-                while end < entries.endIndex, entries[end].anchor == anchor { end += 1 }
+            try entries.forEachAnchorRun { anchor, run in
                 let key = StoreKeys.nodeKey(anchor)
                 guard let stored = try cursor.seek(atLeast: key), Array(stored.key) == key else {
                     preconditionFailure("write-behind: anchor \(anchor) has no node")
                 }
                 var record = NodeRecord(copying: stored.value)
-                for entry in entries[index..<end] {
-                    record.addAnchored(EventType(rawValue: Int(entry.type))!)
-                    record.lastSeenMs = max(record.lastSeenMs, entry.timeMs)
-                }
+                record.addAnchored(run)
                 try cursor.put(key, record.bytes)
-                index = end
             }
         }
     }
