@@ -242,20 +242,23 @@ extension IdentityGraph {
         into best: inout BestPositions,
         _ txn: borrowing Transaction
     ) throws {
+        /// Offers an event the query selects; false once no later one of
+        /// this member can be kept.
+        func offer(_ position: HistoryCursor, _ type: EventType) -> Bool {
+            let beyondCursor = query.cursor.map {
+                query.newestFirst ? position.precedes($0) : $0.precedes(position)
+            } ?? true
+            guard beyondCursor && (query.types.isEmpty || query.types.contains(type)) else { return true }
+            return best.offer(position, anchor: anchor)
+        }
         // The write-behind's entries first (a visit in progress: few), in query order.
         var deferred = try indexOverlay(txn).entries(of: anchor)
         if query.newestFirst { deferred.reverse() }
         for entry in deferred {
             if query.newestFirst ? entry.timeMs >= query.toMs : entry.timeMs < query.fromMs { continue }
             if query.newestFirst ? entry.timeMs < query.fromMs : entry.timeMs >= query.toMs { break }
-            let position = HistoryCursor(timeMs: entry.timeMs, seq: entry.seq)
-            let beyondCursor = query.cursor.map {
-                query.newestFirst ? position.precedes($0) : $0.precedes(position)
-            } ?? true
-            let type = EventType(rawValue: Int(entry.type))!
-            if beyondCursor && (query.types.isEmpty || query.types.contains(type)) {
-                guard best.offer(position, anchor: anchor) else { break }
-            }
+            guard offer(HistoryCursor(timeMs: entry.timeMs, seq: entry.seq), EventType(rawValue: Int(entry.type))!)
+            else { break }
         }
         try txn.withCursor(tables.event) { cursor in
             var entry = try firstEntry(anchor: anchor, query: query, &cursor)
@@ -263,13 +266,7 @@ extension IdentityGraph {
                 let (keyAnchor, time, seq) = StoreKeys.decodeEventKey(key)
                 guard keyAnchor == anchor else { break }
                 if query.newestFirst ? time < query.fromMs : time >= query.toMs { break }
-                let position = HistoryCursor(timeMs: time, seq: seq)
-                let beyondCursor = query.cursor.map {
-                    query.newestFirst ? position.precedes($0) : $0.precedes(position)
-                } ?? true
-                if beyondCursor && (query.types.isEmpty || query.types.contains(StoredEvent.type(of: value))) {
-                    guard best.offer(position, anchor: anchor) else { break }
-                }
+                guard offer(HistoryCursor(timeMs: time, seq: seq), StoredEvent.type(of: value)) else { break }
                 entry = query.newestFirst ? try cursor.previous() : try cursor.next()
             }
         }
