@@ -8,8 +8,9 @@ extension IdentityGraph {
     func indexOverlay(_ txn: borrowing Transaction) throws -> IndexOverlay {
         let version = try IndexOverlay.State.version(tables.meta, txn)
         if let overlay = writeBehind.overlay(version: version) { return overlay }
-        // Another process's store (a read-only open), or a snapshot older
-        // than the published overlay: rebuild it from the snapshot itself.
+        // A snapshot older than every kept overlay: rebuild it from the
+        // snapshot itself.
+        writeBehind.rebuilds.add(1, ordering: .relaxed)
         return try IndexOverlay.load(meta: tables.meta, journal: tables.eventJournal, txn)
     }
 

@@ -21,15 +21,27 @@ final class IndexWriteBehind: Sendable {
     /// of the frozen generation.
     static let batchEventsMax = 4_000
 
+    /// Published overlays kept for readers whose snapshot is a few commits
+    /// old: a lookup that began its transaction just before a commit asks
+    /// for its overlay just after. (Versions share their arrays, so each
+    /// costs little; without them such a reader rebuilt the overlay from
+    /// its snapshot, ~50 ms, in about one lookup in a hundred at 50,000
+    /// beacons/s.)
+    static let publishedKept = 16
+
     private struct Overlays {
-        var published: IndexOverlay
+        /// Oldest first; the last is the latest commit's.
+        var published: [IndexOverlay]
         var staged: IndexOverlay?
     }
     private let overlays: Mutex<Overlays>
+    /// Readers that rebuilt their overlay from their snapshot's journal
+    /// (their snapshot was older than every kept version).
+    let rebuilds = Atomic<Int>(0)
 
     init(generationEvents: Int, loaded: IndexOverlay) {
         self.generationEvents = generationEvents
-        overlays = Mutex(Overlays(published: loaded, staged: nil))
+        overlays = Mutex(Overlays(published: [loaded], staged: nil))
     }
 
     var isOn: Bool { generationEvents > 0 }
@@ -37,7 +49,7 @@ final class IndexWriteBehind: Sendable {
     /// The overlay a write transaction starts from: what an earlier
     /// segment of it staged, else the published one.
     func forWriting() -> IndexOverlay {
-        overlays.withLock { $0.staged ?? $0.published }
+        overlays.withLock { $0.staged ?? $0.published[$0.published.count - 1] }
     }
 
     /// What the open write transaction made of the overlay so far.
@@ -48,7 +60,11 @@ final class IndexWriteBehind: Sendable {
     /// The write transaction committed: its overlay is the readers' now.
     func commitStaged() {
         overlays.withLock { overlays in
-            if let staged = overlays.staged { overlays.published = staged }
+            guard let staged = overlays.staged else { return }
+            if staged.state.version != overlays.published[overlays.published.count - 1].state.version {
+                if overlays.published.count == Self.publishedKept { overlays.published.removeFirst() }
+                overlays.published.append(staged)
+            }
             overlays.staged = nil
         }
     }
@@ -59,13 +75,12 @@ final class IndexWriteBehind: Sendable {
     }
 
     /// The overlay of the snapshot whose stored version is `version`, if it
-    /// is in memory: the published one, or a committed one not yet
+    /// is in memory: a recently published one, or a committed one not yet
     /// published (a commit publishes just after it returns).
     func overlay(version: UInt64) -> IndexOverlay? {
         overlays.withLock { overlays in
-            if overlays.published.state.version == version { return overlays.published }
             if let staged = overlays.staged, staged.state.version == version { return staged }
-            return nil
+            return overlays.published.last { $0.state.version == version }
         }
     }
 }
