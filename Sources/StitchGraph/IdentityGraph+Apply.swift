@@ -27,19 +27,18 @@ extension IdentityGraph {
     func writeApplying<Result>(
         _ body: (borrowing Transaction) throws -> (Result, [(id: DedupID, arrivalMs: Int64)])
     ) throws -> (Result, cost: CommitCost) {
-        let written: (result: (Result, [(id: DedupID, arrivalMs: Int64)]), cost: CommitCost)
+        let written: (result: (Result, [(id: DedupID, arrivalMs: Int64)], IndexOverlay), cost: CommitCost)
         do {
             written = try environment.writeCountingPages { txn in
                 dedupMemory.rollBack()
-                writeBehind.rollBack()
-                return try body(txn)
+                let (result, pruned) = try body(txn)
+                return (result, pruned, try indexOverlay(txn))
             }
         } catch {
             dedupMemory.rollBack()
-            writeBehind.rollBack()
             throw error
         }
-        writeBehind.commitStaged()
+        writeBehind.publish(written.result.2)
         dedupMemory.commitRemembered()
         dedupMemory.forget(written.result.1)
         return (written.result.0, written.cost)
@@ -55,7 +54,7 @@ extension IdentityGraph {
         var writer = BatchWriter(graph: self, counters: try counters(txn))
         if writeBehind.isOn {
             writer.deferIndex(
-                from: writeBehind.forWriting(), nowMs: nowMs, thisBatch: events.count <= IndexWriteBehind.batchEventsMax)
+                from: try indexOverlay(txn), nowMs: nowMs, thisBatch: events.count <= IndexWriteBehind.batchEventsMax)
         }
         writer.startArrival(events)
         for (index, event) in events.enumerated() {

@@ -172,7 +172,7 @@ struct MigrationTests {
         #expect(migration.fromSchema == 10 && migration.toSchema == IdentityGraph.schemaVersion)
         #expect(migration.steps == ["10 → 11: the event index's write-behind journal (table ejournal) added, empty: every entry is in the index"])
         #expect(try graph.totals().events == 2511)
-        #expect(graph.writeBehind.forWriting().isEmpty)
+        #expect(graph.writeBehind.latest().isEmpty)
         #expect(try GraphVerifier(graph: graph).verify().isSound)
 
         let userA = NormalizedIdentifier(uncheckedKind: .userID, value: "user-a")
@@ -183,7 +183,7 @@ struct MigrationTests {
                 type: .hit, identifiers: [userA, NormalizedIdentifier(uncheckedKind: .session, value: "after-upgrade")], body: [])
         }
         #expect(try graph.apply(visit, nowMs: 1_900_000_000_000).events == 3)
-        #expect(graph.writeBehind.forWriting().undrainedCount == 3, "deferred")
+        #expect(graph.writeBehind.latest().undrainedCount == 3, "deferred")
         func check(_ graph: IdentityGraph) throws {
             let after = try #require(try graph.lookup(site: 1, identifier: userA))
             #expect(after.eventCount == before.eventCount + 3 && after.lastSeenMs == 1_900_000_000_003)
@@ -198,7 +198,7 @@ struct MigrationTests {
         let again = try IdentityGraph(path: path, storeOptions: Self.options)
         defer { again.close() }
         #expect(again.migration == nil)
-        #expect(again.writeBehind.forWriting().undrainedCount == 3, "rebuilt from the journal")
+        #expect(again.writeBehind.latest().undrainedCount == 3, "rebuilt from the journal")
         try check(again)
     }
 

@@ -3,6 +3,8 @@ import StitchIdentity
 import StitchStore
 import StitchRandom
 import StitchTesting
+import Dispatch
+import Synchronization
 import Testing
 
 /// The event index's write-behind (`IndexOverlay`): with small generations,
@@ -108,7 +110,7 @@ struct WriteBehindTests {
             let a = try direct.graph.apply(batch, nowMs: nowMs)
             let b = try deferring.graph.apply(batch, nowMs: nowMs)
             #expect(a.events == b.events && a.merges == b.merges, "round \(round), seed \(seed)")
-            let overlay = deferring.graph.writeBehind.forWriting()
+            let overlay = deferring.graph.writeBehind.latest()
             let journalRows = try deferring.graph.environment.read { txn in try txn.count(deferring.graph.tables.eventJournal) }
             if overlay.state.frozenStart > 0 && overlay.state.drained > 0 && journalRows > 0 { sawGeneration = true }
             if round % 10 == 9 {
@@ -120,9 +122,9 @@ struct WriteBehindTests {
                 #expect(verification.isSound, "\(verification.violations), seed \(seed)")
             }
             if round % 37 == 36 {
-                let before = deferring.graph.writeBehind.forWriting()
+                let before = deferring.graph.writeBehind.latest()
                 try deferring.reopen()
-                let after = deferring.graph.writeBehind.forWriting()
+                let after = deferring.graph.writeBehind.latest()
                 #expect(after.state == before.state && after.undrained() == before.undrained(), "seed \(seed)")
             }
         }
@@ -132,7 +134,7 @@ struct WriteBehindTests {
         let cookie = NormalizedIdentifier(uncheckedKind: .cookie, value: "ck-3")
         _ = try direct.graph.forget(site: 1, identifier: cookie, nowMs: traffic.clockMs)
         _ = try deferring.graph.forget(site: 1, identifier: cookie, nowMs: traffic.clockMs)
-        #expect(deferring.graph.writeBehind.forWriting().isEmpty)
+        #expect(deferring.graph.writeBehind.latest().isEmpty)
         #expect(try deferring.graph.environment.read { txn in try txn.count(deferring.graph.tables.eventJournal) } == 0)
         for cookie in 0..<30 {
             #expect(try Self.view(direct.graph, cookie: cookie) == Self.view(deferring.graph, cookie: cookie), "seed \(seed)")
@@ -158,7 +160,7 @@ struct WriteBehindTests {
         }
         // (Either may be empty at the end: a phone tripping the shared-identifier
         // rule repairs persons, which writes out everything held first.)
-        #expect(steady.graph.writeBehind.forWriting().state == restarted.graph.writeBehind.forWriting().state, "seed \(seed)")
+        #expect(steady.graph.writeBehind.latest().state == restarted.graph.writeBehind.latest().state, "seed \(seed)")
     }
 
     /// Every visitor's event counts as `txn` sees them.
@@ -199,13 +201,47 @@ struct WriteBehindTests {
         }
     }
 
+    @Test("erasures on another thread, each writing out everything held, lose none of the entries applies defer beside them")
+    func concurrentRepairsLoseNothing() throws {
+        let random = SeededGenerator.forTest("write-behind beside erasures")
+        let seed = random.state
+        var traffic = Traffic(random: random)
+        let batches = (0..<150).map { _ in (traffic.batch(), traffic.clockMs) }
+        let direct = try Self.graph(writeBehindEvents: 0)
+        let deferring = try Self.graph(writeBehindEvents: 40)
+        for (batch, nowMs) in batches { try direct.graph.apply(batch, nowMs: nowMs) }
+        let graph = deferring.graph
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            do {
+                if worker == 0 {
+                    for (batch, nowMs) in batches { try graph.apply(batch, nowMs: nowMs) }
+                } else {
+                    // Each one writes out whatever is held, then finds no such visitor.
+                    for n in 0..<300 {
+                        _ = try graph.forget(
+                            site: 1, identifier: NormalizedIdentifier(uncheckedKind: .cookie, value: "nobody-\(n)"), nowMs: 1)
+                    }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let verification = try GraphVerifier(graph: graph).verify()
+        #expect(verification.isSound, "\(verification.violations), seed \(seed)")
+        for cookie in 0..<30 {
+            #expect(try Self.view(direct.graph, cookie: cookie) == Self.view(graph, cookie: cookie), "seed \(seed)")
+        }
+    }
+
     @Test("the write-behind off writes no journal; turned on it holds entries; turned off again it writes them at open")
     func offWritesNoJournal() throws {
         var traffic = Traffic(random: SplitMix64(seed: 7))
         let graph = try Self.graph(writeBehindEvents: 0)
         for _ in 0..<20 { try graph.graph.apply(traffic.batch(), nowMs: traffic.clockMs) }
         #expect(try graph.graph.environment.read { txn in try txn.count(graph.graph.tables.eventJournal) } == 0)
-        #expect(graph.graph.writeBehind.forWriting().isEmpty)
+        #expect(graph.graph.writeBehind.latest().isEmpty)
         let view = try Self.view(graph.graph, cookie: 1)
         try graph.reopen(configuration: GraphConfiguration(indexWriteBehindEvents: 10))
         let reopened = graph.graph
@@ -217,7 +253,7 @@ struct WriteBehindTests {
 
         // Turned off again: what it held goes to the index at open.
         try graph.reopen(configuration: GraphConfiguration(indexWriteBehindEvents: 0))
-        #expect(graph.graph.writeBehind.forWriting().isEmpty)
+        #expect(graph.graph.writeBehind.latest().isEmpty)
         #expect(try graph.graph.environment.read { txn in try txn.count(graph.graph.tables.eventJournal) } == 0)
         #expect(try Self.view(graph.graph, cookie: 1) == held)
         #expect(try GraphVerifier(graph: graph.graph).verify().isSound)

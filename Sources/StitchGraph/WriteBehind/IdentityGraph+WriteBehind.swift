@@ -4,7 +4,8 @@ import StitchStore
 extension IdentityGraph {
     /// The index entries `txn`'s snapshot has not written to `event` yet.
     /// Readers of the `event` index or of a node's event counts and
-    /// last-seen time add these (`IndexOverlay`).
+    /// last-seen time add these (`IndexOverlay`); a write transaction starts
+    /// from them (it sees the latest commit, published or not yet).
     func indexOverlay(_ txn: borrowing Transaction) throws -> IndexOverlay {
         let version = try IndexOverlay.State.version(tables.meta, txn)
         if let overlay = writeBehind.overlay(version: version) { return overlay }
@@ -23,25 +24,18 @@ extension IdentityGraph {
     /// emptied into `event` first, so repairs, erasures and carries see and
     /// change the whole index and every node's counts.
     func writeDraining<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
-        let result: Result
-        do {
-            result = try environment.write { txn in
-                writeBehind.rollBack()
-                try drainAll(txn)
-                return try body(txn)
-            }
-        } catch {
-            writeBehind.rollBack()
-            throw error
+        let (result, overlay) = try environment.write { txn in
+            try drainAll(txn)
+            return (try body(txn), try indexOverlay(txn))
         }
-        writeBehind.commitStaged()
+        writeBehind.publish(overlay)
         return result
     }
 
     /// Writes every deferred entry to `event` and its anchor's counts, and
     /// empties the journal, inside `txn`.
     func drainAll(_ txn: borrowing Transaction) throws {
-        var overlay = writeBehind.forWriting()
+        var overlay = try indexOverlay(txn)
         guard try !overlay.isEmpty || txn.count(tables.eventJournal) > 0 else { return }
         let entries = overlay.undrained()
         try Self.writeIndex(entries[...], tables: tables, txn)

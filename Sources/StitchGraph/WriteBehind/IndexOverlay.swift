@@ -2,8 +2,8 @@ import StitchIdentity
 import StitchStore
 
 /// The event-index entries that are not in the `event` table yet: the
-/// write-behind of the open visits' index (docs/performance.md, "The
-/// write-behind").
+/// write-behind of the open visits' index (docs/identity.md, "The index's
+/// write-behind"; docs/performance.md has what it gives).
 ///
 /// Why: every beacon of a visit in progress adds an entry under the visit's
 /// session node and bumps that node's counts. Written per commit, each open
@@ -13,8 +13,9 @@ import StitchStore
 /// anchor order, a slice per commit, so a leaf is written once per
 /// generation rather than once per commit.
 ///
-/// How: a commit appends its entries to the `ejournal` table (key: seq, so
-/// each is an append) and to the *active* generation here. When the *frozen*
+/// How: a commit of at most `IndexWriteBehind.batchEventsMax` events
+/// appends its entries to the `ejournal` table (key: seq, so each is an
+/// append) and to the *active* generation here. When the *frozen*
 /// generation has been written out, the active one is frozen: sorted by
 /// (anchor, time, seq), then written to `event` a slice per commit, each
 /// slice's anchors getting their counts and last-seen time in the same
@@ -23,8 +24,8 @@ import StitchStore
 /// never deferred: a late call match moves them in `event`.
 ///
 /// The durable part (`State`, in `meta`) and the journal say exactly what
-/// is here, so an open rebuilds it (`load`), and a reader whose snapshot
-/// is not the published one rebuilds it from its own transaction.
+/// is here, so an open rebuilds it (`load`), and so can a reader whose
+/// snapshot is older than every overlay `IndexWriteBehind` keeps.
 struct IndexOverlay: Sendable {
     /// The durable part, written in every commit that changes the overlay.
     struct State: Equatable, Sendable {

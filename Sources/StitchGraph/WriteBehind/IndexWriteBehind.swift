@@ -30,9 +30,15 @@ final class IndexWriteBehind: Sendable {
     static let publishedKept = 16
 
     private struct Overlays {
-        /// Oldest first; the last is the latest commit's.
+        /// By version, oldest first; the last is the latest commit's.
         var published: [IndexOverlay]
-        var staged: IndexOverlay?
+        /// What write transactions made, by version: the open one's, and a
+        /// committed one's until it is published (a commit publishes just
+        /// after the write lock is released, so the next write transaction
+        /// may begin first and must find it). An aborted transaction's stays
+        /// until a later one stages or publishes its version: no snapshot
+        /// names it before then.
+        var staged: [IndexOverlay]
     }
     private let overlays: Mutex<Overlays>
     /// Readers that rebuilt their overlay from their snapshot's journal
@@ -41,37 +47,34 @@ final class IndexWriteBehind: Sendable {
 
     init(generationEvents: Int, loaded: IndexOverlay) {
         self.generationEvents = generationEvents
-        overlays = Mutex(Overlays(published: [loaded], staged: nil))
+        overlays = Mutex(Overlays(published: [loaded], staged: []))
     }
 
     var isOn: Bool { generationEvents > 0 }
 
-    /// The overlay a write transaction starts from: what an earlier
-    /// segment of it staged, else the published one.
-    func forWriting() -> IndexOverlay {
-        overlays.withLock { $0.staged ?? $0.published[$0.published.count - 1] }
+    /// The latest published overlay.
+    func latest() -> IndexOverlay {
+        overlays.withLock { $0.published[$0.published.count - 1] }
     }
 
-    /// What the open write transaction made of the overlay so far.
+    /// What an open write transaction made of the overlay so far.
     func stage(_ overlay: IndexOverlay) {
-        overlays.withLock { $0.staged = overlay }
-    }
-
-    /// The write transaction committed: its overlay is the readers' now.
-    func commitStaged() {
         overlays.withLock { overlays in
-            guard let staged = overlays.staged else { return }
-            if staged.state.version != overlays.published[overlays.published.count - 1].state.version {
-                if overlays.published.count == Self.publishedKept { overlays.published.removeFirst() }
-                overlays.published.append(staged)
-            }
-            overlays.staged = nil
+            overlays.staged.removeAll { $0.state.version == overlay.state.version }
+            overlays.staged.append(overlay)
         }
     }
 
-    /// The write transaction did not commit.
-    func rollBack() {
-        overlays.withLock { $0.staged = nil }
+    /// A write transaction committed `overlay`: readers of its snapshot use it.
+    func publish(_ overlay: IndexOverlay) {
+        overlays.withLock { overlays in
+            let version = overlay.state.version
+            overlays.staged.removeAll { $0.state.version <= version }
+            guard !overlays.published.contains(where: { $0.state.version == version }) else { return }
+            let index = overlays.published.firstIndex { $0.state.version > version } ?? overlays.published.count
+            overlays.published.insert(overlay, at: index)
+            if overlays.published.count > Self.publishedKept { overlays.published.removeFirst() }
+        }
     }
 
     /// The overlay of the snapshot whose stored version is `version`, if it
@@ -79,8 +82,8 @@ final class IndexWriteBehind: Sendable {
     /// published (a commit publishes just after it returns).
     func overlay(version: UInt64) -> IndexOverlay? {
         overlays.withLock { overlays in
-            if let staged = overlays.staged, staged.state.version == version { return staged }
-            return overlays.published.last { $0.state.version == version }
+            overlays.published.last { $0.state.version == version }
+                ?? overlays.staged.last { $0.state.version == version }
         }
     }
 }
