@@ -1,9 +1,11 @@
 import StitchStore
 import Synchronization
 
-/// The graph's `IndexOverlay`s: the one its last commit published, which
-/// readers use, and the one the open write transaction is changing, which
-/// it publishes when it commits (or drops when it does not).
+/// The graph's `IndexOverlay`s, by version: those recent commits published,
+/// which readers use, and those write transactions staged (the open one's,
+/// and a committed one's until it is published). A transaction, reader or
+/// writer, uses the one its snapshot's version names
+/// (`IdentityGraph.indexOverlay`).
 final class IndexWriteBehind: Sendable {
     /// A generation freezes at this many entries (or at `generationAgeMaxMs`);
     /// 0 turns the write-behind off: every entry goes to `event` at once.
