@@ -153,8 +153,9 @@ extension IdentityGraph {
         // O(limit) however many members and events the person has; then read
         // the values of the chosen events only.
         var best = BestPositions(capacity: query.limit + 1, newestFirst: query.newestFirst)
+        let overlay = try indexOverlay(txn)  // once for all members
         for member in try members(ofRoot: root, txn) {
-            try collectPositions(anchor: member, query: query, into: &best, txn)
+            try collectPositions(anchor: member, query: query, deferred: overlay, into: &best, txn)
         }
         let page = best.entries.prefix(query.limit)
         let events = try page.map { entry in try event(seq: entry.position.seq, txn) }
@@ -239,6 +240,7 @@ extension IdentityGraph {
     private func collectPositions(
         anchor: UInt64,
         query: HistoryQuery,
+        deferred overlay: IndexOverlay,
         into best: inout BestPositions,
         _ txn: borrowing Transaction
     ) throws {
@@ -252,7 +254,7 @@ extension IdentityGraph {
             return best.offer(position, anchor: anchor)
         }
         // The write-behind's entries first (a visit in progress: few), in query order.
-        var deferred = try indexOverlay(txn).entries(of: anchor)
+        var deferred = overlay.entries(of: anchor)
         if query.newestFirst { deferred.reverse() }
         for entry in deferred {
             if query.newestFirst ? entry.timeMs >= query.toMs : entry.timeMs < query.fromMs { continue }

@@ -54,6 +54,13 @@ struct WriteBehindTests {
         }
     }
 
+    /// `count` batches of seeded traffic, each with the apply time after it.
+    static func seededBatches(_ name: String, count: Int) -> (seed: UInt64, batches: [([PreparedEvent], Int64)]) {
+        let random = SeededGenerator.forTest(name)
+        var traffic = Traffic(random: random)
+        return (random.state, (0..<count).map { _ in (traffic.batch(), traffic.clockMs) })
+    }
+
     static func graph(writeBehindEvents: Int) throws -> TestGraph {
         try TestGraph(configuration: GraphConfiguration(indexWriteBehindEvents: writeBehindEvents))
     }
@@ -147,10 +154,7 @@ struct WriteBehindTests {
 
     @Test("a restart rebuilds the write-behind exactly: a store reopened midway ends byte for byte as one that was not")
     func restartIsExact() throws {
-        let random = SeededGenerator.forTest("write-behind")
-        let seed = random.state
-        var traffic = Traffic(random: random)
-        let batches = (0..<80).map { _ in (traffic.batch(), traffic.clockMs) }
+        let (seed, batches) = Self.seededBatches("write-behind", count: 80)
         let steady = try Self.graph(writeBehindEvents: 45)
         let restarted = try Self.graph(writeBehindEvents: 45)
         for (index, (batch, nowMs)) in batches.enumerated() {
@@ -203,10 +207,7 @@ struct WriteBehindTests {
 
     @Test("erasures on another thread, each writing out everything held, lose none of the entries applies defer beside them")
     func concurrentRepairsLoseNothing() throws {
-        let random = SeededGenerator.forTest("write-behind beside erasures")
-        let seed = random.state
-        var traffic = Traffic(random: random)
-        let batches = (0..<150).map { _ in (traffic.batch(), traffic.clockMs) }
+        let (seed, batches) = Self.seededBatches("write-behind beside erasures", count: 150)
         let direct = try Self.graph(writeBehindEvents: 0)
         let deferring = try Self.graph(writeBehindEvents: 40)
         for (batch, nowMs) in batches { try direct.graph.apply(batch, nowMs: nowMs) }

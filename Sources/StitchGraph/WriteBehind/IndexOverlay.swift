@@ -167,7 +167,6 @@ struct IndexOverlay: Sendable {
     mutating func freeze(nextSeq: UInt64) {
         precondition(frozenIsDrained, "freezing over an undrained generation")
         var merged: [PendingEvent] = []
-        merged.reserveCapacity(activeCount)
         for run in runs { merged = merged.isEmpty ? run : Self.merge(merged, run) }
         frozen = merged
         runs = []
