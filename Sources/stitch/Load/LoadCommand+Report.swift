@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import StitchClient
 import StitchServer
 import StitchWire
@@ -8,11 +9,21 @@ extension LoadCommand {
         var last = recorder.totals
         while ContinuousClock.now < deadline && !recorder.totals.sendersDone {
             try? await Task.sleep(for: .seconds(1))
-            let now = recorder.totals
+            var acks = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+            var now = last
+            recorder.update { totals in
+                swap(&acks, &totals.intervalAckMicros)
+                now = totals
+            }
             let second = Int((ContinuousClock.now - start).seconds.rounded())
             var line = "[\(second)s] sent \(now.beaconsSent - last.beaconsSent)/s"
             if transport == .tcp {
                 line += " acked \(now.beaconsAcked - last.beaconsAcked)/s, errors \(now.failures + now.batchesRefused)"
+                if acks.totalCount > 0 {
+                    line += String(
+                        format: ", ack p99 %.1f max %.1f ms", Double(acks.valueAtPercentile(99)) / 1000,
+                        Double(acks.maxRecorded) / 1000)
+                }
             }
             if queryRate > 0 { line += ", \(queryKind)s sent \(now.queriesSent - last.queriesSent)/s" }
             print(line)

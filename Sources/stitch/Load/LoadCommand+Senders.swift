@@ -31,6 +31,7 @@ extension LoadCommand {
                         totals.beaconsAcked += Int(ack.accepted)
                         totals.beaconsRejected += Int(ack.rejected)
                         _ = totals.ackMicros.record(micros)
+                        _ = totals.intervalAckMicros.record(micros)
                         for position in ack.logPositions {
                             totals.logPositions[position.partition] = max(totals.logPositions[position.partition] ?? 0, position.sequence)
                         }

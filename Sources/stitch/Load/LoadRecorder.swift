@@ -14,6 +14,8 @@ final class LoadRecorder: Sendable {
         var failures = 0
         var lastFailure: String?
         var ackMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        /// The acks since the last progress line: where in a run its tail was.
+        var intervalAckMicros = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var queriesSent = 0
         var sendersDone = false
         /// World runs: the rejected indexes of every acked batch.
