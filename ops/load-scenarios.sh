@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end load scenarios of the service issue, each against a fresh
-# release server (sync durability, default settings) in a temporary folder,
+# release server (default settings: log durability) in a temporary folder,
 # with the load generator on the same machine:
 #
 #   1. TCP ingest, unpaced (as fast as acks come back), 20 s

@@ -6,16 +6,24 @@ import Testing
 
 @Suite("Server configuration")
 struct ConfigurationTests {
-    @Test("defaults work on a fresh machine: local data, loopback, 7070/7071/7072, sync")
+    @Test("defaults work on a fresh machine: local data, loopback, 7070/7071/7072, log durability (sync in cluster mode)")
     func defaults() throws {
         let configuration = ServerConfiguration()
         #expect(configuration.dataDirectory == "./stitch-data")
         #expect(configuration.host == "127.0.0.1")
         let ports: [Int] = [configuration.ingestPort, configuration.queryPort, configuration.httpPort]
         #expect(ports == [7070, 7071, 7072])
-        #expect(configuration.durability == .sync)
+        #expect(configuration.durability == .log)
         #expect(configuration.tokens.isEmpty)
         try configuration.validate()
+        // A cluster replica's log is the stream: unless set, it syncs its store.
+        var node = configuration
+        node.clusterNATSURLs = "nats://127.0.0.1:4222"
+        node.shards = 2
+        #expect(node.durability == .sync)
+        try node.validate()
+        node.durability = .nosync
+        #expect(node.durability == .nosync)
     }
 
     @Test("one address per listener: the public ones follow host, the query and internal HTTP ports stay on loopback unless set")

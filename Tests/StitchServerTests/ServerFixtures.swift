@@ -35,6 +35,10 @@ final class TestServer: Sendable {
         // Tests run beside each other on few cores: a SCHED_IDLE writer would
         // wait for every busy test thread (the default is for a dedicated host).
         configuration.ingestPriority = .normal
+        // Hundreds of servers start here: the default (`log`) lays down 64 MiB
+        // of group log per shard at each start. Tests of `log` and `nosync`
+        // ask for them (GroupLogSwitchTests, LifecycleTests, MachineCrashTests, …).
+        configuration.durability = .sync
         configure(&configuration)
         var logger = Logger(label: "stitch-test")
         logger.logLevel = .warning

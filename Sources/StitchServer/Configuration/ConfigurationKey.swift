@@ -116,7 +116,7 @@ public struct ConfigurationKey: Sendable {
         int("queue_beacons_max", "beacons waiting for the writer, at most", \.queueBeaconsMax),
         int("group_beacons_max", "beacons per group commit, at most", \.groupBeaconsMax),
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
-        choice("durability", "sync (an ack is on disk: fsync of the store per group commit), log (an ack is on disk in the shard's group log: one sequential write per group; the store is checkpointed every sync_interval_ms and a restart replays the log after the checkpoint) or nosync (acks on apply; checkpointed every sync_interval_ms; a machine crash returns the store to its last checkpoint)", \.durability),
+        choice("durability", "sync (an ack is on disk: fsync of the store per group commit), log (an ack is on disk in the shard's group log: one sequential write per group; the store is checkpointed every sync_interval_ms and a restart replays the log after the checkpoint) or nosync (acks on apply; checkpointed every sync_interval_ms; a machine crash returns the store to its last checkpoint). Unless set: log on a single node, sync in cluster mode", \.durability),
         int("sync_interval_ms", "checkpoint period in nosync and log modes", \.syncIntervalMs),
         string("boot_id_file", "file holding this boot's id: a store checkpointed in another boot is restored to its checkpoint at open (nosync, log; tests point it elsewhere to play a reboot)", \.bootIdentifierFile),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),

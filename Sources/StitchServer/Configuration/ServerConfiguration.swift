@@ -155,7 +155,17 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `syncIntervalMs`. `nosync`: an ack means applied; the store is
     /// checkpointed every `syncIntervalMs`. The checkpoints run on a thread
     /// of their own beside the writer (`StoreSyncer`).
-    public var durability: StoreOptions.Durability = .sync
+    ///
+    /// Unless set (`durabilitySet`): `log` on a single node, as durable as
+    /// `sync` and faster on every measure taken (docs/performance.md: lower
+    /// ack latency, and an unpaced rate that holds as the store grows);
+    /// `sync` in cluster mode, whose replicas' log is the JetStream stream.
+    public var durability: StoreOptions.Durability {
+        get { durabilitySet ?? (isCluster ? .sync : .log) }
+        set { durabilitySet = newValue }
+    }
+    /// The durability the configuration names; nil: the default (`durability`).
+    public var durabilitySet: StoreOptions.Durability?
     /// Checkpoint period in `nosync` and `log` modes.
     public var syncIntervalMs = 1000
     /// Where this boot's identifier is read: a checkpoint taken in another
