@@ -17,7 +17,19 @@ fi
 cd "$(dirname "$0")/.."
 stitch="$(realpath "${1:-.build/debug/stitch}")"
 work="$(mktemp -d /tmp/stitch-monitoring.XXXXXX)"
-trap 'ops/cluster.sh down "$work/cluster" 2>/dev/null || true; kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+# Servers still write their data directories while they stop (a last
+# checkpoint, a group log file laid down ahead): wait for them before removing it.
+cleanup() {
+  ops/cluster.sh down "$work/cluster" 2>/dev/null || true
+  local pids pid
+  pids="$(cat "$work"/*.pid 2>/dev/null || true)"
+  kill $pids 2>/dev/null || true
+  for pid in $pids; do
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 echo "== alert rules"
 promtool check rules ops/prometheus/stitch-rules.yml

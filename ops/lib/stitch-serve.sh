@@ -41,8 +41,14 @@ stitch_serve_copy() {
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
 }
 
+# Stops the server and waits (up to 30 s) until it has exited: a stopping
+# server still writes its data directory (a last checkpoint, a group log file
+# laid down ahead), so removing the directory before then can fail.
 stitch_stop() {
-  kill "$(cat "$STITCH_SERVE_WORK/stitch.pid" 2>/dev/null)" 2>/dev/null || true
+  local pid
+  pid="$(cat "$STITCH_SERVE_WORK/stitch.pid" 2>/dev/null)" || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
 
 port() {
