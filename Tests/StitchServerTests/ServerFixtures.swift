@@ -37,7 +37,7 @@ final class TestServer: Sendable {
         configuration.ingestPriority = .normal
         // Hundreds of servers start here: the default (`log`) lays down 64 MiB
         // of group log per shard at each start. Tests of `log` and `nosync`
-        // ask for them (GroupLogSwitchTests, LifecycleTests, MachineCrashTests, …).
+        // ask for them (GroupLogSwitchTests, LifecycleTests, …).
         configuration.durability = .sync
         configure(&configuration)
         var logger = Logger(label: "stitch-test")
