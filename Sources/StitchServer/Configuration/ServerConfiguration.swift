@@ -157,9 +157,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// of their own beside the writer (`StoreSyncer`).
     ///
     /// Unless set (`durabilitySet`): `log` on a single node, as durable as
-    /// `sync` and faster on every measure taken (docs/performance.md: lower
-    /// ack latency, and an unpaced rate that holds as the store grows);
-    /// `sync` in cluster mode, whose replicas' log is the JetStream stream.
+    /// `sync`, with lower ack latency and an unpaced rate that holds better
+    /// as the store grows (side by side in docs/performance.md); `sync` in
+    /// cluster mode, whose replicas' log is the JetStream stream.
     public var durability: StoreOptions.Durability {
         get { durabilitySet ?? (isCluster ? .sync : .log) }
         set { durabilitySet = newValue }
