@@ -148,8 +148,12 @@ struct ClusterTests {
         let batches = Self.traffic(seed: seed, batches: 10, startMs: 1_780_000_000_000)
         var positions = try await Self.send(batches, to: a)
         // A form of site 1 names a phone and an e-mail: quarantine the phone
-        // on A, forget the e-mail's person on B, set site 2's pool on A.
-        let form = try #require(batches.joined().first { $0.site == 1 && !$0.form.phone.isEmpty })
+        // on A, forget the e-mail's person on B, set site 2's pool on A. The
+        // phone is one no other form names: a phone several visitors typed
+        // may already be quarantined by the shared-identifier rule, and then
+        // quarantining it changes nothing (seed 8972720479620611129 did that).
+        let forms = batches.joined().filter { $0.site == 1 && !$0.form.phone.isEmpty }
+        let form = try #require(forms.first { form in forms.count { $0.form.phone == form.form.phone } == 1 })
         let queryA = try await a.queryClient()
         let queryB = try await b.queryClient()
         let partition1 = UInt32(1 % Self.shards)
