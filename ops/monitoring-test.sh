@@ -17,16 +17,11 @@ fi
 cd "$(dirname "$0")/.."
 stitch="$(realpath "${1:-.build/debug/stitch}")"
 work="$(mktemp -d /tmp/stitch-monitoring.XXXXXX)"
-# Servers still write their data directories while they stop (a last
-# checkpoint, a group log file laid down ahead): wait for them before removing it.
+source ops/lib/stop-processes.sh
 cleanup() {
   ops/cluster.sh down "$work/cluster" 2>/dev/null || true
-  local pids pid
-  pids="$(cat "$work"/*.pid 2>/dev/null || true)"
-  kill $pids 2>/dev/null || true
-  for pid in $pids; do
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  done
+  # shellcheck disable=SC2046  # one pid per file
+  stop_processes $(cat "$work"/*.pid 2>/dev/null)
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -11,6 +11,8 @@
 # The caller owns $work (a temporary directory) and removes it; the server's
 # log is $work/serve.log.
 
+source "$(dirname "${BASH_SOURCE[0]}")/stop-processes.sh"
+
 stitch_serve() {
   local stitch="$1"
   STITCH_SERVE_WORK="$2"
@@ -41,14 +43,11 @@ stitch_serve_copy() {
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$(port http)/healthz" >/dev/null && break; sleep 0.1; done
 }
 
-# Stops the server and waits (up to 30 s) until it has exited: a stopping
-# server still writes its data directory (a last checkpoint, a group log file
-# laid down ahead), so removing the directory before then can fail.
+# Stops the server and waits until it has exited (`stop_processes`).
 stitch_stop() {
   local pid
   pid="$(cat "$STITCH_SERVE_WORK/stitch.pid" 2>/dev/null)" || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  stop_processes "$pid"
 }
 
 port() {
