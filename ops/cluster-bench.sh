@@ -21,7 +21,8 @@ ops/install-deps.sh --tests >/dev/null
 swift build -c release --product stitch >&2
 stitch=$PWD/.build/release/stitch
 work=$(mktemp -d /tmp/stitch-cluster-bench.XXXXXX)
-trap 'ops/cluster.sh down "$work/c" 2>/dev/null || true; kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'ops/cluster.sh down "$work/c" 2>/dev/null || true; stop_processes $(cat "$work"/*.pid 2>/dev/null); rm -rf "$work"' EXIT
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
 load() { "$stitch" load --duration "$duration" --sites 4 "$@" 2>/dev/null; }
 acked_rate() { sed -n 's/^acked .*= \([0-9]*\) beacons\/s.*/\1/p'; }
@@ -34,7 +35,7 @@ for _ in $(seq 100); do [ -s "$work/single.json" ] && break; sleep 0.1; done
 single=$(cat "$work/single.json")
 single_out=$(load --port "$(field "$single" ingest)" --query-port "$(field "$single" query)")
 single_rate=$(echo "$single_out" | acked_rate)
-kill "$(cat "$work/single.pid")"; rm -f "$work/single.pid"
+stop_processes "$(cat "$work/single.pid")"; rm -f "$work/single.pid"
 
 echo "== cluster: 3 NATS (R3), 2 stitch nodes" >&2
 ops/cluster.sh up "$work/c" --nodes 2 --shards 2 --replicas 3 --stitch "$stitch" >"$work/c.jsonl"

@@ -21,7 +21,8 @@ stitch="${STITCH:-$PWD/.build/release/stitch}"
 duration="${DURATION:-10}"
 connections="${CONNECTIONS:-16}"
 work="$(mktemp -d /tmp/stitch-http.XXXXXX)"
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'stop_processes $(cat "$work/pid" 2>/dev/null); rm -rf "$work"' EXIT
 
 "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \
   --ready-file "$work/ready.json" --set intake_requests_per_second_max=1000000 \

@@ -36,7 +36,8 @@ swift build -c release --product stitch >&2
 stitch="$PWD/.build/release/stitch"
 duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-load.XXXXXX)"
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'stop_processes $(cat "$work/pid" 2>/dev/null); rm -rf "$work"' EXIT
 
 only="${ONLY:-1 2 3 4 5 6 7 8 9}"
 wanted() { [[ " $only " == *" $1 "* ]]; }

@@ -3,9 +3,10 @@
 # Lua script with AOF fsync every second (ops/peer/redis_union_find.py) — fed the
 # same events in the same run, so the README can state the ratio honestly.
 #
-#   1. a fresh release `stitch serve` (default: one shard per core, sync: fsync
-#      before every ack) takes `stitch load` unpaced over TCP for DURATION seconds
-#      (frames encoded before the clock starts; 4 sites × 1M visitors);
+#   1. a fresh release `stitch serve` (defaults: one shard per core, durability
+#      log: each ack after its group log's fsync) takes `stitch load` unpaced
+#      over TCP for DURATION seconds (frames encoded before the clock starts;
+#      4 sites × 1M visitors);
 #   2. the events it stored are exported (`stitch export events`);
 #   3. a fresh Debian `redis-server` (appendonly yes, appendfsync everysec, no RDB)
 #      takes exactly those events, one EVALSHA per event, pipelined (commands encoded
@@ -22,7 +23,7 @@
 #   PRELOAD_EVENTS=10000000 ops/peer-bench.sh
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 cd "$(dirname "$0")/.."
@@ -32,7 +33,8 @@ swift build -c release --product stitch >&2
 stitch="$PWD/.build/release/stitch"
 duration="${DURATION:-15}"
 work="$(mktemp -d /tmp/stitch-peer.XXXXXX)"
-trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'stop_processes $(cat "$work"/*.pid 2>/dev/null); rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2086
 "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \

@@ -22,7 +22,8 @@ stitch="${STITCH:-$PWD/.build/release/stitch}"
 rate="${RATE:-500}"
 duration="${DURATION:-20}"
 work="$(mktemp -d /tmp/stitch-renewal.XXXXXX)"
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'stop_processes $(cat "$work/pid" 2>/dev/null); rm -rf "$work"' EXIT
 
 numbers=$(python3 -c 'import json; print(json.dumps(["+7495%07d" % n for n in range(500)]))')
 "$stitch" serve --data-dir "$work/data" --ingest-port 0 --query-port 0 --http-port 0 --intake-port 0 \

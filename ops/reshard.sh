@@ -27,7 +27,8 @@ ops/install-deps.sh
 swift build -c release --product stitch >&2
 stitch="$PWD/.build/release/stitch"
 work="$(mktemp -d /tmp/stitch-reshard.XXXXXX)"
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+source ops/lib/stop-processes.sh
+trap 'stop_processes $(cat "$work/pid" 2>/dev/null); rm -rf "$work"' EXIT
 
 mkdir -p "$new"
 [ -f "$old/pools.json" ] && cp "$old/pools.json" "$new/pools.json"

@@ -174,6 +174,13 @@ public final class IdentityGraph: Sendable {
         environment.staleReadersCleared
     }
 
+    /// Readers since open whose snapshot was older than every overlay the
+    /// write-behind keeps, so they rebuilt theirs from the snapshot's journal
+    /// (`indexOverlay`): each such lookup takes tens of milliseconds.
+    public var indexOverlayRebuilds: Int {
+        writeBehind.rebuilds.load(ordering: .relaxed)
+    }
+
     /// The schema recorded in a store's `meta` table; nil without one.
     private static func storedSchema(_ environment: Environment) throws -> UInt32? {
         guard !environment.missingTables.contains(StoreKeys.meta) else { return nil }

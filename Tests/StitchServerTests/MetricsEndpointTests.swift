@@ -3,7 +3,7 @@ import Dispatch
 import Glibc
 #endif
 import Foundation
-import StitchServer
+@testable import StitchServer
 import Testing
 
 /// The operator's HTTP port.
@@ -100,6 +100,14 @@ struct MetricsEndpointTests {
         #expect(health.hasSuffix("ok\n"))
         #expect(try await Self.get("/nothing", port: server.ports.http).hasPrefix("HTTP/1.1 404"))
         await server.stopAndRemove()
+    }
+
+    @Test("the overlay-rebuild counter follows the graph's running count, which housekeeping reads: each rebuild counted once")
+    func overlayRebuildsCountedOnce() {
+        let metrics = ServerMetrics()
+        for total in [0, 3, 3, 5] { metrics.indexOverlayRebuilds(total: total) }
+        let text = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(text.contains("stitch_index_overlay_rebuilds_total 5\n"), "\(text.split(separator: "\n").filter { $0.contains("rebuilds") })")
     }
 
     @Test("nosync mode syncs on its own thread and clock: also while no beacon comes, and counted")

@@ -92,6 +92,10 @@ public final class ShardedGraph: Sendable {
 
     public var staleReadersCleared: Int { shards.reduce(0) { $0 + $1.staleReadersCleared } }
 
+    /// Readers, in every shard since open, that rebuilt their write-behind
+    /// overlay from their snapshot (`IdentityGraph.indexOverlayRebuilds`).
+    public var indexOverlayRebuilds: Int { shards.reduce(0) { $0 + $1.indexOverlayRebuilds } }
+
     /// The shards upgraded from an earlier schema when opened, by index.
     public var migrations: [(shard: Int, report: SchemaMigration.Report)] {
         shards.indices.compactMap { index in shards[index].migration.map { (index, $0) } }

@@ -6,7 +6,8 @@ import StitchGraph
 /// Periodic chores of a running server, on one event loop every few seconds:
 /// free LMDB reader slots of dead processes, read the kernel's drop count
 /// of the collector's UDP sockets (datagrams lost before the server saw them,
-/// which its own counters cannot know), and record how each number pool is
+/// which its own counters cannot know), count the readers that rebuilt their
+/// write-behind overlay (the graph counts them, lock-free), and record how each number pool is
 /// used (held by activity, held by open pages, free).
 struct Housekeeping {
     static let interval = TimeAmount.seconds(10)
@@ -35,6 +36,7 @@ struct Housekeeping {
             logger.warning("reader check failed: \(error)")
         }
         if let drops = Self.kernelDrops(port: udpPort) { metrics.udpKernelDrops.record(drops) }
+        metrics.indexOverlayRebuilds(total: graph.indexOverlayRebuilds)
         metrics.leaseNumbers(graph.callTracking.pressure(nowMs: clockMs()))
     }
 

@@ -18,6 +18,8 @@ public final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let counters = NIOLockedValueBox<[String: CountedMetric]>([:])
     private let queryTimers = NIOLockedValueBox<[String: CoreMetrics.Timer]>([:])
+    /// The graph's overlay rebuilds as last counted (`indexOverlayRebuilds`).
+    private let indexOverlayRebuildsCounted = Atomic<Int>(0)
 
     // Hot counters, resolved once.
     let beaconsReceived: CountedMetric
@@ -190,6 +192,13 @@ public final class ServerMetrics: Sendable {
             CoreMetrics.Gauge(label: MetricName.leaseNumbersTopAddresses.name, dimensions: [("site", String(site))], factory: factory)
                 .record(counts.heldByTopAddresses)
         }
+    }
+
+    /// Brings `stitch_index_overlay_rebuilds_total` up to the graph's own
+    /// running count, `total`.
+    func indexOverlayRebuilds(total: Int) {
+        let counted = indexOverlayRebuildsCounted.exchange(total, ordering: .relaxed)
+        if total > counted { counter(.indexOverlayRebuilds).increment(by: total - counted) }
     }
 
     /// A device-clock batch, by how far its clock was off (`BatchClock.offsetLabel`).
