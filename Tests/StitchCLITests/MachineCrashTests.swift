@@ -13,9 +13,11 @@ import Testing
 /// every acknowledged beacon is there, and every resent one exactly once.
 @Suite("Machine crashes in log mode")
 struct MachineCrashTests {
-    @Test("the machine goes down at random moments: no acknowledged beacon is lost, none is stored twice")
-    func noAcknowledgedBeaconIsLost() async throws {
-        var random = SeededGenerator.forTest("machine crashes in log mode")
+    /// Both ack points: after the commit, and after the group log with the
+    /// apply behind (`ack_after = log`, whose acks run ahead of the store).
+    @Test("the machine goes down at random moments: no acknowledged beacon is lost, none is stored twice", arguments: ["commit", "log"])
+    func noAcknowledgedBeaconIsLost(ackAfter: String) async throws {
+        var random = SeededGenerator.forTest("machine crashes in log mode, ack after \(ackAfter)")
         let seed = random.state
         let directory = try TemporaryDirectory("stitch-reboot")
         defer { directory.remove() }
@@ -29,7 +31,7 @@ struct MachineCrashTests {
             // Every other life checkpoints often; the others only at open, so
             // the whole life is replayed from the log.
             serve = try ServeProcessTests.ServeProcess(directory: directory, extraArguments: [
-                "--durability", "log", "--set", "boot_id_file=\(boot)",
+                "--durability", "log", "--set", "boot_id_file=\(boot)", "--set", "ack_after=\(ackAfter)",
                 "--set", "sync_interval_ms=\(life.isMultiple(of: 2) ? 50 : 600_000)",
             ])
             if life > 0 {

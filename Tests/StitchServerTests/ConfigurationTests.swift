@@ -26,6 +26,30 @@ struct ConfigurationTests {
         #expect(node.durability == .nosync)
     }
 
+    @Test("ack_after: commit unless set; log is taken by name, and refused without a group log or in a cluster")
+    func ackAfter() throws {
+        var configuration = ServerConfiguration()
+        #expect(configuration.ackAfter == .commit)
+        try ConfigurationKey.applyAssignment("ack_after=log", to: &configuration)
+        #expect(configuration.ackAfter == .log)
+        try configuration.validate()
+        #expect(throws: ConfigurationError.self) { try ConfigurationKey.applyAssignment("ack_after=apply", to: &configuration) }
+        configuration.durability = .sync
+        #expect(throws: ConfigurationError.invalidValue(
+            key: "ack_after", value: "", reason: "log needs durability = log (the group log is what the ack promises)")
+        ) { try configuration.validate() }
+        var node = ServerConfiguration()
+        node.clusterNATSURLs = "nats://127.0.0.1:4222"
+        node.shards = 2
+        node.ackAfter = .log
+        #expect(throws: ConfigurationError.invalidValue(
+            key: "ack_after", value: "", reason: "log is for a single node (a cluster acks once the JetStream log has a batch already)")
+        ) { try node.validate() }
+        configuration.durability = .log
+        configuration.applyBacklogBeaconsMax = 100
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
     @Test("one address per listener: the public ones follow host, the query and internal HTTP ports stay on loopback unless set")
     func listenerAddresses() throws {
         var configuration = ServerConfiguration()

@@ -118,6 +118,8 @@ public struct ConfigurationKey: Sendable {
         int("flush_interval_ms", "longest wait for a group to fill", \.flushIntervalMs),
         choice("durability", "sync (an ack is on disk: fsync of the store per group commit), log (an ack is on disk in the shard's group log: one sequential write per group; the store is checkpointed every sync_interval_ms and a restart replays the log after the checkpoint) or nosync (acks on apply; checkpointed every sync_interval_ms; a machine crash returns the store to its last checkpoint). Unless set: log on a single node, sync in cluster mode", \.durability),
         int("sync_interval_ms", "checkpoint period in nosync and log modes", \.syncIntervalMs),
+        choice("ack_after", "when a TCP batch is acked: commit (applied and committed to the store; the ack counts repeats, and a lookup sent after it sees the beacons) or log (durability = log, single node: once in the shard's group log on disk, applied right behind in larger transactions; the ack counts no repeats and carries log positions for a query's min_position)", \.ackAfter),
+        int("apply_backlog_beacons_max", "ack_after = log: beacons acked but not applied yet, per shard, at most (then the collector pushes back)", \.applyBacklogBeaconsMax),
         string("boot_id_file", "file holding this boot's id: a store checkpointed in another boot is restored to its checkpoint at open (nosync, log; tests point it elsewhere to play a reboot)", \.bootIdentifierFile),
         int("map_bytes", "initial LMDB map size (grows by itself)", \.mapBytes),
         int("index_write_behind_events", "the event index's write-behind: a visit in progress's index entries and counts wait in memory and a journal, and each generation of this many is written out in key order, a slice per commit (fewer copied pages per commit; 0: every entry in its own commit)", \.indexWriteBehindEvents),
@@ -236,7 +238,7 @@ public struct ConfigurationKey: Sendable {
                 config.clusterPartitions = Array(Set(partitions)).sorted()
             },
             current: { $0.clusterPartitions.map(String.init).joined(separator: ",") }),
-        int("cluster_read_wait_ms", "cluster mode: how long a query with min_position waits for this node to apply that far", \.clusterReadWaitMs),
+        int("cluster_read_wait_ms", "cluster mode and ack_after = log: how long a query with min_position waits for this node to apply that far", \.clusterReadWaitMs),
         int("cluster_publish_wait_ms", "cluster mode: how long a collector waits for the stream's ack before STORE_UNAVAILABLE", \.clusterPublishWaitMs),
         int("cluster_apply_entries_max", "cluster mode: log entries applied per LMDB transaction, at most", \.clusterApplyEntriesMax),
         int("cluster_stream_max_age_hours", "cluster mode: how long each partition's stream keeps entries", \.clusterStreamMaxAgeHours),

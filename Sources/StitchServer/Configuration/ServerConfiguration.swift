@@ -166,6 +166,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
     /// The durability the configuration names; nil: the default (`durability`).
     public var durabilitySet: StoreOptions.Durability?
+    /// When a TCP batch is acknowledged: once committed (the default), or
+    /// once in the group log with the apply right behind (`durability =
+    /// log`, single node; `AckAfter`).
+    public var ackAfter = AckAfter.commit
+    /// `ack_after = log`: beacons logged and acknowledged but not applied
+    /// yet, per shard, at most; past it the writer waits for the applier
+    /// (and the collector pushes back), so a restart never has more than
+    /// this to replay beyond the checkpoint's interval.
+    public var applyBacklogBeaconsMax = 262_144
     /// Checkpoint period in `nosync` and `log` modes.
     public var syncIntervalMs = 1000
     /// Where this boot's identifier is read: a checkpoint taken in another
@@ -440,6 +449,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         try check(queueBeaconsMax >= 4096, "queue_beacons_max", "at least one full batch (4096)")
         try check(flushIntervalMs >= 0 && flushIntervalMs <= 10_000, "flush_interval_ms", "0...10000")
         try check(syncIntervalMs >= 1, "sync_interval_ms", "at least 1")
+        try check(applyBacklogBeaconsMax >= 4096, "apply_backlog_beacons_max", "at least one full batch (4096)")
+        if ackAfter == .log {
+            try check(!isCluster, "ack_after", "log is for a single node (a cluster acks once the JetStream log has a batch already)")
+            try check(durability == .log, "ack_after", "log needs durability = log (the group log is what the ack promises)")
+        }
         try check(retentionPassIntervalMs >= 100, "retention_pass_interval_ms", "at least 100")
         try check(queryInFlightMax >= 1, "query_in_flight_max", "at least 1")
         // At least 64 KiB: the largest beacon the field limits allow (about

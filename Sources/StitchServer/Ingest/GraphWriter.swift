@@ -108,55 +108,36 @@ final class GraphWriter: IngestConsumer {
         finished.finish()
     }
 
-    /// One shard's part of a group: its events, and where each sits among
-    /// the group's events (to map the shard's findings back to batches).
-    private struct ShardPart {
-        var events: [PreparedEvent] = []
-        var renewals: [LeaseRenewal] = []
-        var positions: [Int] = []
-        var result: Result<ApplyReport, any Error>?
-    }
-
     /// Applies one group, each shard's part in one transaction of that shard,
     /// and returns each batch's outcome.
     private func commit(_ group: [IngestItem]) -> [BatchOutcome] {
-        var parts = [ShardPart](repeating: ShardPart(), count: graph.layout.count)
-        var position = 0
-        for item in group {
-            for event in item.events {
-                let shard = graph.layout.shard(of: event.site)
-                parts[shard].events.append(event)
-                parts[shard].positions.append(position)
-                position += 1
-            }
-            for renewal in item.renewals {
-                parts[graph.layout.shard(of: renewal.site)].renewals.append(renewal)
-            }
-        }
-        let busy = parts.indices.filter { !parts[$0].events.isEmpty || !parts[$0].renewals.isEmpty }
+        let split = GroupParts(group, layout: graph.layout)
+        let busy = split.busy
         guard !busy.isEmpty else {
             return group.map { .committed(sequence: $0.sequence, ack: $0.ack) }
         }
         let nowMs = clockMs()
         // Every part but the first on its shard's worker; the first here.
         for shard in busy.dropFirst() {
-            let (events, renewals) = (parts[shard].events, parts[shard].renewals)
-            workers[shard - 1].run { [self] in apply(events, renewals: renewals, shard: shard, nowMs: nowMs) }
+            let part = split.parts[shard]
+            workers[shard - 1].run { [self] in apply(part.events, renewals: part.renewals, shard: shard, nowMs: nowMs) }
         }
-        parts[busy[0]].result = apply(parts[busy[0]].events, renewals: parts[busy[0]].renewals, shard: busy[0], nowMs: nowMs)
-        for shard in busy.dropFirst() { parts[shard].result = workers[shard - 1].wait() }
+        var results = [Result<ApplyReport, any Error>?](repeating: nil, count: split.parts.count)
+        let first = split.parts[busy[0]]
+        results[busy[0]] = apply(first.events, renewals: first.renewals, shard: busy[0], nowMs: nowMs)
+        for shard in busy.dropFirst() { results[shard] = workers[shard - 1].wait() }
         var repeats: [Int] = []
         var suppressed: [Int] = []
-        var failed = [Bool](repeating: false, count: position)
+        var failed = [Bool](repeating: false, count: split.parts.count)
         var failure: (any Error)?
         for shard in busy {
-            switch parts[shard].result! {
+            switch results[shard]! {
             case .success(let report):
-                repeats += report.repeats.map { parts[shard].positions[$0] }
-                suppressed += report.suppressed.map { parts[shard].positions[$0] }
+                repeats += report.repeats.map { split.parts[shard].positions[$0] }
+                suppressed += report.suppressed.map { split.parts[shard].positions[$0] }
             case .failure(let error):
                 failure = error
-                for position in parts[shard].positions { failed[position] = true }
+                failed[shard] = true
             }
         }
         repeats.sort()
@@ -172,15 +153,10 @@ final class GraphWriter: IngestConsumer {
                 $0.code = .storeUnavailable
                 $0.message = "the store could not commit this batch (\(reason)); resend it later (a part another shard stored comes back as repeats: event ids)"
             }
-            var offset = 0
             var refused = 0
-            for (index, item) in group.enumerated() {
-                let range = offset..<(offset + item.events.count)
-                offset = range.upperBound
-                if range.contains(where: { failed[$0] }) {
-                    outcomes[index] = .refused(sequence: item.sequence, error: refusal)
-                    refused += 1
-                }
+            for (index, touched) in split.batchesTouching(failed: failed, of: group).enumerated() where touched {
+                outcomes[index] = .refused(sequence: group[index].sequence, error: refusal)
+                refused += 1
             }
             logger.error("group commit failed, \(refused) batches refused: \(reason)")
             metrics.counter(.commitFailures).increment()

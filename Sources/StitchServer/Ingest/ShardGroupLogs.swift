@@ -143,33 +143,51 @@ final class ShardGroupLogs: Sendable {
     func apply(
         _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, shard: Int, graph: IdentityGraph
     ) throws -> ApplyReport {
-        let sequence = nextSequences[shard].value
-        let log = logs[shard]
-        let append = PendingLogAppend(
-            on: logQueues[shard], log: log, sequence: sequence,
-            encode: { GroupLogEntryEncoder.encode(events: events, renewals: renewals, publishedMs: nowMs) },
-            took: { [metrics] in metrics.groupLogAppendSeconds.recordNanoseconds($0) })
-        nextSequences[shard].value = sequence + 1
+        let (sequence, append) = self.append(events, renewals: renewals, nowMs: nowMs, shard: shard)
         do {
             let reports = try graph.apply(
                 segments: [ApplySegment(events: events, renewals: renewals, nowMs: nowMs)], first: sequence,
                 beforeCommit: { try append.wait() })
             return reports[0]
         } catch {
-            // Not while the append may still run: the take-back writes there too.
-            try? append.wait()
-            do {
-                if let bytes = append.payloadBytesWritten {
-                    try log.removeLast(sequence: sequence, payloadBytes: bytes)
-                }
-                nextSequences[shard].value = sequence
-            } catch {
-                // The record stays, so this shard's next groups are refused
-                // (their sequence would skip it) until a restart replays it;
-                // its batches were refused, and their resend comes back as
-                // repeats. Both writes failing means the disk is failing.
-            }
+            takeBack(append, sequence: sequence, shard: shard)
             throw error
+        }
+    }
+
+    /// Starts appending one shard's part as its next record, on the shard's
+    /// log queue: the record is on disk once the returned append's `wait()`
+    /// returns. One part per shard at a time: the next `append` of a shard
+    /// comes after this one is waited for (or taken back).
+    func append(
+        _ events: [PreparedEvent], renewals: [LeaseRenewal], nowMs: Int64, shard: Int
+    ) -> (sequence: UInt64, append: PendingLogAppend) {
+        let sequence = nextSequences[shard].value
+        let append = PendingLogAppend(
+            on: logQueues[shard], log: logs[shard], sequence: sequence,
+            encode: { GroupLogEntryEncoder.encode(events: events, renewals: renewals, publishedMs: nowMs) },
+            took: { [metrics] in metrics.groupLogAppendSeconds.recordNanoseconds($0) })
+        nextSequences[shard].value = sequence + 1
+        return (sequence, append)
+    }
+
+    /// Removes record `sequence` of `shard` again — its append failed, or its
+    /// part was not stored — so the shard's next record takes its sequence.
+    /// Returns false if the record could not be removed: it stays, so this
+    /// shard's next groups are refused (their sequence would skip it) until
+    /// a restart replays it; both writes failing means the disk is failing.
+    @discardableResult
+    func takeBack(_ append: PendingLogAppend, sequence: UInt64, shard: Int) -> Bool {
+        // Not while the append may still run: the take-back writes there too.
+        try? append.wait()
+        do {
+            if let bytes = append.payloadBytesWritten {
+                try logs[shard].removeLast(sequence: sequence, payloadBytes: bytes)
+            }
+            nextSequences[shard].value = sequence
+            return true
+        } catch {
+            return false
         }
     }
 

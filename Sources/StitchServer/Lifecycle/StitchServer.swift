@@ -235,6 +235,7 @@ public final class StitchServer: Service, Sendable {
         metrics.queueBeaconsMax.record(configuration.queueBeaconsMax)
         let writer: any IngestConsumer
         var cluster: ClusterNode?
+        var appliedPositions: LogPositions?
         if configuration.isCluster {
             let node: ClusterNode
             do {
@@ -250,6 +251,18 @@ public final class StitchServer: Service, Sendable {
             writer = LogPublisher(
                 log: node.log, layout: graph.layout, queue: queue, metrics: metrics, configuration: configuration,
                 logger: logger, clockMs: clockMs)
+        } else if configuration.ackAfter == .log, let groupLogs {
+            let positions = LogPositions(partitions: graph.shards.count, held: Array(graph.shards.indices))
+            appliedPositions = positions
+            do {
+                writer = try LogFirstWriter(
+                    graph: graph, queue: queue, metrics: metrics, configuration: configuration, groupLogs: groupLogs,
+                    positions: positions, logger: logger, clockMs: clockMs)
+            } catch {
+                graph.close()
+                audit.close()
+                throw error
+            }
         } else {
             writer = GraphWriter(
                 graph: graph, queue: queue, metrics: metrics, configuration: configuration, groupLogs: groupLogs,
@@ -260,7 +273,7 @@ public final class StitchServer: Service, Sendable {
         let queryService = QueryService(
             executor: QueryExecutor(
                 shards: graph, metrics: metrics, poolOverrides: poolOverrides, audit: audit, configuration: configuration,
-                cluster: cluster, clockMs: clockMs),
+                cluster: cluster, appliedPositions: appliedPositions, clockMs: clockMs),
             authority: TokenAuthority(grants: configuration.tokens), metrics: metrics, heavyPool: heavyQueryPool,
             forwarder: forwarder, budgets: configuration.tokenBudgets(nowNanoseconds: budgetClockNanoseconds))
         var running = Running(

@@ -27,16 +27,25 @@ struct QueryExecutor: Sendable {
     let responseBytesMax: Int
     /// Cluster mode: the partitions this node holds (nil: a single node holds all).
     let cluster: ClusterNode?
+    /// How far each partition (shard) is applied, for `min_position`: the
+    /// cluster's, or a single node's with `ack_after = log`; nil otherwise
+    /// (every ack comes after the commit, so there is nothing to wait for).
+    let appliedPositions: LogPositions?
+    /// How long a query with `min_position` waits (`cluster_read_wait_ms`).
+    let readWaitMs: Int
     /// Normalizers per site; rebuilt when a pool changes (on any connection),
     /// since a pool's office numbers are its site's junk phones.
     private var normalizers: NormalizerCache
 
     init(
         shards: ShardedGraph, metrics: ServerMetrics, poolOverrides: PoolOverrides, audit: AuditLog,
-        configuration: ServerConfiguration, cluster: ClusterNode? = nil, clockMs: @escaping @Sendable () -> Int64
+        configuration: ServerConfiguration, cluster: ClusterNode? = nil, appliedPositions: LogPositions? = nil,
+        clockMs: @escaping @Sendable () -> Int64
     ) {
         self.shards = shards
         self.cluster = cluster
+        self.appliedPositions = cluster?.positions ?? appliedPositions
+        readWaitMs = cluster?.readWaitMs ?? configuration.clusterReadWaitMs
         normalizers = NormalizerCache(rules: shards)
         self.metrics = metrics
         self.poolOverrides = poolOverrides

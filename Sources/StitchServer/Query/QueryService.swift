@@ -16,8 +16,8 @@ final class QueryService: Sendable {
     enum Route {
         /// On the caller's thread: a microsecond read.
         case here
-        /// On the heavy pool, after waiting (cluster mode) until this node
-        /// applied `waitingFor`, when given.
+        /// On the heavy pool, after waiting (cluster mode, `ack_after = log`)
+        /// until this node applied `waitingFor`, when given.
         case heavy(waitingFor: Stitch_V1_LogPosition?)
         /// On another node: a holder of the site's partition, or its lease node.
         case forward(ClusterMember)
@@ -42,6 +42,8 @@ final class QueryService: Sendable {
     /// Cluster mode: the partitions held and applied; nil for a single node.
     /// Read on every request's routing, so kept here, not behind the lock.
     let cluster: ClusterNode?
+    /// How far each partition is applied (`QueryExecutor.appliedPositions`).
+    let appliedPositions: LogPositions?
     /// Which partition a site is in.
     private let layout: ShardLayout
 
@@ -53,6 +55,7 @@ final class QueryService: Sendable {
         self.budgets = budgets
         template = NIOLockedValueBox(executor)
         cluster = executor.cluster
+        appliedPositions = executor.appliedPositions
         layout = executor.shards.layout
         self.authority = authority
         self.metrics = metrics
@@ -81,7 +84,7 @@ final class QueryService: Sendable {
         // Read-your-writes: a request that must see a log position this node
         // has not applied yet waits for it on the heavy pool.
         let mustWait = minPosition.map { position in
-            cluster.map { $0.positions.applied(Int(position.partition)) < position.sequence } ?? false
+            appliedPositions.map { $0.applied(Int(position.partition)) < position.sequence } ?? false
         } ?? false
         if mustWait { return .heavy(waitingFor: minPosition) }
         return Self.isHeavy(kind) ? .heavy(waitingFor: nil) : .here
@@ -97,8 +100,8 @@ final class QueryService: Sendable {
         return heavyPool.runIfActive(eventLoop: eventLoop) { () -> Result<Stitch_V1_Response.OneOf_Kind, QueryFailure> in
             var executor = executor
             do throws(QueryFailure) {
-                if let position, let cluster = executor.cluster {
-                    try Self.wait(for: position, cluster: cluster, metrics: metrics)
+                if let position, let positions = executor.appliedPositions {
+                    try Self.wait(for: position, positions: positions, waitMs: executor.readWaitMs, metrics: metrics)
                 }
                 return .success(try executor.answer(kind, access: access))
             } catch {
@@ -188,17 +191,19 @@ final class QueryService: Sendable {
 
     /// Blocks this heavy-pool thread until the node has applied `position`,
     /// at most `cluster_read_wait_ms`.
-    private static func wait(for position: Stitch_V1_LogPosition, cluster: ClusterNode, metrics: ServerMetrics) throws(QueryFailure) {
+    private static func wait(
+        for position: Stitch_V1_LogPosition, positions: LogPositions, waitMs: Int, metrics: ServerMetrics
+    ) throws(QueryFailure) {
         let partition = Int(position.partition)
-        guard cluster.positions.holds(partition) else {
+        guard positions.holds(partition) else {
             metrics.counter(.logReadWaits, [("outcome", "not_held")]).increment()
             throw QueryFailure(.unavailable, "this node does not hold partition \(partition); ask a node that does")
         }
-        guard cluster.positions.wait(partition, through: position.sequence, waitMs: cluster.readWaitMs) else {
+        guard positions.wait(partition, through: position.sequence, waitMs: waitMs) else {
             metrics.counter(.logReadWaits, [("outcome", "timed_out")]).increment()
             throw QueryFailure(
                 .unavailable,
-                "this node has applied partition \(partition) through \(cluster.positions.applied(partition)), not yet \(position.sequence), after \(cluster.readWaitMs) ms; retry, or ask another node")
+                "this node has applied partition \(partition) through \(positions.applied(partition)), not yet \(position.sequence), after \(waitMs) ms; retry, or ask another node")
         }
         metrics.counter(.logReadWaits, [("outcome", "reached")]).increment()
     }
