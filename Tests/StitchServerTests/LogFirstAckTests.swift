@@ -84,6 +84,27 @@ struct LogFirstAckTests {
         await server.stopAndRemove()
     }
 
+    @Test("a lease asked right after its page view's ack waits for the apply: the session is known, not refused as made up")
+    func leaseAfterAnAckedPageView() async throws {
+        let server = try await TestServer {
+            $0.durability = .log
+            $0.ackAfter = .log
+            $0.numberPools = try! CallTrackingServerTests.pools()
+        }
+        // A backlog ahead of the page view, so the applier is likely still behind when the lease comes.
+        let ingest = try await server.ingestClient()
+        let filler = (0..<100).map { batch in
+            ingest.send((0..<50).map { Beacons.hit(timeMs: Self.startMs, cookie: "cookie-filler-\(batch)-\($0)", session: "session-filler-\(batch)-\($0)") }, sequence: UInt64(batch + 1))
+        }
+        let pageView = ingest.send([Beacons.hit(timeMs: Int64(Date().timeIntervalSince1970 * 1000), cookie: "cookie-lease-1", session: "session-lease-1")], sequence: 101)
+        #expect(try await pageView.get().ack?.accepted == 1)
+        let granted = LeaseRenewalServerTests.json(try await HTTPIntakeTests.get(server, "/v1/lease?site=1&session=session-lease-1"))
+        #expect(granted["kind"] as? String == "new" && granted["tracking_number"] as? String == "+74951000001", "\(granted)")
+        for reply in filler { _ = try await reply.get() }
+        await ingest.close()
+        await server.stopAndRemove()
+    }
+
     @Test("a stop applies everything acked before it ends; the restarted store holds every batch once")
     func stopAppliesTheBacklog() async throws {
         let directory = try TemporaryDirectory("stitch-logged")

@@ -29,6 +29,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
     private let graph: ShardedGraph
     private let groupLogs: ShardGroupLogs
     private let appliers: [ShardApplier]
+    private let positions: LogPositions
     private let queue: IngestQueue
     private let metrics: ServerMetrics
     private let logger: Logger
@@ -51,6 +52,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
     ) throws {
         self.graph = graph
         self.groupLogs = groupLogs
+        self.positions = positions
         self.queue = queue
         self.metrics = metrics
         self.logger = logger
@@ -124,6 +126,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
             do {
                 try append.wait()
                 sequences[shard] = sequence
+                positions.noteLogged(shard, through: sequence)
             } catch {
                 failed[shard] = true
                 let reason = StoreFailure.describe(error, dataDirectory: dataDirectory)

@@ -50,7 +50,8 @@ final class HTTPIntake: Sendable {
     /// Binds the port and starts serving; returns once it listens.
     static func start(
         configuration: ServerConfiguration, queue: IngestQueue, graph: ShardedGraph, metrics: ServerMetrics,
-        eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil, quotas: SiteQuotas? = nil,
+        eventLoopGroup: any EventLoopGroup, logger: Logger, cluster: ClusterNode? = nil,
+        appliedPositions: LogPositions? = nil, quotas: SiteQuotas? = nil,
         tls: StitchServer.PortTLS? = nil, clockMs: @escaping @Sendable () -> Int64
     ) async throws -> HTTPIntake {
         let renewals = LeaseRenewalBuffer(queue: queue, metrics: metrics)
@@ -62,6 +63,7 @@ final class HTTPIntake: Sendable {
             leaseNumbersPerAddressMax: configuration.leaseNumbersPerAddressMax, fetcher: nil, logger: logger,
             cluster: cluster, leaseForwarder: cluster.map { LeaseForwarder(node: $0.name, tls: configuration.peerTLS(.intake)) })
         routes.quotas = quotas
+        routes.appliedPositions = cluster == nil ? appliedPositions : nil
         let restURLs = configuration.webhooks.compactMapValues(\.bitrix24RESTURL)
         if !restURLs.isEmpty {
             let storing = routes

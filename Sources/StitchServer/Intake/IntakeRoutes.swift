@@ -32,6 +32,9 @@ struct IntakeRoutes: Sendable {
     let logger: Logger
     /// Cluster mode: leases belong to each partition's lease node.
     var cluster: ClusterNode? = nil
+    /// A single node with `ack_after = log`: how far each shard is logged
+    /// and applied, so a lease waits for the page view it follows.
+    var appliedPositions: LogPositions? = nil
     var leaseForwarder: LeaseForwarder? = nil
     /// Per-site ingest budgets, shared with the collector.
     var quotas: SiteQuotas? = nil
@@ -141,6 +144,7 @@ struct IntakeRoutes: Sendable {
                 // follows within a second.
                 if let renewal = renewed.renewal { renewals.add(renewal) }
             } else {
+                await awaitLoggedPageView(site: site, session: session, normalizer: normalizer, nowMs: nowMs)
                 grant = try desk.publicGrant(
                     site: site, session: session, normalizer: normalizer, nowMs: nowMs, graph: graph.graph(site: site),
                     userAgent: request.headers[.userAgent] ?? "", address: clientAddress(request, context),
@@ -161,6 +165,28 @@ struct IntakeRoutes: Sendable {
         return Response(
             status: .ok, headers: corsHeaders(request, [.contentType: "application/json", .cacheControl: "no-store"]),
             body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// The longest a lease waits for its session's page view to be applied.
+    static let leaseApplyWaitMs = 1_000
+
+    /// `ack_after = log`: the page view that makes a session known may be
+    /// acked — so the tracker asks for a number — and not applied yet. Before
+    /// the session is judged unknown, this waits (at most `leaseApplyWaitMs`)
+    /// until its shard has applied what was logged when the lease was asked.
+    /// A session the store knows, or a shard not behind, waits for nothing.
+    private func awaitLoggedPageView(site: UInt32, session: String, normalizer: IdentifierNormalizer, nowMs: Int64) async {
+        guard let positions = appliedPositions else { return }
+        let shard = graph.layout.shard(of: site)
+        let logged = positions.logged(shard)
+        guard positions.applied(shard) < logged, let normalized = try? normalizer.normalize(.session, session).value,
+            (try? graph.graph(site: site).sessionIsActive(
+                site: site, session: normalized, sinceMs: nowMs - LeaseDesk.sessionActiveWindowMs)) == false
+        else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Self.leaseApplyWaitMs)
+        while positions.applied(shard) < logged, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     /// The tracker, cached for an hour and revalidated by its ETag.

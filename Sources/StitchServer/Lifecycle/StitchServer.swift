@@ -366,7 +366,8 @@ public final class StitchServer: Service, Sendable {
         running.internalHTTP = internalHTTP
         let intake = try await HTTPIntake.start(
             configuration: configuration, queue: running.queue, graph: running.graph, metrics: metrics,
-            eventLoopGroup: running.group, logger: logger, cluster: running.cluster, quotas: running.quotas,
+            eventLoopGroup: running.group, logger: logger, cluster: running.cluster,
+            appliedPositions: running.queryService.appliedPositions, quotas: running.quotas,
             tls: httpTLS(running, .intake), clockMs: clockMs)
         running.intake = intake
         running.ports = BoundPorts(

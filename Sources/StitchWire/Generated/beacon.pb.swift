@@ -979,12 +979,13 @@ public nonisolated struct Stitch_V1_BatchAck: Sendable {
   /// (ForgetRequest): they are dropped, never linked.
   public var suppressed: UInt32 = 0
 
-  /// Cluster mode: where the batch's beacons sit in the replicated log, one
-  /// position per partition they went to. In cluster mode an ack means
-  /// "replicated to a quorum of the log", and repeats and suppressed beacons
-  /// are found when the log is applied, so `repeated` and `suppressed` stay 0
-  /// here (counted in metrics). Pass a position as a query's `min_position`
-  /// to read what this batch wrote.
+  /// Cluster mode, and a single node with `ack_after = log`: where the batch's
+  /// beacons sit in the log, one position per partition (shard) they went to.
+  /// Such an ack means "in the log" (replicated to a quorum of the stream; on
+  /// disk in the shard's group log), and repeats and suppressed beacons are
+  /// found when the log is applied, so `repeated` and `suppressed` stay 0 here
+  /// (counted in metrics). Pass a position as a query's `min_position` to read
+  /// what this batch wrote.
   public var logPositions: [Stitch_V1_LogPosition] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

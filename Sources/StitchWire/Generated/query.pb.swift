@@ -759,10 +759,11 @@ public nonisolated struct Stitch_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._requestID = newValue}
   }
 
-  /// Cluster mode: answer only once this node has applied the partition's log
-  /// up to `sequence` (an ack's `log_positions`): read-your-writes. A node
-  /// that has not got there within its wait (`cluster_read_wait_ms`) answers
-  /// UNAVAILABLE. Ignored by a single node, which acks only what it applied.
+  /// Answer only once this node has applied the partition's log up to
+  /// `sequence` (an ack's `log_positions`): read-your-writes, in cluster mode
+  /// and on a single node with `ack_after = log`. A node that has not got there
+  /// within its wait (`cluster_read_wait_ms`) answers UNAVAILABLE. Ignored by a
+  /// single node that acks after the commit: it acks only what it applied.
   public var minPosition: Stitch_V1_LogPosition {
     get {_storage._minPosition ?? Stitch_V1_LogPosition()}
     set {_uniqueStorage()._minPosition = newValue}
