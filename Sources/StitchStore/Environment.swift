@@ -88,7 +88,7 @@ public final class Environment: @unchecked Sendable {
         staleReadersCleared = Int(dead)
         mapBytes = 0
         // Initialized from here: a throw runs deinit, which closes the handle (once).
-        let opened = info()
+        let opened = infoHoldingMap()
         mapBytes = opened.mapBytes
         pageBytes = opened.pageBytes
         try openTables(tableNames)
@@ -266,7 +266,7 @@ extension Environment {
             } catch let error as StoreError where error.code == .mapResized {
                 try mapLock.withWriteLock { () throws(StoreError) in
                     try check(mdb_env_set_mapsize(env, 0), "mdb_env_set_mapsize(adopt)")
-                    mapBytes = info().mapBytes
+                    mapBytes = infoHoldingMap().mapBytes
                 }
             }
         }
@@ -292,8 +292,17 @@ extension Environment {
         public var readersUsed: Int
     }
 
-    /// Current map size, bytes in use and readers.
+    /// Current map size, bytes in use and readers. Safe from any thread:
+    /// `mdb_env_info` reads the meta page inside the map, which growing the
+    /// map unmaps, so it waits out a growth (a writer's metrics or a `stats`
+    /// query beside another thread's commit once read an unmapped page).
     public func info() -> Info {
+        mapLock.withReadLock { infoHoldingMap() }
+    }
+
+    /// `info()` for a caller that holds `mapLock` or runs before any other
+    /// thread can use the environment.
+    private func infoHoldingMap() -> Info {
         var envInfo = MDB_envinfo()
         mdb_env_info(env, &envInfo)
         var stat = MDB_stat()
@@ -326,7 +335,7 @@ extension Environment {
         let rounded = (target + page - 1) / page * page
         try mapLock.withWriteLock { () throws(StoreError) in
             try check(mdb_env_set_mapsize(env, rounded), "mdb_env_set_mapsize(\(rounded))")
-            mapBytes = info().mapBytes
+            mapBytes = infoHoldingMap().mapBytes
         }
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import StitchStore
+import Synchronization
 import StitchRandom
 import StitchTesting
 import Testing
@@ -55,6 +57,36 @@ import Testing
         #expect(try env.read { txn in try txn.count(t) } == 20_000)
         let last = try env.read { txn in try txn.get(t, Self.key(19_999)).map { Array($0) } }
         #expect(last == value)
+    }
+
+    /// `info()` reads the meta page inside the map: from another thread it
+    /// must wait out a growth, which unmaps the old map (a writer's metrics
+    /// once read an unmapped page and crashed the server).
+    @Test func infoFromAnotherThreadWhileTheMapGrows() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let env = try Environment(
+            path: dir.appending("db"), tables: ["t"], options: StoreOptions(mapBytes: 64 * 1024, durability: .nosync))
+        let t = env.table("t")
+        let value = [UInt8](repeating: 0xCD, count: 4000)
+        let done = Atomic<Bool>(false)
+        let reads = Atomic<Int>(0)
+        let reader = Thread {
+            while !done.load(ordering: .relaxed) {
+                #expect(env.info().usedBytes <= env.info().mapBytes + 64 * 1024)
+                reads.add(1, ordering: .relaxed)
+            }
+        }
+        reader.start()
+        let startMapBytes = env.mapBytes
+        for batch in 0..<200 {
+            try env.write { txn in
+                for i in 0..<50 { try txn.put(t, Self.key(UInt64(batch * 50 + i)), value) }
+            }
+        }
+        done.store(true, ordering: .relaxed)
+        while !reader.isFinished { usleep(1000) }
+        #expect(env.mapBytes > 16 * startMapBytes && reads.load(ordering: .relaxed) > 0)
     }
 
     @Test func oneHugeTransactionStillFits() throws {
