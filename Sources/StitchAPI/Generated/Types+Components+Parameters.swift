@@ -20,7 +20,7 @@ extension Components {
     package enum Parameters {
         /// - Remark: Generated from `#/components/parameters/Site`.
         package typealias Site = Swift.Int32
-        /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+        /// Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
         ///
         /// - Remark: Generated from `#/components/parameters/MinPosition`.
         package typealias MinPosition = Swift.String

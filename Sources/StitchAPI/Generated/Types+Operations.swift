@@ -227,7 +227,7 @@ package enum Operations {
                 package var personId: Swift.Int64?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/person/GET/query/include_identifiers`.
                 package var includeIdentifiers: Swift.Bool?
-                /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                /// Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/person/GET/query/min_position`.
                 package var minPosition: Components.Parameters.MinPosition?
@@ -239,7 +239,7 @@ package enum Operations {
                 ///   - namespace:
                 ///   - personId:
                 ///   - includeIdentifiers:
-                ///   - minPosition: Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                ///   - minPosition: Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 package init(
                     kind: Components.Schemas.IdentifierKind? = nil,
                     value: Swift.String? = nil,
@@ -671,7 +671,7 @@ package enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/half_life_ms`.
                 package var halfLifeMs: Swift.Int64?
-                /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                /// Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/history/GET/query/min_position`.
                 package var minPosition: Components.Parameters.MinPosition?
@@ -688,7 +688,7 @@ package enum Operations {
                 ///   - model:
                 ///   - lookbackMs: Visits older than this before a conversion do not count; default 30 days.
                 ///   - halfLifeMs: time_decay only; default 7 days.
-                ///   - minPosition: Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                ///   - minPosition: Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 package init(
                     cursor: Swift.String? = nil,
                     limit: Swift.Int? = nil,
@@ -910,7 +910,7 @@ package enum Operations {
                 package var offset: Swift.Int?
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query/limit`.
                 package var limit: Swift.Int?
-                /// Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                /// Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sites/{site}/persons/{person_id}/graph/GET/query/min_position`.
                 package var minPosition: Components.Parameters.MinPosition?
@@ -919,7 +919,7 @@ package enum Operations {
                 /// - Parameters:
                 ///   - offset:
                 ///   - limit:
-                ///   - minPosition: Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
+                ///   - minPosition: Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).
                 package init(
                     offset: Swift.Int? = nil,
                     limit: Swift.Int? = nil,

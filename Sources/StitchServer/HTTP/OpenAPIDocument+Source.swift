@@ -990,7 +990,7 @@ extension OpenAPIDocument {
       "MinPosition": {
         "name": "min_position",
         "in": "query",
-        "description": "Cluster mode: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).",
+        "description": "Cluster mode, or a single node with ack_after = log: PARTITION:SEQUENCE from an ack; answered once the node applied that far (read-your-writes).",
         "schema": {
           "type": "string",
           "pattern": "^[0-9]+:[0-9]+$"
