@@ -67,10 +67,8 @@ final class LogPublisher: IngestConsumer {
 
     private func run() {
         var counter: UInt64 = 0
-        while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
-            metrics.queueDepth.record(queue.depth)
-            let outcomes = publish(group, counter: &counter)
-            IngestItem.deliver(outcomes, of: group, metrics: metrics)
+        queue.consumeGroups(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds, metrics: metrics) {
+            publish($0, counter: &counter)
         }
         logger.info("publisher stopped: queue drained, last group acked by the log")
         finished.finish()

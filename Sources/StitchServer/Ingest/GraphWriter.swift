@@ -82,13 +82,7 @@ final class GraphWriter: IngestConsumer {
     /// checkpoint thread). It runs until the queue is closed and empty.
     func start() {
         syncer?.start(priority: ingestPriority, nice: ingestNice)
-        let thread = Thread { [self] in
-            ThreadScheduling.nameCurrentThread("stitch-writer")
-            ThreadScheduling.applyToIngestThread(ingestPriority, nice: ingestNice)
-            run()
-        }
-        thread.name = "stitch-writer"
-        thread.start()
+        ThreadScheduling.startIngestThread("stitch-writer", priority: ingestPriority, nice: ingestNice) { [self] in run() }
     }
 
     /// Returns once the writer has committed the last group and exited.
@@ -97,10 +91,8 @@ final class GraphWriter: IngestConsumer {
     }
 
     private func run() {
-        while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
-            metrics.queueDepth.record(queue.depth)
-            let outcomes = commit(group)
-            IngestItem.deliver(outcomes, of: group, metrics: metrics)
+        queue.consumeGroups(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds, metrics: metrics) {
+            commit($0)
         }
         syncer?.stop()
         for worker in workers { worker.stop() }

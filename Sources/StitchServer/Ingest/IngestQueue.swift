@@ -153,3 +153,18 @@ final class IngestQueue: @unchecked Sendable {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
+
+extension IngestQueue {
+    /// The ingest consumers' loop (the writers, the cluster's publisher):
+    /// takes each group — up to `beaconsMax` beacons, waiting at most
+    /// `waitNanoseconds` for it to fill — lets `handle` decide every batch's
+    /// outcome, and answers the senders, until the queue is closed and empty.
+    func consumeGroups(
+        beaconsMax: Int, waitNanoseconds: Int64, metrics: ServerMetrics, _ handle: ([IngestItem]) -> [BatchOutcome]
+    ) {
+        while let group = takeGroup(beaconsMax: beaconsMax, waitNanoseconds: waitNanoseconds) {
+            metrics.queueDepth.record(depth)
+            IngestItem.deliver(handle(group), of: group, metrics: metrics)
+        }
+    }
+}

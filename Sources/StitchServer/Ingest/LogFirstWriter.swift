@@ -75,13 +75,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
     func start() {
         syncer?.start(priority: ingestPriority, nice: ingestNice)
         for applier in appliers { applier.start(priority: ingestPriority, nice: ingestNice) }
-        let thread = Thread { [self] in
-            ThreadScheduling.nameCurrentThread("stitch-writer")
-            ThreadScheduling.applyToIngestThread(ingestPriority, nice: ingestNice)
-            run()
-        }
-        thread.name = "stitch-writer"
-        thread.start()
+        ThreadScheduling.startIngestThread("stitch-writer", priority: ingestPriority, nice: ingestNice) { [self] in run() }
     }
 
     func waitUntilFinished() async {
@@ -89,10 +83,8 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
     }
 
     private func run() {
-        while let group = queue.takeGroup(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds) {
-            metrics.queueDepth.record(queue.depth)
-            let outcomes = log(group)
-            IngestItem.deliver(outcomes, of: group, metrics: metrics)
+        queue.consumeGroups(beaconsMax: groupBeaconsMax, waitNanoseconds: flushIntervalNanoseconds, metrics: metrics) {
+            log($0)
         }
         for applier in appliers { applier.finish() }
         syncer?.stop()

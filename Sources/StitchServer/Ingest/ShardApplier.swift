@@ -73,15 +73,10 @@ final class ShardApplier: @unchecked Sendable {
     }
 
     func start(priority: ThreadScheduling.IngestPriority, nice: Int) {
-        let name = "stitch-apply-\(shard)"
-        let thread = Thread { [self] in
-            ThreadScheduling.nameCurrentThread(name)
-            ThreadScheduling.applyToIngestThread(priority, nice: nice)
+        ThreadScheduling.startIngestThread("stitch-apply-\(shard)", priority: priority, nice: nice) { [self] in
             while let parts = take() { applyRetrying(parts) }
             exited.signal()
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Hands a logged part to the thread; waits first while the backlog is
@@ -138,6 +133,8 @@ final class ShardApplier: @unchecked Sendable {
                 if tries == 1 {
                     logger.error("shard \(shard): applying logged groups \(parts[0].sequence)…\(parts[parts.count - 1].sequence) failed (\(error)); they are acked and on disk in the group log, trying again every \(Self.retryPauseMicroseconds / 1000) ms while ingest waits")
                     metrics.counter(.commitFailures).increment()
+                    // `stitch_log_apply_stopped{partition}` says so until a try succeeds.
+                    metrics.logApplied(partition: shard, applied: parts[0].sequence - 1, last: lastLoggedNow, stopped: true)
                 }
                 if isFinishing, tries >= Self.shutdownTriesMax {
                     abandonAtShutdown(after: parts, error: error)

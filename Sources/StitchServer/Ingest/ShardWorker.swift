@@ -18,9 +18,7 @@ final class ShardWorker: @unchecked Sendable {
     private var result: Result<ApplyReport, any Error>?
 
     init(name: String, priority: ThreadScheduling.IngestPriority, nice: Int) {
-        let thread = Thread { [self] in
-            ThreadScheduling.nameCurrentThread(name)
-            ThreadScheduling.applyToIngestThread(priority, nice: nice)
+        ThreadScheduling.startIngestThread(name, priority: priority, nice: nice) { [self] in
             while true {
                 started.wait()
                 guard let job else { return }
@@ -29,8 +27,6 @@ final class ShardWorker: @unchecked Sendable {
                 finished.signal()
             }
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Starts `job` on the worker; call `wait()` before the next `run`.

@@ -53,16 +53,12 @@ final class StoreSyncer: @unchecked Sendable {
     /// Starts the thread, with the ingest threads' scheduling (it is ingest's
     /// work and yields to lookups like the rest).
     func start(priority: ThreadScheduling.IngestPriority, nice: Int) {
-        let thread = Thread { [self] in
-            ThreadScheduling.nameCurrentThread("stitch-sync")
-            ThreadScheduling.applyToIngestThread(priority, nice: nice)
+        ThreadScheduling.startIngestThread("stitch-sync", priority: priority, nice: nice) { [self] in
             while stopRequested.wait(timeout: .now() + .nanoseconds(Int(intervalNanoseconds))) == .timedOut {
                 syncNow()
             }
             exited.signal()
         }
-        thread.name = "stitch-sync"
-        thread.start()
     }
 
     /// Ends the thread, waiting out a checkpoint in progress, then takes

@@ -1,3 +1,4 @@
+import Foundation
 import CScheduling
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,20 @@ public enum ThreadScheduling {
         case .nice, .normal: break
         }
         #endif
+    }
+
+    /// Starts a named ingest thread (writer, shard worker or applier,
+    /// checkpoints) with `priority` applied, running `body`.
+    static func startIngestThread(
+        _ name: String, priority: IngestPriority, nice: Int, _ body: @escaping @Sendable () -> Void
+    ) {
+        let thread = Thread {
+            nameCurrentThread(name)
+            applyToIngestThread(priority, nice: nice)
+            body()
+        }
+        thread.name = name
+        thread.start()
     }
 
     /// Names the calling thread for the kernel (`top -H`, `perf`, /proc):

@@ -184,7 +184,7 @@ public enum MetricName: String, CaseIterable, Sendable {
         case .logLastSequence: "the partition stream's last sequence as this node last saw it (ack_after = log: the shard's last group-log record)"
         case .logLagEntries: "entries of the partition's stream this node has not applied yet (ack_after = log: the shard's records acked and not applied yet)"
         case .logApplyLagSeconds: "time from an entry's publish (the publisher's clock) to its apply on this node (ack_after = log: from a group's log append to its apply)"
-        case .logApplyStopped: "1 while this node refuses to apply a partition: its store is ahead of the stream, the stream lost entries it needs, or an entry could not be read (the log says which)"
+        case .logApplyStopped: "1 while this node refuses to apply a partition: its store is ahead of the stream, the stream lost entries it needs, or an entry could not be read (the log says which); with ack_after = log, while a shard's applier fails to commit and retries"
         case .logReadWaits: "queries with min_position that had to wait for this node's apply, by outcome: reached, timed_out (answered UNAVAILABLE), not_held"
         case .clusterSettingsMismatch: "cluster members whose settings that must be equal on every node (ServerConfiguration.clusterEqualKeys) differ from this node's"
         case .queryForwards: "queries this node sent on to another node, by outcome (answered, failed): the site's partition is held elsewhere, or a lease belongs to the partition's lease node"
