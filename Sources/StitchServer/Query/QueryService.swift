@@ -101,7 +101,9 @@ final class QueryService: Sendable {
             var executor = executor
             do throws(QueryFailure) {
                 if let position, let positions = executor.appliedPositions {
-                    try Self.wait(for: position, positions: positions, waitMs: executor.readWaitMs, metrics: metrics)
+                    try Self.wait(
+                        for: position, positions: positions, waitMs: executor.readWaitMs, isCluster: executor.cluster != nil,
+                        metrics: metrics)
                 }
                 return .success(try executor.answer(kind, access: access))
             } catch {
@@ -192,18 +194,21 @@ final class QueryService: Sendable {
     /// Blocks this heavy-pool thread until the node has applied `position`,
     /// at most `cluster_read_wait_ms`.
     private static func wait(
-        for position: Stitch_V1_LogPosition, positions: LogPositions, waitMs: Int, metrics: ServerMetrics
+        for position: Stitch_V1_LogPosition, positions: LogPositions, waitMs: Int, isCluster: Bool, metrics: ServerMetrics
     ) throws(QueryFailure) {
         let partition = Int(position.partition)
         guard positions.holds(partition) else {
             metrics.counter(.logReadWaits, [("outcome", "not_held")]).increment()
-            throw QueryFailure(.unavailable, "this node does not hold partition \(partition); ask a node that does")
+            throw QueryFailure(
+                .unavailable,
+                isCluster ? "this node does not hold partition \(partition); ask a node that does"
+                    : "partition \(partition) is not a shard of this node (it has \(positions.partitionCount)): an ack of another server?")
         }
         guard positions.wait(partition, through: position.sequence, waitMs: waitMs) else {
             metrics.counter(.logReadWaits, [("outcome", "timed_out")]).increment()
             throw QueryFailure(
                 .unavailable,
-                "this node has applied partition \(partition) through \(positions.applied(partition)), not yet \(position.sequence), after \(waitMs) ms; retry, or ask another node")
+                "this node has applied partition \(partition) through \(positions.applied(partition)), not yet \(position.sequence), after \(waitMs) ms; retry\(isCluster ? ", or ask another node" : " (this node's appliers are behind: stitch_log_lag_entries)")")
         }
         metrics.counter(.logReadWaits, [("outcome", "reached")]).increment()
     }
