@@ -16,7 +16,7 @@ extension QueryCommand {
         var json = false
 
         @Option(help: ArgumentHelp(
-            "Cluster mode: answer only once the node has applied partition P's log through SEQ (an ack's log position; read-your-writes), else UNAVAILABLE.",
+            "Cluster mode, or a single node with ack_after = log: answer only once the node has applied partition P's log through SEQ (an ack's log position; read-your-writes), else UNAVAILABLE.",
             valueName: "P:SEQ"))
         var minPosition: String?
 
