@@ -94,6 +94,9 @@ final class IngestQueue: @unchecked Sendable {
         }
     }
 
+    /// Whether `close()` was called: the server is stopping.
+    var isClosed: Bool { locked { closed } }
+
     /// Refuses further offers; the writer drains what is queued, then
     /// `takeGroup` returns nil.
     func close() {

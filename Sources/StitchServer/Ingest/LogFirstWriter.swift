@@ -68,7 +68,8 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
             ShardApplier(
                 shard: shard, applied: try graph.shards[shard].appliedLogSequence(), graph: graph, positions: positions,
                 metrics: metrics, backlogBeaconsMax: configuration.applyBacklogBeaconsMax,
-                transactionBeaconsMax: configuration.groupBeaconsMax, logger: logger, clockMs: clockMs)
+                transactionBeaconsMax: configuration.groupBeaconsMax, logger: logger, clockMs: clockMs,
+                isStopping: { queue.isClosed })
         }
     }
 

@@ -34,6 +34,10 @@ final class ShardApplier: @unchecked Sendable {
     private let backlogBeaconsMax: Int
     private let transactionBeaconsMax: Int
     private let clockMs: @Sendable () -> Int64
+    /// Whether the server is stopping (its ingest queue closed): a store
+    /// that keeps failing then is left to the replay, so a writer waiting
+    /// for room in the backlog is let go and the stop can finish.
+    private let isStopping: @Sendable () -> Bool
     private let exited = DispatchSemaphore(value: 0)
 
     /// Guards the fields below it.
@@ -48,7 +52,8 @@ final class ShardApplier: @unchecked Sendable {
     private var finishing = false
 
     /// A store that keeps failing at shutdown is left to the next start's
-    /// replay after this many tries of one transaction.
+    /// replay after this many tries of one transaction (each part after it
+    /// then fails at once: its sequence no longer follows the store's).
     static let shutdownTriesMax = 3
     /// The pause between tries of a transaction that failed.
     static let retryPauseMicroseconds: UInt32 = 250_000
@@ -57,8 +62,10 @@ final class ShardApplier: @unchecked Sendable {
     /// the group log's last record).
     init(
         shard: Int, applied: UInt64, graph: ShardedGraph, positions: LogPositions, metrics: ServerMetrics,
-        backlogBeaconsMax: Int, transactionBeaconsMax: Int, logger: Logger, clockMs: @escaping @Sendable () -> Int64
+        backlogBeaconsMax: Int, transactionBeaconsMax: Int, logger: Logger, clockMs: @escaping @Sendable () -> Int64,
+        isStopping: @escaping @Sendable () -> Bool
     ) {
+        self.isStopping = isStopping
         self.shard = shard
         self.graph = graph
         self.positions = positions
@@ -136,7 +143,7 @@ final class ShardApplier: @unchecked Sendable {
                     // `stitch_log_apply_stopped{partition}` says so until a try succeeds.
                     metrics.logApplied(partition: shard, applied: parts[0].sequence - 1, last: lastLoggedNow, stopped: true)
                 }
-                if isFinishing, tries >= Self.shutdownTriesMax {
+                if isFinishing || isStopping(), tries >= Self.shutdownTriesMax {
                     abandonAtShutdown(after: parts, error: error)
                     return
                 }
