@@ -146,7 +146,7 @@ final class GraphWriter: IngestConsumer {
                 $0.message = "the store could not commit this batch (\(reason)); resend it later (a part another shard stored comes back as repeats: event ids)"
             }
             var refused = 0
-            for (index, touched) in split.batchesTouching(failed: failed, of: group).enumerated() where touched {
+            for (index, touched) in split.batchesTouching(failed: failed).enumerated() where touched {
                 outcomes[index] = .refused(sequence: group[index].sequence, error: refusal)
                 refused += 1
             }

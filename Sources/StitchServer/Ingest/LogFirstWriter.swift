@@ -138,7 +138,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
             appliers[shard].enqueue(.init(
                 sequence: sequence, segment: ApplySegment(events: part.events, renewals: part.renewals, nowMs: nowMs)))
         }
-        let touched = split.batchesTouching(failed: failed, of: group)
+        let touched = split.batchesTouching(failed: failed)
         var refused = 0
         var outcomes: [BatchOutcome] = []
         outcomes.reserveCapacity(group.count)
@@ -152,10 +152,7 @@ final class LogFirstWriter: IngestConsumer, @unchecked Sendable {
                 continue
             }
             var ack = item.ack
-            var shards = Set<Int>()
-            for event in item.events { shards.insert(graph.layout.shard(of: event.site)) }
-            for renewal in item.renewals { shards.insert(graph.layout.shard(of: renewal.site)) }
-            ack.logPositions = shards.sorted().map { shard in
+            ack.logPositions = split.shards(ofBatch: index).map { shard in
                 .with {
                     $0.partition = UInt32(shard)
                     $0.sequence = sequences[shard]!

@@ -180,8 +180,7 @@ struct IntakeRoutes: Sendable {
         let shard = graph.layout.shard(of: site)
         let logged = positions.logged(shard)
         guard positions.applied(shard) < logged, let normalized = try? normalizer.normalize(.session, session).value,
-            (try? graph.graph(site: site).sessionIsActive(
-                site: site, session: normalized, sinceMs: nowMs - LeaseDesk.sessionActiveWindowMs)) == false
+            (try? LeaseDesk.isActive(site: site, normalizedSession: normalized, nowMs: nowMs, graph: graph.graph(site: site))) == false
         else { return }
         let deadline = ContinuousClock.now + .milliseconds(Self.leaseApplyWaitMs)
         while positions.applied(shard) < logged, ContinuousClock.now < deadline {

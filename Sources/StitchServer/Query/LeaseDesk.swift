@@ -58,7 +58,7 @@ struct LeaseDesk {
             grant = LeaseGrant(kind: .noPool, number: nil, heldUntilMs: 0)
         } else if CrawlerRules.isCrawler(userAgent) {
             grant = LeaseGrant(kind: .crawler, number: fallback, heldUntilMs: 0)
-        } else if try !graph.sessionIsActive(site: site, session: normalized, sinceMs: nowMs - Self.sessionActiveWindowMs) {
+        } else if try !Self.isActive(site: site, normalizedSession: normalized, nowMs: nowMs, graph: graph) {
             grant = LeaseGrant(kind: .unknownSession, number: fallback, heldUntilMs: 0)
         } else {
             grant = callTracking.lease(site: site, session: normalized, nowMs: nowMs, address: address, addressMax: addressMax)
@@ -70,4 +70,10 @@ struct LeaseDesk {
     /// How recently a session must have sent an event to be given a number
     /// on the public intake.
     static let sessionActiveWindowMs: Int64 = 30 * 60 * 1000
+
+    /// Whether the graph saw `normalizedSession` within `sessionActiveWindowMs`
+    /// (what `publicGrant` asks before it gives a number).
+    static func isActive(site: UInt32, normalizedSession: String, nowMs: Int64, graph: IdentityGraph) throws -> Bool {
+        try graph.sessionIsActive(site: site, session: normalizedSession, sinceMs: nowMs - sessionActiveWindowMs)
+    }
 }
